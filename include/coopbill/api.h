@@ -1,0 +1,21 @@
+/* The REST API: the route table, who may call what, and one handler per
+ * resource. Requests arrive from the http module through api_dispatch(). */
+#pragma once
+
+#include <stddef.h>
+
+struct api;
+struct config;
+struct http_request;
+struct store;
+
+int api_new(struct store *store, const struct config *config, struct api **ret_api);
+void api_free(struct api *api);
+void api_set_config(struct api *api, const struct config *config);
+
+/* An http_dispatch_fn; userdata is the struct api. */
+void api_dispatch(struct http_request *request, void *userdata);
+
+/* The route table, for the test that holds it against docs/openapi.yaml. */
+size_t api_route_count(void);
+void api_route_describe(size_t index, const char **ret_method, const char **ret_pattern);

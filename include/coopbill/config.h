@@ -1,0 +1,44 @@
+/* Configuration: the INI file (libinih), its defaults, and strict validation.
+ * Every problem is reported as "file:line: [section] key: what to fix". */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#define CONFIG_DEFAULT_PATH "/etc/coopbill/coopbill.conf"
+
+struct config {
+	char *path;
+
+	/* [server] */
+	char *listen; /* as written: "127.0.0.1:8080" or "[::1]:8080" */
+	struct sockaddr_storage listen_addr;
+	socklen_t listen_addr_len;
+	char **cors_origins; /* exact origins, e.g. "https://coop.example" */
+	size_t n_cors_origins;
+	unsigned max_connections;
+	unsigned max_connections_per_ip;
+	unsigned connection_timeout_s;
+	size_t connection_memory_bytes;
+	size_t max_body_bytes;
+
+	/* [database] */
+	char *database_path;
+
+	/* [meter] */
+	unsigned meter_interval_s;
+	char *meter_table;
+
+	/* [billing] */
+	char currency[4]; /* ISO 4217 code */
+	char *timezone;	  /* IANA zone name, e.g. "Europe/Madrid" */
+};
+
+/* Reads and validates the whole file. On failure returns a negative errno and,
+ * in *ret_errors, one line per problem (the caller frees it). */
+int config_load(const char *path, struct config **ret_config, char **ret_errors);
+void config_free(struct config *config);
+
+/* True when the origin is one of the configured CORS origins. */
+bool config_cors_allows(const struct config *config, const char *origin);

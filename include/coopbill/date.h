@@ -1,0 +1,19 @@
+/* Calendar dates ("YYYY-MM-DD") as the cooperative writes them: membership
+ * joins and leaves, and later billing periods. Pure: no clock. */
+#pragma once
+
+#include <stdbool.h>
+
+#define DATE_TEXT_MAX 11
+
+struct date {
+	int year;
+	int month; /* 1-12 */
+	int day;   /* 1-31 */
+};
+
+/* Accepts exactly "YYYY-MM-DD" naming a real day between 1970 and 9999. */
+int date_parse(const char *text, struct date *ret_date);
+void date_format(const struct date *date, char ret_text[DATE_TEXT_MAX]);
+int date_compare(const struct date *a, const struct date *b);
+int date_days_in_month(int year, int month);

@@ -1,0 +1,75 @@
+/* HTTP: libmicrohttpd driven by the libuv loop (external epoll), request
+ * bodies read under limits, path matching, and JSON, CSV and RFC 9457 problem
+ * replies. What to do with a request is decided by the dispatch callback. */
+#pragma once
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+struct config;
+struct http_request;
+struct http_server;
+
+typedef void (*http_dispatch_fn)(struct http_request *request, void *userdata);
+typedef void (*http_server_cb)(void *data);
+
+/* Starts listening on config's address with its limits. The config must stay
+ * valid until http_server_set_config() replaces it or the server closes. */
+int http_server_new(uv_loop_t *loop, const struct config *config, http_dispatch_fn dispatch,
+		    void *userdata, struct http_server **ret_server);
+void http_server_set_config(struct http_server *server, const struct config *config);
+/* Stops accepting connections; on_drained runs once no request is in flight. */
+void http_server_quiesce(struct http_server *server, http_server_cb on_drained, void *data);
+/* Closes every connection and the libuv handles; on_closed runs when the
+ * server is freed. */
+void http_server_close(struct http_server *server, http_server_cb on_closed, void *data);
+
+/* Request accessors, valid during dispatch. */
+const char *http_request_method(const struct http_request *request);
+const char *http_request_path(const struct http_request *request);
+const char *http_request_header(const struct http_request *request, const char *name);
+const char *http_request_query(const struct http_request *request, const char *name);
+const char *http_request_body(const struct http_request *request, size_t *ret_len);
+/* True when the client asked for text/csv in Accept. */
+bool http_request_wants_csv(const struct http_request *request);
+
+/* Path patterns: "/api/v1/households/{id}" matches "/api/v1/households/7",
+ * capturing "7". At most HTTP_MAX_PARAMS captures of HTTP_PARAM_MAX-1 bytes. */
+#define HTTP_MAX_PARAMS 4
+#define HTTP_PARAM_MAX	64
+struct http_params {
+	size_t n;
+	char values[HTTP_MAX_PARAMS][HTTP_PARAM_MAX];
+};
+bool http_path_match(const char *pattern, const char *path, struct http_params *ret_params);
+
+/* Replies: each request gets exactly one. The reply functions take ownership
+ * of what they are given. */
+void http_reply_header(struct http_request *request, const char *name, const char *value);
+void http_reply_json(struct http_request *request, unsigned status, json_t *body);
+void http_reply_csv(struct http_request *request, unsigned status, char *body, size_t len);
+void http_reply_empty(struct http_request *request, unsigned status);
+/* An RFC 9457 problem: type "urn:coopbill:problem:<type_slug>", the status's
+ * reason phrase as title, and a detail that tells the client what to fix. */
+void http_reply_problem(struct http_request *request, unsigned status, const char *type_slug,
+			const char *detail_format, ...) __attribute__((format(printf, 4, 5)));
+bool http_request_replied(const struct http_request *request);
+
+/* The body as a JSON value: an object with no duplicate keys. Replies 400 and
+ * returns -EINVAL when the body is not that. */
+int http_request_json(struct http_request *request, json_t **ret_body);
+
+/* The reason phrase of a status code ("Not Found"). */
+const char *http_status_phrase(unsigned status);
+
+/* A problem document as JSON, for replies and tests alike. */
+json_t *http_problem_new(unsigned status, const char *type_slug, const char *detail);
+
+/* Writes one CSV field (RFC 4180 quoting when needed), then a comma or, for
+ * the last field of a row, CRLF. */
+void http_csv_field(FILE *out, const char *text, bool last);

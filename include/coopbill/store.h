@@ -1,0 +1,84 @@
+/* Storage: the SQLite database — opening with the project's pragmas, integrity
+ * check, embedded migrations, and one function per query on each entity.
+ * Statements are prepared once and reused; values are always bound. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "coopbill/cidr.h"
+
+struct store;
+
+/* Opens (creating if needed) the database, sets WAL, synchronous=FULL,
+ * foreign_keys and busy_timeout, runs PRAGMA quick_check and applies pending
+ * migrations, each in its own transaction. A database whose schema is newer
+ * than this binary is refused with -EPROTONOSUPPORT. On failure errbuf says
+ * what went wrong in a sentence fit for the operator. */
+int store_open(const char *path, struct store **ret_store, char *errbuf, size_t errbuf_len);
+void store_free(struct store *store);
+
+/* The schema version this binary migrates to, and the one the file has. */
+unsigned store_schema_version_latest(void);
+int store_schema_version(struct store *store, unsigned *ret_version);
+
+/* A cheap read that fails when the database is unusable. */
+int store_ping(struct store *store);
+
+/* Write transactions: BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any failure. */
+int store_begin(struct store *store);
+int store_commit(struct store *store);
+void store_rollback(struct store *store);
+
+enum household_status {
+	HOUSEHOLD_ACTIVE,
+	HOUSEHOLD_CLOSED,
+};
+
+struct household {
+	int64_t id;
+	char *name;
+	char joined_at[11]; /* YYYY-MM-DD */
+	char left_at[11];   /* YYYY-MM-DD, or "" while a member */
+	enum household_status status;
+	struct cidr *addresses;
+	size_t n_addresses;
+};
+
+/* Frees the members and the struct itself; accepts NULL. */
+void store_household_free(struct household *household);
+void store_households_free(struct household *households, size_t n_households);
+
+/* Inserts the household and its addresses (household->id is ignored). */
+int store_household_insert(struct store *store, const struct household *household, int64_t *ret_id);
+/* Replaces name, status, left_at and the address list of household->id. */
+int store_household_update(struct store *store, const struct household *household);
+/* -ENOENT when there is no such household. */
+int store_household_get(struct store *store, int64_t id, struct household **ret_household);
+int store_household_list(struct store *store, struct household **ret_households,
+			 size_t *ret_n_households);
+
+/* Finds an active household other than except_household_id (0: none) whose
+ * address ranges overlap any of addresses. Returns 0 and that household's id
+ * and range, or -ENOENT when nothing overlaps. */
+int store_address_conflict(struct store *store, const struct cidr *addresses, size_t n_addresses,
+			   int64_t except_household_id, int64_t *ret_household_id,
+			   struct cidr *ret_range);
+
+struct store_token {
+	int64_t id;
+	char role[8];	      /* "admin" or "member" */
+	int64_t household_id; /* 0 for admin tokens */
+};
+
+/* hash is the 32-byte BLAKE2b hash of the token; the token itself is never stored. */
+int store_token_insert(struct store *store, const uint8_t hash[32], const char *role,
+		       int64_t household_id, const char *name, int64_t *ret_id);
+/* -ENOENT when no token has this hash. */
+int store_token_find(struct store *store, const uint8_t hash[32], struct store_token *ret_token);
+
+/* Appends to the append-only audit_events table: who (actor, e.g. "token:3" or
+ * "cli"), what (action, e.g. "household.create"), about which household (0:
+ * none), and a JSON detail. */
+int store_audit_append(struct store *store, const char *actor, const char *action,
+		       int64_t household_id, const char *detail_json);

@@ -1,0 +1,30 @@
+# Installs the Debian 12 packages coopbill needs to build, test and run, when
+# any is missing. Sourced by scripts/test and scripts/demo.
+
+COOPBILL_PACKAGES=(
+	# build
+	gcc libc6-dev meson ninja-build pkg-config python3
+	libmicrohttpd-dev libuv1-dev libsqlite3-dev libsodium-dev libjansson-dev
+	libmnl-dev libnftnl-dev libsystemd-dev libinih-dev
+	# tests
+	libcmocka-dev curl jq sqlite3 valgrind systemd clang-format tzdata
+	# network namespaces and traffic for the metering tests and the demo
+	iproute2 nftables
+)
+
+ensure_packages() {
+	local missing=() pkg
+	for pkg in "${COOPBILL_PACKAGES[@]}"; do
+		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' ||
+			missing+=("$pkg")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	if [ "$(id -u)" != 0 ]; then
+		echo "missing packages: ${missing[*]}; run as root or install them with apt-get" >&2
+		return 1
+	fi
+	echo "installing: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q >/dev/null
+	apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+}

@@ -1,0 +1,489 @@
+/* Households: the treasurer creates, lists and changes them and issues their
+ * member tokens; a member reads their own. Address ranges never overlap those
+ * of another active household. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api-internal.h"
+#include "coopbill/date.h"
+#include "coopbill/store.h"
+
+/* A household's ranges: a few IPv4 addresses and delegated IPv6 prefixes. */
+#define MAX_ADDRESSES  64
+#define MAX_NAME_BYTES 200
+
+static const char household_shape[] =
+	"{\"name\": string, \"joined_at\": \"YYYY-MM-DD\", \"addresses\": [\"10.0.1.10/32\", "
+	"\"2001:db8:1::/56\", ...]}";
+
+static json_t *household_json(const struct household *household)
+{
+	json_t *addresses = json_array();
+	char text[CIDR_TEXT_MAX];
+
+	for (size_t i = 0; i < household->n_addresses; i++) {
+		cidr_format(&household->addresses[i], text);
+		json_array_append_new(addresses, json_string(text));
+	}
+	return json_pack("{s:I, s:s, s:s, s:s, s:o, s:o}", "id", (json_int_t)household->id, "name",
+			 household->name, "status",
+			 household->status == HOUSEHOLD_ACTIVE ? "active" : "closed", "joined_at",
+			 household->joined_at, "left_at",
+			 household->left_at[0] ? json_string(household->left_at) : json_null(),
+			 "addresses", addresses);
+}
+
+static bool name_valid(struct http_request *request, const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > MAX_NAME_BYTES) {
+		http_reply_problem(request, 400, "invalid-household",
+				   "name must be 1 to %d bytes long", MAX_NAME_BYTES);
+		return false;
+	}
+	for (const char *c = name; *c; c++) {
+		if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+			http_reply_problem(request, 400, "invalid-household",
+					   "name must not contain control characters");
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool date_valid(struct http_request *request, const char *field, const char *text,
+		       struct date *ret_date)
+{
+	if (date_parse(text, ret_date) < 0) {
+		http_reply_problem(
+			request, 400, "invalid-household",
+			"%s \"%s\" is not a date; write it as YYYY-MM-DD, e.g. 2026-11-01", field,
+			text);
+		return false;
+	}
+	return true;
+}
+
+/* Parses the "addresses" array into ranges, refusing bad ones and ranges
+ * that overlap within the list. */
+static int addresses_parse(struct http_request *request, json_t *array, struct cidr **ret_addresses,
+			   size_t *ret_n)
+{
+	struct cidr *addresses;
+	size_t n = json_array_size(array);
+
+	if (!json_is_array(array) || n > MAX_ADDRESSES) {
+		http_reply_problem(request, 400, "invalid-household",
+				   "addresses must be an array of at most %d CIDR strings, like "
+				   "[\"10.0.1.10/32\", \"2001:db8:1::/56\"]",
+				   MAX_ADDRESSES);
+		return -EINVAL;
+	}
+	addresses = calloc(n ? n : 1, sizeof(*addresses));
+	if (!addresses) {
+		http_reply_problem(request, 503, "out-of-memory", "the server is short of memory");
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *text = json_string_value(json_array_get(array, i));
+		char hint[CIDR_TEXT_MAX] = "";
+
+		if (!text || cidr_parse(text, &addresses[i], hint) < 0) {
+			if (hint[0])
+				http_reply_problem(request, 400, "invalid-address",
+						   "addresses[%zu] \"%s\" has host bits set; the "
+						   "network is %s",
+						   i, text, hint);
+			else
+				http_reply_problem(
+					request, 400, "invalid-address",
+					"addresses[%zu] is not an IPv4 or IPv6 address or "
+					"CIDR prefix, like 10.0.1.10/32 or 2001:db8:1::/56",
+					i);
+			free(addresses);
+			return -EINVAL;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (cidr_overlaps(&addresses[i], &addresses[j])) {
+				http_reply_problem(request, 400, "invalid-address",
+						   "addresses[%zu] \"%s\" overlaps addresses[%zu]; "
+						   "list each range once",
+						   i, text, j);
+				free(addresses);
+				return -EINVAL;
+			}
+		}
+	}
+	*ret_addresses = addresses;
+	*ret_n = n;
+	return 0;
+}
+
+/* Replies 409 and returns -EADDRINUSE when another active household owns an
+ * overlapping range. Runs inside the caller's write transaction. */
+static int addresses_check_free(struct api *api, struct http_request *request,
+				const struct household *household)
+{
+	struct household *other = NULL;
+	char ours[CIDR_TEXT_MAX], theirs[CIDR_TEXT_MAX];
+	struct cidr their_range;
+	int64_t other_id;
+	int r;
+
+	r = store_address_conflict(api->store, household->addresses, household->n_addresses,
+				   household->id, &other_id, &their_range);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0) {
+		api_reply_store_error(request, r, "checking addresses");
+		return r;
+	}
+	cidr_format(&their_range, theirs);
+	ours[0] = '\0';
+	for (size_t i = 0; i < household->n_addresses; i++)
+		if (cidr_overlaps(&household->addresses[i], &their_range))
+			cidr_format(&household->addresses[i], ours);
+	r = store_household_get(api->store, other_id, &other);
+	http_reply_problem(request, 409, "address-conflict",
+			   "%s overlaps %s of household %lld (\"%s\"); remove it there first or "
+			   "choose another range",
+			   ours, theirs, (long long)other_id, r == 0 ? other->name : "?");
+	store_household_free(other);
+	return -EADDRINUSE;
+}
+
+static int audit_household(struct api *api, const struct api_call *call, const char *action,
+			   const struct household *household)
+{
+	char *detail = json_dumps(household_json(household), JSON_COMPACT | JSON_SORT_KEYS);
+	int r;
+
+	if (!detail)
+		return -ENOMEM;
+	r = store_audit_append(api->store, call->actor, action, household->id, detail);
+	free(detail);
+	return r;
+}
+
+void api_households_list(struct api *api, struct http_request *request, const struct api_call *call)
+{
+	struct household *households;
+	size_t n;
+	int r;
+
+	r = store_household_list(api->store, &households, &n);
+	if (r < 0) {
+		api_reply_store_error(request, r, "listing households");
+		return;
+	}
+	if (http_request_wants_csv(request)) {
+		char *csv = NULL, text[CIDR_TEXT_MAX], id[24];
+		size_t len = 0;
+		FILE *out = open_memstream(&csv, &len);
+
+		if (!out) {
+			store_households_free(households, n);
+			http_reply_problem(request, 503, "out-of-memory", "short of memory");
+			return;
+		}
+		fputs("id,name,status,joined_at,left_at,addresses\r\n", out);
+		for (size_t i = 0; i < n; i++) {
+			snprintf(id, sizeof(id), "%lld", (long long)households[i].id);
+			http_csv_field(out, id, false);
+			http_csv_field(out, households[i].name, false);
+			http_csv_field(
+				out, households[i].status == HOUSEHOLD_ACTIVE ? "active" : "closed",
+				false);
+			http_csv_field(out, households[i].joined_at, false);
+			http_csv_field(out, households[i].left_at, false);
+			fputc('"', out);
+			for (size_t j = 0; j < households[i].n_addresses; j++) {
+				cidr_format(&households[i].addresses[j], text);
+				fprintf(out, "%s%s", j ? " " : "", text);
+			}
+			fputs("\"\r\n", out);
+		}
+		fclose(out);
+		store_households_free(households, n);
+		http_reply_csv(request, 200, csv, len);
+		return;
+	}
+
+	json_t *list = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(list, household_json(&households[i]));
+	store_households_free(households, n);
+	http_reply_json(request, 200, json_pack("{s:o}", "households", list));
+}
+
+void api_households_create(struct api *api, struct http_request *request,
+			   const struct api_call *call)
+{
+	struct household household = { .status = HOUSEHOLD_ACTIVE };
+	const char *name, *joined_at;
+	json_t *body, *addresses = NULL;
+	json_error_t error;
+	struct date joined;
+	char location[64];
+	int r;
+
+	if (http_request_json(request, &body) < 0)
+		return;
+	if (json_unpack_ex(body, &error, JSON_STRICT, "{s:s, s:s, s?o}", "name", &name, "joined_at",
+			   &joined_at, "addresses", &addresses) < 0) {
+		http_reply_problem(request, 400, "invalid-household", "%s; expected %s", error.text,
+				   household_shape);
+		goto out;
+	}
+	if (!name_valid(request, name) || !date_valid(request, "joined_at", joined_at, &joined))
+		goto out;
+	if (addresses &&
+	    addresses_parse(request, addresses, &household.addresses, &household.n_addresses) < 0)
+		goto out;
+	household.name = (char *)name;
+	date_format(&joined, household.joined_at);
+
+	r = store_begin(api->store);
+	if (r < 0) {
+		api_reply_store_error(request, r, "creating the household");
+		goto out;
+	}
+	if (addresses_check_free(api, request, &household) < 0)
+		goto rollback;
+	r = store_household_insert(api->store, &household, &household.id);
+	if (r == 0)
+		r = audit_household(api, call, "household.create", &household);
+	if (r == 0)
+		r = store_commit(api->store);
+	if (r < 0) {
+		api_reply_store_error(request, r, "creating the household");
+		goto rollback;
+	}
+	http_reply_json(request, 201, household_json(&household));
+	snprintf(location, sizeof(location), "/api/v1/households/%lld", (long long)household.id);
+	http_reply_header(request, "Location", location);
+	goto out;
+rollback:
+	store_rollback(api->store);
+out:
+	free(household.addresses);
+	json_decref(body);
+}
+
+/* Loads the household named by the path, or replies 404. */
+static int household_load(struct api *api, struct http_request *request,
+			  const struct api_call *call, struct household **ret_household)
+{
+	int64_t id;
+	int r;
+
+	r = api_parse_id(call->params.values[0], &id);
+	if (r == 0)
+		r = store_household_get(api->store, id, ret_household);
+	if (r == -EINVAL || r == -ENOENT) {
+		http_reply_problem(request, 404, "not-found", "there is no household %s",
+				   call->params.values[0]);
+		return -ENOENT;
+	}
+	if (r < 0)
+		api_reply_store_error(request, r, "reading the household");
+	return r;
+}
+
+void api_household_get(struct api *api, struct http_request *request, const struct api_call *call)
+{
+	struct household *household;
+
+	if (household_load(api, request, call, &household) < 0)
+		return;
+	http_reply_json(request, 200, household_json(household));
+	store_household_free(household);
+}
+
+/* Applies a PATCH body's status and left_at to the household. */
+static int patch_status(struct http_request *request, struct household *household,
+			const char *status, const char *left_at)
+{
+	struct date joined, left;
+	char today[11];
+
+	if (status && strcmp(status, "active") == 0) {
+		if (left_at) {
+			http_reply_problem(request, 400, "invalid-household",
+					   "an active household has no left_at; leave it out");
+			return -EINVAL;
+		}
+		household->status = HOUSEHOLD_ACTIVE;
+		household->left_at[0] = '\0';
+		return 0;
+	}
+	if (status && strcmp(status, "closed") != 0) {
+		http_reply_problem(request, 400, "invalid-household",
+				   "status \"%s\" is not one of \"active\", \"closed\"", status);
+		return -EINVAL;
+	}
+	if (!status && household->status == HOUSEHOLD_ACTIVE) {
+		if (left_at)
+			http_reply_problem(request, 400, "invalid-household",
+					   "left_at applies to a closed household; send "
+					   "\"status\": \"closed\" with it");
+		return left_at ? -EINVAL : 0;
+	}
+	if (!left_at && household->status == HOUSEHOLD_CLOSED)
+		return 0;
+	if (!left_at) {
+		api_today(today);
+		left_at = today;
+	}
+	if (!date_valid(request, "left_at", left_at, &left))
+		return -EINVAL;
+	if (date_parse(household->joined_at, &joined) == 0 && date_compare(&left, &joined) < 0) {
+		http_reply_problem(request, 400, "invalid-household",
+				   "left_at %s is before joined_at %s", left_at,
+				   household->joined_at);
+		return -EINVAL;
+	}
+	household->status = HOUSEHOLD_CLOSED;
+	date_format(&left, household->left_at);
+	return 0;
+}
+
+void api_household_patch(struct api *api, struct http_request *request, const struct api_call *call)
+{
+	const char *name = NULL, *status = NULL, *left_at = NULL;
+	struct household *household = NULL;
+	struct cidr *old_addresses = NULL;
+	size_t old_n_addresses = 0;
+	json_t *body = NULL, *addresses = NULL;
+	char *old_name = NULL;
+	json_error_t error;
+	int r;
+
+	if (http_request_json(request, &body) < 0)
+		return;
+	if (json_unpack_ex(body, &error, JSON_STRICT, "{s?s, s?o, s?s, s?s}", "name", &name,
+			   "addresses", &addresses, "status", &status, "left_at", &left_at) < 0) {
+		http_reply_problem(request, 400, "invalid-household",
+				   "%s; expected any of {\"name\": string, \"addresses\": [CIDR, "
+				   "...], \"status\": \"active\" | \"closed\", \"left_at\": "
+				   "\"YYYY-MM-DD\"}",
+				   error.text);
+		goto out;
+	}
+	if (call->principal.role != AUTH_ROLE_ADMIN && (addresses || status || left_at)) {
+		http_reply_problem(request, 403, "forbidden",
+				   "a member may change the household's name only; addresses and "
+				   "status are the treasurer's");
+		goto out;
+	}
+	if (name && !name_valid(request, name))
+		goto out;
+	if (household_load(api, request, call, &household) < 0)
+		goto out;
+	if (patch_status(request, household, status, left_at) < 0)
+		goto out;
+	if (name) {
+		old_name = household->name;
+		household->name = (char *)name;
+	}
+	if (addresses) {
+		old_addresses = household->addresses;
+		old_n_addresses = household->n_addresses;
+		household->addresses = NULL;
+		if (addresses_parse(request, addresses, &household->addresses,
+				    &household->n_addresses) < 0)
+			goto out;
+	}
+
+	r = store_begin(api->store);
+	if (r < 0) {
+		api_reply_store_error(request, r, "changing the household");
+		goto out;
+	}
+	if (household->status == HOUSEHOLD_ACTIVE &&
+	    addresses_check_free(api, request, household) < 0) {
+		store_rollback(api->store);
+		goto out;
+	}
+	r = store_household_update(api->store, household);
+	if (r == 0)
+		r = audit_household(api, call, "household.update", household);
+	if (r == 0)
+		r = store_commit(api->store);
+	if (r < 0) {
+		store_rollback(api->store);
+		api_reply_store_error(request, r, "changing the household");
+		goto out;
+	}
+	http_reply_json(request, 200, household_json(household));
+out:
+	if (old_name)
+		household->name = old_name;
+	if (old_addresses) {
+		free(household->addresses);
+		household->addresses = old_addresses;
+		household->n_addresses = old_n_addresses;
+	}
+	store_household_free(household);
+	json_decref(body);
+}
+
+void api_household_token_create(struct api *api, struct http_request *request,
+				const struct api_call *call)
+{
+	struct household *household = NULL;
+	char token[AUTH_TOKEN_TEXT_MAX], default_name[64];
+	const char *name = NULL;
+	json_t *body = NULL;
+	json_error_t error;
+	size_t len;
+	int r;
+
+	http_request_body(request, &len);
+	if (len > 0) {
+		if (http_request_json(request, &body) < 0)
+			return;
+		if (json_unpack_ex(body, &error, JSON_STRICT, "{s?s}", "name", &name) < 0) {
+			http_reply_problem(request, 400, "invalid-token-request",
+					   "%s; expected {\"name\": string} or no body",
+					   error.text);
+			goto out;
+		}
+		if (name && !name_valid(request, name))
+			goto out;
+	}
+	if (household_load(api, request, call, &household) < 0)
+		goto out;
+	if (household->status != HOUSEHOLD_ACTIVE) {
+		http_reply_problem(request, 409, "household-closed",
+				   "household %lld is closed; reopen it before issuing tokens",
+				   (long long)household->id);
+		goto out;
+	}
+	if (!name) {
+		snprintf(default_name, sizeof(default_name), "household %lld",
+			 (long long)household->id);
+		name = default_name;
+	}
+
+	r = store_begin(api->store);
+	if (r == 0)
+		r = auth_token_issue(api->store, AUTH_ROLE_MEMBER, household->id, name, call->actor,
+				     token);
+	if (r == 0)
+		r = store_commit(api->store);
+	if (r < 0) {
+		store_rollback(api->store);
+		api_reply_store_error(request, r, "issuing the token");
+		goto out;
+	}
+	http_reply_json(request, 201,
+			json_pack("{s:s, s:s, s:I}", "token", token, "role", "member",
+				  "household_id", (json_int_t)household->id));
+out:
+	store_household_free(household);
+	json_decref(body);
+}

@@ -1,0 +1,213 @@
+/* The daemon's lifecycle: everything runs on one libuv loop — the HTTP
+ * server, signals, and the watchdog timer. READY=1 is sent once the database
+ * is open, migrated and checked and the server listens; STOPPING=1 when a stop
+ * begins. A stop waits for requests in flight, at most STOP_DEADLINE_MS. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <systemd/sd-daemon.h>
+#include <uv.h>
+
+#include "coopbill/api.h"
+#include "coopbill/config.h"
+#include "coopbill/daemon.h"
+#include "coopbill/http.h"
+#include "coopbill/log.h"
+#include "coopbill/store.h"
+
+#define STOP_DEADLINE_MS 4000
+
+struct daemon {
+	uv_loop_t loop;
+	uv_signal_t sigterm;
+	uv_signal_t sigint;
+	uv_signal_t sighup;
+	uv_timer_t watchdog;
+	uv_timer_t stop_timer;
+	struct config *config;
+	struct store *store;
+	struct api *api;
+	struct http_server *http;
+	bool stopping;
+	bool drained;
+};
+
+void daemon_set_timezone(const char *timezone)
+{
+	setenv("TZ", timezone, 1);
+	tzset();
+}
+
+static void on_handle_closed(uv_handle_t *handle)
+{
+}
+
+static void daemon_close_handles(struct daemon *daemon)
+{
+	uv_handle_t *handles[] = {
+		(uv_handle_t *)&daemon->sigterm,    (uv_handle_t *)&daemon->sigint,
+		(uv_handle_t *)&daemon->sighup,	    (uv_handle_t *)&daemon->watchdog,
+		(uv_handle_t *)&daemon->stop_timer,
+	};
+
+	for (size_t i = 0; i < sizeof(handles) / sizeof(handles[0]); i++)
+		if (!uv_is_closing(handles[i]))
+			uv_close(handles[i], on_handle_closed);
+}
+
+static void on_stop_timer(uv_timer_t *timer)
+{
+	struct daemon *daemon = timer->data;
+
+	if (!daemon->drained)
+		log_warning("stopping with requests still in flight after %d ms", STOP_DEADLINE_MS);
+	if (daemon->http) {
+		/* Closing the server also closes idle keep-alive connections. */
+		http_server_close(daemon->http, NULL, NULL);
+		daemon->http = NULL;
+	}
+	daemon_close_handles(daemon);
+}
+
+/* Called from inside MHD's processing: the server is closed from the next
+ * loop iteration, not here. */
+static void on_drained(void *data)
+{
+	struct daemon *daemon = data;
+
+	daemon->drained = true;
+	uv_timer_start(&daemon->stop_timer, on_stop_timer, 0, 0);
+}
+
+static void daemon_stop(struct daemon *daemon, const char *why)
+{
+	if (daemon->stopping)
+		return;
+	daemon->stopping = true;
+	log_notice("%s: stopping", why);
+	sd_notify(0, "STOPPING=1");
+	uv_timer_start(&daemon->stop_timer, on_stop_timer, STOP_DEADLINE_MS, 0);
+	http_server_quiesce(daemon->http, on_drained, daemon);
+}
+
+static void on_stop_signal(uv_signal_t *signal, int signum)
+{
+	daemon_stop(signal->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/* SIGHUP: the new file is validated completely and swapped in only if valid;
+ * otherwise the old configuration stays and the log says why. */
+static void daemon_reload(struct daemon *daemon)
+{
+	struct config *config, *old = daemon->config;
+	char *errors = NULL;
+	int r;
+
+	r = config_load(old->path, &config, &errors);
+	if (r < 0) {
+		log_error("reload refused, keeping the running configuration:\n%s",
+			  errors ? errors : strerror(-r));
+		free(errors);
+		return;
+	}
+	if (strcmp(config->listen, old->listen) != 0)
+		log_warning("reload: [server] listen changed to %s; it takes effect on restart",
+			    config->listen);
+	if (strcmp(config->database_path, old->database_path) != 0)
+		log_warning("reload: [database] path changed; it takes effect on restart");
+	daemon_set_timezone(config->timezone);
+	api_set_config(daemon->api, config);
+	http_server_set_config(daemon->http, config);
+	daemon->config = config;
+	config_free(old);
+	log_notice("configuration reloaded from %s", config->path);
+}
+
+static void on_sighup(uv_signal_t *signal, int signum)
+{
+	struct daemon *daemon = signal->data;
+
+	sd_notify(0, "RELOADING=1");
+	daemon_reload(daemon);
+	sd_notify(0, "READY=1");
+}
+
+static void on_watchdog(uv_timer_t *timer)
+{
+	sd_notify(0, "WATCHDOG=1");
+}
+
+static int daemon_start(struct daemon *daemon, const char *config_path)
+{
+	uint64_t watchdog_usec = 0;
+	char *errors = NULL, errbuf[512];
+	int r;
+
+	r = config_load(config_path, &daemon->config, &errors);
+	if (r < 0) {
+		log_error("configuration is not valid:\n%s", errors ? errors : strerror(-r));
+		free(errors);
+		return r;
+	}
+	daemon_set_timezone(daemon->config->timezone);
+
+	r = store_open(daemon->config->database_path, &daemon->store, errbuf, sizeof(errbuf));
+	if (r < 0) {
+		log_error("database %s: %s", daemon->config->database_path, errbuf);
+		return r;
+	}
+	r = api_new(daemon->store, daemon->config, &daemon->api);
+	if (r < 0)
+		return r;
+	r = http_server_new(&daemon->loop, daemon->config, api_dispatch, daemon->api,
+			    &daemon->http);
+	if (r < 0) {
+		log_error("cannot listen on %s: %s", daemon->config->listen, strerror(-r));
+		return r;
+	}
+
+	uv_signal_init(&daemon->loop, &daemon->sigterm);
+	uv_signal_init(&daemon->loop, &daemon->sigint);
+	uv_signal_init(&daemon->loop, &daemon->sighup);
+	uv_timer_init(&daemon->loop, &daemon->watchdog);
+	uv_timer_init(&daemon->loop, &daemon->stop_timer);
+	daemon->sigterm.data = daemon->sigint.data = daemon->sighup.data = daemon;
+	daemon->watchdog.data = daemon->stop_timer.data = daemon;
+	uv_signal_start(&daemon->sigterm, on_stop_signal, SIGTERM);
+	uv_signal_start(&daemon->sigint, on_stop_signal, SIGINT);
+	uv_signal_start(&daemon->sighup, on_sighup, SIGHUP);
+	if (sd_watchdog_enabled(0, &watchdog_usec) > 0 && watchdog_usec >= 2000) {
+		uint64_t half_ms = watchdog_usec / 2000;
+
+		uv_timer_start(&daemon->watchdog, on_watchdog, half_ms, half_ms);
+	}
+
+	log_notice("coopbilld listening on %s, database %s", daemon->config->listen,
+		   daemon->config->database_path);
+	sd_notify(0, "READY=1");
+	return 0;
+}
+
+int daemon_run(const char *config_path)
+{
+	struct daemon daemon = { 0 };
+	int r;
+
+	r = uv_loop_init(&daemon.loop);
+	if (r < 0) {
+		log_error("cannot create the event loop: %s", uv_strerror(r));
+		return 1;
+	}
+	r = daemon_start(&daemon, config_path);
+	/* On failure this only lets handles already closing finish. */
+	uv_run(&daemon.loop, UV_RUN_DEFAULT);
+	uv_loop_close(&daemon.loop);
+	api_free(daemon.api);
+	store_free(daemon.store);
+	config_free(daemon.config);
+	if (r == 0)
+		log_notice("stopped");
+	return r < 0 ? 1 : 0;
+}

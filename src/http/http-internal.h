@@ -1,0 +1,37 @@
+/* What the http module's files share: the request and server structs. */
+#pragma once
+
+#include <microhttpd.h>
+
+#include "coopbill/http.h"
+
+struct http_request {
+	struct http_server *server;
+	struct MHD_Connection *connection;
+	const char *method;
+	const char *path;
+	char *body;
+	size_t body_len;
+	size_t body_cap;
+	unsigned status;
+	struct MHD_Response *response;
+	/* The Origin header when it is a configured CORS origin. */
+	const char *cors_origin;
+};
+
+struct http_server {
+	uv_loop_t *loop;
+	uv_poll_t poll;
+	uv_timer_t timer;
+	struct MHD_Daemon *mhd;
+	const struct config *config;
+	http_dispatch_fn dispatch;
+	void *userdata;
+	size_t requests_in_flight;
+	bool quiescing;
+	unsigned handles_open;
+	http_server_cb on_drained;
+	void *on_drained_data;
+	http_server_cb on_closed;
+	void *on_closed_data;
+};

@@ -1,0 +1,155 @@
+/* Replies: JSON, CSV and RFC 9457 problem documents, with the headers every
+ * reply carries (content type, no caching of API data, CORS for configured
+ * origins). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http-internal.h"
+
+static const struct {
+	unsigned status;
+	const char *phrase;
+} status_phrases[] = {
+	{ 200, "OK" },
+	{ 201, "Created" },
+	{ 204, "No Content" },
+	{ 400, "Bad Request" },
+	{ 401, "Unauthorized" },
+	{ 403, "Forbidden" },
+	{ 404, "Not Found" },
+	{ 405, "Method Not Allowed" },
+	{ 406, "Not Acceptable" },
+	{ 409, "Conflict" },
+	{ 413, "Content Too Large" },
+	{ 415, "Unsupported Media Type" },
+	{ 422, "Unprocessable Content" },
+	{ 500, "Internal Server Error" },
+	{ 503, "Service Unavailable" },
+};
+
+const char *http_status_phrase(unsigned status)
+{
+	for (size_t i = 0; i < sizeof(status_phrases) / sizeof(status_phrases[0]); i++)
+		if (status_phrases[i].status == status)
+			return status_phrases[i].phrase;
+	return "Error";
+}
+
+bool http_request_replied(const struct http_request *request)
+{
+	return request->status != 0;
+}
+
+/* Takes ownership of body (malloc'd, or NULL when len is 0). */
+static void reply(struct http_request *request, unsigned status, const char *content_type,
+		  char *body, size_t len)
+{
+	struct MHD_Response *response;
+
+	if (http_request_replied(request)) {
+		free(body);
+		return;
+	}
+	response = MHD_create_response_from_buffer(len, body ? body : (char *)"",
+						   body ? MHD_RESPMEM_MUST_FREE
+							: MHD_RESPMEM_PERSISTENT);
+	if (!response) {
+		free(body);
+		return;
+	}
+	if (content_type)
+		MHD_add_response_header(response, "Content-Type", content_type);
+	MHD_add_response_header(response, "Cache-Control", "no-store");
+	MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
+	if (request->cors_origin) {
+		MHD_add_response_header(response, "Access-Control-Allow-Origin",
+					request->cors_origin);
+		MHD_add_response_header(response, "Vary", "Origin");
+	}
+	request->response = response;
+	request->status = status;
+}
+
+void http_reply_header(struct http_request *request, const char *name, const char *value)
+{
+	if (request->response)
+		MHD_add_response_header(request->response, name, value);
+}
+
+void http_reply_json(struct http_request *request, unsigned status, json_t *body)
+{
+	char *text = json_dumps(body, JSON_COMPACT | JSON_ENSURE_ASCII);
+
+	json_decref(body);
+	if (!text) {
+		http_reply_problem(request, 503, "out-of-memory",
+				   "the server is short of memory; try again later");
+		return;
+	}
+	reply(request, status, "application/json", text, strlen(text));
+}
+
+void http_reply_csv(struct http_request *request, unsigned status, char *body, size_t len)
+{
+	reply(request, status, "text/csv; charset=utf-8", body, len);
+}
+
+void http_reply_empty(struct http_request *request, unsigned status)
+{
+	reply(request, status, NULL, NULL, 0);
+}
+
+json_t *http_problem_new(unsigned status, const char *type_slug, const char *detail)
+{
+	char type[128];
+
+	snprintf(type, sizeof(type), "urn:coopbill:problem:%s", type_slug);
+	return json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title", http_status_phrase(status),
+			 "status", (int)status, "detail", detail);
+}
+
+void http_reply_problem(struct http_request *request, unsigned status, const char *type_slug,
+			const char *detail_format, ...)
+{
+	char detail[1024];
+	json_t *problem;
+	char *text;
+	va_list ap;
+
+	va_start(ap, detail_format);
+	vsnprintf(detail, sizeof(detail), detail_format, ap);
+	va_end(ap);
+	problem = http_problem_new(status, type_slug, detail);
+	text = problem ? json_dumps(problem, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+	json_decref(problem);
+	reply(request, status, "application/problem+json", text, text ? strlen(text) : 0);
+}
+
+bool http_request_wants_csv(const struct http_request *request)
+{
+	const char *accept = http_request_header(request, "Accept");
+
+	return accept && strstr(accept, "text/csv") != NULL;
+}
+
+void http_csv_field(FILE *out, const char *text, bool last)
+{
+	/* A leading = + - @ would make a spreadsheet run the cell as a formula. */
+	bool formula = strchr("=+-@", text[0]) != NULL && text[0] != '\0';
+
+	if (formula || strpbrk(text, ",\"\r\n")) {
+		fputc('"', out);
+		if (formula)
+			fputc('\'', out);
+		for (const char *c = text; *c; c++) {
+			if (*c == '"')
+				fputc('"', out);
+			fputc(*c, out);
+		}
+		fputc('"', out);
+	} else {
+		fputs(text, out);
+	}
+	fputs(last ? "\r\n" : ",", out);
+}

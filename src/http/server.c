@@ -1,0 +1,338 @@
+/* libmicrohttpd on the libuv loop: MHD runs in external-epoll mode, a uv_poll_t
+ * watches its epoll fd, and a uv_timer_t re-armed after every MHD_run() from
+ * MHD_get_timeout() makes MHD handle timeouts and pending writes. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coopbill/config.h"
+#include "coopbill/log.h"
+#include "http-internal.h"
+
+static void server_run(struct http_server *server);
+
+static void on_timer(uv_timer_t *timer)
+{
+	server_run(timer->data);
+}
+
+static void on_poll(uv_poll_t *poll, int status, int events)
+{
+	server_run(poll->data);
+}
+
+/* Runs MHD once, then re-arms the timer: without it, connections with work
+ * pending but no new socket event would hang. */
+static void server_run(struct http_server *server)
+{
+	MHD_UNSIGNED_LONG_LONG timeout_ms;
+
+	if (!server->mhd)
+		return;
+	MHD_run(server->mhd);
+	if (MHD_get_timeout(server->mhd, &timeout_ms) == MHD_YES)
+		uv_timer_start(&server->timer, on_timer, timeout_ms, 0);
+	else
+		uv_timer_stop(&server->timer);
+}
+
+static void on_mhd_log(void *cls, const char *format, va_list ap)
+{
+	char line[512];
+	size_t len;
+
+	vsnprintf(line, sizeof(line), format, ap);
+	len = strlen(line);
+	while (len > 0 && line[len - 1] == '\n')
+		line[--len] = '\0';
+	log_debug("http: %s", line);
+}
+
+static bool content_length_parse(const char *text, size_t *ret_len)
+{
+	char *end;
+	unsigned long long n;
+
+	if (!text || *text < '0' || *text > '9')
+		return false;
+	errno = 0;
+	n = strtoull(text, &end, 10);
+	if (errno || *end != '\0' || n > SIZE_MAX)
+		return false;
+	*ret_len = (size_t)n;
+	return true;
+}
+
+static void request_cors(struct http_request *request)
+{
+	const char *origin = http_request_header(request, "Origin");
+
+	if (origin && config_cors_allows(request->server->config, origin))
+		request->cors_origin = origin;
+}
+
+/* Framing problems are answered on the first call: MHD then sends the reply
+ * without reading the body and closes the connection, which is what a client
+ * sending an oversized or ambiguous body should get. */
+static bool request_check_framing(struct http_request *request)
+{
+	const char *content_length = http_request_header(request, "Content-Length");
+	const char *transfer_encoding = http_request_header(request, "Transfer-Encoding");
+	size_t max = request->server->config->max_body_bytes;
+	size_t len;
+
+	if (content_length && transfer_encoding) {
+		http_reply_problem(request, 400, "bad-framing",
+				   "the request has both Content-Length and Transfer-Encoding; "
+				   "send only one of them");
+		return false;
+	}
+	if (content_length && content_length_parse(content_length, &len) && len > max) {
+		http_reply_problem(request, 413, "body-too-large",
+				   "the request body is %zu bytes; the limit is %zu bytes", len,
+				   max);
+		return false;
+	}
+	return true;
+}
+
+static int request_append(struct http_request *request, const char *data, size_t len)
+{
+	size_t max = request->server->config->max_body_bytes;
+
+	if (len > max - request->body_len) {
+		http_reply_problem(request, 413, "body-too-large",
+				   "the request body exceeds the limit of %zu bytes", max);
+		return -EFBIG;
+	}
+	if (request->body_len + len + 1 > request->body_cap) {
+		size_t cap = request->body_cap ? request->body_cap : 4096;
+		char *body;
+
+		while (cap < request->body_len + len + 1)
+			cap *= 2;
+		body = realloc(request->body, cap);
+		if (!body) {
+			http_reply_problem(request, 503, "out-of-memory",
+					   "the server is short of memory; try again later");
+			return -ENOMEM;
+		}
+		request->body = body;
+		request->body_cap = cap;
+	}
+	memcpy(request->body + request->body_len, data, len);
+	request->body_len += len;
+	request->body[request->body_len] = '\0';
+	return 0;
+}
+
+static enum MHD_Result queue_reply(struct http_request *request)
+{
+	enum MHD_Result result;
+
+	if (!request->response)
+		http_reply_problem(request, 500, "internal",
+				   "the server produced no reply; this is a bug in coopbilld");
+	if (!request->response)
+		return MHD_NO;
+	result = MHD_queue_response(request->connection, request->status, request->response);
+	MHD_destroy_response(request->response);
+	request->response = NULL;
+	return result;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
+				  const char *method, const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **request_slot)
+{
+	struct http_server *server = cls;
+	struct http_request *request = *request_slot;
+
+	if (!request) {
+		request = calloc(1, sizeof(*request));
+		if (!request)
+			return MHD_NO;
+		request->server = server;
+		request->connection = connection;
+		request->method = method;
+		request->path = url;
+		*request_slot = request;
+		server->requests_in_flight++;
+		request_cors(request);
+		if (!request_check_framing(request))
+			return queue_reply(request);
+		return MHD_YES;
+	}
+
+	if (*upload_data_size > 0) {
+		size_t len = *upload_data_size;
+
+		*upload_data_size = 0;
+		if (http_request_replied(request))
+			return MHD_YES;
+		if (request_append(request, upload_data, len) < 0)
+			return queue_reply(request);
+		return MHD_YES;
+	}
+
+	if (!http_request_replied(request))
+		server->dispatch(request, server->userdata);
+	return queue_reply(request);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *connection, void **request_slot,
+			 enum MHD_RequestTerminationCode code)
+{
+	struct http_server *server = cls;
+	struct http_request *request = *request_slot;
+
+	if (!request)
+		return;
+	if (request->response)
+		MHD_destroy_response(request->response);
+	free(request->body);
+	free(request);
+	*request_slot = NULL;
+	server->requests_in_flight--;
+	if (server->quiescing && server->requests_in_flight == 0 && server->on_drained) {
+		http_server_cb on_drained = server->on_drained;
+
+		server->on_drained = NULL;
+		on_drained(server->on_drained_data);
+	}
+}
+
+int http_server_new(uv_loop_t *loop, const struct config *config, http_dispatch_fn dispatch,
+		    void *userdata, struct http_server **ret_server)
+{
+	struct http_server *server;
+	const union MHD_DaemonInfo *info;
+	unsigned flags = MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	int r;
+
+	server = calloc(1, sizeof(*server));
+	if (!server)
+		return -ENOMEM;
+	server->loop = loop;
+	server->config = config;
+	server->dispatch = dispatch;
+	server->userdata = userdata;
+	if (config->listen_addr.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+
+	server->mhd = MHD_start_daemon(
+		flags, 0, NULL, NULL, on_request, server, MHD_OPTION_SOCK_ADDR,
+		(const struct sockaddr *)&config->listen_addr, MHD_OPTION_CONNECTION_LIMIT,
+		config->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		config->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
+		config->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		config->connection_memory_bytes, MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, server, MHD_OPTION_STRICT_FOR_CLIENT, 1,
+		MHD_OPTION_END);
+	if (!server->mhd) {
+		r = -EADDRNOTAVAIL;
+		goto out;
+	}
+	info = MHD_get_daemon_info(server->mhd, MHD_DAEMON_INFO_EPOLL_FD);
+	if (!info) {
+		r = -EIO;
+		goto out;
+	}
+	r = uv_poll_init(loop, &server->poll, info->epoll_fd);
+	if (r < 0)
+		goto out;
+	server->poll.data = server;
+	uv_timer_init(loop, &server->timer);
+	server->timer.data = server;
+	server->handles_open = 2;
+	r = uv_poll_start(&server->poll, UV_READABLE, on_poll);
+	if (r < 0)
+		goto out;
+	server_run(server);
+	*ret_server = server;
+	return 0;
+out:
+	if (server->handles_open) {
+		/* The handles are closed on the loop; the server is freed there. */
+		http_server_close(server, NULL, NULL);
+		return r;
+	}
+	if (server->mhd)
+		MHD_stop_daemon(server->mhd);
+	free(server);
+	return r;
+}
+
+void http_server_set_config(struct http_server *server, const struct config *config)
+{
+	server->config = config;
+}
+
+void http_server_quiesce(struct http_server *server, http_server_cb on_drained, void *data)
+{
+	MHD_socket listen_fd;
+
+	server->quiescing = true;
+	listen_fd = MHD_quiesce_daemon(server->mhd);
+	if (listen_fd != MHD_INVALID_SOCKET)
+		close(listen_fd);
+	if (server->requests_in_flight == 0) {
+		on_drained(data);
+		return;
+	}
+	server->on_drained = on_drained;
+	server->on_drained_data = data;
+}
+
+static void on_handle_closed(uv_handle_t *handle)
+{
+	struct http_server *server = handle->data;
+
+	if (--server->handles_open > 0)
+		return;
+	if (server->on_closed)
+		server->on_closed(server->on_closed_data);
+	free(server);
+}
+
+void http_server_close(struct http_server *server, http_server_cb on_closed, void *data)
+{
+	server->on_closed = on_closed;
+	server->on_closed_data = data;
+	server->on_drained = NULL;
+	uv_poll_stop(&server->poll);
+	uv_timer_stop(&server->timer);
+	/* MHD closes its epoll fd; libuv must have stopped polling it first. */
+	if (server->mhd) {
+		MHD_stop_daemon(server->mhd);
+		server->mhd = NULL;
+	}
+	uv_close((uv_handle_t *)&server->poll, on_handle_closed);
+	uv_close((uv_handle_t *)&server->timer, on_handle_closed);
+}
+
+const char *http_request_method(const struct http_request *request)
+{
+	return request->method;
+}
+
+const char *http_request_path(const struct http_request *request)
+{
+	return request->path;
+}
+
+const char *http_request_header(const struct http_request *request, const char *name)
+{
+	return MHD_lookup_connection_value(request->connection, MHD_HEADER_KIND, name);
+}
+
+const char *http_request_query(const struct http_request *request, const char *name)
+{
+	return MHD_lookup_connection_value(request->connection, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *http_request_body(const struct http_request *request, size_t *ret_len)
+{
+	*ret_len = request->body_len;
+	return request->body ? request->body : "";
+}

@@ -1,0 +1,481 @@
+/* The database connection: opening with the project's pragmas, the integrity
+ * check, the embedded migrations, transactions, and the prepared-statement
+ * cache the other store files share. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "migrations.h"
+#include "store-internal.h"
+
+/* Long enough to ride out a checkpoint or another process's short write. */
+#define STORE_BUSY_TIMEOUT_MS 5000
+
+static void format_error(char *errbuf, size_t errbuf_len, const char *format, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void format_error(char *errbuf, size_t errbuf_len, const char *format, ...)
+{
+	va_list ap;
+
+	if (!errbuf || errbuf_len == 0)
+		return;
+	va_start(ap, format);
+	vsnprintf(errbuf, errbuf_len, format, ap);
+	va_end(ap);
+}
+
+int store_map_error(int sqlite_code)
+{
+	switch (sqlite_code & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_CONSTRAINT:
+		switch (sqlite_code) {
+		case SQLITE_CONSTRAINT_CHECK:
+		case SQLITE_CONSTRAINT_NOTNULL:
+		case SQLITE_CONSTRAINT_DATATYPE:
+			return -EINVAL;
+		/* A reference to a row that does not exist, e.g. a token for an
+		 * unknown household. */
+		case SQLITE_CONSTRAINT_FOREIGNKEY:
+			return -ENOENT;
+		/* The append-only triggers refuse UPDATE and DELETE. */
+		case SQLITE_CONSTRAINT_TRIGGER:
+			return -EPERM;
+		default:
+			return -EEXIST;
+		}
+	default:
+		return -EIO;
+	}
+}
+
+int store_last_error(struct store *store)
+{
+	return store_map_error(sqlite3_extended_errcode(store->db));
+}
+
+int store_prepare(struct store *store, const char *sql, sqlite3_stmt **ret_stmt)
+{
+	struct store_statement *statements;
+	sqlite3_stmt *stmt = NULL;
+	size_t n_allocated;
+	int rc;
+
+	for (size_t i = 0; i < store->n_statements; i++) {
+		if (store->statements[i].sql != sql)
+			continue;
+		stmt = store->statements[i].stmt;
+		sqlite3_reset(stmt);
+		sqlite3_clear_bindings(stmt);
+		*ret_stmt = stmt;
+		return 0;
+	}
+
+	if (store->n_statements == store->n_statements_allocated) {
+		n_allocated =
+			store->n_statements_allocated ? store->n_statements_allocated * 2 : 16;
+		statements = reallocarray(store->statements, n_allocated, sizeof(*statements));
+		if (!statements)
+			return -ENOMEM;
+		store->statements = statements;
+		store->n_statements_allocated = n_allocated;
+	}
+
+	rc = sqlite3_prepare_v3(store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
+	if (rc != SQLITE_OK)
+		return store_map_error(rc);
+	/* Empty SQL prepares to no statement: a programming error. */
+	if (!stmt)
+		return -EINVAL;
+	store->statements[store->n_statements++] = (struct store_statement){ sql, stmt };
+	*ret_stmt = stmt;
+	return 0;
+}
+
+void store_release(sqlite3_stmt *stmt)
+{
+	if (!stmt)
+		return;
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+}
+
+int store_bind_id(sqlite3_stmt *stmt, int index, int64_t id)
+{
+	if (id == 0)
+		return sqlite3_bind_null(stmt, index);
+	return sqlite3_bind_int64(stmt, index, id);
+}
+
+int store_run(sqlite3_stmt *stmt)
+{
+	int rc, r = 0;
+
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		r = -EIO;
+	else if (rc != SQLITE_DONE)
+		r = store_map_error(rc);
+	store_release(stmt);
+	return r;
+}
+
+static int run_cached(struct store *store, const char *sql)
+{
+	sqlite3_stmt *stmt;
+	int r;
+
+	r = store_prepare(store, sql, &stmt);
+	if (r < 0)
+		return r;
+	return store_run(stmt);
+}
+
+int store_begin(struct store *store)
+{
+	static const char sql[] = "BEGIN IMMEDIATE";
+
+	return run_cached(store, sql);
+}
+
+int store_commit(struct store *store)
+{
+	static const char sql[] = "COMMIT";
+	int r;
+
+	r = run_cached(store, sql);
+	/* A failed COMMIT (SQLITE_BUSY) leaves the transaction open; end it here
+	 * so that a caller who only checks the result leaves nothing pending. */
+	if (r < 0 && !sqlite3_get_autocommit(store->db))
+		store_rollback(store);
+	return r;
+}
+
+void store_rollback(struct store *store)
+{
+	static const char sql[] = "ROLLBACK";
+
+	/* Fails only when no transaction is open, which is what we want anyway. */
+	(void)run_cached(store, sql);
+}
+
+int store_atomic_enter(struct store *store, bool *ret_own_transaction)
+{
+	static const char savepoint_sql[] = "SAVEPOINT store_atomic";
+	int r;
+
+	if (sqlite3_get_autocommit(store->db)) {
+		r = store_begin(store);
+		if (r < 0)
+			return r;
+		*ret_own_transaction = true;
+		return 0;
+	}
+	r = run_cached(store, savepoint_sql);
+	if (r < 0)
+		return r;
+	*ret_own_transaction = false;
+	return 0;
+}
+
+int store_atomic_leave(struct store *store, bool own_transaction, int r)
+{
+	static const char rollback_to_sql[] = "ROLLBACK TO store_atomic";
+	static const char release_sql[] = "RELEASE store_atomic";
+	int release_r;
+
+	if (own_transaction) {
+		if (r < 0) {
+			store_rollback(store);
+			return r;
+		}
+		return store_commit(store);
+	}
+	/* Some errors (SQLITE_FULL, SQLITE_NOMEM) end the whole transaction and
+	 * the savepoint with it; then these fail harmlessly. */
+	if (r < 0)
+		(void)run_cached(store, rollback_to_sql);
+	release_r = run_cached(store, release_sql);
+	return r < 0 ? r : release_r;
+}
+
+unsigned store_schema_version_latest(void)
+{
+	unsigned latest = 0;
+
+	for (size_t i = 0; i < store_n_migrations; i++)
+		if (store_migrations[i].version > latest)
+			latest = store_migrations[i].version;
+	return latest;
+}
+
+int store_schema_version(struct store *store, unsigned *ret_version)
+{
+	static const char sql[] = "PRAGMA user_version";
+	sqlite3_stmt *stmt;
+	sqlite3_int64 version;
+	int rc, r;
+
+	r = store_prepare(store, sql, &stmt);
+	if (r < 0)
+		return r;
+	rc = sqlite3_step(stmt);
+	if (rc != SQLITE_ROW) {
+		r = rc == SQLITE_DONE ? -EIO : store_map_error(rc);
+		goto out;
+	}
+	version = sqlite3_column_int64(stmt, 0);
+	/* user_version is a signed 32-bit field; a negative one is not ours. */
+	if (version < 0) {
+		r = -EIO;
+		goto out;
+	}
+	*ret_version = (unsigned)version;
+	r = 0;
+out:
+	store_release(stmt);
+	return r;
+}
+
+int store_ping(struct store *store)
+{
+	static const char sql[] = "SELECT count(*) FROM sqlite_master";
+	sqlite3_stmt *stmt;
+	int rc, r;
+
+	r = store_prepare(store, sql, &stmt);
+	if (r < 0)
+		return r;
+	rc = sqlite3_step(stmt);
+	r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -EIO : store_map_error(rc);
+	store_release(stmt);
+	return r;
+}
+
+/* Runs a one-off statement at open and copies the first column of its first
+ * row into ret_text (truncated to fit). Not cached: it runs once. */
+static int query_text(struct store *store, const char *sql, char *ret_text, size_t ret_text_len)
+{
+	sqlite3_stmt *stmt = NULL;
+	const unsigned char *text;
+	int rc, r;
+
+	rc = sqlite3_prepare_v2(store->db, sql, -1, &stmt, NULL);
+	if (rc != SQLITE_OK) {
+		r = store_map_error(rc);
+		goto out;
+	}
+	rc = sqlite3_step(stmt);
+	if (rc != SQLITE_ROW) {
+		r = rc == SQLITE_DONE ? -EIO : store_map_error(rc);
+		goto out;
+	}
+	text = sqlite3_column_text(stmt, 0);
+	snprintf(ret_text, ret_text_len, "%s", text ? (const char *)text : "");
+	r = 0;
+out:
+	/* Finalizing keeps the statement's error message on the connection. */
+	sqlite3_finalize(stmt);
+	return r;
+}
+
+/* quick_check reports problems as lines after a "*** in database main ***"
+ * heading; the operator gets the first one. */
+static const char *first_problem(char *report)
+{
+	static const char heading[] = "*** in database main ***\n";
+	char *problem = report, *newline;
+
+	if (strncmp(problem, heading, strlen(heading)) == 0)
+		problem += strlen(heading);
+	newline = strchr(problem, '\n');
+	if (newline)
+		*newline = '\0';
+	return problem;
+}
+
+static int apply_migration(struct store *store, const struct store_migration *migration,
+			   char *errbuf, size_t errbuf_len)
+{
+	char set_version_sql[64];
+	unsigned version;
+	int rc, r;
+
+	r = store_begin(store);
+	if (r < 0) {
+		format_error(errbuf, errbuf_len, "cannot start migration %03u_%s: %s",
+			     migration->version, migration->name, sqlite3_errmsg(store->db));
+		return r;
+	}
+
+	/* Another process may have migrated the file since we looked. */
+	r = store_schema_version(store, &version);
+	if (r < 0) {
+		format_error(errbuf, errbuf_len, "migration %03u_%s failed: %s", migration->version,
+			     migration->name, sqlite3_errmsg(store->db));
+		goto out;
+	}
+	if (version >= migration->version) {
+		store_rollback(store);
+		return 0;
+	}
+
+	rc = sqlite3_exec(store->db, migration->sql, NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		r = store_map_error(rc);
+		format_error(errbuf, errbuf_len, "migration %03u_%s failed: %s", migration->version,
+			     migration->name, sqlite3_errmsg(store->db));
+		goto out;
+	}
+
+	/* PRAGMA takes no bound parameters; the number comes from the build. */
+	snprintf(set_version_sql, sizeof(set_version_sql), "PRAGMA user_version = %u",
+		 migration->version);
+	rc = sqlite3_exec(store->db, set_version_sql, NULL, NULL, NULL);
+	if (rc != SQLITE_OK) {
+		r = store_map_error(rc);
+		format_error(errbuf, errbuf_len, "migration %03u_%s failed: %s", migration->version,
+			     migration->name, sqlite3_errmsg(store->db));
+		goto out;
+	}
+
+	r = store_commit(store);
+	if (r < 0)
+		format_error(errbuf, errbuf_len, "migration %03u_%s failed to commit: %s",
+			     migration->version, migration->name, sqlite3_errmsg(store->db));
+out:
+	if (r < 0)
+		store_rollback(store);
+	return r;
+}
+
+int store_open(const char *path, struct store **ret_store, char *errbuf, size_t errbuf_len)
+{
+	struct store *store;
+	char text[256];
+	unsigned version, latest = store_schema_version_latest();
+	int rc, r;
+
+	format_error(errbuf, errbuf_len, "%s", "");
+
+	store = calloc(1, sizeof(*store));
+	if (!store) {
+		format_error(errbuf, errbuf_len, "out of memory opening database %s", path);
+		return -ENOMEM;
+	}
+
+	/* One connection per struct store, used from one thread: no mutex. */
+	rc = sqlite3_open_v2(path, &store->db,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
+				     SQLITE_OPEN_EXRESCODE,
+			     NULL);
+	if (rc != SQLITE_OK) {
+		r = store_map_error(rc);
+		format_error(errbuf, errbuf_len, "cannot open database %s: %s", path,
+			     store->db ? sqlite3_errmsg(store->db) : sqlite3_errstr(rc));
+		goto out;
+	}
+	sqlite3_busy_timeout(store->db, STORE_BUSY_TIMEOUT_MS);
+
+	/* Read the version before anything writes to the file, so that a
+	 * database from a newer coopbilld is left exactly as it was. */
+	r = store_schema_version(store, &version);
+	if (r < 0) {
+		format_error(errbuf, errbuf_len, "cannot read database %s: %s", path,
+			     sqlite3_errmsg(store->db));
+		goto out;
+	}
+	if (version > latest) {
+		r = -EPROTONOSUPPORT;
+		format_error(errbuf, errbuf_len,
+			     "database schema version %u is newer than this coopbilld supports "
+			     "(%u); install a newer coopbilld or restore a backup",
+			     version, latest);
+		goto out;
+	}
+
+	r = query_text(store, "PRAGMA quick_check", text, sizeof(text));
+	if (r < 0) {
+		format_error(errbuf, errbuf_len,
+			     "database %s failed its integrity check: %s; restore a backup", path,
+			     sqlite3_errmsg(store->db));
+		goto out;
+	}
+	if (strcmp(text, "ok") != 0) {
+		r = -EIO;
+		format_error(errbuf, errbuf_len,
+			     "database %s failed its integrity check: %s; restore a backup", path,
+			     first_problem(text));
+		goto out;
+	}
+
+	/* The pragma answers with the mode in force, which stays the old one
+	 * when WAL is impossible (an in-memory database, some file systems). */
+	r = query_text(store, "PRAGMA journal_mode = WAL", text, sizeof(text));
+	if (r < 0) {
+		format_error(errbuf, errbuf_len, "cannot switch database %s to WAL mode: %s", path,
+			     sqlite3_errmsg(store->db));
+		goto out;
+	}
+	if (strcasecmp(text, "wal") != 0) {
+		r = -EIO;
+		format_error(errbuf, errbuf_len,
+			     "cannot switch database %s to WAL mode: journal_mode stays %s", path,
+			     text);
+		goto out;
+	}
+
+	rc = sqlite3_exec(store->db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", NULL,
+			  NULL, NULL);
+	if (rc != SQLITE_OK) {
+		r = store_map_error(rc);
+		format_error(errbuf, errbuf_len, "cannot configure database %s: %s", path,
+			     sqlite3_errmsg(store->db));
+		goto out;
+	}
+	/* An SQLite built without foreign keys accepts the pragma silently. */
+	r = query_text(store, "PRAGMA foreign_keys", text, sizeof(text));
+	if (r < 0 || strcmp(text, "1") != 0) {
+		r = r < 0 ? r : -EIO;
+		format_error(errbuf, errbuf_len,
+			     "cannot enable foreign keys on database %s: this SQLite lacks them",
+			     path);
+		goto out;
+	}
+
+	for (size_t i = 0; i < store_n_migrations; i++) {
+		if (store_migrations[i].version <= version)
+			continue;
+		r = apply_migration(store, &store_migrations[i], errbuf, errbuf_len);
+		if (r < 0)
+			goto out;
+	}
+
+	*ret_store = store;
+	store = NULL;
+	r = 0;
+out:
+	store_free(store);
+	return r;
+}
+
+void store_free(struct store *store)
+{
+	if (!store)
+		return;
+	for (size_t i = 0; i < store->n_statements; i++)
+		sqlite3_finalize(store->statements[i].stmt);
+	free(store->statements);
+	sqlite3_close_v2(store->db);
+	free(store);
+}

@@ -1,0 +1,462 @@
+/* Households and their address ranges: one row per household, one per range
+ * (family, first and last address as big-endian BLOBs, prefix length), and
+ * the overlap query that keeps two active households off the same address. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "store-internal.h"
+
+/* The columns households_read() expects, in this order. */
+#define HOUSEHOLD_COLUMNS                                                                  \
+	"h.id, h.name, h.joined_at, h.left_at, h.status, a.family, a.first, a.prefix_len " \
+	"FROM households AS h LEFT JOIN household_addresses AS a ON a.household_id = h.id "
+#define COLUMN_ADDRESS 5
+
+static const char *status_text(enum household_status status)
+{
+	switch (status) {
+	case HOUSEHOLD_ACTIVE:
+		return "active";
+	case HOUSEHOLD_CLOSED:
+		return "closed";
+	}
+	return NULL;
+}
+
+static int status_parse(const char *text, enum household_status *ret_status)
+{
+	if (strcmp(text, "active") == 0)
+		*ret_status = HOUSEHOLD_ACTIVE;
+	else if (strcmp(text, "closed") == 0)
+		*ret_status = HOUSEHOLD_CLOSED;
+	else
+		return -EIO;
+	return 0;
+}
+
+/* The family as stored (4 or 6), or -EINVAL for an address we cannot store. */
+static int address_family_number(const struct cidr *address)
+{
+	switch (address->family) {
+	case AF_INET:
+		return address->prefix_len <= 32 ? 4 : -EINVAL;
+	case AF_INET6:
+		return address->prefix_len <= 128 ? 6 : -EINVAL;
+	default:
+		return -EINVAL;
+	}
+}
+
+static int addresses_check(const struct cidr *addresses, size_t n_addresses)
+{
+	if (n_addresses > 0 && !addresses)
+		return -EINVAL;
+	for (size_t i = 0; i < n_addresses; i++)
+		if (address_family_number(&addresses[i]) < 0)
+			return -EINVAL;
+	return 0;
+}
+
+/* Rebuilds a range from the columns family, first and prefix_len. */
+static int address_from_row(sqlite3_stmt *stmt, int column, struct cidr *ret_address)
+{
+	struct cidr address = { 0 };
+	int family = sqlite3_column_int(stmt, column);
+	const void *first = sqlite3_column_blob(stmt, column + 1);
+	int first_len = sqlite3_column_bytes(stmt, column + 1);
+	sqlite3_int64 prefix_len = sqlite3_column_int64(stmt, column + 2);
+
+	if (family == 4 && first_len == 4 && prefix_len >= 0 && prefix_len <= 32)
+		address.family = AF_INET;
+	else if (family == 6 && first_len == 16 && prefix_len >= 0 && prefix_len <= 128)
+		address.family = AF_INET6;
+	else
+		return -EIO;
+	memcpy(address.addr, first, (size_t)first_len);
+	address.prefix_len = (unsigned)prefix_len;
+	*ret_address = address;
+	return 0;
+}
+
+static int date_from_column(sqlite3_stmt *stmt, int column, char ret_date[11])
+{
+	const unsigned char *text = sqlite3_column_text(stmt, column);
+
+	if (!text) {
+		ret_date[0] = '\0';
+		return 0;
+	}
+	if (sqlite3_column_bytes(stmt, column) != 10)
+		return -EIO;
+	memcpy(ret_date, text, 10);
+	ret_date[10] = '\0';
+	return 0;
+}
+
+static int household_from_row(sqlite3_stmt *stmt, struct household *ret_household)
+{
+	struct household household = { 0 };
+	const unsigned char *name, *status;
+	int r;
+
+	household.id = sqlite3_column_int64(stmt, 0);
+	r = date_from_column(stmt, 2, household.joined_at);
+	if (r < 0)
+		return r;
+	r = date_from_column(stmt, 3, household.left_at);
+	if (r < 0)
+		return r;
+	status = sqlite3_column_text(stmt, 4);
+	if (!status)
+		return -EIO;
+	r = status_parse((const char *)status, &household.status);
+	if (r < 0)
+		return r;
+	name = sqlite3_column_text(stmt, 1);
+	if (!name)
+		return -EIO;
+	household.name = strdup((const char *)name);
+	if (!household.name)
+		return -ENOMEM;
+	*ret_household = household;
+	return 0;
+}
+
+static int household_add_address(struct household *household, sqlite3_stmt *stmt)
+{
+	struct cidr *addresses;
+	int r;
+
+	addresses =
+		reallocarray(household->addresses, household->n_addresses + 1, sizeof(*addresses));
+	if (!addresses)
+		return -ENOMEM;
+	household->addresses = addresses;
+	r = address_from_row(stmt, COLUMN_ADDRESS, &addresses[household->n_addresses]);
+	if (r < 0)
+		return r;
+	household->n_addresses++;
+	return 0;
+}
+
+/* Collects the rows of a HOUSEHOLD_COLUMNS query ordered by household, one
+ * row per address (or one with NULL address columns), into households. */
+static int households_read(sqlite3_stmt *stmt, struct household **ret_households,
+			   size_t *ret_n_households)
+{
+	struct household *households = NULL, *grown, *current = NULL;
+	size_t n_households = 0, n_allocated = 0;
+	int rc, r;
+
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		if (!current || current->id != sqlite3_column_int64(stmt, 0)) {
+			if (n_households == n_allocated) {
+				n_allocated = n_allocated ? n_allocated * 2 : 8;
+				grown = reallocarray(households, n_allocated, sizeof(*households));
+				if (!grown) {
+					r = -ENOMEM;
+					goto out;
+				}
+				households = grown;
+			}
+			current = &households[n_households];
+			r = household_from_row(stmt, current);
+			if (r < 0)
+				goto out;
+			n_households++;
+		}
+		if (sqlite3_column_type(stmt, COLUMN_ADDRESS) == SQLITE_NULL)
+			continue;
+		r = household_add_address(current, stmt);
+		if (r < 0)
+			goto out;
+	}
+	if (rc != SQLITE_DONE) {
+		r = store_map_error(rc);
+		goto out;
+	}
+
+	*ret_households = households;
+	*ret_n_households = n_households;
+	households = NULL;
+	n_households = 0;
+	r = 0;
+out:
+	store_households_free(households, n_households);
+	store_release(stmt);
+	return r;
+}
+
+static int bind_date(sqlite3_stmt *stmt, int index, const char date[11])
+{
+	size_t len = strnlen(date, 11);
+
+	if (len == 0)
+		return sqlite3_bind_null(stmt, index);
+	return sqlite3_bind_text(stmt, index, date, (int)len, SQLITE_STATIC);
+}
+
+static int addresses_insert(struct store *store, int64_t household_id, const struct cidr *addresses,
+			    size_t n_addresses)
+{
+	static const char sql[] = "INSERT INTO household_addresses "
+				  "(household_id, family, first, last, prefix_len) "
+				  "VALUES (?, ?, ?, ?, ?)";
+	sqlite3_stmt *stmt;
+	uint8_t first[16], last[16];
+	int len, r;
+
+	for (size_t i = 0; i < n_addresses; i++) {
+		cidr_range(&addresses[i], first, last);
+		len = (int)cidr_addr_len(&addresses[i]);
+		r = store_prepare(store, sql, &stmt);
+		if (r < 0)
+			return r;
+		if (sqlite3_bind_int64(stmt, 1, household_id) != SQLITE_OK ||
+		    sqlite3_bind_int(stmt, 2, address_family_number(&addresses[i])) != SQLITE_OK ||
+		    sqlite3_bind_blob(stmt, 3, first, len, SQLITE_STATIC) != SQLITE_OK ||
+		    sqlite3_bind_blob(stmt, 4, last, len, SQLITE_STATIC) != SQLITE_OK ||
+		    sqlite3_bind_int(stmt, 5, (int)addresses[i].prefix_len) != SQLITE_OK) {
+			r = store_last_error(store);
+			store_release(stmt);
+			return r;
+		}
+		r = store_run(stmt);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+void store_household_free(struct household *household)
+{
+	if (!household)
+		return;
+	free(household->name);
+	free(household->addresses);
+	free(household);
+}
+
+void store_households_free(struct household *households, size_t n_households)
+{
+	if (!households)
+		return;
+	for (size_t i = 0; i < n_households; i++) {
+		free(households[i].name);
+		free(households[i].addresses);
+	}
+	free(households);
+}
+
+int store_household_insert(struct store *store, const struct household *household, int64_t *ret_id)
+{
+	static const char sql[] = "INSERT INTO households (name, joined_at, left_at, status) "
+				  "VALUES (?, ?, ?, ?)";
+	const char *status = status_text(household->status);
+	sqlite3_stmt *stmt;
+	bool own_transaction = false;
+	int64_t id = 0;
+	int r;
+
+	if (!household->name || !status)
+		return -EINVAL;
+	r = addresses_check(household->addresses, household->n_addresses);
+	if (r < 0)
+		return r;
+
+	r = store_atomic_enter(store, &own_transaction);
+	if (r < 0)
+		return r;
+	r = store_prepare(store, sql, &stmt);
+	if (r < 0)
+		goto out;
+	if (sqlite3_bind_text(stmt, 1, household->name, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    bind_date(stmt, 2, household->joined_at) != SQLITE_OK ||
+	    bind_date(stmt, 3, household->left_at) != SQLITE_OK ||
+	    sqlite3_bind_text(stmt, 4, status, -1, SQLITE_STATIC) != SQLITE_OK) {
+		r = store_last_error(store);
+		store_release(stmt);
+		goto out;
+	}
+	r = store_run(stmt);
+	if (r < 0)
+		goto out;
+	id = sqlite3_last_insert_rowid(store->db);
+	r = addresses_insert(store, id, household->addresses, household->n_addresses);
+out:
+	r = store_atomic_leave(store, own_transaction, r);
+	if (r < 0)
+		return r;
+	*ret_id = id;
+	return 0;
+}
+
+int store_household_update(struct store *store, const struct household *household)
+{
+	static const char update_sql[] = "UPDATE households SET name = ?, status = ?, left_at = ? "
+					 "WHERE id = ?";
+	static const char delete_sql[] = "DELETE FROM household_addresses WHERE household_id = ?";
+	const char *status = status_text(household->status);
+	sqlite3_stmt *stmt;
+	bool own_transaction = false;
+	int r;
+
+	if (!household->name || !status)
+		return -EINVAL;
+	r = addresses_check(household->addresses, household->n_addresses);
+	if (r < 0)
+		return r;
+
+	r = store_atomic_enter(store, &own_transaction);
+	if (r < 0)
+		return r;
+	r = store_prepare(store, update_sql, &stmt);
+	if (r < 0)
+		goto out;
+	if (sqlite3_bind_text(stmt, 1, household->name, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(stmt, 2, status, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    bind_date(stmt, 3, household->left_at) != SQLITE_OK ||
+	    sqlite3_bind_int64(stmt, 4, household->id) != SQLITE_OK) {
+		r = store_last_error(store);
+		store_release(stmt);
+		goto out;
+	}
+	r = store_run(stmt);
+	if (r < 0)
+		goto out;
+	if (sqlite3_changes(store->db) == 0) {
+		r = -ENOENT;
+		goto out;
+	}
+
+	r = store_prepare(store, delete_sql, &stmt);
+	if (r < 0)
+		goto out;
+	if (sqlite3_bind_int64(stmt, 1, household->id) != SQLITE_OK) {
+		r = store_last_error(store);
+		store_release(stmt);
+		goto out;
+	}
+	r = store_run(stmt);
+	if (r < 0)
+		goto out;
+	r = addresses_insert(store, household->id, household->addresses, household->n_addresses);
+out:
+	return store_atomic_leave(store, own_transaction, r);
+}
+
+int store_household_get(struct store *store, int64_t id, struct household **ret_household)
+{
+	static const char sql[] = "SELECT " HOUSEHOLD_COLUMNS "WHERE h.id = ? ORDER BY a.id";
+	struct household *households;
+	size_t n_households;
+	sqlite3_stmt *stmt;
+	int r;
+
+	r = store_prepare(store, sql, &stmt);
+	if (r < 0)
+		return r;
+	if (sqlite3_bind_int64(stmt, 1, id) != SQLITE_OK) {
+		r = store_last_error(store);
+		store_release(stmt);
+		return r;
+	}
+	r = households_read(stmt, &households, &n_households);
+	if (r < 0)
+		return r;
+	if (n_households == 0) {
+		store_households_free(households, n_households);
+		return -ENOENT;
+	}
+	/* One household in an array of one: store_household_free() frees it. */
+	*ret_household = households;
+	return 0;
+}
+
+int store_household_list(struct store *store, struct household **ret_households,
+			 size_t *ret_n_households)
+{
+	/* One query, so the list is one consistent snapshot and costs one
+	 * statement however many households there are. */
+	static const char sql[] = "SELECT " HOUSEHOLD_COLUMNS "ORDER BY h.id, a.id";
+	sqlite3_stmt *stmt;
+	int r;
+
+	r = store_prepare(store, sql, &stmt);
+	if (r < 0)
+		return r;
+	return households_read(stmt, ret_households, ret_n_households);
+}
+
+/* Finds the first active household other than except_household_id with a
+ * range overlapping address: 0 and its id and range, or -ENOENT. */
+static int conflict_find(struct store *store, const struct cidr *address,
+			 int64_t except_household_id, int64_t *ret_household_id,
+			 struct cidr *ret_range)
+{
+	/* Ranges of one family have BLOBs of one length, so BLOB order (memcmp)
+	 * is address order and two ranges overlap when each starts before the
+	 * other ends. */
+	static const char sql[] = "SELECT a.household_id, a.family, a.first, a.prefix_len "
+				  "FROM household_addresses AS a "
+				  "JOIN households AS h ON h.id = a.household_id "
+				  "WHERE a.family = ? AND a.first <= ? AND a.last >= ? "
+				  "AND h.status = 'active' AND a.household_id != ? "
+				  "ORDER BY a.household_id, a.id LIMIT 1";
+	sqlite3_stmt *stmt;
+	uint8_t first[16], last[16];
+	struct cidr range;
+	int len = (int)cidr_addr_len(address);
+	int rc, r;
+
+	cidr_range(address, first, last);
+	r = store_prepare(store, sql, &stmt);
+	if (r < 0)
+		return r;
+	if (sqlite3_bind_int(stmt, 1, address_family_number(address)) != SQLITE_OK ||
+	    sqlite3_bind_blob(stmt, 2, last, len, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_blob(stmt, 3, first, len, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(stmt, 4, except_household_id) != SQLITE_OK) {
+		r = store_last_error(store);
+		goto out;
+	}
+	rc = sqlite3_step(stmt);
+	if (rc != SQLITE_ROW) {
+		r = rc == SQLITE_DONE ? -ENOENT : store_map_error(rc);
+		goto out;
+	}
+	r = address_from_row(stmt, 1, &range);
+	if (r < 0)
+		goto out;
+	*ret_household_id = sqlite3_column_int64(stmt, 0);
+	*ret_range = range;
+out:
+	store_release(stmt);
+	return r;
+}
+
+int store_address_conflict(struct store *store, const struct cidr *addresses, size_t n_addresses,
+			   int64_t except_household_id, int64_t *ret_household_id,
+			   struct cidr *ret_range)
+{
+	struct cidr range = { 0 };
+	int64_t household_id = 0;
+	int r;
+
+	r = addresses_check(addresses, n_addresses);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n_addresses; i++) {
+		r = conflict_find(store, &addresses[i], except_household_id, &household_id, &range);
+		if (r == -ENOENT)
+			continue;
+		if (r < 0)
+			return r;
+		*ret_household_id = household_id;
+		*ret_range = range;
+		return 0;
+	}
+	return -ENOENT;
+}

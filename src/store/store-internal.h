@@ -1,0 +1,51 @@
+/* Private to src/store/: the connection and its statement cache, the mapping
+ * of SQLite result codes to negative errnos, and the helpers every query in
+ * the store's .c files uses. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <sqlite3.h>
+
+#include "coopbill/store.h"
+
+struct store_statement {
+	const char *sql; /* the cache key: the caller's static string, by address */
+	sqlite3_stmt *stmt;
+};
+
+struct store {
+	sqlite3 *db;
+	struct store_statement *statements;
+	size_t n_statements;
+	size_t n_statements_allocated;
+};
+
+/* Maps an SQLite result code (primary or extended) to a negative errno. */
+int store_map_error(int sqlite_code);
+
+/* The errno for the connection's last failure, e.g. after a failed bind. */
+int store_last_error(struct store *store);
+
+/* Returns the prepared statement for sql, reset and with its bindings
+ * cleared. The cache is keyed by the address of sql, so callers pass a
+ * `static const char sql[]`. Statements live until store_free(). */
+int store_prepare(struct store *store, const char *sql, sqlite3_stmt **ret_stmt);
+
+/* Resets a statement and clears its bindings, which ends its read of the
+ * database and drops pointers to the caller's bound buffers. Accepts NULL. */
+void store_release(sqlite3_stmt *stmt);
+
+/* Binds a row id, or NULL for 0 ("none"); returns an SQLite code. */
+int store_bind_id(sqlite3_stmt *stmt, int index, int64_t id);
+
+/* Steps a statement that returns no rows, then releases it. */
+int store_run(sqlite3_stmt *stmt);
+
+/* Makes a group of statements atomic: a transaction of its own when the
+ * caller has none, else a savepoint inside the caller's transaction.
+ * store_atomic_leave() commits or releases when r >= 0, rolls back otherwise,
+ * and returns r or the commit's error. */
+int store_atomic_enter(struct store *store, bool *ret_own_transaction);
+int store_atomic_leave(struct store *store, bool own_transaction, int r);

@@ -1,0 +1,125 @@
+# Shared by the integration tests: a temporary directory, a daemon on a free
+# loopback port, and small request and assertion helpers. Sourced, not run.
+set -euo pipefail
+
+: "${COOPBILLD:?COOPBILLD must name the coopbilld binary}"
+: "${COOPBILL_SRCDIR:?COOPBILL_SRCDIR must name the source tree}"
+for tool in curl jq python3 sqlite3; do
+	command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed"; exit 77; }
+done
+
+WORK=$(mktemp -d /tmp/coopbill-test.XXXXXX)
+DAEMON_PID=
+NOTIFY_PID=
+PASSED=0
+
+cleanup() {
+	[ -n "$DAEMON_PID" ] && kill -9 "$DAEMON_PID" 2>/dev/null
+	[ -n "$NOTIFY_PID" ] && kill "$NOTIFY_PID" 2>/dev/null
+	wait 2>/dev/null
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*" >&2
+	if [ -f "$WORK/daemon.log" ]; then
+		echo "--- daemon log (last 20 lines) ---" >&2
+		tail -20 "$WORK/daemon.log" >&2
+	fi
+	exit 1
+}
+
+ok() {
+	PASSED=$((PASSED + 1))
+	echo "ok $PASSED - $*"
+}
+
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+PORT=$(free_port)
+BASE="http://127.0.0.1:$PORT"
+CONFIG="$WORK/coopbill.conf"
+DB="$WORK/coopbill.db"
+
+# write_config [extra lines for [server]]
+write_config() {
+	cat >"$CONFIG" <<CONF
+[server]
+listen = 127.0.0.1:$PORT
+${1:-}
+
+[database]
+path = $DB
+
+[billing]
+currency = EUR
+timezone = UTC
+CONF
+}
+
+# start_daemon: runs coopbilld in the background and waits until it answers.
+start_daemon() {
+	"$COOPBILLD" --config "$CONFIG" 2>>"$WORK/daemon.log" &
+	DAEMON_PID=$!
+	for _ in $(seq 1 100); do
+		curl -fsS "$BASE/healthz" >/dev/null 2>&1 && return 0
+		kill -0 "$DAEMON_PID" 2>/dev/null || fail "coopbilld exited during start-up"
+		sleep 0.1
+	done
+	fail "coopbilld did not answer within 10 s"
+}
+
+# stop_daemon: SIGTERM, and the exit code in STOP_STATUS.
+stop_daemon() {
+	kill -TERM "$DAEMON_PID"
+	STOP_STATUS=0
+	wait "$DAEMON_PID" || STOP_STATUS=$?
+	DAEMON_PID=
+}
+
+admin_token() {
+	"$COOPBILLD" --config "$CONFIG" token create --role admin --name "${1:-treasurer}"
+}
+
+# req METHOD PATH [TOKEN] [BODY] [extra curl args...]: the status code on
+# stdout; the body in $WORK/body and the headers in $WORK/headers.
+req() {
+	local method=$1 path=$2 token=${3:-} body=${4:-}
+	shift 4 2>/dev/null || shift $#
+	local args=(-sS -o "$WORK/body" -D "$WORK/headers" -w '%{http_code}' -X "$method")
+	[ -n "$token" ] && args+=(-H "Authorization: Bearer $token")
+	[ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
+	curl "${args[@]}" "$@" "$BASE$path"
+}
+
+# expect STATUS ACTUAL WHAT
+expect() {
+	[ "$2" = "$1" ] || fail "$3: expected HTTP $1, got $2: $(head -c 400 "$WORK/body")"
+	ok "$3"
+}
+
+body() {
+	jq -r "$@" "$WORK/body"
+}
+
+header() {
+	tr -d '\r' <"$WORK/headers" | awk -v name="$1" 'tolower($1) == tolower(name) ":" { sub(/^[^:]*: */, ""); print }'
+}
+
+# expect_problem STATUS ACTUAL WHAT DETAIL_REGEX: a problem+json reply whose
+# detail says what to fix.
+expect_problem() {
+	expect "$1" "$2" "$3"
+	header Content-Type | grep -q '^application/problem+json' ||
+		fail "$3: the reply is not application/problem+json"
+	[ "$(body .status)" = "$1" ] || fail "$3: problem status is not $1"
+	body .type | grep -q '^urn:coopbill:problem:' || fail "$3: problem has no type"
+	body .detail | grep -Eq -- "$4" || fail "$3: detail \"$(body .detail)\" does not match /$4/"
+}
+
+finish() {
+	echo "$PASSED passed, 0 failed"
+}

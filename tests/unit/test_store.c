@@ -1,0 +1,685 @@
+/* The store: opening, migrations and refusals, households and their address
+ * conflicts, tokens, the append-only audit trail, and rollback. Each test
+ * runs on a fresh database file in its own temporary directory. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "coopbill/cidr.h"
+#include "coopbill/store.h"
+
+struct fixture {
+	char dir[32];
+	char path[64];
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	strcpy(f->dir, "/tmp/coopbill-store-XXXXXX");
+	if (!mkdtemp(f->dir)) {
+		free(f);
+		return -1;
+	}
+	snprintf(f->path, sizeof(f->path), "%s/coopbill.db", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	struct dirent *entry;
+	char path[320];
+	DIR *dir;
+
+	dir = opendir(f->dir);
+	if (dir) {
+		while ((entry = readdir(dir))) {
+			if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", f->dir, entry->d_name);
+			unlink(path);
+		}
+		closedir(dir);
+	}
+	rmdir(f->dir);
+	free(f);
+	return 0;
+}
+
+static struct store *open_store(const struct fixture *f)
+{
+	struct store *store = NULL;
+	char errbuf[256];
+	int r;
+
+	r = store_open(f->path, &store, errbuf, sizeof(errbuf));
+	if (r < 0)
+		print_error("store_open: %s\n", errbuf);
+	assert_int_equal(r, 0);
+	assert_non_null(store);
+	return store;
+}
+
+static sqlite3 *raw_open(const char *path)
+{
+	sqlite3 *db = NULL;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+	return db;
+}
+
+static int64_t raw_int(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *stmt;
+	int64_t value;
+
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+	value = sqlite3_column_int64(stmt, 0);
+	sqlite3_finalize(stmt);
+	return value;
+}
+
+static void raw_exec(const char *path, const char *sql)
+{
+	sqlite3 *db = raw_open(path);
+
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static char *read_file(const char *path, size_t *ret_len)
+{
+	FILE *file = fopen(path, "rb");
+	char *content;
+	long len;
+
+	assert_non_null(file);
+	assert_int_equal(fseek(file, 0, SEEK_END), 0);
+	len = ftell(file);
+	assert_true(len >= 0);
+	rewind(file);
+	content = malloc((size_t)len + 1);
+	assert_non_null(content);
+	assert_int_equal(fread(content, 1, (size_t)len, file), (size_t)len);
+	fclose(file);
+	*ret_len = (size_t)len;
+	return content;
+}
+
+static struct cidr parse_cidr(const char *text)
+{
+	struct cidr cidr;
+
+	assert_int_equal(cidr_parse(text, &cidr, NULL), 0);
+	return cidr;
+}
+
+static void assert_cidr_equal(const struct cidr *cidr, const char *expected)
+{
+	char text[CIDR_TEXT_MAX];
+
+	cidr_format(cidr, text);
+	assert_string_equal(text, expected);
+}
+
+static int64_t insert_household(struct store *store, const char *name, enum household_status status,
+				const char *const *addresses, size_t n_addresses)
+{
+	struct household household = {
+		.name = (char *)name,
+		.joined_at = "2024-03-01",
+		.status = status,
+		.n_addresses = n_addresses,
+	};
+	struct cidr cidrs[8];
+	int64_t id = 0;
+
+	assert_true(n_addresses <= 8);
+	for (size_t i = 0; i < n_addresses; i++)
+		cidrs[i] = parse_cidr(addresses[i]);
+	household.addresses = cidrs;
+	if (status == HOUSEHOLD_CLOSED)
+		strcpy(household.left_at, "2024-09-30");
+	assert_int_equal(store_household_insert(store, &household, &id), 0);
+	assert_true(id > 0);
+	return id;
+}
+
+/* 0 and the conflicting household's id and range, or the error. */
+static int conflict(struct store *store, const char *address, int64_t except_household_id,
+		    int64_t *ret_household_id, char ret_range[CIDR_TEXT_MAX])
+{
+	struct cidr cidr = parse_cidr(address), range;
+	int64_t household_id;
+	int r;
+
+	r = store_address_conflict(store, &cidr, 1, except_household_id, &household_id, &range);
+	if (r < 0)
+		return r;
+	*ret_household_id = household_id;
+	cidr_format(&range, ret_range);
+	return 0;
+}
+
+static void test_new_database(void **state)
+{
+	struct fixture *f = *state;
+	struct store *store = open_store(f);
+	unsigned version = 0;
+	uint8_t hash[32] = { 1 };
+	int64_t token_id;
+	sqlite3 *db;
+	char *mode;
+	sqlite3_stmt *stmt;
+
+	assert_true(store_schema_version_latest() >= 1);
+	assert_int_equal(store_schema_version(store, &version), 0);
+	assert_int_equal(version, store_schema_version_latest());
+	assert_int_equal(store_ping(store), 0);
+	/* Foreign keys are enforced: a token for a household that does not exist. */
+	assert_int_equal(store_token_insert(store, hash, "member", 999, "ghost", &token_id),
+			 -ENOENT);
+	store_free(store);
+
+	db = raw_open(f->path);
+	assert_int_equal(raw_int(db, "PRAGMA user_version"), store_schema_version_latest());
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &stmt, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(stmt), SQLITE_ROW);
+	mode = strdup((const char *)sqlite3_column_text(stmt, 0));
+	sqlite3_finalize(stmt);
+	assert_string_equal(mode, "wal");
+	free(mode);
+	sqlite3_close(db);
+}
+
+static void test_reopen_keeps_data(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const addresses[] = { "10.0.1.0/24" };
+	struct household *household = NULL;
+	struct store *store = open_store(f);
+	int64_t schema_cookie, id;
+	unsigned version = 0;
+	sqlite3 *db;
+
+	id = insert_household(store, "Okafor", HOUSEHOLD_ACTIVE, addresses, 1);
+	store_free(store);
+
+	db = raw_open(f->path);
+	schema_cookie = raw_int(db, "PRAGMA schema_version");
+	sqlite3_close(db);
+
+	store = open_store(f);
+	assert_int_equal(store_schema_version(store, &version), 0);
+	assert_int_equal(version, store_schema_version_latest());
+	assert_int_equal(store_household_get(store, id, &household), 0);
+	assert_string_equal(household->name, "Okafor");
+	assert_int_equal(household->n_addresses, 1);
+	assert_cidr_equal(&household->addresses[0], "10.0.1.0/24");
+	store_household_free(household);
+	store_free(store);
+
+	/* No migration ran again: the schema is exactly as it was. */
+	db = raw_open(f->path);
+	assert_int_equal(raw_int(db, "PRAGMA schema_version"), schema_cookie);
+	sqlite3_close(db);
+}
+
+static void test_newer_schema_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct store *store = open_store(f);
+	unsigned newer = store_schema_version_latest() + 6;
+	char sql[96], errbuf[256], expected[64];
+	char *before, *after;
+	size_t before_len, after_len;
+	int r;
+
+	store_free(store);
+	/* In rollback-journal mode, as a restored backup may be: switching it to
+	 * WAL would change the file. */
+	snprintf(sql, sizeof(sql), "PRAGMA journal_mode = DELETE; PRAGMA user_version = %u", newer);
+	raw_exec(f->path, sql);
+	before = read_file(f->path, &before_len);
+
+	store = NULL;
+	r = store_open(f->path, &store, errbuf, sizeof(errbuf));
+	assert_int_equal(r, -EPROTONOSUPPORT);
+	assert_null(store);
+	snprintf(expected, sizeof(expected), "schema version %u is newer", newer);
+	assert_non_null(strstr(errbuf, expected));
+	snprintf(expected, sizeof(expected), "supports (%u)", store_schema_version_latest());
+	assert_non_null(strstr(errbuf, expected));
+
+	after = read_file(f->path, &after_len);
+	assert_int_equal(after_len, before_len);
+	assert_memory_equal(after, before, before_len);
+	free(before);
+	free(after);
+}
+
+static void test_corrupt_database_refused(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const addresses[] = { "10.0.1.0/24", "2001:db8:1::/56" };
+	struct store *store = open_store(f);
+	char errbuf[256];
+	int64_t page_size, file_size;
+	uint8_t garbage[512];
+	sqlite3 *db;
+	FILE *file;
+	int r;
+
+	insert_household(store, "Okafor", HOUSEHOLD_ACTIVE, addresses, 2);
+	store_free(store);
+	db = raw_open(f->path);
+	page_size = raw_int(db, "PRAGMA page_size");
+	file_size = page_size * raw_int(db, "PRAGMA page_count");
+	sqlite3_close(db);
+	assert_true(file_size > page_size);
+
+	/* Keep page 1 (header and schema), overwrite every table's pages. */
+	for (size_t i = 0; i < sizeof(garbage); i++)
+		garbage[i] = (uint8_t)(i * 37 + 11);
+	file = fopen(f->path, "r+b");
+	assert_non_null(file);
+	assert_int_equal(fseek(file, (long)page_size, SEEK_SET), 0);
+	for (int64_t offset = page_size; offset < file_size; offset += sizeof(garbage))
+		assert_int_equal(fwrite(garbage, 1, sizeof(garbage), file), sizeof(garbage));
+	fclose(file);
+
+	store = NULL;
+	r = store_open(f->path, &store, errbuf, sizeof(errbuf));
+	assert_int_equal(r, -EIO);
+	assert_null(store);
+	assert_non_null(strstr(errbuf, "integrity check"));
+	/* One problem, in one line fit for a log. */
+	assert_null(strchr(errbuf, '\n'));
+}
+
+static void test_not_a_database_refused(void **state)
+{
+	struct fixture *f = *state;
+	static const char text[] = "[coopbill]\nthis is a configuration file, not a database\n";
+	struct store *store = NULL;
+	char errbuf[256], *after;
+	size_t after_len;
+	FILE *file;
+	int r;
+
+	file = fopen(f->path, "wb");
+	assert_non_null(file);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(fwrite(text, 1, strlen(text), file), strlen(text));
+	fclose(file);
+
+	r = store_open(f->path, &store, errbuf, sizeof(errbuf));
+	assert_int_equal(r, -EIO);
+	assert_null(store);
+	assert_non_null(strstr(errbuf, "not a database"));
+
+	after = read_file(f->path, &after_len);
+	assert_int_equal(after_len, 100 * strlen(text));
+	assert_memory_equal(after, text, strlen(text));
+	free(after);
+}
+
+static void test_household_round_trip(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const addresses[] = { "10.0.1.0/24", "2001:db8:1::/56", "10.0.7.9" };
+	struct store *store = open_store(f);
+	struct household *household = NULL, *households = NULL;
+	size_t n_households = 0;
+	int64_t okafor, lindqvist;
+
+	okafor = insert_household(store, "Okafor", HOUSEHOLD_ACTIVE, addresses, 3);
+	lindqvist = insert_household(store, "Lindqvist", HOUSEHOLD_CLOSED, NULL, 0);
+	assert_true(lindqvist > okafor);
+
+	assert_int_equal(store_household_get(store, okafor, &household), 0);
+	assert_int_equal(household->id, okafor);
+	assert_string_equal(household->name, "Okafor");
+	assert_string_equal(household->joined_at, "2024-03-01");
+	assert_string_equal(household->left_at, "");
+	assert_int_equal(household->status, HOUSEHOLD_ACTIVE);
+	assert_int_equal(household->n_addresses, 3);
+	assert_int_equal(household->addresses[0].family, AF_INET);
+	assert_cidr_equal(&household->addresses[0], "10.0.1.0/24");
+	assert_int_equal(household->addresses[1].family, AF_INET6);
+	assert_cidr_equal(&household->addresses[1], "2001:db8:1::/56");
+	assert_cidr_equal(&household->addresses[2], "10.0.7.9/32");
+	store_household_free(household);
+
+	assert_int_equal(store_household_list(store, &households, &n_households), 0);
+	assert_int_equal(n_households, 2);
+	assert_int_equal(households[0].id, okafor);
+	assert_int_equal(households[0].n_addresses, 3);
+	assert_cidr_equal(&households[0].addresses[1], "2001:db8:1::/56");
+	assert_int_equal(households[1].id, lindqvist);
+	assert_string_equal(households[1].name, "Lindqvist");
+	assert_int_equal(households[1].status, HOUSEHOLD_CLOSED);
+	assert_string_equal(households[1].left_at, "2024-09-30");
+	assert_int_equal(households[1].n_addresses, 0);
+	store_households_free(households, n_households);
+
+	household = NULL;
+	assert_int_equal(store_household_get(store, lindqvist + 1, &household), -ENOENT);
+	assert_null(household);
+	store_free(store);
+}
+
+static void test_household_invalid_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct store *store = open_store(f);
+	struct cidr address = parse_cidr("10.0.1.0/24");
+	struct household household = {
+		.name = (char *)"Okafor",
+		.joined_at = "1.3.2024",
+		.status = HOUSEHOLD_ACTIVE,
+		.addresses = &address,
+		.n_addresses = 1,
+	};
+	struct household *households = NULL;
+	size_t n_households = 1;
+	int64_t id = 0;
+
+	assert_int_equal(store_household_insert(store, &household, &id), -EINVAL);
+	strcpy(household.joined_at, "2024-03-01");
+	household.name = (char *)"";
+	assert_int_equal(store_household_insert(store, &household, &id), -EINVAL);
+	household.name = (char *)"Okafor";
+	address.prefix_len = 33;
+	assert_int_equal(store_household_insert(store, &household, &id), -EINVAL);
+	assert_int_equal(id, 0);
+
+	assert_int_equal(store_household_list(store, &households, &n_households), 0);
+	assert_int_equal(n_households, 0);
+	store_households_free(households, n_households);
+	store_free(store);
+}
+
+static void test_household_update_replaces_addresses(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const addresses[] = { "10.0.1.0/24", "2001:db8:1::/56" };
+	struct store *store = open_store(f);
+	struct household *household = NULL;
+	struct cidr new_address = parse_cidr("10.0.9.0/28");
+	struct household update = { 0 };
+	char range[CIDR_TEXT_MAX];
+	int64_t id, conflicting = 0;
+
+	id = insert_household(store, "Okafor", HOUSEHOLD_ACTIVE, addresses, 2);
+
+	update.id = id;
+	update.name = (char *)"Okafor-Lindqvist";
+	update.status = HOUSEHOLD_ACTIVE;
+	update.addresses = &new_address;
+	update.n_addresses = 1;
+	assert_int_equal(store_household_update(store, &update), 0);
+
+	assert_int_equal(store_household_get(store, id, &household), 0);
+	assert_string_equal(household->name, "Okafor-Lindqvist");
+	assert_string_equal(household->joined_at, "2024-03-01");
+	assert_int_equal(household->n_addresses, 1);
+	assert_cidr_equal(&household->addresses[0], "10.0.9.0/28");
+	store_household_free(household);
+
+	/* The old ranges are free again; the new one is taken. */
+	assert_int_equal(conflict(store, "10.0.1.5", 0, &conflicting, range), -ENOENT);
+	assert_int_equal(conflict(store, "2001:db8:1::/64", 0, &conflicting, range), -ENOENT);
+	assert_int_equal(conflict(store, "10.0.9.3", 0, &conflicting, range), 0);
+	assert_int_equal(conflicting, id);
+	assert_string_equal(range, "10.0.9.0/28");
+
+	/* Leaving: closed with a date, and no addresses. */
+	update.status = HOUSEHOLD_CLOSED;
+	strcpy(update.left_at, "2024-09-30");
+	update.n_addresses = 0;
+	assert_int_equal(store_household_update(store, &update), 0);
+	assert_int_equal(store_household_get(store, id, &household), 0);
+	assert_int_equal(household->status, HOUSEHOLD_CLOSED);
+	assert_string_equal(household->left_at, "2024-09-30");
+	assert_int_equal(household->n_addresses, 0);
+	store_household_free(household);
+
+	/* A bad date changes nothing, addresses included. */
+	update.status = HOUSEHOLD_ACTIVE;
+	strcpy(update.left_at, "30.9.2024");
+	update.n_addresses = 1;
+	assert_int_equal(store_household_update(store, &update), -EINVAL);
+	assert_int_equal(store_household_get(store, id, &household), 0);
+	assert_int_equal(household->status, HOUSEHOLD_CLOSED);
+	assert_int_equal(household->n_addresses, 0);
+	store_household_free(household);
+
+	update.id = id + 1;
+	strcpy(update.left_at, "");
+	assert_int_equal(store_household_update(store, &update), -ENOENT);
+	store_free(store);
+}
+
+static void test_address_conflicts(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const okafor_addresses[] = { "10.0.1.0/24", "2001:db8:1::/56" };
+	static const char *const lindqvist_addresses[] = { "192.168.5.0/24" };
+	struct store *store = open_store(f);
+	struct cidr both[2], range;
+	char text[CIDR_TEXT_MAX];
+	int64_t okafor, conflicting = 0;
+
+	okafor = insert_household(store, "Okafor", HOUSEHOLD_ACTIVE, okafor_addresses, 2);
+	insert_household(store, "Lindqvist", HOUSEHOLD_CLOSED, lindqvist_addresses, 1);
+
+	/* A single address inside an IPv4 /24, including its first and last. */
+	assert_int_equal(conflict(store, "10.0.1.10", 0, &conflicting, text), 0);
+	assert_int_equal(conflicting, okafor);
+	assert_string_equal(text, "10.0.1.0/24");
+	assert_int_equal(conflict(store, "10.0.1.0", 0, &conflicting, text), 0);
+	assert_int_equal(conflict(store, "10.0.1.255", 0, &conflicting, text), 0);
+	/* A larger range around it. */
+	assert_int_equal(conflict(store, "10.0.0.0/16", 0, &conflicting, text), 0);
+	assert_string_equal(text, "10.0.1.0/24");
+
+	/* An IPv6 /64 inside the /56, and the /56's last /64. */
+	assert_int_equal(conflict(store, "2001:db8:1:42::/64", 0, &conflicting, text), 0);
+	assert_int_equal(conflicting, okafor);
+	assert_string_equal(text, "2001:db8:1::/56");
+	assert_int_equal(conflict(store, "2001:db8:1:ff::/64", 0, &conflicting, text), 0);
+
+	/* Adjacent ranges do not overlap. */
+	assert_int_equal(conflict(store, "10.0.0.255", 0, &conflicting, text), -ENOENT);
+	assert_int_equal(conflict(store, "10.0.2.0/24", 0, &conflicting, text), -ENOENT);
+	assert_int_equal(conflict(store, "10.0.0.0/24", 0, &conflicting, text), -ENOENT);
+	assert_int_equal(conflict(store, "2001:db8:1:100::/56", 0, &conflicting, text), -ENOENT);
+	assert_int_equal(conflict(store, "2001:db8:0:ff00::/56", 0, &conflicting, text), -ENOENT);
+
+	/* IPv6 never conflicts with IPv4, even where the bytes would. */
+	assert_int_equal(conflict(store, "a00:100::/32", 0, &conflicting, text), -ENOENT);
+	assert_int_equal(conflict(store, "::/0", 0, &conflicting, text), 0);
+	assert_string_equal(text, "2001:db8:1::/56");
+	assert_int_equal(conflict(store, "0.0.0.0/0", 0, &conflicting, text), 0);
+	assert_string_equal(text, "10.0.1.0/24");
+
+	/* A closed household's ranges are free. */
+	assert_int_equal(conflict(store, "192.168.5.7", 0, &conflicting, text), -ENOENT);
+
+	/* A household does not conflict with itself when it is updated. */
+	assert_int_equal(conflict(store, "10.0.1.10", okafor, &conflicting, text), -ENOENT);
+	assert_int_equal(conflict(store, "2001:db8:1::/64", okafor, &conflicting, text), -ENOENT);
+
+	/* Any of several addresses. */
+	both[0] = parse_cidr("172.16.0.0/12");
+	both[1] = parse_cidr("2001:db8:1:7::/64");
+	assert_int_equal(store_address_conflict(store, both, 2, 0, &conflicting, &range), 0);
+	assert_int_equal(conflicting, okafor);
+	assert_cidr_equal(&range, "2001:db8:1::/56");
+	store_free(store);
+}
+
+static void test_tokens(void **state)
+{
+	struct fixture *f = *state;
+	struct store *store = open_store(f);
+	uint8_t admin_hash[32], member_hash[32], unknown_hash[32];
+	struct store_token token = { 0 };
+	int64_t household, admin_id = 0, member_id = 0, id;
+
+	memset(admin_hash, 0xad, sizeof(admin_hash));
+	memset(member_hash, 0x3e, sizeof(member_hash));
+	memset(unknown_hash, 0x99, sizeof(unknown_hash));
+	household = insert_household(store, "Okafor", HOUSEHOLD_ACTIVE, NULL, 0);
+
+	assert_int_equal(store_token_insert(store, admin_hash, "admin", 0, "treasurer", &admin_id),
+			 0);
+	assert_int_equal(
+		store_token_insert(store, member_hash, "member", household, "okafor", &member_id),
+		0);
+	assert_int_not_equal(admin_id, member_id);
+
+	assert_int_equal(store_token_find(store, admin_hash, &token), 0);
+	assert_int_equal(token.id, admin_id);
+	assert_string_equal(token.role, "admin");
+	assert_int_equal(token.household_id, 0);
+	assert_int_equal(store_token_find(store, member_hash, &token), 0);
+	assert_int_equal(token.id, member_id);
+	assert_string_equal(token.role, "member");
+	assert_int_equal(token.household_id, household);
+
+	assert_int_equal(store_token_find(store, unknown_hash, &token), -ENOENT);
+	assert_int_equal(token.id, member_id);
+
+	/* The same hash twice, a role without a household, an unknown role. */
+	assert_int_equal(store_token_insert(store, admin_hash, "admin", 0, "again", &id), -EEXIST);
+	assert_int_equal(store_token_insert(store, unknown_hash, "member", 0, "nobody", &id),
+			 -EINVAL);
+	assert_int_equal(store_token_insert(store, unknown_hash, "root", 0, "root", &id), -EINVAL);
+	assert_int_equal(store_token_find(store, unknown_hash, &token), -ENOENT);
+	store_free(store);
+}
+
+static void assert_refused_append_only(sqlite3 *db, const char *sql)
+{
+	assert_int_not_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	assert_non_null(strstr(sqlite3_errmsg(db), "append-only"));
+}
+
+static void test_audit_append_only(void **state)
+{
+	struct fixture *f = *state;
+	struct store *store = open_store(f);
+	int64_t household;
+	sqlite3 *db;
+
+	household = insert_household(store, "Okafor", HOUSEHOLD_ACTIVE, NULL, 0);
+	assert_int_equal(
+		store_audit_append(store, "cli", "token.create", 0, "{\"role\":\"admin\"}"), 0);
+	assert_int_equal(store_audit_append(store, "token:1", "household.create", household,
+					    "{\"name\":\"Okafor\"}"),
+			 0);
+	assert_int_equal(
+		store_audit_append(store, "token:1", "household.close", household + 1, "{}"),
+		-ENOENT);
+
+	/* Through a second connection on the same file, as an intruder would. */
+	db = raw_open(f->path);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM audit_events"), 2);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM audit_events "
+				     "WHERE action = 'token.create' AND household_id IS NULL"),
+			 1);
+	assert_refused_append_only(db, "UPDATE audit_events SET actor = 'someone else'");
+	assert_refused_append_only(db, "DELETE FROM audit_events WHERE id = 1");
+	assert_refused_append_only(db, "DELETE FROM audit_events");
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM audit_events WHERE actor = 'cli'"), 1);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM audit_events"), 2);
+	sqlite3_close(db);
+	store_free(store);
+}
+
+static void test_rollback_leaves_nothing(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const addresses[] = { "10.0.1.0/24" };
+	struct store *store = open_store(f);
+	struct household *households = NULL;
+	size_t n_households = 1;
+	struct store_token token;
+	uint8_t hash[32];
+	char range[CIDR_TEXT_MAX];
+	int64_t household, token_id, conflicting;
+	sqlite3 *db;
+
+	memset(hash, 0x42, sizeof(hash));
+	assert_int_equal(store_token_insert(store, hash, "admin", 0, "treasurer", &token_id), 0);
+
+	/* A household, its audit event, then a token that fails: roll back. */
+	assert_int_equal(store_begin(store), 0);
+	household = insert_household(store, "Okafor", HOUSEHOLD_ACTIVE, addresses, 1);
+	assert_int_equal(store_audit_append(store, "cli", "household.create", household, "{}"), 0);
+	assert_int_equal(store_token_insert(store, hash, "member", household, "okafor", &token_id),
+			 -EEXIST);
+	store_rollback(store);
+
+	assert_int_equal(store_household_list(store, &households, &n_households), 0);
+	assert_int_equal(n_households, 0);
+	store_households_free(households, n_households);
+	assert_int_equal(store_household_get(store, household, &households), -ENOENT);
+	assert_int_equal(conflict(store, "10.0.1.1", 0, &conflicting, range), -ENOENT);
+	assert_int_equal(store_token_find(store, hash, &token), 0);
+	assert_string_equal(token.role, "admin");
+
+	/* A committed transaction, by contrast, stays. */
+	assert_int_equal(store_begin(store), 0);
+	household = insert_household(store, "Lindqvist", HOUSEHOLD_ACTIVE, addresses, 1);
+	assert_int_equal(store_audit_append(store, "cli", "household.create", household, "{}"), 0);
+	assert_int_equal(store_commit(store), 0);
+	store_free(store);
+
+	db = raw_open(f->path);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM households"), 1);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM household_addresses"), 1);
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM audit_events"), 1);
+	sqlite3_close(db);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_new_database, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_corrupt_database_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_a_database_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_household_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_household_invalid_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_household_update_replaces_addresses, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_address_conflicts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_append_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rollback_leaves_nothing, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
