@@ -158,9 +158,11 @@ static int addresses_check_free(struct api *api, struct http_request *request,
 static int audit_household(struct api *api, const struct api_call *call, const char *action,
 			   const struct household *household)
 {
-	char *detail = json_dumps(household_json(household), JSON_COMPACT | JSON_SORT_KEYS);
+	json_t *json = household_json(household);
+	char *detail = json_dumps(json, JSON_COMPACT | JSON_SORT_KEYS);
 	int r;
 
+	json_decref(json);
 	if (!detail)
 		return -ENOMEM;
 	r = store_audit_append(api->store, call->actor, action, household->id, detail);

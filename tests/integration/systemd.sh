@@ -31,7 +31,7 @@ fi
 : "${COOPBILLD:?COOPBILLD is not set}"
 
 # Plain output: no colours, no pager, whatever the terminal.
-export SYSTEMD_COLORS=0 SYSTEMD_PAGER=cat SYSTEMD_LESS= LC_ALL=C
+export SYSTEMD_COLORS=0 SYSTEMD_PAGER=cat SYSTEMD_LESS='' LC_ALL=C
 
 generated=$COOPBILL_BUILDDIR/systemd/coopbilld.service
 sysusers=$COOPBILL_SRCDIR/systemd/sysusers.conf
@@ -96,7 +96,7 @@ fi
 # No capability anywhere else (comments aside): not in another directive, not
 # a second CAP_ in the two above.
 other_caps=$(grep -v '^[[:space:]]*[#;]' "$generated" | grep -o 'CAP_[A-Z_]*' | grep -vx CAP_NET_ADMIN || true)
-[[ -z $other_caps ]] || fail "the unit grants other capabilities: $(echo $other_caps)"
+[[ -z $other_caps ]] || fail "the unit grants other capabilities: ${other_caps//$'\n'/ }"
 n_cap_lines=$(grep -v '^[[:space:]]*[#;]' "$generated" | grep -c 'CAP_' || true)
 ((n_cap_lines == 2)) || fail "CAP_ appears on $n_cap_lines directive lines, not 2"
 user=$(unit_values User)
@@ -183,19 +183,24 @@ else
 		fail "systemd-sysusers warned about systemd/sysusers.conf"
 	else
 		passwd_line=$(grep "^$user:" "$root/etc/passwd" || true)
-		IFS=: read -r _ _ uid gid _ home shell <<<"$passwd_line"
+		IFS=: read -r _ _ uid gid _ home _ <<<"$passwd_line"
 		if [[ -z $passwd_line ]]; then
 			fail "systemd-sysusers did not create the user '$user' (User= of the unit)"
 		elif ! grep -q "^$user:x:$gid:" "$root/etc/group"; then
 			fail "systemd-sysusers did not create the group '$user' with gid $gid"
 		elif ((uid == 0 || uid >= 1000)); then
 			fail "the user '$user' got uid $uid, not a system uid"
+		elif [[ $home != "/var/lib/$state_dir" ]]; then
+			fail "the user '$user' has home $home, not its state directory /var/lib/$state_dir"
 		else
 			ok "systemd-sysusers: $passwd_line"
 		fi
 
 		if ! command -v systemd-tmpfiles >/dev/null 2>&1; then
 			echo "note: systemd-tmpfiles is not installed, tmpfiles.d not applied"
+		elif [[ ! -e /proc/self ]]; then
+			# systemd-tmpfiles refuses to run at all without /proc, --root or not.
+			echo "note: /proc is not mounted, tmpfiles.d not applied"
 		elif ! out=$(systemd-tmpfiles --root="$root" --create 2>&1) || [[ -n $out ]]; then
 			echo "$out" >&2
 			fail "systemd-tmpfiles --create failed or warned on systemd/tmpfiles.conf"
