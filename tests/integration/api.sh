@@ -3,7 +3,8 @@
 # driven with curl and jq.
 . "$(dirname "$0")/lib.sh"
 
-write_config "cors_origins = http://members.example"
+write_config "cors_origins = http://members.example
+max_connections_per_ip = 4"
 start_daemon
 
 # The first admin token comes from the command line, while the daemon runs.
@@ -174,6 +175,23 @@ status=$(req GET /api/v1/me "$ADMIN" '' -H 'Origin: http://evil.example')
 status=$(req GET /api/v1/me "$ADMIN" '' -H 'Origin: http://members.example')
 [ "$(header Access-Control-Allow-Origin)" = http://members.example ] || fail "no CORS header"
 ok "CORS headers only for configured origins"
+
+# A client may hold at most max_connections_per_ip connections at once.
+python3 - "$PORT" <<'PY' || fail "the per-address connection limit is not enforced"
+import socket, sys, time
+port = int(sys.argv[1])
+held = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(4)]
+time.sleep(0.2)
+extra = socket.create_connection(("127.0.0.1", port), timeout=5)
+extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+try:
+    refused = extra.recv(100) == b""
+except ConnectionResetError:
+    refused = True
+sys.exit(0 if refused else 1)
+PY
+status=$(req GET /healthz)
+expect 200 "$status" "connections over the per-address limit are refused, then served again"
 
 # What is stored: token hashes, never tokens; the audit trail cannot be rewritten.
 if grep -q "$ADMIN" "$DB" "$DB-wal" 2>/dev/null; then fail "a token is stored in clear"; fi
