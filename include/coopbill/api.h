@@ -7,9 +7,11 @@
 struct api;
 struct config;
 struct http_request;
+struct meter;
 struct store;
 
-int api_new(struct store *store, const struct config *config, struct api **ret_api);
+int api_new(struct store *store, struct meter *meter, const struct config *config,
+	    struct api **ret_api);
 void api_free(struct api *api);
 void api_set_config(struct api *api, const struct config *config);
 

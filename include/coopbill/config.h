@@ -22,13 +22,18 @@ struct config {
 	unsigned connection_timeout_s;
 	size_t connection_memory_bytes;
 	size_t max_body_bytes;
+	unsigned max_series_points; /* longest usage series one request may ask for */
 
 	/* [database] */
 	char *database_path;
 
 	/* [meter] */
+	bool meter_enabled;
 	unsigned meter_interval_s;
 	char *meter_table;
+	unsigned meter_bucket_s;
+	bool meter_wait_for_ntp;
+	unsigned meter_keep_buckets_days;
 
 	/* [billing] */
 	char currency[4]; /* ISO 4217 code */

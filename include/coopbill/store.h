@@ -3,6 +3,7 @@
  * Statements are prepared once and reused; values are always bound. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -58,6 +59,10 @@ int store_household_get(struct store *store, int64_t id, struct household **ret_
 int store_household_list(struct store *store, struct household **ret_households,
 			 size_t *ret_n_households);
 
+/* The ids of all households, active and closed, each sorted. */
+int store_household_ids(struct store *store, int64_t **ret_active, size_t *ret_n_active,
+			int64_t **ret_closed, size_t *ret_n_closed);
+
 /* Finds an active household other than except_household_id (0: none) whose
  * address ranges overlap any of addresses. Returns 0 and that household's id
  * and range, or -ENOENT when nothing overlaps. */
@@ -82,3 +87,60 @@ int store_token_find(struct store *store, const uint8_t hash[32], struct store_t
  * none), and a JSON detail. */
 int store_audit_append(struct store *store, const char *actor, const char *action,
 		       int64_t household_id, const char *detail_json);
+
+/* Metering. direction is 0 for upload, 1 for download. */
+struct store_baseline {
+	int64_t household_id;
+	int direction;
+	uint64_t handle;
+	uint64_t bytes;
+};
+
+int store_baselines_load(struct store *store, struct store_baseline **ret_baselines,
+			 size_t *ret_n_baselines);
+int store_baseline_put(struct store *store, const struct store_baseline *baseline);
+int store_baselines_delete(struct store *store, int64_t household_id);
+
+/* Adds bytes to a household's bucket. A bucket before the roll-up watermark
+ * (the caller's copy of store_usage_watermark(); a wall clock stepped back)
+ * is added to the hourly totals too. */
+int store_usage_add(struct store *store, int64_t watermark, int64_t bucket_start,
+		    int64_t household_id, uint64_t bytes_up, uint64_t bytes_down);
+
+struct store_gap {
+	int64_t household_id;
+	int direction;
+	char reason[24]; /* "counter-reset" or "counter-recreated" */
+	int64_t since;	 /* the last read before, Unix seconds; 0 if unknown */
+	int64_t at;
+	uint64_t bytes_before;
+	uint64_t bytes_after;
+};
+
+int store_gap_insert(struct store *store, const struct store_gap *gap);
+/* Gaps of one household (0: all) detected in [from, to). */
+int store_gaps_list(struct store *store, int64_t household_id, int64_t from, int64_t to,
+		    struct store_gap **ret_gaps, size_t *ret_n_gaps);
+int store_gaps_count(struct store *store, uint64_t *ret_count);
+
+struct store_usage_row {
+	int64_t start;
+	int64_t household_id;
+	uint64_t bytes_up;
+	uint64_t bytes_down;
+};
+
+/* One household's usage in [from, to), ordered by time: per bucket when fine
+ * is true (while buckets are kept), else per hour. */
+int store_usage_rows(struct store *store, int64_t household_id, int64_t from, int64_t to,
+		     bool fine, struct store_usage_row **ret_rows, size_t *ret_n_rows);
+/* Every household's total in [from, to) (whole hours), ordered by household. */
+int store_usage_totals(struct store *store, int64_t from, int64_t to,
+		       struct store_usage_row **ret_rows, size_t *ret_n_rows);
+
+/* Adds the buckets in [watermark, up_to) to the hourly totals and moves the
+ * watermark to up_to (a whole hour). */
+int store_usage_rollup(struct store *store, int64_t up_to);
+/* Deletes buckets before `before` that are already in the hourly totals. */
+int store_usage_prune(struct store *store, int64_t before);
+int store_usage_watermark(struct store *store, int64_t *ret_watermark);

@@ -11,6 +11,7 @@
 
 struct api {
 	struct store *store;
+	struct meter *meter;
 	const struct config *config;
 };
 

@@ -52,13 +52,15 @@ void api_route_describe(size_t index, const char **ret_method, const char **ret_
 	*ret_pattern = routes[index].pattern;
 }
 
-int api_new(struct store *store, const struct config *config, struct api **ret_api)
+int api_new(struct store *store, struct meter *meter, const struct config *config,
+	    struct api **ret_api)
 {
 	struct api *api = calloc(1, sizeof(*api));
 
 	if (!api)
 		return -ENOMEM;
 	api->store = store;
+	api->meter = meter;
 	api->config = config;
 	*ret_api = api;
 	return 0;

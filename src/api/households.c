@@ -8,6 +8,7 @@
 
 #include "api-internal.h"
 #include "coopbill/date.h"
+#include "coopbill/meter.h"
 #include "coopbill/store.h"
 
 /* A household's ranges: a few IPv4 addresses and delegated IPv6 prefixes. */
@@ -155,6 +156,21 @@ static int addresses_check_free(struct api *api, struct http_request *request,
 	return -EADDRINUSE;
 }
 
+/* Gives the household's ranges to the kernel inside the caller's transaction;
+ * replies and returns the error when the kernel refuses. */
+static int apply_to_kernel(struct api *api, struct http_request *request,
+			   const struct household *household)
+{
+	int r = meter_household_apply(api->meter, household);
+
+	if (r < 0)
+		http_reply_problem(request, 503, "meter",
+				   "the kernel refused the household's address ranges (%s); "
+				   "nothing was changed",
+				   strerror(-r));
+	return r;
+}
+
 static int audit_household(struct api *api, const struct api_call *call, const char *action,
 			   const struct household *household)
 {
@@ -258,8 +274,13 @@ void api_households_create(struct api *api, struct http_request *request,
 	r = store_household_insert(api->store, &household, &household.id);
 	if (r == 0)
 		r = audit_household(api, call, "household.create", &household);
-	if (r == 0)
-		r = store_commit(api->store);
+	if (r < 0) {
+		api_reply_store_error(request, r, "creating the household");
+		goto rollback;
+	}
+	if (apply_to_kernel(api, request, &household) < 0)
+		goto rollback;
+	r = store_commit(api->store);
 	if (r < 0) {
 		api_reply_store_error(request, r, "creating the household");
 		goto rollback;
@@ -413,8 +434,16 @@ void api_household_patch(struct api *api, struct http_request *request, const st
 	r = store_household_update(api->store, household);
 	if (r == 0)
 		r = audit_household(api, call, "household.update", household);
-	if (r == 0)
-		r = store_commit(api->store);
+	if (r < 0) {
+		store_rollback(api->store);
+		api_reply_store_error(request, r, "changing the household");
+		goto out;
+	}
+	if ((addresses || status) && apply_to_kernel(api, request, household) < 0) {
+		store_rollback(api->store);
+		goto out;
+	}
+	r = store_commit(api->store);
 	if (r < 0) {
 		store_rollback(api->store);
 		api_reply_store_error(request, r, "changing the household");

@@ -43,9 +43,14 @@ enum config_key_id {
 	CONFIG_KEY_CONNECTION_TIMEOUT_S,
 	CONFIG_KEY_CONNECTION_MEMORY_BYTES,
 	CONFIG_KEY_MAX_BODY_BYTES,
+	CONFIG_KEY_MAX_SERIES_POINTS,
 	CONFIG_KEY_DATABASE_PATH,
+	CONFIG_KEY_METER_ENABLED,
 	CONFIG_KEY_METER_INTERVAL_S,
 	CONFIG_KEY_METER_TABLE,
+	CONFIG_KEY_METER_BUCKET_S,
+	CONFIG_KEY_METER_WAIT_FOR_NTP,
+	CONFIG_KEY_METER_KEEP_BUCKETS_DAYS,
 	CONFIG_KEY_CURRENCY,
 	CONFIG_KEY_TIMEZONE,
 	CONFIG_KEY_COUNT,
@@ -55,6 +60,7 @@ enum config_key_kind {
 	CONFIG_KIND_TEXT,
 	CONFIG_KIND_UNSIGNED,
 	CONFIG_KIND_SIZE,
+	CONFIG_KIND_BOOL,
 };
 
 struct config_key {
@@ -89,10 +95,23 @@ static const struct config_key config_keys[CONFIG_KEY_COUNT] = {
 	[CONFIG_KEY_MAX_BODY_BYTES] = { "server", "max_body_bytes", CONFIG_KIND_SIZE,
 					offsetof(struct config, max_body_bytes), 1024, 67108864,
 					1048576 },
+	[CONFIG_KEY_MAX_SERIES_POINTS] = { "server", "max_series_points", CONFIG_KIND_UNSIGNED,
+					   offsetof(struct config, max_series_points), 1, 1000000,
+					   10000 },
 	[CONFIG_KEY_DATABASE_PATH] = { "database", "path", CONFIG_KIND_TEXT },
+	[CONFIG_KEY_METER_ENABLED] = { "meter", "enabled", CONFIG_KIND_BOOL,
+				       offsetof(struct config, meter_enabled), 0, 1, 1 },
 	[CONFIG_KEY_METER_INTERVAL_S] = { "meter", "interval_s", CONFIG_KIND_UNSIGNED,
 					  offsetof(struct config, meter_interval_s), 1, 3600, 60 },
 	[CONFIG_KEY_METER_TABLE] = { "meter", "table", CONFIG_KIND_TEXT },
+	[CONFIG_KEY_METER_BUCKET_S] = { "meter", "bucket_s", CONFIG_KIND_UNSIGNED,
+					offsetof(struct config, meter_bucket_s), 60, 3600, 300 },
+	[CONFIG_KEY_METER_WAIT_FOR_NTP] = { "meter", "wait_for_ntp", CONFIG_KIND_BOOL,
+					    offsetof(struct config, meter_wait_for_ntp), 0, 1, 1 },
+	[CONFIG_KEY_METER_KEEP_BUCKETS_DAYS] = { "meter", "keep_buckets_days",
+						 CONFIG_KIND_UNSIGNED,
+						 offsetof(struct config, meter_keep_buckets_days),
+						 1, 3650, 62 },
 	[CONFIG_KEY_CURRENCY] = { "billing", "currency", CONFIG_KIND_TEXT },
 	[CONFIG_KEY_TIMEZONE] = { "billing", "timezone", CONFIG_KIND_TEXT },
 };
@@ -476,11 +495,30 @@ static void config_set_number(struct config *config, const struct config_key *ke
 		unsigned narrow = (unsigned)number;
 
 		memcpy(field, &narrow, sizeof(narrow));
+	} else if (key->kind == CONFIG_KIND_BOOL) {
+		bool flag = number != 0;
+
+		memcpy(field, &flag, sizeof(flag));
 	} else {
 		size_t narrow = (size_t)number;
 
 		memcpy(field, &narrow, sizeof(narrow));
 	}
+}
+
+static int config_parse_bool(struct config_load *load, const struct config_key *key,
+			     const char *value)
+{
+	char quoted[CONFIG_QUOTED_MAX];
+
+	if (strcmp(value, "true") != 0 && strcmp(value, "false") != 0) {
+		config_error(load, load->lineno, key->section, key->name,
+			     "%s is not a truth value; write true or false (default %s)",
+			     config_quote(value, quoted), key->fallback ? "true" : "false");
+		return -EINVAL;
+	}
+	config_set_number(load->config, key, strcmp(value, "true") == 0);
+	return 0;
 }
 
 static int config_parse_number(struct config_load *load, const struct config_key *key,
@@ -637,6 +675,9 @@ static int config_parse_value(struct config_load *load, enum config_key_id id, c
 		return config_parse_currency(load, key, value);
 	case CONFIG_KEY_TIMEZONE:
 		return config_parse_timezone(load, key, value);
+	case CONFIG_KEY_METER_ENABLED:
+	case CONFIG_KEY_METER_WAIT_FOR_NTP:
+		return config_parse_bool(load, key, value);
 	default:
 		return config_parse_number(load, key, value);
 	}
@@ -913,6 +954,12 @@ int config_load(const char *path, struct config **ret_config, char **ret_errors)
 		goto out;
 	}
 	config_check_limits(&load);
+	/* Hourly roll-ups add whole buckets: a bucket must not straddle an hour. */
+	if (3600 % load.config->meter_bucket_s != 0)
+		config_error(&load, load.key_lines[CONFIG_KEY_METER_BUCKET_S], "meter", "bucket_s",
+			     "%u does not divide an hour; write one of 60, 120, 300, 600, 900, "
+			     "1200, 1800 or 3600 (default 300)",
+			     load.config->meter_bucket_s);
 
 	r = 0;
 	if (load.out_of_memory) {

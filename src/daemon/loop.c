@@ -15,6 +15,7 @@
 #include "coopbill/daemon.h"
 #include "coopbill/http.h"
 #include "coopbill/log.h"
+#include "coopbill/meter.h"
 #include "coopbill/store.h"
 
 #define STOP_DEADLINE_MS 4000
@@ -28,6 +29,7 @@ struct daemon {
 	uv_timer_t stop_timer;
 	struct config *config;
 	struct store *store;
+	struct meter *meter;
 	struct api *api;
 	struct http_server *http;
 	bool stopping;
@@ -67,6 +69,11 @@ static void on_stop_timer(uv_timer_t *timer)
 		/* Closing the server also closes idle keep-alive connections. */
 		http_server_close(daemon->http, NULL, NULL);
 		daemon->http = NULL;
+	}
+	if (daemon->meter) {
+		/* A last poll commits what the counters hold now. */
+		meter_close(daemon->meter, NULL, NULL);
+		daemon->meter = NULL;
 	}
 	daemon_close_handles(daemon);
 }
@@ -117,6 +124,10 @@ static void daemon_reload(struct daemon *daemon)
 			    config->listen);
 	if (strcmp(config->database_path, old->database_path) != 0)
 		log_warning("reload: [database] path changed; it takes effect on restart");
+	if (strcmp(config->meter_table, old->meter_table) != 0 ||
+	    config->meter_enabled != old->meter_enabled)
+		log_warning("reload: [meter] table and enabled take effect on restart");
+	meter_set_config(daemon->meter, config);
 	daemon_set_timezone(config->timezone);
 	api_set_config(daemon->api, config);
 	http_server_set_config(daemon->http, config);
@@ -134,9 +145,14 @@ static void on_sighup(uv_signal_t *signal, int signum)
 	sd_notify(0, "READY=1");
 }
 
+/* The watchdog is fed only while the meter really polls: a meter stuck for
+ * three intervals gets the daemon restarted. */
 static void on_watchdog(uv_timer_t *timer)
 {
-	sd_notify(0, "WATCHDOG=1");
+	struct daemon *daemon = timer->data;
+
+	if (meter_alive(daemon->meter))
+		sd_notify(0, "WATCHDOG=1");
 }
 
 static int daemon_start(struct daemon *daemon, const char *config_path)
@@ -158,7 +174,18 @@ static int daemon_start(struct daemon *daemon, const char *config_path)
 		log_error("database %s: %s", daemon->config->database_path, errbuf);
 		return r;
 	}
-	r = api_new(daemon->store, daemon->config, &daemon->api);
+	r = meter_new(&daemon->loop, daemon->store, daemon->config, &daemon->meter);
+	if (r < 0)
+		return r;
+	r = meter_start(daemon->meter);
+	if (r < 0) {
+		log_error("meter: cannot start on table inet %s: %s (the daemon needs "
+			  "CAP_NET_ADMIN; set [meter] enabled = false on a machine that does not "
+			  "meter)",
+			  daemon->config->meter_table, strerror(-r));
+		return r;
+	}
+	r = api_new(daemon->store, daemon->meter, daemon->config, &daemon->api);
 	if (r < 0)
 		return r;
 	r = http_server_new(&daemon->loop, daemon->config, api_dispatch, daemon->api,
@@ -201,6 +228,8 @@ int daemon_run(const char *config_path)
 		return 1;
 	}
 	r = daemon_start(&daemon, config_path);
+	if (r < 0 && daemon.meter)
+		meter_close(daemon.meter, NULL, NULL);
 	/* On failure this only lets handles already closing finish. */
 	uv_run(&daemon.loop, UV_RUN_DEFAULT);
 	uv_loop_close(&daemon.loop);

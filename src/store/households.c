@@ -460,3 +460,46 @@ int store_address_conflict(struct store *store, const struct cidr *addresses, si
 	}
 	return -ENOENT;
 }
+
+int store_household_ids(struct store *store, int64_t **ret_active, size_t *ret_n_active,
+			int64_t **ret_closed, size_t *ret_n_closed)
+{
+	static const char sql[] = "SELECT id, status = 'active' FROM households ORDER BY id";
+	int64_t *lists[2] = { NULL, NULL };
+	size_t counts[2] = { 0, 0 }, allocated[2] = { 0, 0 };
+	sqlite3_stmt *stmt;
+	int rc, r;
+
+	r = store_prepare(store, sql, &stmt);
+	if (r < 0)
+		return r;
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		int which = sqlite3_column_int(stmt, 1) ? 0 : 1;
+
+		if (counts[which] == allocated[which]) {
+			size_t count = allocated[which] ? allocated[which] * 2 : 256;
+			int64_t *grown = realloc(lists[which], count * sizeof(int64_t));
+
+			if (!grown) {
+				r = -ENOMEM;
+				goto out;
+			}
+			lists[which] = grown;
+			allocated[which] = count;
+		}
+		lists[which][counts[which]++] = sqlite3_column_int64(stmt, 0);
+	}
+	r = rc == SQLITE_DONE ? 0 : store_map_error(rc);
+out:
+	store_release(stmt);
+	if (r < 0) {
+		free(lists[0]);
+		free(lists[1]);
+		return r;
+	}
+	*ret_active = lists[0];
+	*ret_n_active = counts[0];
+	*ret_closed = lists[1];
+	*ret_n_closed = counts[1];
+	return 0;
+}

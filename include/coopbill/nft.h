@@ -1,0 +1,62 @@
+/* The kernel side of metering: the daemon's own nftables tables (named by the
+ * configured prefix, "coopbill" by default), with one named counter per
+ * household and direction, and interval maps from address ranges to those
+ * counters, in a forward-hook chain. Spoken over netlink (libmnl + libnftnl);
+ * nothing outside the daemon's tables is ever changed. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "coopbill/cidr.h"
+
+struct nft;
+
+enum nft_direction {
+	NFT_UP,	  /* from the household: source address in its ranges */
+	NFT_DOWN, /* to the household: destination address in its ranges */
+};
+
+struct nft_household {
+	int64_t id;
+	const struct cidr *addresses;
+	size_t n_addresses;
+};
+
+struct nft_counter {
+	int64_t household_id;
+	enum nft_direction direction;
+	uint64_t handle; /* the kernel's object handle: a new one means a new counter */
+	uint64_t bytes;
+	uint64_t packets;
+};
+
+/* Opens a netlink socket (receive buffer at least 64 KiB) for the tables whose
+ * name is table_prefix (and its shards, if any). */
+int nft_open(const char *table_prefix, struct nft **ret_nft);
+void nft_free(struct nft *nft);
+
+/* Makes the kernel state match the households given (the active ones): creates
+ * the tables, maps, chain and rules when missing, adds missing counters,
+ * replaces map elements, and deletes counters of households not given.
+ * Existing counters keep their values. Running it twice changes nothing. */
+int nft_reconcile(struct nft *nft, const struct nft_household *households, size_t n_households);
+
+/* Sets one household's address ranges, creating its counters when missing,
+ * in one netlink batch: either all of it applies or none. */
+int nft_household_set(struct nft *nft, const struct nft_household *household);
+
+/* Removes one household's counters and map elements in one batch. */
+int nft_household_remove(struct nft *nft, int64_t household_id);
+
+/* Reads the absolute values of all the daemon's counters (never resetting
+ * them): one dump per table, retried whole when the ruleset changed during
+ * the dump. The caller frees *ret_counters. A missing table is not an error:
+ * the result is then empty and *ret_table_missing is true. */
+int nft_read_counters(struct nft *nft, struct nft_counter **ret_counters, size_t *ret_n_counters,
+		      bool *ret_table_missing);
+
+/* Whether the ruleset has any flowtable: offloaded flows bypass the forward
+ * hook, so the counters would miss their traffic. */
+int nft_flowtable_present(struct nft *nft, bool *ret_present);

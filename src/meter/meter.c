@@ -1,0 +1,582 @@
+/* The meter on the loop: every interval, one read of the kernel's counters,
+ * accounting against the baselines, and one transaction that writes usage,
+ * gaps and the new baselines together — so a crash at any moment loses
+ * nothing and counts nothing twice. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "build-config.h"
+#include "coopbill/config.h"
+#include "coopbill/log.h"
+#include "coopbill/meter.h"
+
+struct meter {
+	uv_loop_t *loop;
+	uv_timer_t timer;
+	bool timer_started;
+	struct store *store;
+	const struct config *config;
+	struct nft *nft;
+	/* What meter_baselines holds, sorted by household and direction. */
+	struct store_baseline *baselines;
+	size_t n_baselines;
+	bool clock_sane;
+	/* The monotonic time of the last committed poll, when the interval
+	 * since then is known. */
+	bool have_last_commit;
+	uint64_t last_commit_mono_ms;
+	uint64_t last_read_mono_ms;
+	struct meter_status status;
+	void (*on_closed)(void *data);
+	void *on_closed_data;
+};
+
+static const char *const state_names[] = {
+	[METER_DISABLED] = "disabled",
+	[METER_STARTING] = "starting",
+	[METER_OK] = "ok",
+	[METER_WAITING_FOR_CLOCK] = "waiting-for-clock",
+	[METER_DEGRADED] = "degraded",
+	[METER_FAILING] = "failing",
+};
+
+const char *meter_state_name(enum meter_state state)
+{
+	return state_names[state];
+}
+
+static uint64_t mono_ms(void)
+{
+	return uv_hrtime() / 1000000;
+}
+
+static int64_t wall_ms(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+int meter_new(uv_loop_t *loop, struct store *store, const struct config *config,
+	      struct meter **ret_meter)
+{
+	struct meter *meter = calloc(1, sizeof(*meter));
+
+	if (!meter)
+		return -ENOMEM;
+	meter->loop = loop;
+	meter->store = store;
+	meter->config = config;
+	meter->status.state = config->meter_enabled ? METER_STARTING : METER_DISABLED;
+	uv_timer_init(loop, &meter->timer);
+	meter->timer.data = meter;
+	*ret_meter = meter;
+	return 0;
+}
+
+void meter_set_config(struct meter *meter, const struct config *config)
+{
+	unsigned old_interval_s = meter->config->meter_interval_s;
+
+	meter->config = config;
+	if (meter->timer_started && config->meter_interval_s != old_interval_s)
+		uv_timer_set_repeat(&meter->timer, (uint64_t)config->meter_interval_s * 1000);
+}
+
+/* Makes the kernel's tables match the active households. */
+static int meter_reconcile(struct meter *meter)
+{
+	struct household *households = NULL;
+	struct nft_household *wanted = NULL;
+	size_t n = 0, n_wanted = 0;
+	int r;
+
+	r = store_household_list(meter->store, &households, &n);
+	if (r < 0)
+		return r;
+	wanted = calloc(n ? n : 1, sizeof(*wanted));
+	if (!wanted) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (households[i].status == HOUSEHOLD_ACTIVE)
+			wanted[n_wanted++] = (struct nft_household){
+				.id = households[i].id,
+				.addresses = households[i].addresses,
+				.n_addresses = households[i].n_addresses,
+			};
+	r = nft_reconcile(meter->nft, wanted, n_wanted);
+out:
+	free(wanted);
+	store_households_free(households, n);
+	return r;
+}
+
+static int id_compare(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static bool id_found(const int64_t *ids, size_t n, int64_t id)
+{
+	return n > 0 && bsearch(&id, ids, n, sizeof(*ids), id_compare) != NULL;
+}
+
+struct usage_row {
+	int64_t bucket_start;
+	int64_t household_id;
+	uint64_t bytes_up;
+	uint64_t bytes_down;
+};
+
+static int usage_row_compare(const void *a, const void *b)
+{
+	const struct usage_row *x = a, *y = b;
+
+	if (x->bucket_start != y->bucket_start)
+		return x->bucket_start < y->bucket_start ? -1 : 1;
+	return x->household_id < y->household_id ? -1 : x->household_id > y->household_id;
+}
+
+/* Spreads each delta over the buckets its interval covers, as rows sorted by
+ * (bucket, household): the usage table's key order, which SQLite inserts
+ * fastest. */
+static int usage_rows_build(const struct meter_accounting *accounting, int64_t start_ms,
+			    int64_t end_ms, unsigned bucket_s, struct usage_row **ret_rows,
+			    size_t *ret_n_rows)
+{
+	struct meter_share up[METER_SPLIT_MAX], down[METER_SPLIT_MAX];
+	struct usage_row *rows;
+	size_t n = 0;
+
+	rows = calloc(accounting->n_deltas * METER_SPLIT_MAX + 1, sizeof(*rows));
+	if (!rows)
+		return -ENOMEM;
+	for (size_t i = 0; i < accounting->n_deltas; i++) {
+		const struct meter_delta *d = &accounting->deltas[i];
+		size_t n_up = meter_split(d->bytes_up, start_ms, end_ms, bucket_s, up,
+					  METER_SPLIT_MAX);
+		size_t n_down = meter_split(d->bytes_down, start_ms, end_ms, bucket_s, down,
+					    METER_SPLIT_MAX);
+
+		/* Both splits cover the same buckets in the same order. */
+		for (size_t j = 0; j < n_up && j < n_down; j++) {
+			if (up[j].bytes == 0 && down[j].bytes == 0)
+				continue;
+			rows[n++] = (struct usage_row){
+				.bucket_start = up[j].bucket_start,
+				.household_id = d->household_id,
+				.bytes_up = up[j].bytes,
+				.bytes_down = down[j].bytes,
+			};
+		}
+	}
+	qsort(rows, n, sizeof(*rows), usage_row_compare);
+	*ret_rows = rows;
+	*ret_n_rows = n;
+	return 0;
+}
+
+static int baseline_compare(const struct store_baseline *a, const struct store_baseline *b)
+{
+	if (a->household_id != b->household_id)
+		return a->household_id < b->household_id ? -1 : 1;
+	return a->direction - b->direction;
+}
+
+/* The baselines after a commit: those just read, and the earlier ones of
+ * counters not read this time, except those of retired households. */
+static int baselines_merge(const struct store_baseline *old, size_t n_old,
+			   const struct store_baseline *read, size_t n_read, const int64_t *retired,
+			   size_t n_retired, struct store_baseline **ret, size_t *ret_n)
+{
+	struct store_baseline *merged = malloc((n_old + n_read + 1) * sizeof(*merged));
+	size_t i = 0, j = 0, n = 0;
+
+	if (!merged)
+		return -ENOMEM;
+	while (i < n_old || j < n_read) {
+		int order = i == n_old ? 1 : j == n_read ? -1 : baseline_compare(&old[i], &read[j]);
+
+		if (order < 0) {
+			if (!id_found(retired, n_retired, old[i].household_id))
+				merged[n++] = old[i];
+			i++;
+		} else {
+			merged[n++] = read[j++];
+			i += order == 0;
+		}
+	}
+	*ret = merged;
+	*ret_n = n;
+	return 0;
+}
+
+static const struct store_baseline *baseline_cached(const struct meter *meter,
+						    const struct store_baseline *key)
+{
+	size_t low = 0, high = meter->n_baselines;
+
+	while (low < high) {
+		size_t mid = low + (high - low) / 2;
+		int order = baseline_compare(&meter->baselines[mid], key);
+
+		if (order == 0)
+			return &meter->baselines[mid];
+		if (order < 0)
+			low = mid + 1;
+		else
+			high = mid;
+	}
+	return NULL;
+}
+
+/* One transaction: gaps, usage, changed baselines, retired baselines, the
+ * hourly roll-up and the pruning of old buckets. */
+static int poll_commit(struct meter *meter, const struct meter_accounting *accounting,
+		       const int64_t *retired, size_t n_retired, int64_t start_ms, int64_t end_ms)
+{
+	const struct config *config = meter->config;
+	int64_t now_s = end_ms / 1000, watermark;
+	struct usage_row *rows = NULL;
+	size_t n_rows = 0;
+	int r;
+
+	r = usage_rows_build(accounting, start_ms, end_ms, config->meter_bucket_s, &rows, &n_rows);
+	if (r < 0)
+		return r;
+	r = store_begin(meter->store);
+	if (r < 0)
+		goto out;
+	r = store_usage_watermark(meter->store, &watermark);
+	for (size_t i = 0; r == 0 && i < accounting->n_gaps; i++) {
+		const struct meter_gap *gap = &accounting->gaps[i];
+		struct store_gap row = {
+			.household_id = gap->household_id,
+			.direction = (int)gap->direction,
+			.since = meter->status.last_poll_at,
+			.at = now_s,
+			.bytes_before = gap->bytes_before,
+			.bytes_after = gap->bytes_after,
+		};
+
+		strcpy(row.reason, gap->recreated ? "counter-recreated" : "counter-reset");
+		r = store_gap_insert(meter->store, &row);
+	}
+	for (size_t i = 0; r == 0 && i < n_rows; i++)
+		r = store_usage_add(meter->store, watermark, rows[i].bucket_start,
+				    rows[i].household_id, rows[i].bytes_up, rows[i].bytes_down);
+	for (size_t i = 0; r == 0 && i < accounting->n_baselines; i++) {
+		const struct store_baseline *now = &accounting->baselines[i];
+		const struct store_baseline *before = baseline_cached(meter, now);
+
+		if (!before || before->handle != now->handle || before->bytes != now->bytes)
+			r = store_baseline_put(meter->store, now);
+	}
+	for (size_t i = 0; r == 0 && i < n_retired; i++)
+		r = store_baselines_delete(meter->store, retired[i]);
+	if (r == 0)
+		r = store_usage_rollup(meter->store, now_s - now_s % 3600);
+	if (r == 0)
+		r = store_usage_prune(meter->store,
+				      now_s - (int64_t)config->meter_keep_buckets_days * 86400);
+	if (r == 0)
+		r = store_commit(meter->store);
+	if (r < 0)
+		store_rollback(meter->store);
+out:
+	free(rows);
+	return r;
+}
+
+/* Households are known when in the database, active or closed; a closed
+ * household's counters still hold traffic until one last read. */
+struct household_sets {
+	int64_t *active;
+	size_t n_active;
+	int64_t *closed;
+	size_t n_closed;
+	int64_t *known;
+	size_t n_known;
+};
+
+static void household_sets_clear(struct household_sets *sets)
+{
+	free(sets->active);
+	free(sets->closed);
+	free(sets->known);
+}
+
+static int household_sets_load(struct store *store, struct household_sets *ret)
+{
+	struct household_sets sets = { 0 };
+	int r;
+
+	r = store_household_ids(store, &sets.active, &sets.n_active, &sets.closed, &sets.n_closed);
+	if (r < 0)
+		return r;
+	sets.known = malloc((sets.n_active + sets.n_closed + 1) * sizeof(int64_t));
+	if (!sets.known) {
+		household_sets_clear(&sets);
+		return -ENOMEM;
+	}
+	memcpy(sets.known, sets.active, sets.n_active * sizeof(int64_t));
+	memcpy(sets.known + sets.n_active, sets.closed, sets.n_closed * sizeof(int64_t));
+	sets.n_known = sets.n_active + sets.n_closed;
+	qsort(sets.known, sets.n_known, sizeof(int64_t), id_compare);
+	*ret = sets;
+	return 0;
+}
+
+static bool counter_read_for(const struct meter_accounting *accounting, int64_t household_id)
+{
+	for (size_t i = 0; i < accounting->n_baselines; i++)
+		if (accounting->baselines[i].household_id == household_id)
+			return true;
+	return false;
+}
+
+static int poll_once(struct meter *meter)
+{
+	struct meter_accounting accounting = { 0 };
+	struct household_sets sets = { 0 };
+	struct store_baseline *merged = NULL;
+	int64_t *retired = NULL, *drained = NULL;
+	size_t n_retired = 0, n_drained = 0, n_counters = 0, n_merged;
+	struct nft_counter *counters = NULL;
+	uint64_t t_start = uv_hrtime(), t_read, t_commit, now_mono;
+	int64_t end_ms, start_ms;
+	bool missing = false, offload = false;
+	int r;
+
+	r = nft_read_counters(meter->nft, &counters, &n_counters, &missing);
+	if (r == 0 && missing) {
+		log_warning("meter: table %s is missing; recreating it (traffic since the last "
+			    "read is recorded as a gap)",
+			    meter->config->meter_table);
+		r = meter_reconcile(meter);
+		if (r == 0)
+			r = nft_read_counters(meter->nft, &counters, &n_counters, &missing);
+	}
+	if (r < 0)
+		goto out;
+	t_read = uv_hrtime();
+	now_mono = mono_ms();
+	meter->last_read_mono_ms = now_mono;
+	if (nft_flowtable_present(meter->nft, &offload) < 0)
+		offload = false;
+
+	if (!meter->clock_sane) {
+		bool wait = meter->config->meter_wait_for_ntp;
+
+		/* Once sane, the clock stays trusted: a box that lost NTP keeps
+		 * a clock that was right. */
+		meter->clock_sane = meter_clock_sane(time(NULL), COOPBILL_BUILD_TIME, wait,
+						     wait && meter_clock_ntp_synchronised());
+		if (!meter->clock_sane) {
+			/* The kernel's counters hold the traffic until then. */
+			meter->have_last_commit = false;
+			meter->status.state = METER_WAITING_FOR_CLOCK;
+			meter->status.counters_read = n_counters;
+			goto out;
+		}
+	}
+
+	r = household_sets_load(meter->store, &sets);
+	if (r < 0)
+		goto out;
+	r = meter_account(counters, n_counters, meter->baselines, meter->n_baselines, sets.known,
+			  sets.n_known, &accounting);
+	if (r < 0)
+		goto out;
+	retired = calloc(sets.n_closed + 1, sizeof(*retired));
+	drained = calloc(sets.n_closed + 1, sizeof(*drained));
+	if (!retired || !drained) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < sets.n_closed; i++) {
+		struct store_baseline key = { .household_id = sets.closed[i] };
+
+		if (counter_read_for(&accounting, sets.closed[i]))
+			drained[n_drained++] = sets.closed[i];
+		else if (baseline_cached(meter, &key) ||
+			 baseline_cached(meter, &(struct store_baseline){ .household_id =
+										  sets.closed[i],
+									  .direction = 1 }))
+			retired[n_retired++] = sets.closed[i];
+	}
+
+	end_ms = wall_ms();
+	start_ms = meter->have_last_commit ? end_ms - (int64_t)(now_mono - meter->last_commit_mono_ms)
+					   : end_ms;
+	r = poll_commit(meter, &accounting, retired, n_retired, start_ms, end_ms);
+	if (r < 0)
+		goto out;
+	t_commit = uv_hrtime();
+
+	r = baselines_merge(meter->baselines, meter->n_baselines, accounting.baselines,
+			    accounting.n_baselines, retired, n_retired, &merged, &n_merged);
+	if (r < 0)
+		goto out;
+	free(meter->baselines);
+	meter->baselines = merged;
+	meter->n_baselines = n_merged;
+	/* Closed households' counters go once their last traffic is committed;
+	 * their baselines follow on the next poll that no longer reads them. */
+	for (size_t i = 0; i < n_drained; i++)
+		if (nft_household_remove(meter->nft, drained[i]) < 0)
+			log_warning("meter: cannot remove the counters of closed household %lld; "
+				    "will retry",
+				    (long long)drained[i]);
+
+	meter->have_last_commit = true;
+	meter->last_commit_mono_ms = now_mono;
+	meter->status = (struct meter_status){
+		.state = offload ? METER_DEGRADED : METER_OK,
+		.last_poll_at = end_ms / 1000,
+		.last_poll_duration_us = (t_commit - t_start) / 1000,
+		.last_read_duration_us = (t_read - t_start) / 1000,
+		.last_commit_duration_us = (t_commit - t_read) / 1000,
+		.counters_read = n_counters,
+		.polls_total = meter->status.polls_total + 1,
+		.poll_failures_total = meter->status.poll_failures_total,
+		.gaps_total = meter->status.gaps_total + accounting.n_gaps,
+	};
+	for (size_t i = 0; i < accounting.n_gaps; i++)
+		log_warning("meter: household %lld %s counter %s (%llu bytes before, %llu now); "
+			    "its traffic since the last read is unknown",
+			    (long long)accounting.gaps[i].household_id,
+			    accounting.gaps[i].direction == NFT_UP ? "upload" : "download",
+			    accounting.gaps[i].recreated ? "was recreated" : "was reset",
+			    (unsigned long long)accounting.gaps[i].bytes_before,
+			    (unsigned long long)accounting.gaps[i].bytes_after);
+out:
+	meter_accounting_clear(&accounting);
+	household_sets_clear(&sets);
+	free(retired);
+	free(drained);
+	free(counters);
+	return r;
+}
+
+int meter_poll(struct meter *meter)
+{
+	int r;
+
+	if (!meter->nft)
+		return 0;
+	r = poll_once(meter);
+	if (r < 0) {
+		meter->status.state = METER_FAILING;
+		meter->status.poll_failures_total++;
+		meter->status.last_error = r;
+	}
+	return r;
+}
+
+static void on_timer(uv_timer_t *timer)
+{
+	struct meter *meter = timer->data;
+	int r = meter_poll(meter);
+
+	if (r < 0)
+		log_error("meter: poll failed: %s; the kernel keeps counting, the next poll "
+			  "catches up",
+			  strerror(-r));
+}
+
+int meter_start(struct meter *meter)
+{
+	const struct config *config = meter->config;
+	bool missing;
+	struct nft_counter *counters;
+	size_t n;
+	int r;
+
+	if (!config->meter_enabled)
+		return 0;
+	r = nft_open(config->meter_table, &meter->nft);
+	if (r < 0)
+		return r;
+	r = store_baselines_load(meter->store, &meter->baselines, &meter->n_baselines);
+	if (r < 0)
+		return r;
+	/* Commit what the counters hold before reconciling, which removes the
+	 * counters of households closed while the daemon was down. */
+	r = nft_read_counters(meter->nft, &counters, &n, &missing);
+	if (r < 0)
+		return r;
+	free(counters);
+	if (!missing) {
+		r = meter_poll(meter);
+		if (r < 0)
+			return r;
+	}
+	r = meter_reconcile(meter);
+	if (r < 0)
+		return r;
+	r = meter_poll(meter);
+	if (r < 0)
+		return r;
+	uv_timer_start(&meter->timer, on_timer, (uint64_t)config->meter_interval_s * 1000,
+		       (uint64_t)config->meter_interval_s * 1000);
+	meter->timer_started = true;
+	return 0;
+}
+
+int meter_household_apply(struct meter *meter, const struct household *household)
+{
+	struct nft_household wanted = { .id = household->id };
+
+	if (!meter->nft)
+		return 0;
+	if (household->status == HOUSEHOLD_ACTIVE) {
+		wanted.addresses = household->addresses;
+		wanted.n_addresses = household->n_addresses;
+	}
+	return nft_household_set(meter->nft, &wanted);
+}
+
+void meter_status_get(const struct meter *meter, struct meter_status *ret_status)
+{
+	*ret_status = meter->status;
+}
+
+bool meter_alive(const struct meter *meter)
+{
+	uint64_t interval_ms = (uint64_t)meter->config->meter_interval_s * 1000;
+
+	if (!meter->nft)
+		return true;
+	return mono_ms() - meter->last_read_mono_ms <= 3 * interval_ms;
+}
+
+static void on_timer_closed(uv_handle_t *handle)
+{
+	struct meter *meter = handle->data;
+
+	if (meter->on_closed)
+		meter->on_closed(meter->on_closed_data);
+	nft_free(meter->nft);
+	free(meter->baselines);
+	free(meter);
+}
+
+void meter_close(struct meter *meter, void (*on_closed)(void *data), void *data)
+{
+	if (meter->nft && meter_poll(meter) < 0)
+		log_error("meter: the last poll failed: %s; the kernel keeps the counts for "
+			  "the next start",
+			  strerror(-meter->status.last_error));
+	meter->on_closed = on_closed;
+	meter->on_closed_data = data;
+	uv_timer_stop(&meter->timer);
+	uv_close((uv_handle_t *)&meter->timer, on_timer_closed);
+}
