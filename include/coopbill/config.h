@@ -23,6 +23,7 @@ struct config {
 	size_t connection_memory_bytes;
 	size_t max_body_bytes;
 	unsigned max_series_points; /* longest usage series one request may ask for */
+	bool metrics_public;	    /* GET /metrics without a token */
 
 	/* [database] */
 	char *database_path;

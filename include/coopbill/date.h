@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #define DATE_TEXT_MAX 11
 
@@ -17,3 +18,7 @@ int date_parse(const char *text, struct date *ret_date);
 void date_format(const struct date *date, char ret_text[DATE_TEXT_MAX]);
 int date_compare(const struct date *a, const struct date *b);
 int date_days_in_month(int year, int month);
+
+/* RFC 3339 date-times ("2026-11-01T00:00:00Z", "2026-11-01T01:00:00+01:00";
+ * fractions of a second are refused) as Unix seconds. */
+int date_time_parse(const char *text, int64_t *ret_unix_s);

@@ -53,6 +53,8 @@ bool http_path_match(const char *pattern, const char *path, struct http_params *
 void http_reply_header(struct http_request *request, const char *name, const char *value);
 void http_reply_json(struct http_request *request, unsigned status, json_t *body);
 void http_reply_csv(struct http_request *request, unsigned status, char *body, size_t len);
+void http_reply_text(struct http_request *request, unsigned status, const char *content_type,
+		     char *body, size_t len);
 void http_reply_empty(struct http_request *request, unsigned status);
 /* An RFC 9457 problem: type "urn:coopbill:problem:<type_slug>", the status's
  * reason phrase as title, and a detail that tells the client what to fix. */

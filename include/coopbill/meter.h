@@ -112,6 +112,9 @@ int meter_start(struct meter *meter);
 void meter_set_config(struct meter *meter, const struct config *config);
 /* One poll now: read, account, commit. */
 int meter_poll(struct meter *meter);
+/* The accounting and commit half of a poll, given the counters read. */
+int meter_commit_reading(struct meter *meter, const struct nft_counter *counters,
+			 size_t n_counters);
 /* Polls a last time, stops the timer; on_closed runs when the meter is freed. */
 void meter_close(struct meter *meter, void (*on_closed)(void *data), void *data);
 

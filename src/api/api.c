@@ -20,6 +20,8 @@ enum api_access {
 	ACCESS_ADMIN,
 	/* The treasurer, or the member whose household is the path's {id}. */
 	ACCESS_HOUSEHOLD,
+	/* Anyone when [server] metrics_public is true, else the treasurer. */
+	ACCESS_METRICS,
 };
 
 struct api_route {
@@ -37,6 +39,9 @@ static const struct api_route routes[] = {
 	{ "GET", "/api/v1/households/{id}", ACCESS_HOUSEHOLD, api_household_get },
 	{ "PATCH", "/api/v1/households/{id}", ACCESS_HOUSEHOLD, api_household_patch },
 	{ "POST", "/api/v1/households/{id}/tokens", ACCESS_ADMIN, api_household_token_create },
+	{ "GET", "/api/v1/households/{id}/usage", ACCESS_HOUSEHOLD, api_household_usage },
+	{ "GET", "/api/v1/usage/summary", ACCESS_ADMIN, api_usage_summary },
+	{ "GET", "/metrics", ACCESS_METRICS, api_metrics_get },
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -201,7 +206,7 @@ static bool call_authenticate(struct api *api, struct http_request *request, str
 	return true;
 }
 
-static bool call_permitted(struct http_request *request, const struct api_route *route,
+static bool call_permitted(struct http_request *request, enum api_access access,
 			   const struct api_call *call)
 {
 	const struct auth_principal *who = &call->principal;
@@ -212,14 +217,14 @@ static bool call_permitted(struct http_request *request, const struct api_route 
 				   "this needs a token: send \"Authorization: Bearer <token>\"");
 		return false;
 	}
-	if (route->access == ACCESS_TOKEN || who->role == AUTH_ROLE_ADMIN)
+	if (access == ACCESS_TOKEN || who->role == AUTH_ROLE_ADMIN)
 		return true;
-	if (route->access == ACCESS_HOUSEHOLD &&
+	if (access == ACCESS_HOUSEHOLD &&
 	    api_parse_id(call->params.values[0], &household_id) == 0 &&
 	    household_id == who->household_id)
 		return true;
 	http_reply_problem(request, 403, "forbidden",
-			   route->access == ACCESS_ADMIN
+			   access == ACCESS_ADMIN
 				   ? "only the treasurer's (admin) token may do this"
 				   : "a member token may only read its own household");
 	return false;
@@ -232,6 +237,7 @@ void api_dispatch(struct http_request *request, void *userdata)
 	const char *path = http_request_path(request);
 	const struct api_route *route;
 	struct api_call call = { 0 };
+	enum api_access access;
 	char allow[128];
 
 	if (!route_allowed_methods(path, allow, sizeof(allow))) {
@@ -251,8 +257,11 @@ void api_dispatch(struct http_request *request, void *userdata)
 		http_reply_header(request, "Allow", allow);
 		return;
 	}
-	if (route->access != ACCESS_PUBLIC &&
-	    (!call_authenticate(api, request, &call) || !call_permitted(request, route, &call)))
+	access = route->access;
+	if (access == ACCESS_METRICS)
+		access = api->config->metrics_public ? ACCESS_PUBLIC : ACCESS_ADMIN;
+	if (access != ACCESS_PUBLIC && (!call_authenticate(api, request, &call) ||
+					!call_permitted(request, access, &call)))
 		return;
 	route->handler(api, request, &call);
 }

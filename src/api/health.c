@@ -1,18 +1,53 @@
-/* GET /healthz: whether the database answers, for monitoring and load balancers. */
+/* GET /healthz: whether the database answers and how the meter is doing, for
+ * monitoring. 503 when the database is unusable; "degraded" in the body when
+ * the meter is (flow offload, a waiting clock, failing polls). */
+#include <time.h>
+
 #include "api-internal.h"
 #include "build-config.h"
+#include "coopbill/meter.h"
 #include "coopbill/store.h"
+
+static json_t *meter_json(const struct meter_status *status)
+{
+	char last_poll[32] = "";
+	time_t when = (time_t)status->last_poll_at;
+	struct tm utc;
+
+	if (status->last_poll_at) {
+		gmtime_r(&when, &utc);
+		strftime(last_poll, sizeof(last_poll), "%Y-%m-%dT%H:%M:%SZ", &utc);
+	}
+	return json_pack("{s:s, s:o, s:I, s:I, s:I, s:I, s:I}", "state",
+			 meter_state_name(status->state), "last_poll",
+			 last_poll[0] ? json_string(last_poll) : json_null(),
+			 "last_poll_duration_us", (json_int_t)status->last_poll_duration_us,
+			 "counters_read", (json_int_t)status->counters_read, "polls",
+			 (json_int_t)status->polls_total, "poll_failures",
+			 (json_int_t)status->poll_failures_total, "gaps_recorded",
+			 (json_int_t)status->gaps_total);
+}
 
 void api_health_get(struct api *api, struct http_request *request, const struct api_call *call)
 {
+	struct meter_status meter;
 	unsigned schema_version = 0;
+	const char *status;
 	int r;
 
 	r = store_ping(api->store);
 	if (r == 0)
 		r = store_schema_version(api->store, &schema_version);
+	meter_status_get(api->meter, &meter);
+	if (r < 0)
+		status = "unavailable";
+	else if (meter.state == METER_OK || meter.state == METER_DISABLED)
+		status = "ok";
+	else
+		status = "degraded";
 	http_reply_json(request, r == 0 ? 200 : 503,
-			json_pack("{s:s, s:s, s:s, s:i}", "status", r == 0 ? "ok" : "unavailable",
-				  "database", r == 0 ? "ok" : "error", "version", COOPBILL_VERSION,
-				  "schema_version", (int)schema_version));
+			json_pack("{s:s, s:s, s:s, s:i, s:o}", "status", status, "database",
+				  r == 0 ? "ok" : "error", "version", COOPBILL_VERSION,
+				  "schema_version", (int)schema_version, "meter",
+				  meter_json(&meter)));
 }

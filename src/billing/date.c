@@ -49,3 +49,66 @@ int date_compare(const struct date *a, const struct date *b)
 		return a->day < b->day ? -1 : 1;
 	return 0;
 }
+
+static bool digits(const char *text, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (text[i] < '0' || text[i] > '9')
+			return false;
+	return true;
+}
+
+static int two_digits(const char *text)
+{
+	return (text[0] - '0') * 10 + (text[1] - '0');
+}
+
+/* Days from 1970-01-01 to the date, in the proleptic Gregorian calendar. */
+static int64_t days_from_civil(int year, int month, int day)
+{
+	int64_t y = month <= 2 ? year - 1 : year;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+
+	return era * 146097 + doe - 719468;
+}
+
+int date_time_parse(const char *text, int64_t *ret_unix_s)
+{
+	char day_text[DATE_TEXT_MAX];
+	struct date date;
+	int hour, minute, second, offset_s = 0;
+	const char *zone;
+
+	if (!text || strlen(text) < 20 || (text[10] != 'T' && text[10] != 't'))
+		return -EINVAL;
+	memcpy(day_text, text, 10);
+	day_text[10] = '\0';
+	if (date_parse(day_text, &date) < 0)
+		return -EINVAL;
+	if (!digits(text + 11, 2) || text[13] != ':' || !digits(text + 14, 2) || text[16] != ':' ||
+	    !digits(text + 17, 2))
+		return -EINVAL;
+	hour = two_digits(text + 11);
+	minute = two_digits(text + 14);
+	second = two_digits(text + 17);
+	if (hour > 23 || minute > 59 || second > 59)
+		return -EINVAL;
+	zone = text + 19;
+	if (strcmp(zone, "Z") == 0 || strcmp(zone, "z") == 0) {
+		offset_s = 0;
+	} else if ((zone[0] == '+' || zone[0] == '-') && strlen(zone) == 6 &&
+		   digits(zone + 1, 2) && zone[3] == ':' && digits(zone + 4, 2) &&
+		   two_digits(zone + 1) <= 23 && two_digits(zone + 4) <= 59) {
+		offset_s = two_digits(zone + 1) * 3600 + two_digits(zone + 4) * 60;
+		if (zone[0] == '-')
+			offset_s = -offset_s;
+	} else {
+		return -EINVAL;
+	}
+	*ret_unix_s = days_from_civil(date.year, date.month, date.day) * 86400 + hour * 3600 +
+		      minute * 60 + second - offset_s;
+	return 0;
+}

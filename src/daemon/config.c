@@ -44,6 +44,7 @@ enum config_key_id {
 	CONFIG_KEY_CONNECTION_MEMORY_BYTES,
 	CONFIG_KEY_MAX_BODY_BYTES,
 	CONFIG_KEY_MAX_SERIES_POINTS,
+	CONFIG_KEY_METRICS_PUBLIC,
 	CONFIG_KEY_DATABASE_PATH,
 	CONFIG_KEY_METER_ENABLED,
 	CONFIG_KEY_METER_INTERVAL_S,
@@ -98,6 +99,8 @@ static const struct config_key config_keys[CONFIG_KEY_COUNT] = {
 	[CONFIG_KEY_MAX_SERIES_POINTS] = { "server", "max_series_points", CONFIG_KIND_UNSIGNED,
 					   offsetof(struct config, max_series_points), 1, 1000000,
 					   10000 },
+	[CONFIG_KEY_METRICS_PUBLIC] = { "server", "metrics_public", CONFIG_KIND_BOOL,
+					offsetof(struct config, metrics_public), 0, 1, 1 },
 	[CONFIG_KEY_DATABASE_PATH] = { "database", "path", CONFIG_KIND_TEXT },
 	[CONFIG_KEY_METER_ENABLED] = { "meter", "enabled", CONFIG_KIND_BOOL,
 				       offsetof(struct config, meter_enabled), 0, 1, 1 },
@@ -675,6 +678,7 @@ static int config_parse_value(struct config_load *load, enum config_key_id id, c
 		return config_parse_currency(load, key, value);
 	case CONFIG_KEY_TIMEZONE:
 		return config_parse_timezone(load, key, value);
+	case CONFIG_KEY_METRICS_PUBLIC:
 	case CONFIG_KEY_METER_ENABLED:
 	case CONFIG_KEY_METER_WAIT_FOR_NTP:
 		return config_parse_bool(load, key, value);

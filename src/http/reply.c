@@ -95,6 +95,12 @@ void http_reply_csv(struct http_request *request, unsigned status, char *body, s
 	reply(request, status, "text/csv; charset=utf-8", body, len);
 }
 
+void http_reply_text(struct http_request *request, unsigned status, const char *content_type,
+		     char *body, size_t len)
+{
+	reply(request, status, content_type, body, len);
+}
+
 void http_reply_empty(struct http_request *request, unsigned status)
 {
 	reply(request, status, NULL, NULL, 0);

@@ -342,51 +342,17 @@ static bool counter_read_for(const struct meter_accounting *accounting, int64_t 
 	return false;
 }
 
-static int poll_once(struct meter *meter)
+int meter_commit_reading(struct meter *meter, const struct nft_counter *counters,
+			 size_t n_counters)
 {
 	struct meter_accounting accounting = { 0 };
 	struct household_sets sets = { 0 };
 	struct store_baseline *merged = NULL;
 	int64_t *retired = NULL, *drained = NULL;
-	size_t n_retired = 0, n_drained = 0, n_counters = 0, n_merged;
-	struct nft_counter *counters = NULL;
-	uint64_t t_start = uv_hrtime(), t_read, t_commit, now_mono;
+	size_t n_retired = 0, n_drained = 0, n_merged;
+	uint64_t t_start = uv_hrtime(), now_mono = mono_ms();
 	int64_t end_ms, start_ms;
-	bool missing = false, offload = false;
 	int r;
-
-	r = nft_read_counters(meter->nft, &counters, &n_counters, &missing);
-	if (r == 0 && missing) {
-		log_warning("meter: table %s is missing; recreating it (traffic since the last "
-			    "read is recorded as a gap)",
-			    meter->config->meter_table);
-		r = meter_reconcile(meter);
-		if (r == 0)
-			r = nft_read_counters(meter->nft, &counters, &n_counters, &missing);
-	}
-	if (r < 0)
-		goto out;
-	t_read = uv_hrtime();
-	now_mono = mono_ms();
-	meter->last_read_mono_ms = now_mono;
-	if (nft_flowtable_present(meter->nft, &offload) < 0)
-		offload = false;
-
-	if (!meter->clock_sane) {
-		bool wait = meter->config->meter_wait_for_ntp;
-
-		/* Once sane, the clock stays trusted: a box that lost NTP keeps
-		 * a clock that was right. */
-		meter->clock_sane = meter_clock_sane(time(NULL), COOPBILL_BUILD_TIME, wait,
-						     wait && meter_clock_ntp_synchronised());
-		if (!meter->clock_sane) {
-			/* The kernel's counters hold the traffic until then. */
-			meter->have_last_commit = false;
-			meter->status.state = METER_WAITING_FOR_CLOCK;
-			meter->status.counters_read = n_counters;
-			goto out;
-		}
-	}
 
 	r = household_sets_load(meter->store, &sets);
 	if (r < 0)
@@ -402,14 +368,12 @@ static int poll_once(struct meter *meter)
 		goto out;
 	}
 	for (size_t i = 0; i < sets.n_closed; i++) {
-		struct store_baseline key = { .household_id = sets.closed[i] };
+		struct store_baseline up = { .household_id = sets.closed[i], .direction = 0 };
+		struct store_baseline down = { .household_id = sets.closed[i], .direction = 1 };
 
 		if (counter_read_for(&accounting, sets.closed[i]))
 			drained[n_drained++] = sets.closed[i];
-		else if (baseline_cached(meter, &key) ||
-			 baseline_cached(meter, &(struct store_baseline){ .household_id =
-										  sets.closed[i],
-									  .direction = 1 }))
+		else if (baseline_cached(meter, &up) || baseline_cached(meter, &down))
 			retired[n_retired++] = sets.closed[i];
 	}
 
@@ -419,8 +383,6 @@ static int poll_once(struct meter *meter)
 	r = poll_commit(meter, &accounting, retired, n_retired, start_ms, end_ms);
 	if (r < 0)
 		goto out;
-	t_commit = uv_hrtime();
-
 	r = baselines_merge(meter->baselines, meter->n_baselines, accounting.baselines,
 			    accounting.n_baselines, retired, n_retired, &merged, &n_merged);
 	if (r < 0)
@@ -438,17 +400,11 @@ static int poll_once(struct meter *meter)
 
 	meter->have_last_commit = true;
 	meter->last_commit_mono_ms = now_mono;
-	meter->status = (struct meter_status){
-		.state = offload ? METER_DEGRADED : METER_OK,
-		.last_poll_at = end_ms / 1000,
-		.last_poll_duration_us = (t_commit - t_start) / 1000,
-		.last_read_duration_us = (t_read - t_start) / 1000,
-		.last_commit_duration_us = (t_commit - t_read) / 1000,
-		.counters_read = n_counters,
-		.polls_total = meter->status.polls_total + 1,
-		.poll_failures_total = meter->status.poll_failures_total,
-		.gaps_total = meter->status.gaps_total + accounting.n_gaps,
-	};
+	meter->status.last_poll_at = end_ms / 1000;
+	meter->status.last_commit_duration_us = (uv_hrtime() - t_start) / 1000;
+	meter->status.counters_read = n_counters;
+	meter->status.polls_total++;
+	meter->status.gaps_total += accounting.n_gaps;
 	for (size_t i = 0; i < accounting.n_gaps; i++)
 		log_warning("meter: household %lld %s counter %s (%llu bytes before, %llu now); "
 			    "its traffic since the last read is unknown",
@@ -462,8 +418,68 @@ out:
 	household_sets_clear(&sets);
 	free(retired);
 	free(drained);
-	free(counters);
 	return r;
+}
+
+/* Reads the counters, recreating the table when it is gone. */
+static int poll_read(struct meter *meter, struct nft_counter **ret_counters, size_t *ret_n)
+{
+	bool missing = false;
+	int r;
+
+	r = nft_read_counters(meter->nft, ret_counters, ret_n, &missing);
+	if (r < 0 || !missing)
+		return r;
+	free(*ret_counters);
+	log_warning("meter: table %s is missing; recreating it (traffic since the last read is "
+		    "recorded as a gap)",
+		    meter->config->meter_table);
+	r = meter_reconcile(meter);
+	if (r < 0)
+		return r;
+	return nft_read_counters(meter->nft, ret_counters, ret_n, &missing);
+}
+
+static int poll_once(struct meter *meter)
+{
+	struct nft_counter *counters = NULL;
+	uint64_t t_start = uv_hrtime(), read_us;
+	bool offload = false;
+	size_t n_counters = 0;
+	int r;
+
+	r = poll_read(meter, &counters, &n_counters);
+	if (r < 0)
+		return r;
+	read_us = (uv_hrtime() - t_start) / 1000;
+	meter->last_read_mono_ms = mono_ms();
+	if (nft_flowtable_present(meter->nft, &offload) < 0)
+		offload = false;
+
+	if (!meter->clock_sane) {
+		bool wait = meter->config->meter_wait_for_ntp;
+
+		/* Once sane, the clock stays trusted: a box that lost NTP keeps
+		 * a clock that was right. */
+		meter->clock_sane = meter_clock_sane(time(NULL), COOPBILL_BUILD_TIME, wait,
+						     wait && meter_clock_ntp_synchronised());
+	}
+	if (!meter->clock_sane) {
+		/* The kernel's counters hold the traffic until then. */
+		meter->have_last_commit = false;
+		meter->status.state = METER_WAITING_FOR_CLOCK;
+		meter->status.counters_read = n_counters;
+		free(counters);
+		return 0;
+	}
+	r = meter_commit_reading(meter, counters, n_counters);
+	free(counters);
+	if (r < 0)
+		return r;
+	meter->status.state = offload ? METER_DEGRADED : METER_OK;
+	meter->status.last_read_duration_us = read_us;
+	meter->status.last_poll_duration_us = (uv_hrtime() - t_start) / 1000;
+	return 0;
 }
 
 int meter_poll(struct meter *meter)

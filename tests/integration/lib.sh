@@ -54,6 +54,10 @@ ${1:-}
 [database]
 path = $DB
 
+[meter]
+# These tests run in the host's network namespace: no nftables here.
+enabled = false
+
 [billing]
 currency = EUR
 timezone = UTC

@@ -121,6 +121,12 @@ static void assert_defaults(const struct config *config)
 	assert_string_equal(config->meter_table, "coopbill");
 	assert_string_equal(config->currency, "EUR");
 	assert_string_equal(config->timezone, "UTC");
+	assert_int_equal(config->max_series_points, 10000);
+	assert_true(config->metrics_public);
+	assert_true(config->meter_enabled);
+	assert_int_equal(config->meter_bucket_s, 300);
+	assert_true(config->meter_wait_for_ntp);
+	assert_int_equal(config->meter_keep_buckets_days, 62);
 }
 
 static void test_defaults_when_file_is_empty(void **state)
@@ -172,11 +178,17 @@ static void test_every_key_is_read(void **state)
 				   "connection_timeout_s = 3600\n"
 				   "connection_memory_bytes = 4096\n"
 				   "max_body_bytes = 67108864\n"
+				   "max_series_points = 500\n"
+				   "metrics_public = false\n"
 				   "[database]\n"
 				   "path = data/test.db\n"
 				   "[meter]\n"
+				   "enabled = false\n"
 				   "interval_s = 1\n"
 				   "table = Coop_Meter2\n"
+				   "bucket_s = 60\n"
+				   "wait_for_ntp = false\n"
+				   "keep_buckets_days = 400\n"
 				   "[billing]\n"
 				   "currency = KES\n"
 				   "timezone = Etc/GMT+3\n",
@@ -194,6 +206,12 @@ static void test_every_key_is_read(void **state)
 	assert_string_equal(config->database_path, "data/test.db");
 	assert_int_equal(config->meter_interval_s, 1);
 	assert_string_equal(config->meter_table, "Coop_Meter2");
+	assert_int_equal(config->max_series_points, 500);
+	assert_false(config->metrics_public);
+	assert_false(config->meter_enabled);
+	assert_int_equal(config->meter_bucket_s, 60);
+	assert_false(config->meter_wait_for_ntp);
+	assert_int_equal(config->meter_keep_buckets_days, 400);
 	assert_string_equal(config->currency, "KES");
 	assert_string_equal(config->timezone, "Etc/GMT+3");
 	config_free(config);
@@ -241,6 +259,12 @@ struct bad_value {
 };
 
 static const struct bad_value bad_values[] = {
+	{ "meter", "enabled", "yes" },
+	{ "meter", "wait_for_ntp", "1" },
+	{ "meter", "bucket_s", "420" },
+	{ "meter", "bucket_s", "30" },
+	{ "meter", "keep_buckets_days", "0" },
+	{ "server", "metrics_public", "TRUE" },
 	{ "server", "listen", "localhost:80" },
 	{ "server", "listen", "127.0.0.1" },
 	{ "server", "listen", "127.0.0.1:0" },

@@ -1,0 +1,297 @@
+/* Metering benchmark: in a fresh network namespace per size, N households
+ * (two counters each) are provisioned, then polls are timed — the netlink
+ * read, the accounting and SQLite commit, and both together — side by side
+ * with `nft -j list counters table inet coopbill`, run interleaved in the same
+ * rounds. Every household has traffic in every round. Also: the time to
+ * provision N households, and the resident memory of coopbilld itself with N
+ * households after its first poll.
+ * usage: bench_meter COOPBILLD [N...]   (root; default N: 1000 10000 100000) */
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "coopbill/config.h"
+#include "coopbill/meter.h"
+#include "coopbill/nft.h"
+#include "coopbill/store.h"
+
+#define ROUNDS 7
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static double cpu_ms(void)
+{
+	struct rusage usage;
+
+	getrusage(RUSAGE_SELF, &usage);
+	return usage.ru_utime.tv_sec * 1e3 + usage.ru_utime.tv_usec / 1e3 +
+	       usage.ru_stime.tv_sec * 1e3 + usage.ru_stime.tv_usec / 1e3;
+}
+
+static int compare_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *values, size_t n)
+{
+	qsort(values, n, sizeof(*values), compare_double);
+	return values[n / 2];
+}
+
+static int run(const char *command)
+{
+	pid_t pid;
+	int status;
+	char shell[] = "/bin/sh", flag[] = "-c";
+	char *argv[] = { shell, flag, (char *)command, NULL };
+
+	if (posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, environ) != 0)
+		return -1;
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static long rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *status;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	status = fopen(path, "r");
+	if (!status)
+		return -1;
+	while (fgets(line, sizeof(line), status))
+		if (sscanf(line, "VmRSS: %ld", &kib) == 1)
+			break;
+	fclose(status);
+	return kib;
+}
+
+static void die(const char *what, int r)
+{
+	fprintf(stderr, "bench_meter: %s: %s\n", what, strerror(-r));
+	exit(1);
+}
+
+/* Households with one IPv4 address each, 10.<hi>.<lo>.1 style, in one
+ * transaction. */
+static void households_create(struct store *store, unsigned n)
+{
+	struct cidr address = { .family = AF_INET, .prefix_len = 32 };
+	struct household household = { .name = (char *)"bench", .joined_at = "2026-11-01",
+				       .addresses = &address, .n_addresses = 1 };
+	int64_t id;
+	int r;
+
+	r = store_begin(store);
+	for (unsigned i = 0; r == 0 && i < n; i++) {
+		address.addr[0] = 10;
+		address.addr[1] = (uint8_t)(i >> 16);
+		address.addr[2] = (uint8_t)(i >> 8);
+		address.addr[3] = (uint8_t)i;
+		r = store_household_insert(store, &household, &id);
+	}
+	if (r == 0)
+		r = store_commit(store);
+	if (r < 0)
+		die("creating households", r);
+}
+
+static long daemon_rss(const char *coopbilld, const char *dir, const char *db)
+{
+	char config_path[256], log_path[256], line[512];
+	char option[] = "--config";
+	char *argv[] = { (char *)coopbilld, option, config_path, NULL };
+	long kib = -1;
+	FILE *file;
+	pid_t pid;
+
+	snprintf(config_path, sizeof(config_path), "%s/coopbill.conf", dir);
+	snprintf(log_path, sizeof(log_path), "%s/daemon.log", dir);
+	file = fopen(config_path, "w");
+	fprintf(file,
+		"[server]\nlisten = 127.0.0.1:8080\n[database]\npath = %s\n"
+		"[meter]\ninterval_s = 3600\nwait_for_ntp = false\n",
+		db);
+	fclose(file);
+	if (!freopen(log_path, "w", stderr))
+		return -1;
+	if (posix_spawn(&pid, coopbilld, NULL, NULL, argv, environ) != 0)
+		return -1;
+	/* Listening is logged after the first poll. */
+	for (int i = 0; i < 600 && kib < 0; i++) {
+		usleep(100000);
+		file = fopen(log_path, "r");
+		while (file && fgets(line, sizeof(line), file))
+			if (strstr(line, "listening"))
+				kib = rss_kib(pid);
+		if (file)
+			fclose(file);
+	}
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	return kib;
+}
+
+static void bench_size(const char *coopbilld, unsigned n)
+{
+	double read_wall[ROUNDS], read_cpu[ROUNDS], commit_wall[ROUNDS], commit_cpu[ROUNDS],
+		total_wall[ROUNDS], nft_wall[ROUNDS];
+	char dir[] = "/tmp/coopbill-bench.XXXXXX", db[128], errbuf[256], cmd[160];
+	struct household *households;
+	struct nft_household *wanted;
+	struct config config = { 0 };
+	struct nft_counter *counters;
+	struct meter *meter;
+	struct store *store;
+	struct nft *nft;
+	size_t n_households, n_counters;
+	bool missing;
+	double t, c;
+	int r;
+
+	if (!mkdtemp(dir))
+		die("mkdtemp", -errno);
+	snprintf(db, sizeof(db), "%s/coopbill.db", dir);
+	r = store_open(db, &store, errbuf, sizeof(errbuf));
+	if (r < 0)
+		die(errbuf, r);
+	households_create(store, n);
+	r = store_household_list(store, &households, &n_households);
+	if (r < 0)
+		die("listing households", r);
+	wanted = calloc(n_households, sizeof(*wanted));
+	for (size_t i = 0; i < n_households; i++)
+		wanted[i] = (struct nft_household){ households[i].id, households[i].addresses,
+						    households[i].n_addresses };
+	r = nft_open("coopbill", &nft);
+	if (r < 0)
+		die("nft_open", r);
+	t = now_ms();
+	r = nft_reconcile(nft, wanted, n_households);
+	if (r < 0)
+		die("provisioning", r);
+	printf("%7u households: provision %.1f ms (one batch)\n", n, now_ms() - t);
+	nft_free(nft);
+
+	config.meter_enabled = true;
+	config.meter_interval_s = 3600;
+	config.meter_table = (char *)"coopbill";
+	config.meter_bucket_s = 300;
+	config.meter_wait_for_ntp = false;
+	config.meter_keep_buckets_days = 62;
+	r = meter_new(uv_default_loop(), store, &config, &meter);
+	if (r == 0)
+		r = meter_start(meter);
+	if (r < 0)
+		die("meter_start", r);
+	r = nft_open("coopbill", &nft);
+	if (r < 0)
+		die("nft_open", r);
+
+	for (int round = 0; round < ROUNDS; round++) {
+		t = now_ms();
+		c = cpu_ms();
+		r = nft_read_counters(nft, &counters, &n_counters, &missing);
+		if (r < 0 || n_counters != 2 * n)
+			die("reading counters", r < 0 ? r : -EPROTO);
+		read_wall[round] = now_ms() - t;
+		read_cpu[round] = cpu_ms() - c;
+		/* Every household moved traffic since the last poll. */
+		for (size_t i = 0; i < n_counters; i++)
+			counters[i].bytes += (uint64_t)(round + 1) * 1000 + i;
+		t = now_ms();
+		c = cpu_ms();
+		r = meter_commit_reading(meter, counters, n_counters);
+		if (r < 0)
+			die("committing", r);
+		commit_wall[round] = now_ms() - t;
+		commit_cpu[round] = cpu_ms() - c;
+		total_wall[round] = read_wall[round] + commit_wall[round];
+		free(counters);
+
+		t = now_ms();
+		if (run("nft -j list counters table inet coopbill >/dev/null") != 0)
+			die("nft -j list counters", -EIO);
+		nft_wall[round] = now_ms() - t;
+	}
+	printf("%7u households: poll %.1f ms wall (read %.2f ms wall / %.2f ms CPU, "
+	       "account+commit %.1f ms wall / %.1f ms CPU); baseline nft -j list counters %.1f ms: "
+	       "read %.0fx faster\n",
+	       n, median(total_wall, ROUNDS), median(read_wall, ROUNDS), median(read_cpu, ROUNDS),
+	       median(commit_wall, ROUNDS), median(commit_cpu, ROUNDS), median(nft_wall, ROUNDS),
+	       median(nft_wall, ROUNDS) / median(read_wall, ROUNDS));
+	fflush(stdout);
+
+	nft_free(nft);
+	meter_close(meter, NULL, NULL);
+	uv_run(uv_default_loop(), UV_RUN_DEFAULT);
+	store_households_free(households, n_households);
+	free(wanted);
+	store_free(store);
+
+	printf("%7u households: coopbilld RSS after its first poll %ld KiB\n", n,
+	       daemon_rss(coopbilld, dir, db));
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	run(cmd);
+}
+
+int main(int argc, char **argv)
+{
+	unsigned sizes[] = { 1000, 10000, 100000 };
+	size_t n_sizes = sizeof(sizes) / sizeof(sizes[0]);
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: bench_meter COOPBILLD [N...]\n");
+		return 2;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "bench_meter: needs root for a network namespace\n");
+		return 77;
+	}
+	for (int i = 2; i < argc && i - 2 < 3; i++)
+		sizes[i - 2] = (unsigned)strtoul(argv[i], NULL, 10);
+	if (argc > 2)
+		n_sizes = (size_t)(argc - 2) < n_sizes ? (size_t)(argc - 2) : n_sizes;
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	for (size_t i = 0; i < n_sizes; i++) {
+		pid_t pid = fork();
+		int status;
+
+		if (pid == 0) {
+			/* A fresh namespace: its own empty ruleset, loopback up. */
+			if (unshare(CLONE_NEWNET) < 0) {
+				perror("unshare");
+				_exit(77);
+			}
+			run("ip link set lo up");
+			bench_size(argv[1], sizes[i]);
+			_exit(0);
+		}
+		waitpid(pid, &status, 0);
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			return 1;
+	}
+	return 0;
+}

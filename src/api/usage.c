@@ -1,0 +1,353 @@
+/* Usage: one household's series at 5-minute, hourly, daily or monthly steps
+ * (days and months in the cooperative's time zone), with the gaps where
+ * traffic is unknowable; and every household's totals for the treasurer. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api-internal.h"
+#include "coopbill/config.h"
+#include "coopbill/date.h"
+#include "coopbill/store.h"
+
+enum step {
+	STEP_5M,
+	STEP_HOUR,
+	STEP_DAY,
+	STEP_MONTH,
+};
+
+static const char *const step_names[] = {
+	[STEP_5M] = "5m",
+	[STEP_HOUR] = "hour",
+	[STEP_DAY] = "day",
+	[STEP_MONTH] = "month",
+};
+
+static int64_t step_next(enum step step, int64_t t)
+{
+	time_t when = (time_t)t;
+	struct tm local;
+
+	if (step == STEP_5M)
+		return t + 300;
+	if (step == STEP_HOUR)
+		return t + 3600;
+	localtime_r(&when, &local);
+	local.tm_hour = local.tm_min = local.tm_sec = 0;
+	local.tm_isdst = -1;
+	if (step == STEP_DAY) {
+		local.tm_mday++;
+	} else {
+		local.tm_mday = 1;
+		local.tm_mon++;
+	}
+	return (int64_t)mktime(&local);
+}
+
+static bool step_aligned(enum step step, int64_t t)
+{
+	time_t when = (time_t)t;
+	struct tm local;
+
+	if (step == STEP_5M)
+		return t % 300 == 0;
+	if (step == STEP_HOUR)
+		return t % 3600 == 0;
+	localtime_r(&when, &local);
+	return local.tm_hour == 0 && local.tm_min == 0 && local.tm_sec == 0 &&
+	       (step == STEP_DAY || local.tm_mday == 1);
+}
+
+/* RFC 3339 in the cooperative's time zone, "Z" where that is UTC. */
+static void time_format(int64_t t, char ret_text[32])
+{
+	time_t when = (time_t)t;
+	long offset_min;
+	struct tm local;
+	size_t len;
+
+	localtime_r(&when, &local);
+	len = strftime(ret_text, 32, "%Y-%m-%dT%H:%M:%S", &local);
+	offset_min = local.tm_gmtoff / 60;
+	if (offset_min == 0)
+		snprintf(ret_text + len, 32 - len, "Z");
+	else
+		snprintf(ret_text + len, 32 - len, "%c%02ld:%02ld", offset_min < 0 ? '-' : '+',
+			 labs(offset_min) / 60, labs(offset_min) % 60);
+}
+
+static json_t *time_json(int64_t t)
+{
+	char text[32];
+
+	time_format(t, text);
+	return json_string(text);
+}
+
+/* Reads from= and to= (RFC 3339), aligned to the step; replies 400 if not. */
+static int range_parse(struct http_request *request, enum step step, int64_t *ret_from,
+		       int64_t *ret_to)
+{
+	const char *names[] = { "from", "to" };
+	int64_t values[2];
+
+	for (size_t i = 0; i < 2; i++) {
+		const char *query = http_request_query(request, names[i]);
+		char text[40] = "";
+
+		/* A "+" in a query string arrives as a space: curl users write
+		 * from=2026-11-01T00:00:00+01:00 without escaping it. */
+		if (query && strlen(query) < sizeof(text)) {
+			strcpy(text, query);
+			if (strlen(text) == 25 && text[19] == ' ')
+				text[19] = '+';
+		}
+		if (date_time_parse(text, &values[i]) < 0) {
+			http_reply_problem(request, 400, "invalid-range",
+					   "%s must be an RFC 3339 time, like "
+					   "2026-11-01T00:00:00Z or 2026-11-01T00:00:00+01:00",
+					   names[i]);
+			return -EINVAL;
+		}
+		if (!step_aligned(step, values[i])) {
+			http_reply_problem(request, 400, "invalid-range",
+					   "%s must fall on a %s boundary%s", names[i],
+					   step_names[step],
+					   step >= STEP_DAY ? " in the cooperative's time zone" : "");
+			return -EINVAL;
+		}
+	}
+	if (values[1] <= values[0]) {
+		http_reply_problem(request, 400, "invalid-range", "to must be later than from");
+		return -EINVAL;
+	}
+	*ret_from = values[0];
+	*ret_to = values[1];
+	return 0;
+}
+
+static int step_parse(struct http_request *request, const struct config *config,
+		      enum step *ret_step)
+{
+	const char *text = http_request_query(request, "step");
+
+	for (size_t i = 0; text && i < sizeof(step_names) / sizeof(step_names[0]); i++) {
+		if (strcmp(text, step_names[i]) == 0) {
+			if (i == STEP_5M && config->meter_bucket_s > 300) {
+				http_reply_problem(request, 400, "invalid-step",
+						   "step=5m needs buckets of at most 300 s; this "
+						   "cooperative keeps %u s buckets: use step=hour",
+						   config->meter_bucket_s);
+				return -EINVAL;
+			}
+			*ret_step = (enum step)i;
+			return 0;
+		}
+	}
+	http_reply_problem(request, 400, "invalid-step",
+			   "step must be one of 5m, hour, day, month");
+	return -EINVAL;
+}
+
+static json_t *gap_json(const struct store_gap *gap)
+{
+	return json_pack("{s:o, s:o, s:s, s:s, s:I, s:I, s:s}", "at", time_json(gap->at), "since",
+			 gap->since ? time_json(gap->since) : json_null(), "direction",
+			 gap->direction == 0 ? "up" : "down", "reason", gap->reason,
+			 "bytes_before", (json_int_t)gap->bytes_before, "bytes_after",
+			 (json_int_t)gap->bytes_after, "detail",
+			 "the traffic counted between since and at is unknown; what the counter "
+			 "showed after the reset is billed");
+}
+
+static void reply_series_csv(struct http_request *request, const int64_t *starts,
+			     const struct store_usage_row *points, size_t n_points)
+{
+	char *csv = NULL, start[32];
+	size_t len = 0;
+	FILE *out = open_memstream(&csv, &len);
+
+	if (!out) {
+		http_reply_problem(request, 503, "out-of-memory", "short of memory");
+		return;
+	}
+	fputs("start,bytes_up,bytes_down\r\n", out);
+	for (size_t i = 0; i < n_points; i++) {
+		time_format(starts[i], start);
+		fprintf(out, "%s,%" PRIu64 ",%" PRIu64 "\r\n", start, points[i].bytes_up,
+			points[i].bytes_down);
+	}
+	fclose(out);
+	http_reply_csv(request, 200, csv, len);
+}
+
+void api_household_usage(struct api *api, struct http_request *request,
+			 const struct api_call *call)
+{
+	const struct config *config = api->config;
+	struct store_usage_row *rows = NULL, *points = NULL, total = { 0 };
+	struct store_gap *gaps = NULL;
+	size_t n_rows = 0, n_points = 0, n_gaps = 0;
+	int64_t household_id, from, to, *starts = NULL;
+	struct household *household = NULL;
+	enum step step;
+	json_t *series, *gap_list;
+	int r;
+
+	if (api_parse_id(call->params.values[0], &household_id) < 0 ||
+	    store_household_get(api->store, household_id, &household) < 0) {
+		http_reply_problem(request, 404, "not-found", "there is no household %s",
+				   call->params.values[0]);
+		return;
+	}
+	store_household_free(household);
+	if (step_parse(request, config, &step) < 0 || range_parse(request, step, &from, &to) < 0)
+		return;
+	if (step == STEP_5M &&
+	    from < (int64_t)time(NULL) - (int64_t)config->meter_keep_buckets_days * 86400) {
+		http_reply_problem(request, 400, "invalid-range",
+				   "5-minute usage is kept for %u days; use step=hour for older "
+				   "ranges",
+				   config->meter_keep_buckets_days);
+		return;
+	}
+	for (int64_t t = from; t < to; t = step_next(step, t)) {
+		if (++n_points > config->max_series_points) {
+			http_reply_problem(request, 400, "range-too-long",
+					   "the range has more than %u points at step=%s; ask for "
+					   "a shorter range or a longer step",
+					   config->max_series_points, step_names[step]);
+			return;
+		}
+	}
+
+	r = store_usage_rows(api->store, household_id, from, to, step == STEP_5M, &rows, &n_rows);
+	if (r == 0)
+		r = store_gaps_list(api->store, household_id, from, to, &gaps, &n_gaps);
+	if (r < 0) {
+		api_reply_store_error(request, r, "reading usage");
+		goto out;
+	}
+	starts = calloc(n_points, sizeof(*starts));
+	points = calloc(n_points, sizeof(*points));
+	if (!starts || !points) {
+		http_reply_problem(request, 503, "out-of-memory", "short of memory");
+		goto out;
+	}
+	/* Rows are in time order: each falls in the point whose range holds it. */
+	size_t row = 0, i = 0;
+	for (int64_t t = from; t < to; t = step_next(step, t), i++) {
+		int64_t next = step_next(step, t);
+
+		starts[i] = t;
+		for (; row < n_rows && rows[row].start < next; row++) {
+			points[i].bytes_up += rows[row].bytes_up;
+			points[i].bytes_down += rows[row].bytes_down;
+		}
+		total.bytes_up += points[i].bytes_up;
+		total.bytes_down += points[i].bytes_down;
+	}
+
+	if (http_request_wants_csv(request)) {
+		reply_series_csv(request, starts, points, n_points);
+		goto out;
+	}
+	series = json_array();
+	for (i = 0; i < n_points; i++)
+		json_array_append_new(series, json_pack("{s:o, s:I, s:I}", "start",
+							time_json(starts[i]), "bytes_up",
+							(json_int_t)points[i].bytes_up, "bytes_down",
+							(json_int_t)points[i].bytes_down));
+	gap_list = json_array();
+	for (i = 0; i < n_gaps; i++)
+		json_array_append_new(gap_list, gap_json(&gaps[i]));
+	http_reply_json(request, 200,
+			json_pack("{s:I, s:s, s:o, s:o, s:o, s:{s:I, s:I}, s:o}", "household_id",
+				  (json_int_t)household_id, "step", step_names[step], "from",
+				  time_json(from), "to", time_json(to), "series", series, "total",
+				  "bytes_up", (json_int_t)total.bytes_up, "bytes_down",
+				  (json_int_t)total.bytes_down, "gaps", gap_list));
+out:
+	free(rows);
+	free(points);
+	free(starts);
+	free(gaps);
+}
+
+void api_usage_summary(struct api *api, struct http_request *request,
+		       const struct api_call *call)
+{
+	struct store_usage_row *rows = NULL, total = { 0 };
+	struct household *households = NULL;
+	size_t n_rows = 0, n_households = 0;
+	int64_t from, to;
+	json_t *list;
+	int r;
+
+	if (range_parse(request, STEP_HOUR, &from, &to) < 0)
+		return;
+	r = store_usage_totals(api->store, from, to, &rows, &n_rows);
+	if (r == 0)
+		r = store_household_list(api->store, &households, &n_households);
+	if (r < 0) {
+		api_reply_store_error(request, r, "reading usage");
+		goto out;
+	}
+
+	/* Both lists are ordered by household id. */
+	FILE *csv_out = NULL;
+	char *csv = NULL;
+	size_t csv_len = 0, row = 0;
+
+	if (http_request_wants_csv(request)) {
+		csv_out = open_memstream(&csv, &csv_len);
+		if (!csv_out) {
+			http_reply_problem(request, 503, "out-of-memory", "short of memory");
+			goto out;
+		}
+		fputs("household_id,name,bytes_up,bytes_down\r\n", csv_out);
+	}
+	list = json_array();
+	for (size_t i = 0; i < n_households; i++) {
+		uint64_t up = 0, down = 0;
+		char id[24];
+
+		while (row < n_rows && rows[row].household_id < households[i].id)
+			row++;
+		if (row < n_rows && rows[row].household_id == households[i].id) {
+			up = rows[row].bytes_up;
+			down = rows[row].bytes_down;
+		}
+		total.bytes_up += up;
+		total.bytes_down += down;
+		if (csv_out) {
+			snprintf(id, sizeof(id), "%" PRId64, households[i].id);
+			http_csv_field(csv_out, id, false);
+			http_csv_field(csv_out, households[i].name, false);
+			fprintf(csv_out, "%" PRIu64 ",%" PRIu64 "\r\n", up, down);
+		}
+		json_array_append_new(list, json_pack("{s:I, s:s, s:I, s:I}", "household_id",
+						      (json_int_t)households[i].id, "name",
+						      households[i].name, "bytes_up",
+						      (json_int_t)up, "bytes_down",
+						      (json_int_t)down));
+	}
+	if (csv_out) {
+		json_decref(list);
+		fclose(csv_out);
+		http_reply_csv(request, 200, csv, csv_len);
+		goto out;
+	}
+	http_reply_json(request, 200,
+			json_pack("{s:o, s:o, s:o, s:{s:I, s:I}}", "from", time_json(from), "to",
+				  time_json(to), "households", list, "total", "bytes_up",
+				  (json_int_t)total.bytes_up, "bytes_down",
+				  (json_int_t)total.bytes_down));
+out:
+	free(rows);
+	store_households_free(households, n_households);
+}

@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# Metering end to end with real nftables: a gateway namespace runs coopbilld,
+# households in their own namespaces move known amounts of data through it,
+# and the bytes the API reports must equal, exactly, what the kernel counted —
+# through kill -9, counter resets, a deleted table and restarts.
+set -euo pipefail
+
+: "${COOPBILLD:?}" "${COOPBILL_SRCDIR:?}"
+[ "$(id -u)" = 0 ] || { echo "SKIP: needs root for network namespaces"; exit 77; }
+for tool in ip nft socat curl jq ss; do
+	command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed"; exit 77; }
+done
+TOPO=cbt$$
+probe="${TOPO}-probe"
+ip netns add "$probe" 2>/dev/null || { echo "SKIP: cannot create network namespaces"; exit 77; }
+ip netns del "$probe"
+
+. "$COOPBILL_SRCDIR/tests/netns/topology.sh"
+WORK=$(mktemp -d /tmp/coopbill-netns.XXXXXX)
+DAEMON_PID=
+PASSED=0
+cleanup() {
+	[ -n "$DAEMON_PID" ] && kill -9 "$DAEMON_PID" 2>/dev/null
+	topo_down
+	wait 2>/dev/null
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*" >&2
+	echo "--- daemon log (last 30 lines) ---" >&2
+	tail -30 "$WORK/daemon.log" >&2 || true
+	exit 1
+}
+ok() {
+	PASSED=$((PASSED + 1))
+	echo "ok $PASSED - $*"
+}
+
+topo_up
+ok "topology: gateway, upstream and three households"
+
+CONFIG=$WORK/coopbill.conf
+cat >"$CONFIG" <<CONF
+[server]
+listen = 127.0.0.1:8080
+[database]
+path = $WORK/coopbill.db
+[meter]
+interval_s = 1
+wait_for_ntp = false
+CONF
+API=http://127.0.0.1:8080
+
+start_daemon() {
+	topo_exec gw "$COOPBILLD" --config "$CONFIG" 2>>"$WORK/daemon.log" &
+	DAEMON_PID=$!
+	for _ in $(seq 1 100); do
+		topo_exec gw curl -fsS "$API/healthz" >/dev/null 2>&1 && return 0
+		kill -0 "$DAEMON_PID" 2>/dev/null || fail "coopbilld exited during start-up"
+		sleep 0.1
+	done
+	fail "coopbilld did not answer"
+}
+
+# api METHOD PATH [BODY]: as the treasurer; the body on stdout.
+api() {
+	local args=(-sS -H "Authorization: Bearer $ADMIN" -X "$1")
+	[ -n "${3:-}" ] && args+=(-d "$3")
+	topo_exec gw curl "${args[@]}" "$API$2"
+}
+
+polls() {
+	topo_exec gw curl -fsS "$API/healthz" | jq -r .meter.polls
+}
+
+# wait_polls N: waits until N more polls have been committed.
+wait_polls() {
+	local target=$(($(polls) + $1))
+	for _ in $(seq 1 100); do
+		[ "$(polls)" -ge "$target" ] && return 0
+		sleep 0.1
+	done
+	fail "the meter did not poll"
+}
+
+# kernel ID up|down: the kernel's byte count of a household's counter.
+kernel() {
+	topo_exec gw nft -j list counters table inet coopbill |
+		jq -r --arg name "$2_$1" '.nftables[] | select(.counter.name == $name) | .counter.bytes'
+}
+
+FROM=$(date -u -d "@$(( $(date +%s) / 3600 * 3600 - 3600 ))" +%Y-%m-%dT%H:%M:%SZ)
+TO=$(date -u -d "@$(( $(date +%s) / 3600 * 3600 + 7200 ))" +%Y-%m-%dT%H:%M:%SZ)
+# billed ID up|down: what the API reports for the household.
+billed() {
+	api GET "/api/v1/households/$1/usage?from=$FROM&to=$TO&step=hour" | jq -r ".total.bytes_$2"
+}
+
+assert_billed_equals_kernel() {
+	local id dir k b
+	for id in $A $B $C; do
+		for dir in up down; do
+			k=$(kernel "$id" "$dir")
+			b=$(billed "$id" "$dir")
+			[ -n "$k" ] || fail "no kernel counter ${dir}_$id"
+			[ "$b" = "$k" ] || fail "household $id $dir: API $b bytes, kernel $k bytes ($1)"
+		done
+	done
+	ok "API equals the kernel's counters for every household ($1)"
+}
+
+start_daemon
+ADMIN=$(topo_exec gw "$COOPBILLD" --config "$CONFIG" token create --role admin --name test)
+A=$(api POST /api/v1/households '{"name": "A", "addresses": ["10.0.1.10", "10.0.1.11"], "joined_at": "2026-11-01"}' | jq -r .id)
+B=$(api POST /api/v1/households '{"name": "B", "addresses": ["10.0.2.10/32", "2001:db8:2::/64"], "joined_at": "2026-11-01"}' | jq -r .id)
+C=$(api POST /api/v1/households '{"name": "C", "addresses": ["10.0.3.10/32"], "joined_at": "2026-11-01"}' | jq -r .id)
+[ "$A" = 1 ] && [ "$B" = 2 ] && [ "$C" = 3 ] || fail "households not created: $A $B $C"
+topo_exec gw nft list table inet coopbill >"$WORK/table"
+grep -q '10.0.1.10 : "up_1"' "$WORK/table" && grep -q '2001:db8:2::/64 : "down_2"' "$WORK/table" ||
+	fail "the households' ranges are not in the kernel: $(cat "$WORK/table")"
+ok "creating households provisions their counters and ranges in the kernel"
+
+# Known traffic: A uploads from both its addresses and downloads; B over IPv6.
+topo_sink up 5001
+topo_source up 5002 2000000
+topo_wait_port up 5001 && topo_wait_port up 5002 || fail "upstream servers did not start"
+topo_send a 1000000 "$TOPO_UPSTREAM4" 5001 10.0.1.10
+topo_send a 500000 "$TOPO_UPSTREAM4" 5001 10.0.1.11
+got=$(topo_fetch a "$TOPO_UPSTREAM4" 5002)
+[ "$got" = 2000000 ] || fail "download to A moved $got bytes"
+topo_send b 300000 "[$TOPO_UPSTREAM6]" 5001
+got=$(topo_fetch b "[$TOPO_UPSTREAM6]" 5002)
+[ "$got" = 2000000 ] || fail "download to B moved $got bytes"
+sleep 0.3
+wait_polls 2
+assert_billed_equals_kernel "after known traffic"
+
+a_up=$(billed "$A" up) a_down=$(billed "$A" down) b_up=$(billed "$B" up) b_down=$(billed "$B" down)
+[ "$a_up" -ge 1500000 ] && [ "$a_up" -lt 1700000 ] || fail "A uploaded 1.5 MB, billed $a_up"
+[ "$a_down" -ge 2000000 ] && [ "$a_down" -lt 2200000 ] || fail "A downloaded 2 MB, billed $a_down"
+[ "$b_up" -ge 300000 ] && [ "$b_up" -lt 400000 ] || fail "B uploaded 0.3 MB, billed $b_up"
+[ "$b_down" -ge 2000000 ] && [ "$b_down" -lt 2300000 ] || fail "B downloaded 2 MB, billed $b_down"
+[ "$(billed "$C" up)" = 0 ] && [ "$(billed "$C" down)" = 0 ] || fail "C moved nothing but was billed"
+ok "each household is billed for its own traffic (payload plus headers), not its neighbour's"
+
+# kill -9 during traffic, restart: nothing lost, nothing counted twice.
+( for _ in $(seq 1 20); do topo_send c 400000 "$TOPO_UPSTREAM4" 5001; done ) &
+traffic=$!
+sleep 0.5
+kill -9 "$DAEMON_PID"
+wait "$DAEMON_PID" 2>/dev/null || true
+DAEMON_PID=
+wait "$traffic"
+start_daemon
+topo_send c 250000 "$TOPO_UPSTREAM4" 5001
+sleep 0.3
+wait_polls 2
+assert_billed_equals_kernel "after kill -9 during traffic and a restart"
+[ "$(billed "$C" up)" -ge 8250000 ] || fail "C sent 8.25 MB, billed $(billed "$C" up)"
+
+# A counter reset: a gap, and never a huge number.
+topo_send a 100000 "$TOPO_UPSTREAM4" 5001
+wait_polls 2
+before=$(billed "$A" up)
+topo_exec gw nft reset counters table inet coopbill >/dev/null
+wait_polls 2
+after=$(billed "$A" up)
+[ "$after" -ge "$before" ] && [ "$after" -lt $((before + 1000000)) ] ||
+	fail "after a reset A's upload went from $before to $after"
+gaps=$(api GET "/api/v1/households/$A/usage?from=$FROM&to=$TO&step=hour" | jq '[.gaps[] | select(.reason == "counter-reset")] | length')
+[ "$gaps" -ge 1 ] || fail "the reset was not recorded as a gap"
+ok "nft reset counters records a gap and no huge number"
+topo_send a 123456 "$TOPO_UPSTREAM4" 5001
+sleep 0.3
+wait_polls 2
+up_now=$(billed "$A" up)
+[ "$up_now" -eq $((after + $(kernel "$A" up))) ] ||
+	fail "after the reset, A billed $up_now, expected $after + $(kernel "$A" up)"
+ok "after a reset, traffic counts again from the new value"
+
+# The table deleted while the daemon runs: recreated, with a gap.
+topo_exec gw nft delete table inet coopbill
+wait_polls 2
+topo_exec gw nft list table inet coopbill >/dev/null 2>&1 || fail "the table was not recreated"
+recreated=$(api GET "/api/v1/households/$B/usage?from=$FROM&to=$TO&step=hour" | jq '[.gaps[] | select(.reason == "counter-recreated")] | length')
+[ "$recreated" -ge 1 ] || fail "the recreation was not recorded as a gap"
+ok "a deleted table is recreated and the loss recorded as a gap"
+before=$(billed "$B" down)
+got=$(topo_fetch b "[$TOPO_UPSTREAM6]" 5002)
+sleep 0.3
+wait_polls 2
+[ "$(billed "$B" down)" -eq $((before + $(kernel "$B" down))) ] || fail "B not counted after recreation"
+ok "traffic is counted again after the recreation"
+
+# Another table is never touched; starting twice changes nothing.
+topo_exec gw nft add table inet other
+topo_exec gw nft add counter inet other keep
+topo_exec gw nft list table inet coopbill | sed 's/packets [0-9]* bytes [0-9]*//' >"$WORK/before"
+kill -TERM "$DAEMON_PID"
+wait "$DAEMON_PID" || fail "SIGTERM did not exit 0"
+DAEMON_PID=
+start_daemon
+kill -TERM "$DAEMON_PID"
+wait "$DAEMON_PID" || true
+DAEMON_PID=
+start_daemon
+topo_exec gw nft list table inet coopbill | sed 's/packets [0-9]* bytes [0-9]*//' >"$WORK/after"
+diff -u "$WORK/before" "$WORK/after" || fail "restarting changed the table"
+ok "starting twice changes nothing in the kernel"
+topo_exec gw nft list counter inet other keep >/dev/null || fail "another table was touched"
+ok "another table survives untouched"
+assert_billed_equals_kernel "after two restarts"
+
+# Changing and closing a household reaches the kernel in the same request.
+api PATCH "/api/v1/households/$C" '{"addresses": ["10.0.3.0/24"]}' >/dev/null
+topo_exec gw nft list table inet coopbill | grep -q '10.0.3.0/24 : "up_3"' || fail "PATCH did not reach the kernel"
+ok "PATCH of addresses changes the kernel's ranges"
+topo_send c 50000 "$TOPO_UPSTREAM4" 5001
+c_before=$(kernel "$C" up)
+api PATCH "/api/v1/households/$C" '{"status": "closed", "left_at": "2026-11-29"}' >/dev/null
+if topo_exec gw nft list table inet coopbill | grep -q '10\.0\.3\.'; then
+	fail "closing did not remove the ranges"
+fi
+wait_polls 3
+topo_exec gw nft list counter inet coopbill up_3 >/dev/null 2>&1 && fail "a closed household's counters stayed"
+[ "$(billed "$C" up)" -ge "$c_before" ] || fail "a closed household's last traffic was lost"
+ok "closing removes the ranges, commits the last traffic, then removes the counters"
+
+# Flow offload bypasses the counters: the meter says it is degraded.
+topo_exec gw nft add table inet offload
+topo_exec gw nft add flowtable inet offload ft '{ hook ingress priority 0; devices = { gw-a }; }'
+wait_polls 2
+state=$(topo_exec gw curl -fsS "$API/healthz" | jq -r .meter.state)
+[ "$state" = degraded ] || fail "with a flowtable the meter is $state"
+ok "a flowtable makes the meter report degraded"
+topo_exec gw nft delete table inet offload
+
+# Members read their own usage only; the treasurer's summary covers everyone.
+MEMBER=$(api POST "/api/v1/households/$A/tokens" '' | jq -r .token)
+code=$(topo_exec gw curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $MEMBER" "$API/api/v1/households/$B/usage?from=$FROM&to=$TO&step=hour")
+[ "$code" = 403 ] || fail "a member read another household's usage: $code"
+topo_exec gw curl -fsS -H "Authorization: Bearer $MEMBER" -H 'Accept: text/csv' \
+	"$API/api/v1/households/$A/usage?from=$FROM&to=$TO&step=hour" >"$WORK/usage.csv"
+head -1 "$WORK/usage.csv" | grep -q '^start,bytes_up,bytes_down' || fail "usage CSV header"
+ok "a member reads their own usage (CSV too), not a neighbour's"
+summary=$(api GET "/api/v1/usage/summary?from=$FROM&to=$TO")
+[ "$(jq -r ".households[] | select(.household_id == $A) | .bytes_up" <<<"$summary")" = "$(billed "$A" up)" ] ||
+	fail "the summary disagrees with the household's usage"
+ok "the usage summary agrees with each household's usage"
+
+kill -TERM "$DAEMON_PID"
+wait "$DAEMON_PID" || fail "SIGTERM did not exit 0"
+DAEMON_PID=
+echo "$PASSED passed, 0 failed"
