@@ -98,8 +98,10 @@ static void die(const char *what, int r)
 static void households_create(struct store *store, unsigned n)
 {
 	struct cidr address = { .family = AF_INET, .prefix_len = 32 };
-	struct household household = { .name = (char *)"bench", .joined_at = "2026-11-01",
-				       .addresses = &address, .n_addresses = 1 };
+	struct household household = { .name = (char *)"bench",
+				       .joined_at = "2026-11-01",
+				       .addresses = &address,
+				       .n_addresses = 1 };
 	int64_t id;
 	int r;
 

@@ -96,6 +96,7 @@ struct store_baseline {
 	uint64_t bytes;
 };
 
+/* Sorted by household, then direction (upload first). */
 int store_baselines_load(struct store *store, struct store_baseline **ret_baselines,
 			 size_t *ret_n_baselines);
 int store_baseline_put(struct store *store, const struct store_baseline *baseline);
@@ -121,7 +122,6 @@ int store_gap_insert(struct store *store, const struct store_gap *gap);
 /* Gaps of one household (0: all) detected in [from, to). */
 int store_gaps_list(struct store *store, int64_t household_id, int64_t from, int64_t to,
 		    struct store_gap **ret_gaps, size_t *ret_n_gaps);
-int store_gaps_count(struct store *store, uint64_t *ret_count);
 
 struct store_usage_row {
 	int64_t start;
@@ -132,8 +132,8 @@ struct store_usage_row {
 
 /* One household's usage in [from, to), ordered by time: per bucket when fine
  * is true (while buckets are kept), else per hour. */
-int store_usage_rows(struct store *store, int64_t household_id, int64_t from, int64_t to,
-		     bool fine, struct store_usage_row **ret_rows, size_t *ret_n_rows);
+int store_usage_rows(struct store *store, int64_t household_id, int64_t from, int64_t to, bool fine,
+		     struct store_usage_row **ret_rows, size_t *ret_n_rows);
 /* Every household's total in [from, to) (whole hours), ordered by household. */
 int store_usage_totals(struct store *store, int64_t from, int64_t to,
 		       struct store_usage_row **ret_rows, size_t *ret_n_rows);

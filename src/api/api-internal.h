@@ -43,8 +43,7 @@ void api_household_patch(struct api *api, struct http_request *request,
 			 const struct api_call *call);
 void api_household_usage(struct api *api, struct http_request *request,
 			 const struct api_call *call);
-void api_usage_summary(struct api *api, struct http_request *request,
-		       const struct api_call *call);
+void api_usage_summary(struct api *api, struct http_request *request, const struct api_call *call);
 void api_metrics_get(struct api *api, struct http_request *request, const struct api_call *call);
 void api_household_token_create(struct api *api, struct http_request *request,
 				const struct api_call *call);

@@ -260,8 +260,8 @@ void api_dispatch(struct http_request *request, void *userdata)
 	access = route->access;
 	if (access == ACCESS_METRICS)
 		access = api->config->metrics_public ? ACCESS_PUBLIC : ACCESS_ADMIN;
-	if (access != ACCESS_PUBLIC && (!call_authenticate(api, request, &call) ||
-					!call_permitted(request, access, &call)))
+	if (access != ACCESS_PUBLIC &&
+	    (!call_authenticate(api, request, &call) || !call_permitted(request, access, &call)))
 		return;
 	route->handler(api, request, &call);
 }

@@ -18,14 +18,13 @@ static json_t *meter_json(const struct meter_status *status)
 		gmtime_r(&when, &utc);
 		strftime(last_poll, sizeof(last_poll), "%Y-%m-%dT%H:%M:%SZ", &utc);
 	}
-	return json_pack("{s:s, s:o, s:I, s:I, s:I, s:I, s:I}", "state",
-			 meter_state_name(status->state), "last_poll",
-			 last_poll[0] ? json_string(last_poll) : json_null(),
-			 "last_poll_duration_us", (json_int_t)status->last_poll_duration_us,
-			 "counters_read", (json_int_t)status->counters_read, "polls",
-			 (json_int_t)status->polls_total, "poll_failures",
-			 (json_int_t)status->poll_failures_total, "gaps_recorded",
-			 (json_int_t)status->gaps_total);
+	return json_pack(
+		"{s:s, s:o, s:I, s:I, s:I, s:I, s:I}", "state", meter_state_name(status->state),
+		"last_poll", last_poll[0] ? json_string(last_poll) : json_null(),
+		"last_poll_duration_us", (json_int_t)status->last_poll_duration_us, "counters_read",
+		(json_int_t)status->counters_read, "polls", (json_int_t)status->polls_total,
+		"poll_failures", (json_int_t)status->poll_failures_total, "gaps_recorded",
+		(json_int_t)status->gaps_total);
 }
 
 void api_health_get(struct api *api, struct http_request *request, const struct api_call *call)

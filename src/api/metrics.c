@@ -8,11 +8,9 @@
 #include "coopbill/meter.h"
 #include "coopbill/store.h"
 
-static void metric(FILE *out, const char *name, const char *type, const char *help,
-		   double value)
+static void metric(FILE *out, const char *name, const char *type, const char *help, double value)
 {
-	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name,
-		value);
+	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, value);
 }
 
 void api_metrics_get(struct api *api, struct http_request *request, const struct api_call *call)

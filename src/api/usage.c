@@ -114,10 +114,10 @@ static int range_parse(struct http_request *request, enum step step, int64_t *re
 			return -EINVAL;
 		}
 		if (!step_aligned(step, values[i])) {
-			http_reply_problem(request, 400, "invalid-range",
-					   "%s must fall on a %s boundary%s", names[i],
-					   step_names[step],
-					   step >= STEP_DAY ? " in the cooperative's time zone" : "");
+			http_reply_problem(
+				request, 400, "invalid-range", "%s must fall on a %s boundary%s",
+				names[i], step_names[step],
+				step >= STEP_DAY ? " in the cooperative's time zone" : "");
 			return -EINVAL;
 		}
 	}
@@ -157,9 +157,9 @@ static json_t *gap_json(const struct store_gap *gap)
 {
 	return json_pack("{s:o, s:o, s:s, s:s, s:I, s:I, s:s}", "at", time_json(gap->at), "since",
 			 gap->since ? time_json(gap->since) : json_null(), "direction",
-			 gap->direction == 0 ? "up" : "down", "reason", gap->reason,
-			 "bytes_before", (json_int_t)gap->bytes_before, "bytes_after",
-			 (json_int_t)gap->bytes_after, "detail",
+			 gap->direction == 0 ? "up" : "down", "reason", gap->reason, "bytes_before",
+			 (json_int_t)gap->bytes_before, "bytes_after", (json_int_t)gap->bytes_after,
+			 "detail",
 			 "the traffic counted between since and at is unknown; what the counter "
 			 "showed after the reset is billed");
 }
@@ -185,8 +185,7 @@ static void reply_series_csv(struct http_request *request, const int64_t *starts
 	http_reply_csv(request, 200, csv, len);
 }
 
-void api_household_usage(struct api *api, struct http_request *request,
-			 const struct api_call *call)
+void api_household_usage(struct api *api, struct http_request *request, const struct api_call *call)
 {
 	const struct config *config = api->config;
 	struct store_usage_row *rows = NULL, *points = NULL, total = { 0 };
@@ -258,10 +257,10 @@ void api_household_usage(struct api *api, struct http_request *request,
 	}
 	series = json_array();
 	for (i = 0; i < n_points; i++)
-		json_array_append_new(series, json_pack("{s:o, s:I, s:I}", "start",
-							time_json(starts[i]), "bytes_up",
-							(json_int_t)points[i].bytes_up, "bytes_down",
-							(json_int_t)points[i].bytes_down));
+		json_array_append_new(series,
+				      json_pack("{s:o, s:I, s:I}", "start", time_json(starts[i]),
+						"bytes_up", (json_int_t)points[i].bytes_up,
+						"bytes_down", (json_int_t)points[i].bytes_down));
 	gap_list = json_array();
 	for (i = 0; i < n_gaps; i++)
 		json_array_append_new(gap_list, gap_json(&gaps[i]));
@@ -278,8 +277,7 @@ out:
 	free(gaps);
 }
 
-void api_usage_summary(struct api *api, struct http_request *request,
-		       const struct api_call *call)
+void api_usage_summary(struct api *api, struct http_request *request, const struct api_call *call)
 {
 	struct store_usage_row *rows = NULL, total = { 0 };
 	struct household *households = NULL;
@@ -330,11 +328,11 @@ void api_usage_summary(struct api *api, struct http_request *request,
 			http_csv_field(csv_out, households[i].name, false);
 			fprintf(csv_out, "%" PRIu64 ",%" PRIu64 "\r\n", up, down);
 		}
-		json_array_append_new(list, json_pack("{s:I, s:s, s:I, s:I}", "household_id",
-						      (json_int_t)households[i].id, "name",
-						      households[i].name, "bytes_up",
-						      (json_int_t)up, "bytes_down",
-						      (json_int_t)down));
+		json_array_append_new(list,
+				      json_pack("{s:I, s:s, s:I, s:I}", "household_id",
+						(json_int_t)households[i].id, "name",
+						households[i].name, "bytes_up", (json_int_t)up,
+						"bytes_down", (json_int_t)down));
 	}
 	if (csv_out) {
 		json_decref(list);

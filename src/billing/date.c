@@ -99,9 +99,9 @@ int date_time_parse(const char *text, int64_t *ret_unix_s)
 	zone = text + 19;
 	if (strcmp(zone, "Z") == 0 || strcmp(zone, "z") == 0) {
 		offset_s = 0;
-	} else if ((zone[0] == '+' || zone[0] == '-') && strlen(zone) == 6 &&
-		   digits(zone + 1, 2) && zone[3] == ':' && digits(zone + 4, 2) &&
-		   two_digits(zone + 1) <= 23 && two_digits(zone + 4) <= 59) {
+	} else if ((zone[0] == '+' || zone[0] == '-') && strlen(zone) == 6 && digits(zone + 1, 2) &&
+		   zone[3] == ':' && digits(zone + 4, 2) && two_digits(zone + 1) <= 23 &&
+		   two_digits(zone + 4) <= 59) {
 		offset_s = two_digits(zone + 1) * 3600 + two_digits(zone + 4) * 60;
 		if (zone[0] == '-')
 			offset_s = -offset_s;

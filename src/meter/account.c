@@ -118,7 +118,8 @@ int meter_account(const struct nft_counter *counters, size_t n_counters,
 		};
 		if (delta == 0)
 			continue;
-		if (out.n_deltas == 0 || out.deltas[out.n_deltas - 1].household_id != c->household_id)
+		if (out.n_deltas == 0 ||
+		    out.deltas[out.n_deltas - 1].household_id != c->household_id)
 			out.deltas[out.n_deltas++].household_id = c->household_id;
 		if (c->direction == NFT_UP)
 			out.deltas[out.n_deltas - 1].bytes_up = delta;
@@ -194,8 +195,7 @@ size_t meter_split(uint64_t bytes, int64_t start_ms, int64_t end_ms, unsigned bu
 	return n;
 }
 
-bool meter_clock_sane(int64_t now_s, int64_t build_time_s, bool wait_for_ntp,
-		      bool ntp_synchronised)
+bool meter_clock_sane(int64_t now_s, int64_t build_time_s, bool wait_for_ntp, bool ntp_synchronised)
 {
 	return now_s > build_time_s && (!wait_for_ntp || ntp_synchronised);
 }

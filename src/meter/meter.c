@@ -160,8 +160,8 @@ static int usage_rows_build(const struct meter_accounting *accounting, int64_t s
 		return -ENOMEM;
 	for (size_t i = 0; i < accounting->n_deltas; i++) {
 		const struct meter_delta *d = &accounting->deltas[i];
-		size_t n_up = meter_split(d->bytes_up, start_ms, end_ms, bucket_s, up,
-					  METER_SPLIT_MAX);
+		size_t n_up =
+			meter_split(d->bytes_up, start_ms, end_ms, bucket_s, up, METER_SPLIT_MAX);
 		size_t n_down = meter_split(d->bytes_down, start_ms, end_ms, bucket_s, down,
 					    METER_SPLIT_MAX);
 
@@ -342,8 +342,7 @@ static bool counter_read_for(const struct meter_accounting *accounting, int64_t 
 	return false;
 }
 
-int meter_commit_reading(struct meter *meter, const struct nft_counter *counters,
-			 size_t n_counters)
+int meter_commit_reading(struct meter *meter, const struct nft_counter *counters, size_t n_counters)
 {
 	struct meter_accounting accounting = { 0 };
 	struct household_sets sets = { 0 };
@@ -378,8 +377,9 @@ int meter_commit_reading(struct meter *meter, const struct nft_counter *counters
 	}
 
 	end_ms = wall_ms();
-	start_ms = meter->have_last_commit ? end_ms - (int64_t)(now_mono - meter->last_commit_mono_ms)
-					   : end_ms;
+	start_ms = meter->have_last_commit
+			   ? end_ms - (int64_t)(now_mono - meter->last_commit_mono_ms)
+			   : end_ms;
 	r = poll_commit(meter, &accounting, retired, n_retired, start_ms, end_ms);
 	if (r < 0)
 		goto out;

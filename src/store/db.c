@@ -219,47 +219,47 @@ unsigned store_schema_version_latest(void)
 	return latest;
 }
 
-int store_schema_version(struct store *store, unsigned *ret_version)
+int store_query_int64(struct store *store, const char *sql, int64_t *ret_value)
 {
-	static const char sql[] = "PRAGMA user_version";
 	sqlite3_stmt *stmt;
-	sqlite3_int64 version;
 	int rc, r;
 
 	r = store_prepare(store, sql, &stmt);
 	if (r < 0)
 		return r;
 	rc = sqlite3_step(stmt);
-	if (rc != SQLITE_ROW) {
+	if (rc == SQLITE_ROW) {
+		*ret_value = sqlite3_column_int64(stmt, 0);
+		r = 0;
+	} else {
 		r = rc == SQLITE_DONE ? -EIO : store_map_error(rc);
-		goto out;
 	}
-	version = sqlite3_column_int64(stmt, 0);
-	/* user_version is a signed 32-bit field; a negative one is not ours. */
-	if (version < 0) {
-		r = -EIO;
-		goto out;
-	}
-	*ret_version = (unsigned)version;
-	r = 0;
-out:
 	store_release(stmt);
 	return r;
+}
+
+int store_schema_version(struct store *store, unsigned *ret_version)
+{
+	static const char sql[] = "PRAGMA user_version";
+	int64_t version;
+	int r;
+
+	r = store_query_int64(store, sql, &version);
+	if (r < 0)
+		return r;
+	/* user_version is a signed 32-bit field; a negative one is not ours. */
+	if (version < 0)
+		return -EIO;
+	*ret_version = (unsigned)version;
+	return 0;
 }
 
 int store_ping(struct store *store)
 {
 	static const char sql[] = "SELECT count(*) FROM sqlite_master";
-	sqlite3_stmt *stmt;
-	int rc, r;
+	int64_t count;
 
-	r = store_prepare(store, sql, &stmt);
-	if (r < 0)
-		return r;
-	rc = sqlite3_step(stmt);
-	r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -EIO : store_map_error(rc);
-	store_release(stmt);
-	return r;
+	return store_query_int64(store, sql, &count);
 }
 
 /* Runs a one-off statement at open and copies the first column of its first

@@ -40,6 +40,9 @@ void store_release(sqlite3_stmt *stmt);
 /* Binds a row id, or NULL for 0 ("none"); returns an SQLite code. */
 int store_bind_id(sqlite3_stmt *stmt, int index, int64_t id);
 
+/* Runs a cached query whose first row's first column is an integer. */
+int store_query_int64(struct store *store, const char *sql, int64_t *ret_value);
+
 /* Steps a statement that returns no rows, then releases it. */
 int store_run(sqlite3_stmt *stmt);
 

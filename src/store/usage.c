@@ -36,8 +36,9 @@ static int array_grow(void **array, size_t *n, size_t *allocated, size_t size)
 int store_baselines_load(struct store *store, struct store_baseline **ret_baselines,
 			 size_t *ret_n_baselines)
 {
+	/* Ordered as the meter looks them up: by household, upload first. */
 	static const char sql[] = "SELECT household_id, direction, handle, bytes "
-				  "FROM meter_baselines ORDER BY household_id, direction";
+				  "FROM meter_baselines ORDER BY household_id, direction = 'down'";
 	struct store_baseline *baselines = NULL;
 	size_t n = 0, allocated = 0;
 	sqlite3_stmt *stmt;
@@ -219,7 +220,8 @@ int store_gaps_list(struct store *store, int64_t household_id, int64_t from, int
 			.bytes_before = (uint64_t)sqlite3_column_int64(stmt, 5),
 			.bytes_after = (uint64_t)sqlite3_column_int64(stmt, 6),
 		};
-		snprintf(gap->reason, sizeof(gap->reason), "%s", reason ? (const char *)reason : "");
+		snprintf(gap->reason, sizeof(gap->reason), "%s",
+			 reason ? (const char *)reason : "");
 	}
 	r = rc == SQLITE_DONE ? 0 : store_map_error(rc);
 out:
@@ -235,8 +237,8 @@ out:
 
 /* Runs a query with integer parameters and collects (start, household, up,
  * down) rows. */
-static int usage_query(struct store *store, const char *sql, const int64_t *params,
-		       size_t n_params, struct store_usage_row **ret_rows, size_t *ret_n_rows)
+static int usage_query(struct store *store, const char *sql, const int64_t *params, size_t n_params,
+		       struct store_usage_row **ret_rows, size_t *ret_n_rows)
 {
 	struct store_usage_row *rows = NULL;
 	size_t n = 0, allocated = 0;
@@ -275,8 +277,8 @@ out:
 	return 0;
 }
 
-int store_usage_rows(struct store *store, int64_t household_id, int64_t from, int64_t to,
-		     bool fine, struct store_usage_row **ret_rows, size_t *ret_n_rows)
+int store_usage_rows(struct store *store, int64_t household_id, int64_t from, int64_t to, bool fine,
+		     struct store_usage_row **ret_rows, size_t *ret_n_rows)
 {
 	static const char fine_sql[] =
 		"SELECT bucket_start, household_id, bytes_up, bytes_down FROM usage_buckets "
@@ -302,16 +304,15 @@ int store_usage_rows(struct store *store, int64_t household_id, int64_t from, in
 int store_usage_totals(struct store *store, int64_t from, int64_t to,
 		       struct store_usage_row **ret_rows, size_t *ret_n_rows)
 {
-	static const char sql[] =
-		"SELECT ?1, household_id, sum(bytes_up), sum(bytes_down) FROM ("
-		"SELECT household_id, bytes_up, bytes_down FROM usage_hourly "
-		"WHERE hour_start >= ?1 AND hour_start < ?2 "
-		"AND hour_start < (SELECT rolled_up_to FROM meter_state) "
-		"UNION ALL "
-		"SELECT household_id, bytes_up, bytes_down FROM usage_buckets "
-		"WHERE bucket_start >= ?1 AND bucket_start < ?2 "
-		"AND bucket_start >= (SELECT rolled_up_to FROM meter_state)) "
-		"GROUP BY household_id ORDER BY household_id";
+	static const char sql[] = "SELECT ?1, household_id, sum(bytes_up), sum(bytes_down) FROM ("
+				  "SELECT household_id, bytes_up, bytes_down FROM usage_hourly "
+				  "WHERE hour_start >= ?1 AND hour_start < ?2 "
+				  "AND hour_start < (SELECT rolled_up_to FROM meter_state) "
+				  "UNION ALL "
+				  "SELECT household_id, bytes_up, bytes_down FROM usage_buckets "
+				  "WHERE bucket_start >= ?1 AND bucket_start < ?2 "
+				  "AND bucket_start >= (SELECT rolled_up_to FROM meter_state)) "
+				  "GROUP BY household_id ORDER BY household_id";
 	const int64_t params[] = { from, to };
 
 	return usage_query(store, sql, params, 2, ret_rows, ret_n_rows);
@@ -320,21 +321,8 @@ int store_usage_totals(struct store *store, int64_t from, int64_t to,
 int store_usage_watermark(struct store *store, int64_t *ret_watermark)
 {
 	static const char sql[] = "SELECT rolled_up_to FROM meter_state";
-	sqlite3_stmt *stmt;
-	int rc, r;
 
-	r = store_prepare(store, sql, &stmt);
-	if (r < 0)
-		return r;
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
-		*ret_watermark = sqlite3_column_int64(stmt, 0);
-		r = 0;
-	} else {
-		r = rc == SQLITE_DONE ? -EIO : store_map_error(rc);
-	}
-	store_release(stmt);
-	return r;
+	return store_query_int64(store, sql, ret_watermark);
 }
 
 /* Runs a statement that returns no rows, with integer parameters. */
@@ -395,24 +383,4 @@ int store_usage_prune(struct store *store, int64_t before)
 				  "AND bucket_start < (SELECT rolled_up_to FROM meter_state)";
 
 	return run_with_params(store, sql, &before, 1);
-}
-
-int store_gaps_count(struct store *store, uint64_t *ret_count)
-{
-	static const char sql[] = "SELECT count(*) FROM meter_gaps";
-	sqlite3_stmt *stmt;
-	int rc, r;
-
-	r = store_prepare(store, sql, &stmt);
-	if (r < 0)
-		return r;
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
-		*ret_count = (uint64_t)sqlite3_column_int64(stmt, 0);
-		r = 0;
-	} else {
-		r = rc == SQLITE_DONE ? -EIO : store_map_error(rc);
-	}
-	store_release(stmt);
-	return r;
 }

@@ -54,7 +54,8 @@ CONF
 API=http://127.0.0.1:8080
 
 start_daemon() {
-	topo_exec gw "$COOPBILLD" --config "$CONFIG" 2>>"$WORK/daemon.log" &
+	# Not through a shell function: $! must be the daemon itself.
+	ip netns exec "$(topo_ns gw)" "$COOPBILLD" --config "$CONFIG" 2>>"$WORK/daemon.log" &
 	DAEMON_PID=$!
 	for _ in $(seq 1 100); do
 		topo_exec gw curl -fsS "$API/healthz" >/dev/null 2>&1 && return 0
@@ -198,6 +199,11 @@ ok "traffic is counted again after the recreation"
 topo_exec gw nft add table inet other
 topo_exec gw nft add counter inet other keep
 topo_exec gw nft list table inet coopbill | sed 's/packets [0-9]* bytes [0-9]*//' >"$WORK/before"
+billed_all() {
+	local id
+	for id in $A $B $C; do echo "$id $(billed "$id" up) $(billed "$id" down)"; done
+}
+billed_all >"$WORK/billed-before"
 kill -TERM "$DAEMON_PID"
 wait "$DAEMON_PID" || fail "SIGTERM did not exit 0"
 DAEMON_PID=
@@ -211,7 +217,9 @@ diff -u "$WORK/before" "$WORK/after" || fail "restarting changed the table"
 ok "starting twice changes nothing in the kernel"
 topo_exec gw nft list counter inet other keep >/dev/null || fail "another table was touched"
 ok "another table survives untouched"
-assert_billed_equals_kernel "after two restarts"
+billed_all >"$WORK/billed-after"
+diff -u "$WORK/billed-before" "$WORK/billed-after" || fail "restarts without traffic changed the bills"
+ok "restarts without traffic change no household's usage"
 
 # Changing and closing a household reaches the kernel in the same request.
 api PATCH "/api/v1/households/$C" '{"addresses": ["10.0.3.0/24"]}' >/dev/null
@@ -229,13 +237,16 @@ topo_exec gw nft list counter inet coopbill up_3 >/dev/null 2>&1 && fail "a clos
 ok "closing removes the ranges, commits the last traffic, then removes the counters"
 
 # Flow offload bypasses the counters: the meter says it is degraded.
-topo_exec gw nft add table inet offload
-topo_exec gw nft add flowtable inet offload ft '{ hook ingress priority 0; devices = { gw-a }; }'
-wait_polls 2
-state=$(topo_exec gw curl -fsS "$API/healthz" | jq -r .meter.state)
-[ "$state" = degraded ] || fail "with a flowtable the meter is $state"
-ok "a flowtable makes the meter report degraded"
-topo_exec gw nft delete table inet offload
+topo_exec gw nft add table inet flowtest
+if topo_exec gw nft add flowtable inet flowtest ft '{ hook ingress priority 0; devices = { gw-a }; }' 2>/dev/null; then
+	wait_polls 2
+	state=$(topo_exec gw curl -fsS "$API/healthz" | jq -r .meter.state)
+	[ "$state" = degraded ] || fail "with a flowtable the meter is $state"
+	ok "a flowtable makes the meter report degraded"
+else
+	echo "skip - this kernel has no flowtables (CONFIG_NF_FLOW_TABLE)"
+fi
+topo_exec gw nft delete table inet flowtest
 
 # Members read their own usage only; the treasurer's summary covers everyone.
 MEMBER=$(api POST "/api/v1/households/$A/tokens" '' | jq -r .token)

@@ -94,7 +94,7 @@ topo_sink() {
 # to each connection, for download tests.
 topo_source() {
 	local name=$1 port=$2 bytes=$3
-	topo_exec "$name" socat -u "TCP6-LISTEN:$port,reuseaddr,fork,ipv6only=0" \
+	topo_exec "$name" socat -U "TCP6-LISTEN:$port,reuseaddr,fork,ipv6only=0" \
 		"SYSTEM:head -c $bytes /dev/zero" &
 }
 

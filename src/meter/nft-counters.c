@@ -1,0 +1,534 @@
+/* The households' named counters: their names ("up_<id>", "down_<id>"),
+ * the batch messages that create and delete them, and the two ways to read
+ * them: a dump of the table's objects, and pipelined single GET requests on
+ * one reader thread per CPU, whose cost stays linear where the kernel's
+ * object dump does not. */
+#include <endian.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <libnftnl/common.h>
+
+#include "nft-internal.h"
+
+/* GET requests sent at once. Their replies wait in the socket's receive
+ * buffer (about 1 KiB of truesize each) until read. */
+#define NFT_GET_WINDOW	      256
+#define NFT_GET_REPLY_BYTES   1024
+#define NFT_GET_REQUEST_BYTES 128
+/* One reply datagram: a counter object or an error, both well under this. */
+#define NFT_GET_RX_BYTES 512
+/* Readers in parallel, one per CPU, each with enough requests to be worth
+ * a thread. */
+#define NFT_GET_READERS_MAX    4
+#define NFT_GET_PER_READER_MIN 8192
+
+static const char *const direction_prefix[] = { [NFT_UP] = "up_", [NFT_DOWN] = "down_" };
+
+void nft_counter_name(int64_t id, enum nft_direction direction, char ret_name[NFT_OBJ_NAME_MAX])
+{
+	snprintf(ret_name, NFT_OBJ_NAME_MAX, "%s%" PRId64, direction_prefix[direction], id);
+}
+
+/* Exactly what nft_counter_name() prints: no sign, no leading zeros. */
+bool nft_counter_name_parse(const char *name, int64_t *ret_id, enum nft_direction *ret_direction)
+{
+	enum nft_direction direction;
+	const char *digits;
+	int64_t id = 0;
+
+	if (strncmp(name, "up_", 3) == 0) {
+		direction = NFT_UP;
+		digits = name + 3;
+	} else if (strncmp(name, "down_", 5) == 0) {
+		direction = NFT_DOWN;
+		digits = name + 5;
+	} else {
+		return false;
+	}
+	if (*digits == '\0' || (digits[0] == '0' && digits[1] != '\0'))
+		return false;
+	for (const char *p = digits; *p; p++) {
+		if (*p < '0' || *p > '9' || id > (INT64_MAX - (*p - '0')) / 10)
+			return false;
+		id = id * 10 + (*p - '0');
+	}
+	*ret_id = id;
+	*ret_direction = direction;
+	return true;
+}
+
+/* Without NLM_F_EXCL an existing counter is left as it is, value and
+ * handle: the kernel's counter objects have nothing to update. */
+int nft_counter_add(struct nft_batch *batch, const char *table, int64_t id,
+		    enum nft_direction direction)
+{
+	char name[NFT_OBJ_NAME_MAX];
+	struct nlmsghdr *nlh;
+	struct nlattr *nest;
+
+	nft_counter_name(id, direction, name);
+	nlh = nft_batch_msg(batch, NFT_MSG_NEWOBJ, NLM_F_CREATE);
+	mnl_attr_put_strz(nlh, NFTA_OBJ_TABLE, table);
+	mnl_attr_put_strz(nlh, NFTA_OBJ_NAME, name);
+	mnl_attr_put_u32(nlh, NFTA_OBJ_TYPE, htonl(NFT_OBJECT_COUNTER));
+	nest = mnl_attr_nest_start(nlh, NFTA_OBJ_DATA);
+	mnl_attr_put_u64(nlh, NFTA_COUNTER_BYTES, 0);
+	mnl_attr_put_u64(nlh, NFTA_COUNTER_PACKETS, 0);
+	mnl_attr_nest_end(nlh, nest);
+	return nft_batch_msg_end(batch);
+}
+
+int nft_counter_delete(struct nft_batch *batch, const char *table, int64_t id,
+		       enum nft_direction direction)
+{
+	char name[NFT_OBJ_NAME_MAX];
+	struct nlmsghdr *nlh;
+
+	nft_counter_name(id, direction, name);
+	nlh = nft_batch_msg(batch, NFT_MSG_DELOBJ, 0);
+	mnl_attr_put_strz(nlh, NFTA_OBJ_TABLE, table);
+	mnl_attr_put_strz(nlh, NFTA_OBJ_NAME, name);
+	mnl_attr_put_u32(nlh, NFTA_OBJ_TYPE, htonl(NFT_OBJECT_COUNTER));
+	return nft_batch_msg_end(batch);
+}
+
+int nft_object_delete(struct nft_batch *batch, const char *table, uint32_t obj_type,
+		      uint64_t handle)
+{
+	struct nlmsghdr *nlh = nft_batch_msg(batch, NFT_MSG_DELOBJ, 0);
+
+	mnl_attr_put_strz(nlh, NFTA_OBJ_TABLE, table);
+	mnl_attr_put_u32(nlh, NFTA_OBJ_TYPE, htonl(obj_type));
+	mnl_attr_put_u64(nlh, NFTA_OBJ_HANDLE, htobe64(handle));
+	return nft_batch_msg_end(batch);
+}
+
+static int parse_counter_data(const struct nlattr *nest, struct nft_object *obj)
+{
+	const struct nlattr *attr;
+
+	mnl_attr_for_each_nested(attr, nest)
+	{
+		uint16_t type = mnl_attr_get_type(attr);
+
+		if (type != NFTA_COUNTER_BYTES && type != NFTA_COUNTER_PACKETS)
+			continue;
+		if (mnl_attr_validate(attr, MNL_TYPE_U64) < 0)
+			return -EPROTO;
+		if (type == NFTA_COUNTER_BYTES)
+			obj->bytes = be64toh(mnl_attr_get_u64(attr));
+		else
+			obj->packets = be64toh(mnl_attr_get_u64(attr));
+	}
+	return 0;
+}
+
+/* Parses one object message; only objects of the given table count. */
+static int parse_object(const struct nlmsghdr *nlh, const char *table, struct nft_object *ret_obj)
+{
+	const struct nlattr *attr, *obj_data = NULL;
+	struct nft_object obj = { 0 };
+	const char *name = NULL, *obj_table = NULL;
+	bool have_type = false, have_handle = false;
+	int r;
+
+	mnl_attr_for_each(attr, nlh, sizeof(struct nfgenmsg))
+	{
+		switch (mnl_attr_get_type(attr)) {
+		case NFTA_OBJ_TABLE:
+			if (mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) < 0)
+				return -EPROTO;
+			obj_table = mnl_attr_get_str(attr);
+			break;
+		case NFTA_OBJ_NAME:
+			if (mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) < 0)
+				return -EPROTO;
+			name = mnl_attr_get_str(attr);
+			break;
+		case NFTA_OBJ_TYPE:
+			if (mnl_attr_validate(attr, MNL_TYPE_U32) < 0)
+				return -EPROTO;
+			obj.type = ntohl(mnl_attr_get_u32(attr));
+			have_type = true;
+			break;
+		case NFTA_OBJ_HANDLE:
+			if (mnl_attr_validate(attr, MNL_TYPE_U64) < 0)
+				return -EPROTO;
+			obj.handle = be64toh(mnl_attr_get_u64(attr));
+			have_handle = true;
+			break;
+		case NFTA_OBJ_DATA:
+			obj_data = attr;
+			break;
+		default:
+			break;
+		}
+	}
+	if (!name || !obj_table || !have_type || !have_handle)
+		return -EPROTO;
+	if (strcmp(obj_table, table) != 0)
+		return -ENOENT;
+	if (obj.type == NFT_OBJECT_COUNTER) {
+		if (!obj_data)
+			return -EPROTO;
+		r = parse_counter_data(obj_data, &obj);
+		if (r < 0)
+			return r;
+		obj.ours = nft_counter_name_parse(name, &obj.id, &obj.direction);
+	}
+	*ret_obj = obj;
+	return 0;
+}
+
+struct objects_ctx {
+	const char *table;
+	struct nft_object *objects;
+	size_t n;
+	size_t cap;
+};
+
+static int object_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct objects_ctx *ctx = data;
+	struct nft_object obj;
+	int r;
+
+	r = parse_object(nlh, ctx->table, &obj);
+	if (r == -ENOENT)
+		return MNL_CB_OK;
+	if (r < 0) {
+		errno = -r;
+		return MNL_CB_ERROR;
+	}
+	if (ctx->n == ctx->cap) {
+		size_t cap = ctx->cap ? 2 * ctx->cap : 1024;
+		struct nft_object *grown = realloc(ctx->objects, cap * sizeof(*grown));
+
+		if (!grown) {
+			errno = ENOMEM;
+			return MNL_CB_ERROR;
+		}
+		ctx->objects = grown;
+		ctx->cap = cap;
+	}
+	ctx->objects[ctx->n++] = obj;
+	return MNL_CB_OK;
+}
+
+static void objects_restart(void *data)
+{
+	((struct objects_ctx *)data)->n = 0;
+}
+
+int nft_objects_dump(struct nft *nft, uint32_t obj_type, struct nft_object **ret_objects,
+		     size_t *ret_n_objects)
+{
+	/* Filtered in the kernel by table and type, as "nft list counters
+	 * table inet coopbill" asks. */
+	struct nft_query query = { .type = NFT_MSG_GETOBJ,
+				   .family = NFPROTO_INET,
+				   .table = nft->table,
+				   .obj_type = obj_type };
+	struct objects_ctx ctx = { .table = nft->table };
+	int r;
+
+	r = nft_nl_dump(nft, &query, object_cb, &ctx, objects_restart);
+	if (r < 0) {
+		free(ctx.objects);
+		return r;
+	}
+	*ret_objects = ctx.objects;
+	*ret_n_objects = ctx.n;
+	return 0;
+}
+
+struct get_reply {
+	const char *table;
+	struct nft_counter *counter;
+};
+
+static int get_reply_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct get_reply *reply = data;
+	struct nft_object obj;
+	int r;
+
+	r = parse_object(nlh, reply->table, &obj);
+	if (r == 0 &&
+	    (obj.type != NFT_OBJECT_COUNTER || !obj.ours ||
+	     obj.id != reply->counter->household_id || obj.direction != reply->counter->direction))
+		r = -EPROTO;
+	if (r < 0) {
+		errno = -r;
+		return MNL_CB_ERROR;
+	}
+	reply->counter->handle = obj.handle;
+	reply->counter->bytes = obj.bytes;
+	reply->counter->packets = obj.packets;
+	return MNL_CB_OK;
+}
+
+/* One reader: a socket of its own and a slice of the requests (two per
+ * household: up, down), whose counters it writes to out[first...]. */
+struct getter {
+	struct mnl_socket *nl;
+	bool own_socket;
+	uint32_t portid;
+	uint32_t seq;
+	size_t window;
+	const char *table;
+	const struct nft_entry *entries;
+	size_t first;
+	size_t count;
+	struct nft_counter *out;
+	size_t n_out;
+	int result;
+	struct mmsghdr msgs[NFT_GET_WINDOW];
+	struct iovec iov[NFT_GET_WINDOW];
+	uint8_t rx[NFT_GET_WINDOW][NFT_GET_RX_BYTES];
+	char tx[NFT_GET_WINDOW * NFT_GET_REQUEST_BYTES];
+};
+
+static void discard_pending(struct getter *g)
+{
+	uint8_t buf[NFT_GET_RX_BYTES];
+
+	while (recv(mnl_socket_get_fd(g->nl), buf, sizeof(buf), MSG_DONTWAIT) >= 0 ||
+	       errno == ENOBUFS || errno == EINTR)
+		;
+}
+
+/* Asks for count counters from request index first on, and appends the
+ * ones that exist to g->out. */
+static int get_window(struct getter *g, size_t first, size_t count)
+{
+	uint32_t seq = g->seq;
+	size_t tx_len = 0, received = 0, n = g->n_out;
+
+	g->seq += (uint32_t)count;
+	for (size_t k = 0; k < count; k++) {
+		size_t request = first + k;
+		char name[NFT_OBJ_NAME_MAX];
+		struct nft_query query = { .type = NFT_MSG_GETOBJ,
+					   .family = NFPROTO_INET,
+					   .table = g->table,
+					   .name = name,
+					   .obj_type = NFT_OBJECT_COUNTER };
+		struct nlmsghdr *nlh;
+
+		nft_counter_name(g->entries[request / 2].id, (enum nft_direction)(request % 2),
+				 name);
+		nlh = nft_nl_put_query(g->tx + tx_len, &query, 0, seq + (uint32_t)k);
+		tx_len += nlh->nlmsg_len;
+	}
+	/* The kernel answers every request inside this call. */
+	if (mnl_socket_sendto(g->nl, g->tx, tx_len) < 0)
+		return -errno;
+
+	while (received < count) {
+		int m = recvmmsg(mnl_socket_get_fd(g->nl), g->msgs, (unsigned)(count - received),
+				 MSG_DONTWAIT, NULL);
+
+		if (m < 0 && errno == EINTR)
+			continue;
+		if (m < 0)
+			return errno == EAGAIN ? -EPROTO : -errno;
+		for (int j = 0; j < m; j++, received++) {
+			size_t request = first + received;
+			struct nft_counter *counter = &g->out[n];
+			struct get_reply reply = { .table = g->table, .counter = counter };
+			int r;
+
+			if (g->msgs[j].msg_hdr.msg_flags & MSG_TRUNC)
+				return -EPROTO;
+			*counter = (struct nft_counter){
+				.household_id = g->entries[request / 2].id,
+				.direction = (enum nft_direction)(request % 2),
+			};
+			r = mnl_cb_run(g->rx[j], g->msgs[j].msg_len, seq + (uint32_t)received,
+				       g->portid, get_reply_cb, &reply);
+			if (r < 0 && errno == ENOENT)
+				/* Deleted behind the daemon's back: it has no value. */
+				continue;
+			if (r < 0)
+				return errno ? -errno : -EPROTO;
+			n++;
+		}
+	}
+	g->n_out = n;
+	return 0;
+}
+
+static void *getter_run(void *data)
+{
+	struct getter *g = data;
+	size_t done = 0, window = g->window;
+	int overruns = 0;
+
+	for (size_t j = 0; j < NFT_GET_WINDOW; j++) {
+		g->iov[j] = (struct iovec){ .iov_base = g->rx[j], .iov_len = NFT_GET_RX_BYTES };
+		g->msgs[j].msg_hdr.msg_iov = &g->iov[j];
+		g->msgs[j].msg_hdr.msg_iovlen = 1;
+	}
+	g->result = 0;
+	while (done < g->count) {
+		size_t count = g->count - done < window ? g->count - done : window;
+		size_t n_before = g->n_out;
+		int r;
+
+		r = get_window(g, g->first + done, count);
+		if (r == -ENOBUFS && overruns++ < 8 && window > 1) {
+			/* Replies were dropped: ask again, fewer at a time. */
+			discard_pending(g);
+			g->n_out = n_before;
+			window /= 2;
+			continue;
+		}
+		if (r < 0) {
+			discard_pending(g);
+			g->result = r;
+			break;
+		}
+		done += count;
+	}
+	return NULL;
+}
+
+/* As many requests at once as the replies fit in the receive buffer. */
+static size_t window_for(int rcvbuf_bytes)
+{
+	size_t window = (size_t)rcvbuf_bytes / 2 / NFT_GET_REPLY_BYTES;
+
+	if (window > NFT_GET_WINDOW)
+		return NFT_GET_WINDOW;
+	return window < 1 ? 1 : window;
+}
+
+static int getter_open_socket(struct getter *g)
+{
+	int on = 1, rcvbuf = NFT_GET_WINDOW * NFT_GET_REPLY_BYTES;
+	socklen_t len = sizeof(rcvbuf);
+
+	g->nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (!g->nl)
+		return -errno;
+	g->own_socket = true;
+	if (mnl_socket_bind(g->nl, 0, MNL_SOCKET_AUTOPID) < 0 ||
+	    mnl_socket_setsockopt(g->nl, NETLINK_CAP_ACK, &on, sizeof(on)) < 0)
+		return -errno;
+	/* Capped by net.core.rmem_max; the window adapts to what it got. */
+	if (setsockopt(mnl_socket_get_fd(g->nl), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf)) <
+		    0 ||
+	    getsockopt(mnl_socket_get_fd(g->nl), SOL_SOCKET, SO_RCVBUF, &rcvbuf, &len) < 0)
+		return -errno;
+	g->portid = mnl_socket_get_portid(g->nl);
+	g->seq = 1;
+	g->window = window_for(rcvbuf);
+	return 0;
+}
+
+static size_t reader_count(size_t total)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	size_t n = total / NFT_GET_PER_READER_MIN;
+
+	if (cpus < 1)
+		cpus = 1;
+	if (n > (size_t)cpus)
+		n = (size_t)cpus;
+	if (n > NFT_GET_READERS_MAX)
+		n = NFT_GET_READERS_MAX;
+	return n < 1 ? 1 : n;
+}
+
+int nft_counters_get(struct nft *nft, const struct nft_entry *entries, size_t n_entries,
+		     struct nft_counter **ret_counters, size_t *ret_n_counters)
+{
+	size_t total = 2 * n_entries, n_readers = reader_count(total), n_out = 0;
+	struct getter *getters[NFT_GET_READERS_MAX] = { 0 };
+	pthread_t threads[NFT_GET_READERS_MAX];
+	bool started[NFT_GET_READERS_MAX] = { 0 };
+	struct nft_counter *out;
+	sigset_t all, saved;
+	int r = 0;
+
+	out = calloc(total ? total : 1, sizeof(*out));
+	if (!out)
+		return -ENOMEM;
+	for (size_t i = 0; i < n_readers; i++) {
+		struct getter *g = calloc(1, sizeof(*g));
+
+		if (!g) {
+			r = -ENOMEM;
+			goto out;
+		}
+		getters[i] = g;
+		g->table = nft->table;
+		g->entries = entries;
+		/* Slices end on a household's boundary (an even request). */
+		g->first = total / 2 * i / n_readers * 2;
+		g->count = total / 2 * (i + 1) / n_readers * 2 - g->first;
+		g->out = out + g->first;
+		if (i == 0) {
+			g->nl = nft->nl;
+			g->portid = nft->portid;
+			g->seq = nft_nl_next_seq(nft, (uint32_t)g->count);
+			g->window = window_for(nft->rcvbuf_bytes);
+			continue;
+		}
+		r = getter_open_socket(g);
+		if (r < 0)
+			goto out;
+	}
+
+	/* The kernel does the work inside each reader's sendmsg(), so readers
+	 * on more CPUs finish sooner: the GETs are independent. */
+	/* Signals stay with the daemon's own threads. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &saved);
+	for (size_t i = 1; i < n_readers; i++)
+		started[i] = pthread_create(&threads[i], NULL, getter_run, getters[i]) == 0;
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	for (size_t i = 1; i < n_readers; i++) {
+		if (!started[i])
+			getter_run(getters[i]);
+	}
+	getter_run(getters[0]);
+	for (size_t i = 1; i < n_readers; i++) {
+		if (started[i])
+			pthread_join(threads[i], NULL);
+	}
+
+	/* Compact: a slice holds only the counters that exist. */
+	for (size_t i = 0; i < n_readers; i++) {
+		if (getters[i]->result < 0 && r == 0)
+			r = getters[i]->result;
+		memmove(out + n_out, getters[i]->out, getters[i]->n_out * sizeof(*out));
+		n_out += getters[i]->n_out;
+	}
+	if (r < 0)
+		goto out;
+	*ret_counters = out;
+	*ret_n_counters = n_out;
+	out = NULL;
+out:
+	for (size_t i = 0; i < n_readers; i++) {
+		if (getters[i] && getters[i]->own_socket && getters[i]->nl)
+			mnl_socket_close(getters[i]->nl);
+		free(getters[i]);
+	}
+	free(out);
+	return r;
+}
