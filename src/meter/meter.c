@@ -326,8 +326,10 @@ static int household_sets_load(struct store *store, struct household_sets *ret)
 		household_sets_clear(&sets);
 		return -ENOMEM;
 	}
-	memcpy(sets.known, sets.active, sets.n_active * sizeof(int64_t));
-	memcpy(sets.known + sets.n_active, sets.closed, sets.n_closed * sizeof(int64_t));
+	if (sets.n_active)
+		memcpy(sets.known, sets.active, sets.n_active * sizeof(int64_t));
+	if (sets.n_closed)
+		memcpy(sets.known + sets.n_active, sets.closed, sets.n_closed * sizeof(int64_t));
 	sets.n_known = sets.n_active + sets.n_closed;
 	qsort(sets.known, sets.n_known, sizeof(int64_t), id_compare);
 	*ret = sets;

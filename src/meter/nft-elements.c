@@ -101,7 +101,8 @@ int nft_ranges_normalise(const struct nft_household *household, struct nft_range
 		memset(range->first + len, 0, 16 - len);
 		memset(range->last + len, 0, 16 - len);
 	}
-	qsort(ranges, household->n_addresses, sizeof(*ranges), range_cmp);
+	if (household->n_addresses > 1)
+		qsort(ranges, household->n_addresses, sizeof(*ranges), range_cmp);
 
 	/* Overlapping ranges of one household count into the same counters:
 	 * merge them, since the kernel refuses overlaps. Adjacent ones stay
@@ -242,7 +243,8 @@ int nft_model_build(const struct nft_household *households, size_t n_households,
 		if (r < 0)
 			goto out;
 	}
-	qsort(model.entries, model.n_entries, sizeof(*model.entries), entry_cmp);
+	if (model.n_entries > 1)
+		qsort(model.entries, model.n_entries, sizeof(*model.entries), entry_cmp);
 	for (size_t i = 1; i < model.n_entries; i++) {
 		if (model.entries[i].id == model.entries[i - 1].id) {
 			r = -EINVAL;
@@ -535,7 +537,8 @@ static int elems_to_ranges(struct load_ctx *ctx, struct owned_range **ranges, si
 {
 	size_t len = family_len(ctx->family);
 
-	qsort(ctx->elems, ctx->n, sizeof(*ctx->elems), elem_cmp);
+	if (ctx->n > 1)
+		qsort(ctx->elems, ctx->n, sizeof(*ctx->elems), elem_cmp);
 	for (size_t i = 0; i < ctx->n; i++) {
 		const struct loaded_elem *start = &ctx->elems[i];
 		const struct loaded_elem *next = i + 1 < ctx->n ? &ctx->elems[i + 1] : NULL;
