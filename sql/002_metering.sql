@@ -1,15 +1,18 @@
 -- Metering: per-counter baselines, usage buckets and their hourly roll-up,
 -- and the gaps where traffic could not be known.
 
--- The last absolute value read from each kernel counter and the counter's
--- handle, written in the same transaction as the usage it produced.
+-- The last absolute value read from each of a household's two kernel
+-- counters and the counters' handles, written in the same transaction as the
+-- usage they produced. NULL: that counter has not been read yet.
 CREATE TABLE meter_baselines (
-	household_id INTEGER NOT NULL REFERENCES households(id),
-	direction TEXT NOT NULL CHECK (direction IN ('up', 'down')),
-	handle INTEGER NOT NULL,
-	bytes INTEGER NOT NULL CHECK (bytes >= 0),
-	PRIMARY KEY (household_id, direction)
-) WITHOUT ROWID;
+	household_id INTEGER PRIMARY KEY REFERENCES households(id),
+	up_handle INTEGER,
+	up_bytes INTEGER CHECK (up_bytes >= 0),
+	down_handle INTEGER,
+	down_bytes INTEGER CHECK (down_bytes >= 0),
+	CHECK ((up_handle IS NULL) = (up_bytes IS NULL)),
+	CHECK ((down_handle IS NULL) = (down_bytes IS NULL))
+);
 
 -- Bytes per household per bucket; bucket_start is Unix seconds (UTC), a
 -- multiple of [meter] bucket_s. Keyed (bucket, household): each poll's rows

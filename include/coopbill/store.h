@@ -99,7 +99,9 @@ struct store_baseline {
 /* Sorted by household, then direction (upload first). */
 int store_baselines_load(struct store *store, struct store_baseline **ret_baselines,
 			 size_t *ret_n_baselines);
-int store_baseline_put(struct store *store, const struct store_baseline *baseline);
+/* Writes a household's baselines: up and down (either may be NULL: kept). */
+int store_baselines_put(struct store *store, int64_t household_id, const struct store_baseline *up,
+			const struct store_baseline *down);
 int store_baselines_delete(struct store *store, int64_t household_id);
 
 /* Adds bytes to a household's bucket. A bucket before the roll-up watermark

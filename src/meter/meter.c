@@ -12,6 +12,17 @@
 #include "coopbill/log.h"
 #include "coopbill/meter.h"
 
+/* Households are known when in the database, active or closed; a closed
+ * household's counters still hold traffic until one last read. */
+struct household_sets {
+	int64_t *active;
+	size_t n_active;
+	int64_t *closed;
+	size_t n_closed;
+	int64_t *known;
+	size_t n_known;
+};
+
 struct meter {
 	uv_loop_t *loop;
 	uv_timer_t timer;
@@ -22,6 +33,9 @@ struct meter {
 	/* What meter_baselines holds, sorted by household and direction. */
 	struct store_baseline *baselines;
 	size_t n_baselines;
+	/* The households, refreshed after any change to them. */
+	struct household_sets sets;
+	bool sets_valid;
 	bool clock_sane;
 	/* The monotonic time of the last committed poll, when the interval
 	 * since then is known. */
@@ -110,6 +124,7 @@ static int meter_reconcile(struct meter *meter)
 				.n_addresses = households[i].n_addresses,
 			};
 	r = nft_reconcile(meter->nft, wanted, n_wanted);
+	meter->sets_valid = false;
 out:
 	free(wanted);
 	store_households_free(households, n);
@@ -237,6 +252,13 @@ static const struct store_baseline *baseline_cached(const struct meter *meter,
 	return NULL;
 }
 
+static bool baseline_changed(const struct meter *meter, const struct store_baseline *now)
+{
+	const struct store_baseline *before = baseline_cached(meter, now);
+
+	return !before || before->handle != now->handle || before->bytes != now->bytes;
+}
+
 /* One transaction: gaps, usage, changed baselines, retired baselines, the
  * hourly roll-up and the pruning of old buckets. */
 static int poll_commit(struct meter *meter, const struct meter_accounting *accounting,
@@ -272,12 +294,22 @@ static int poll_commit(struct meter *meter, const struct meter_accounting *accou
 	for (size_t i = 0; r == 0 && i < n_rows; i++)
 		r = store_usage_add(meter->store, watermark, rows[i].bucket_start,
 				    rows[i].household_id, rows[i].bytes_up, rows[i].bytes_down);
+	/* Baselines come sorted by household, upload first: one row per household. */
 	for (size_t i = 0; r == 0 && i < accounting->n_baselines; i++) {
 		const struct store_baseline *now = &accounting->baselines[i];
-		const struct store_baseline *before = baseline_cached(meter, now);
+		const struct store_baseline *next =
+			i + 1 < accounting->n_baselines ? &accounting->baselines[i + 1] : NULL;
+		const struct store_baseline *up = NULL, *down = NULL;
 
-		if (!before || before->handle != now->handle || before->bytes != now->bytes)
-			r = store_baseline_put(meter->store, now);
+		if (baseline_changed(meter, now))
+			*(now->direction == 0 ? &up : &down) = now;
+		if (next && next->household_id == now->household_id) {
+			if (baseline_changed(meter, next))
+				down = next;
+			i++;
+		}
+		if (up || down)
+			r = store_baselines_put(meter->store, now->household_id, up, down);
 	}
 	for (size_t i = 0; r == 0 && i < n_retired; i++)
 		r = store_baselines_delete(meter->store, retired[i]);
@@ -295,22 +327,30 @@ out:
 	return r;
 }
 
-/* Households are known when in the database, active or closed; a closed
- * household's counters still hold traffic until one last read. */
-struct household_sets {
-	int64_t *active;
-	size_t n_active;
-	int64_t *closed;
-	size_t n_closed;
-	int64_t *known;
-	size_t n_known;
-};
+/* One line for all the gaps of a poll: a recreated table resets every
+ * counter at once. */
+static void log_gaps(const struct meter_accounting *accounting)
+{
+	const struct meter_gap *first = &accounting->gaps[0];
+	size_t recreated = 0;
+
+	for (size_t i = 0; i < accounting->n_gaps; i++)
+		recreated += accounting->gaps[i].recreated;
+	log_warning("meter: %zu counters were reset and %zu recreated (the first: household %lld "
+		    "%s, %llu bytes before, %llu now); the traffic since the last read on them is "
+		    "unknown and recorded as gaps",
+		    accounting->n_gaps - recreated, recreated, (long long)first->household_id,
+		    first->direction == NFT_UP ? "upload" : "download",
+		    (unsigned long long)first->bytes_before,
+		    (unsigned long long)first->bytes_after);
+}
 
 static void household_sets_clear(struct household_sets *sets)
 {
 	free(sets->active);
 	free(sets->closed);
 	free(sets->known);
+	*sets = (struct household_sets){ 0 };
 }
 
 static int household_sets_load(struct store *store, struct household_sets *ret)
@@ -338,16 +378,26 @@ static int household_sets_load(struct store *store, struct household_sets *ret)
 
 static bool counter_read_for(const struct meter_accounting *accounting, int64_t household_id)
 {
-	for (size_t i = 0; i < accounting->n_baselines; i++)
-		if (accounting->baselines[i].household_id == household_id)
+	size_t low = 0, high = accounting->n_baselines;
+
+	/* The baselines of what was read are sorted by household. */
+	while (low < high) {
+		size_t mid = low + (high - low) / 2;
+
+		if (accounting->baselines[mid].household_id == household_id)
 			return true;
+		if (accounting->baselines[mid].household_id < household_id)
+			low = mid + 1;
+		else
+			high = mid;
+	}
 	return false;
 }
 
 int meter_commit_reading(struct meter *meter, const struct nft_counter *counters, size_t n_counters)
 {
 	struct meter_accounting accounting = { 0 };
-	struct household_sets sets = { 0 };
+	struct household_sets *sets = &meter->sets;
 	struct store_baseline *merged = NULL;
 	int64_t *retired = NULL, *drained = NULL;
 	size_t n_retired = 0, n_drained = 0, n_merged;
@@ -355,27 +405,31 @@ int meter_commit_reading(struct meter *meter, const struct nft_counter *counters
 	int64_t end_ms, start_ms;
 	int r;
 
-	r = household_sets_load(meter->store, &sets);
+	if (!meter->sets_valid) {
+		household_sets_clear(sets);
+		r = household_sets_load(meter->store, sets);
+		if (r < 0)
+			goto out;
+		meter->sets_valid = true;
+	}
+	r = meter_account(counters, n_counters, meter->baselines, meter->n_baselines, sets->known,
+			  sets->n_known, &accounting);
 	if (r < 0)
 		goto out;
-	r = meter_account(counters, n_counters, meter->baselines, meter->n_baselines, sets.known,
-			  sets.n_known, &accounting);
-	if (r < 0)
-		goto out;
-	retired = calloc(sets.n_closed + 1, sizeof(*retired));
-	drained = calloc(sets.n_closed + 1, sizeof(*drained));
+	retired = calloc(sets->n_closed + 1, sizeof(*retired));
+	drained = calloc(sets->n_closed + 1, sizeof(*drained));
 	if (!retired || !drained) {
 		r = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < sets.n_closed; i++) {
-		struct store_baseline up = { .household_id = sets.closed[i], .direction = 0 };
-		struct store_baseline down = { .household_id = sets.closed[i], .direction = 1 };
+	for (size_t i = 0; i < sets->n_closed; i++) {
+		struct store_baseline up = { .household_id = sets->closed[i], .direction = 0 };
+		struct store_baseline down = { .household_id = sets->closed[i], .direction = 1 };
 
-		if (counter_read_for(&accounting, sets.closed[i]))
-			drained[n_drained++] = sets.closed[i];
+		if (counter_read_for(&accounting, sets->closed[i]))
+			drained[n_drained++] = sets->closed[i];
 		else if (baseline_cached(meter, &up) || baseline_cached(meter, &down))
-			retired[n_retired++] = sets.closed[i];
+			retired[n_retired++] = sets->closed[i];
 	}
 
 	end_ms = wall_ms();
@@ -407,17 +461,10 @@ int meter_commit_reading(struct meter *meter, const struct nft_counter *counters
 	meter->status.counters_read = n_counters;
 	meter->status.polls_total++;
 	meter->status.gaps_total += accounting.n_gaps;
-	for (size_t i = 0; i < accounting.n_gaps; i++)
-		log_warning("meter: household %lld %s counter %s (%llu bytes before, %llu now); "
-			    "its traffic since the last read is unknown",
-			    (long long)accounting.gaps[i].household_id,
-			    accounting.gaps[i].direction == NFT_UP ? "upload" : "download",
-			    accounting.gaps[i].recreated ? "was recreated" : "was reset",
-			    (unsigned long long)accounting.gaps[i].bytes_before,
-			    (unsigned long long)accounting.gaps[i].bytes_after);
+	if (accounting.n_gaps > 0)
+		log_gaps(&accounting);
 out:
 	meter_accounting_clear(&accounting);
-	household_sets_clear(&sets);
 	free(retired);
 	free(drained);
 	return r;
@@ -555,6 +602,7 @@ int meter_household_apply(struct meter *meter, const struct household *household
 
 	if (!meter->nft)
 		return 0;
+	meter->sets_valid = false;
 	if (household->status == HOUSEHOLD_ACTIVE) {
 		wanted.addresses = household->addresses;
 		wanted.n_addresses = household->n_addresses;
@@ -584,6 +632,7 @@ static void on_timer_closed(uv_handle_t *handle)
 		meter->on_closed(meter->on_closed_data);
 	nft_free(meter->nft);
 	free(meter->baselines);
+	household_sets_clear(&meter->sets);
 	free(meter);
 }
 

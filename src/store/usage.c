@@ -36,27 +36,32 @@ static int array_grow(void **array, size_t *n, size_t *allocated, size_t size)
 int store_baselines_load(struct store *store, struct store_baseline **ret_baselines,
 			 size_t *ret_n_baselines)
 {
-	/* Ordered as the meter looks them up: by household, upload first. */
-	static const char sql[] = "SELECT household_id, direction, handle, bytes "
-				  "FROM meter_baselines ORDER BY household_id, direction = 'down'";
+	static const char sql[] = "SELECT household_id, up_handle, up_bytes, down_handle, "
+				  "down_bytes FROM meter_baselines ORDER BY household_id";
 	struct store_baseline *baselines = NULL;
 	size_t n = 0, allocated = 0;
 	sqlite3_stmt *stmt;
-	int rc, r;
+	int rc, r = 0;
 
 	r = store_prepare(store, sql, &stmt);
 	if (r < 0)
 		return r;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		r = array_grow((void **)&baselines, &n, &allocated, sizeof(*baselines));
-		if (r < 0)
-			goto out;
-		baselines[n - 1] = (struct store_baseline){
-			.household_id = sqlite3_column_int64(stmt, 0),
-			.direction = direction_from_text(sqlite3_column_text(stmt, 1)),
-			.handle = (uint64_t)sqlite3_column_int64(stmt, 2),
-			.bytes = (uint64_t)sqlite3_column_int64(stmt, 3),
-		};
+		for (int direction = 0; direction < 2; direction++) {
+			int column = 1 + 2 * direction;
+
+			if (sqlite3_column_type(stmt, column) == SQLITE_NULL)
+				continue;
+			r = array_grow((void **)&baselines, &n, &allocated, sizeof(*baselines));
+			if (r < 0)
+				goto out;
+			baselines[n - 1] = (struct store_baseline){
+				.household_id = sqlite3_column_int64(stmt, 0),
+				.direction = direction,
+				.handle = (uint64_t)sqlite3_column_int64(stmt, column),
+				.bytes = (uint64_t)sqlite3_column_int64(stmt, column + 1),
+			};
+		}
 	}
 	r = rc == SQLITE_DONE ? 0 : store_map_error(rc);
 out:
@@ -70,24 +75,37 @@ out:
 	return 0;
 }
 
-int store_baseline_put(struct store *store, const struct store_baseline *baseline)
+/* Binds a baseline's handle and bytes, or two NULLs. */
+static int bind_baseline(sqlite3_stmt *stmt, int index, const struct store_baseline *baseline)
 {
-	static const char sql[] = "INSERT OR REPLACE INTO meter_baselines "
-				  "(household_id, direction, handle, bytes) VALUES (?, ?, ?, ?)";
+	if (!baseline)
+		return sqlite3_bind_null(stmt, index) | sqlite3_bind_null(stmt, index + 1);
+	return sqlite3_bind_int64(stmt, index, (int64_t)baseline->handle) |
+	       sqlite3_bind_int64(stmt, index + 1, (int64_t)baseline->bytes);
+}
+
+int store_baselines_put(struct store *store, int64_t household_id, const struct store_baseline *up,
+			const struct store_baseline *down)
+{
+	static const char sql[] =
+		"INSERT INTO meter_baselines (household_id, up_handle, up_bytes, down_handle, "
+		"down_bytes) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (household_id) DO UPDATE SET "
+		"up_handle = coalesce(excluded.up_handle, up_handle), "
+		"up_bytes = coalesce(excluded.up_bytes, up_bytes), "
+		"down_handle = coalesce(excluded.down_handle, down_handle), "
+		"down_bytes = coalesce(excluded.down_bytes, down_bytes)";
 	sqlite3_stmt *stmt;
 	int r;
 
 	/* SQLite integers are signed 64-bit: a counter past 2^63 bytes is refused. */
-	if (baseline->bytes > INT64_MAX || baseline->handle > INT64_MAX)
+	if ((up && (up->bytes > INT64_MAX || up->handle > INT64_MAX)) ||
+	    (down && (down->bytes > INT64_MAX || down->handle > INT64_MAX)))
 		return -EOVERFLOW;
 	r = store_prepare(store, sql, &stmt);
 	if (r < 0)
 		return r;
-	if (sqlite3_bind_int64(stmt, 1, baseline->household_id) != SQLITE_OK ||
-	    sqlite3_bind_text(stmt, 2, direction_text(baseline->direction), -1, SQLITE_STATIC) !=
-		    SQLITE_OK ||
-	    sqlite3_bind_int64(stmt, 3, (int64_t)baseline->handle) != SQLITE_OK ||
-	    sqlite3_bind_int64(stmt, 4, (int64_t)baseline->bytes) != SQLITE_OK) {
+	if (sqlite3_bind_int64(stmt, 1, household_id) != SQLITE_OK ||
+	    bind_baseline(stmt, 2, up) != SQLITE_OK || bind_baseline(stmt, 4, down) != SQLITE_OK) {
 		r = store_last_error(store);
 		store_release(stmt);
 		return r;
