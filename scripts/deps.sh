@@ -9,7 +9,7 @@ COOPBILL_PACKAGES=(
 	# tests
 	libcmocka-dev curl jq sqlite3 valgrind systemd clang-format tzdata
 	# network namespaces and traffic for the metering tests and the demo
-	iproute2 nftables socat
+	iproute2 nftables socat procps
 )
 
 ensure_packages() {

@@ -7,7 +7,7 @@ set -euo pipefail
 
 : "${COOPBILLD:?}" "${COOPBILL_SRCDIR:?}"
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root for network namespaces"; exit 77; }
-for tool in ip nft socat curl jq ss; do
+for tool in ip nft socat curl jq ss sysctl; do
 	command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed"; exit 77; }
 done
 TOPO=cbt$$
