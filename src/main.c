@@ -10,6 +10,7 @@
 #include "coopbill/auth.h"
 #include "coopbill/config.h"
 #include "coopbill/daemon.h"
+#include "coopbill/journal.h"
 #include "coopbill/store.h"
 
 static void usage(FILE *out)
@@ -72,6 +73,7 @@ static int token_create(const char *config_path, int argc, char **argv)
 	const char *role_name = NULL, *name = NULL, *household_text = NULL;
 	char token[AUTH_TOKEN_TEXT_MAX], errbuf[512];
 	struct household *household = NULL;
+	struct journal *journal = NULL;
 	struct config *config = NULL;
 	struct store *store = NULL;
 	int64_t household_id = 0;
@@ -120,6 +122,16 @@ static int token_create(const char *config_path, int argc, char **argv)
 		fprintf(stderr, "database %s: %s\n", config->database_path, errbuf);
 		goto out;
 	}
+	r = journal_open(store, config, &journal, errbuf, sizeof(errbuf));
+	if (r < 0) {
+		fprintf(stderr, "%s\n", errbuf);
+		goto out;
+	}
+	if (journal_problem(journal)) {
+		fprintf(stderr, "the transparency log does not verify: %s\n",
+			journal_problem(journal));
+		goto out;
+	}
 	if (household_id) {
 		r = store_household_get(store, household_id, &household);
 		if (r < 0 || household->status != HOUSEHOLD_ACTIVE) {
@@ -132,6 +144,8 @@ static int token_create(const char *config_path, int argc, char **argv)
 	if (r == 0)
 		r = auth_token_issue(store, role, household_id, name, "cli", token);
 	if (r == 0)
+		r = journal_log_token(journal, auth_role_name(role), household_id);
+	if (r == 0)
 		r = store_commit(store);
 	if (r < 0) {
 		store_rollback(store);
@@ -142,6 +156,7 @@ static int token_create(const char *config_path, int argc, char **argv)
 	exit_code = 0;
 out:
 	store_household_free(household);
+	journal_free(journal);
 	store_free(store);
 	config_free(config);
 	return exit_code;

@@ -7,11 +7,12 @@
 struct api;
 struct config;
 struct http_request;
+struct journal;
 struct meter;
 struct store;
 
-int api_new(struct store *store, struct meter *meter, const struct config *config,
-	    struct api **ret_api);
+int api_new(struct store *store, struct meter *meter, struct journal *journal,
+	    const struct config *config, struct api **ret_api);
 void api_free(struct api *api);
 void api_set_config(struct api *api, const struct config *config);
 

@@ -36,6 +36,10 @@ struct config {
 	bool meter_wait_for_ntp;
 	unsigned meter_keep_buckets_days;
 
+	/* [log] */
+	char *log_origin;   /* the checkpoints' origin line and the key's name */
+	char *log_key_file; /* "" for log.key beside the database */
+
 	/* [billing] */
 	char currency[4]; /* ISO 4217 code */
 	char *timezone;	  /* IANA zone name, e.g. "Europe/Madrid" */

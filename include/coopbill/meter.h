@@ -15,6 +15,7 @@
 #include "coopbill/store.h"
 
 struct config;
+struct journal;
 struct meter;
 
 /* --- Accounting (pure) --- */
@@ -104,8 +105,9 @@ struct meter_status {
 
 const char *meter_state_name(enum meter_state state);
 
-int meter_new(uv_loop_t *loop, struct store *store, const struct config *config,
-	      struct meter **ret_meter);
+/* Gaps go into the transparency log too (journal may be NULL). */
+int meter_new(uv_loop_t *loop, struct store *store, struct journal *journal,
+	      const struct config *config, struct meter **ret_meter);
 /* Opens netlink, reconciles the kernel with the active households, polls once
  * and starts the timer. */
 int meter_start(struct meter *meter);

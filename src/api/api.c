@@ -9,6 +9,7 @@
 
 #include "api-internal.h"
 #include "coopbill/config.h"
+#include "coopbill/journal.h"
 #include "coopbill/store.h"
 
 enum api_access {
@@ -41,7 +42,13 @@ static const struct api_route routes[] = {
 	{ "POST", "/api/v1/households/{id}/tokens", ACCESS_ADMIN, api_household_token_create },
 	{ "GET", "/api/v1/households/{id}/usage", ACCESS_HOUSEHOLD, api_household_usage },
 	{ "GET", "/api/v1/usage/summary", ACCESS_ADMIN, api_usage_summary },
+	{ "GET", "/api/v1/households/{id}/log-salt", ACCESS_HOUSEHOLD, api_household_log_salt },
 	{ "GET", "/metrics", ACCESS_METRICS, api_metrics_get },
+	{ "GET", "/api/v1/log/checkpoint", ACCESS_PUBLIC, api_log_checkpoint },
+	{ "GET", "/api/v1/log/key", ACCESS_PUBLIC, api_log_key },
+	{ "GET", "/api/v1/log/entries/{index}", ACCESS_PUBLIC, api_log_entry },
+	{ "GET", "/api/v1/log/proof/inclusion", ACCESS_PUBLIC, api_log_inclusion },
+	{ "GET", "/api/v1/log/proof/consistency", ACCESS_PUBLIC, api_log_consistency },
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -57,8 +64,8 @@ void api_route_describe(size_t index, const char **ret_method, const char **ret_
 	*ret_pattern = routes[index].pattern;
 }
 
-int api_new(struct store *store, struct meter *meter, const struct config *config,
-	    struct api **ret_api)
+int api_new(struct store *store, struct meter *meter, struct journal *journal,
+	    const struct config *config, struct api **ret_api)
 {
 	struct api *api = calloc(1, sizeof(*api));
 
@@ -66,6 +73,7 @@ int api_new(struct store *store, struct meter *meter, const struct config *confi
 		return -ENOMEM;
 	api->store = store;
 	api->meter = meter;
+	api->journal = journal;
 	api->config = config;
 	*ret_api = api;
 	return 0;
@@ -251,6 +259,15 @@ void api_dispatch(struct http_request *request, void *userdata)
 		return;
 	}
 	route = route_find(method, path, &call.params);
+	/* A log that does not verify means the database was edited: nothing it
+	 * holds can be vouched for. Only /healthz answers, to say so. */
+	if (route && route->handler != api_health_get && journal_problem(api->journal)) {
+		http_reply_problem(request, 503, "log-broken",
+				   "the transparency log does not verify (%s); the operator must "
+				   "restore the database from a backup",
+				   journal_problem(api->journal));
+		return;
+	}
 	if (!route) {
 		http_reply_problem(request, 405, "method-not-allowed",
 				   "%s is not allowed on %s; allowed: %s", method, path, allow);

@@ -1,10 +1,12 @@
 /* GET /healthz: whether the database answers and how the meter is doing, for
  * monitoring. 503 when the database is unusable; "degraded" in the body when
  * the meter is (flow offload, a waiting clock, failing polls). */
+#include <errno.h>
 #include <time.h>
 
 #include "api-internal.h"
 #include "build-config.h"
+#include "coopbill/journal.h"
 #include "coopbill/meter.h"
 #include "coopbill/store.h"
 
@@ -31,13 +33,16 @@ void api_health_get(struct api *api, struct http_request *request, const struct 
 {
 	struct meter_status meter;
 	unsigned schema_version = 0;
-	const char *status;
+	const char *status, *log_problem;
 	int r;
 
 	r = store_ping(api->store);
 	if (r == 0)
 		r = store_schema_version(api->store, &schema_version);
 	meter_status_get(api->meter, &meter);
+	log_problem = journal_problem(api->journal);
+	if (r == 0 && log_problem)
+		r = -EBADMSG;
 	if (r < 0)
 		status = "unavailable";
 	else if (meter.state == METER_OK || meter.state == METER_DISABLED)
@@ -45,8 +50,8 @@ void api_health_get(struct api *api, struct http_request *request, const struct 
 	else
 		status = "degraded";
 	http_reply_json(request, r == 0 ? 200 : 503,
-			json_pack("{s:s, s:s, s:s, s:i, s:o}", "status", status, "database",
-				  r == 0 ? "ok" : "error", "version", COOPBILL_VERSION,
-				  "schema_version", (int)schema_version, "meter",
-				  meter_json(&meter)));
+			json_pack("{s:s, s:s, s:s, s:i, s:o, s:s}", "status", status, "database",
+				  r == 0 || log_problem ? "ok" : "error", "version",
+				  COOPBILL_VERSION, "schema_version", (int)schema_version, "meter",
+				  meter_json(&meter), "log", log_problem ? log_problem : "ok"));
 }

@@ -8,6 +8,7 @@
 
 #include "api-internal.h"
 #include "coopbill/date.h"
+#include "coopbill/journal.h"
 #include "coopbill/meter.h"
 #include "coopbill/store.h"
 
@@ -274,6 +275,8 @@ void api_households_create(struct api *api, struct http_request *request,
 	r = store_household_insert(api->store, &household, &household.id);
 	if (r == 0)
 		r = audit_household(api, call, "household.create", &household);
+	if (r == 0)
+		r = journal_log_household(api->journal, "household-created", &household);
 	if (r < 0) {
 		api_reply_store_error(request, r, "creating the household");
 		goto rollback;
@@ -434,6 +437,8 @@ void api_household_patch(struct api *api, struct http_request *request, const st
 	r = store_household_update(api->store, household);
 	if (r == 0)
 		r = audit_household(api, call, "household.update", household);
+	if (r == 0)
+		r = journal_log_household(api->journal, "household-changed", household);
 	if (r < 0) {
 		store_rollback(api->store);
 		api_reply_store_error(request, r, "changing the household");
@@ -505,6 +510,8 @@ void api_household_token_create(struct api *api, struct http_request *request,
 		r = auth_token_issue(api->store, AUTH_ROLE_MEMBER, household->id, name, call->actor,
 				     token);
 	if (r == 0)
+		r = journal_log_token(api->journal, "member", household->id);
+	if (r == 0)
 		r = store_commit(api->store);
 	if (r < 0) {
 		store_rollback(api->store);
@@ -517,4 +524,31 @@ void api_household_token_create(struct api *api, struct http_request *request,
 out:
 	store_household_free(household);
 	json_decref(body);
+}
+
+void api_household_log_salt(struct api *api, struct http_request *request,
+			    const struct api_call *call)
+{
+	struct household *household = NULL;
+	char commitment[65], salt[65];
+	int r;
+
+	if (household_load(api, request, call, &household) < 0)
+		return;
+	/* The salt is made on first use, in a write transaction of its own. */
+	r = store_begin(api->store);
+	if (r == 0)
+		r = journal_household_commitment(api->journal, household->id, commitment, salt);
+	if (r == 0)
+		r = store_commit(api->store);
+	if (r < 0) {
+		store_rollback(api->store);
+		api_reply_store_error(request, r, "reading the household's salt");
+		goto out;
+	}
+	http_reply_json(request, 200,
+			json_pack("{s:I, s:s, s:s}", "household_id", (json_int_t)household->id,
+				  "salt", salt, "commitment", commitment));
+out:
+	store_household_free(household);
 }

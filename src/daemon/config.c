@@ -25,6 +25,7 @@
 #define CONFIG_DEFAULT_DATABASE_PATH "/var/lib/coopbill/coopbill.db"
 #define CONFIG_DEFAULT_METER_TABLE   "coopbill"
 #define CONFIG_DEFAULT_CURRENCY	     "EUR"
+#define CONFIG_DEFAULT_LOG_ORIGIN    "coopbill.example/log"
 #define CONFIG_DEFAULT_TIMEZONE	     "UTC"
 
 #define CONFIG_ZONEINFO_DIR	 "/usr/share/zoneinfo"
@@ -52,6 +53,8 @@ enum config_key_id {
 	CONFIG_KEY_METER_BUCKET_S,
 	CONFIG_KEY_METER_WAIT_FOR_NTP,
 	CONFIG_KEY_METER_KEEP_BUCKETS_DAYS,
+	CONFIG_KEY_LOG_ORIGIN,
+	CONFIG_KEY_LOG_KEY_FILE,
 	CONFIG_KEY_CURRENCY,
 	CONFIG_KEY_TIMEZONE,
 	CONFIG_KEY_COUNT,
@@ -114,6 +117,8 @@ static const struct config_key config_keys[CONFIG_KEY_COUNT] = {
 	[CONFIG_KEY_METER_KEEP_BUCKETS_DAYS] = { "meter", "keep_buckets_days", CONFIG_KIND_UNSIGNED,
 						 offsetof(struct config, meter_keep_buckets_days),
 						 1, 3650, 62 },
+	[CONFIG_KEY_LOG_ORIGIN] = { "log", "origin", CONFIG_KIND_TEXT },
+	[CONFIG_KEY_LOG_KEY_FILE] = { "log", "key_file", CONFIG_KIND_TEXT },
 	[CONFIG_KEY_CURRENCY] = { "billing", "currency", CONFIG_KIND_TEXT },
 	[CONFIG_KEY_TIMEZONE] = { "billing", "timezone", CONFIG_KIND_TEXT },
 };
@@ -660,6 +665,27 @@ static int config_parse_timezone(struct config_load *load, const struct config_k
 	return config_replace_text(load, &load->config->timezone, value);
 }
 
+/* Printable ASCII without spaces or '+': a checkpoint origin and a note key
+ * name at once. */
+static int config_parse_log_origin(struct config_load *load, const struct config_key *key,
+				   const char *value)
+{
+	char quoted[CONFIG_QUOTED_MAX];
+	size_t len = strlen(value);
+	bool valid = len >= 1 && len <= 255;
+
+	for (size_t i = 0; valid && i < len; i++)
+		valid = value[i] > ' ' && value[i] < 0x7f && value[i] != '+';
+	if (!valid) {
+		config_error(load, load->lineno, key->section, key->name,
+			     "%s is not a log origin; write the cooperative's domain and a path, "
+			     "without spaces or '+', such as coop.example/log",
+			     config_quote(value, quoted));
+		return -EINVAL;
+	}
+	return config_replace_text(load, &load->config->log_origin, value);
+}
+
 static int config_parse_value(struct config_load *load, enum config_key_id id, const char *value)
 {
 	const struct config_key *key = &config_keys[id];
@@ -673,6 +699,10 @@ static int config_parse_value(struct config_load *load, enum config_key_id id, c
 		return config_parse_database_path(load, key, value);
 	case CONFIG_KEY_METER_TABLE:
 		return config_parse_meter_table(load, key, value);
+	case CONFIG_KEY_LOG_ORIGIN:
+		return config_parse_log_origin(load, key, value);
+	case CONFIG_KEY_LOG_KEY_FILE:
+		return config_replace_text(load, &load->config->log_key_file, value);
 	case CONFIG_KEY_CURRENCY:
 		return config_parse_currency(load, key, value);
 	case CONFIG_KEY_TIMEZONE:
@@ -901,8 +931,10 @@ static int config_new(const char *path, struct config **ret_config)
 	config->database_path = strdup(CONFIG_DEFAULT_DATABASE_PATH);
 	config->meter_table = strdup(CONFIG_DEFAULT_METER_TABLE);
 	config->timezone = strdup(CONFIG_DEFAULT_TIMEZONE);
+	config->log_origin = strdup(CONFIG_DEFAULT_LOG_ORIGIN);
+	config->log_key_file = strdup("");
 	if (!config->path || !config->listen || !config->database_path || !config->meter_table ||
-	    !config->timezone) {
+	    !config->timezone || !config->log_origin || !config->log_key_file) {
 		config_free(config);
 		return -ENOMEM;
 	}
@@ -998,6 +1030,8 @@ void config_free(struct config *config)
 	free(config->cors_origins);
 	free(config->database_path);
 	free(config->meter_table);
+	free(config->log_origin);
+	free(config->log_key_file);
 	free(config->timezone);
 	free(config);
 }

@@ -14,6 +14,7 @@
 #include "coopbill/config.h"
 #include "coopbill/daemon.h"
 #include "coopbill/http.h"
+#include "coopbill/journal.h"
 #include "coopbill/log.h"
 #include "coopbill/meter.h"
 #include "coopbill/store.h"
@@ -29,6 +30,7 @@ struct daemon {
 	uv_timer_t stop_timer;
 	struct config *config;
 	struct store *store;
+	struct journal *journal;
 	struct meter *meter;
 	struct api *api;
 	struct http_server *http;
@@ -174,7 +176,17 @@ static int daemon_start(struct daemon *daemon, const char *config_path)
 		log_error("database %s: %s", daemon->config->database_path, errbuf);
 		return r;
 	}
-	r = meter_new(&daemon->loop, daemon->store, daemon->config, &daemon->meter);
+	r = journal_open(daemon->store, daemon->config, &daemon->journal, errbuf, sizeof(errbuf));
+	if (r < 0) {
+		log_error("%s", errbuf);
+		return r;
+	}
+	if (journal_problem(daemon->journal))
+		log_error("transparency log: %s. Refusing to serve the API until the database is "
+			  "restored from a backup; metering goes on",
+			  journal_problem(daemon->journal));
+	r = meter_new(&daemon->loop, daemon->store, daemon->journal, daemon->config,
+		      &daemon->meter);
 	if (r < 0)
 		return r;
 	r = meter_start(daemon->meter);
@@ -185,7 +197,7 @@ static int daemon_start(struct daemon *daemon, const char *config_path)
 			  daemon->config->meter_table, strerror(-r));
 		return r;
 	}
-	r = api_new(daemon->store, daemon->meter, daemon->config, &daemon->api);
+	r = api_new(daemon->store, daemon->meter, daemon->journal, daemon->config, &daemon->api);
 	if (r < 0)
 		return r;
 	r = http_server_new(&daemon->loop, daemon->config, api_dispatch, daemon->api,
@@ -234,6 +246,7 @@ int daemon_run(const char *config_path)
 	uv_run(&daemon.loop, UV_RUN_DEFAULT);
 	uv_loop_close(&daemon.loop);
 	api_free(daemon.api);
+	journal_free(daemon.journal);
 	store_free(daemon.store);
 	config_free(daemon.config);
 	if (r == 0)

@@ -9,6 +9,7 @@
 
 #include "build-config.h"
 #include "coopbill/config.h"
+#include "coopbill/journal.h"
 #include "coopbill/log.h"
 #include "coopbill/meter.h"
 
@@ -28,6 +29,7 @@ struct meter {
 	uv_timer_t timer;
 	bool timer_started;
 	struct store *store;
+	struct journal *journal;
 	const struct config *config;
 	struct nft *nft;
 	/* What meter_baselines holds, sorted by household and direction. */
@@ -74,8 +76,8 @@ static int64_t wall_ms(void)
 	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-int meter_new(uv_loop_t *loop, struct store *store, const struct config *config,
-	      struct meter **ret_meter)
+int meter_new(uv_loop_t *loop, struct store *store, struct journal *journal,
+	      const struct config *config, struct meter **ret_meter)
 {
 	struct meter *meter = calloc(1, sizeof(*meter));
 
@@ -83,6 +85,7 @@ int meter_new(uv_loop_t *loop, struct store *store, const struct config *config,
 		return -ENOMEM;
 	meter->loop = loop;
 	meter->store = store;
+	meter->journal = journal;
 	meter->config = config;
 	meter->status.state = config->meter_enabled ? METER_STARTING : METER_DISABLED;
 	uv_timer_init(loop, &meter->timer);
@@ -266,6 +269,7 @@ static int poll_commit(struct meter *meter, const struct meter_accounting *accou
 {
 	const struct config *config = meter->config;
 	int64_t now_s = end_ms / 1000, watermark;
+	struct store_gap *gaps = NULL;
 	struct usage_row *rows = NULL;
 	size_t n_rows = 0;
 	int r;
@@ -277,9 +281,13 @@ static int poll_commit(struct meter *meter, const struct meter_accounting *accou
 	if (r < 0)
 		goto out;
 	r = store_usage_watermark(meter->store, &watermark);
+	gaps = calloc(accounting->n_gaps + 1, sizeof(*gaps));
+	if (!gaps)
+		r = -ENOMEM;
 	for (size_t i = 0; r == 0 && i < accounting->n_gaps; i++) {
 		const struct meter_gap *gap = &accounting->gaps[i];
-		struct store_gap row = {
+
+		gaps[i] = (struct store_gap){
 			.household_id = gap->household_id,
 			.direction = (int)gap->direction,
 			.since = meter->status.last_poll_at,
@@ -287,10 +295,13 @@ static int poll_commit(struct meter *meter, const struct meter_accounting *accou
 			.bytes_before = gap->bytes_before,
 			.bytes_after = gap->bytes_after,
 		};
-
-		strcpy(row.reason, gap->recreated ? "counter-recreated" : "counter-reset");
-		r = store_gap_insert(meter->store, &row);
+		strcpy(gaps[i].reason, gap->recreated ? "counter-recreated" : "counter-reset");
+		r = store_gap_insert(meter->store, &gaps[i]);
 	}
+	/* Members see gaps in the transparency log too; a log that does not
+	 * verify must not stop the metering. */
+	if (r == 0 && accounting->n_gaps > 0 && meter->journal && !journal_problem(meter->journal))
+		r = journal_log_gaps(meter->journal, gaps, accounting->n_gaps);
 	for (size_t i = 0; r == 0 && i < n_rows; i++)
 		r = store_usage_add(meter->store, watermark, rows[i].bucket_start,
 				    rows[i].household_id, rows[i].bytes_up, rows[i].bytes_down);
@@ -323,6 +334,7 @@ static int poll_commit(struct meter *meter, const struct meter_accounting *accou
 	if (r < 0)
 		store_rollback(meter->store);
 out:
+	free(gaps);
 	free(rows);
 	return r;
 }

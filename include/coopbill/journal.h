@@ -1,0 +1,49 @@
+/* The daemon's transparency log: canonical text entries for what the
+ * cooperative does, appended with their Merkle hashes and a newly signed
+ * checkpoint inside the caller's write transaction, and verified against the
+ * last signed checkpoint when opened. Households appear in entries only as
+ * salted commitments. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct config;
+struct household;
+struct store;
+struct store_gap;
+
+struct journal;
+
+/* Loads the signing key ([log] key_file, else log.key beside the database),
+ * creating it (mode 0600) on first start, signs the empty log's checkpoint if
+ * there is none, and verifies every entry and stored hash against the last
+ * checkpoint. A log that does not verify still opens: journal_problem() says
+ * what is wrong. Other failures return an error and a sentence in errbuf. */
+int journal_open(struct store *store, const struct config *config, struct journal **ret_journal,
+		 char *errbuf, size_t errbuf_len);
+void journal_free(struct journal *journal);
+
+/* NULL while the log verifies; otherwise what is wrong, naming the first bad
+ * entry. */
+const char *journal_problem(const struct journal *journal);
+/* The verifier key line members check checkpoints with. */
+const char *journal_verifier_key(const struct journal *journal);
+
+/* Appends entries (each non-empty text ending in a newline, at most 64 KiB)
+ * and signs a checkpoint for the new size, all in the caller's transaction.
+ * ret_first_index may be NULL. */
+int journal_append(struct journal *journal, const char *const *entries, size_t n_entries,
+		   int64_t *ret_first_index);
+
+/* The commitment that stands for a household in entries: BLAKE2b-256 keyed
+ * with the household's secret salt, of its decimal id; the salt is created on
+ * first use, in the caller's transaction. Both as lowercase hex. */
+int journal_household_commitment(struct journal *journal, int64_t household_id,
+				 char ret_commitment[65], char ret_salt[65]);
+
+/* Entries of each kind, appended in the caller's transaction. */
+int journal_log_household(struct journal *journal, const char *type,
+			  const struct household *household);
+int journal_log_token(struct journal *journal, const char *role, int64_t household_id);
+int journal_log_gaps(struct journal *journal, const struct store_gap *gaps, size_t n_gaps);

@@ -1,0 +1,451 @@
+/* The transparency log on top of the store: key handling, appending entries
+ * with their stored hashes and a signed checkpoint, verification at open, and
+ * the canonical entries of each kind. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "coopbill/config.h"
+#include "coopbill/journal.h"
+#include "coopbill/store.h"
+#include "coopbill/tlog.h"
+
+#define ENTRY_MAX 65536
+
+struct journal {
+	struct store *store;
+	struct tlog_signer signer;
+	char verifier_key[TLOG_VERIFIER_KEY_TEXT_MAX];
+	char *problem;
+};
+
+static void errbuf_set(char *errbuf, size_t len, const char *format, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void errbuf_set(char *errbuf, size_t len, const char *format, ...)
+{
+	va_list ap;
+
+	va_start(ap, format);
+	vsnprintf(errbuf, len, format, ap);
+	va_end(ap);
+}
+
+/* The key file: configured, or log.key in the database's directory. */
+static int key_path(const struct config *config, char *ret_path, size_t len)
+{
+	const char *slash;
+
+	if (config->log_key_file[0])
+		return snprintf(ret_path, len, "%s", config->log_key_file) < (int)len
+			       ? 0
+			       : -ENAMETOOLONG;
+	slash = strrchr(config->database_path, '/');
+	if (!slash)
+		return snprintf(ret_path, len, "log.key") < (int)len ? 0 : -ENAMETOOLONG;
+	return snprintf(ret_path, len, "%.*s/log.key", (int)(slash - config->database_path),
+			config->database_path) < (int)len
+		       ? 0
+		       : -ENAMETOOLONG;
+}
+
+static int key_load_or_create(struct journal *journal, const struct config *config, char *errbuf,
+			      size_t errbuf_len)
+{
+	char path[4096], text[TLOG_SIGNER_KEY_TEXT_MAX + 2];
+	ssize_t len;
+	int fd, r;
+
+	r = key_path(config, path, sizeof(path));
+	if (r < 0) {
+		errbuf_set(errbuf, errbuf_len, "the log key's path is too long");
+		return r;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		len = read(fd, text, sizeof(text) - 1);
+		close(fd);
+		if (len < 0) {
+			errbuf_set(errbuf, errbuf_len, "cannot read the log key %s: %m", path);
+			return -errno;
+		}
+		text[len] = '\0';
+		text[strcspn(text, "\n")] = '\0';
+		r = tlog_signer_parse(text, &journal->signer);
+		sodium_memzero(text, sizeof(text));
+		if (r < 0) {
+			errbuf_set(errbuf, errbuf_len, "%s is not a log signing key", path);
+			return r;
+		}
+		if (strcmp(journal->signer.verifier.name, config->log_origin) != 0) {
+			errbuf_set(errbuf, errbuf_len,
+				   "the log key %s is named %s but [log] origin is %s; the origin "
+				   "cannot change once members verify the log",
+				   path, journal->signer.verifier.name, config->log_origin);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (errno != ENOENT) {
+		errbuf_set(errbuf, errbuf_len, "cannot open the log key %s: %m", path);
+		return -errno;
+	}
+
+	r = tlog_signer_generate(config->log_origin, &journal->signer);
+	if (r == 0)
+		r = tlog_signer_format(&journal->signer, text);
+	if (r < 0) {
+		errbuf_set(errbuf, errbuf_len, "cannot make a log key named %s",
+			   config->log_origin);
+		return r;
+	}
+	strcat(text, "\n");
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		sodium_memzero(text, sizeof(text));
+		errbuf_set(errbuf, errbuf_len, "cannot create the log key %s: %m", path);
+		return -errno;
+	}
+	len = write(fd, text, strlen(text));
+	r = len == (ssize_t)strlen(text) && fsync(fd) == 0 ? 0 : -EIO;
+	close(fd);
+	sodium_memzero(text, sizeof(text));
+	if (r < 0) {
+		unlink(path);
+		errbuf_set(errbuf, errbuf_len, "cannot write the log key %s", path);
+	}
+	return r;
+}
+
+/* Signs and stores the checkpoint of the first `size` records. */
+static int checkpoint_sign(struct journal *journal, int64_t size)
+{
+	struct tlog_checkpoint checkpoint = { .size = size };
+	char text[TLOG_CHECKPOINT_TEXT_MAX], *note = NULL;
+	size_t text_len, note_len;
+	int r;
+
+	snprintf(checkpoint.origin, sizeof(checkpoint.origin), "%s", journal->signer.verifier.name);
+	r = tlog_tree_hash(size, store_log_hashes_read, journal->store, checkpoint.root);
+	if (r == 0)
+		r = tlog_checkpoint_format(&checkpoint, text, &text_len);
+	if (r == 0)
+		r = tlog_note_sign(text, text_len, &journal->signer, &note, &note_len);
+	if (r == 0)
+		r = store_log_checkpoint_put(journal->store, size, checkpoint.root, note);
+	free(note);
+	return r;
+}
+
+struct verify_state {
+	struct journal *journal;
+	int64_t bad_index;
+};
+
+/* Recomputes an entry's stored hashes from its bytes and the hashes before
+ * it (already checked) and compares them with what is stored. */
+static int verify_entry(int64_t index, const void *entry, size_t len, void *data)
+{
+	uint8_t computed[TLOG_STORED_HASHES_MAX][TLOG_HASH_SIZE], stored[TLOG_HASH_SIZE];
+	struct verify_state *state = data;
+	struct store *store = state->journal->store;
+	int64_t first = tlog_stored_hash_index(0, index);
+	size_t count;
+	int r;
+
+	r = tlog_stored_hashes(index, entry, len, store_log_hashes_read, store, computed, &count);
+	for (size_t i = 0; r == 0 && i < count; i++) {
+		int64_t at = first + (int64_t)i;
+
+		r = store_log_hashes_read(store, &at, 1, &stored);
+		if (r == 0 && sodium_memcmp(stored, computed[i], TLOG_HASH_SIZE) != 0)
+			r = -EBADMSG;
+	}
+	if (r < 0)
+		state->bad_index = index;
+	return r;
+}
+
+static int problem_set(struct journal *journal, const char *format, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int problem_set(struct journal *journal, const char *format, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, format);
+	r = vasprintf(&journal->problem, format, ap);
+	va_end(ap);
+	if (r < 0) {
+		journal->problem = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int journal_verify(struct journal *journal)
+{
+	struct verify_state state = { .journal = journal, .bad_index = -1 };
+	uint8_t checkpoint_root[TLOG_HASH_SIZE], root[TLOG_HASH_SIZE];
+	int64_t checkpoint_size, size;
+	char *note = NULL, *text = NULL;
+	size_t text_len;
+	int r;
+
+	r = store_log_checkpoint_latest(journal->store, &checkpoint_size, checkpoint_root, &note);
+	if (r < 0)
+		return r;
+	r = tlog_note_open(note, strlen(note), &journal->signer.verifier, &text, &text_len);
+	free(text);
+	free(note);
+	if (r < 0) {
+		r = problem_set(journal,
+				"the latest checkpoint (size %" PRId64 ") is not signed by "
+				"the log key",
+				checkpoint_size);
+		goto out;
+	}
+	r = store_log_size(journal->store, &size);
+	if (r < 0)
+		goto out;
+	if (size != checkpoint_size) {
+		r = problem_set(journal,
+				"the log has %" PRId64 " entries but its latest signed checkpoint "
+				"covers %" PRId64
+				"; the database was edited or the storage is corrupt",
+				size, checkpoint_size);
+		goto out;
+	}
+	r = store_log_entries_each(journal->store, verify_entry, &state);
+	if (r == -EBADMSG || r == -ENOENT || state.bad_index >= 0) {
+		r = problem_set(journal,
+				"log entry %" PRId64
+				" does not match its stored hash; the database "
+				"was edited or the storage is corrupt",
+				state.bad_index);
+		goto out;
+	}
+	if (r < 0)
+		goto out;
+	r = tlog_tree_hash(size, store_log_hashes_read, journal->store, root);
+	if (r == 0 && sodium_memcmp(root, checkpoint_root, TLOG_HASH_SIZE) != 0)
+		r = problem_set(journal,
+				"the log's root hash differs from its latest signed checkpoint "
+				"(size %" PRId64
+				"); the database was edited or the storage is corrupt",
+				size);
+out:
+	return r;
+}
+
+int journal_open(struct store *store, const struct config *config, struct journal **ret_journal,
+		 char *errbuf, size_t errbuf_len)
+{
+	struct journal *journal;
+	uint8_t root[TLOG_HASH_SIZE];
+	int64_t size;
+	char *note = NULL;
+	int r;
+
+	if (sodium_init() < 0)
+		return -EIO;
+	journal = calloc(1, sizeof(*journal));
+	if (!journal)
+		return -ENOMEM;
+	journal->store = store;
+	r = key_load_or_create(journal, config, errbuf, errbuf_len);
+	if (r < 0)
+		goto out;
+	r = tlog_verifier_format(&journal->signer.verifier, journal->verifier_key);
+	if (r < 0)
+		goto out;
+
+	r = store_log_checkpoint_latest(store, &size, root, &note);
+	free(note);
+	if (r == -ENOENT) {
+		/* The log is live from the first start: an empty tree, signed. */
+		r = store_begin(store);
+		if (r == 0)
+			r = checkpoint_sign(journal, 0);
+		if (r == 0)
+			r = store_commit(store);
+		else
+			store_rollback(store);
+	}
+	if (r == 0)
+		r = journal_verify(journal);
+	if (r < 0)
+		errbuf_set(errbuf, errbuf_len, "cannot read the transparency log: %s",
+			   strerror(-r));
+out:
+	if (r < 0) {
+		journal_free(journal);
+		return r;
+	}
+	*ret_journal = journal;
+	return 0;
+}
+
+void journal_free(struct journal *journal)
+{
+	if (!journal)
+		return;
+	tlog_signer_wipe(&journal->signer);
+	free(journal->problem);
+	free(journal);
+}
+
+const char *journal_problem(const struct journal *journal)
+{
+	return journal->problem;
+}
+
+const char *journal_verifier_key(const struct journal *journal)
+{
+	return journal->verifier_key;
+}
+
+int journal_append(struct journal *journal, const char *const *entries, size_t n_entries,
+		   int64_t *ret_first_index)
+{
+	uint8_t hashes[TLOG_STORED_HASHES_MAX][TLOG_HASH_SIZE];
+	int64_t size;
+	size_t count;
+	int r;
+
+	if (journal->problem)
+		return -EBADMSG;
+	r = store_log_size(journal->store, &size);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n_entries; i++) {
+		int64_t index = size + (int64_t)i;
+		size_t len = strlen(entries[i]);
+
+		if (len == 0 || len > ENTRY_MAX || entries[i][len - 1] != '\n')
+			return -EINVAL;
+		r = tlog_stored_hashes(index, entries[i], len, store_log_hashes_read,
+				       journal->store, hashes, &count);
+		if (r == 0)
+			r = store_log_entry_put(journal->store, index, entries[i], len);
+		for (size_t k = 0; r == 0 && k < count; k++)
+			r = store_log_hash_put(journal->store,
+					       tlog_stored_hash_index(0, index) + (int64_t)k,
+					       hashes[k]);
+		if (r < 0)
+			return r;
+	}
+	r = checkpoint_sign(journal, size + (int64_t)n_entries);
+	if (r < 0)
+		return r;
+	if (ret_first_index)
+		*ret_first_index = size;
+	return 0;
+}
+
+static void hex(const uint8_t *bytes, size_t len, char *ret_hex)
+{
+	sodium_bin2hex(ret_hex, len * 2 + 1, bytes, len);
+}
+
+int journal_household_commitment(struct journal *journal, int64_t household_id,
+				 char ret_commitment[65], char ret_salt[65])
+{
+	uint8_t salt[32], commitment[32];
+	char id[24];
+	int r;
+
+	r = store_household_salt_get(journal->store, household_id, salt);
+	if (r == -ENOENT) {
+		randombytes_buf(salt, sizeof(salt));
+		r = store_household_salt_put(journal->store, household_id, salt);
+	}
+	if (r < 0)
+		return r;
+	snprintf(id, sizeof(id), "%" PRId64, household_id);
+	crypto_generichash(commitment, sizeof(commitment), (const uint8_t *)id, strlen(id), salt,
+			   sizeof(salt));
+	hex(commitment, sizeof(commitment), ret_commitment);
+	if (ret_salt)
+		hex(salt, sizeof(salt), ret_salt);
+	sodium_memzero(salt, sizeof(salt));
+	return 0;
+}
+
+int journal_log_household(struct journal *journal, const char *type,
+			  const struct household *household)
+{
+	char commitment[65], entry[512], left_at[32] = "";
+	const char *text = entry;
+	int r;
+
+	r = journal_household_commitment(journal, household->id, commitment, NULL);
+	if (r < 0)
+		return r;
+	if (household->left_at[0])
+		snprintf(left_at, sizeof(left_at), "left_at %s\n", household->left_at);
+	snprintf(entry, sizeof(entry),
+		 "%s\nhousehold %s\nstatus %s\njoined_at %s\n%saddresses %zu\ntime %lld\n", type,
+		 commitment, household->status == HOUSEHOLD_ACTIVE ? "active" : "closed",
+		 household->joined_at, left_at, household->n_addresses, (long long)time(NULL));
+	return journal_append(journal, &text, 1, NULL);
+}
+
+int journal_log_token(struct journal *journal, const char *role, int64_t household_id)
+{
+	char commitment[65], household[80] = "", entry[256];
+	const char *text = entry;
+	int r;
+
+	if (household_id > 0) {
+		r = journal_household_commitment(journal, household_id, commitment, NULL);
+		if (r < 0)
+			return r;
+		snprintf(household, sizeof(household), "household %s\n", commitment);
+	}
+	snprintf(entry, sizeof(entry), "token-issued\nrole %s\n%stime %lld\n", role, household,
+		 (long long)time(NULL));
+	return journal_append(journal, &text, 1, NULL);
+}
+
+int journal_log_gaps(struct journal *journal, const struct store_gap *gaps, size_t n_gaps)
+{
+	char **entries = calloc(n_gaps ? n_gaps : 1, sizeof(*entries));
+	char commitment[65], since[40];
+	int r = entries ? 0 : -ENOMEM;
+
+	for (size_t i = 0; r == 0 && i < n_gaps; i++) {
+		const struct store_gap *gap = &gaps[i];
+
+		r = journal_household_commitment(journal, gap->household_id, commitment, NULL);
+		if (r < 0)
+			break;
+		since[0] = '\0';
+		if (gap->since)
+			snprintf(since, sizeof(since), "since %lld\n", (long long)gap->since);
+		if (asprintf(&entries[i],
+			     "meter-gap\nhousehold %s\ndirection %s\nreason %s\n%sat %lld\n"
+			     "bytes_before %" PRIu64 "\nbytes_after %" PRIu64 "\n",
+			     commitment, gap->direction == 0 ? "up" : "down", gap->reason, since,
+			     (long long)gap->at, gap->bytes_before, gap->bytes_after) < 0) {
+			entries[i] = NULL;
+			r = -ENOMEM;
+		}
+	}
+	if (r == 0 && n_gaps > 0)
+		r = journal_append(journal, (const char *const *)entries, n_gaps, NULL);
+	for (size_t i = 0; entries && i < n_gaps; i++)
+		free(entries[i]);
+	free(entries);
+	return r;
+}
