@@ -148,6 +148,7 @@ static int checkpoint_sign(struct journal *journal, int64_t size)
 
 struct verify_state {
 	struct journal *journal;
+	int64_t next_index;
 	int64_t bad_index;
 };
 
@@ -162,6 +163,12 @@ static int verify_entry(int64_t index, const void *entry, size_t len, void *data
 	size_t count;
 	int r;
 
+	/* A missing row is an edit too. */
+	if (index != state->next_index) {
+		state->bad_index = state->next_index;
+		return -EBADMSG;
+	}
+	state->next_index++;
 	r = tlog_stored_hashes(index, entry, len, store_log_hashes_read, store, computed, &count);
 	for (size_t i = 0; r == 0 && i < count; i++) {
 		int64_t at = first + (int64_t)i;

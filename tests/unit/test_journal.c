@@ -1,0 +1,294 @@
+/* The transparency log on a real database file: signed checkpoints that
+ * verify, proofs for every entry, commitments a member can recompute, and a
+ * database edited behind the daemon's back caught at open. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sodium.h>
+#include <sqlite3.h>
+
+#include "coopbill/config.h"
+#include "coopbill/journal.h"
+#include "coopbill/store.h"
+#include "coopbill/tlog.h"
+
+struct fixture {
+	char dir[64];
+	char db[96];
+	struct config config;
+	struct store *store;
+	struct journal *journal;
+};
+
+static void fixture_open(struct fixture *f)
+{
+	char errbuf[256];
+
+	assert_int_equal(store_open(f->db, &f->store, errbuf, sizeof(errbuf)), 0);
+	assert_int_equal(journal_open(f->store, &f->config, &f->journal, errbuf, sizeof(errbuf)),
+			 0);
+}
+
+static void fixture_close(struct fixture *f)
+{
+	journal_free(f->journal);
+	store_free(f->store);
+	f->journal = NULL;
+	f->store = NULL;
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	strcpy(f->dir, "/tmp/coopbill-journal.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->db, sizeof(f->db), "%s/coopbill.db", f->dir);
+	f->config.database_path = f->db;
+	f->config.log_origin = (char *)"coop.example/log";
+	f->config.log_key_file = (char *)"";
+	fixture_open(f);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	fixture_close(f);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+static void append(struct fixture *f, const char *entry)
+{
+	assert_int_equal(store_begin(f->store), 0);
+	assert_int_equal(journal_append(f->journal, &entry, 1, NULL), 0);
+	assert_int_equal(store_commit(f->store), 0);
+}
+
+/* Runs SQL on the file as an intruder with sqlite3 would. */
+static void tamper(struct fixture *f, const char *sql)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static void test_key_and_empty_checkpoint(void **state)
+{
+	struct fixture *f = *state;
+	struct tlog_verifier verifier;
+	uint8_t root[TLOG_HASH_SIZE], empty[TLOG_HASH_SIZE];
+	char path[128], *note;
+	struct stat st;
+	int64_t size;
+
+	snprintf(path, sizeof(path), "%s/log.key", f->dir);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(tlog_verifier_parse(journal_verifier_key(f->journal), &verifier), 0);
+	assert_string_equal(verifier.name, "coop.example/log");
+	assert_null(journal_problem(f->journal));
+
+	/* The log is live from the first start: the empty tree, signed. */
+	assert_int_equal(store_log_checkpoint_latest(f->store, &size, root, &note), 0);
+	assert_int_equal(size, 0);
+	crypto_hash_sha256(empty, NULL, 0);
+	assert_memory_equal(root, empty, TLOG_HASH_SIZE);
+	free(note);
+}
+
+static void test_append_sign_prove(void **state)
+{
+	struct fixture *f = *state;
+	const char *entries[] = { "household-created\nhousehold aa\n", "token-issued\nrole admin\n",
+				  "meter-gap\nhousehold bb\nat 5\n" };
+	uint8_t root[TLOG_HASH_SIZE], proof[TLOG_PROOF_MAX][TLOG_HASH_SIZE], leaf[TLOG_HASH_SIZE];
+	struct tlog_verifier verifier;
+	struct tlog_checkpoint checkpoint;
+	char *note, *text;
+	size_t text_len, len;
+	int64_t size, first;
+
+	assert_int_equal(store_begin(f->store), 0);
+	assert_int_equal(journal_append(f->journal, entries, 3, &first), 0);
+	assert_int_equal(store_commit(f->store), 0);
+	assert_int_equal(first, 0);
+
+	assert_int_equal(store_log_checkpoint_latest(f->store, &size, root, &note), 0);
+	assert_int_equal(size, 3);
+	assert_int_equal(tlog_verifier_parse(journal_verifier_key(f->journal), &verifier), 0);
+	assert_int_equal(tlog_note_open(note, strlen(note), &verifier, &text, &text_len), 0);
+	assert_int_equal(tlog_checkpoint_parse(text, text_len, &checkpoint), 0);
+	assert_int_equal(checkpoint.size, 3);
+	assert_memory_equal(checkpoint.root, root, TLOG_HASH_SIZE);
+	free(text);
+	free(note);
+
+	for (int64_t i = 0; i < 3; i++) {
+		tlog_record_hash(entries[i], strlen(entries[i]), leaf);
+		assert_int_equal(tlog_prove_record(3, i, store_log_hashes_read, f->store, proof,
+						   &len),
+				 0);
+		assert_int_equal(tlog_check_record((const uint8_t(*)[TLOG_HASH_SIZE])proof, len, 3,
+						   root, i, leaf),
+				 0);
+	}
+	/* Two different roots are never signed for one size. */
+	assert_int_equal(store_log_checkpoint_put(f->store, 3, leaf, "x"), -EEXIST);
+
+	/* Reopening verifies everything again. */
+	fixture_close(f);
+	fixture_open(f);
+	assert_null(journal_problem(f->journal));
+}
+
+static void test_commitment(void **state)
+{
+	struct fixture *f = *state;
+	char commitment[65], again[65], salt_hex[65], expected_hex[65];
+	uint8_t salt[32], expected[32];
+	size_t salt_len;
+
+	assert_int_equal(store_begin(f->store), 0);
+	/* Salts belong to households: make household 1. */
+	struct household household = { .name = (char *)"A", .joined_at = "2026-11-01" };
+	int64_t id;
+	assert_int_equal(store_household_insert(f->store, &household, &id), 0);
+	assert_int_equal(journal_household_commitment(f->journal, id, commitment, salt_hex), 0);
+	assert_int_equal(journal_household_commitment(f->journal, id, again, NULL), 0);
+	assert_int_equal(store_commit(f->store), 0);
+	assert_string_equal(commitment, again);
+
+	/* What a member recomputes from the salt: keyed BLAKE2b of the decimal id. */
+	assert_int_equal(sodium_hex2bin(salt, sizeof(salt), salt_hex, 64, NULL, &salt_len, NULL), 0);
+	crypto_generichash(expected, sizeof(expected), (const uint8_t *)"1", 1, salt, sizeof(salt));
+	sodium_bin2hex(expected_hex, sizeof(expected_hex), expected, sizeof(expected));
+	assert_string_equal(commitment, expected_hex);
+}
+
+static void test_edited_entry_is_caught(void **state)
+{
+	struct fixture *f = *state;
+
+	append(f, "token-issued\nrole admin\n");
+	append(f, "token-issued\nrole member\n");
+	append(f, "token-issued\nrole admin\n");
+	fixture_close(f);
+	tamper(f, "DROP TRIGGER log_entries_append_only_update;"
+		  "UPDATE log_entries SET entry = 'token-issued\nrole admin\n' WHERE idx = 1");
+	fixture_open(f);
+	assert_non_null(journal_problem(f->journal));
+	assert_non_null(strstr(journal_problem(f->journal), "entry 1 "));
+	/* Nothing more is appended to a log that does not verify. */
+	const char *entry = "token-issued\nrole admin\n";
+	assert_int_equal(store_begin(f->store), 0);
+	assert_int_equal(journal_append(f->journal, &entry, 1, NULL), -EBADMSG);
+	store_rollback(f->store);
+}
+
+static void test_edited_hash_is_caught(void **state)
+{
+	struct fixture *f = *state;
+
+	for (int i = 0; i < 5; i++)
+		append(f, "token-issued\nrole admin\n");
+	fixture_close(f);
+	/* Stored hash 3 is the inner node completed by entry 1. */
+	tamper(f, "DROP TRIGGER log_hashes_append_only_update;"
+		  "UPDATE log_hashes SET hash = zeroblob(32) WHERE idx = 2");
+	fixture_open(f);
+	assert_non_null(journal_problem(f->journal));
+}
+
+static void test_deleted_entries_are_caught(void **state)
+{
+	struct fixture *f = *state;
+
+	for (int i = 0; i < 4; i++)
+		append(f, "token-issued\nrole admin\n");
+	fixture_close(f);
+	tamper(f, "DROP TRIGGER log_entries_append_only_delete;"
+		  "DELETE FROM log_entries WHERE idx = 3");
+	fixture_open(f);
+	assert_non_null(journal_problem(f->journal));
+	assert_non_null(strstr(journal_problem(f->journal), "3 entries"));
+}
+
+/* A row missing in the middle leaves the size as it was. */
+static void test_missing_middle_entry_is_caught(void **state)
+{
+	struct fixture *f = *state;
+
+	for (int i = 0; i < 4; i++)
+		append(f, "token-issued\nrole admin\n");
+	fixture_close(f);
+	tamper(f, "DROP TRIGGER log_entries_append_only_delete;"
+		  "DELETE FROM log_entries WHERE idx = 1");
+	fixture_open(f);
+	assert_non_null(journal_problem(f->journal));
+	assert_non_null(strstr(journal_problem(f->journal), "entry 1 "));
+}
+
+static void test_append_only(void **state)
+{
+	struct fixture *f = *state;
+	sqlite3 *db;
+
+	append(f, "token-issued\nrole admin\n");
+	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(db, "UPDATE log_entries SET entry = 'x'", NULL, NULL,
+					  NULL),
+			     SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(db, "DELETE FROM log_checkpoints", NULL, NULL, NULL),
+			     SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(db, "DELETE FROM log_hashes", NULL, NULL, NULL),
+			     SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static void test_key_of_another_origin(void **state)
+{
+	struct fixture *f = *state;
+	struct journal *journal;
+	char errbuf[256];
+
+	f->config.log_origin = (char *)"other.example/log";
+	assert_int_equal(journal_open(f->store, &f->config, &journal, errbuf, sizeof(errbuf)),
+			 -EINVAL);
+	assert_non_null(strstr(errbuf, "origin"));
+	f->config.log_origin = (char *)"coop.example/log";
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_key_and_empty_checkpoint, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_append_sign_prove, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commitment, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_edited_entry_is_caught, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_edited_hash_is_caught, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deleted_entries_are_caught, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_middle_entry_is_caught, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_append_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_key_of_another_origin, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("journal", tests, NULL, NULL);
+}
