@@ -20,9 +20,18 @@
 #include "coopbill/tlog.h"
 
 #define ENTRY_MAX 65536
+/* Recently stored hashes, direct-mapped by index: appending record n reads
+ * the hashes of the complete subtrees to its left, mostly written lately. */
+#define HASH_CACHE_SIZE 4096
+
+struct cached_hash {
+	int64_t index; /* -1: empty */
+	uint8_t hash[TLOG_HASH_SIZE];
+};
 
 struct journal {
 	struct store *store;
+	struct cached_hash cache[HASH_CACHE_SIZE];
 	struct tlog_signer signer;
 	char verifier_key[TLOG_VERIFIER_KEY_TEXT_MAX];
 	char *problem;
@@ -126,6 +135,50 @@ static int key_load_or_create(struct journal *journal, const struct config *conf
 	return r;
 }
 
+static void cache_clear(struct journal *journal)
+{
+	for (size_t i = 0; i < HASH_CACHE_SIZE; i++)
+		journal->cache[i].index = -1;
+}
+
+/* Forgets hashes at or past `from`: written by a transaction that was rolled
+ * back after this module's part succeeded. */
+static void cache_drop_from(struct journal *journal, int64_t from)
+{
+	for (size_t i = 0; i < HASH_CACHE_SIZE; i++)
+		if (journal->cache[i].index >= from)
+			journal->cache[i].index = -1;
+}
+
+static void cache_put(struct journal *journal, int64_t index, const uint8_t hash[TLOG_HASH_SIZE])
+{
+	struct cached_hash *slot = &journal->cache[index % HASH_CACHE_SIZE];
+
+	slot->index = index;
+	memcpy(slot->hash, hash, TLOG_HASH_SIZE);
+}
+
+/* A tlog_hash_reader: the cache first, then the database. */
+static int journal_hashes_read(void *ctx, const int64_t *indexes, size_t n_indexes,
+			       uint8_t (*ret_hashes)[TLOG_HASH_SIZE])
+{
+	struct journal *journal = ctx;
+	int r;
+
+	for (size_t i = 0; i < n_indexes; i++) {
+		const struct cached_hash *slot = &journal->cache[indexes[i] % HASH_CACHE_SIZE];
+
+		if (slot->index == indexes[i]) {
+			memcpy(ret_hashes[i], slot->hash, TLOG_HASH_SIZE);
+			continue;
+		}
+		r = store_log_hashes_read(journal->store, &indexes[i], 1, &ret_hashes[i]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 /* Signs and stores the checkpoint of the first `size` records. */
 static int checkpoint_sign(struct journal *journal, int64_t size)
 {
@@ -135,7 +188,7 @@ static int checkpoint_sign(struct journal *journal, int64_t size)
 	int r;
 
 	snprintf(checkpoint.origin, sizeof(checkpoint.origin), "%s", journal->signer.verifier.name);
-	r = tlog_tree_hash(size, store_log_hashes_read, journal->store, checkpoint.root);
+	r = tlog_tree_hash(size, journal_hashes_read, journal, checkpoint.root);
 	if (r == 0)
 		r = tlog_checkpoint_format(&checkpoint, text, &text_len);
 	if (r == 0)
@@ -270,6 +323,7 @@ int journal_open(struct store *store, const struct config *config, struct journa
 	if (!journal)
 		return -ENOMEM;
 	journal->store = store;
+	cache_clear(journal);
 	r = key_load_or_create(journal, config, errbuf, errbuf_len);
 	if (r < 0)
 		goto out;
@@ -335,29 +389,36 @@ int journal_append(struct journal *journal, const char *const *entries, size_t n
 	r = store_log_size(journal->store, &size);
 	if (r < 0)
 		return r;
+	cache_drop_from(journal, tlog_stored_hash_index(0, size));
 	for (size_t i = 0; i < n_entries; i++) {
 		int64_t index = size + (int64_t)i;
 		size_t len = strlen(entries[i]);
 
 		if (len == 0 || len > ENTRY_MAX || entries[i][len - 1] != '\n')
 			return -EINVAL;
-		r = tlog_stored_hashes(index, entries[i], len, store_log_hashes_read,
-				       journal->store, hashes, &count);
+		r = tlog_stored_hashes(index, entries[i], len, journal_hashes_read, journal, hashes,
+				       &count);
 		if (r == 0)
 			r = store_log_entry_put(journal->store, index, entries[i], len);
-		for (size_t k = 0; r == 0 && k < count; k++)
-			r = store_log_hash_put(journal->store,
-					       tlog_stored_hash_index(0, index) + (int64_t)k,
-					       hashes[k]);
+		for (size_t k = 0; r == 0 && k < count; k++) {
+			int64_t at = tlog_stored_hash_index(0, index) + (int64_t)k;
+
+			r = store_log_hash_put(journal->store, at, hashes[k]);
+			cache_put(journal, at, hashes[k]);
+		}
 		if (r < 0)
-			return r;
+			goto fail;
 	}
 	r = checkpoint_sign(journal, size + (int64_t)n_entries);
 	if (r < 0)
-		return r;
+		goto fail;
 	if (ret_first_index)
 		*ret_first_index = size;
 	return 0;
+fail:
+	/* The caller rolls back: what this call cached never happened. */
+	cache_drop_from(journal, tlog_stored_hash_index(0, size));
+	return r;
 }
 
 static void hex(const uint8_t *bytes, size_t len, char *ret_hex)

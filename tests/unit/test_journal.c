@@ -246,6 +246,28 @@ static void test_missing_middle_entry_is_caught(void **state)
 	assert_non_null(strstr(journal_problem(f->journal), "entry 1 "));
 }
 
+/* An append whose transaction the caller rolls back leaves no trace: the
+ * next appends build on what was committed. */
+static void test_rolled_back_append(void **state)
+{
+	struct fixture *f = *state;
+	const char *lost[] = { "token-issued\nrole lost\n", "token-issued\nrole lost\n",
+			       "token-issued\nrole lost\n" };
+	int64_t size;
+
+	append(f, "token-issued\nrole admin\n");
+	assert_int_equal(store_begin(f->store), 0);
+	assert_int_equal(journal_append(f->journal, lost, 3, NULL), 0);
+	store_rollback(f->store);
+	for (int i = 0; i < 6; i++)
+		append(f, "token-issued\nrole member\n");
+	assert_int_equal(store_log_size(f->store, &size), 0);
+	assert_int_equal(size, 7);
+	fixture_close(f);
+	fixture_open(f);
+	assert_null(journal_problem(f->journal));
+}
+
 static void test_append_only(void **state)
 {
 	struct fixture *f = *state;
@@ -286,6 +308,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_edited_hash_is_caught, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deleted_entries_are_caught, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_middle_entry_is_caught, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rolled_back_append, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_of_another_origin, setup, teardown),
 	};
