@@ -14,9 +14,9 @@
 #include "coopbill/store.h"
 #include "coopbill/tlog.h"
 
-#define BATCH 1000
+#define BATCH	1000
 #define SINGLES 500
-#define PROOFS 2000
+#define PROOFS	2000
 
 static double now_s(void)
 {

@@ -138,7 +138,7 @@ static int parse_options(int argc, char **argv, struct options *ret_options)
 		case 'e':
 			if (parse_index(optarg, &options.entry) < 0) {
 				fprintf(stderr,
-					"coopbill-verify: --entry needs an index 0, 1, 2…, "
+					"coopbill-verify: --entry needs an index 0, 1, 2, ..., "
 					"not \"%s\"\n",
 					optarg);
 				return -EINVAL;
@@ -440,7 +440,7 @@ static int parse_proof(struct session *session, const struct response *response,
 		       int64_t second, uint8_t ret_leaf_hash[TLOG_HASH_SIZE],
 		       struct proof *ret_proof)
 {
-	json_t *document, *hashes, *hash;
+	json_t *document, *hashes;
 	size_t i;
 	int r;
 
@@ -470,9 +470,8 @@ static int parse_proof(struct session *session, const struct response *response,
 			 TLOG_PROOF_MAX);
 		goto out;
 	}
-	json_array_foreach(hashes, i, hash)
-	{
-		if (decode_hash(hash, ret_proof->hashes[i]) < 0) {
+	for (i = 0; i < json_array_size(hashes); i++) {
+		if (decode_hash(json_array_get(hashes, i), ret_proof->hashes[i]) < 0) {
 			r = fail(session, -EBADMSG,
 				 "hash %zu of the proof is not base64 of 32 bytes", i);
 			goto out;
@@ -556,8 +555,16 @@ static int load_saved(struct session *session, const char *path, struct tlog_che
 		r = fail(session, -errno, "cannot read %s: %s", path, strerror(errno));
 		goto out;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > TLOG_NOTE_SIZE_MAX) {
-		r = fail(session, -EINVAL, "%s is not a file of at most %d bytes", path,
+	if (fstat(fd, &st) < 0) {
+		r = fail(session, -errno, "cannot read %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = fail(session, -EINVAL, "%s is not a regular file", path);
+		goto out;
+	}
+	if (st.st_size > TLOG_NOTE_SIZE_MAX) {
+		r = fail(session, -EFBIG, "%s is larger than a checkpoint can be (%d bytes)", path,
 			 TLOG_NOTE_SIZE_MAX);
 		goto out;
 	}
@@ -654,7 +661,8 @@ static int save_note(struct session *session, const char *path, const char *note
 	}
 	fd = mkostemp(temp_path, O_CLOEXEC);
 	if (fd < 0) {
-		r = fail(session, -errno, "cannot create %s: %s", temp_path, strerror(errno));
+		r = fail(session, -errno, "cannot create a temporary file beside %s: %s", path,
+			 strerror(errno));
 		free(temp_path);
 		temp_path = NULL;
 		goto out;
@@ -754,9 +762,8 @@ static bool run_since(struct session *session, const struct signed_checkpoint *l
 		return false;
 	}
 	if (!latest) {
-		printf("consistent FAILED: the server's checkpoint did not verify; %s is left as "
-		       "it was\n",
-		       path);
+		printf("consistent FAILED: the server's checkpoint did not verify; %s %s\n", path,
+		       r == -ENOENT ? "is not created" : "is left as it was");
 		return false;
 	}
 	if (r == -ENOENT) {

@@ -48,12 +48,10 @@ void api_usage_summary(struct api *api, struct http_request *request, const stru
 void api_metrics_get(struct api *api, struct http_request *request, const struct api_call *call);
 void api_household_log_salt(struct api *api, struct http_request *request,
 			    const struct api_call *call);
-void api_log_checkpoint(struct api *api, struct http_request *request,
-			const struct api_call *call);
+void api_log_checkpoint(struct api *api, struct http_request *request, const struct api_call *call);
 void api_log_key(struct api *api, struct http_request *request, const struct api_call *call);
 void api_log_entry(struct api *api, struct http_request *request, const struct api_call *call);
-void api_log_inclusion(struct api *api, struct http_request *request,
-		       const struct api_call *call);
+void api_log_inclusion(struct api *api, struct http_request *request, const struct api_call *call);
 void api_log_consistency(struct api *api, struct http_request *request,
 			 const struct api_call *call);
 void api_household_token_create(struct api *api, struct http_request *request,

@@ -174,6 +174,12 @@ def parse_checkpoint(text, key, source):
     return origin, size, root
 
 
+def shown(text):
+    """Server text for a verdict: short, and without terminal control characters."""
+    text = "".join("?" if ord(c) < 0x20 or 0x7f <= ord(c) < 0xa0 else c for c in text)
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, req, fp, code, msg, headers, newurl):
         raise Failed(f"GET {req.full_url}: HTTP {code}, a redirect, which is not followed")
@@ -193,7 +199,7 @@ def fetch(base_url, path):
         try:
             problem = json.loads(e.read(RESPONSE_SIZE_MAX + 1))
             if isinstance(problem.get("detail"), str):
-                detail = problem["detail"]
+                detail = shown(problem["detail"])
         except (ValueError, AttributeError, OSError):
             pass
         raise Failed(f"GET {url}: HTTP {e.code}: {detail}") from e

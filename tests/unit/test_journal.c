@@ -143,9 +143,8 @@ static void test_append_sign_prove(void **state)
 
 	for (int64_t i = 0; i < 3; i++) {
 		tlog_record_hash(entries[i], strlen(entries[i]), leaf);
-		assert_int_equal(tlog_prove_record(3, i, store_log_hashes_read, f->store, proof,
-						   &len),
-				 0);
+		assert_int_equal(
+			tlog_prove_record(3, i, store_log_hashes_read, f->store, proof, &len), 0);
 		assert_int_equal(tlog_check_record((const uint8_t(*)[TLOG_HASH_SIZE])proof, len, 3,
 						   root, i, leaf),
 				 0);
@@ -177,7 +176,8 @@ static void test_commitment(void **state)
 	assert_string_equal(commitment, again);
 
 	/* What a member recomputes from the salt: keyed BLAKE2b of the decimal id. */
-	assert_int_equal(sodium_hex2bin(salt, sizeof(salt), salt_hex, 64, NULL, &salt_len, NULL), 0);
+	assert_int_equal(sodium_hex2bin(salt, sizeof(salt), salt_hex, 64, NULL, &salt_len, NULL),
+			 0);
 	crypto_generichash(expected, sizeof(expected), (const uint8_t *)"1", 1, salt, sizeof(salt));
 	sodium_bin2hex(expected_hex, sizeof(expected_hex), expected, sizeof(expected));
 	assert_string_equal(commitment, expected_hex);
@@ -275,9 +275,9 @@ static void test_append_only(void **state)
 
 	append(f, "token-issued\nrole admin\n");
 	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
-	assert_int_not_equal(sqlite3_exec(db, "UPDATE log_entries SET entry = 'x'", NULL, NULL,
-					  NULL),
-			     SQLITE_OK);
+	assert_int_not_equal(
+		sqlite3_exec(db, "UPDATE log_entries SET entry = 'x'", NULL, NULL, NULL),
+		SQLITE_OK);
 	assert_int_not_equal(sqlite3_exec(db, "DELETE FROM log_checkpoints", NULL, NULL, NULL),
 			     SQLITE_OK);
 	assert_int_not_equal(sqlite3_exec(db, "DELETE FROM log_hashes", NULL, NULL, NULL),
@@ -307,7 +307,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_edited_entry_is_caught, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_edited_hash_is_caught, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deleted_entries_are_caught, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_missing_middle_entry_is_caught, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_missing_middle_entry_is_caught, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_rolled_back_append, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_of_another_origin, setup, teardown),
