@@ -76,8 +76,8 @@ topo_down() {
 	local name pids
 	for name in gw up a b c; do
 		pids=$(ip netns pids "$(topo_ns "$name")" 2>/dev/null || true)
-		[ -n "$pids" ] && kill -9 $pids 2>/dev/null
-		ip netns del "$(topo_ns "$name")" 2>/dev/null
+		if [ -n "$pids" ]; then kill -9 $pids 2>/dev/null || true; fi
+		ip netns del "$(topo_ns "$name")" 2>/dev/null || true
 	done
 	return 0
 }
