@@ -16,6 +16,9 @@ listen = 127.0.0.1:$port
 max_connections_per_ip = 64
 [database]
 path = $work/coopbill.db
+[meter]
+# This benchmark runs in the host's network namespace: no nftables here.
+enabled = false
 CONF
 token=$("$coopbilld" --config "$work/coopbill.conf" token create --role admin --name bench)
 "$coopbilld" --config "$work/coopbill.conf" 2>"$work/daemon.log" &
