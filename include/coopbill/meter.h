@@ -127,6 +127,9 @@ void meter_close(struct meter *meter, void (*on_closed)(void *data), void *data)
  * that back when this fails. */
 int meter_household_apply(struct meter *meter, const struct household *household);
 
+/* Makes the kernel's tables match the database again. */
+int meter_resync(struct meter *meter);
+
 void meter_status_get(const struct meter *meter, struct meter_status *ret_status);
 /* Whether the meter is alive for the watchdog: disabled, or polled lately. */
 bool meter_alive(const struct meter *meter);

@@ -9,6 +9,7 @@
 #include "api-internal.h"
 #include "coopbill/date.h"
 #include "coopbill/journal.h"
+#include "coopbill/log.h"
 #include "coopbill/meter.h"
 #include "coopbill/store.h"
 
@@ -172,6 +173,18 @@ static int apply_to_kernel(struct api *api, struct http_request *request,
 	return r;
 }
 
+/* The kernel took a change whose transaction then failed to commit: put the
+ * kernel back in step with the database. */
+static void kernel_resync(struct api *api)
+{
+	int r = meter_resync(api->meter);
+
+	if (r < 0)
+		log_error("meter: cannot put the kernel back in step with the database: %s; "
+			  "restart coopbilld to reconcile",
+			  strerror(-r));
+}
+
 static int audit_household(struct api *api, const struct api_call *call, const char *action,
 			   const struct household *household)
 {
@@ -286,7 +299,9 @@ void api_households_create(struct api *api, struct http_request *request,
 	r = store_commit(api->store);
 	if (r < 0) {
 		api_reply_store_error(request, r, "creating the household");
-		goto rollback;
+		store_rollback(api->store);
+		kernel_resync(api);
+		goto out;
 	}
 	http_reply_json(request, 201, household_json(&household));
 	snprintf(location, sizeof(location), "/api/v1/households/%lld", (long long)household.id);
@@ -452,6 +467,7 @@ void api_household_patch(struct api *api, struct http_request *request, const st
 	if (r < 0) {
 		store_rollback(api->store);
 		api_reply_store_error(request, r, "changing the household");
+		kernel_resync(api);
 		goto out;
 	}
 	http_reply_json(request, 200, household_json(household));

@@ -622,6 +622,11 @@ int meter_household_apply(struct meter *meter, const struct household *household
 	return nft_household_set(meter->nft, &wanted);
 }
 
+int meter_resync(struct meter *meter)
+{
+	return meter->nft ? meter_reconcile(meter) : 0;
+}
+
 void meter_status_get(const struct meter *meter, struct meter_status *ret_status)
 {
 	*ret_status = meter->status;
