@@ -54,19 +54,22 @@ ok "a valid config on SIGHUP is swapped in"
 
 # SIGTERM during a slow upload: the request in flight is answered, then exit 0.
 ADMIN=$(admin_token)
-python3 - "$PORT" "$ADMIN" >"$WORK/slow.out" <<'PY' &
+python3 - "$PORT" "$ADMIN" "$WORK/slow.sent" >"$WORK/slow.out" <<'PY' &
 import socket, sys, time
 body = b'{"name": "Slow", "joined_at": "2026-11-01"}'
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
 s.sendall(b"POST /api/v1/households HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
           sys.argv[2].encode() + b"\r\nContent-Type: application/json\r\nContent-Length: " +
           str(len(body)).encode() + b"\r\n\r\n" + body[:10])
+open(sys.argv[3], "w").close()
 time.sleep(1.0)
 s.sendall(body[10:])
 print(s.recv(4096).split(b"\r\n")[0].decode())
 PY
 SLOW_PID=$!
-sleep 0.5
+# SIGTERM once the daemon has the request's headers and part of its body.
+for _ in $(seq 1 50); do [ -e "$WORK/slow.sent" ] && break; sleep 0.1; done
+sleep 0.2
 start=$(date +%s%N)
 stop_daemon
 elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
