@@ -238,6 +238,56 @@ int store_query_int64(struct store *store, const char *sql, int64_t *ret_value)
 	return r;
 }
 
+void *store_rows_add(struct store_rows *rows)
+{
+	void *item;
+
+	if (rows->n == rows->allocated) {
+		size_t count = rows->allocated ? rows->allocated * 2 : 64;
+		void *grown = realloc(rows->items, count * rows->item_size);
+
+		if (!grown)
+			return NULL;
+		rows->items = grown;
+		rows->allocated = count;
+	}
+	item = (char *)rows->items + rows->n++ * rows->item_size;
+	memset(item, 0, rows->item_size);
+	return item;
+}
+
+int store_collect(struct store *store, const char *sql, const int64_t *params, size_t n_params,
+		  int (*decode)(sqlite3_stmt *stmt, struct store_rows *rows),
+		  struct store_rows *rows)
+{
+	sqlite3_stmt *stmt;
+	int rc, r;
+
+	r = store_prepare(store, sql, &stmt);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n_params; i++) {
+		if (sqlite3_bind_int64(stmt, (int)i + 1, params[i]) != SQLITE_OK) {
+			r = store_last_error(store);
+			goto out;
+		}
+	}
+	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		r = decode(stmt, rows);
+		if (r < 0)
+			goto out;
+	}
+	r = rc == SQLITE_DONE ? 0 : store_map_error(rc);
+out:
+	store_release(stmt);
+	if (r < 0) {
+		free(rows->items);
+		rows->items = NULL;
+		rows->n = 0;
+	}
+	return r;
+}
+
 int store_schema_version(struct store *store, unsigned *ret_version)
 {
 	static const char sql[] = "PRAGMA user_version";

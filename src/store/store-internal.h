@@ -43,6 +43,24 @@ int store_bind_id(sqlite3_stmt *stmt, int index, int64_t id);
 /* Runs a cached query whose first row's first column is an integer. */
 int store_query_int64(struct store *store, const char *sql, int64_t *ret_value);
 
+/* A growing array that query rows are decoded into. */
+struct store_rows {
+	void *items;
+	size_t n;
+	size_t allocated;
+	size_t item_size;
+};
+
+/* Appends a zeroed item and returns it, or NULL when out of memory. */
+void *store_rows_add(struct store_rows *rows);
+
+/* Runs a cached query with integer parameters ?1, ?2, … and hands each row
+ * to decode, which appends what it makes of it to rows. On failure
+ * rows->items is freed. */
+int store_collect(struct store *store, const char *sql, const int64_t *params, size_t n_params,
+		  int (*decode)(sqlite3_stmt *stmt, struct store_rows *rows),
+		  struct store_rows *rows);
+
 /* Steps a statement that returns no rows, then releases it. */
 int store_run(sqlite3_stmt *stmt);
 

@@ -17,19 +17,25 @@ static int direction_from_text(const unsigned char *text)
 	return text && strcmp((const char *)text, "up") == 0 ? 0 : 1;
 }
 
-/* Grows *array by one element of size bytes. */
-static int array_grow(void **array, size_t *n, size_t *allocated, size_t size)
+/* One row, two counters: the columns of a direction not read yet are NULL. */
+static int baseline_decode(sqlite3_stmt *stmt, struct store_rows *rows)
 {
-	if (*n == *allocated) {
-		size_t count = *allocated ? *allocated * 2 : 64;
-		void *grown = realloc(*array, count * size);
+	for (int direction = 0; direction < 2; direction++) {
+		int column = 1 + 2 * direction;
+		struct store_baseline *baseline;
 
-		if (!grown)
+		if (sqlite3_column_type(stmt, column) == SQLITE_NULL)
+			continue;
+		baseline = store_rows_add(rows);
+		if (!baseline)
 			return -ENOMEM;
-		*array = grown;
-		*allocated = count;
+		*baseline = (struct store_baseline){
+			.household_id = sqlite3_column_int64(stmt, 0),
+			.direction = direction,
+			.handle = (uint64_t)sqlite3_column_int64(stmt, column),
+			.bytes = (uint64_t)sqlite3_column_int64(stmt, column + 1),
+		};
 	}
-	(*n)++;
 	return 0;
 }
 
@@ -38,40 +44,14 @@ int store_baselines_load(struct store *store, struct store_baseline **ret_baseli
 {
 	static const char sql[] = "SELECT household_id, up_handle, up_bytes, down_handle, "
 				  "down_bytes FROM meter_baselines ORDER BY household_id";
-	struct store_baseline *baselines = NULL;
-	size_t n = 0, allocated = 0;
-	sqlite3_stmt *stmt;
-	int rc, r = 0;
+	struct store_rows rows = { .item_size = sizeof(struct store_baseline) };
+	int r;
 
-	r = store_prepare(store, sql, &stmt);
+	r = store_collect(store, sql, NULL, 0, baseline_decode, &rows);
 	if (r < 0)
 		return r;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		for (int direction = 0; direction < 2; direction++) {
-			int column = 1 + 2 * direction;
-
-			if (sqlite3_column_type(stmt, column) == SQLITE_NULL)
-				continue;
-			r = array_grow((void **)&baselines, &n, &allocated, sizeof(*baselines));
-			if (r < 0)
-				goto out;
-			baselines[n - 1] = (struct store_baseline){
-				.household_id = sqlite3_column_int64(stmt, 0),
-				.direction = direction,
-				.handle = (uint64_t)sqlite3_column_int64(stmt, column),
-				.bytes = (uint64_t)sqlite3_column_int64(stmt, column + 1),
-			};
-		}
-	}
-	r = rc == SQLITE_DONE ? 0 : store_map_error(rc);
-out:
-	store_release(stmt);
-	if (r < 0) {
-		free(baselines);
-		return r;
-	}
-	*ret_baselines = baselines;
-	*ret_n_baselines = n;
+	*ret_baselines = rows.items;
+	*ret_n_baselines = rows.n;
 	return 0;
 }
 
@@ -201,6 +181,25 @@ int store_gap_insert(struct store *store, const struct store_gap *gap)
 	return store_run(stmt);
 }
 
+static int gap_decode(sqlite3_stmt *stmt, struct store_rows *rows)
+{
+	const unsigned char *reason = sqlite3_column_text(stmt, 2);
+	struct store_gap *gap = store_rows_add(rows);
+
+	if (!gap)
+		return -ENOMEM;
+	*gap = (struct store_gap){
+		.household_id = sqlite3_column_int64(stmt, 0),
+		.direction = direction_from_text(sqlite3_column_text(stmt, 1)),
+		.since = sqlite3_column_int64(stmt, 3),
+		.at = sqlite3_column_int64(stmt, 4),
+		.bytes_before = (uint64_t)sqlite3_column_int64(stmt, 5),
+		.bytes_after = (uint64_t)sqlite3_column_int64(stmt, 6),
+	};
+	snprintf(gap->reason, sizeof(gap->reason), "%s", reason ? (const char *)reason : "");
+	return 0;
+}
+
 int store_gaps_list(struct store *store, int64_t household_id, int64_t from, int64_t to,
 		    struct store_gap **ret_gaps, size_t *ret_n_gaps)
 {
@@ -208,90 +207,45 @@ int store_gaps_list(struct store *store, int64_t household_id, int64_t from, int
 				  "bytes_before, bytes_after FROM meter_gaps "
 				  "WHERE (?1 = 0 OR household_id = ?1) AND at >= ?2 AND at < ?3 "
 				  "ORDER BY at, id";
-	struct store_gap *gaps = NULL;
-	size_t n = 0, allocated = 0;
-	sqlite3_stmt *stmt;
-	int rc, r;
+	const int64_t params[] = { household_id, from, to };
+	struct store_rows rows = { .item_size = sizeof(struct store_gap) };
+	int r;
 
-	r = store_prepare(store, sql, &stmt);
+	r = store_collect(store, sql, params, 3, gap_decode, &rows);
 	if (r < 0)
 		return r;
-	if (sqlite3_bind_int64(stmt, 1, household_id) != SQLITE_OK ||
-	    sqlite3_bind_int64(stmt, 2, from) != SQLITE_OK ||
-	    sqlite3_bind_int64(stmt, 3, to) != SQLITE_OK) {
-		r = store_last_error(store);
-		goto out;
-	}
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		const unsigned char *reason = sqlite3_column_text(stmt, 2);
-		struct store_gap *gap;
-
-		r = array_grow((void **)&gaps, &n, &allocated, sizeof(*gaps));
-		if (r < 0)
-			goto out;
-		gap = &gaps[n - 1];
-		*gap = (struct store_gap){
-			.household_id = sqlite3_column_int64(stmt, 0),
-			.direction = direction_from_text(sqlite3_column_text(stmt, 1)),
-			.since = sqlite3_column_int64(stmt, 3),
-			.at = sqlite3_column_int64(stmt, 4),
-			.bytes_before = (uint64_t)sqlite3_column_int64(stmt, 5),
-			.bytes_after = (uint64_t)sqlite3_column_int64(stmt, 6),
-		};
-		snprintf(gap->reason, sizeof(gap->reason), "%s",
-			 reason ? (const char *)reason : "");
-	}
-	r = rc == SQLITE_DONE ? 0 : store_map_error(rc);
-out:
-	store_release(stmt);
-	if (r < 0) {
-		free(gaps);
-		return r;
-	}
-	*ret_gaps = gaps;
-	*ret_n_gaps = n;
+	*ret_gaps = rows.items;
+	*ret_n_gaps = rows.n;
 	return 0;
 }
 
-/* Runs a query with integer parameters and collects (start, household, up,
- * down) rows. */
+static int usage_row_decode(sqlite3_stmt *stmt, struct store_rows *rows)
+{
+	struct store_usage_row *row = store_rows_add(rows);
+
+	if (!row)
+		return -ENOMEM;
+	*row = (struct store_usage_row){
+		.start = sqlite3_column_int64(stmt, 0),
+		.household_id = sqlite3_column_int64(stmt, 1),
+		.bytes_up = (uint64_t)sqlite3_column_int64(stmt, 2),
+		.bytes_down = (uint64_t)sqlite3_column_int64(stmt, 3),
+	};
+	return 0;
+}
+
+/* Collects (start, household, up, down) rows. */
 static int usage_query(struct store *store, const char *sql, const int64_t *params, size_t n_params,
 		       struct store_usage_row **ret_rows, size_t *ret_n_rows)
 {
-	struct store_usage_row *rows = NULL;
-	size_t n = 0, allocated = 0;
-	sqlite3_stmt *stmt;
-	int rc, r;
+	struct store_rows rows = { .item_size = sizeof(struct store_usage_row) };
+	int r;
 
-	r = store_prepare(store, sql, &stmt);
+	r = store_collect(store, sql, params, n_params, usage_row_decode, &rows);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < n_params; i++) {
-		if (sqlite3_bind_int64(stmt, (int)i + 1, params[i]) != SQLITE_OK) {
-			r = store_last_error(store);
-			goto out;
-		}
-	}
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		r = array_grow((void **)&rows, &n, &allocated, sizeof(*rows));
-		if (r < 0)
-			goto out;
-		rows[n - 1] = (struct store_usage_row){
-			.start = sqlite3_column_int64(stmt, 0),
-			.household_id = sqlite3_column_int64(stmt, 1),
-			.bytes_up = (uint64_t)sqlite3_column_int64(stmt, 2),
-			.bytes_down = (uint64_t)sqlite3_column_int64(stmt, 3),
-		};
-	}
-	r = rc == SQLITE_DONE ? 0 : store_map_error(rc);
-out:
-	store_release(stmt);
-	if (r < 0) {
-		free(rows);
-		return r;
-	}
-	*ret_rows = rows;
-	*ret_n_rows = n;
+	*ret_rows = rows.items;
+	*ret_n_rows = rows.n;
 	return 0;
 }
 
