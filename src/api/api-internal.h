@@ -26,7 +26,9 @@ struct api_call {
 typedef void (*api_handler_fn)(struct api *api, struct http_request *request,
 			       const struct api_call *call);
 
-/* Parses a positive decimal id from a path segment. */
+/* Parses a non-negative decimal number, and a positive id, from a path
+ * segment or query parameter. */
+int api_parse_count(const char *text, int64_t *ret_value);
 int api_parse_id(const char *text, int64_t *ret_id);
 /* Today's date in the cooperative's time zone. */
 void api_today(char ret_date[11]);

@@ -89,16 +89,29 @@ void api_set_config(struct api *api, const struct config *config)
 	api->config = config;
 }
 
-int api_parse_id(const char *text, int64_t *ret_id)
+int api_parse_count(const char *text, int64_t *ret_value)
 {
 	char *end;
-	long long id;
+	long long value;
 
-	if (!text || *text < '1' || *text > '9')
+	/* Canonical decimal only: no sign, no spaces, no leading zeros. */
+	if (!text || *text < '0' || *text > '9' || (text[0] == '0' && text[1]))
 		return -EINVAL;
 	errno = 0;
-	id = strtoll(text, &end, 10);
+	value = strtoll(text, &end, 10);
 	if (errno || *end != '\0')
+		return -EINVAL;
+	*ret_value = value;
+	return 0;
+}
+
+int api_parse_id(const char *text, int64_t *ret_id)
+{
+	int64_t id;
+	int r;
+
+	r = api_parse_count(text, &id);
+	if (r < 0 || id == 0)
 		return -EINVAL;
 	*ret_id = id;
 	return 0;

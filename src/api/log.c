@@ -13,22 +13,6 @@
 #include "coopbill/store.h"
 #include "coopbill/tlog.h"
 
-/* A non-negative decimal integer, or -EINVAL. */
-static int parse_count(const char *text, int64_t *ret_value)
-{
-	char *end;
-	long long value;
-
-	if (!text || *text < '0' || *text > '9' || (text[0] == '0' && text[1]))
-		return -EINVAL;
-	errno = 0;
-	value = strtoll(text, &end, 10);
-	if (errno || *end)
-		return -EINVAL;
-	*ret_value = value;
-	return 0;
-}
-
 /* The latest checkpoint's size: what every index and size is checked against. */
 static int log_size(struct api *api, struct http_request *request, int64_t *ret_size)
 {
@@ -55,7 +39,7 @@ static int query_in_range(struct http_request *request, const char *name, int64_
 		*ret_value = fallback;
 		return 0;
 	}
-	if (parse_count(text, ret_value) < 0 || *ret_value < min || *ret_value > max) {
+	if (api_parse_count(text, ret_value) < 0 || *ret_value < min || *ret_value > max) {
 		if (min > max)
 			http_reply_problem(request, 400, "invalid-log-range",
 					   "%s must be from %" PRId64 " to %" PRId64
@@ -127,7 +111,7 @@ void api_log_entry(struct api *api, struct http_request *request, const struct a
 
 	if (log_size(api, request, &size) < 0)
 		return;
-	if (parse_count(call->params.values[0], &index) < 0 || index >= size) {
+	if (api_parse_count(call->params.values[0], &index) < 0 || index >= size) {
 		http_reply_problem(request, 400, "invalid-log-range",
 				   "the entry index must be a whole number from 0 to %" PRId64,
 				   size - 1);
