@@ -329,45 +329,79 @@ static void flip_bit(uint8_t *bytes, size_t bit)
 	bytes[bit / 8] ^= (uint8_t)(1u << (bit % 8));
 }
 
-/* Every way to touch an inclusion proof that must make it fail. */
+/* tlog_check_record() and tlog_check_tree() take the same arguments: a proof,
+ * the tree of size t with its root, and what it proves about n (a leaf hash
+ * or the root of the tree of size n). */
+typedef int (*proof_check_fn)(const uint8_t (*proof)[TLOG_HASH_SIZE], size_t proof_len, int64_t t,
+			      const uint8_t root_t[TLOG_HASH_SIZE], int64_t n,
+			      const uint8_t other[TLOG_HASH_SIZE]);
+
+/* Bits to flip: every bit, or one picked from (t, n) with the given mixers;
+ * and the hash appended to an empty proof to lengthen it. */
+struct bit_choice {
+	bool every_bit;
+	unsigned t_mix, n_mix, hash_mix;
+	bool pad_with_root;
+};
+
+/* Every way to touch a proof, its root or what it proves that must make the
+ * check fail; the untouched proof must still pass. */
+static void assert_proof_tamper_fails(proof_check_fn check, uint8_t (*proof)[TLOG_HASH_SIZE],
+				      size_t len, int64_t t, uint8_t root[TLOG_HASH_SIZE],
+				      int64_t n, uint8_t other[TLOG_HASH_SIZE],
+				      const struct bit_choice *choice)
+{
+	const uint8_t(*cproof)[TLOG_HASH_SIZE] = (const uint8_t(*)[TLOG_HASH_SIZE])proof;
+	size_t bits = choice->every_bit ? TLOG_HASH_SIZE * 8 : 1;
+
+	for (size_t b = 0; b < bits; b++) {
+		size_t bit = choice->every_bit ? b
+					       : (size_t)(t * choice->t_mix + n * choice->n_mix) %
+							 (TLOG_HASH_SIZE * 8);
+
+		for (size_t i = 0; i < len; i++) {
+			size_t bit_i = choice->every_bit ? bit
+							 : (bit + i * choice->hash_mix) %
+								   (TLOG_HASH_SIZE * 8);
+
+			flip_bit(proof[i], bit_i);
+			assert_int_equal(check(cproof, len, t, root, n, other), -EBADMSG);
+			flip_bit(proof[i], bit_i);
+		}
+		flip_bit(root, bit);
+		assert_int_equal(check(cproof, len, t, root, n, other), -EBADMSG);
+		flip_bit(root, bit);
+		flip_bit(other, bit);
+		assert_int_equal(check(cproof, len, t, root, n, other), -EBADMSG);
+		flip_bit(other, bit);
+	}
+	if (len > 0) {
+		assert_int_equal(check(cproof, len - 1, t, root, n, other), -EBADMSG);
+		assert_int_equal(check(cproof + 1, len - 1, t, root, n, other), -EBADMSG);
+	}
+	if (len < TLOG_PROOF_MAX) {
+		memcpy(proof[len],
+		       len > 0		       ? proof[0]
+		       : choice->pad_with_root ? root
+					       : other,
+		       TLOG_HASH_SIZE);
+		assert_int_equal(check(cproof, len + 1, t, root, n, other), -EBADMSG);
+	}
+	assert_int_equal(check(cproof, len, t, root, n, other), 0);
+}
+
 static void assert_record_proof_tamper_fails(uint8_t (*proof)[TLOG_HASH_SIZE], size_t len,
 					     int64_t t, uint8_t root[TLOG_HASH_SIZE], int64_t n,
 					     uint8_t leaf[TLOG_HASH_SIZE], bool every_bit)
 {
-	const uint8_t(*cproof)[TLOG_HASH_SIZE] = (const uint8_t(*)[TLOG_HASH_SIZE])proof;
-	size_t bits = every_bit ? TLOG_HASH_SIZE * 8 : 1;
+	const struct bit_choice choice = { every_bit, 31, 7, 37, true };
 
-	for (size_t b = 0; b < bits; b++) {
-		size_t bit = every_bit ? b : (size_t)(t * 31 + n * 7) % (TLOG_HASH_SIZE * 8);
-
-		for (size_t i = 0; i < len; i++) {
-			size_t bit_i = every_bit ? bit : (bit + i * 37) % (TLOG_HASH_SIZE * 8);
-
-			flip_bit(proof[i], bit_i);
-			assert_int_equal(tlog_check_record(cproof, len, t, root, n, leaf),
-					 -EBADMSG);
-			flip_bit(proof[i], bit_i);
-		}
-		flip_bit(root, bit);
-		assert_int_equal(tlog_check_record(cproof, len, t, root, n, leaf), -EBADMSG);
-		flip_bit(root, bit);
-		flip_bit(leaf, bit);
-		assert_int_equal(tlog_check_record(cproof, len, t, root, n, leaf), -EBADMSG);
-		flip_bit(leaf, bit);
-	}
-	if (len > 0) {
-		assert_int_equal(tlog_check_record(cproof, len - 1, t, root, n, leaf), -EBADMSG);
-		assert_int_equal(tlog_check_record(cproof + 1, len - 1, t, root, n, leaf),
-				 -EBADMSG);
-	}
-	if (len < TLOG_PROOF_MAX) {
-		memcpy(proof[len], len > 0 ? proof[0] : root, TLOG_HASH_SIZE);
-		assert_int_equal(tlog_check_record(cproof, len + 1, t, root, n, leaf), -EBADMSG);
-	}
+	assert_proof_tamper_fails(tlog_check_record, proof, len, t, root, n, leaf, &choice);
 	/* The same proof does not place the leaf at its neighbour's index. */
 	if ((n ^ 1) < t)
-		assert_int_equal(tlog_check_record(cproof, len, t, root, n ^ 1, leaf), -EBADMSG);
-	assert_int_equal(tlog_check_record(cproof, len, t, root, n, leaf), 0);
+		assert_int_equal(tlog_check_record((const uint8_t(*)[TLOG_HASH_SIZE])proof, len, t,
+						   root, n ^ 1, leaf),
+				 -EBADMSG);
 }
 
 static void test_inclusion_proofs(void **state)
@@ -411,37 +445,9 @@ static void assert_tree_proof_tamper_fails(uint8_t (*proof)[TLOG_HASH_SIZE], siz
 					   uint8_t root_t[TLOG_HASH_SIZE], int64_t n,
 					   uint8_t root_n[TLOG_HASH_SIZE], bool every_bit)
 {
-	const uint8_t(*cproof)[TLOG_HASH_SIZE] = (const uint8_t(*)[TLOG_HASH_SIZE])proof;
-	size_t bits = every_bit ? TLOG_HASH_SIZE * 8 : 1;
+	const struct bit_choice choice = { every_bit, 29, 11, 41, false };
 
-	for (size_t b = 0; b < bits; b++) {
-		size_t bit = every_bit ? b : (size_t)(t * 29 + n * 11) % (TLOG_HASH_SIZE * 8);
-
-		for (size_t i = 0; i < len; i++) {
-			size_t bit_i = every_bit ? bit : (bit + i * 41) % (TLOG_HASH_SIZE * 8);
-
-			flip_bit(proof[i], bit_i);
-			assert_int_equal(tlog_check_tree(cproof, len, t, root_t, n, root_n),
-					 -EBADMSG);
-			flip_bit(proof[i], bit_i);
-		}
-		flip_bit(root_t, bit);
-		assert_int_equal(tlog_check_tree(cproof, len, t, root_t, n, root_n), -EBADMSG);
-		flip_bit(root_t, bit);
-		flip_bit(root_n, bit);
-		assert_int_equal(tlog_check_tree(cproof, len, t, root_t, n, root_n), -EBADMSG);
-		flip_bit(root_n, bit);
-	}
-	if (len > 0) {
-		assert_int_equal(tlog_check_tree(cproof, len - 1, t, root_t, n, root_n), -EBADMSG);
-		assert_int_equal(tlog_check_tree(cproof + 1, len - 1, t, root_t, n, root_n),
-				 -EBADMSG);
-	}
-	if (len < TLOG_PROOF_MAX) {
-		memcpy(proof[len], len > 0 ? proof[0] : root_n, TLOG_HASH_SIZE);
-		assert_int_equal(tlog_check_tree(cproof, len + 1, t, root_t, n, root_n), -EBADMSG);
-	}
-	assert_int_equal(tlog_check_tree(cproof, len, t, root_t, n, root_n), 0);
+	assert_proof_tamper_fails(tlog_check_tree, proof, len, t, root_t, n, root_n, &choice);
 }
 
 static void test_consistency_proofs(void **state)
