@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include <uv.h>
+
 struct api;
 struct config;
 struct http_request;
@@ -11,8 +13,11 @@ struct journal;
 struct meter;
 struct store;
 
-int api_new(struct store *store, struct meter *meter, struct journal *journal,
+int api_new(uv_loop_t *loop, struct store *store, struct meter *meter, struct journal *journal,
 	    const struct config *config, struct api **ret_api);
+/* Stops work in progress (a period being closed: what is committed stays,
+ * and closing again resumes it); then api_free() once the loop has run. */
+void api_close(struct api *api);
 void api_free(struct api *api);
 void api_set_config(struct api *api, const struct config *config);
 

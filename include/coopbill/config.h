@@ -43,6 +43,8 @@ struct config {
 	/* [billing] */
 	char currency[4]; /* ISO 4217 code */
 	char *timezone;	  /* IANA zone name, e.g. "Europe/Madrid" */
+	/* Days between a tariff's publication and the start of its first period. */
+	unsigned notice_days;
 };
 
 /* Reads and validates the whole file. On failure returns a negative errno and,

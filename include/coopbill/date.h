@@ -18,6 +18,10 @@ int date_parse(const char *text, struct date *ret_date);
 void date_format(const struct date *date, char ret_text[DATE_TEXT_MAX]);
 int date_compare(const struct date *a, const struct date *b);
 int date_days_in_month(int year, int month);
+/* Days from 1970-01-01 to the date, and back, in the proleptic Gregorian
+ * calendar (Howard Hinnant's days_from_civil and civil_from_days). */
+int64_t date_to_days(const struct date *date);
+struct date date_from_days(int64_t days);
 
 /* RFC 3339 date-times ("2026-11-01T00:00:00Z", "2026-11-01T01:00:00+01:00";
  * fractions of a second are refused) as Unix seconds. */

@@ -62,6 +62,15 @@ void http_reply_problem(struct http_request *request, unsigned status, const cha
 			const char *detail_format, ...) __attribute__((format(printf, 4, 5)));
 bool http_request_replied(const struct http_request *request);
 
+/* Long work: the handler defers its reply and returns; the connection waits
+ * (the loop keeps serving others) until the reply is made and
+ * http_request_resume() is called. If the connection ends first (a client
+ * gone, the server closing), on_gone runs and the request must not be used
+ * again. */
+typedef void (*http_request_gone_fn)(void *data);
+void http_request_defer(struct http_request *request, http_request_gone_fn on_gone, void *data);
+void http_request_resume(struct http_request *request);
+
 /* The body as a JSON value: an object with no duplicate keys. Replies 400 and
  * returns -EINVAL when the body is not that. */
 int http_request_json(struct http_request *request, json_t **ret_body);

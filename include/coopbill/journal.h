@@ -42,6 +42,19 @@ int journal_append(struct journal *journal, const char *const *entries, size_t n
 int journal_household_commitment(struct journal *journal, int64_t household_id,
 				 char ret_commitment[65], char ret_salt[65]);
 
+/* Formats an entry: its type, the household's commitment when household_id
+ * > 0, then fields ("key value\n" lines in the type's fixed order; NULL for
+ * none), then the time. The caller frees *ret_entry. */
+int journal_entry_new(struct journal *journal, const char *type, int64_t household_id,
+		      const char *fields, char **ret_entry);
+/* Formats and appends one such entry; *ret_index (may be NULL) is its index. */
+int journal_log(struct journal *journal, const char *type, int64_t household_id, const char *fields,
+		int64_t *ret_index);
+
+/* Signs text (which ends in a newline) as a C2SP signed note with the log
+ * key. *ret_signature is the note's signature line, without its newline. */
+int journal_sign(struct journal *journal, const char *text, size_t len, char **ret_signature);
+
 /* Entries of each kind, appended in the caller's transaction. */
 int journal_log_household(struct journal *journal, const char *type,
 			  const struct household *household);

@@ -42,6 +42,7 @@ struct household {
 	char joined_at[11]; /* YYYY-MM-DD */
 	char left_at[11];   /* YYYY-MM-DD, or "" while a member */
 	enum household_status status;
+	int64_t tariff_id; /* a published tariff of its own; 0: the cooperative's */
 	struct cidr *addresses;
 	size_t n_addresses;
 };
@@ -52,7 +53,7 @@ void store_households_free(struct household *households, size_t n_households);
 
 /* Inserts the household and its addresses (household->id is ignored). */
 int store_household_insert(struct store *store, const struct household *household, int64_t *ret_id);
-/* Replaces name, status, left_at and the address list of household->id. */
+/* Replaces name, status, left_at, tariff and the address list of household->id. */
 int store_household_update(struct store *store, const struct household *household);
 /* -ENOENT when there is no such household. */
 int store_household_get(struct store *store, int64_t id, struct household **ret_household);
@@ -136,6 +137,10 @@ struct store_usage_row {
  * is true (while buckets are kept), else per hour. */
 int store_usage_rows(struct store *store, int64_t household_id, int64_t from, int64_t to, bool fine,
 		     struct store_usage_row **ret_rows, size_t *ret_n_rows);
+/* Every household's rows starting in [from, to), in the order they are kept
+ * (time, then household): the hourly totals when hourly, else the buckets. */
+int store_usage_slices(struct store *store, bool hourly, int64_t from, int64_t to,
+		       struct store_usage_row **ret_rows, size_t *ret_n_rows);
 /* Every household's total in [from, to) (whole hours), ordered by household. */
 int store_usage_totals(struct store *store, int64_t from, int64_t to,
 		       struct store_usage_row **ret_rows, size_t *ret_n_rows);
@@ -171,3 +176,83 @@ int store_log_entries_each(struct store *store,
 /* A household's secret salt; -ENOENT when it has none yet. */
 int store_household_salt_get(struct store *store, int64_t household_id, uint8_t ret_salt[32]);
 int store_household_salt_put(struct store *store, int64_t household_id, const uint8_t salt[32]);
+
+/* Billing: tariffs, expenses, invoices, the ledger, closed periods and
+ * imported usage. Rows are read as JSON objects keyed by column name
+ * (integers, texts and nulls), which is how the API hands them on. */
+struct json_t;
+
+/* A statement parameter. */
+struct store_value {
+	enum { STORE_NULL, STORE_INT, STORE_TEXT } kind;
+	int64_t integer;
+	const char *text;
+};
+#define STORE_INT(x)  ((struct store_value){ .kind = STORE_INT, .integer = (x) })
+#define STORE_TEXT(x) ((struct store_value){ .kind = (x) ? STORE_TEXT : STORE_NULL, .text = (x) })
+
+int store_tariff_insert(struct store *store, const char *name, const char *valid_from,
+			const char *document, const char *sha256, int64_t *ret_id);
+/* Publishes a draft; -ENOENT when there is no such tariff, -EALREADY when it
+ * is published already. */
+int store_tariff_publish(struct store *store, int64_t id, const char *signature, int64_t log_index);
+/* -ENOENT when there is no such tariff. */
+int store_tariff_get(struct store *store, int64_t id, struct json_t **ret_tariff);
+int store_tariffs_list(struct store *store, struct json_t **ret_tariffs);
+/* The published tariff in force on a period's first day (YYYY-MM-01): the one
+ * with the latest valid_from not after it. -ENOENT when there is none. */
+int store_tariff_in_force(struct store *store, const char *period_start, int64_t *ret_id);
+
+int store_expense_insert(struct store *store, const char *period, const char *category,
+			 int64_t amount_minor, const char *description, const char *document_ref,
+			 const char *actor, int64_t log_index, int64_t *ret_id);
+/* Expenses of one period (NULL: all), oldest first. */
+int store_expenses_list(struct store *store, const char *period, struct json_t **ret_expenses);
+/* The sum of a period's expenses in one category. */
+int store_expense_total(struct store *store, const char *period, const char *category,
+			int64_t *ret_total_minor);
+
+int store_invoice_insert(struct store *store, int64_t household_id, const char *period,
+			 int64_t tariff_id, int64_t total_minor, const char *document,
+			 int64_t log_index, int64_t *ret_id);
+/* -ENOENT when the household has no invoice for the period. */
+int store_invoice_get(struct store *store, int64_t household_id, const char *period,
+		      struct json_t **ret_invoice);
+/* Invoices of one household (0: all) and one period (NULL: all). */
+int store_invoices_list(struct store *store, int64_t household_id, const char *period,
+			struct json_t **ret_invoices);
+
+struct store_ledger_entry {
+	int64_t household_id;
+	const char *kind; /* "invoice", "payment", "adjustment" or "reversal" */
+	int64_t amount_minor;
+	int64_t invoice_id; /* invoice: the invoice */
+	const char *method; /* payment */
+	const char *reference;
+	const char *received_on;
+	const char *reason; /* adjustment, reversal */
+	int64_t reverses;   /* reversal: the entry reversed */
+	const char *actor;
+	int64_t log_index;
+};
+int store_ledger_insert(struct store *store, const struct store_ledger_entry *entry,
+			int64_t *ret_id);
+/* -ENOENT when there is no such entry. */
+int store_ledger_get(struct store *store, int64_t id, struct json_t **ret_entry);
+/* A household's entries, oldest first, each with the running balance. */
+int store_ledger_list(struct store *store, int64_t household_id, struct json_t **ret_entries);
+/* Every payment received, oldest first. */
+int store_payments_list(struct store *store, struct json_t **ret_payments);
+
+/* -ENOENT while the period is not closed. */
+int store_period_close_get(struct store *store, const char *period, struct json_t **ret_close);
+int store_period_close_insert(struct store *store, const char *period, int64_t households,
+			      int64_t total_minor, const char *summary, int64_t log_index);
+
+/* Records imported usage and adds it to the household's bucket. */
+int store_usage_import(struct store *store, int64_t watermark, int64_t household_id,
+		       int64_t bucket_start, uint64_t bytes_up, uint64_t bytes_down,
+		       const char *reason, const char *actor, int64_t log_index);
+/* One household's imports (0: all) with buckets in [from, to). */
+int store_usage_imports_list(struct store *store, int64_t household_id, int64_t from, int64_t to,
+			     struct json_t **ret_imports);

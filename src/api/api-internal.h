@@ -7,13 +7,23 @@
 
 #include "coopbill/api.h"
 #include "coopbill/auth.h"
+#include "coopbill/date.h"
 #include "coopbill/http.h"
+#include "coopbill/period.h"
+
+struct job;
+struct shared_run;
 
 struct api {
+	uv_loop_t *loop;
 	struct store *store;
 	struct meter *meter;
 	struct journal *journal;
 	const struct config *config;
+	/* The period being closed, if any: one at a time. */
+	struct job *closing;
+	/* The latest reading of the open period's usage, for estimates. */
+	struct shared_run *open_run;
 };
 
 struct api_call {
@@ -32,6 +42,33 @@ int api_parse_count(const char *text, int64_t *ret_value);
 int api_parse_id(const char *text, int64_t *ret_id);
 /* Today's date in the cooperative's time zone. */
 void api_today(char ret_date[11]);
+/* Replies with a list of flat rows: body (NULL: a new object) with rows
+ * under key as JSON, or, when the client asks for text/csv, one CSV line per
+ * row with the given columns (integers in decimal, null as an empty field).
+ * Takes body and rows. */
+void api_reply_rows(struct http_request *request, json_t *body, const char *key, json_t *rows,
+		    const char *const *columns, size_t n_columns);
+/* Parses a billing period "YYYY-MM"; replies 400 and returns -EINVAL when it
+ * is not one. */
+int api_parse_period(struct http_request *request, const char *text, struct period *ret_period);
+/* An entry's inclusion proof against the latest checkpoint, with the entry
+ * and the signed checkpoint, as members check it. */
+int api_log_inclusion_proof(struct api *api, int64_t index, json_t **ret_proof);
+/* Stops a period close in progress (the daemon is stopping). */
+void api_period_close_stop(struct api *api);
+/* Drops the kept reading of the open period (jobs using it keep theirs). */
+void api_periods_free(struct api *api);
+/* Checks a free-text field: 1 to max_bytes bytes, no control characters.
+ * Replies 400 with problem type_slug and returns false when it is not. */
+bool api_text_valid(struct http_request *request, const char *type_slug, const char *field,
+		    const char *text, size_t max_bytes);
+/* Checks that a household exists; replies 404 (or 503) and returns an error
+ * when there is none. */
+int api_household_require(struct api *api, struct http_request *request, int64_t id);
+/* The household named by the path's {id}, which must exist; replies
+ * otherwise. */
+int api_path_household(struct api *api, struct http_request *request, const struct api_call *call,
+		       int64_t *ret_id);
 /* Replies 503 for a storage failure, naming what failed. */
 void api_reply_store_error(struct http_request *request, int error, const char *what);
 
@@ -58,3 +95,29 @@ void api_log_consistency(struct api *api, struct http_request *request,
 			 const struct api_call *call);
 void api_household_token_create(struct api *api, struct http_request *request,
 				const struct api_call *call);
+void api_tariffs_list(struct api *api, struct http_request *request, const struct api_call *call);
+void api_tariffs_create(struct api *api, struct http_request *request, const struct api_call *call);
+void api_tariff_get(struct api *api, struct http_request *request, const struct api_call *call);
+void api_tariff_schema(struct api *api, struct http_request *request, const struct api_call *call);
+void api_tariff_publish(struct api *api, struct http_request *request, const struct api_call *call);
+void api_payments_create(struct api *api, struct http_request *request,
+			 const struct api_call *call);
+void api_payments_list(struct api *api, struct http_request *request, const struct api_call *call);
+void api_adjustments_create(struct api *api, struct http_request *request,
+			    const struct api_call *call);
+void api_household_ledger(struct api *api, struct http_request *request,
+			  const struct api_call *call);
+void api_expenses_create(struct api *api, struct http_request *request,
+			 const struct api_call *call);
+void api_expenses_list(struct api *api, struct http_request *request, const struct api_call *call);
+void api_period_close(struct api *api, struct http_request *request, const struct api_call *call);
+void api_period_summary(struct api *api, struct http_request *request, const struct api_call *call);
+void api_period_invoices(struct api *api, struct http_request *request,
+			 const struct api_call *call);
+void api_household_estimate(struct api *api, struct http_request *request,
+			    const struct api_call *call);
+void api_household_invoices(struct api *api, struct http_request *request,
+			    const struct api_call *call);
+void api_household_invoice(struct api *api, struct http_request *request,
+			   const struct api_call *call);
+void api_usage_import(struct api *api, struct http_request *request, const struct api_call *call);

@@ -49,6 +49,25 @@ static const struct api_route routes[] = {
 	{ "GET", "/api/v1/log/entries/{index}", ACCESS_PUBLIC, api_log_entry },
 	{ "GET", "/api/v1/log/proof/inclusion", ACCESS_PUBLIC, api_log_inclusion },
 	{ "GET", "/api/v1/log/proof/consistency", ACCESS_PUBLIC, api_log_consistency },
+	{ "GET", "/api/v1/tariffs", ACCESS_PUBLIC, api_tariffs_list },
+	{ "POST", "/api/v1/tariffs", ACCESS_ADMIN, api_tariffs_create },
+	{ "GET", "/api/v1/tariffs/schema", ACCESS_PUBLIC, api_tariff_schema },
+	{ "GET", "/api/v1/tariffs/{id}", ACCESS_PUBLIC, api_tariff_get },
+	{ "POST", "/api/v1/tariffs/{id}/publish", ACCESS_ADMIN, api_tariff_publish },
+	{ "GET", "/api/v1/households/{id}/estimate", ACCESS_HOUSEHOLD, api_household_estimate },
+	{ "GET", "/api/v1/households/{id}/invoices", ACCESS_HOUSEHOLD, api_household_invoices },
+	{ "GET", "/api/v1/households/{id}/invoices/{period}", ACCESS_HOUSEHOLD,
+	  api_household_invoice },
+	{ "GET", "/api/v1/households/{id}/ledger", ACCESS_HOUSEHOLD, api_household_ledger },
+	{ "POST", "/api/v1/payments", ACCESS_ADMIN, api_payments_create },
+	{ "GET", "/api/v1/payments", ACCESS_ADMIN, api_payments_list },
+	{ "POST", "/api/v1/adjustments", ACCESS_ADMIN, api_adjustments_create },
+	{ "POST", "/api/v1/expenses", ACCESS_ADMIN, api_expenses_create },
+	{ "GET", "/api/v1/expenses", ACCESS_TOKEN, api_expenses_list },
+	{ "POST", "/api/v1/periods/{period}/close", ACCESS_ADMIN, api_period_close },
+	{ "GET", "/api/v1/periods/{period}/summary", ACCESS_TOKEN, api_period_summary },
+	{ "GET", "/api/v1/periods/{period}/invoices", ACCESS_ADMIN, api_period_invoices },
+	{ "POST", "/api/v1/usage/import", ACCESS_ADMIN, api_usage_import },
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -64,13 +83,14 @@ void api_route_describe(size_t index, const char **ret_method, const char **ret_
 	*ret_pattern = routes[index].pattern;
 }
 
-int api_new(struct store *store, struct meter *meter, struct journal *journal,
+int api_new(uv_loop_t *loop, struct store *store, struct meter *meter, struct journal *journal,
 	    const struct config *config, struct api **ret_api)
 {
 	struct api *api = calloc(1, sizeof(*api));
 
 	if (!api)
 		return -ENOMEM;
+	api->loop = loop;
 	api->store = store;
 	api->meter = meter;
 	api->journal = journal;
@@ -79,8 +99,15 @@ int api_new(struct store *store, struct meter *meter, struct journal *journal,
 	return 0;
 }
 
+void api_close(struct api *api)
+{
+	api_period_close_stop(api);
+}
+
 void api_free(struct api *api)
 {
+	if (api)
+		api_periods_free(api);
 	free(api);
 }
 
@@ -127,6 +154,115 @@ void api_today(char ret_date[11])
 	strftime(ret_date, 11, "%Y-%m-%d", &local);
 }
 
+void api_reply_rows(struct http_request *request, json_t *body, const char *key, json_t *rows,
+		    const char *const *columns, size_t n_columns)
+{
+	char *csv = NULL, number[24];
+	size_t len = 0, i;
+	json_t *row;
+	FILE *out;
+
+	if (!http_request_wants_csv(request)) {
+		if (!body)
+			body = json_object();
+		json_object_set_new(body, key, rows);
+		http_reply_json(request, 200, body);
+		return;
+	}
+	json_decref(body);
+	out = open_memstream(&csv, &len);
+	if (!out) {
+		json_decref(rows);
+		http_reply_problem(request, 503, "out-of-memory", "the server is short of memory");
+		return;
+	}
+	for (size_t c = 0; c < n_columns; c++)
+		http_csv_field(out, columns[c], c + 1 == n_columns);
+	json_array_foreach(rows, i, row)
+	{
+		for (size_t c = 0; c < n_columns; c++) {
+			json_t *value = json_object_get(row, columns[c]);
+			const char *text = "";
+
+			/* A number is never a formula: -500 stays a number. */
+			if (json_is_integer(value)) {
+				snprintf(number, sizeof(number), "%" JSON_INTEGER_FORMAT,
+					 json_integer_value(value));
+				fprintf(out, "%s%s", number, c + 1 == n_columns ? "\r\n" : ",");
+				continue;
+			} else if (json_is_string(value)) {
+				text = json_string_value(value);
+			} else if (json_is_true(value)) {
+				text = "true";
+			} else if (json_is_false(value)) {
+				text = "false";
+			}
+			http_csv_field(out, text, c + 1 == n_columns);
+		}
+	}
+	fclose(out);
+	json_decref(rows);
+	http_reply_csv(request, 200, csv, len);
+}
+
+int api_parse_period(struct http_request *request, const char *text, struct period *ret_period)
+{
+	if (period_parse(text, ret_period) < 0) {
+		http_reply_problem(request, 400, "invalid-period",
+				   "%s is not a billing period; write it as YYYY-MM, e.g. 2026-11",
+				   text);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+bool api_text_valid(struct http_request *request, const char *type_slug, const char *field,
+		    const char *text, size_t max_bytes)
+{
+	size_t len = strlen(text);
+
+	if (len == 0 || len > max_bytes) {
+		http_reply_problem(request, 400, type_slug, "%s must be 1 to %zu bytes long", field,
+				   max_bytes);
+		return false;
+	}
+	for (const char *c = text; *c; c++) {
+		if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+			http_reply_problem(request, 400, type_slug,
+					   "%s must not contain control characters", field);
+			return false;
+		}
+	}
+	return true;
+}
+
+int api_household_require(struct api *api, struct http_request *request, int64_t id)
+{
+	struct household *household;
+	int r;
+
+	r = store_household_get(api->store, id, &household);
+	if (r == -ENOENT)
+		http_reply_problem(request, 404, "not-found", "there is no household %lld",
+				   (long long)id);
+	else if (r < 0)
+		api_reply_store_error(request, r, "reading the household");
+	else
+		store_household_free(household);
+	return r;
+}
+
+int api_path_household(struct api *api, struct http_request *request, const struct api_call *call,
+		       int64_t *ret_id)
+{
+	if (api_parse_id(call->params.values[0], ret_id) < 0) {
+		http_reply_problem(request, 404, "not-found", "there is no household %s",
+				   call->params.values[0]);
+		return -ENOENT;
+	}
+	return api_household_require(api, request, *ret_id);
+}
+
 void api_reply_store_error(struct http_request *request, int error, const char *what)
 {
 	if (error == -EBUSY) {
@@ -148,7 +284,15 @@ static bool route_allowed_methods(const char *path, char *allow, size_t allow_le
 
 	allow[0] = '\0';
 	for (size_t i = 0; i < N_ROUTES; i++) {
+		bool listed = false;
+
 		if (!http_path_match(routes[i].pattern, path, &params))
+			continue;
+		/* /tariffs/schema also matches /tariffs/{id}: name GET once. */
+		for (size_t j = 0; j < i && !listed; j++)
+			listed = strcmp(routes[j].method, routes[i].method) == 0 &&
+				 http_path_match(routes[j].pattern, path, &params);
+		if (listed)
 			continue;
 		if (found)
 			strncat(allow, ", ", allow_len - strlen(allow) - 1);
@@ -294,4 +438,8 @@ void api_dispatch(struct http_request *request, void *userdata)
 	    (!call_authenticate(api, request, &call) || !call_permitted(request, access, &call)))
 		return;
 	route->handler(api, request, &call);
+	/* Whatever a write changed, the kept reading of the open period may no
+	 * longer show it. */
+	if (strcmp(route->method, "GET") != 0)
+		api_periods_free(api);
 }

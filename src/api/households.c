@@ -30,31 +30,13 @@ static json_t *household_json(const struct household *household)
 		cidr_format(&household->addresses[i], text);
 		json_array_append_new(addresses, json_string(text));
 	}
-	return json_pack("{s:I, s:s, s:s, s:s, s:o, s:o}", "id", (json_int_t)household->id, "name",
-			 household->name, "status",
+	return json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:o}", "id", (json_int_t)household->id,
+			 "name", household->name, "status",
 			 household->status == HOUSEHOLD_ACTIVE ? "active" : "closed", "joined_at",
 			 household->joined_at, "left_at",
 			 household->left_at[0] ? json_string(household->left_at) : json_null(),
-			 "addresses", addresses);
-}
-
-static bool name_valid(struct http_request *request, const char *name)
-{
-	size_t len = strlen(name);
-
-	if (len == 0 || len > MAX_NAME_BYTES) {
-		http_reply_problem(request, 400, "invalid-household",
-				   "name must be 1 to %d bytes long", MAX_NAME_BYTES);
-		return false;
-	}
-	for (const char *c = name; *c; c++) {
-		if ((unsigned char)*c < 0x20 || *c == 0x7f) {
-			http_reply_problem(request, 400, "invalid-household",
-					   "name must not contain control characters");
-			return false;
-		}
-	}
-	return true;
+			 "addresses", addresses, "tariff_id",
+			 household->tariff_id ? json_integer(household->tariff_id) : json_null());
 }
 
 static bool date_valid(struct http_request *request, const char *field, const char *text,
@@ -270,7 +252,8 @@ void api_households_create(struct api *api, struct http_request *request,
 				   household_shape);
 		goto out;
 	}
-	if (!name_valid(request, name) || !date_valid(request, "joined_at", joined_at, &joined))
+	if (!api_text_valid(request, "invalid-household", "name", name, MAX_NAME_BYTES) ||
+	    !date_valid(request, "joined_at", joined_at, &joined))
 		goto out;
 	if (addresses &&
 	    addresses_parse(request, addresses, &household.addresses, &household.n_addresses) < 0)
@@ -392,40 +375,73 @@ static int patch_status(struct http_request *request, struct household *househol
 	return 0;
 }
 
+/* A household may be given a published tariff of its own. */
+static int tariff_check(struct api *api, struct http_request *request, json_t *tariff)
+{
+	json_t *row;
+	int r;
+
+	r = store_tariff_get(api->store, json_integer_value(tariff), &row);
+	if (r == -ENOENT) {
+		http_reply_problem(request, 404, "not-found",
+				   "there is no tariff %" JSON_INTEGER_FORMAT,
+				   json_integer_value(tariff));
+		return r;
+	}
+	if (r < 0) {
+		api_reply_store_error(request, r, "reading the tariff");
+		return r;
+	}
+	if (strcmp(json_string_value(json_object_get(row, "status")), "published") != 0) {
+		http_reply_problem(request, 409, "tariff-draft",
+				   "tariff %" JSON_INTEGER_FORMAT " is a draft; publish it first",
+				   json_integer_value(tariff));
+		r = -EINVAL;
+	}
+	json_decref(row);
+	return r;
+}
+
 void api_household_patch(struct api *api, struct http_request *request, const struct api_call *call)
 {
 	const char *name = NULL, *status = NULL, *left_at = NULL;
 	struct household *household = NULL;
 	struct cidr *old_addresses = NULL;
 	size_t old_n_addresses = 0;
-	json_t *body = NULL, *addresses = NULL;
+	json_t *body = NULL, *addresses = NULL, *tariff = NULL;
 	char *old_name = NULL;
 	json_error_t error;
 	int r;
 
 	if (http_request_json(request, &body) < 0)
 		return;
-	if (json_unpack_ex(body, &error, JSON_STRICT, "{s?s, s?o, s?s, s?s}", "name", &name,
-			   "addresses", &addresses, "status", &status, "left_at", &left_at) < 0) {
+	if (json_unpack_ex(body, &error, JSON_STRICT, "{s?s, s?o, s?s, s?s, s?o}", "name", &name,
+			   "addresses", &addresses, "status", &status, "left_at", &left_at,
+			   "tariff_id", &tariff) < 0 ||
+	    (tariff && !json_is_integer(tariff) && !json_is_null(tariff))) {
 		http_reply_problem(request, 400, "invalid-household",
 				   "%s; expected any of {\"name\": string, \"addresses\": [CIDR, "
 				   "...], \"status\": \"active\" | \"closed\", \"left_at\": "
-				   "\"YYYY-MM-DD\"}",
-				   error.text);
+				   "\"YYYY-MM-DD\", \"tariff_id\": id or null}",
+				   tariff ? "tariff_id must be a tariff's id or null" : error.text);
 		goto out;
 	}
-	if (call->principal.role != AUTH_ROLE_ADMIN && (addresses || status || left_at)) {
+	if (call->principal.role != AUTH_ROLE_ADMIN && (addresses || status || left_at || tariff)) {
 		http_reply_problem(request, 403, "forbidden",
-				   "a member may change the household's name only; addresses and "
-				   "status are the treasurer's");
+				   "a member may change the household's name only; addresses, "
+				   "status and tariff are the treasurer's");
 		goto out;
 	}
-	if (name && !name_valid(request, name))
+	if (tariff && json_is_integer(tariff) && tariff_check(api, request, tariff) < 0)
+		goto out;
+	if (name && !api_text_valid(request, "invalid-household", "name", name, MAX_NAME_BYTES))
 		goto out;
 	if (household_load(api, request, call, &household) < 0)
 		goto out;
 	if (patch_status(request, household, status, left_at) < 0)
 		goto out;
+	if (tariff)
+		household->tariff_id = json_integer_value(tariff);
 	if (name) {
 		old_name = household->name;
 		household->name = (char *)name;
@@ -504,7 +520,8 @@ void api_household_token_create(struct api *api, struct http_request *request,
 					   error.text);
 			goto out;
 		}
-		if (name && !name_valid(request, name))
+		if (name &&
+		    !api_text_valid(request, "invalid-household", "name", name, MAX_NAME_BYTES))
 			goto out;
 	}
 	if (household_load(api, request, call, &household) < 0)

@@ -125,29 +125,67 @@ void api_log_entry(struct api *api, struct http_request *request, const struct a
 	reply_text(request, entry, len);
 }
 
-void api_log_inclusion(struct api *api, struct http_request *request, const struct api_call *call)
+static int inclusion_json(struct api *api, int64_t size, int64_t index, json_t **ret_proof)
 {
 	uint8_t proof[TLOG_PROOF_MAX][TLOG_HASH_SIZE], leaf[1][TLOG_HASH_SIZE];
-	int64_t latest, size, index, leaf_index;
+	int64_t leaf_index = tlog_stored_hash_index(0, index);
 	size_t len;
+	int r;
+
+	r = tlog_prove_record(size, index, store_log_hashes_read, api->store, proof, &len);
+	if (r == 0)
+		r = store_log_hashes_read(api->store, &leaf_index, 1, leaf);
+	if (r < 0)
+		return r;
+	*ret_proof = json_pack("{s:I, s:I, s:o, s:o}", "index", (json_int_t)index, "size",
+			       (json_int_t)size, "leaf_hash", hash_json(leaf[0]), "proof",
+			       hashes_json(proof, len));
+	return 0;
+}
+
+int api_log_inclusion_proof(struct api *api, int64_t index, json_t **ret_proof)
+{
+	uint8_t root[TLOG_HASH_SIZE];
+	int64_t size;
+	char *note, *entry;
+	size_t len;
+	json_t *proof;
+	int r;
+
+	r = store_log_checkpoint_latest(api->store, &size, root, &note);
+	if (r < 0)
+		return r;
+	r = inclusion_json(api, size, index, &proof);
+	if (r == 0)
+		r = store_log_entry_get(api->store, index, &entry, &len);
+	if (r < 0) {
+		free(note);
+		return r;
+	}
+	json_object_set_new(proof, "entry", json_stringn(entry, len));
+	json_object_set_new(proof, "checkpoint", json_string(note));
+	free(entry);
+	free(note);
+	*ret_proof = proof;
+	return 0;
+}
+
+void api_log_inclusion(struct api *api, struct http_request *request, const struct api_call *call)
+{
+	int64_t latest, size, index;
+	json_t *proof;
 	int r;
 
 	if (log_size(api, request, &latest) < 0 ||
 	    query_in_range(request, "size", 1, latest, latest, &size) < 0 ||
 	    query_in_range(request, "index", 0, size - 1, -1, &index) < 0)
 		return;
-	leaf_index = tlog_stored_hash_index(0, index);
-	r = tlog_prove_record(size, index, store_log_hashes_read, api->store, proof, &len);
-	if (r == 0)
-		r = store_log_hashes_read(api->store, &leaf_index, 1, leaf);
+	r = inclusion_json(api, size, index, &proof);
 	if (r < 0) {
 		api_reply_store_error(request, r, "making the inclusion proof");
 		return;
 	}
-	http_reply_json(request, 200,
-			json_pack("{s:I, s:I, s:o, s:o}", "index", (json_int_t)index, "size",
-				  (json_int_t)size, "leaf_hash", hash_json(leaf[0]), "proof",
-				  hashes_json(proof, len)));
+	http_reply_json(request, 200, proof);
 }
 
 void api_log_consistency(struct api *api, struct http_request *request, const struct api_call *call)

@@ -165,7 +165,8 @@ static json_t *gap_json(const struct store_gap *gap)
 }
 
 static void reply_series_csv(struct http_request *request, const int64_t *starts,
-			     const struct store_usage_row *points, size_t n_points)
+			     const struct store_usage_row *points, const bool *imported,
+			     size_t n_points)
 {
 	char *csv = NULL, start[32];
 	size_t len = 0;
@@ -175,11 +176,11 @@ static void reply_series_csv(struct http_request *request, const int64_t *starts
 		http_reply_problem(request, 503, "out-of-memory", "short of memory");
 		return;
 	}
-	fputs("start,bytes_up,bytes_down\r\n", out);
+	fputs("start,bytes_up,bytes_down,imported\r\n", out);
 	for (size_t i = 0; i < n_points; i++) {
 		time_format(starts[i], start);
-		fprintf(out, "%s,%" PRIu64 ",%" PRIu64 "\r\n", start, points[i].bytes_up,
-			points[i].bytes_down);
+		fprintf(out, "%s,%" PRIu64 ",%" PRIu64 ",%s\r\n", start, points[i].bytes_up,
+			points[i].bytes_down, imported[i] ? "true" : "false");
 	}
 	fclose(out);
 	http_reply_csv(request, 200, csv, len);
@@ -192,6 +193,8 @@ void api_household_usage(struct api *api, struct http_request *request, const st
 	struct store_gap *gaps = NULL;
 	size_t n_rows = 0, n_points = 0, n_gaps = 0;
 	int64_t household_id, from, to, *starts = NULL;
+	json_t *imports = NULL, *import;
+	bool *imported = NULL;
 	struct household *household = NULL;
 	enum step step;
 	json_t *series, *gap_list;
@@ -227,18 +230,22 @@ void api_household_usage(struct api *api, struct http_request *request, const st
 	r = store_usage_rows(api->store, household_id, from, to, step == STEP_5M, &rows, &n_rows);
 	if (r == 0)
 		r = store_gaps_list(api->store, household_id, from, to, &gaps, &n_gaps);
+	if (r == 0)
+		r = store_usage_imports_list(api->store, household_id, from, to, &imports);
 	if (r < 0) {
 		api_reply_store_error(request, r, "reading usage");
 		goto out;
 	}
 	starts = calloc(n_points, sizeof(*starts));
 	points = calloc(n_points, sizeof(*points));
-	if (!starts || !points) {
+	imported = calloc(n_points, sizeof(*imported));
+	if (!starts || !points || !imported) {
 		http_reply_problem(request, 503, "out-of-memory", "short of memory");
 		goto out;
 	}
-	/* Rows are in time order: each falls in the point whose range holds it. */
-	size_t row = 0, i = 0;
+	/* Rows and imports are in time order: each falls in the point whose
+	 * range holds it. */
+	size_t row = 0, i = 0, k = 0;
 	for (int64_t t = from; t < to; t = step_next(step, t), i++) {
 		int64_t next = step_next(step, t);
 
@@ -247,20 +254,25 @@ void api_household_usage(struct api *api, struct http_request *request, const st
 			points[i].bytes_up += rows[row].bytes_up;
 			points[i].bytes_down += rows[row].bytes_down;
 		}
+		for (; (import = json_array_get(imports, k)) &&
+		       json_integer_value(json_object_get(import, "bucket_start")) < next;
+		     k++)
+			imported[i] = true;
 		total.bytes_up += points[i].bytes_up;
 		total.bytes_down += points[i].bytes_down;
 	}
 
 	if (http_request_wants_csv(request)) {
-		reply_series_csv(request, starts, points, n_points);
+		reply_series_csv(request, starts, points, imported, n_points);
 		goto out;
 	}
 	series = json_array();
 	for (i = 0; i < n_points; i++)
-		json_array_append_new(series,
-				      json_pack("{s:o, s:I, s:I}", "start", time_json(starts[i]),
-						"bytes_up", (json_int_t)points[i].bytes_up,
-						"bytes_down", (json_int_t)points[i].bytes_down));
+		json_array_append_new(
+			series,
+			json_pack("{s:o, s:I, s:I, s:b}", "start", time_json(starts[i]), "bytes_up",
+				  (json_int_t)points[i].bytes_up, "bytes_down",
+				  (json_int_t)points[i].bytes_down, "imported", imported[i]));
 	gap_list = json_array();
 	for (i = 0; i < n_gaps; i++)
 		json_array_append_new(gap_list, gap_json(&gaps[i]));
@@ -274,6 +286,8 @@ out:
 	free(rows);
 	free(points);
 	free(starts);
+	free(imported);
+	json_decref(imports);
 	free(gaps);
 }
 

@@ -63,9 +63,9 @@ static int two_digits(const char *text)
 	return (text[0] - '0') * 10 + (text[1] - '0');
 }
 
-/* Days from 1970-01-01 to the date, in the proleptic Gregorian calendar. */
-static int64_t days_from_civil(int year, int month, int day)
+int64_t date_to_days(const struct date *date)
 {
+	int year = date->year, month = date->month, day = date->day;
 	int64_t y = month <= 2 ? year - 1 : year;
 	int64_t era = (y >= 0 ? y : y - 399) / 400;
 	int64_t yoe = y - era * 400;
@@ -73,6 +73,21 @@ static int64_t days_from_civil(int year, int month, int day)
 	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
 
 	return era * 146097 + doe - 719468;
+}
+
+struct date date_from_days(int64_t days)
+{
+	int64_t z = days + 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+	int64_t month = mp < 10 ? mp + 3 : mp - 9;
+
+	return (struct date){ .year = (int)(yoe + era * 400 + (month <= 2)),
+			      .month = (int)month,
+			      .day = (int)(doy - (153 * mp + 2) / 5 + 1) };
 }
 
 int date_time_parse(const char *text, int64_t *ret_unix_s)
@@ -108,7 +123,6 @@ int date_time_parse(const char *text, int64_t *ret_unix_s)
 	} else {
 		return -EINVAL;
 	}
-	*ret_unix_s = days_from_civil(date.year, date.month, date.day) * 86400 + hour * 3600 +
-		      minute * 60 + second - offset_s;
+	*ret_unix_s = date_to_days(&date) * 86400 + hour * 3600 + minute * 60 + second - offset_s;
 	return 0;
 }

@@ -57,6 +57,7 @@ enum config_key_id {
 	CONFIG_KEY_LOG_KEY_FILE,
 	CONFIG_KEY_CURRENCY,
 	CONFIG_KEY_TIMEZONE,
+	CONFIG_KEY_NOTICE_DAYS,
 	CONFIG_KEY_COUNT,
 };
 
@@ -121,6 +122,8 @@ static const struct config_key config_keys[CONFIG_KEY_COUNT] = {
 	[CONFIG_KEY_LOG_KEY_FILE] = { "log", "key_file", CONFIG_KIND_TEXT },
 	[CONFIG_KEY_CURRENCY] = { "billing", "currency", CONFIG_KIND_TEXT },
 	[CONFIG_KEY_TIMEZONE] = { "billing", "timezone", CONFIG_KIND_TEXT },
+	[CONFIG_KEY_NOTICE_DAYS] = { "billing", "notice_days", CONFIG_KIND_UNSIGNED,
+				     offsetof(struct config, notice_days), 0, 366, 30 },
 };
 
 /* State of one config_load() call, shared by the line reader and the handler. */

@@ -72,6 +72,8 @@ static void on_stop_timer(uv_timer_t *timer)
 		http_server_close(daemon->http, NULL, NULL);
 		daemon->http = NULL;
 	}
+	if (daemon->api)
+		api_close(daemon->api);
 	if (daemon->meter) {
 		/* A last poll commits what the counters hold now. */
 		meter_close(daemon->meter, NULL, NULL);
@@ -197,7 +199,8 @@ static int daemon_start(struct daemon *daemon, const char *config_path)
 			  daemon->config->meter_table, strerror(-r));
 		return r;
 	}
-	r = api_new(daemon->store, daemon->meter, daemon->journal, daemon->config, &daemon->api);
+	r = api_new(&daemon->loop, daemon->store, daemon->meter, daemon->journal, daemon->config,
+		    &daemon->api);
 	if (r < 0)
 		return r;
 	r = http_server_new(&daemon->loop, daemon->config, api_dispatch, daemon->api,

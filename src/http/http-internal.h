@@ -17,6 +17,10 @@ struct http_request {
 	struct MHD_Response *response;
 	/* The Origin header when it is a configured CORS origin. */
 	const char *cors_origin;
+	/* Answered later: the connection is suspended until the reply. */
+	bool deferred;
+	http_request_gone_fn on_gone;
+	void *on_gone_data;
 };
 
 struct http_server {

@@ -177,7 +177,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 
 	if (!http_request_replied(request))
 		server->dispatch(request, server->userdata);
+	if (request->deferred && !request->response) {
+		MHD_suspend_connection(connection);
+		return MHD_YES;
+	}
 	return queue_reply(request);
+}
+
+void http_request_defer(struct http_request *request, http_request_gone_fn on_gone, void *data)
+{
+	request->deferred = true;
+	request->on_gone = on_gone;
+	request->on_gone_data = data;
+}
+
+void http_request_resume(struct http_request *request)
+{
+	request->deferred = false;
+	request->on_gone = NULL;
+	MHD_resume_connection(request->connection);
+	server_run(request->server);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *connection, void **request_slot,
@@ -188,6 +207,8 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
 
 	if (!request)
 		return;
+	if (request->deferred && request->on_gone)
+		request->on_gone(request->on_gone_data);
 	if (request->response)
 		MHD_destroy_response(request->response);
 	free(request->body);
@@ -207,7 +228,7 @@ int http_server_new(uv_loop_t *loop, const struct config *config, http_dispatch_
 {
 	struct http_server *server;
 	const union MHD_DaemonInfo *info;
-	unsigned flags = MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	int r;
 
 	server = calloc(1, sizeof(*server));

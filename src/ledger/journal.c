@@ -453,37 +453,95 @@ int journal_household_commitment(struct journal *journal, int64_t household_id,
 	return 0;
 }
 
+/* "household <commitment>\n", or "" for no household (household_id 0). */
+static int household_line(struct journal *journal, int64_t household_id, char ret_line[80])
+{
+	char commitment[65];
+	int r;
+
+	ret_line[0] = '\0';
+	if (household_id <= 0)
+		return 0;
+	r = journal_household_commitment(journal, household_id, commitment, NULL);
+	if (r < 0)
+		return r;
+	snprintf(ret_line, 80, "household %s\n", commitment);
+	return 0;
+}
+
+int journal_entry_new(struct journal *journal, const char *type, int64_t household_id,
+		      const char *fields, char **ret_entry)
+{
+	char household[80];
+	char *entry;
+	int r;
+
+	r = household_line(journal, household_id, household);
+	if (r < 0)
+		return r;
+	if (asprintf(&entry, "%s\n%s%stime %lld\n", type, household, fields ? fields : "",
+		     (long long)time(NULL)) < 0)
+		return -ENOMEM;
+	*ret_entry = entry;
+	return 0;
+}
+
+int journal_log(struct journal *journal, const char *type, int64_t household_id, const char *fields,
+		int64_t *ret_index)
+{
+	char *entry;
+	int r;
+
+	r = journal_entry_new(journal, type, household_id, fields, &entry);
+	if (r < 0)
+		return r;
+	r = journal_append(journal, (const char *const *)&entry, 1, ret_index);
+	free(entry);
+	return r;
+}
+
+int journal_sign(struct journal *journal, const char *text, size_t len, char **ret_signature)
+{
+	char *note, *signature;
+	size_t note_len;
+	int r;
+
+	r = tlog_note_sign(text, len, &journal->signer, &note, &note_len);
+	if (r < 0)
+		return r;
+	/* The note is the text, a blank line, then the signature line. */
+	signature = strndup(note + len + 1, note_len - len - 2);
+	free(note);
+	if (!signature)
+		return -ENOMEM;
+	*ret_signature = signature;
+	return 0;
+}
+
 int journal_log_household(struct journal *journal, const char *type,
 			  const struct household *household)
 {
-	char commitment[65], entry[512], left_at[32] = "";
-	const char *text = entry;
-	int r;
+	char fields[256], left_at[32] = "", tariff[40] = "";
 
-	r = journal_household_commitment(journal, household->id, commitment, NULL);
-	if (r < 0)
-		return r;
 	if (household->left_at[0])
 		snprintf(left_at, sizeof(left_at), "left_at %s\n", household->left_at);
-	snprintf(entry, sizeof(entry),
-		 "%s\nhousehold %s\nstatus %s\njoined_at %s\n%saddresses %zu\ntime %lld\n", type,
-		 commitment, household->status == HOUSEHOLD_ACTIVE ? "active" : "closed",
-		 household->joined_at, left_at, household->n_addresses, (long long)time(NULL));
-	return journal_append(journal, &text, 1, NULL);
+	if (household->tariff_id)
+		snprintf(tariff, sizeof(tariff), "tariff %lld\n", (long long)household->tariff_id);
+	snprintf(fields, sizeof(fields), "status %s\njoined_at %s\n%saddresses %zu\n%s",
+		 household->status == HOUSEHOLD_ACTIVE ? "active" : "closed", household->joined_at,
+		 left_at, household->n_addresses, tariff);
+	return journal_log(journal, type, household->id, fields, NULL);
 }
 
 int journal_log_token(struct journal *journal, const char *role, int64_t household_id)
 {
-	char commitment[65], household[80] = "", entry[256];
+	char household[80], entry[256];
 	const char *text = entry;
 	int r;
 
-	if (household_id > 0) {
-		r = journal_household_commitment(journal, household_id, commitment, NULL);
-		if (r < 0)
-			return r;
-		snprintf(household, sizeof(household), "household %s\n", commitment);
-	}
+	r = household_line(journal, household_id, household);
+	if (r < 0)
+		return r;
 	snprintf(entry, sizeof(entry), "token-issued\nrole %s\n%stime %lld\n", role, household,
 		 (long long)time(NULL));
 	return journal_append(journal, &text, 1, NULL);

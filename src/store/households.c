@@ -9,9 +9,10 @@
 #include "store-internal.h"
 
 /* The columns households_read() expects, in this order. */
-#define HOUSEHOLD_COLUMNS                                                                  \
-	"h.id, h.name, h.joined_at, h.left_at, h.status, a.family, a.first, a.prefix_len " \
-	"FROM households AS h LEFT JOIN household_addresses AS a ON a.household_id = h.id "
+#define HOUSEHOLD_COLUMNS                                                                      \
+	"h.id, h.name, h.joined_at, h.left_at, h.status, a.family, a.first, a.prefix_len, "    \
+	"coalesce(h.tariff_id, 0) FROM households AS h LEFT JOIN household_addresses AS a ON " \
+	"a.household_id = h.id "
 #define COLUMN_ADDRESS 5
 
 static const char *status_text(enum household_status status)
@@ -102,6 +103,7 @@ static int household_from_row(sqlite3_stmt *stmt, struct household *ret_househol
 	int r;
 
 	household.id = sqlite3_column_int64(stmt, 0);
+	household.tariff_id = sqlite3_column_int64(stmt, 8);
 	r = date_from_column(stmt, 2, household.joined_at);
 	if (r < 0)
 		return r;
@@ -295,8 +297,8 @@ out:
 
 int store_household_update(struct store *store, const struct household *household)
 {
-	static const char update_sql[] = "UPDATE households SET name = ?, status = ?, left_at = ? "
-					 "WHERE id = ?";
+	static const char update_sql[] = "UPDATE households SET name = ?, status = ?, left_at = ?, "
+					 "tariff_id = ? WHERE id = ?";
 	static const char delete_sql[] = "DELETE FROM household_addresses WHERE household_id = ?";
 	const char *status = status_text(household->status);
 	sqlite3_stmt *stmt;
@@ -318,7 +320,8 @@ int store_household_update(struct store *store, const struct household *househol
 	if (sqlite3_bind_text(stmt, 1, household->name, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_text(stmt, 2, status, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    bind_date(stmt, 3, household->left_at) != SQLITE_OK ||
-	    sqlite3_bind_int64(stmt, 4, household->id) != SQLITE_OK) {
+	    store_bind_id(stmt, 4, household->tariff_id) != SQLITE_OK ||
+	    sqlite3_bind_int64(stmt, 5, household->id) != SQLITE_OK) {
 		r = store_last_error(store);
 		store_release(stmt);
 		goto out;

@@ -273,6 +273,22 @@ int store_usage_rows(struct store *store, int64_t household_id, int64_t from, in
 	return usage_query(store, fine ? fine_sql : hourly_sql, params, 3, ret_rows, ret_n_rows);
 }
 
+int store_usage_slices(struct store *store, bool hourly, int64_t from, int64_t to,
+		       struct store_usage_row **ret_rows, size_t *ret_n_rows)
+{
+	static const char hourly_sql[] =
+		"SELECT hour_start, household_id, bytes_up, bytes_down FROM usage_hourly "
+		"WHERE hour_start >= ?1 AND hour_start < ?2 ORDER BY hour_start, household_id";
+	static const char buckets_sql[] =
+		"SELECT bucket_start, household_id, bytes_up, bytes_down FROM usage_buckets "
+		"WHERE bucket_start >= ?1 AND bucket_start < ?2 ORDER BY bucket_start, "
+		"household_id";
+	const int64_t params[] = { from, to };
+
+	return usage_query(store, hourly ? hourly_sql : buckets_sql, params, 2, ret_rows,
+			   ret_n_rows);
+}
+
 int store_usage_totals(struct store *store, int64_t from, int64_t to,
 		       struct store_usage_row **ret_rows, size_t *ret_n_rows)
 {

@@ -1,0 +1,362 @@
+/* Period-close benchmark: N households (default 10,000), each with a month
+ * (October 2026, Europe/Madrid: 745 hours) of 5-minute usage buckets and
+ * their hourly roll-up, a published tariff with a peak window, an allowance,
+ * tiers and cost sharing, and two expenses. The real coopbilld closes the
+ * month while a prober asks /healthz every 10 ms; the figures are the close's
+ * wall time and /healthz latency during it, beside /healthz latency on the
+ * idle daemon measured just before (the baseline).
+ * usage: bench_close COOPBILLD [N] */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "coopbill/store.h"
+
+/* 2026-10-01T00:00:00+02:00 and 2026-11-01T00:00:00+01:00. */
+#define PERIOD_START_S 1790805600
+#define PERIOD_END_S   1793487600
+#define BUCKET_S       300
+#define PROBE_MS       10
+#define PROBES_MAX     100000
+
+static const char tariff_json[] =
+	"{\"name\":\"Bench\",\"currency\":\"EUR\",\"valid_from\":\"2026-10-01\","
+	"\"emergency\":{\"reason\":\"benchmark\"},"
+	"\"fixed_fee\":{\"amount_minor\":1500,\"prorate\":true},"
+	"\"usage_charges\":[{\"name\":\"Peak download\",\"direction\":\"down\","
+	"\"windows\":[{\"days\":[\"mon\",\"tue\",\"wed\",\"thu\",\"fri\"],\"from\":\"18:00\","
+	"\"to\":\"23:00\"}],\"allowance_gb\":10,\"tiers\":[{\"up_to_gb\":50,"
+	"\"price_per_gb_minor\":50},{\"price_per_gb_minor\":30}]},"
+	"{\"name\":\"Off-peak\",\"direction\":\"both\",\"tiers\":[{\"price_per_gb_minor\":5}]}],"
+	"\"cost_sharing\":{\"categories\":[\"transit\",\"power\"],\"equal_bp\":3000,"
+	"\"direction\":\"down\"},\"cap_minor\":20000,\"tax\":{\"rate_bp\":2100,\"included\":true}}";
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "bench_close: %s\n", what);
+	exit(1);
+}
+
+static int run(const char *command)
+{
+	char shell[] = "/bin/sh", flag[] = "-c";
+	char *argv[] = { shell, flag, (char *)command, NULL };
+	int status;
+	pid_t pid;
+
+	if (posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, environ) != 0)
+		return -1;
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void exec_sql(sqlite3 *db, const char *sql)
+{
+	char *error = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &error) != SQLITE_OK) {
+		fprintf(stderr, "bench_close: %s: %s\n", sql, error);
+		exit(1);
+	}
+}
+
+static uint64_t next_random(uint64_t *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return *state;
+}
+
+/* Buckets in key order (bucket, household), hours summed on the way. */
+static void usage_load(sqlite3 *db, unsigned n)
+{
+	sqlite3_stmt *bucket_stmt, *hour_stmt;
+	uint64_t *hour_up = calloc(n, sizeof(*hour_up)), *hour_down = calloc(n, sizeof(*hour_down));
+	uint64_t state = 88172645463325252ULL;
+
+	if (!hour_up || !hour_down)
+		die("out of memory");
+	exec_sql(db, "DROP INDEX usage_buckets_by_household");
+	exec_sql(db, "DROP INDEX usage_hourly_by_household");
+	exec_sql(db, "BEGIN");
+	sqlite3_prepare_v2(db,
+			   "INSERT INTO usage_buckets (bucket_start, household_id, bytes_up, "
+			   "bytes_down) VALUES (?, ?, ?, ?)",
+			   -1, &bucket_stmt, NULL);
+	sqlite3_prepare_v2(db,
+			   "INSERT INTO usage_hourly (hour_start, household_id, bytes_up, "
+			   "bytes_down) VALUES (?, ?, ?, ?)",
+			   -1, &hour_stmt, NULL);
+	for (int64_t bucket = PERIOD_START_S; bucket < PERIOD_END_S; bucket += BUCKET_S) {
+		for (unsigned h = 0; h < n; h++) {
+			/* Up to 4 MB down and 1 MB up per 5 minutes: about 50 GB a month. */
+			uint64_t down = next_random(&state) % 4000000;
+			uint64_t up = down / 4;
+
+			sqlite3_bind_int64(bucket_stmt, 1, bucket);
+			sqlite3_bind_int64(bucket_stmt, 2, h + 1);
+			sqlite3_bind_int64(bucket_stmt, 3, (int64_t)up);
+			sqlite3_bind_int64(bucket_stmt, 4, (int64_t)down);
+			if (sqlite3_step(bucket_stmt) != SQLITE_DONE)
+				die(sqlite3_errmsg(db));
+			sqlite3_reset(bucket_stmt);
+			hour_up[h] += up;
+			hour_down[h] += down;
+		}
+		if ((bucket + BUCKET_S) % 3600 != 0)
+			continue;
+		for (unsigned h = 0; h < n; h++) {
+			sqlite3_bind_int64(hour_stmt, 1, bucket + BUCKET_S - 3600);
+			sqlite3_bind_int64(hour_stmt, 2, h + 1);
+			sqlite3_bind_int64(hour_stmt, 3, (int64_t)hour_up[h]);
+			sqlite3_bind_int64(hour_stmt, 4, (int64_t)hour_down[h]);
+			if (sqlite3_step(hour_stmt) != SQLITE_DONE)
+				die(sqlite3_errmsg(db));
+			sqlite3_reset(hour_stmt);
+			hour_up[h] = hour_down[h] = 0;
+		}
+	}
+	sqlite3_finalize(bucket_stmt);
+	sqlite3_finalize(hour_stmt);
+	exec_sql(db, "UPDATE meter_state SET rolled_up_to = 1793487600");
+	exec_sql(db, "COMMIT");
+	exec_sql(db, "CREATE INDEX usage_buckets_by_household ON usage_buckets(household_id, "
+		     "bucket_start)");
+	exec_sql(db, "CREATE INDEX usage_hourly_by_household ON usage_hourly(household_id, "
+		     "hour_start)");
+	free(hour_up);
+	free(hour_down);
+}
+
+static void database_build(const char *path, unsigned n)
+{
+	char errbuf[256];
+	struct store *store;
+	sqlite3 *db;
+	double t = now_ms();
+
+	/* The daemon's own schema, then a bulk load around it. */
+	if (store_open(path, &store, errbuf, sizeof(errbuf)) < 0)
+		die(errbuf);
+	store_free(store);
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		die("sqlite3_open");
+	exec_sql(db, "PRAGMA journal_mode = DELETE");
+	exec_sql(db, "PRAGMA synchronous = OFF");
+	exec_sql(db, "BEGIN");
+	for (unsigned h = 0; h < n; h++)
+		exec_sql(db, "INSERT INTO households (name, joined_at) VALUES ('bench', "
+			     "'2026-01-01')");
+	exec_sql(db, "COMMIT");
+	usage_load(db, n);
+	exec_sql(db, "PRAGMA journal_mode = WAL");
+	sqlite3_close(db);
+	printf("%7u households: database with %u buckets each built in %.0f s\n", n,
+	       (PERIOD_END_S - PERIOD_START_S) / BUCKET_S, (now_ms() - t) / 1e3);
+}
+
+/* One HTTP/1.1 request on a fresh connection; returns the status code and
+ * the body in ret_body (may be NULL). */
+static int http(unsigned port, const char *method, const char *path, const char *token,
+		const char *body, char *ret_body, size_t body_size)
+{
+	struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons(port) };
+	char request[8192], response[65536];
+	size_t len = 0;
+	ssize_t got;
+	int fd, status = -1;
+
+	address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&address, sizeof(address)) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	snprintf(request, sizeof(request),
+		 "%s %s HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n%s%s%s"
+		 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+		 method, path, token ? "Authorization: Bearer " : "", token ? token : "",
+		 token ? "\r\n" : "", body ? strlen(body) : 0, body ? body : "");
+	if (write(fd, request, strlen(request)) < 0) {
+		close(fd);
+		return -1;
+	}
+	while (len < sizeof(response) - 1 &&
+	       (got = read(fd, response + len, sizeof(response) - 1 - len)) > 0)
+		len += (size_t)got;
+	response[len] = '\0';
+	close(fd);
+	sscanf(response, "HTTP/1.1 %d", &status);
+	if (ret_body) {
+		const char *start = strstr(response, "\r\n\r\n");
+
+		snprintf(ret_body, body_size, "%s", start ? start + 4 : "");
+	}
+	return status;
+}
+
+struct prober {
+	unsigned port;
+	atomic_bool stop;
+	double latencies_ms[PROBES_MAX];
+	size_t n;
+	size_t failures;
+};
+
+static void *probe_run(void *data)
+{
+	struct prober *prober = data;
+
+	while (!atomic_load(&prober->stop) && prober->n < PROBES_MAX) {
+		double t = now_ms();
+		int status = http(prober->port, "GET", "/healthz", NULL, NULL, NULL, 0);
+
+		if (status != 200)
+			prober->failures++;
+		prober->latencies_ms[prober->n++] = now_ms() - t;
+		usleep(PROBE_MS * 1000);
+	}
+	return NULL;
+}
+
+static int compare_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void report_latency(const char *what, struct prober *prober)
+{
+	qsort(prober->latencies_ms, prober->n, sizeof(double), compare_double);
+	if (prober->n == 0)
+		return;
+	printf("%7s /healthz %s: %zu probes, p50 %.2f ms, p99 %.2f ms, max %.2f ms, %zu not 200\n",
+	       "", what, prober->n, prober->latencies_ms[prober->n / 2],
+	       prober->latencies_ms[prober->n * 99 / 100], prober->latencies_ms[prober->n - 1],
+	       prober->failures);
+}
+
+static void probe(struct prober *prober, pthread_t *thread)
+{
+	prober->n = prober->failures = 0;
+	atomic_store(&prober->stop, false);
+	pthread_create(thread, NULL, probe_run, prober);
+}
+
+static void probe_end(struct prober *prober, pthread_t thread)
+{
+	atomic_store(&prober->stop, true);
+	pthread_join(thread, NULL);
+}
+
+int main(int argc, char **argv)
+{
+	char dir[] = "/tmp/coopbill-bench.XXXXXX", config[256], db[256], command[1024], token[128],
+	     path[64], body[65536];
+	static struct prober prober;
+	unsigned n = argc > 2 ? (unsigned)strtoul(argv[2], NULL, 10) : 10000;
+	unsigned port = 20000 + (unsigned)getpid() % 20000;
+	pthread_t thread;
+	FILE *file;
+	pid_t pid;
+	int status;
+	double t;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: bench_close COOPBILLD [N]\n");
+		return 2;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (!mkdtemp(dir))
+		die("mkdtemp");
+	snprintf(db, sizeof(db), "%s/coopbill.db", dir);
+	snprintf(config, sizeof(config), "%s/coopbill.conf", dir);
+	file = fopen(config, "w");
+	fprintf(file,
+		"[server]\nlisten = 127.0.0.1:%u\n[database]\npath = %s\n"
+		"[meter]\n# The host's network namespace: no nftables here.\nenabled = false\n"
+		"[billing]\ncurrency = EUR\ntimezone = Europe/Madrid\n",
+		port, db);
+	fclose(file);
+	database_build(db, n);
+
+	snprintf(command, sizeof(command), "%s --config %s token create --role admin --name bench",
+		 argv[1], config);
+	file = popen(command, "r");
+	if (!file || !fgets(token, sizeof(token), file))
+		die("token create");
+	pclose(file);
+	token[strcspn(token, "\n")] = '\0';
+	pid = fork();
+	if (pid == 0) {
+		execl(argv[1], argv[1], "--config", config, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 300 && http(port, "GET", "/healthz", NULL, NULL, NULL, 0) != 200; i++)
+		usleep(100000);
+
+	if (http(port, "POST", "/api/v1/tariffs", token, tariff_json, body, sizeof(body)) != 201)
+		die(body);
+	if (http(port, "POST", "/api/v1/tariffs/1/publish", token, NULL, body, sizeof(body)) != 200)
+		die(body);
+	if (http(port, "POST", "/api/v1/expenses", token,
+		 "{\"period\":\"2026-10\",\"category\":\"transit\",\"amount_minor\":1500000,"
+		 "\"description\":\"upstream\"}",
+		 body, sizeof(body)) != 201 ||
+	    http(port, "POST", "/api/v1/expenses", token,
+		 "{\"period\":\"2026-10\",\"category\":\"power\",\"amount_minor\":250000,"
+		 "\"description\":\"electricity\"}",
+		 body, sizeof(body)) != 201)
+		die(body);
+
+	prober.port = port;
+	probe(&prober, &thread);
+	sleep(2);
+	probe_end(&prober, thread);
+	report_latency("idle (baseline)", &prober);
+
+	probe(&prober, &thread);
+	t = now_ms();
+	status = http(port, "POST", "/api/v1/periods/2026-10/close", token, NULL, body,
+		      sizeof(body));
+	t = now_ms() - t;
+	probe_end(&prober, thread);
+	if (status != 200)
+		die(body);
+	printf("%7u households: close of 2026-10 in %.2f s: %s\n", n, t / 1e3, body);
+	report_latency("during the close", &prober);
+	snprintf(path, sizeof(path), "/api/v1/households/%u/invoices/2026-10", n);
+	if (http(port, "GET", path, token, NULL, body, sizeof(body)) != 200)
+		die(body);
+
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	snprintf(command, sizeof(command), "rm -rf %s", dir);
+	run(command);
+	return 0;
+}

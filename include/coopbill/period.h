@@ -1,0 +1,38 @@
+/* Billing periods: calendar months in the cooperative's time zone, which is
+ * the process's (the daemon sets TZ from the configuration). Unlike the rest
+ * of billing/ this reads the time zone database, through localtime_r(). */
+#pragma once
+
+#include <stdint.h>
+
+#include "coopbill/date.h"
+#include "coopbill/rate.h"
+
+#define PERIOD_TEXT_MAX 8
+
+struct period {
+	int year;
+	int month; /* 1-12 */
+};
+
+/* Accepts exactly "YYYY-MM", from 1970-01 to 9999-12. */
+int period_parse(const char *text, struct period *ret_period);
+void period_format(const struct period *period, char ret_text[PERIOD_TEXT_MAX]);
+struct period period_next(const struct period *period);
+
+/* The period's UTC bounds [start, end): the first instant of the 1st of the
+ * month in local time, and that of the next month. A month with a daylight
+ * saving change is an hour shorter or longer than its days. */
+int period_bounds(const struct period *period, int64_t *ret_start_s, int64_t *ret_end_s);
+
+/* The first instant of a local calendar day (UTC): membership joins at the
+ * start of its joining day and ends at the start of the day after leaving. */
+int period_day_start(const struct date *date, int64_t *ret_start_s);
+
+/* The local month that contains the instant t (UTC). */
+int period_containing(int64_t t, struct period *ret_period);
+
+/* The UTC offsets in force during [start_s, end_s), found by bisection on
+ * localtime_r()'s tm_gmtoff: spans[0] at start_s, one more span per change.
+ * -E2BIG for more than RATE_ZONE_SPANS_MAX offsets in the interval. */
+int period_zone(int64_t start_s, int64_t end_s, struct rate_zone *ret_zone);

@@ -1,0 +1,247 @@
+/* A household's bills: the running estimate of the open period, its issued
+ * invoices, and one invoice with the tariff it used and the proof that it is
+ * in the transparency log. Also the treasurer's import of usage metered
+ * elsewhere, for periods not yet closed. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api-internal.h"
+#include "coopbill/config.h"
+#include "coopbill/journal.h"
+#include "coopbill/store.h"
+#include "coopbill/tariff.h"
+
+/* Rows in one import request; larger histories come in several. */
+#define IMPORT_ROWS_MAX 100000
+
+static const char import_shape[] =
+	"{\"reason\": \"...\", \"rows\": [{\"household_id\": 7, \"bucket_start\": "
+	"\"2026-11-03T18:00:00Z\", \"bytes_up\": 1000, \"bytes_down\": 5000}, ...]}";
+
+void api_household_invoices(struct api *api, struct http_request *request,
+			    const struct api_call *call)
+{
+	static const char *const columns[] = { "id",	    "household_id", "period",
+					       "tariff_id", "total_minor",  "created_at",
+					       "log_index" };
+	json_t *rows, *row;
+	int64_t id;
+	size_t i;
+	int r;
+
+	if (api_path_household(api, request, call, &id) < 0)
+		return;
+	r = store_invoices_list(api->store, id, NULL, &rows);
+	if (r < 0) {
+		api_reply_store_error(request, r, "listing invoices");
+		return;
+	}
+	json_array_foreach(rows, i, row) json_object_del(row, "document");
+	api_reply_rows(request,
+		       json_pack("{s:I, s:s}", "household_id", (json_int_t)id, "currency",
+				 api->config->currency),
+		       "invoices", rows, columns, sizeof(columns) / sizeof(columns[0]));
+}
+
+void api_household_invoice(struct api *api, struct http_request *request,
+			   const struct api_call *call)
+{
+	const char *text = call->params.values[1];
+	json_t *row = NULL, *tariff = NULL, *proof = NULL, *document;
+	struct period period;
+	int64_t id;
+	int r;
+
+	if (api_path_household(api, request, call, &id) < 0 ||
+	    api_parse_period(request, text, &period) < 0)
+		return;
+	r = store_invoice_get(api->store, id, text, &row);
+	if (r == -ENOENT) {
+		http_reply_problem(request, 404, "not-found",
+				   "household %lld has no invoice for %s (is the period closed?)",
+				   (long long)id, text);
+		return;
+	}
+	if (r == 0)
+		r = store_tariff_get(
+			api->store, json_integer_value(json_object_get(row, "tariff_id")), &tariff);
+	if (r == 0)
+		r = api_log_inclusion_proof(
+			api, json_integer_value(json_object_get(row, "log_index")), &proof);
+	if (r < 0) {
+		api_reply_store_error(request, r, "reading the invoice");
+		goto out;
+	}
+	/* The document exactly as stored: its SHA-256 is in the log entry. */
+	document = json_loads(json_string_value(json_object_get(tariff, "document")), 0, NULL);
+	json_object_set_new(tariff, "document", document ? document : json_null());
+	document = json_loads(json_string_value(json_object_get(row, "document")), 0, NULL);
+	json_object_set_new(row, "invoice", document ? document : json_null());
+	json_object_set(row, "document_text", json_object_get(row, "document"));
+	json_object_del(row, "document");
+	json_object_set_new(row, "tariff", tariff);
+	json_object_set_new(row, "log_proof", proof);
+	tariff = proof = NULL;
+	http_reply_json(request, 200, row);
+	row = NULL;
+out:
+	json_decref(row);
+	json_decref(tariff);
+	json_decref(proof);
+}
+
+struct import_row {
+	int64_t household_id;
+	int64_t bucket_start;
+	uint64_t bytes_up;
+	uint64_t bytes_down;
+};
+
+/* Checks one row: a known household, a closed bucket on the meter's grid, in
+ * a period not closed. Replies 400/404/409 naming the row. */
+static int import_row_parse(struct api *api, struct http_request *request, size_t i, json_t *item,
+			    struct import_row *ret_row)
+{
+	unsigned bucket_s = api->config->meter_bucket_s;
+	json_int_t household_id, up, down;
+	char period_text[PERIOD_TEXT_MAX];
+	struct period period;
+	const char *start;
+	json_error_t error;
+	json_t *closed;
+	int r;
+
+	if (json_unpack_ex(item, &error, JSON_STRICT, "{s:I, s:s, s:I, s:I}", "household_id",
+			   &household_id, "bucket_start", &start, "bytes_up", &up, "bytes_down",
+			   &down) < 0) {
+		http_reply_problem(request, 400, "invalid-import", "rows[%zu]: %s; expected %s", i,
+				   error.text, import_shape);
+		return -EINVAL;
+	}
+	if (date_time_parse(start, &ret_row->bucket_start) < 0 ||
+	    ret_row->bucket_start % bucket_s != 0 || up < 0 || down < 0) {
+		http_reply_problem(
+			request, 400, "invalid-import",
+			"rows[%zu]: bucket_start must be an RFC 3339 time on a %u-second "
+			"bucket boundary ([meter] bucket_s) and the bytes non-negative",
+			i, bucket_s);
+		return -EINVAL;
+	}
+	if (ret_row->bucket_start + bucket_s > (int64_t)time(NULL)) {
+		http_reply_problem(request, 409, "open-bucket",
+				   "rows[%zu]: the bucket at %s has not ended; only closed buckets "
+				   "can be imported",
+				   i, start);
+		return -EINVAL;
+	}
+	r = period_containing(ret_row->bucket_start, &period);
+	if (r < 0)
+		return r;
+	period_format(&period, period_text);
+	r = store_period_close_get(api->store, period_text, &closed);
+	if (r == 0) {
+		json_decref(closed);
+		http_reply_problem(request, 409, "period-closed",
+				   "rows[%zu]: period %s is closed; its invoices are issued", i,
+				   period_text);
+		return -EINVAL;
+	}
+	if (api->closing || api_household_require(api, request, household_id) < 0) {
+		if (!http_request_replied(request))
+			http_reply_problem(request, 409, "close-in-progress",
+					   "a period is being closed; import when that is done");
+		return -EINVAL;
+	}
+	*ret_row = (struct import_row){ household_id, ret_row->bucket_start, (uint64_t)up,
+					(uint64_t)down };
+	return 0;
+}
+
+static int import_commit(struct api *api, const struct import_row *rows, size_t n,
+			 const char *reason, const char *actor)
+{
+	int64_t watermark, log_index = 0, last_household = 0;
+	char fields[700];
+	int r;
+
+	r = store_usage_watermark(api->store, &watermark);
+	if (r == 0)
+		r = store_begin(api->store);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		/* One log entry per household and request, on its first row. */
+		if (rows[i].household_id != last_household) {
+			snprintf(fields, sizeof(fields), "reason %s\n", reason);
+			r = journal_log(api->journal, "usage-imported", rows[i].household_id,
+					fields, &log_index);
+			last_household = rows[i].household_id;
+		}
+		if (r == 0)
+			r = store_usage_import(api->store, watermark, rows[i].household_id,
+					       rows[i].bucket_start, rows[i].bytes_up,
+					       rows[i].bytes_down, reason, actor, log_index);
+	}
+	if (r == 0)
+		return store_commit(api->store);
+	store_rollback(api->store);
+	return r;
+}
+
+static int import_row_compare(const void *a, const void *b)
+{
+	const struct import_row *x = a, *y = b;
+
+	if (x->household_id != y->household_id)
+		return x->household_id < y->household_id ? -1 : 1;
+	return (x->bucket_start > y->bucket_start) - (x->bucket_start < y->bucket_start);
+}
+
+void api_usage_import(struct api *api, struct http_request *request, const struct api_call *call)
+{
+	struct import_row *rows = NULL;
+	json_t *body, *items, *item;
+	json_error_t error;
+	const char *reason;
+	size_t i, n;
+	int r;
+
+	if (http_request_json(request, &body) < 0)
+		return;
+	if (json_unpack_ex(body, &error, JSON_STRICT, "{s:s, s:o}", "reason", &reason, "rows",
+			   &items) < 0 ||
+	    !json_is_array(items)) {
+		http_reply_problem(request, 400, "invalid-import", "%s; expected %s",
+				   json_is_array(items) ? error.text : "rows must be an array",
+				   import_shape);
+		goto out;
+	}
+	n = json_array_size(items);
+	if (n == 0 || n > IMPORT_ROWS_MAX) {
+		http_reply_problem(request, 400, "invalid-import",
+				   "an import has 1 to %d rows; send more in several requests",
+				   IMPORT_ROWS_MAX);
+		goto out;
+	}
+	if (!api_text_valid(request, "invalid-import", "reason", reason, 500))
+		goto out;
+	rows = calloc(n, sizeof(*rows));
+	if (!rows) {
+		http_reply_problem(request, 503, "out-of-memory", "the server is short of memory");
+		goto out;
+	}
+	json_array_foreach(items, i, item) if (import_row_parse(api, request, i, item, &rows[i]) <
+					       0) goto out;
+	qsort(rows, n, sizeof(*rows), import_row_compare);
+	r = import_commit(api, rows, n, reason, call->actor);
+	if (r < 0) {
+		api_reply_store_error(request, r, "importing usage");
+		goto out;
+	}
+	http_reply_json(request, 201, json_pack("{s:I}", "imported", (json_int_t)n));
+out:
+	free(rows);
+	json_decref(body);
+}

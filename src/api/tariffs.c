@@ -1,0 +1,279 @@
+/* Tariffs: the treasurer drafts one (a JSON document, validated strictly) and
+ * publishes it, which makes it immutable, signs it with the log key and logs
+ * it. Anyone may read published tariffs, their hash, signature and log index,
+ * and the JSON Schema of the document. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "api-internal.h"
+#include "coopbill/config.h"
+#include "coopbill/journal.h"
+#include "coopbill/store.h"
+#include "coopbill/tariff.h"
+
+/* A stored row as the API shows it: the document as JSON, not as text. */
+static json_t *tariff_json(json_t *row)
+{
+	json_t *document = json_loads(json_string_value(json_object_get(row, "document")), 0, NULL);
+
+	json_object_set_new(row, "document", document ? document : json_null());
+	return row;
+}
+
+static bool is_published(json_t *row)
+{
+	return strcmp(json_string_value(json_object_get(row, "status")), "published") == 0;
+}
+
+void api_tariffs_list(struct api *api, struct http_request *request, const struct api_call *call)
+{
+	json_t *rows, *published, *row;
+	size_t i;
+	int r;
+
+	r = store_tariffs_list(api->store, &rows);
+	if (r < 0) {
+		api_reply_store_error(request, r, "listing tariffs");
+		return;
+	}
+	/* Drafts are the treasurer's work in progress; members see what is
+	 * published. */
+	published = json_array();
+	json_array_foreach(rows, i, row) if (is_published(row))
+		json_array_append(published, tariff_json(row));
+	json_decref(rows);
+	http_reply_json(request, 200, json_pack("{s:o}", "tariffs", published));
+}
+
+/* Loads the tariff named by the path, or replies 404. */
+static int tariff_load(struct api *api, struct http_request *request, const struct api_call *call,
+		       json_t **ret_row)
+{
+	int64_t id;
+	int r;
+
+	r = api_parse_id(call->params.values[0], &id);
+	if (r == 0)
+		r = store_tariff_get(api->store, id, ret_row);
+	if (r == -EINVAL || r == -ENOENT) {
+		http_reply_problem(request, 404, "not-found", "there is no tariff %s",
+				   call->params.values[0]);
+		return -ENOENT;
+	}
+	if (r < 0)
+		api_reply_store_error(request, r, "reading the tariff");
+	return r;
+}
+
+void api_tariff_get(struct api *api, struct http_request *request, const struct api_call *call)
+{
+	json_t *row;
+
+	if (tariff_load(api, request, call, &row) < 0)
+		return;
+	if (!is_published(row)) {
+		json_decref(row);
+		http_reply_problem(request, 404, "not-found",
+				   "tariff %s is a draft; it is shown once published",
+				   call->params.values[0]);
+		return;
+	}
+	http_reply_json(request, 200, tariff_json(row));
+}
+
+void api_tariff_schema(struct api *api, struct http_request *request, const struct api_call *call)
+{
+	const char *schema = tariff_schema_json();
+	char *body = strdup(schema);
+
+	if (!body) {
+		http_reply_problem(request, 503, "out-of-memory", "the server is short of memory");
+		return;
+	}
+	http_reply_text(request, 200, "application/schema+json", body, strlen(body));
+}
+
+static void sha256_hex(const char *text, char ret_hex[65])
+{
+	uint8_t hash[crypto_hash_sha256_BYTES];
+
+	crypto_hash_sha256(hash, (const uint8_t *)text, strlen(text));
+	sodium_bin2hex(ret_hex, 65, hash, sizeof(hash));
+}
+
+void api_tariffs_create(struct api *api, struct http_request *request, const struct api_call *call)
+{
+	struct tariff *tariff = NULL;
+	char err[256], sha256[65], valid_from[DATE_TEXT_MAX], location[64];
+	const char *body;
+	json_t *row;
+	size_t len;
+	int64_t id;
+	int r;
+
+	body = http_request_body(request, &len);
+	if (tariff_parse(body ? body : "", len, &tariff, err, sizeof(err)) < 0) {
+		http_reply_problem(request, 400, "invalid-tariff",
+				   "%s; the format is in docs/tariffs.md and at "
+				   "/api/v1/tariffs/schema",
+				   err);
+		return;
+	}
+	if (strcmp(tariff->currency, api->config->currency) != 0) {
+		http_reply_problem(request, 422, "invalid-tariff",
+				   "$.currency: the cooperative bills in %s ([billing] currency), "
+				   "not %s",
+				   api->config->currency, tariff->currency);
+		goto out;
+	}
+	date_format(&tariff->valid_from, valid_from);
+	sha256_hex(tariff->canonical_json, sha256);
+	r = store_tariff_insert(api->store, tariff->name, valid_from, tariff->canonical_json,
+				sha256, &id);
+	if (r == 0)
+		r = store_tariff_get(api->store, id, &row);
+	if (r < 0) {
+		api_reply_store_error(request, r, "storing the tariff");
+		goto out;
+	}
+	http_reply_json(request, 201, tariff_json(row));
+	snprintf(location, sizeof(location), "/api/v1/tariffs/%lld", (long long)id);
+	http_reply_header(request, "Location", location);
+out:
+	tariff_free(tariff);
+}
+
+/* The first day a tariff published today may apply from. */
+static void notice_end(unsigned notice_days, struct date *ret_date)
+{
+	time_t later = time(NULL) + (time_t)notice_days * 86400;
+	struct tm local;
+
+	localtime_r(&later, &local);
+	*ret_date = (struct date){ local.tm_year + 1900, local.tm_mon + 1, local.tm_mday };
+}
+
+/* What publishing checks beyond the document itself: the notice period and
+ * window edges on the meter's bucket boundaries. Replies 422 when one fails. */
+static int publish_check(struct api *api, struct http_request *request, const struct tariff *tariff)
+{
+	unsigned bucket_min = api->config->meter_bucket_s / 60;
+	struct date earliest;
+	char text[DATE_TEXT_MAX];
+
+	notice_end(api->config->notice_days, &earliest);
+	if (!tariff->emergency_reason && date_compare(&tariff->valid_from, &earliest) < 0) {
+		date_format(&earliest, text);
+		http_reply_problem(
+			request, 422, "notice-period",
+			"members get %u days' notice ([billing] notice_days): valid_from "
+			"must be a period start on or after %s, or the tariff must say "
+			"\"emergency\": {\"reason\": …}",
+			api->config->notice_days, text);
+		return -EINVAL;
+	}
+	for (size_t c = 0; c < tariff->n_charges; c++) {
+		const struct tariff_charge *charge = &tariff->charges[c];
+
+		for (size_t w = 0; w < charge->n_windows; w++) {
+			if (charge->windows[w].from_min % bucket_min == 0 &&
+			    charge->windows[w].to_min % bucket_min == 0)
+				continue;
+			http_reply_problem(request, 422, "invalid-tariff",
+					   "$.usage_charges[%zu].windows[%zu]: usage is metered in "
+					   "%u-minute buckets ([meter] bucket_s), so window edges "
+					   "must fall on multiples of %u minutes",
+					   c, w, bucket_min, bucket_min);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Signs and logs the tariff, then marks it published: one transaction. */
+static int publish(struct api *api, int64_t id, const struct tariff *tariff, const char *sha256)
+{
+	char *text = NULL, *signature = NULL, *fields = NULL, valid_from[DATE_TEXT_MAX];
+	int64_t log_index;
+	int r;
+
+	date_format(&tariff->valid_from, valid_from);
+	if (asprintf(&text, "%s\n", tariff->canonical_json) < 0 ||
+	    asprintf(&fields, "tariff %lld\nsha256 %s\nvalid_from %s\n%s%s%s", (long long)id,
+		     sha256, valid_from, tariff->emergency_reason ? "emergency " : "",
+		     tariff->emergency_reason ? tariff->emergency_reason : "",
+		     tariff->emergency_reason ? "\n" : "") < 0) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = journal_sign(api->journal, text, strlen(text), &signature);
+	if (r < 0)
+		goto out;
+	r = store_begin(api->store);
+	if (r < 0)
+		goto out;
+	r = journal_log(api->journal, "tariff-published", 0, fields, &log_index);
+	if (r == 0)
+		r = store_tariff_publish(api->store, id, signature, log_index);
+	if (r == 0)
+		r = store_commit(api->store);
+	else
+		store_rollback(api->store);
+out:
+	free(text);
+	free(fields);
+	free(signature);
+	return r;
+}
+
+void api_tariff_publish(struct api *api, struct http_request *request, const struct api_call *call)
+{
+	struct tariff *tariff = NULL;
+	const char *document;
+	json_t *row;
+	char err[256];
+	int r;
+
+	if (tariff_load(api, request, call, &row) < 0)
+		return;
+	if (is_published(row)) {
+		http_reply_problem(request, 409, "already-published",
+				   "tariff %s is published already and cannot change; publish a "
+				   "new tariff instead",
+				   call->params.values[0]);
+		goto out;
+	}
+	document = json_string_value(json_object_get(row, "document"));
+	r = tariff_parse(document, strlen(document), &tariff, err, sizeof(err));
+	if (r < 0) {
+		http_reply_problem(request, 500, "internal", "the stored draft does not parse: %s",
+				   err);
+		goto out;
+	}
+	if (publish_check(api, request, tariff) < 0)
+		goto out;
+	r = publish(api, json_integer_value(json_object_get(row, "id")), tariff,
+		    json_string_value(json_object_get(row, "sha256")));
+	if (r == -EALREADY) {
+		http_reply_problem(request, 409, "already-published",
+				   "tariff %s is published already", call->params.values[0]);
+		goto out;
+	}
+	if (r < 0) {
+		api_reply_store_error(request, r, "publishing the tariff");
+		goto out;
+	}
+	json_decref(row);
+	row = NULL;
+	if (tariff_load(api, request, call, &row) == 0)
+		http_reply_json(request, 200, tariff_json(row));
+	row = NULL;
+out:
+	json_decref(row);
+	tariff_free(tariff);
+}

@@ -1,0 +1,538 @@
+/* Billing from the database for one period: who was a member, which
+ * published tariff each follows (the household's own, else the one in force
+ * for the cooperative), the expenses each cost-sharing tariff splits among
+ * its households, and each household's invoice from the rating engine. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "coopbill/bill.h"
+#include "coopbill/date.h"
+#include "coopbill/money.h"
+#include "coopbill/rate.h"
+#include "coopbill/store.h"
+#include "coopbill/tariff.h"
+
+/* The stretch of time one usage query reads. */
+#define BILL_SCAN_S 3600
+
+struct bill_tariff {
+	int64_t id;
+	char *sha256;
+	struct tariff *tariff;
+	int64_t pool_minor;
+};
+
+struct bill_member {
+	int64_t id;
+	int64_t member_from_s;
+	int64_t member_to_s;
+	size_t tariff; /* index into run->tariffs */
+	struct rate_usage usage;
+	bool has_share;
+	struct rate_cost_share share;
+};
+
+struct bill_run {
+	struct store *store;
+	struct period period;
+	char period_text[PERIOD_TEXT_MAX];
+	int64_t start_s, end_s, usage_end_s;
+	struct rate_zone zone;
+	struct bill_tariff *tariffs;
+	size_t n_tariffs;
+	struct bill_member *members;
+	size_t n_members;
+	/* Household id → index into members + 1 (0: not a member). */
+	uint32_t *member_by_id;
+	int64_t max_id;
+	/* Whether buckets must be read where hourly totals exist (a tariff with
+	 * windows off the hour, or a zone off the hour). */
+	bool fine;
+	int64_t scanned_to; /* usage before this is summed */
+	bool scanned;
+};
+
+static bool zone_whole_hours(const struct rate_zone *zone)
+{
+	for (size_t i = 0; i < zone->n; i++)
+		if (zone->spans[i].offset_s % 3600 != 0)
+			return false;
+	return true;
+}
+
+static bool windows_whole_hours(const struct tariff *tariff)
+{
+	for (size_t c = 0; c < tariff->n_charges; c++)
+		for (size_t w = 0; w < tariff->charges[c].n_windows; w++)
+			if (tariff->charges[c].windows[w].from_min % 60 != 0 ||
+			    tariff->charges[c].windows[w].to_min % 60 != 0)
+				return false;
+	return true;
+}
+
+/* The index of tariff id in the run, loading and parsing it on first use. */
+static int tariff_index(struct bill_run *run, int64_t id, size_t *ret_index)
+{
+	struct bill_tariff *tariffs, *entry;
+	const char *document;
+	json_t *row;
+	char err[256];
+	int r;
+
+	for (size_t i = 0; i < run->n_tariffs; i++) {
+		if (run->tariffs[i].id == id) {
+			*ret_index = i;
+			return 0;
+		}
+	}
+	r = store_tariff_get(run->store, id, &row);
+	if (r < 0)
+		return r;
+	tariffs = realloc(run->tariffs, (run->n_tariffs + 1) * sizeof(*tariffs));
+	if (!tariffs) {
+		json_decref(row);
+		return -ENOMEM;
+	}
+	run->tariffs = tariffs;
+	entry = &tariffs[run->n_tariffs];
+	*entry = (struct bill_tariff){ .id = id };
+	document = json_string_value(json_object_get(row, "document"));
+	r = tariff_parse(document, strlen(document), &entry->tariff, err, sizeof(err));
+	if (r == 0) {
+		entry->sha256 = strdup(json_string_value(json_object_get(row, "sha256")));
+		if (!entry->sha256) {
+			tariff_free(entry->tariff);
+			r = -ENOMEM;
+		}
+	}
+	json_decref(row);
+	if (r < 0)
+		return r;
+	if (!windows_whole_hours(entry->tariff) || !zone_whole_hours(&run->zone))
+		run->fine = true;
+	*ret_index = run->n_tariffs++;
+	return 0;
+}
+
+/* The tariff a household follows in the run's period. */
+static int member_tariff(struct bill_run *run, int64_t own_id, int64_t default_id,
+			 size_t *ret_index)
+{
+	char period_start[DATE_TEXT_MAX];
+	size_t index;
+	int r;
+
+	if (own_id) {
+		snprintf(period_start, sizeof(period_start), "%s-01", run->period_text);
+		r = tariff_index(run, own_id, &index);
+		if (r < 0)
+			return r;
+		/* A household's own tariff applies from its valid_from on. */
+		char valid_from[DATE_TEXT_MAX];
+
+		date_format(&run->tariffs[index].tariff->valid_from, valid_from);
+		if (strcmp(valid_from, period_start) <= 0) {
+			*ret_index = index;
+			return 0;
+		}
+	}
+	return tariff_index(run, default_id, ret_index);
+}
+
+static int64_t day_start(const char *date_text)
+{
+	struct date date;
+	int64_t start_s;
+
+	if (date_parse(date_text, &date) < 0 || period_day_start(&date, &start_s) < 0)
+		return 0;
+	return start_s;
+}
+
+static int members_load(struct bill_run *run, int64_t default_id)
+{
+	struct household *households;
+	size_t n;
+	int r;
+
+	r = store_household_list(run->store, &households, &n);
+	if (r < 0)
+		return r;
+	run->members = calloc(n ? n : 1, sizeof(*run->members));
+	if (!run->members) {
+		store_households_free(households, n);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct bill_member member = { .id = households[i].id,
+					      .member_from_s = day_start(households[i].joined_at),
+					      .member_to_s = INT64_MAX };
+
+		/* Membership ends with the leaving day. */
+		if (households[i].left_at[0])
+			member.member_to_s = day_start(households[i].left_at) + 86400;
+		if (member.member_from_s >= run->end_s || member.member_to_s <= run->start_s)
+			continue;
+		r = member_tariff(run, households[i].tariff_id, default_id, &member.tariff);
+		if (r < 0)
+			break;
+		run->members[run->n_members++] = member;
+		run->max_id = member.id;
+	}
+	store_households_free(households, n);
+	if (r < 0)
+		return r;
+	/* Ids are row ids: dense enough for a direct index. */
+	run->member_by_id = calloc((size_t)run->max_id + 1, sizeof(*run->member_by_id));
+	if (!run->member_by_id)
+		return -ENOMEM;
+	for (size_t i = 0; i < run->n_members; i++)
+		run->member_by_id[run->members[i].id] = (uint32_t)i + 1;
+	return 0;
+}
+
+/* Each cost-sharing tariff splits the period's expenses in its categories
+ * among the households that follow it. */
+static int shares_compute(struct bill_run *run)
+{
+	struct rate_household_usage *usage;
+	struct rate_cost_share *shares;
+	size_t *who;
+	int r = 0;
+
+	usage = calloc(run->n_members + 1, sizeof(*usage));
+	shares = calloc(run->n_members + 1, sizeof(*shares));
+	who = calloc(run->n_members + 1, sizeof(*who));
+	if (!usage || !shares || !who) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t t = 0; r == 0 && t < run->n_tariffs; t++) {
+		struct bill_tariff *bt = &run->tariffs[t];
+		const struct tariff *tariff = bt->tariff;
+		size_t n = 0;
+
+		if (!tariff->has_cost_sharing)
+			continue;
+		for (size_t c = 0; c < tariff->n_categories; c++) {
+			int64_t total;
+
+			r = store_expense_total(run->store, run->period_text, tariff->categories[c],
+						&total);
+			if (r == 0)
+				r = money_add(bt->pool_minor, total, &bt->pool_minor);
+			if (r < 0)
+				goto out;
+		}
+		for (size_t m = 0; m < run->n_members; m++) {
+			const struct bill_member *member = &run->members[m];
+			uint64_t bytes = 0;
+
+			if (member->tariff != t)
+				continue;
+			if ((tariff->cost_sharing_direction & TARIFF_DIRECTION_DOWN) &&
+			    __builtin_add_overflow(bytes, member->usage.bytes_down, &bytes))
+				r = -ERANGE;
+			if ((tariff->cost_sharing_direction & TARIFF_DIRECTION_UP) &&
+			    __builtin_add_overflow(bytes, member->usage.bytes_up, &bytes))
+				r = -ERANGE;
+			usage[n] = (struct rate_household_usage){ member->id, bytes };
+			who[n++] = m;
+		}
+		if (r == 0)
+			r = rate_cost_shares(bt->pool_minor, tariff->equal_bp, usage, n, shares);
+		for (size_t i = 0; r == 0 && i < n; i++) {
+			run->members[who[i]].share = shares[i];
+			run->members[who[i]].has_share = true;
+		}
+	}
+out:
+	free(usage);
+	free(shares);
+	free(who);
+	return r;
+}
+
+/* Rows of one stretch of time, in key order. Hours before the roll-up
+ * watermark come from the hourly totals unless buckets are needed; later
+ * ones, and all of them then, from the buckets. */
+static int scan_rows(struct bill_run *run, bool hourly, int64_t from, int64_t to)
+{
+	struct store_usage_row *rows;
+	size_t n;
+	int r;
+
+	if (from >= to)
+		return 0;
+	r = store_usage_slices(run->store, hourly, from, to, &rows, &n);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		int64_t id = rows[i].household_id;
+		struct bill_member *member;
+		struct rate_slice slice = { rows[i].start, rows[i].bytes_up, rows[i].bytes_down };
+
+		/* Usage of households that were not members this period is not
+		 * billed here. */
+		if (id < 0 || id > run->max_id || run->member_by_id[id] == 0)
+			continue;
+		member = &run->members[run->member_by_id[id] - 1];
+		r = rate_usage_add(&member->usage, run->tariffs[member->tariff].tariff, &run->zone,
+				   run->start_s, run->end_s, &slice);
+	}
+	free(rows);
+	return r;
+}
+
+int bill_run_scan(struct bill_run *run, uint64_t deadline_ns, bool *ret_done)
+{
+	int64_t watermark;
+	int r;
+
+	r = store_usage_watermark(run->store, &watermark);
+	while (r == 0 && run->scanned_to < run->usage_end_s) {
+		int64_t from = run->scanned_to;
+		int64_t to = from + BILL_SCAN_S < run->usage_end_s ? from + BILL_SCAN_S
+								   : run->usage_end_s;
+		int64_t split = run->fine ? from : (watermark < from ? from : watermark);
+
+		if (split > to)
+			split = to;
+		r = scan_rows(run, true, from, split);
+		if (r == 0)
+			r = scan_rows(run, false, split, to);
+		if (r == 0)
+			run->scanned_to = to;
+		if (uv_hrtime() >= deadline_ns)
+			break;
+	}
+	if (r == 0 && run->scanned_to >= run->usage_end_s && !run->scanned) {
+		r = shares_compute(run);
+		run->scanned = r == 0;
+	}
+	if (r < 0)
+		return r;
+	*ret_done = run->scanned;
+	return 0;
+}
+
+int bill_run_new(struct store *store, const struct period *period, int64_t usage_until_s,
+		 struct bill_run **ret_run, char *errbuf, size_t errbuf_len)
+{
+	char period_start[DATE_TEXT_MAX];
+	struct bill_run *run;
+	int64_t default_id;
+	int r;
+
+	run = calloc(1, sizeof(*run));
+	if (!run)
+		return -ENOMEM;
+	run->store = store;
+	run->period = *period;
+	period_format(period, run->period_text);
+	r = period_bounds(period, &run->start_s, &run->end_s);
+	if (r == 0)
+		r = period_zone(run->start_s, run->end_s, &run->zone);
+	if (r < 0) {
+		snprintf(errbuf, errbuf_len, "cannot work out the bounds of %s in the time zone",
+			 run->period_text);
+		goto fail;
+	}
+	run->usage_end_s = usage_until_s < run->end_s ? usage_until_s : run->end_s;
+	run->scanned_to = run->start_s;
+	snprintf(period_start, sizeof(period_start), "%s-01", run->period_text);
+	r = store_tariff_in_force(store, period_start, &default_id);
+	if (r == -ENOENT) {
+		snprintf(errbuf, errbuf_len,
+			 "no published tariff is in force for %s: publish one whose "
+			 "valid_from is on or before %s",
+			 run->period_text, period_start);
+		goto fail;
+	}
+	if (r == 0)
+		r = members_load(run, default_id);
+	if (r < 0) {
+		snprintf(errbuf, errbuf_len, "cannot read what %s is billed from: %s",
+			 run->period_text, strerror(-r));
+		goto fail;
+	}
+	*ret_run = run;
+	return 0;
+fail:
+	bill_run_free(run);
+	return r;
+}
+
+void bill_run_free(struct bill_run *run)
+{
+	if (!run)
+		return;
+	for (size_t i = 0; i < run->n_tariffs; i++) {
+		tariff_free(run->tariffs[i].tariff);
+		free(run->tariffs[i].sha256);
+	}
+	free(run->tariffs);
+	free(run->members);
+	free(run->member_by_id);
+	free(run);
+}
+
+int64_t bill_run_usage_end(const struct bill_run *run)
+{
+	return run->usage_end_s;
+}
+
+size_t bill_run_count(const struct bill_run *run)
+{
+	return run->n_members;
+}
+
+int64_t bill_run_household_id(const struct bill_run *run, size_t index)
+{
+	return run->members[index].id;
+}
+
+int bill_run_find(const struct bill_run *run, int64_t household_id, size_t *ret_index)
+{
+	for (size_t i = 0; i < run->n_members; i++) {
+		if (run->members[i].id == household_id) {
+			*ret_index = i;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* What a member sees of imported usage: how much of the invoice's usage came
+ * from another meter. */
+static int imported_json(struct bill_run *run, int64_t household_id, json_t **ret_json)
+{
+	json_int_t up = 0, down = 0;
+	json_t *rows, *row;
+	size_t i;
+	int r;
+
+	r = store_usage_imports_list(run->store, household_id, run->start_s, run->usage_end_s,
+				     &rows);
+	if (r < 0)
+		return r;
+	json_array_foreach(rows, i, row)
+	{
+		up += json_integer_value(json_object_get(row, "bytes_up"));
+		down += json_integer_value(json_object_get(row, "bytes_down"));
+	}
+	*ret_json = json_pack("{s:I, s:I, s:I}", "rows", (json_int_t)json_array_size(rows),
+			      "bytes_up", up, "bytes_down", down);
+	json_decref(rows);
+	return *ret_json ? 0 : -ENOMEM;
+}
+
+int bill_run_invoice(struct bill_run *run, size_t index, struct bill_invoice *ret_invoice)
+{
+	const struct bill_member *member = &run->members[index];
+	const struct bill_tariff *bt = &run->tariffs[member->tariff];
+	struct rate_invoice *invoice = NULL;
+	json_t *json = NULL, *imported = NULL;
+	char *document;
+	int r;
+
+	if (!run->scanned)
+		return -EINVAL;
+	struct rate_input input = {
+		.tariff = bt->tariff,
+		.zone = &run->zone,
+		.period_start_s = run->start_s,
+		.period_end_s = run->end_s,
+		.member_from_s = member->member_from_s,
+		.member_to_s = member->member_to_s,
+		.usage = &member->usage,
+		.cost_share = member->has_share ? &member->share : NULL,
+	};
+	r = rate_invoice_new(&input, &invoice);
+	if (r == 0)
+		r = rate_invoice_to_json(invoice, &json);
+	if (r == 0)
+		r = imported_json(run, member->id, &imported);
+	if (r < 0)
+		goto out;
+	if (json_object_set_new(json, "household_id", json_integer(member->id)) < 0 ||
+	    json_object_set_new(json, "period", json_string(run->period_text)) < 0 ||
+	    json_object_set_new(json, "tariff",
+				json_pack("{s:I, s:s, s:s}", "id", (json_int_t)bt->id, "name",
+					  bt->tariff->name, "sha256", bt->sha256)) < 0 ||
+	    json_object_set_new(json, "imported", imported) < 0) {
+		imported = NULL;
+		r = -ENOMEM;
+		goto out;
+	}
+	imported = NULL;
+	document = json_dumps(json, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!document) {
+		r = -ENOMEM;
+		goto out;
+	}
+	*ret_invoice = (struct bill_invoice){ .document = document,
+					      .json = json,
+					      .total_minor = invoice->total_minor,
+					      .tariff_id = bt->id };
+	json = NULL;
+out:
+	json_decref(json);
+	json_decref(imported);
+	rate_invoice_free(invoice);
+	return r;
+}
+
+void bill_invoice_clear(struct bill_invoice *invoice)
+{
+	free(invoice->document);
+	json_decref(invoice->json);
+	*invoice = (struct bill_invoice){ 0 };
+}
+
+json_t *bill_run_sharing_json(const struct bill_run *run)
+{
+	json_t *list = json_array();
+
+	for (size_t t = 0; t < run->n_tariffs; t++) {
+		const struct bill_tariff *bt = &run->tariffs[t];
+		const struct rate_cost_share *share = NULL;
+		json_t *categories = json_array();
+		int64_t price_per_gb = 0;
+
+		if (!bt->tariff->has_cost_sharing)
+			continue;
+		for (size_t m = 0; m < run->n_members; m++)
+			if (run->members[m].tariff == t && run->members[m].has_share)
+				share = &run->members[m].share;
+		for (size_t c = 0; c < bt->tariff->n_categories; c++)
+			json_array_append_new(categories, json_string(bt->tariff->categories[c]));
+		/* The usage part's pool over the GB it was split by. */
+		if (share && share->total_usage_bytes > 0 && share->total_usage_bytes <= INT64_MAX)
+			(void)money_mul_div(share->usage_pool_minor, TARIFF_BYTES_PER_GB,
+					    (int64_t)share->total_usage_bytes, &price_per_gb);
+		json_array_append_new(
+			list,
+			json_pack("{s:I, s:o, s:s, s:I, s:i, s:I, s:I, s:I, s:I, s:I, s:I}",
+				  "tariff_id", (json_int_t)bt->id, "categories", categories,
+				  "direction",
+				  tariff_direction_name(bt->tariff->cost_sharing_direction),
+				  "pool_minor", (json_int_t)bt->pool_minor, "equal_bp",
+				  (int)bt->tariff->equal_bp, "households",
+				  (json_int_t)(share ? share->n_households : 0), "equal_pool_minor",
+				  (json_int_t)(share ? share->equal_pool_minor : 0),
+				  "usage_pool_minor",
+				  (json_int_t)(share ? share->usage_pool_minor : 0),
+				  "equal_part_per_household_minor",
+				  (json_int_t)(share && share->n_households
+						       ? share->equal_pool_minor /
+								 (int64_t)share->n_households
+						       : 0),
+				  "total_usage_bytes",
+				  (json_int_t)(share ? (int64_t)share->total_usage_bytes : 0),
+				  "price_per_gb_minor", (json_int_t)price_per_gb));
+	}
+	return list;
+}

@@ -1,0 +1,395 @@
+/* Billing rows: tariffs, expenses, invoices, ledger entries, closed periods
+ * and imported usage. Writes bind every value; reads come back as JSON
+ * objects keyed by column name, for the API to pass on. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "store-internal.h"
+
+static int bind_values(struct store *store, sqlite3_stmt *stmt, const struct store_value *values,
+		       size_t n_values)
+{
+	for (size_t i = 0; i < n_values; i++) {
+		int index = (int)i + 1, rc;
+
+		switch (values[i].kind) {
+		case STORE_INT:
+			rc = sqlite3_bind_int64(stmt, index, values[i].integer);
+			break;
+		case STORE_TEXT:
+			rc = sqlite3_bind_text(stmt, index, values[i].text, -1, SQLITE_STATIC);
+			break;
+		default:
+			rc = sqlite3_bind_null(stmt, index);
+			break;
+		}
+		if (rc != SQLITE_OK)
+			return store_last_error(store);
+	}
+	return 0;
+}
+
+/* Runs a statement that returns no rows; *ret_id (may be NULL) is the
+ * inserted row's id. */
+static int exec(struct store *store, const char *sql, const struct store_value *values,
+		size_t n_values, int64_t *ret_id)
+{
+	sqlite3_stmt *stmt;
+	int r;
+
+	r = store_prepare(store, sql, &stmt);
+	if (r < 0)
+		return r;
+	r = bind_values(store, stmt, values, n_values);
+	if (r < 0) {
+		store_release(stmt);
+		return r;
+	}
+	r = store_run(stmt);
+	if (r == 0 && ret_id)
+		*ret_id = sqlite3_last_insert_rowid(store->db);
+	return r;
+}
+
+static json_t *column_json(sqlite3_stmt *stmt, int column)
+{
+	switch (sqlite3_column_type(stmt, column)) {
+	case SQLITE_INTEGER:
+		return json_integer(sqlite3_column_int64(stmt, column));
+	case SQLITE_NULL:
+		return json_null();
+	default:
+		return json_stringn((const char *)sqlite3_column_text(stmt, column),
+				    (size_t)sqlite3_column_bytes(stmt, column));
+	}
+}
+
+/* Collects the rows of a query as an array of objects. */
+static int query_json(struct store *store, const char *sql, const struct store_value *values,
+		      size_t n_values, json_t **ret_rows)
+{
+	json_t *rows = json_array();
+	int rc = SQLITE_DONE, r;
+	sqlite3_stmt *stmt;
+
+	if (!rows)
+		return -ENOMEM;
+	r = store_prepare(store, sql, &stmt);
+	if (r < 0)
+		goto out;
+	r = bind_values(store, stmt, values, n_values);
+	while (r == 0 && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		json_t *row = json_object();
+
+		for (int i = 0; row && i < sqlite3_column_count(stmt); i++)
+			if (json_object_set_new(row, sqlite3_column_name(stmt, i),
+						column_json(stmt, i)) < 0) {
+				json_decref(row);
+				row = NULL;
+			}
+		if (!row || json_array_append_new(rows, row) < 0)
+			r = -ENOMEM;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = store_map_error(rc);
+	store_release(stmt);
+out:
+	if (r < 0) {
+		json_decref(rows);
+		return r;
+	}
+	*ret_rows = rows;
+	return 0;
+}
+
+/* The query's only row, or -ENOENT. */
+static int query_json_one(struct store *store, const char *sql, const struct store_value *values,
+			  size_t n_values, json_t **ret_row)
+{
+	json_t *rows;
+	int r;
+
+	r = query_json(store, sql, values, n_values, &rows);
+	if (r < 0)
+		return r;
+	if (json_array_size(rows) == 0) {
+		json_decref(rows);
+		return -ENOENT;
+	}
+	*ret_row = json_incref(json_array_get(rows, 0));
+	json_decref(rows);
+	return 0;
+}
+
+/* The first column of the query's only row, an integer; -ENOENT without a row. */
+static int query_json_int(struct store *store, const char *sql, const struct store_value *values,
+			  size_t n_values, int64_t *ret_value)
+{
+	json_t *row;
+	int r;
+
+	r = query_json_one(store, sql, values, n_values, &row);
+	if (r < 0)
+		return r;
+	*ret_value = json_integer_value(json_object_iter_value(json_object_iter(row)));
+	json_decref(row);
+	return 0;
+}
+
+int store_tariff_insert(struct store *store, const char *name, const char *valid_from,
+			const char *document, const char *sha256, int64_t *ret_id)
+{
+	static const char sql[] = "INSERT INTO tariffs (name, valid_from, document, sha256) "
+				  "VALUES (?1, ?2, ?3, ?4)";
+	const struct store_value values[] = { STORE_TEXT(name), STORE_TEXT(valid_from),
+					      STORE_TEXT(document), STORE_TEXT(sha256) };
+
+	return exec(store, sql, values, 4, ret_id);
+}
+
+int store_tariff_publish(struct store *store, int64_t id, const char *signature, int64_t log_index)
+{
+	static const char sql[] =
+		"UPDATE tariffs SET status = 'published', signature = ?2, log_index = ?3, "
+		"published_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
+		"WHERE id = ?1 AND status = 'draft'";
+	const struct store_value values[] = { STORE_INT(id), STORE_TEXT(signature),
+					      STORE_INT(log_index) };
+	json_t *tariff;
+	int r;
+
+	r = exec(store, sql, values, 3, NULL);
+	if (r < 0 || sqlite3_changes(store->db) == 1)
+		return r;
+	r = store_tariff_get(store, id, &tariff);
+	if (r < 0)
+		return r;
+	json_decref(tariff);
+	return -EALREADY;
+}
+
+#define TARIFF_COLUMNS                                                                           \
+	"id, name, valid_from, status, sha256, created_at, published_at, signature, log_index, " \
+	"document"
+
+int store_tariff_get(struct store *store, int64_t id, json_t **ret_tariff)
+{
+	static const char sql[] = "SELECT " TARIFF_COLUMNS " FROM tariffs WHERE id = ?1";
+	const struct store_value values[] = { STORE_INT(id) };
+
+	return query_json_one(store, sql, values, 1, ret_tariff);
+}
+
+int store_tariffs_list(struct store *store, json_t **ret_tariffs)
+{
+	static const char sql[] = "SELECT " TARIFF_COLUMNS " FROM tariffs ORDER BY id";
+
+	return query_json(store, sql, NULL, 0, ret_tariffs);
+}
+
+int store_tariff_in_force(struct store *store, const char *period_start, int64_t *ret_id)
+{
+	static const char sql[] = "SELECT id FROM tariffs WHERE status = 'published' "
+				  "AND valid_from <= ?1 ORDER BY valid_from DESC, log_index DESC "
+				  "LIMIT 1";
+	const struct store_value values[] = { STORE_TEXT(period_start) };
+
+	return query_json_int(store, sql, values, 1, ret_id);
+}
+
+int store_expense_insert(struct store *store, const char *period, const char *category,
+			 int64_t amount_minor, const char *description, const char *document_ref,
+			 const char *actor, int64_t log_index, int64_t *ret_id)
+{
+	static const char sql[] = "INSERT INTO expenses (period, category, amount_minor, "
+				  "description, document_ref, actor, log_index) "
+				  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+	const struct store_value values[] = {
+		STORE_TEXT(period),	 STORE_TEXT(category),	   STORE_INT(amount_minor),
+		STORE_TEXT(description), STORE_TEXT(document_ref), STORE_TEXT(actor),
+		STORE_INT(log_index),
+	};
+
+	return exec(store, sql, values, 7, ret_id);
+}
+
+int store_expenses_list(struct store *store, const char *period, json_t **ret_expenses)
+{
+	static const char sql[] = "SELECT id, period, category, amount_minor, description, "
+				  "document_ref, created_at, log_index FROM expenses "
+				  "WHERE ?1 IS NULL OR period = ?1 ORDER BY id";
+	const struct store_value values[] = { STORE_TEXT(period) };
+
+	return query_json(store, sql, values, 1, ret_expenses);
+}
+
+int store_expense_total(struct store *store, const char *period, const char *category,
+			int64_t *ret_total_minor)
+{
+	static const char sql[] = "SELECT coalesce(sum(amount_minor), 0) AS total FROM expenses "
+				  "WHERE period = ?1 AND category = ?2";
+	const struct store_value values[] = { STORE_TEXT(period), STORE_TEXT(category) };
+	int r;
+
+	/* SQLite's sum() fails on overflow rather than wrapping. */
+	r = query_json_int(store, sql, values, 2, ret_total_minor);
+	return r == -EIO ? -ERANGE : r;
+}
+
+int store_invoice_insert(struct store *store, int64_t household_id, const char *period,
+			 int64_t tariff_id, int64_t total_minor, const char *document,
+			 int64_t log_index, int64_t *ret_id)
+{
+	static const char sql[] =
+		"INSERT INTO invoices (household_id, period, tariff_id, "
+		"total_minor, document, log_index) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+	const struct store_value values[] = { STORE_INT(household_id), STORE_TEXT(period),
+					      STORE_INT(tariff_id),    STORE_INT(total_minor),
+					      STORE_TEXT(document),    STORE_INT(log_index) };
+
+	return exec(store, sql, values, 6, ret_id);
+}
+
+#define INVOICE_COLUMNS \
+	"id, household_id, period, tariff_id, total_minor, created_at, log_index, document"
+
+int store_invoice_get(struct store *store, int64_t household_id, const char *period,
+		      json_t **ret_invoice)
+{
+	static const char sql[] = "SELECT " INVOICE_COLUMNS " FROM invoices "
+				  "WHERE household_id = ?1 AND period = ?2";
+	const struct store_value values[] = { STORE_INT(household_id), STORE_TEXT(period) };
+
+	return query_json_one(store, sql, values, 2, ret_invoice);
+}
+
+int store_invoices_list(struct store *store, int64_t household_id, const char *period,
+			json_t **ret_invoices)
+{
+	static const char sql[] =
+		"SELECT " INVOICE_COLUMNS " FROM invoices "
+		"WHERE (?1 = 0 OR household_id = ?1) AND (?2 IS NULL OR period = ?2) "
+		"ORDER BY period, household_id";
+	const struct store_value values[] = { STORE_INT(household_id), STORE_TEXT(period) };
+
+	return query_json(store, sql, values, 2, ret_invoices);
+}
+
+int store_ledger_insert(struct store *store, const struct store_ledger_entry *entry,
+			int64_t *ret_id)
+{
+	static const char sql[] =
+		"INSERT INTO ledger_entries (household_id, kind, amount_minor, invoice_id, "
+		"method, reference, received_on, reason, reverses, actor, log_index) "
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+	const struct store_value values[] = {
+		STORE_INT(entry->household_id),
+		STORE_TEXT(entry->kind),
+		STORE_INT(entry->amount_minor),
+		entry->invoice_id ? STORE_INT(entry->invoice_id) : STORE_TEXT(NULL),
+		STORE_TEXT(entry->method),
+		STORE_TEXT(entry->reference),
+		STORE_TEXT(entry->received_on),
+		STORE_TEXT(entry->reason),
+		entry->reverses ? STORE_INT(entry->reverses) : STORE_TEXT(NULL),
+		STORE_TEXT(entry->actor),
+		STORE_INT(entry->log_index),
+	};
+
+	return exec(store, sql, values, 11, ret_id);
+}
+
+#define LEDGER_COLUMNS                                                                       \
+	"id, household_id, kind, amount_minor, invoice_id, method, reference, received_on, " \
+	"reason, reverses, created_at, log_index"
+
+int store_ledger_get(struct store *store, int64_t id, json_t **ret_entry)
+{
+	static const char sql[] = "SELECT " LEDGER_COLUMNS " FROM ledger_entries WHERE id = ?1";
+	const struct store_value values[] = { STORE_INT(id) };
+
+	return query_json_one(store, sql, values, 1, ret_entry);
+}
+
+int store_ledger_list(struct store *store, int64_t household_id, json_t **ret_entries)
+{
+	static const char sql[] = "SELECT " LEDGER_COLUMNS ", sum(amount_minor) OVER "
+				  "(ORDER BY id) AS balance_minor FROM ledger_entries "
+				  "WHERE household_id = ?1 ORDER BY id";
+	const struct store_value values[] = { STORE_INT(household_id) };
+
+	return query_json(store, sql, values, 1, ret_entries);
+}
+
+int store_payments_list(struct store *store, json_t **ret_payments)
+{
+	static const char sql[] = "SELECT " LEDGER_COLUMNS " FROM ledger_entries "
+				  "WHERE kind = 'payment' ORDER BY id";
+
+	return query_json(store, sql, NULL, 0, ret_payments);
+}
+
+int store_period_close_get(struct store *store, const char *period, json_t **ret_close)
+{
+	static const char sql[] = "SELECT period, households, total_minor, closed_at, log_index, "
+				  "summary FROM period_closes WHERE period = ?1";
+	const struct store_value values[] = { STORE_TEXT(period) };
+
+	return query_json_one(store, sql, values, 1, ret_close);
+}
+
+int store_period_close_insert(struct store *store, const char *period, int64_t households,
+			      int64_t total_minor, const char *summary, int64_t log_index)
+{
+	static const char sql[] = "INSERT INTO period_closes (period, households, total_minor, "
+				  "summary, log_index) VALUES (?1, ?2, ?3, ?4, ?5)";
+	const struct store_value values[] = { STORE_TEXT(period), STORE_INT(households),
+					      STORE_INT(total_minor), STORE_TEXT(summary),
+					      STORE_INT(log_index) };
+
+	return exec(store, sql, values, 5, NULL);
+}
+
+int store_usage_import(struct store *store, int64_t watermark, int64_t household_id,
+		       int64_t bucket_start, uint64_t bytes_up, uint64_t bytes_down,
+		       const char *reason, const char *actor, int64_t log_index)
+{
+	static const char sql[] = "INSERT INTO usage_imports (household_id, bucket_start, "
+				  "bytes_up, bytes_down, reason, actor, log_index) "
+				  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+	const struct store_value values[] = {
+		STORE_INT(household_id),      STORE_INT(bucket_start),
+		STORE_INT((int64_t)bytes_up), STORE_INT((int64_t)bytes_down),
+		STORE_TEXT(reason),	      STORE_TEXT(actor),
+		STORE_INT(log_index)
+	};
+	bool own_transaction;
+	int r;
+
+	if (bytes_up > INT64_MAX || bytes_down > INT64_MAX)
+		return -ERANGE;
+	r = store_atomic_enter(store, &own_transaction);
+	if (r < 0)
+		return r;
+	r = exec(store, sql, values, 7, NULL);
+	if (r == 0)
+		r = store_usage_add(store, watermark, bucket_start, household_id, bytes_up,
+				    bytes_down);
+	return store_atomic_leave(store, own_transaction, r);
+}
+
+int store_usage_imports_list(struct store *store, int64_t household_id, int64_t from, int64_t to,
+			     json_t **ret_imports)
+{
+	static const char sql[] = "SELECT id, household_id, bucket_start, bytes_up, bytes_down, "
+				  "reason, created_at, log_index FROM usage_imports "
+				  "WHERE (?1 = 0 OR household_id = ?1) AND bucket_start >= ?2 "
+				  "AND bucket_start < ?3 ORDER BY bucket_start, household_id";
+	const struct store_value values[] = { STORE_INT(household_id), STORE_INT(from),
+					      STORE_INT(to) };
+
+	return query_json(store, sql, values, 3, ret_imports);
+}
