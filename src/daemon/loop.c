@@ -67,13 +67,14 @@ static void on_stop_timer(uv_timer_t *timer)
 
 	if (!daemon->drained)
 		log_warning("stopping with requests still in flight after %d ms", STOP_DEADLINE_MS);
+	/* A period close still running answers 503 before the server goes. */
+	if (daemon->api)
+		api_close(daemon->api);
 	if (daemon->http) {
 		/* Closing the server also closes idle keep-alive connections. */
 		http_server_close(daemon->http, NULL, NULL);
 		daemon->http = NULL;
 	}
-	if (daemon->api)
-		api_close(daemon->api);
 	if (daemon->meter) {
 		/* A last poll commits what the counters hold now. */
 		meter_close(daemon->meter, NULL, NULL);
