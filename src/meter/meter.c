@@ -170,10 +170,12 @@ static int usage_rows_build(const struct meter_accounting *accounting, int64_t s
 			    size_t *ret_n_rows)
 {
 	struct meter_share up[METER_SPLIT_MAX], down[METER_SPLIT_MAX];
+	/* Every delta spans the same buckets: as many as a split of nothing. */
+	size_t n_buckets = meter_split(0, start_ms, end_ms, bucket_s, up, METER_SPLIT_MAX);
 	struct usage_row *rows;
 	size_t n = 0;
 
-	rows = calloc(accounting->n_deltas * METER_SPLIT_MAX + 1, sizeof(*rows));
+	rows = malloc((accounting->n_deltas * n_buckets + 1) * sizeof(*rows));
 	if (!rows)
 		return -ENOMEM;
 	for (size_t i = 0; i < accounting->n_deltas; i++) {
