@@ -186,7 +186,10 @@ static int members_load(struct bill_run *run, int64_t default_id)
 	store_households_free(households, n);
 	if (r < 0)
 		return r;
-	/* Ids are row ids: dense enough for a direct index. */
+	/* Ids are row ids, normally dense enough for a direct index; sparse ones
+	 * are searched. */
+	if (run->max_id > 4 * (int64_t)run->n_members + 65536)
+		return 0;
 	run->member_by_id = calloc((size_t)run->max_id + 1, sizeof(*run->member_by_id));
 	if (!run->member_by_id)
 		return -ENOMEM;
@@ -274,11 +277,13 @@ static int scan_rows(struct bill_run *run, bool hourly, int64_t from, int64_t to
 		struct bill_member *member;
 		struct rate_slice slice = { rows[i].start, rows[i].bytes_up, rows[i].bytes_down };
 
+		size_t index;
+
 		/* Usage of households that were not members this period is not
 		 * billed here. */
-		if (id < 0 || id > run->max_id || run->member_by_id[id] == 0)
+		if (bill_run_find(run, id, &index) < 0)
 			continue;
-		member = &run->members[run->member_by_id[id] - 1];
+		member = &run->members[index];
 		r = rate_usage_add(&member->usage, run->tariffs[member->tariff].tariff, &run->zone,
 				   run->start_s, run->end_s, &slice);
 	}
@@ -396,13 +401,28 @@ int64_t bill_run_household_id(const struct bill_run *run, size_t index)
 
 int bill_run_find(const struct bill_run *run, int64_t household_id, size_t *ret_index)
 {
-	for (size_t i = 0; i < run->n_members; i++) {
-		if (run->members[i].id == household_id) {
-			*ret_index = i;
-			return 0;
-		}
+	size_t lo = 0, hi = run->n_members;
+
+	if (run->member_by_id) {
+		if (household_id < 0 || household_id > run->max_id ||
+		    run->member_by_id[household_id] == 0)
+			return -ENOENT;
+		*ret_index = run->member_by_id[household_id] - 1;
+		return 0;
 	}
-	return -ENOENT;
+	/* Members are in id order. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (run->members[mid].id < household_id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == run->n_members || run->members[lo].id != household_id)
+		return -ENOENT;
+	*ret_index = lo;
+	return 0;
 }
 
 /* What a member sees of imported usage: how much of the invoice's usage came
