@@ -100,9 +100,14 @@ struct store_baseline {
 /* Sorted by household, then direction (upload first). */
 int store_baselines_load(struct store *store, struct store_baseline **ret_baselines,
 			 size_t *ret_n_baselines);
-/* Writes a household's baselines: up and down (either may be NULL: kept). */
-int store_baselines_put(struct store *store, int64_t household_id, const struct store_baseline *up,
-			const struct store_baseline *down);
+/* A household's new baselines: up and down (either may be NULL: kept). */
+struct store_baseline_update {
+	int64_t household_id;
+	const struct store_baseline *up;
+	const struct store_baseline *down;
+};
+int store_baselines_put(struct store *store, const struct store_baseline_update *updates,
+			size_t n_updates);
 int store_baselines_delete(struct store *store, int64_t household_id);
 
 /* Adds bytes to a household's bucket. A bucket before the roll-up watermark
@@ -110,6 +115,10 @@ int store_baselines_delete(struct store *store, int64_t household_id);
  * is added to the hourly totals too. */
 int store_usage_add(struct store *store, int64_t watermark, int64_t bucket_start,
 		    int64_t household_id, uint64_t bytes_up, uint64_t bytes_down);
+struct store_usage_row;
+/* The same for many rows (start is the bucket's), fastest in key order. */
+int store_usage_add_rows(struct store *store, int64_t watermark, const struct store_usage_row *rows,
+			 size_t n_rows);
 
 struct store_gap {
 	int64_t household_id;

@@ -146,19 +146,12 @@ static bool id_found(const int64_t *ids, size_t n, int64_t id)
 	return n > 0 && bsearch(&id, ids, n, sizeof(*ids), id_compare) != NULL;
 }
 
-struct usage_row {
-	int64_t bucket_start;
-	int64_t household_id;
-	uint64_t bytes_up;
-	uint64_t bytes_down;
-};
-
 static int usage_row_compare(const void *a, const void *b)
 {
-	const struct usage_row *x = a, *y = b;
+	const struct store_usage_row *x = a, *y = b;
 
-	if (x->bucket_start != y->bucket_start)
-		return x->bucket_start < y->bucket_start ? -1 : 1;
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
 	return x->household_id < y->household_id ? -1 : x->household_id > y->household_id;
 }
 
@@ -166,13 +159,13 @@ static int usage_row_compare(const void *a, const void *b)
  * (bucket, household): the usage table's key order, which SQLite inserts
  * fastest. */
 static int usage_rows_build(const struct meter_accounting *accounting, int64_t start_ms,
-			    int64_t end_ms, unsigned bucket_s, struct usage_row **ret_rows,
+			    int64_t end_ms, unsigned bucket_s, struct store_usage_row **ret_rows,
 			    size_t *ret_n_rows)
 {
 	struct meter_share up[METER_SPLIT_MAX], down[METER_SPLIT_MAX];
 	/* Every delta spans the same buckets: as many as a split of nothing. */
 	size_t n_buckets = meter_split(0, start_ms, end_ms, bucket_s, up, METER_SPLIT_MAX);
-	struct usage_row *rows;
+	struct store_usage_row *rows;
 	size_t n = 0;
 
 	rows = malloc((accounting->n_deltas * n_buckets + 1) * sizeof(*rows));
@@ -189,8 +182,8 @@ static int usage_rows_build(const struct meter_accounting *accounting, int64_t s
 		for (size_t j = 0; j < n_up && j < n_down; j++) {
 			if (up[j].bytes == 0 && down[j].bytes == 0)
 				continue;
-			rows[n++] = (struct usage_row){
-				.bucket_start = up[j].bucket_start,
+			rows[n++] = (struct store_usage_row){
+				.start = up[j].bucket_start,
 				.household_id = d->household_id,
 				.bytes_up = up[j].bytes,
 				.bytes_down = down[j].bytes,
@@ -271,9 +264,10 @@ static int poll_commit(struct meter *meter, const struct meter_accounting *accou
 {
 	const struct config *config = meter->config;
 	int64_t now_s = end_ms / 1000, watermark;
+	struct store_baseline_update *updates = NULL;
 	struct store_gap *gaps = NULL;
-	struct usage_row *rows = NULL;
-	size_t n_rows = 0;
+	struct store_usage_row *rows = NULL;
+	size_t n_rows = 0, n_updates = 0;
 	int r;
 
 	r = usage_rows_build(accounting, start_ms, end_ms, config->meter_bucket_s, &rows, &n_rows);
@@ -304,26 +298,30 @@ static int poll_commit(struct meter *meter, const struct meter_accounting *accou
 	 * verify must not stop the metering. */
 	if (r == 0 && accounting->n_gaps > 0 && meter->journal && !journal_problem(meter->journal))
 		r = journal_log_gaps(meter->journal, gaps, accounting->n_gaps);
-	for (size_t i = 0; r == 0 && i < n_rows; i++)
-		r = store_usage_add(meter->store, watermark, rows[i].bucket_start,
-				    rows[i].household_id, rows[i].bytes_up, rows[i].bytes_down);
+	if (r == 0)
+		r = store_usage_add_rows(meter->store, watermark, rows, n_rows);
 	/* Baselines come sorted by household, upload first: one row per household. */
+	updates = calloc(accounting->n_baselines + 1, sizeof(*updates));
+	if (!updates && r == 0)
+		r = -ENOMEM;
 	for (size_t i = 0; r == 0 && i < accounting->n_baselines; i++) {
 		const struct store_baseline *now = &accounting->baselines[i];
 		const struct store_baseline *next =
 			i + 1 < accounting->n_baselines ? &accounting->baselines[i + 1] : NULL;
-		const struct store_baseline *up = NULL, *down = NULL;
+		struct store_baseline_update update = { .household_id = now->household_id };
 
 		if (baseline_changed(meter, now))
-			*(now->direction == 0 ? &up : &down) = now;
+			*(now->direction == 0 ? &update.up : &update.down) = now;
 		if (next && next->household_id == now->household_id) {
 			if (baseline_changed(meter, next))
-				down = next;
+				update.down = next;
 			i++;
 		}
-		if (up || down)
-			r = store_baselines_put(meter->store, now->household_id, up, down);
+		if (update.up || update.down)
+			updates[n_updates++] = update;
 	}
+	if (r == 0)
+		r = store_baselines_put(meter->store, updates, n_updates);
 	for (size_t i = 0; r == 0 && i < n_retired; i++)
 		r = store_baselines_delete(meter->store, retired[i]);
 	if (r == 0)
@@ -336,6 +334,7 @@ static int poll_commit(struct meter *meter, const struct meter_accounting *accou
 	if (r < 0)
 		store_rollback(meter->store);
 out:
+	free(updates);
 	free(gaps);
 	free(rows);
 	return r;
