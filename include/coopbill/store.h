@@ -160,6 +160,9 @@ int store_usage_rollup(struct store *store, int64_t up_to);
 /* Deletes buckets before `before` that are already in the hourly totals. */
 int store_usage_prune(struct store *store, int64_t before);
 int store_usage_watermark(struct store *store, int64_t *ret_watermark);
+/* The start of the oldest bucket kept (older ones are pruned, their hours
+ * kept in the hourly totals); INT64_MAX when there is none. */
+int store_usage_oldest_bucket(struct store *store, int64_t *ret_start);
 
 /* The transparency log's storage. Entries and stored hashes are appended in
  * the caller's transaction; index order is append order. */

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -280,8 +281,39 @@ static int get_reply_cb(const struct nlmsghdr *nlh, void *data)
 	return MNL_CB_OK;
 }
 
-/* One reader: a socket of its own and a slice of the requests (two per
- * household: up, down), whose counters it writes to out[first...]. */
+/* The split read: a dump from the start of the kernel's object list, and
+ * pipelined GETs from the end of the daemon's list on another CPU, until
+ * between them every counter is read. The dump is cheap while it is short
+ * (its cost grows with the square of how far it gets); a GET costs the same
+ * wherever its counter is. Each counter's slot (two per household: up,
+ * down) goes to whichever reader reads it first. */
+struct split {
+	const char *table;
+	const struct nft_entry *entries;
+	size_t n_entries;
+	struct nft_counter *slots;
+	atomic_uchar *taken;
+	atomic_size_t remaining;
+	/* The dump saw every counter there is: the ones nobody read are gone. */
+	atomic_bool dump_complete;
+	bool dump_stopped;
+	int dump_result;
+};
+
+/* Gives a counter's slot to the first reader; absent counters keep a zero
+ * household id. */
+static void split_take(struct split *split, size_t slot, const struct nft_counter *counter)
+{
+	if (atomic_exchange(&split->taken[slot], 1))
+		return;
+	if (counter)
+		split->slots[slot] = *counter;
+	atomic_fetch_sub(&split->remaining, 1);
+}
+
+/* One reader: a socket of its own and either a slice of the requests (two
+ * per household: up, down), whose counters it writes to out[first...], or,
+ * in a split read, requests taken from the end down. */
 struct getter {
 	struct mnl_socket *nl;
 	bool own_socket;
@@ -294,7 +326,10 @@ struct getter {
 	size_t count;
 	struct nft_counter *out;
 	size_t n_out;
+	struct split *split;
+	size_t cursor; /* split: requests below it are still to ask for */
 	int result;
+	size_t requests[NFT_GET_WINDOW];
 	struct mmsghdr msgs[NFT_GET_WINDOW];
 	struct iovec iov[NFT_GET_WINDOW];
 	uint8_t rx[NFT_GET_WINDOW][NFT_GET_RX_BYTES];
@@ -310,16 +345,16 @@ static void discard_pending(struct getter *g)
 		;
 }
 
-/* Asks for count counters from request index first on, and appends the
- * ones that exist to g->out. */
-static int get_window(struct getter *g, size_t first, size_t count)
+/* Asks for the counters of g->requests[0...count), and appends the ones that
+ * exist to g->out (or, in a split read, takes their slots). */
+static int get_window(struct getter *g, size_t count)
 {
 	uint32_t seq = g->seq;
 	size_t tx_len = 0, received = 0, n = g->n_out;
 
 	g->seq += (uint32_t)count;
 	for (size_t k = 0; k < count; k++) {
-		size_t request = first + k;
+		size_t request = g->requests[k];
 		char name[NFT_OBJ_NAME_MAX];
 		struct nft_query query = { .type = NFT_MSG_GETOBJ,
 					   .family = NFPROTO_INET,
@@ -346,8 +381,9 @@ static int get_window(struct getter *g, size_t first, size_t count)
 		if (m < 0)
 			return errno == EAGAIN ? -EPROTO : -errno;
 		for (int j = 0; j < m; j++, received++) {
-			size_t request = first + received;
-			struct nft_counter *counter = &g->out[n];
+			size_t request = g->requests[received];
+			struct nft_counter read = { 0 };
+			struct nft_counter *counter = g->split ? &read : &g->out[n];
 			struct get_reply reply = { .table = g->table, .counter = counter };
 			int r;
 
@@ -359,22 +395,45 @@ static int get_window(struct getter *g, size_t first, size_t count)
 			};
 			r = mnl_cb_run(g->rx[j], g->msgs[j].msg_len, seq + (uint32_t)received,
 				       g->portid, get_reply_cb, &reply);
-			if (r < 0 && errno == ENOENT)
-				/* Deleted behind the daemon's back: it has no value. */
-				continue;
-			if (r < 0)
+			/* ENOENT: deleted behind the daemon's back, it has no value. */
+			if (r < 0 && errno != ENOENT)
 				return errno ? -errno : -EPROTO;
-			n++;
+			if (g->split)
+				split_take(g->split, request, r < 0 ? NULL : &read);
+			else if (r >= 0)
+				n++;
 		}
 	}
 	g->n_out = n;
 	return 0;
 }
 
+/* The next requests to ask for, at most window: the slice's next ones, or,
+ * in a split read, the highest ones nobody has read yet. */
+static size_t next_requests(struct getter *g, size_t done, size_t window)
+{
+	size_t count = 0;
+
+	if (!g->split) {
+		for (; count < window && done + count < g->count; count++)
+			g->requests[count] = g->first + done + count;
+		return count;
+	}
+	if (atomic_load(&g->split->remaining) == 0 || atomic_load(&g->split->dump_complete))
+		return 0;
+	while (g->cursor > 0 && count < window) {
+		size_t request = --g->cursor;
+
+		if (!atomic_load(&g->split->taken[request]))
+			g->requests[count++] = request;
+	}
+	return count;
+}
+
 static void *getter_run(void *data)
 {
 	struct getter *g = data;
-	size_t done = 0, window = g->window;
+	size_t done = 0, window = g->window, count;
 	int overruns = 0;
 
 	for (size_t j = 0; j < NFT_GET_WINDOW; j++) {
@@ -383,16 +442,17 @@ static void *getter_run(void *data)
 		g->msgs[j].msg_hdr.msg_iovlen = 1;
 	}
 	g->result = 0;
-	while (done < g->count) {
-		size_t count = g->count - done < window ? g->count - done : window;
+	while ((count = next_requests(g, done, window)) > 0) {
 		size_t n_before = g->n_out;
 		int r;
 
-		r = get_window(g, g->first + done, count);
+		r = get_window(g, count);
 		if (r == -ENOBUFS && overruns++ < 8 && window > 1) {
 			/* Replies were dropped: ask again, fewer at a time. */
 			discard_pending(g);
 			g->n_out = n_before;
+			if (g->split)
+				g->cursor = g->requests[0] + 1;
 			window /= 2;
 			continue;
 		}
@@ -530,5 +590,134 @@ out:
 		free(getters[i]);
 	}
 	free(out);
+	return r;
+}
+
+/* The entry of household id in the sorted entries; -ENOENT when it has none. */
+static int entry_find(const struct nft_entry *entries, size_t n, int64_t id, size_t *ret_index)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (entries[mid].id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == n || entries[lo].id != id)
+		return -ENOENT;
+	*ret_index = lo;
+	return 0;
+}
+
+static int split_object_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct split *split = data;
+	struct nft_object obj;
+	size_t index;
+	int r;
+
+	r = parse_object(nlh, split->table, &obj);
+	if (r == -ENOENT)
+		return MNL_CB_OK;
+	if (r < 0) {
+		errno = -r;
+		return MNL_CB_ERROR;
+	}
+	if (obj.type == NFT_OBJECT_COUNTER && obj.ours &&
+	    entry_find(split->entries, split->n_entries, obj.id, &index) == 0) {
+		struct nft_counter counter = { obj.id, obj.direction, obj.handle, obj.bytes,
+					       obj.packets };
+
+		split_take(split, 2 * index + obj.direction, &counter);
+	}
+	/* The GETs have read the rest: the dump goes no further. */
+	if (atomic_load(&split->remaining) == 0) {
+		split->dump_stopped = true;
+		return MNL_CB_STOP;
+	}
+	return MNL_CB_OK;
+}
+
+/* The dump half, on a socket of its own that is closed with the dump
+ * unfinished when the GETs have read the rest. */
+static void *split_dump_run(void *data)
+{
+	struct split *split = data;
+	struct nft dumper = { 0 };
+	struct nft_query query = { .type = NFT_MSG_GETOBJ,
+				   .family = NFPROTO_INET,
+				   .table = split->table,
+				   .obj_type = NFT_OBJECT_COUNTER };
+	int r;
+
+	r = nft_nl_open(&dumper);
+	if (r == 0)
+		r = nft_nl_dump(&dumper, &query, split_object_cb, split, NULL);
+	/* Only a dump that ran to its end saw every counter there is. */
+	if (r == 0 && !split->dump_stopped)
+		atomic_store(&split->dump_complete, true);
+	split->dump_result = r;
+	nft_nl_close(&dumper);
+	return NULL;
+}
+
+int nft_counters_split_read(struct nft *nft, const struct nft_entry *entries, size_t n_entries,
+			    struct nft_counter **ret_counters, size_t *ret_n_counters)
+{
+	struct split split = { .table = nft->table, .entries = entries, .n_entries = n_entries };
+	size_t total = 2 * n_entries, n = 0;
+	struct getter *g = NULL;
+	sigset_t all, saved;
+	pthread_t thread;
+	bool started;
+	int r = 0;
+
+	split.slots = calloc(total + 1, sizeof(*split.slots));
+	split.taken = calloc(total + 1, sizeof(*split.taken));
+	g = calloc(1, sizeof(*g));
+	if (!split.slots || !split.taken || !g) {
+		r = -ENOMEM;
+		goto out;
+	}
+	atomic_init(&split.remaining, total);
+	atomic_init(&split.dump_complete, false);
+	g->nl = nft->nl;
+	g->portid = nft->portid;
+	g->seq = nft_nl_next_seq(nft, (uint32_t)total);
+	g->window = window_for(nft->rcvbuf_bytes);
+	g->table = nft->table;
+	g->entries = entries;
+	g->split = &split;
+	g->cursor = total;
+
+	/* Signals stay with the daemon's own threads. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &saved);
+	started = pthread_create(&thread, NULL, split_dump_run, &split) == 0;
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	if (!started)
+		split_dump_run(&split);
+	getter_run(g);
+	if (started)
+		pthread_join(thread, NULL);
+	r = g->result;
+	/* Every slot is read, or the complete dump showed it gone. */
+	if (r == 0 && atomic_load(&split.remaining) > 0 && !atomic_load(&split.dump_complete))
+		r = split.dump_result < 0 ? split.dump_result : -EPROTO;
+	if (r < 0)
+		goto out;
+	for (size_t slot = 0; slot < total; slot++)
+		if (atomic_load(&split.taken[slot]) && split.slots[slot].household_id != 0)
+			split.slots[n++] = split.slots[slot];
+	*ret_counters = split.slots;
+	*ret_n_counters = n;
+	split.slots = NULL;
+out:
+	free(split.slots);
+	free(split.taken);
+	free(g);
 	return r;
 }

@@ -8,6 +8,7 @@
 
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
+#include <unistd.h>
 
 #include "coopbill/nft.h"
 #include "nft-internal.h"
@@ -24,6 +25,10 @@
  * are read with pipelined GET requests, about 2 us each on one CPU and
  * spread over the CPUs: 430 ms for 200,000 on one, 230 ms on two. */
 #define NFT_DUMP_MAX_COUNTERS 32768
+/* From this many counters on, with two CPUs or more, a poll splits the read:
+ * a dump from the start of the object list while it is cheap, and pipelined
+ * GETs from the end on another CPU (nft_counters_split_read()). */
+#define NFT_SPLIT_MIN_COUNTERS 4096
 
 static bool prefix_valid(const char *prefix)
 {
@@ -468,7 +473,11 @@ int nft_read_counters(struct nft *nft, struct nft_counter **ret_counters, size_t
 	}
 	/* Pipelined GETs ask for the counters the daemon made; the dump also
 	 * finds ones it did not, which only matters before a reconcile. */
-	if (nft->model.valid && 2 * nft->model.n_entries > NFT_DUMP_MAX_COUNTERS)
+	if (nft->model.valid && 2 * nft->model.n_entries >= NFT_SPLIT_MIN_COUNTERS &&
+	    sysconf(_SC_NPROCESSORS_ONLN) >= 2)
+		r = nft_counters_split_read(nft, nft->model.entries, nft->model.n_entries,
+					    &counters, &n);
+	else if (nft->model.valid && 2 * nft->model.n_entries > NFT_DUMP_MAX_COUNTERS)
 		r = nft_counters_get(nft, nft->model.entries, nft->model.n_entries, &counters, &n);
 	else
 		r = counters_from_dump(nft, &counters, &n);

@@ -395,6 +395,14 @@ int store_usage_totals(struct store *store, int64_t from, int64_t to,
 	return usage_query(store, sql, params, 2, ret_rows, ret_n_rows);
 }
 
+int store_usage_oldest_bucket(struct store *store, int64_t *ret_start)
+{
+	static const char sql[] = "SELECT coalesce(min(bucket_start), 9223372036854775807) "
+				  "FROM usage_buckets";
+
+	return store_query_int64(store, sql, ret_start);
+}
+
 int store_usage_watermark(struct store *store, int64_t *ret_watermark)
 {
 	static const char sql[] = "SELECT rolled_up_to FROM meter_state";

@@ -704,7 +704,7 @@ static void test_many_households(void **state)
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	read_counters(nft, &reading);
-	print_message("read of %d counters (pipelined GET): %.1f ms\n", 2 * MANY,
+	print_message("read of %d counters (split: dump and pipelined GETs): %.1f ms\n", 2 * MANY,
 		      elapsed_ms(&start));
 	check_many(&reading);
 
