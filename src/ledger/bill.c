@@ -403,9 +403,16 @@ int64_t bill_run_household_id(const struct bill_run *run, size_t index)
 	return run->members[index].id;
 }
 
+static int member_compare(const void *key, const void *member)
+{
+	int64_t id = *(const int64_t *)key, other = ((const struct bill_member *)member)->id;
+
+	return (id > other) - (id < other);
+}
+
 int bill_run_find(const struct bill_run *run, int64_t household_id, size_t *ret_index)
 {
-	size_t lo = 0, hi = run->n_members;
+	const struct bill_member *found;
 
 	if (run->member_by_id) {
 		if (household_id < 0 || household_id > run->max_id ||
@@ -415,17 +422,11 @@ int bill_run_find(const struct bill_run *run, int64_t household_id, size_t *ret_
 		return 0;
 	}
 	/* Members are in id order. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (run->members[mid].id < household_id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == run->n_members || run->members[lo].id != household_id)
+	found = bsearch(&household_id, run->members, run->n_members, sizeof(*run->members),
+			member_compare);
+	if (!found)
 		return -ENOENT;
-	*ret_index = lo;
+	*ret_index = (size_t)(found - run->members);
 	return 0;
 }
 

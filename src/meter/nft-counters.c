@@ -289,8 +289,7 @@ static int get_reply_cb(const struct nlmsghdr *nlh, void *data)
  * down) goes to whichever reader reads it first. */
 struct split {
 	const char *table;
-	const struct nft_entry *entries;
-	size_t n_entries;
+	const struct nft_model *model;
 	struct nft_counter *slots;
 	atomic_uchar *taken;
 	atomic_size_t remaining;
@@ -513,6 +512,22 @@ static size_t reader_count(size_t total)
 	return n < 1 ? 1 : n;
 }
 
+/* Runs fn(arg) on a thread of its own with every signal blocked (signals
+ * stay with the daemon's own threads), or here when no thread starts. */
+static bool thread_start(pthread_t *thread, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, saved;
+	bool started;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &saved);
+	started = pthread_create(thread, NULL, fn, arg) == 0;
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
+	if (!started)
+		fn(arg);
+	return started;
+}
+
 int nft_counters_get(struct nft *nft, const struct nft_entry *entries, size_t n_entries,
 		     struct nft_counter **ret_counters, size_t *ret_n_counters)
 {
@@ -521,7 +536,6 @@ int nft_counters_get(struct nft *nft, const struct nft_entry *entries, size_t n_
 	pthread_t threads[NFT_GET_READERS_MAX];
 	bool started[NFT_GET_READERS_MAX] = { 0 };
 	struct nft_counter *out;
-	sigset_t all, saved;
 	int r = 0;
 
 	out = calloc(total ? total : 1, sizeof(*out));
@@ -555,16 +569,8 @@ int nft_counters_get(struct nft *nft, const struct nft_entry *entries, size_t n_
 
 	/* The kernel does the work inside each reader's sendmsg(), so readers
 	 * on more CPUs finish sooner: the GETs are independent. */
-	/* Signals stay with the daemon's own threads. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &saved);
 	for (size_t i = 1; i < n_readers; i++)
-		started[i] = pthread_create(&threads[i], NULL, getter_run, getters[i]) == 0;
-	pthread_sigmask(SIG_SETMASK, &saved, NULL);
-	for (size_t i = 1; i < n_readers; i++) {
-		if (!started[i])
-			getter_run(getters[i]);
-	}
+		started[i] = thread_start(&threads[i], getter_run, getters[i]);
 	getter_run(getters[0]);
 	for (size_t i = 1; i < n_readers; i++) {
 		if (started[i])
@@ -593,25 +599,6 @@ out:
 	return r;
 }
 
-/* The entry of household id in the sorted entries; -ENOENT when it has none. */
-static int entry_find(const struct nft_entry *entries, size_t n, int64_t id, size_t *ret_index)
-{
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (entries[mid].id < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == n || entries[lo].id != id)
-		return -ENOENT;
-	*ret_index = lo;
-	return 0;
-}
-
 static int split_object_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct split *split = data;
@@ -626,8 +613,9 @@ static int split_object_cb(const struct nlmsghdr *nlh, void *data)
 		errno = -r;
 		return MNL_CB_ERROR;
 	}
-	if (obj.type == NFT_OBJECT_COUNTER && obj.ours &&
-	    entry_find(split->entries, split->n_entries, obj.id, &index) == 0) {
+	index = obj.ours ? nft_model_search(split->model, obj.id) : split->model->n_entries;
+	if (obj.type == NFT_OBJECT_COUNTER && index < split->model->n_entries &&
+	    split->model->entries[index].id == obj.id) {
 		struct nft_counter counter = { obj.id, obj.direction, obj.handle, obj.bytes,
 					       obj.packets };
 
@@ -664,13 +652,12 @@ static void *split_dump_run(void *data)
 	return NULL;
 }
 
-int nft_counters_split_read(struct nft *nft, const struct nft_entry *entries, size_t n_entries,
-			    struct nft_counter **ret_counters, size_t *ret_n_counters)
+int nft_counters_split_read(struct nft *nft, struct nft_counter **ret_counters,
+			    size_t *ret_n_counters)
 {
-	struct split split = { .table = nft->table, .entries = entries, .n_entries = n_entries };
-	size_t total = 2 * n_entries, n = 0;
+	struct split split = { .table = nft->table, .model = &nft->model };
+	size_t total = 2 * nft->model.n_entries, n = 0;
 	struct getter *g = NULL;
-	sigset_t all, saved;
 	pthread_t thread;
 	bool started;
 	int r = 0;
@@ -689,17 +676,11 @@ int nft_counters_split_read(struct nft *nft, const struct nft_entry *entries, si
 	g->seq = nft_nl_next_seq(nft, (uint32_t)total);
 	g->window = window_for(nft->rcvbuf_bytes);
 	g->table = nft->table;
-	g->entries = entries;
+	g->entries = nft->model.entries;
 	g->split = &split;
 	g->cursor = total;
 
-	/* Signals stay with the daemon's own threads. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &saved);
-	started = pthread_create(&thread, NULL, split_dump_run, &split) == 0;
-	pthread_sigmask(SIG_SETMASK, &saved, NULL);
-	if (!started)
-		split_dump_run(&split);
+	started = thread_start(&thread, split_dump_run, &split);
 	getter_run(g);
 	if (started)
 		pthread_join(thread, NULL);

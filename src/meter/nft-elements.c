@@ -150,8 +150,7 @@ void nft_model_clear(struct nft_model *model)
 	*model = (struct nft_model){ 0 };
 }
 
-/* The index of id, or where it would go. */
-static size_t model_search(const struct nft_model *model, int64_t id)
+size_t nft_model_search(const struct nft_model *model, int64_t id)
 {
 	size_t lo = 0, hi = model->n_entries;
 
@@ -168,14 +167,14 @@ static size_t model_search(const struct nft_model *model, int64_t id)
 
 struct nft_entry *nft_model_find(const struct nft_model *model, int64_t id)
 {
-	size_t i = model_search(model, id);
+	size_t i = nft_model_search(model, id);
 
 	return i < model->n_entries && model->entries[i].id == id ? &model->entries[i] : NULL;
 }
 
 int nft_model_put(struct nft_model *model, int64_t id, struct nft_range *ranges, size_t n_ranges)
 {
-	size_t i = model_search(model, id);
+	size_t i = nft_model_search(model, id);
 
 	if (i < model->n_entries && model->entries[i].id == id) {
 		entry_clear(&model->entries[i]);
@@ -199,7 +198,7 @@ int nft_model_put(struct nft_model *model, int64_t id, struct nft_range *ranges,
 
 void nft_model_drop(struct nft_model *model, int64_t id)
 {
-	size_t i = model_search(model, id);
+	size_t i = nft_model_search(model, id);
 
 	if (i >= model->n_entries || model->entries[i].id != id)
 		return;

@@ -56,6 +56,9 @@ struct nft_model {
 	size_t cap;
 	bool valid;
 };
+/* The index of household id in the model's sorted entries, or where it
+ * would go. */
+size_t nft_model_search(const struct nft_model *model, int64_t id);
 
 struct nft {
 	struct mnl_socket *nl;
@@ -180,7 +183,7 @@ int nft_objects_dump(struct nft *nft, uint32_t obj_type, struct nft_object **ret
 		     size_t *ret_n_objects);
 int nft_counters_get(struct nft *nft, const struct nft_entry *entries, size_t n_entries,
 		     struct nft_counter **ret_counters, size_t *ret_n_counters);
-/* Reads the entries' counters with a dump and pipelined GETs on two CPUs at
- * once; a counter that does not exist is left out. */
-int nft_counters_split_read(struct nft *nft, const struct nft_entry *entries, size_t n_entries,
-			    struct nft_counter **ret_counters, size_t *ret_n_counters);
+/* Reads the counters of the model's households with a dump and pipelined
+ * GETs on two CPUs at once; a counter that does not exist is left out. */
+int nft_counters_split_read(struct nft *nft, struct nft_counter **ret_counters,
+			    size_t *ret_n_counters);

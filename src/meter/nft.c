@@ -475,8 +475,7 @@ int nft_read_counters(struct nft *nft, struct nft_counter **ret_counters, size_t
 	 * finds ones it did not, which only matters before a reconcile. */
 	if (nft->model.valid && 2 * nft->model.n_entries >= NFT_SPLIT_MIN_COUNTERS &&
 	    sysconf(_SC_NPROCESSORS_ONLN) >= 2)
-		r = nft_counters_split_read(nft, nft->model.entries, nft->model.n_entries,
-					    &counters, &n);
+		r = nft_counters_split_read(nft, &counters, &n);
 	else if (nft->model.valid && 2 * nft->model.n_entries > NFT_DUMP_MAX_COUNTERS)
 		r = nft_counters_get(nft, nft->model.entries, nft->model.n_entries, &counters, &n);
 	else
