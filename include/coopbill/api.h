@@ -15,8 +15,9 @@ struct store;
 
 int api_new(uv_loop_t *loop, struct store *store, struct meter *meter, struct journal *journal,
 	    const struct config *config, struct api **ret_api);
-/* Stops work in progress (a period being closed: what is committed stays,
- * and closing again resumes it); then api_free() once the loop has run. */
+/* Stops work in progress, which answers 503 (a period being closed keeps
+ * what is committed, and closing again resumes it); call it before the HTTP
+ * server closes, then api_free() once the loop has run. */
 void api_close(struct api *api);
 void api_free(struct api *api);
 void api_set_config(struct api *api, const struct config *config);

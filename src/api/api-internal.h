@@ -20,7 +20,8 @@ struct api {
 	struct meter *meter;
 	struct journal *journal;
 	const struct config *config;
-	/* The period being closed, if any: one at a time. */
+	/* Jobs in progress, and the period being closed (one at a time). */
+	struct job *jobs;
 	struct job *closing;
 	/* The latest reading of the open period's usage, for estimates. */
 	struct shared_run *open_run;
@@ -54,8 +55,9 @@ int api_parse_period(struct http_request *request, const char *text, struct peri
 /* An entry's inclusion proof against the latest checkpoint, with the entry
  * and the signed checkpoint, as members check it. */
 int api_log_inclusion_proof(struct api *api, int64_t index, json_t **ret_proof);
-/* Stops a period close in progress (the daemon is stopping). */
-void api_period_close_stop(struct api *api);
+/* Stops the jobs in progress, each answering 503 (the daemon is stopping):
+ * a period being closed keeps what it wrote. */
+void api_jobs_stop(struct api *api);
 /* Drops the kept reading of the open period (jobs using it keep theirs). */
 void api_periods_free(struct api *api);
 /* Checks a free-text field: 1 to max_bytes bytes, no control characters.

@@ -101,7 +101,7 @@ int api_new(uv_loop_t *loop, struct store *store, struct meter *meter, struct jo
 
 void api_close(struct api *api)
 {
-	api_period_close_stop(api);
+	api_jobs_stop(api);
 }
 
 void api_free(struct api *api)

@@ -62,6 +62,7 @@ struct job {
 	size_t next;	      /* the next member to bill or add up */
 	struct totals totals;
 	uv_idle_t idle;
+	struct job *next_job; /* in api->jobs */
 };
 
 static struct shared_run *shared_run_ref(struct shared_run *shared)
@@ -89,8 +90,14 @@ static void on_job_closed(uv_handle_t *handle)
 
 static void job_finish(struct job *job)
 {
+	struct job **link = &job->api->jobs;
+
 	if (job->api->closing == job)
 		job->api->closing = NULL;
+	while (*link && *link != job)
+		link = &(*link)->next_job;
+	if (*link)
+		*link = job->next_job;
 	uv_idle_stop(&job->idle);
 	uv_close((uv_handle_t *)&job->idle, on_job_closed);
 }
@@ -125,21 +132,28 @@ static void on_request_gone(void *data)
 	((struct job *)data)->request = NULL;
 }
 
-void api_period_close_stop(struct api *api)
+/* A connection left suspended would stop the HTTP server from closing:
+ * every job answers now. */
+void api_jobs_stop(struct api *api)
 {
-	struct job *job = api->closing;
+	while (api->jobs) {
+		struct job *job = api->jobs;
 
-	if (!job)
-		return;
-	if (job->request) {
-		http_reply_problem(job->request, 503, "stopping",
-				   "the daemon is stopping; what was closed so far is kept, and "
-				   "closing %s again finishes it",
-				   job->period);
-		http_request_resume(job->request);
-		job->request = NULL;
+		if (job->request) {
+			if (job->kind == JOB_CLOSE)
+				http_reply_problem(job->request, 503, "stopping",
+						   "the daemon is stopping; what was closed so far "
+						   "is kept, and closing %s again finishes it",
+						   job->period);
+			else
+				http_reply_problem(job->request, 503, "stopping",
+						   "the daemon is stopping; ask again once it is "
+						   "back");
+			http_request_resume(job->request);
+			job->request = NULL;
+		}
+		job_finish(job);
 	}
-	job_finish(job);
 }
 
 /* Adds an invoice's line amounts by kind and its bytes to the totals. */
@@ -506,6 +520,8 @@ static struct job *job_start(struct api *api, struct http_request *request, enum
 	job->shared = shared;
 	uv_idle_init(api->loop, &job->idle);
 	job->idle.data = job;
+	job->next_job = api->jobs;
+	api->jobs = job;
 	http_request_defer(request, on_request_gone, job);
 	uv_idle_start(&job->idle, on_job_idle);
 	return job;
