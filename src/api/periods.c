@@ -417,6 +417,16 @@ static void estimate_reply(struct job *job)
 	bill_invoice_clear(&invoice);
 }
 
+/* A period_closes row as the close answers it: the summary as an object. */
+static json_t *close_json(json_t *row, bool already_closed)
+{
+	json_t *summary = json_loads(json_string_value(json_object_get(row, "summary")), 0, NULL);
+
+	json_object_set_new(row, "summary", summary ? summary : json_null());
+	json_object_set_new(row, "already_closed", json_boolean(already_closed));
+	return row;
+}
+
 /* One slice of a job: read usage until done, then the job's own work. A
  * close goes on without its client; the others stop when theirs is gone. */
 static void on_job_idle(uv_idle_t *idle)
@@ -460,11 +470,8 @@ static void on_job_idle(uv_idle_t *idle)
 			r = close_step(job, deadline_ns, &done);
 			if (r == 0 && done)
 				r = close_commit(job, &row);
-			if (r == 0 && done) {
-				json_object_set_new(row, "already_closed", json_false());
-				json_object_del(row, "summary");
-				job_reply(job, row);
-			}
+			if (r == 0 && done)
+				job_reply(job, close_json(row, false));
 			break;
 		}
 	}
@@ -555,9 +562,7 @@ void api_period_close(struct api *api, struct http_request *request, const struc
 		return;
 	r = store_period_close_get(api->store, text, &row);
 	if (r == 0) {
-		json_object_set_new(row, "already_closed", json_true());
-		json_object_del(row, "summary");
-		http_reply_json(request, 200, row);
+		http_reply_json(request, 200, close_json(row, true));
 		return;
 	}
 	if (r != -ENOENT) {

@@ -139,6 +139,8 @@ expect 403 "$(req POST /api/v1/periods/2026-10/close "$MEMBER1")" "a member cann
 expect 200 "$(req POST /api/v1/periods/2026-10/close "$ADMIN")" "October closed"
 [ "$(body .households)" = 2 ] || fail "households billed: $(body .households)"
 [ "$(body .already_closed)" = false ] || fail "first close says already closed"
+[ "$(body .summary.revenue_minor)" = "$(body .total_minor)" ] && [ "$(body .summary.status)" = closed ] ||
+	fail "the close's summary: $(body -c .summary)"
 
 # By hand. Garcia: fixed 15.00; peak 60 GB = 10 free + 40 x 0.50 + 10 x 0.30
 # = 20.00 + 3.00; off-peak 6.5 GB x 0.10 = 0.65; transit 100.00: half equally
