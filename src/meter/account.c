@@ -15,42 +15,39 @@ static int counter_compare(const void *a, const void *b)
 	return (int)x->direction - (int)y->direction;
 }
 
-static const struct store_baseline *baseline_find(const struct store_baseline *baselines,
-						  size_t n_baselines, int64_t household_id,
-						  int direction)
+/* Both the counters and the baselines are in (household, direction) order:
+ * a cursor that only moves forward finds each counter's baseline. */
+static const struct store_baseline *baseline_next(const struct store_baseline *baselines,
+						  size_t n_baselines, size_t *cursor,
+						  const struct nft_counter *c)
 {
-	size_t low = 0, high = n_baselines;
+	while (*cursor < n_baselines) {
+		const struct store_baseline *b = &baselines[*cursor];
 
-	while (low < high) {
-		size_t mid = low + (high - low) / 2;
-		const struct store_baseline *b = &baselines[mid];
-
-		if (b->household_id == household_id && b->direction == direction)
+		if (b->household_id > c->household_id ||
+		    (b->household_id == c->household_id && b->direction > (int)c->direction))
+			return NULL;
+		(*cursor)++;
+		if (b->household_id == c->household_id && b->direction == (int)c->direction)
 			return b;
-		if (b->household_id < household_id ||
-		    (b->household_id == household_id && b->direction < direction))
-			low = mid + 1;
-		else
-			high = mid;
 	}
 	return NULL;
 }
 
-static bool id_known(const int64_t *ids, size_t n_ids, int64_t id)
+/* The same for the sorted known ids. */
+static bool id_next(const int64_t *ids, size_t n_ids, size_t *cursor, int64_t id)
 {
-	size_t low = 0, high = n_ids;
+	while (*cursor < n_ids && ids[*cursor] < id)
+		(*cursor)++;
+	return *cursor < n_ids && ids[*cursor] == id;
+}
 
-	while (low < high) {
-		size_t mid = low + (high - low) / 2;
-
-		if (ids[mid] == id)
-			return true;
-		if (ids[mid] < id)
-			low = mid + 1;
-		else
-			high = mid;
-	}
-	return false;
+static bool counters_sorted(const struct nft_counter *counters, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		if (counter_compare(&counters[i - 1], &counters[i]) > 0)
+			return false;
+	return true;
 }
 
 void meter_accounting_clear(struct meter_accounting *accounting)
@@ -79,14 +76,16 @@ int meter_account(const struct nft_counter *counters, size_t n_counters,
 	}
 	if (n_counters)
 		memcpy(sorted, counters, n_counters * sizeof(*sorted));
-	qsort(sorted, n_counters, sizeof(*sorted), counter_compare);
+	/* A split read gives them in order already. */
+	if (!counters_sorted(sorted, n_counters))
+		qsort(sorted, n_counters, sizeof(*sorted), counter_compare);
 
-	for (size_t i = 0; i < n_counters; i++) {
+	for (size_t i = 0, known = 0, baseline = 0; i < n_counters; i++) {
 		const struct nft_counter *c = &sorted[i];
 		const struct store_baseline *before;
 		uint64_t delta;
 
-		if (!id_known(known_ids, n_known_ids, c->household_id))
+		if (!id_next(known_ids, n_known_ids, &known, c->household_id))
 			continue;
 		if (i > 0 && counter_compare(c, &sorted[i - 1]) == 0) {
 			/* Two counters for one household and direction: the
@@ -94,7 +93,7 @@ int meter_account(const struct nft_counter *counters, size_t n_counters,
 			r = -EPROTO;
 			goto out;
 		}
-		before = baseline_find(baselines, n_baselines, c->household_id, (int)c->direction);
+		before = baseline_next(baselines, n_baselines, &baseline, c);
 		if (!before) {
 			delta = c->bytes;
 		} else if (before->handle == c->handle && c->bytes >= before->bytes) {
