@@ -230,7 +230,8 @@ int store_invoice_insert(struct store *store, int64_t household_id, const char *
 /* -ENOENT when the household has no invoice for the period. */
 int store_invoice_get(struct store *store, int64_t household_id, const char *period,
 		      struct json_t **ret_invoice);
-/* Invoices of one household (0: all) and one period (NULL: all). */
+/* Invoices of one household (0: all) and one period (NULL: all), without
+ * their documents. */
 int store_invoices_list(struct store *store, int64_t household_id, const char *period,
 			struct json_t **ret_invoices);
 

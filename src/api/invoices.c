@@ -22,29 +22,45 @@ static const char import_shape[] =
 	"{\"reason\": \"...\", \"rows\": [{\"household_id\": 7, \"bucket_start\": "
 	"\"2026-11-03T18:00:00Z\", \"bytes_up\": 1000, \"bytes_down\": 5000}, ...]}";
 
-void api_household_invoices(struct api *api, struct http_request *request,
-			    const struct api_call *call)
+/* A list of invoices (a household's, or a period's) under body's fields. */
+static void reply_invoices(struct api *api, struct http_request *request, int64_t household_id,
+			   const char *period, json_t *body)
 {
 	static const char *const columns[] = { "id",	    "household_id", "period",
 					       "tariff_id", "total_minor",  "created_at",
 					       "log_index" };
-	json_t *rows, *row;
-	int64_t id;
-	size_t i;
+	json_t *rows;
 	int r;
 
-	if (api_path_household(api, request, call, &id) < 0)
-		return;
-	r = store_invoices_list(api->store, id, NULL, &rows);
+	r = store_invoices_list(api->store, household_id, period, &rows);
 	if (r < 0) {
+		json_decref(body);
 		api_reply_store_error(request, r, "listing invoices");
 		return;
 	}
-	json_array_foreach(rows, i, row) json_object_del(row, "document");
-	api_reply_rows(request,
-		       json_pack("{s:I, s:s}", "household_id", (json_int_t)id, "currency",
-				 api->config->currency),
-		       "invoices", rows, columns, sizeof(columns) / sizeof(columns[0]));
+	json_object_set_new(body, "currency", json_string(api->config->currency));
+	api_reply_rows(request, body, "invoices", rows, columns,
+		       sizeof(columns) / sizeof(columns[0]));
+}
+
+void api_household_invoices(struct api *api, struct http_request *request,
+			    const struct api_call *call)
+{
+	int64_t id;
+
+	if (api_path_household(api, request, call, &id) < 0)
+		return;
+	reply_invoices(api, request, id, NULL, json_pack("{s:I}", "household_id", (json_int_t)id));
+}
+
+void api_period_invoices(struct api *api, struct http_request *request, const struct api_call *call)
+{
+	const char *text = call->params.values[0];
+	struct period period;
+
+	if (api_parse_period(request, text, &period) < 0)
+		return;
+	reply_invoices(api, request, 0, text, json_pack("{s:s}", "period", text));
 }
 
 void api_household_invoice(struct api *api, struct http_request *request,
@@ -103,8 +119,15 @@ struct import_row {
 
 /* Checks one row: a known household, a closed bucket on the meter's grid, in
  * a period not closed. Replies 400/404/409 naming the row. */
+/* The household and period the last row was checked against: rows usually
+ * come grouped, and each is looked up once per group. */
+struct import_checked {
+	int64_t household_id;
+	char period[PERIOD_TEXT_MAX];
+};
+
 static int import_row_parse(struct api *api, struct http_request *request, size_t i, json_t *item,
-			    struct import_row *ret_row)
+			    struct import_checked *checked, struct import_row *ret_row)
 {
 	unsigned bucket_s = api->config->meter_bucket_s;
 	json_int_t household_id, up, down;
@@ -142,19 +165,27 @@ static int import_row_parse(struct api *api, struct http_request *request, size_
 	if (r < 0)
 		return r;
 	period_format(&period, period_text);
-	r = store_period_close_get(api->store, period_text, &closed);
-	if (r == 0) {
-		json_decref(closed);
-		http_reply_problem(request, 409, "period-closed",
-				   "rows[%zu]: period %s is closed; its invoices are issued", i,
-				   period_text);
-		return -EINVAL;
+	if (strcmp(period_text, checked->period) != 0) {
+		r = store_period_close_get(api->store, period_text, &closed);
+		if (r == 0) {
+			json_decref(closed);
+			http_reply_problem(
+				request, 409, "period-closed",
+				"rows[%zu]: period %s is closed; its invoices are issued", i,
+				period_text);
+			return -EINVAL;
+		}
+		if (r != -ENOENT) {
+			api_reply_store_error(request, r, "reading the period");
+			return r;
+		}
+		memcpy(checked->period, period_text, sizeof(period_text));
 	}
-	if (api->closing || api_household_require(api, request, household_id) < 0) {
-		if (!http_request_replied(request))
-			http_reply_problem(request, 409, "close-in-progress",
-					   "a period is being closed; import when that is done");
-		return -EINVAL;
+	if (household_id != checked->household_id) {
+		r = api_household_require(api, request, household_id);
+		if (r < 0)
+			return r;
+		checked->household_id = household_id;
 	}
 	*ret_row = (struct import_row){ household_id, ret_row->bucket_start, (uint64_t)up,
 					(uint64_t)down };
@@ -201,6 +232,7 @@ static int import_row_compare(const void *a, const void *b)
 
 void api_usage_import(struct api *api, struct http_request *request, const struct api_call *call)
 {
+	struct import_checked checked = { 0 };
 	struct import_row *rows = NULL;
 	json_t *body, *items, *item;
 	json_error_t error;
@@ -232,8 +264,16 @@ void api_usage_import(struct api *api, struct http_request *request, const struc
 		http_reply_problem(request, 503, "out-of-memory", "the server is short of memory");
 		goto out;
 	}
-	json_array_foreach(items, i, item) if (import_row_parse(api, request, i, item, &rows[i]) <
-					       0) goto out;
+	if (api->closing) {
+		http_reply_problem(request, 409, "close-in-progress",
+				   "a period is being closed; import when that is done");
+		goto out;
+	}
+	json_array_foreach(items, i, item)
+	{
+		if (import_row_parse(api, request, i, item, &checked, &rows[i]) < 0)
+			goto out;
+	}
 	qsort(rows, n, sizeof(*rows), import_row_compare);
 	r = import_commit(api, rows, n, reason, call->actor);
 	if (r < 0) {

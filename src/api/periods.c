@@ -629,30 +629,6 @@ void api_household_estimate(struct api *api, struct http_request *request,
 		job->household_id = id;
 }
 
-void api_period_invoices(struct api *api, struct http_request *request, const struct api_call *call)
-{
-	static const char *const columns[] = { "id",	    "household_id", "period",
-					       "tariff_id", "total_minor",  "created_at",
-					       "log_index" };
-	const char *text = call->params.values[0];
-	struct period period;
-	json_t *rows, *row;
-	size_t i;
-	int r;
-
-	if (api_parse_period(request, text, &period) < 0)
-		return;
-	r = store_invoices_list(api->store, 0, text, &rows);
-	if (r < 0) {
-		api_reply_store_error(request, r, "listing invoices");
-		return;
-	}
-	json_array_foreach(rows, i, row) json_object_del(row, "document");
-	api_reply_rows(request,
-		       json_pack("{s:s, s:s}", "period", text, "currency", api->config->currency),
-		       "invoices", rows, columns, sizeof(columns) / sizeof(columns[0]));
-}
-
 void api_periods_free(struct api *api)
 {
 	shared_run_unref(api->open_run);

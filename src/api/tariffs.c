@@ -44,8 +44,11 @@ void api_tariffs_list(struct api *api, struct http_request *request, const struc
 	/* Drafts are the treasurer's work in progress; members see what is
 	 * published. */
 	published = json_array();
-	json_array_foreach(rows, i, row) if (is_published(row))
-		json_array_append(published, tariff_json(row));
+	json_array_foreach(rows, i, row)
+	{
+		if (is_published(row))
+			json_array_append(published, tariff_json(row));
+	}
 	json_decref(rows);
 	http_reply_json(request, 200, json_pack("{s:o}", "tariffs", published));
 }

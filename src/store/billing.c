@@ -253,13 +253,12 @@ int store_invoice_insert(struct store *store, int64_t household_id, const char *
 	return exec(store, sql, values, 6, ret_id);
 }
 
-#define INVOICE_COLUMNS \
-	"id, household_id, period, tariff_id, total_minor, created_at, log_index, document"
+#define INVOICE_COLUMNS "id, household_id, period, tariff_id, total_minor, created_at, log_index"
 
 int store_invoice_get(struct store *store, int64_t household_id, const char *period,
 		      json_t **ret_invoice)
 {
-	static const char sql[] = "SELECT " INVOICE_COLUMNS " FROM invoices "
+	static const char sql[] = "SELECT " INVOICE_COLUMNS ", document FROM invoices "
 				  "WHERE household_id = ?1 AND period = ?2";
 	const struct store_value values[] = { STORE_INT(household_id), STORE_TEXT(period) };
 

@@ -266,7 +266,7 @@ static void check_evening(const char *tariff_json, const char *expected)
 
 static void test_docs_worked_examples(void **state)
 {
-	char *markdown = read_source_file("docs/tariffs.md"), *tariffs[8], *invoices[8];
+	char *markdown = read_source_file("docs/tariffs.md", NULL), *tariffs[8], *invoices[8];
 	size_t n_tariffs = docs_blocks(markdown, "json", tariffs, 8);
 	size_t n_invoices = docs_blocks(markdown, "text", invoices, 8);
 

@@ -17,6 +17,7 @@
 
 #include <sqlite3.h>
 
+#include "source-file.h"
 #include "coopbill/cidr.h"
 #include "coopbill/store.h"
 
@@ -103,25 +104,6 @@ static void raw_exec(const char *path, const char *sql)
 
 	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
-}
-
-static char *read_file(const char *path, size_t *ret_len)
-{
-	FILE *file = fopen(path, "rb");
-	char *content;
-	long len;
-
-	assert_non_null(file);
-	assert_int_equal(fseek(file, 0, SEEK_END), 0);
-	len = ftell(file);
-	assert_true(len >= 0);
-	rewind(file);
-	content = malloc((size_t)len + 1);
-	assert_non_null(content);
-	assert_int_equal(fread(content, 1, (size_t)len, file), (size_t)len);
-	fclose(file);
-	*ret_len = (size_t)len;
-	return content;
 }
 
 static struct cidr parse_cidr(const char *text)

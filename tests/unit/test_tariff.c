@@ -669,7 +669,7 @@ static void test_schema_matches_validator(void **state)
 	assert_string_equal(json_string_value(json_object_get(walk.schema, "$schema")),
 			    "https://json-schema.org/draft/2020-12/schema");
 	/* The built-in text is docs/tariff.schema.json. */
-	file = read_source_file("docs/tariff.schema.json");
+	file = read_source_file("docs/tariff.schema.json", NULL);
 	assert_string_equal(file, tariff_schema_json());
 	free(file);
 
@@ -730,7 +730,7 @@ static void test_schema_currencies(void **state)
 static void test_examples_validate(void **state)
 {
 	const char *examples[] = { full_tariff, minimal_tariff, flat_tariff, long_name_tariff };
-	char *markdown = read_source_file("docs/tariffs.md"), *blocks[16];
+	char *markdown = read_source_file("docs/tariffs.md", NULL), *blocks[16];
 	size_t n = docs_json_blocks(markdown, blocks, 16);
 
 	for (size_t i = 0; i < sizeof(examples) / sizeof(examples[0]); i++)

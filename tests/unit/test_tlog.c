@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include <sodium.h>
 
+#include "source-file.h"
 #include "coopbill/tlog.h"
 
 /* Property tests cover every tree up to this size. */
@@ -790,29 +791,6 @@ static void test_rfc6962_vectors(void **state)
 
 /* Signed notes. */
 
-static char *read_file(const char *name, size_t *ret_len)
-{
-	const char *srcdir = getenv("COOPBILL_SRCDIR");
-	char path[4096], *text;
-	FILE *file;
-	long len;
-
-	snprintf(path, sizeof(path), "%s/tests/data/signed-note/%s", srcdir, name);
-	file = fopen(path, "rb");
-	assert_non_null(file);
-	assert_int_equal(fseek(file, 0, SEEK_END), 0);
-	len = ftell(file);
-	assert_true(len >= 0);
-	rewind(file);
-	text = malloc((size_t)len + 1);
-	assert_non_null(text);
-	assert_int_equal(fread(text, 1, (size_t)len, file), (size_t)len);
-	text[len] = '\0';
-	fclose(file);
-	*ret_len = (size_t)len;
-	return text;
-}
-
 static bool note_opens(const char *note, size_t note_len, const struct tlog_verifier *verifier)
 {
 	char *text = NULL;
@@ -836,9 +814,9 @@ static void test_c2sp_example_verifies(void **state)
 
 	if (!getenv("COOPBILL_SRCDIR"))
 		skip();
-	key = read_file("verifier-key.txt", &key_len);
-	note = read_file("note.txt", &note_len);
-	message = read_file("message.txt", &message_len);
+	key = read_source_file("tests/data/signed-note/verifier-key.txt", &key_len);
+	note = read_source_file("tests/data/signed-note/note.txt", &note_len);
+	message = read_source_file("tests/data/signed-note/message.txt", &message_len);
 	key[strcspn(key, "\n")] = '\0';
 
 	assert_int_equal(tlog_verifier_parse(key, &verifier), 0);
