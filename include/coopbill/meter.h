@@ -1,8 +1,9 @@
 /* Metering: turns the kernel's absolute counter values into per-household
  * usage — deltas against the stored baselines, resets recorded as gaps, bytes
- * spread over time buckets — and runs the poll on the daemon's loop. The
+ * spread over time buckets — and runs the poll: the timer's reads on a
+ * worker thread, the accounting and the commit on the daemon's loop. The
  * accounting functions are pure; meter_* runtime functions own the timer, the
- * netlink socket and the poll's transaction. */
+ * netlink sockets and the poll's transaction. */
 #pragma once
 
 #include <stdbool.h>
@@ -114,6 +115,10 @@ int meter_start(struct meter *meter);
 void meter_set_config(struct meter *meter, const struct config *config);
 /* One poll now: read, account, commit. */
 int meter_poll(struct meter *meter);
+/* Starts a poll whose read runs on a worker thread (the timer's polls are
+ * these); the accounting and the commit follow on the loop. Does nothing
+ * while the last one is still reading. */
+int meter_poll_start(struct meter *meter);
 /* The accounting and commit half of a poll, given the counters read. */
 int meter_commit_reading(struct meter *meter, const struct nft_counter *counters,
 			 size_t n_counters);

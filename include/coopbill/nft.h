@@ -37,6 +37,11 @@ struct nft_counter {
 int nft_open(const char *table_prefix, struct nft **ret_nft);
 void nft_free(struct nft *nft);
 
+/* A handle of its own (its own sockets) on nft's table that knows the
+ * households nft knows now: for reading the counters on another thread
+ * while nft goes on changing the table. */
+int nft_open_reader(const struct nft *nft, struct nft **ret_reader);
+
 /* Makes the kernel state match the households given (the active ones): creates
  * the tables, maps, chain and rules when missing, adds missing counters,
  * replaces map elements, and deletes counters of households not given.

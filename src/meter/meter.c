@@ -1,7 +1,8 @@
-/* The meter on the loop: every interval, one read of the kernel's counters,
- * accounting against the baselines, and one transaction that writes usage,
- * gaps and the new baselines together — so a crash at any moment loses
- * nothing and counts nothing twice. */
+/* The meter on the loop: every interval, one read of the kernel's counters
+ * (on a worker thread, with a netlink handle of its own, so that the loop
+ * goes on serving), then on the loop the accounting against the baselines,
+ * and one transaction that writes usage, gaps and the new baselines together
+ * — so a crash at any moment loses nothing and counts nothing twice. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,22 @@ struct household_sets {
 	size_t n_known;
 };
 
+/* A read of the counters on a worker thread. */
+struct poll_work {
+	uv_work_t work;
+	struct meter *meter;
+	struct nft *reader;
+	uint64_t t_start;
+	uint64_t read_us;
+	/* meter->household_changes when the read began. */
+	uint64_t changes;
+	struct nft_counter *counters;
+	size_t n_counters;
+	bool table_missing;
+	bool offload;
+	int result;
+};
+
 struct meter {
 	uv_loop_t *loop;
 	uv_timer_t timer;
@@ -44,6 +61,12 @@ struct meter {
 	bool have_last_commit;
 	uint64_t last_commit_mono_ms;
 	uint64_t last_read_mono_ms;
+	/* Counts the API's changes to households: a read on a worker thread
+	 * is settled when none happened while it ran. */
+	uint64_t household_changes;
+	/* The read running on a worker thread, if any; closing waits for it. */
+	struct poll_work *work;
+	bool closing;
 	struct meter_status status;
 	void (*on_closed)(void *data);
 	void *on_closed_data;
@@ -407,7 +430,9 @@ static bool counter_read_for(const struct meter_accounting *accounting, int64_t 
 	return false;
 }
 
-int meter_commit_reading(struct meter *meter, const struct nft_counter *counters, size_t n_counters)
+/* settled: no household changed while the counters were read. */
+static int commit_reading(struct meter *meter, const struct nft_counter *counters,
+			  size_t n_counters, bool settled)
 {
 	struct meter_accounting accounting = { 0 };
 	struct household_sets *sets = &meter->sets;
@@ -439,9 +464,13 @@ int meter_commit_reading(struct meter *meter, const struct nft_counter *counters
 		struct store_baseline up = { .household_id = sets->closed[i], .direction = 0 };
 		struct store_baseline down = { .household_id = sets->closed[i], .direction = 1 };
 
-		if (counter_read_for(&accounting, sets->closed[i]))
-			drained[n_drained++] = sets->closed[i];
-		else if (baseline_cached(meter, &up) || baseline_cached(meter, &down))
+		/* A household that changed during an unsettled read may have
+		 * closed after its counters were read: they stay until a read
+		 * that follows the change is committed. */
+		if (counter_read_for(&accounting, sets->closed[i])) {
+			if (settled)
+				drained[n_drained++] = sets->closed[i];
+		} else if (baseline_cached(meter, &up) || baseline_cached(meter, &down))
 			retired[n_retired++] = sets->closed[i];
 	}
 
@@ -483,6 +512,11 @@ out:
 	return r;
 }
 
+int meter_commit_reading(struct meter *meter, const struct nft_counter *counters, size_t n_counters)
+{
+	return commit_reading(meter, counters, n_counters, true);
+}
+
 /* Reads the counters, recreating the table when it is gone. */
 static int poll_read(struct meter *meter, struct nft_counter **ret_counters, size_t *ret_n)
 {
@@ -502,22 +536,14 @@ static int poll_read(struct meter *meter, struct nft_counter **ret_counters, siz
 	return nft_read_counters(meter->nft, ret_counters, ret_n, &missing);
 }
 
-static int poll_once(struct meter *meter)
+/* The loop's half of a poll, given the counters read (freed here): the
+ * clock, then the accounting and the commit. */
+static int poll_finish(struct meter *meter, struct nft_counter *counters, size_t n_counters,
+		       bool offload, uint64_t t_start, uint64_t read_us, bool settled)
 {
-	struct nft_counter *counters = NULL;
-	uint64_t t_start = uv_hrtime(), read_us;
-	bool offload = false;
-	size_t n_counters = 0;
 	int r;
 
-	r = poll_read(meter, &counters, &n_counters);
-	if (r < 0)
-		return r;
-	read_us = (uv_hrtime() - t_start) / 1000;
 	meter->last_read_mono_ms = mono_ms();
-	if (nft_flowtable_present(meter->nft, &offload) < 0)
-		offload = false;
-
 	if (!meter->clock_sane) {
 		bool wait = meter->config->meter_wait_for_ntp;
 
@@ -534,7 +560,7 @@ static int poll_once(struct meter *meter)
 		free(counters);
 		return 0;
 	}
-	r = meter_commit_reading(meter, counters, n_counters);
+	r = commit_reading(meter, counters, n_counters, settled);
 	free(counters);
 	if (r < 0)
 		return r;
@@ -544,13 +570,27 @@ static int poll_once(struct meter *meter)
 	return 0;
 }
 
-int meter_poll(struct meter *meter)
+/* A whole poll on the loop. */
+static int poll_once(struct meter *meter)
 {
+	struct nft_counter *counters = NULL;
+	uint64_t t_start = uv_hrtime(), read_us;
+	bool offload = false;
+	size_t n_counters = 0;
 	int r;
 
-	if (!meter->nft)
-		return 0;
-	r = poll_once(meter);
+	r = poll_read(meter, &counters, &n_counters);
+	if (r < 0)
+		return r;
+	read_us = (uv_hrtime() - t_start) / 1000;
+	if (nft_flowtable_present(meter->nft, &offload) < 0)
+		offload = false;
+	return poll_finish(meter, counters, n_counters, offload, t_start, read_us, true);
+}
+
+/* Counts a failed poll in the status; returns r. */
+static int poll_result(struct meter *meter, int r)
+{
 	if (r < 0) {
 		meter->status.state = METER_FAILING;
 		meter->status.poll_failures_total++;
@@ -559,15 +599,103 @@ int meter_poll(struct meter *meter)
 	return r;
 }
 
+int meter_poll(struct meter *meter)
+{
+	return meter->nft ? poll_result(meter, poll_once(meter)) : 0;
+}
+
+static void log_poll_failure(int r)
+{
+	log_error("meter: poll failed: %s; the kernel keeps counting, the next poll catches up",
+		  strerror(-r));
+}
+
+static void poll_work_free(struct poll_work *work)
+{
+	nft_free(work->reader);
+	free(work->counters);
+	free(work);
+}
+
+/* On a worker thread: touches nothing but the work and its reader. */
+static void read_on_worker(uv_work_t *req)
+{
+	struct poll_work *work = req->data;
+
+	work->result = nft_read_counters(work->reader, &work->counters, &work->n_counters,
+					 &work->table_missing);
+	work->read_us = (uv_hrtime() - work->t_start) / 1000;
+	if (work->result == 0 && nft_flowtable_present(work->reader, &work->offload) < 0)
+		work->offload = false;
+}
+
+static void close_now(struct meter *meter);
+
+static void read_done(uv_work_t *req, int status)
+{
+	struct poll_work *work = req->data;
+	struct meter *meter = work->meter;
+	int r = status < 0 ? status : work->result;
+
+	meter->work = NULL;
+	if (meter->closing) {
+		/* The last poll reads afresh. */
+		poll_work_free(work);
+		close_now(meter);
+		return;
+	}
+	if (r == 0 && work->table_missing) {
+		/* Recreating the table is the loop's work, and so is this poll. */
+		r = poll_once(meter);
+	} else if (r == 0) {
+		r = poll_finish(meter, work->counters, work->n_counters, work->offload,
+				work->t_start, work->read_us,
+				meter->household_changes == work->changes);
+		work->counters = NULL;
+	}
+	poll_work_free(work);
+	if (poll_result(meter, r) < 0)
+		log_poll_failure(r);
+}
+
+/* Starts a poll whose read runs on a worker thread, with a netlink handle
+ * of its own that knows the households of now. */
+static int poll_start(struct meter *meter)
+{
+	struct poll_work *work = calloc(1, sizeof(*work));
+	int r;
+
+	if (!work)
+		return -ENOMEM;
+	work->meter = meter;
+	work->work.data = work;
+	work->changes = meter->household_changes;
+	work->t_start = uv_hrtime();
+	r = nft_open_reader(meter->nft, &work->reader);
+	if (r == 0)
+		r = uv_queue_work(meter->loop, &work->work, read_on_worker, read_done);
+	if (r < 0) {
+		poll_work_free(work);
+		return r;
+	}
+	meter->work = work;
+	return 0;
+}
+
+int meter_poll_start(struct meter *meter)
+{
+	/* A read that outlasts the interval: nothing more to start. */
+	if (!meter->nft || meter->work || meter->closing)
+		return 0;
+	return poll_result(meter, poll_start(meter));
+}
+
 static void on_timer(uv_timer_t *timer)
 {
 	struct meter *meter = timer->data;
-	int r = meter_poll(meter);
 
-	if (r < 0)
-		log_error("meter: poll failed: %s; the kernel keeps counting, the next poll "
-			  "catches up",
-			  strerror(-r));
+	if (meter_poll_start(meter) < 0)
+		log_poll_failure(meter->status.last_error);
 }
 
 int meter_start(struct meter *meter)
@@ -616,6 +744,7 @@ int meter_household_apply(struct meter *meter, const struct household *household
 	if (!meter->nft)
 		return 0;
 	meter->sets_valid = false;
+	meter->household_changes++;
 	if (household->status == HOUSEHOLD_ACTIVE) {
 		wanted.addresses = household->addresses;
 		wanted.n_addresses = household->n_addresses;
@@ -625,7 +754,10 @@ int meter_household_apply(struct meter *meter, const struct household *household
 
 int meter_resync(struct meter *meter)
 {
-	return meter->nft ? meter_reconcile(meter) : 0;
+	if (!meter->nft)
+		return 0;
+	meter->household_changes++;
+	return meter_reconcile(meter);
 }
 
 void meter_status_get(const struct meter *meter, struct meter_status *ret_status)
@@ -654,14 +786,24 @@ static void on_timer_closed(uv_handle_t *handle)
 	free(meter);
 }
 
-void meter_close(struct meter *meter, void (*on_closed)(void *data), void *data)
+static void close_now(struct meter *meter)
 {
 	if (meter->nft && meter_poll(meter) < 0)
 		log_error("meter: the last poll failed: %s; the kernel keeps the counts for "
 			  "the next start",
 			  strerror(-meter->status.last_error));
+	uv_close((uv_handle_t *)&meter->timer, on_timer_closed);
+}
+
+void meter_close(struct meter *meter, void (*on_closed)(void *data), void *data)
+{
 	meter->on_closed = on_closed;
 	meter->on_closed_data = data;
 	uv_timer_stop(&meter->timer);
-	uv_close((uv_handle_t *)&meter->timer, on_timer_closed);
+	/* A read still running on a worker thread finishes first. */
+	if (meter->work) {
+		meter->closing = true;
+		return;
+	}
+	close_now(meter);
 }

@@ -67,6 +67,31 @@ out:
 	return r;
 }
 
+int nft_open_reader(const struct nft *nft, struct nft **ret_reader)
+{
+	struct nft_model *model;
+	struct nft *reader;
+	int r;
+
+	r = nft_open(nft->table, &reader);
+	if (r < 0)
+		return r;
+	/* A read needs the ids only; the ranges stay with nft. */
+	model = &reader->model;
+	model->entries = calloc(nft->model.n_entries + 1, sizeof(*model->entries));
+	if (!model->entries) {
+		nft_free(reader);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nft->model.n_entries; i++)
+		model->entries[i].id = nft->model.entries[i].id;
+	model->n_entries = nft->model.n_entries;
+	model->cap = nft->model.n_entries + 1;
+	model->valid = nft->model.valid;
+	*ret_reader = reader;
+	return 0;
+}
+
 void nft_free(struct nft *nft)
 {
 	if (!nft)

@@ -708,6 +708,14 @@ static void test_many_households(void **state)
 		      elapsed_ms(&start));
 	check_many(&reading);
 
+	/* A reader (a handle for another thread) knows the same households and
+	 * reads the same counters, on sockets of its own. */
+	assert_int_equal(nft_open_reader(nft, &fresh), 0);
+	read_counters(fresh, &dumped);
+	check_many(&dumped);
+	nft_free(fresh);
+	free(dumped.counters);
+
 	/* A handle without a model reads by dump: the same counters. */
 	assert_int_equal(nft_open("coopbill", &fresh), 0);
 	clock_gettime(CLOCK_MONOTONIC, &start);
