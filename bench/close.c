@@ -6,18 +6,13 @@
  * wall time and /healthz latency during it, beside /healthz latency on the
  * idle daemon measured just before (the baseline).
  * usage: bench_close COOPBILLD [N] */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <netinet/in.h>
-#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,12 +21,12 @@
 
 #include "coopbill/store.h"
 
+#include "probe.h"
+
 /* 2026-10-01T00:00:00+02:00 and 2026-11-01T00:00:00+01:00. */
 #define PERIOD_START_S 1790805600
 #define PERIOD_END_S   1793487600
 #define BUCKET_S       300
-#define PROBE_MS       10
-#define PROBES_MAX     100000
 
 static const char tariff_json[] =
 	"{\"name\":\"Bench\",\"currency\":\"EUR\",\"valid_from\":\"2026-10-01\","
@@ -44,14 +39,6 @@ static const char tariff_json[] =
 	"{\"name\":\"Off-peak\",\"direction\":\"both\",\"tiers\":[{\"price_per_gb_minor\":5}]}],"
 	"\"cost_sharing\":{\"categories\":[\"transit\",\"power\"],\"equal_bp\":3000,"
 	"\"direction\":\"down\"},\"cap_minor\":20000,\"tax\":{\"rate_bp\":2100,\"included\":true}}";
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static void die(const char *what)
 {
@@ -156,7 +143,7 @@ static void database_build(const char *path, unsigned n)
 	char errbuf[256];
 	struct store *store;
 	sqlite3 *db;
-	double t = now_ms();
+	double t = bench_now_ms();
 
 	/* The daemon's own schema, then a bulk load around it. */
 	if (store_open(path, &store, errbuf, sizeof(errbuf)) < 0)
@@ -175,113 +162,16 @@ static void database_build(const char *path, unsigned n)
 	exec_sql(db, "PRAGMA journal_mode = WAL");
 	sqlite3_close(db);
 	printf("%7u households: database with %u buckets each built in %.0f s\n", n,
-	       (PERIOD_END_S - PERIOD_START_S) / BUCKET_S, (now_ms() - t) / 1e3);
-}
-
-/* One HTTP/1.1 request on a fresh connection; returns the status code and
- * the body in ret_body (may be NULL). */
-static int http(unsigned port, const char *method, const char *path, const char *token,
-		const char *body, char *ret_body, size_t body_size)
-{
-	struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons(port) };
-	char request[8192], response[65536];
-	size_t len = 0;
-	ssize_t got;
-	int fd, status = -1;
-
-	address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&address, sizeof(address)) < 0) {
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	snprintf(request, sizeof(request),
-		 "%s %s HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n%s%s%s"
-		 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-		 method, path, token ? "Authorization: Bearer " : "", token ? token : "",
-		 token ? "\r\n" : "", body ? strlen(body) : 0, body ? body : "");
-	if (write(fd, request, strlen(request)) < 0) {
-		close(fd);
-		return -1;
-	}
-	while (len < sizeof(response) - 1 &&
-	       (got = read(fd, response + len, sizeof(response) - 1 - len)) > 0)
-		len += (size_t)got;
-	response[len] = '\0';
-	close(fd);
-	sscanf(response, "HTTP/1.1 %d", &status);
-	if (ret_body) {
-		const char *start = strstr(response, "\r\n\r\n");
-
-		snprintf(ret_body, body_size, "%s", start ? start + 4 : "");
-	}
-	return status;
-}
-
-struct prober {
-	unsigned port;
-	atomic_bool stop;
-	double latencies_ms[PROBES_MAX];
-	size_t n;
-	size_t failures;
-};
-
-static void *probe_run(void *data)
-{
-	struct prober *prober = data;
-
-	while (!atomic_load(&prober->stop) && prober->n < PROBES_MAX) {
-		double t = now_ms();
-		int status = http(prober->port, "GET", "/healthz", NULL, NULL, NULL, 0);
-
-		if (status != 200)
-			prober->failures++;
-		prober->latencies_ms[prober->n++] = now_ms() - t;
-		usleep(PROBE_MS * 1000);
-	}
-	return NULL;
-}
-
-static int compare_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static void report_latency(const char *what, struct prober *prober)
-{
-	qsort(prober->latencies_ms, prober->n, sizeof(double), compare_double);
-	if (prober->n == 0)
-		return;
-	printf("%7s /healthz %s: %zu probes, p50 %.2f ms, p99 %.2f ms, max %.2f ms, %zu not 200\n",
-	       "", what, prober->n, prober->latencies_ms[prober->n / 2],
-	       prober->latencies_ms[prober->n * 99 / 100], prober->latencies_ms[prober->n - 1],
-	       prober->failures);
-}
-
-static void probe(struct prober *prober, pthread_t *thread)
-{
-	prober->n = prober->failures = 0;
-	atomic_store(&prober->stop, false);
-	pthread_create(thread, NULL, probe_run, prober);
-}
-
-static void probe_end(struct prober *prober, pthread_t thread)
-{
-	atomic_store(&prober->stop, true);
-	pthread_join(thread, NULL);
+	       (PERIOD_END_S - PERIOD_START_S) / BUCKET_S, (bench_now_ms() - t) / 1e3);
 }
 
 int main(int argc, char **argv)
 {
 	char dir[] = "/tmp/coopbill-bench.XXXXXX", config[256], db[256], command[1024], token[128],
 	     path[64], body[65536];
-	static struct prober prober;
+	static struct bench_prober prober;
 	unsigned n = argc > 2 ? (unsigned)strtoul(argv[2], NULL, 10) : 10000;
 	unsigned port = 20000 + (unsigned)getpid() % 20000;
-	pthread_t thread;
 	FILE *file;
 	pid_t pid;
 	int status;
@@ -317,41 +207,44 @@ int main(int argc, char **argv)
 		execl(argv[1], argv[1], "--config", config, (char *)NULL);
 		_exit(127);
 	}
-	for (int i = 0; i < 300 && http(port, "GET", "/healthz", NULL, NULL, NULL, 0) != 200; i++)
+	for (int i = 0; i < 300 && bench_http(port, "GET", "/healthz", NULL, NULL, NULL, 0) != 200;
+	     i++)
 		usleep(100000);
 
-	if (http(port, "POST", "/api/v1/tariffs", token, tariff_json, body, sizeof(body)) != 201)
+	if (bench_http(port, "POST", "/api/v1/tariffs", token, tariff_json, body, sizeof(body)) !=
+	    201)
 		die(body);
-	if (http(port, "POST", "/api/v1/tariffs/1/publish", token, NULL, body, sizeof(body)) != 200)
+	if (bench_http(port, "POST", "/api/v1/tariffs/1/publish", token, NULL, body,
+		       sizeof(body)) != 200)
 		die(body);
-	if (http(port, "POST", "/api/v1/expenses", token,
-		 "{\"period\":\"2026-10\",\"category\":\"transit\",\"amount_minor\":1500000,"
-		 "\"description\":\"upstream\"}",
-		 body, sizeof(body)) != 201 ||
-	    http(port, "POST", "/api/v1/expenses", token,
-		 "{\"period\":\"2026-10\",\"category\":\"power\",\"amount_minor\":250000,"
-		 "\"description\":\"electricity\"}",
-		 body, sizeof(body)) != 201)
+	if (bench_http(port, "POST", "/api/v1/expenses", token,
+		       "{\"period\":\"2026-10\",\"category\":\"transit\",\"amount_minor\":1500000,"
+		       "\"description\":\"upstream\"}",
+		       body, sizeof(body)) != 201 ||
+	    bench_http(port, "POST", "/api/v1/expenses", token,
+		       "{\"period\":\"2026-10\",\"category\":\"power\",\"amount_minor\":250000,"
+		       "\"description\":\"electricity\"}",
+		       body, sizeof(body)) != 201)
 		die(body);
 
 	prober.port = port;
-	probe(&prober, &thread);
+	bench_probe_start(&prober);
 	sleep(2);
-	probe_end(&prober, thread);
-	report_latency("idle (baseline)", &prober);
+	bench_probe_end(&prober);
+	bench_probe_report("", "idle (baseline)", &prober);
 
-	probe(&prober, &thread);
-	t = now_ms();
-	status = http(port, "POST", "/api/v1/periods/2026-10/close", token, NULL, body,
-		      sizeof(body));
-	t = now_ms() - t;
-	probe_end(&prober, thread);
+	bench_probe_start(&prober);
+	t = bench_now_ms();
+	status = bench_http(port, "POST", "/api/v1/periods/2026-10/close", token, NULL, body,
+			    sizeof(body));
+	t = bench_now_ms() - t;
+	bench_probe_end(&prober);
 	if (status != 200)
 		die(body);
 	printf("%7u households: close of 2026-10 in %.2f s: %s\n", n, t / 1e3, body);
-	report_latency("during the close", &prober);
+	bench_probe_report("", "during the close", &prober);
 	snprintf(path, sizeof(path), "/api/v1/households/%u/invoices/2026-10", n);
-	if (http(port, "GET", path, token, NULL, body, sizeof(body)) != 200)
+	if (bench_http(port, "GET", path, token, NULL, body, sizeof(body)) != 200)
 		die(body);
 
 	kill(pid, SIGTERM);

@@ -33,15 +33,11 @@
 #include "coopbill/nft.h"
 #include "coopbill/store.h"
 
-#define ROUNDS 7
+#include "probe.h"
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
+#define ROUNDS	       7
+#define DAEMON_PORT    8080
+#define DAEMON_PROBE_S 5
 
 static double cpu_ms(void)
 {
@@ -52,16 +48,9 @@ static double cpu_ms(void)
 	       usage.ru_stime.tv_sec * 1e3 + usage.ru_stime.tv_usec / 1e3;
 }
 
-static int compare_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static double median(double *values, size_t n)
 {
-	qsort(values, n, sizeof(*values), compare_double);
+	qsort(values, n, sizeof(*values), bench_compare_double);
 	return values[n / 2];
 }
 
@@ -118,7 +107,7 @@ static double kernel_dump_ms(size_t *ret_messages)
 	struct nfgenmsg *nfg;
 	uint32_t seq = 1, portid;
 	size_t messages = 0;
-	double t = now_ms();
+	double t = bench_now_ms();
 	ssize_t n;
 	int r = MNL_CB_OK;
 
@@ -140,7 +129,7 @@ static double kernel_dump_ms(size_t *ret_messages)
 		r = mnl_cb_run(buf, (size_t)n, seq, portid, count_message, &messages);
 	if (r < 0)
 		die("kernel dump", -errno);
-	t = now_ms() - t;
+	t = bench_now_ms() - t;
 	mnl_socket_close(nl);
 	*ret_messages = messages;
 	return t;
@@ -172,8 +161,13 @@ static void households_create(struct store *store, unsigned n)
 		die("creating households", r);
 }
 
-static long daemon_rss(const char *coopbilld, const char *dir, const char *db)
+/* The real daemon on the same database and table, polling every second:
+ * its resident memory after the first poll, then /healthz latency while it
+ * polls for a few seconds (the reads run on a worker thread; the loop still
+ * does each poll's accounting and commit). */
+static void daemon_measure(const char *coopbilld, const char *dir, const char *db, unsigned n)
 {
+	static struct bench_prober prober;
 	char config_path[256], log_path[256], line[512];
 	char option[] = "--config";
 	char *argv[] = { (char *)coopbilld, option, config_path, NULL };
@@ -185,14 +179,14 @@ static long daemon_rss(const char *coopbilld, const char *dir, const char *db)
 	snprintf(log_path, sizeof(log_path), "%s/daemon.log", dir);
 	file = fopen(config_path, "w");
 	fprintf(file,
-		"[server]\nlisten = 127.0.0.1:8080\n[database]\npath = %s\n"
-		"[meter]\ninterval_s = 3600\nwait_for_ntp = false\n",
-		db);
+		"[server]\nlisten = 127.0.0.1:%d\n[database]\npath = %s\n"
+		"[meter]\ninterval_s = 1\nwait_for_ntp = false\n",
+		DAEMON_PORT, db);
 	fclose(file);
 	if (!freopen(log_path, "w", stderr))
-		return -1;
+		die("daemon log", -errno);
 	if (posix_spawn(&pid, coopbilld, NULL, NULL, argv, environ) != 0)
-		return -1;
+		die("starting coopbilld", -errno);
 	/* Listening is logged after the first poll. */
 	for (int i = 0; i < 600 && kib < 0; i++) {
 		usleep(100000);
@@ -203,9 +197,15 @@ static long daemon_rss(const char *coopbilld, const char *dir, const char *db)
 		if (file)
 			fclose(file);
 	}
+	printf("%7u households: coopbilld RSS after its first poll %ld KiB\n", n, kib);
+	prober.port = DAEMON_PORT;
+	bench_probe_start(&prober);
+	sleep(DAEMON_PROBE_S);
+	bench_probe_end(&prober);
+	snprintf(line, sizeof(line), "%7u households:", n);
+	bench_probe_report(line, "while polling every second", &prober);
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
-	return kib;
 }
 
 static void bench_size(const char *coopbilld, unsigned n)
@@ -242,11 +242,11 @@ static void bench_size(const char *coopbilld, unsigned n)
 	r = nft_open("coopbill", &nft);
 	if (r < 0)
 		die("nft_open", r);
-	t = now_ms();
+	t = bench_now_ms();
 	r = nft_reconcile(nft, wanted, n_households);
 	if (r < 0)
 		die("provisioning", r);
-	printf("%7u households: provision %.1f ms (one batch)\n", n, now_ms() - t);
+	printf("%7u households: provision %.1f ms (one batch)\n", n, bench_now_ms() - t);
 	nft_free(nft);
 
 	config.meter_enabled = true;
@@ -269,30 +269,30 @@ static void bench_size(const char *coopbilld, unsigned n)
 		die("nft_open", r);
 
 	for (int round = 0; round < ROUNDS; round++) {
-		t = now_ms();
+		t = bench_now_ms();
 		c = cpu_ms();
 		r = nft_read_counters(nft, &counters, &n_counters, &missing);
 		if (r < 0 || n_counters != 2 * n)
 			die("reading counters", r < 0 ? r : -EPROTO);
-		read_wall[round] = now_ms() - t;
+		read_wall[round] = bench_now_ms() - t;
 		read_cpu[round] = cpu_ms() - c;
 		/* Every household moved traffic since the last poll. */
 		for (size_t i = 0; i < n_counters; i++)
 			counters[i].bytes += (uint64_t)(round + 1) * 1000 + i;
-		t = now_ms();
+		t = bench_now_ms();
 		c = cpu_ms();
 		r = meter_commit_reading(meter, counters, n_counters);
 		if (r < 0)
 			die("committing", r);
-		commit_wall[round] = now_ms() - t;
+		commit_wall[round] = bench_now_ms() - t;
 		commit_cpu[round] = cpu_ms() - c;
 		total_wall[round] = read_wall[round] + commit_wall[round];
 		free(counters);
 
-		t = now_ms();
+		t = bench_now_ms();
 		if (run("nft -j list counters table inet coopbill >/dev/null") != 0)
 			die("nft -j list counters", -EIO);
-		nft_wall[round] = now_ms() - t;
+		nft_wall[round] = bench_now_ms() - t;
 
 		kernel_wall[round] = kernel_dump_ms(&n_messages);
 		if (n_messages != 2 * n)
@@ -317,8 +317,7 @@ static void bench_size(const char *coopbilld, unsigned n)
 	free(wanted);
 	store_free(store);
 
-	printf("%7u households: coopbilld RSS after its first poll %ld KiB\n", n,
-	       daemon_rss(coopbilld, dir, db));
+	daemon_measure(coopbilld, dir, db, n);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	run(cmd);
 }

@@ -1,0 +1,106 @@
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "probe.h"
+
+#define PROBE_MS 10
+
+double bench_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+int bench_compare_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int bench_http(unsigned port, const char *method, const char *path, const char *token,
+	       const char *body, char *ret_body, size_t body_size)
+{
+	struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons(port) };
+	char request[8192], response[65536];
+	size_t len = 0;
+	ssize_t got;
+	int fd, status = -1;
+
+	address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&address, sizeof(address)) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	snprintf(request, sizeof(request),
+		 "%s %s HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n%s%s%s"
+		 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+		 method, path, token ? "Authorization: Bearer " : "", token ? token : "",
+		 token ? "\r\n" : "", body ? strlen(body) : 0, body ? body : "");
+	if (write(fd, request, strlen(request)) < 0) {
+		close(fd);
+		return -1;
+	}
+	while (len < sizeof(response) - 1 &&
+	       (got = read(fd, response + len, sizeof(response) - 1 - len)) > 0)
+		len += (size_t)got;
+	response[len] = '\0';
+	close(fd);
+	sscanf(response, "HTTP/1.1 %d", &status);
+	if (ret_body) {
+		const char *start = strstr(response, "\r\n\r\n");
+
+		snprintf(ret_body, body_size, "%s", start ? start + 4 : "");
+	}
+	return status;
+}
+
+static void *probe_run(void *data)
+{
+	struct bench_prober *prober = data;
+
+	while (!atomic_load(&prober->stop) && prober->n < BENCH_PROBES_MAX) {
+		double t = bench_now_ms();
+		int status = bench_http(prober->port, "GET", "/healthz", NULL, NULL, NULL, 0);
+
+		if (status != 200)
+			prober->failures++;
+		prober->latencies_ms[prober->n++] = bench_now_ms() - t;
+		usleep(PROBE_MS * 1000);
+	}
+	return NULL;
+}
+
+void bench_probe_start(struct bench_prober *prober)
+{
+	prober->n = prober->failures = 0;
+	atomic_store(&prober->stop, false);
+	pthread_create(&prober->thread, NULL, probe_run, prober);
+}
+
+void bench_probe_end(struct bench_prober *prober)
+{
+	atomic_store(&prober->stop, true);
+	pthread_join(prober->thread, NULL);
+}
+
+void bench_probe_report(const char *prefix, const char *what, struct bench_prober *prober)
+{
+	qsort(prober->latencies_ms, prober->n, sizeof(double), bench_compare_double);
+	if (prober->n == 0)
+		return;
+	printf("%7s /healthz %s: %zu probes, p50 %.2f ms, p99 %.2f ms, max %.2f ms, %zu not 200\n",
+	       prefix, what, prober->n, prober->latencies_ms[prober->n / 2],
+	       prober->latencies_ms[prober->n * 99 / 100], prober->latencies_ms[prober->n - 1],
+	       prober->failures);
+}

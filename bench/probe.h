@@ -1,0 +1,36 @@
+/* What the benchmarks share: a monotonic clock in milliseconds, one HTTP
+ * request per connection on loopback, and a prober that asks /healthz every
+ * 10 ms on a thread of its own and reports the latencies' percentiles. */
+#pragma once
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define BENCH_PROBES_MAX 100000
+
+double bench_now_ms(void);
+/* For qsort() of doubles. */
+int bench_compare_double(const void *a, const void *b);
+
+/* One HTTP/1.1 request on a fresh connection to 127.0.0.1:port; returns the
+ * status code (-1 when there was no answer) and the body in ret_body (may be
+ * NULL). */
+int bench_http(unsigned port, const char *method, const char *path, const char *token,
+	       const char *body, char *ret_body, size_t body_size);
+
+struct bench_prober {
+	unsigned port;
+	atomic_bool stop;
+	pthread_t thread;
+	double latencies_ms[BENCH_PROBES_MAX];
+	size_t n;
+	size_t failures;
+};
+
+void bench_probe_start(struct bench_prober *prober);
+void bench_probe_end(struct bench_prober *prober);
+/* "<prefix> /healthz <what>: N probes, p50 …, p99 …, max …, K not 200",
+ * the prefix right-aligned in 7 columns. */
+void bench_probe_report(const char *prefix, const char *what, struct bench_prober *prober);
