@@ -285,8 +285,9 @@ static int get_reply_cb(const struct nlmsghdr *nlh, void *data)
  * pipelined GETs from the end of the daemon's list on another CPU, until
  * between them every counter is read. The dump is cheap while it is short
  * (its cost grows with the square of how far it gets); a GET costs the same
- * wherever its counter is. Each counter's slot (two per household: up,
- * down) goes to whichever reader reads it first. */
+ * wherever its counter is. Past NFT_DUMP_MAX_COUNTERS objects the dump stops
+ * and its CPU asks with GETs too, from the start up. Each counter's slot
+ * (two per household: up, down) goes to whichever reader reads it first. */
 struct split {
 	const char *table;
 	const struct nft_model *model;
@@ -296,6 +297,7 @@ struct split {
 	/* The dump saw every counter there is: the ones nobody read are gone. */
 	atomic_bool dump_complete;
 	bool dump_stopped;
+	size_t dumped; /* objects the dump has seen */
 	int dump_result;
 };
 
@@ -326,7 +328,10 @@ struct getter {
 	struct nft_counter *out;
 	size_t n_out;
 	struct split *split;
-	size_t cursor; /* split: requests below it are still to ask for */
+	/* split: the requests still to ask for are those below cursor, taken
+	 * from the end down, or, ascending, those from cursor up to count */
+	size_t cursor;
+	bool ascending;
 	int result;
 	size_t requests[NFT_GET_WINDOW];
 	struct mmsghdr msgs[NFT_GET_WINDOW];
@@ -420,8 +425,8 @@ static size_t next_requests(struct getter *g, size_t done, size_t window)
 	}
 	if (atomic_load(&g->split->remaining) == 0 || atomic_load(&g->split->dump_complete))
 		return 0;
-	while (g->cursor > 0 && count < window) {
-		size_t request = --g->cursor;
+	while (count < window && (g->ascending ? g->cursor < g->count : g->cursor > 0)) {
+		size_t request = g->ascending ? g->cursor++ : --g->cursor;
 
 		if (!atomic_load(&g->split->taken[request]))
 			g->requests[count++] = request;
@@ -451,7 +456,7 @@ static void *getter_run(void *data)
 			discard_pending(g);
 			g->n_out = n_before;
 			if (g->split)
-				g->cursor = g->requests[0] + 1;
+				g->cursor = g->requests[0] + (g->ascending ? 0 : 1);
 			window /= 2;
 			continue;
 		}
@@ -621,16 +626,42 @@ static int split_object_cb(const struct nlmsghdr *nlh, void *data)
 
 		split_take(split, 2 * index + obj.direction, &counter);
 	}
-	/* The GETs have read the rest: the dump goes no further. */
-	if (atomic_load(&split->remaining) == 0) {
+	/* The GETs have read the rest, or the dump has gone as far as it is
+	 * cheap: it goes no further. */
+	if (atomic_load(&split->remaining) == 0 || ++split->dumped >= NFT_DUMP_MAX_COUNTERS) {
 		split->dump_stopped = true;
 		return MNL_CB_STOP;
 	}
 	return MNL_CB_OK;
 }
 
+/* GETs from the start of the daemon's list up, on a socket of their own. */
+static int split_get_ascending(struct split *split)
+{
+	struct getter *g = calloc(1, sizeof(*g));
+	int r;
+
+	if (!g)
+		return -ENOMEM;
+	r = getter_open_socket(g);
+	if (r == 0) {
+		g->table = split->table;
+		g->entries = split->model->entries;
+		g->split = split;
+		g->ascending = true;
+		g->count = 2 * split->model->n_entries;
+		getter_run(g);
+		r = g->result;
+	}
+	if (g->nl)
+		mnl_socket_close(g->nl);
+	free(g);
+	return r;
+}
+
 /* The dump half, on a socket of its own that is closed with the dump
- * unfinished when the GETs have read the rest. */
+ * unfinished when the GETs have read the rest or the dump has gone as far as
+ * it is cheap; then, if counters are left, GETs from the start up. */
 static void *split_dump_run(void *data)
 {
 	struct split *split = data;
@@ -649,6 +680,8 @@ static void *split_dump_run(void *data)
 		atomic_store(&split->dump_complete, true);
 	split->dump_result = r;
 	nft_nl_close(&dumper);
+	if (r == 0 && split->dump_stopped && atomic_load(&split->remaining) > 0)
+		split->dump_result = split_get_ascending(split);
 	return NULL;
 }
 

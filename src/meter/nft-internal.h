@@ -183,7 +183,18 @@ int nft_objects_dump(struct nft *nft, uint32_t obj_type, struct nft_object **ret
 		     size_t *ret_n_objects);
 int nft_counters_get(struct nft *nft, const struct nft_entry *entries, size_t n_entries,
 		     struct nft_counter **ret_counters, size_t *ret_n_counters);
-/* Reads the counters of the model's households with a dump and pipelined
- * GETs on two CPUs at once; a counter that does not exist is left out. */
+/* Up to this many counters, reading them is one object dump. The kernel
+ * walks the family's object list from its start for every dump message
+ * (about 300 objects each), so a dump costs O(n^2): measured on Linux 6.18,
+ * 20 ms for 20,000 counters, 300 ms for 100,000 and 3 s for 200,000.
+ * Spreading them over tables does not help: the walk counts the objects of
+ * every inet table, whichever table the dump asks for. Above it, counters
+ * are read with pipelined GET requests, about 2 us each on one CPU and
+ * spread over the CPUs: 430 ms for 200,000 on one, 230 ms on two. */
+#define NFT_DUMP_MAX_COUNTERS 32768
+/* Reads the counters of the model's households on two CPUs at once: a dump
+ * from the start of the kernel's list (for at most NFT_DUMP_MAX_COUNTERS)
+ * and pipelined GETs from the end; a counter that does not exist is left
+ * out. */
 int nft_counters_split_read(struct nft *nft, struct nft_counter **ret_counters,
 			    size_t *ret_n_counters);

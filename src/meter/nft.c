@@ -16,15 +16,6 @@
 /* Reconcile reads, then writes in a batch bound to the generation it read;
  * a ruleset change in between makes it read again. */
 #define NFT_RECONCILE_ATTEMPTS 4
-/* Up to this many counters, reading them is one object dump. The kernel
- * walks the family's object list from its start for every dump message
- * (about 300 objects each), so a dump costs O(n^2): measured on Linux 6.18,
- * 20 ms for 20,000 counters, 300 ms for 100,000 and 3 s for 200,000.
- * Spreading them over tables does not help: the walk counts the objects of
- * every inet table, whichever table the dump asks for. Above it, counters
- * are read with pipelined GET requests, about 2 us each on one CPU and
- * spread over the CPUs: 430 ms for 200,000 on one, 230 ms on two. */
-#define NFT_DUMP_MAX_COUNTERS 32768
 /* From this many counters on, with two CPUs or more, a poll splits the read:
  * a dump from the start of the object list while it is cheap, and pipelined
  * GETs from the end on another CPU (nft_counters_split_read()). */
