@@ -162,9 +162,9 @@ static void households_create(struct store *store, unsigned n)
 }
 
 /* The real daemon on the same database and table, polling every second:
- * its resident memory after the first poll, then /healthz latency while it
- * polls for a few seconds (the reads run on a worker thread; the loop still
- * does each poll's accounting and commit). */
+ * its resident memory after the first poll, /healthz latency while it polls
+ * for a few seconds (the reads run on a worker thread; the loop still does
+ * each poll's accounting and commit), and its resident memory after those. */
 static void daemon_measure(const char *coopbilld, const char *dir, const char *db, unsigned n)
 {
 	static struct bench_prober prober;
@@ -204,6 +204,8 @@ static void daemon_measure(const char *coopbilld, const char *dir, const char *d
 	bench_probe_end(&prober);
 	snprintf(line, sizeof(line), "%7u households:", n);
 	bench_probe_report(line, "while polling every second", &prober);
+	printf("%7u households: coopbilld RSS after polling every second for %d s %ld KiB\n", n,
+	       DAEMON_PROBE_S, rss_kib(pid));
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
 }
