@@ -9,51 +9,6 @@
 
 #include "store-internal.h"
 
-static int bind_values(struct store *store, sqlite3_stmt *stmt, const struct store_value *values,
-		       size_t n_values)
-{
-	for (size_t i = 0; i < n_values; i++) {
-		int index = (int)i + 1, rc;
-
-		switch (values[i].kind) {
-		case STORE_INT:
-			rc = sqlite3_bind_int64(stmt, index, values[i].integer);
-			break;
-		case STORE_TEXT:
-			rc = sqlite3_bind_text(stmt, index, values[i].text, -1, SQLITE_STATIC);
-			break;
-		default:
-			rc = sqlite3_bind_null(stmt, index);
-			break;
-		}
-		if (rc != SQLITE_OK)
-			return store_last_error(store);
-	}
-	return 0;
-}
-
-/* Runs a statement that returns no rows; *ret_id (may be NULL) is the
- * inserted row's id. */
-static int exec(struct store *store, const char *sql, const struct store_value *values,
-		size_t n_values, int64_t *ret_id)
-{
-	sqlite3_stmt *stmt;
-	int r;
-
-	r = store_prepare(store, sql, &stmt);
-	if (r < 0)
-		return r;
-	r = bind_values(store, stmt, values, n_values);
-	if (r < 0) {
-		store_release(stmt);
-		return r;
-	}
-	r = store_run(stmt);
-	if (r == 0 && ret_id)
-		*ret_id = sqlite3_last_insert_rowid(store->db);
-	return r;
-}
-
 static json_t *column_json(sqlite3_stmt *stmt, int column)
 {
 	switch (sqlite3_column_type(stmt, column)) {
@@ -80,7 +35,7 @@ static int query_json(struct store *store, const char *sql, const struct store_v
 	r = store_prepare(store, sql, &stmt);
 	if (r < 0)
 		goto out;
-	r = bind_values(store, stmt, values, n_values);
+	r = store_bind_values(store, stmt, values, n_values);
 	while (r == 0 && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		json_t *row = json_object();
 
@@ -147,7 +102,7 @@ int store_tariff_insert(struct store *store, const char *name, const char *valid
 	const struct store_value values[] = { STORE_TEXT(name), STORE_TEXT(valid_from),
 					      STORE_TEXT(document), STORE_TEXT(sha256) };
 
-	return exec(store, sql, values, 4, ret_id);
+	return store_exec(store, sql, values, 4, ret_id);
 }
 
 int store_tariff_publish(struct store *store, int64_t id, const char *signature, int64_t log_index)
@@ -161,7 +116,7 @@ int store_tariff_publish(struct store *store, int64_t id, const char *signature,
 	json_t *tariff;
 	int r;
 
-	r = exec(store, sql, values, 3, NULL);
+	r = store_exec(store, sql, values, 3, NULL);
 	if (r < 0 || sqlite3_changes(store->db) == 1)
 		return r;
 	r = store_tariff_get(store, id, &tariff);
@@ -213,7 +168,7 @@ int store_expense_insert(struct store *store, const char *period, const char *ca
 		STORE_INT(log_index),
 	};
 
-	return exec(store, sql, values, 7, ret_id);
+	return store_exec(store, sql, values, 7, ret_id);
 }
 
 int store_expenses_list(struct store *store, const char *period, json_t **ret_expenses)
@@ -250,7 +205,7 @@ int store_invoice_insert(struct store *store, int64_t household_id, const char *
 					      STORE_INT(tariff_id),    STORE_INT(total_minor),
 					      STORE_TEXT(document),    STORE_INT(log_index) };
 
-	return exec(store, sql, values, 6, ret_id);
+	return store_exec(store, sql, values, 6, ret_id);
 }
 
 #define INVOICE_COLUMNS "id, household_id, period, tariff_id, total_minor, created_at, log_index"
@@ -298,7 +253,7 @@ int store_ledger_insert(struct store *store, const struct store_ledger_entry *en
 		STORE_INT(entry->log_index),
 	};
 
-	return exec(store, sql, values, 11, ret_id);
+	return store_exec(store, sql, values, 11, ret_id);
 }
 
 #define LEDGER_COLUMNS                                                                       \
@@ -349,7 +304,7 @@ int store_period_close_insert(struct store *store, const char *period, int64_t h
 					      STORE_INT(total_minor), STORE_TEXT(summary),
 					      STORE_INT(log_index) };
 
-	return exec(store, sql, values, 5, NULL);
+	return store_exec(store, sql, values, 5, NULL);
 }
 
 int store_usage_import(struct store *store, int64_t watermark, int64_t household_id,
@@ -373,7 +328,7 @@ int store_usage_import(struct store *store, int64_t watermark, int64_t household
 	r = store_atomic_enter(store, &own_transaction);
 	if (r < 0)
 		return r;
-	r = exec(store, sql, values, 7, NULL);
+	r = store_exec(store, sql, values, 7, NULL);
 	if (r == 0)
 		r = store_usage_add(store, watermark, bucket_start, household_id, bytes_up,
 				    bytes_down);

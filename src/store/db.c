@@ -141,6 +141,49 @@ static int run_cached(struct store *store, const char *sql)
 	return store_run(stmt);
 }
 
+int store_bind_values(struct store *store, sqlite3_stmt *stmt, const struct store_value *values,
+		      size_t n_values)
+{
+	for (size_t i = 0; i < n_values; i++) {
+		int index = (int)i + 1, rc;
+
+		switch (values[i].kind) {
+		case STORE_INT:
+			rc = sqlite3_bind_int64(stmt, index, values[i].integer);
+			break;
+		case STORE_TEXT:
+			rc = sqlite3_bind_text(stmt, index, values[i].text, -1, SQLITE_STATIC);
+			break;
+		default:
+			rc = sqlite3_bind_null(stmt, index);
+			break;
+		}
+		if (rc != SQLITE_OK)
+			return store_last_error(store);
+	}
+	return 0;
+}
+
+int store_exec(struct store *store, const char *sql, const struct store_value *values,
+	       size_t n_values, int64_t *ret_id)
+{
+	sqlite3_stmt *stmt;
+	int r;
+
+	r = store_prepare(store, sql, &stmt);
+	if (r < 0)
+		return r;
+	r = store_bind_values(store, stmt, values, n_values);
+	if (r < 0) {
+		store_release(stmt);
+		return r;
+	}
+	r = store_run(stmt);
+	if (r == 0 && ret_id)
+		*ret_id = sqlite3_last_insert_rowid(store->db);
+	return r;
+}
+
 int store_begin(struct store *store)
 {
 	static const char sql[] = "BEGIN IMMEDIATE";

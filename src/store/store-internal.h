@@ -64,6 +64,15 @@ int store_collect(struct store *store, const char *sql, const int64_t *params, s
 /* Steps a statement that returns no rows, then releases it. */
 int store_run(sqlite3_stmt *stmt);
 
+/* Binds values to ?1, ?2, … of a prepared statement. */
+int store_bind_values(struct store *store, sqlite3_stmt *stmt, const struct store_value *values,
+		      size_t n_values);
+
+/* Runs a cached statement that returns no rows with values bound to ?1, ?2,
+ * …; *ret_id (may be NULL) is the inserted row's id. */
+int store_exec(struct store *store, const char *sql, const struct store_value *values,
+	       size_t n_values, int64_t *ret_id);
+
 /* Makes a group of statements atomic: a transaction of its own when the
  * caller has none, else a savepoint inside the caller's transaction.
  * store_atomic_leave() commits or releases when r >= 0, rolls back otherwise,

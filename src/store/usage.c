@@ -171,18 +171,9 @@ int store_baselines_put(struct store *store, const struct store_baseline_update 
 int store_baselines_delete(struct store *store, int64_t household_id)
 {
 	static const char sql[] = "DELETE FROM meter_baselines WHERE household_id = ?";
-	sqlite3_stmt *stmt;
-	int r;
+	const struct store_value values[] = { STORE_INT(household_id) };
 
-	r = store_prepare(store, sql, &stmt);
-	if (r < 0)
-		return r;
-	if (sqlite3_bind_int64(stmt, 1, household_id) != SQLITE_OK) {
-		r = store_last_error(store);
-		store_release(stmt);
-		return r;
-	}
-	return store_run(stmt);
+	return store_exec(store, sql, values, 1, NULL);
 }
 
 static int usage_bind(sqlite3_stmt *stmt, int index, const struct store_usage_row *usage,
@@ -410,26 +401,6 @@ int store_usage_watermark(struct store *store, int64_t *ret_watermark)
 	return store_query_int64(store, sql, ret_watermark);
 }
 
-/* Runs a statement that returns no rows, with integer parameters. */
-static int run_with_params(struct store *store, const char *sql, const int64_t *params,
-			   size_t n_params)
-{
-	sqlite3_stmt *stmt;
-	int r;
-
-	r = store_prepare(store, sql, &stmt);
-	if (r < 0)
-		return r;
-	for (size_t i = 0; i < n_params; i++) {
-		if (sqlite3_bind_int64(stmt, (int)i + 1, params[i]) != SQLITE_OK) {
-			r = store_last_error(store);
-			store_release(stmt);
-			return r;
-		}
-	}
-	return store_run(stmt);
-}
-
 int store_usage_rollup(struct store *store, int64_t up_to)
 {
 	static const char rollup_sql[] =
@@ -454,11 +425,11 @@ int store_usage_rollup(struct store *store, int64_t up_to)
 	r = store_atomic_enter(store, &own_transaction);
 	if (r < 0)
 		return r;
-	const int64_t params[] = { watermark, up_to };
+	const struct store_value values[] = { STORE_INT(watermark), STORE_INT(up_to) };
 
-	r = run_with_params(store, rollup_sql, params, 2);
+	r = store_exec(store, rollup_sql, values, 2, NULL);
 	if (r == 0)
-		r = run_with_params(store, watermark_sql, params, 2);
+		r = store_exec(store, watermark_sql, values, 2, NULL);
 	return store_atomic_leave(store, own_transaction, r);
 }
 
@@ -467,5 +438,7 @@ int store_usage_prune(struct store *store, int64_t before)
 	static const char sql[] = "DELETE FROM usage_buckets WHERE bucket_start < ?1 "
 				  "AND bucket_start < (SELECT rolled_up_to FROM meter_state)";
 
-	return run_with_params(store, sql, &before, 1);
+	const struct store_value values[] = { STORE_INT(before) };
+
+	return store_exec(store, sql, values, 1, NULL);
 }
