@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,19 +43,6 @@ static void die(const char *what)
 {
 	fprintf(stderr, "bench_close: %s\n", what);
 	exit(1);
-}
-
-static int run(const char *command)
-{
-	char shell[] = "/bin/sh", flag[] = "-c";
-	char *argv[] = { shell, flag, (char *)command, NULL };
-	int status;
-	pid_t pid;
-
-	if (posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, environ) != 0)
-		return -1;
-	waitpid(pid, &status, 0);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 static void exec_sql(sqlite3 *db, const char *sql)
@@ -250,6 +236,6 @@ int main(int argc, char **argv)
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
 	snprintf(command, sizeof(command), "rm -rf %s", dir);
-	run(command);
+	bench_run(command);
 	return 0;
 }

@@ -54,19 +54,6 @@ static double median(double *values, size_t n)
 	return values[n / 2];
 }
 
-static int run(const char *command)
-{
-	pid_t pid;
-	int status;
-	char shell[] = "/bin/sh", flag[] = "-c";
-	char *argv[] = { shell, flag, (char *)command, NULL };
-
-	if (posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, environ) != 0)
-		return -1;
-	waitpid(pid, &status, 0);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static long rss_kib(pid_t pid)
 {
 	char path[64], line[256];
@@ -292,7 +279,7 @@ static void bench_size(const char *coopbilld, unsigned n)
 		free(counters);
 
 		t = bench_now_ms();
-		if (run("nft -j list counters table inet coopbill >/dev/null") != 0)
+		if (bench_run("nft -j list counters table inet coopbill >/dev/null") != 0)
 			die("nft -j list counters", -EIO);
 		nft_wall[round] = bench_now_ms() - t;
 
@@ -321,7 +308,7 @@ static void bench_size(const char *coopbilld, unsigned n)
 
 	daemon_measure(coopbilld, dir, db, n);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	run(cmd);
+	bench_run(cmd);
 }
 
 int main(int argc, char **argv)
@@ -355,7 +342,7 @@ int main(int argc, char **argv)
 				perror("unshare");
 				_exit(77);
 			}
-			run("ip link set lo up");
+			bench_run("ip link set lo up");
 			bench_size(argv[1], sizes[i]);
 			_exit(0);
 		}

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <spawn.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "probe.h"
@@ -17,6 +19,19 @@ double bench_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+int bench_run(const char *command)
+{
+	char shell[] = "/bin/sh", flag[] = "-c";
+	char *argv[] = { shell, flag, (char *)command, NULL };
+	int status;
+	pid_t pid;
+
+	if (posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, environ) != 0)
+		return -1;
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 int bench_compare_double(const void *a, const void *b)

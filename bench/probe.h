@@ -1,6 +1,7 @@
-/* What the benchmarks share: a monotonic clock in milliseconds, one HTTP
- * request per connection on loopback, and a prober that asks /healthz every
- * 10 ms on a thread of its own and reports the latencies' percentiles. */
+/* What the benchmarks share: a monotonic clock in milliseconds, a shell
+ * command run to its end, one HTTP request per connection on loopback, and a
+ * prober that asks /healthz every 10 ms on a thread of its own and reports
+ * the latencies' percentiles. */
 #pragma once
 
 #include <pthread.h>
@@ -11,6 +12,8 @@
 #define BENCH_PROBES_MAX 100000
 
 double bench_now_ms(void);
+/* Runs command with /bin/sh; its exit status, or -1. */
+int bench_run(const char *command);
 /* For qsort() of doubles. */
 int bench_compare_double(const void *a, const void *b);
 

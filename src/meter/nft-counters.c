@@ -607,8 +607,8 @@ out:
 static int split_object_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct split *split = data;
+	const struct nft_entry *entry;
 	struct nft_object obj;
-	size_t index;
 	int r;
 
 	r = parse_object(nlh, split->table, &obj);
@@ -618,13 +618,14 @@ static int split_object_cb(const struct nlmsghdr *nlh, void *data)
 		errno = -r;
 		return MNL_CB_ERROR;
 	}
-	index = obj.ours ? nft_model_search(split->model, obj.id) : split->model->n_entries;
-	if (obj.type == NFT_OBJECT_COUNTER && index < split->model->n_entries &&
-	    split->model->entries[index].id == obj.id) {
+	/* Only counters are ours. */
+	entry = obj.ours ? nft_model_find(split->model, obj.id) : NULL;
+	if (entry) {
 		struct nft_counter counter = { obj.id, obj.direction, obj.handle, obj.bytes,
 					       obj.packets };
 
-		split_take(split, 2 * index + obj.direction, &counter);
+		split_take(split, 2 * (size_t)(entry - split->model->entries) + obj.direction,
+			   &counter);
 	}
 	/* The GETs have read the rest, or the dump has gone as far as it is
 	 * cheap: it goes no further. */

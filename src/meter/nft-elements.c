@@ -150,7 +150,9 @@ void nft_model_clear(struct nft_model *model)
 	*model = (struct nft_model){ 0 };
 }
 
-size_t nft_model_search(const struct nft_model *model, int64_t id)
+/* The index of household id in the model's sorted entries, or where it
+ * would go. */
+static size_t nft_model_search(const struct nft_model *model, int64_t id)
 {
 	size_t lo = 0, hi = model->n_entries;
 

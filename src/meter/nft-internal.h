@@ -56,9 +56,6 @@ struct nft_model {
 	size_t cap;
 	bool valid;
 };
-/* The index of household id in the model's sorted entries, or where it
- * would go. */
-size_t nft_model_search(const struct nft_model *model, int64_t id);
 
 struct nft {
 	struct mnl_socket *nl;
