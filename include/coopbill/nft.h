@@ -37,10 +37,10 @@ struct nft_counter {
 int nft_open(const char *table_prefix, struct nft **ret_nft);
 void nft_free(struct nft *nft);
 
-/* A handle of its own (its own sockets) on nft's table that knows the
- * households nft knows now: for reading the counters on another thread
- * while nft goes on changing the table. */
-int nft_open_reader(const struct nft *nft, struct nft **ret_reader);
+/* Makes *reader, a handle with sockets of its own on nft's table (opened
+ * when *reader is NULL), know the households nft knows now: for reading the
+ * counters on another thread while nft goes on changing the table. */
+int nft_reader_sync(const struct nft *nft, struct nft **reader);
 
 /* Makes the kernel state match the households given (the active ones): creates
  * the tables, maps, chain and rules when missing, adds missing counters,

@@ -49,6 +49,8 @@ struct meter {
 	struct journal *journal;
 	const struct config *config;
 	struct nft *nft;
+	/* The worker thread's handle, in step with nft before each read. */
+	struct nft *reader;
 	/* What meter_baselines holds, sorted by household and direction. */
 	struct store_baseline *baselines;
 	size_t n_baselines;
@@ -612,7 +614,6 @@ static void log_poll_failure(int r)
 
 static void poll_work_free(struct poll_work *work)
 {
-	nft_free(work->reader);
 	free(work->counters);
 	free(work);
 }
@@ -658,8 +659,8 @@ static void read_done(uv_work_t *req, int status)
 		log_poll_failure(r);
 }
 
-/* Starts a poll whose read runs on a worker thread, with a netlink handle
- * of its own that knows the households of now. */
+/* Starts a poll whose read runs on a worker thread, with the meter's reader
+ * brought in step with the households of now. */
 static int poll_start(struct meter *meter)
 {
 	struct poll_work *work = calloc(1, sizeof(*work));
@@ -671,7 +672,8 @@ static int poll_start(struct meter *meter)
 	work->work.data = work;
 	work->changes = meter->household_changes;
 	work->t_start = uv_hrtime();
-	r = nft_open_reader(meter->nft, &work->reader);
+	r = nft_reader_sync(meter->nft, &meter->reader);
+	work->reader = meter->reader;
 	if (r == 0)
 		r = uv_queue_work(meter->loop, &work->work, read_on_worker, read_done);
 	if (r < 0) {
@@ -781,6 +783,7 @@ static void on_timer_closed(uv_handle_t *handle)
 	if (meter->on_closed)
 		meter->on_closed(meter->on_closed_data);
 	nft_free(meter->nft);
+	nft_free(meter->reader);
 	free(meter->baselines);
 	household_sets_clear(&meter->sets);
 	free(meter);

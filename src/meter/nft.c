@@ -58,28 +58,31 @@ out:
 	return r;
 }
 
-int nft_open_reader(const struct nft *nft, struct nft **ret_reader)
+int nft_reader_sync(const struct nft *nft, struct nft **reader)
 {
+	size_t n = nft->model.n_entries;
 	struct nft_model *model;
-	struct nft *reader;
 	int r;
 
-	r = nft_open(nft->table, &reader);
-	if (r < 0)
-		return r;
-	/* A read needs the ids only; the ranges stay with nft. */
-	model = &reader->model;
-	model->entries = calloc(nft->model.n_entries + 1, sizeof(*model->entries));
-	if (!model->entries) {
-		nft_free(reader);
-		return -ENOMEM;
+	if (!*reader) {
+		r = nft_open(nft->table, reader);
+		if (r < 0)
+			return r;
 	}
-	for (size_t i = 0; i < nft->model.n_entries; i++)
-		model->entries[i].id = nft->model.entries[i].id;
-	model->n_entries = nft->model.n_entries;
-	model->cap = nft->model.n_entries + 1;
+	/* A read needs the ids only; the ranges stay with nft. */
+	model = &(*reader)->model;
+	if (model->cap < n + 1) {
+		struct nft_entry *grown = realloc(model->entries, (n + 1) * sizeof(*grown));
+
+		if (!grown)
+			return -ENOMEM;
+		model->entries = grown;
+		model->cap = n + 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		model->entries[i] = (struct nft_entry){ .id = nft->model.entries[i].id };
+	model->n_entries = n;
 	model->valid = nft->model.valid;
-	*ret_reader = reader;
 	return 0;
 }
 
