@@ -54,17 +54,6 @@ static int local_time(int64_t t, struct tm *ret_tm)
 	return 0;
 }
 
-static int date_order(int year_a, int month_a, int day_a, const struct date *b)
-{
-	if (year_a != b->year)
-		return year_a < b->year ? -1 : 1;
-	if (month_a != b->month)
-		return month_a < b->month ? -1 : 1;
-	if (day_a != b->day)
-		return day_a < b->day ? -1 : 1;
-	return 0;
-}
-
 /* The first instant whose local date is on or after the date. Bisection
  * rather than mktime(): it also finds the start of a day whose local midnight
  * does not exist (clocks that skip from 00:00 to 01:00). */
@@ -82,7 +71,8 @@ static int day_start(const struct date *date, int64_t *ret_start_s)
 		r = local_time(mid, &tm);
 		if (r < 0)
 			return r;
-		if (date_order(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, date) < 0)
+		if (date_compare(&(struct date){ tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday },
+				 date) < 0)
 			lo = mid;
 		else
 			hi = mid;

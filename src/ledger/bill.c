@@ -112,7 +112,7 @@ static int tariff_index(struct bill_run *run, int64_t id, size_t *ret_index)
 	json_decref(row);
 	if (r < 0)
 		return r;
-	if (!windows_whole_hours(entry->tariff) || !zone_whole_hours(&run->zone))
+	if (!windows_whole_hours(entry->tariff))
 		run->fine = true;
 	*ret_index = run->n_tariffs++;
 	return 0;
@@ -122,20 +122,16 @@ static int tariff_index(struct bill_run *run, int64_t id, size_t *ret_index)
 static int member_tariff(struct bill_run *run, int64_t own_id, int64_t default_id,
 			 size_t *ret_index)
 {
-	char period_start[DATE_TEXT_MAX];
+	const struct date period_start = { run->period.year, run->period.month, 1 };
 	size_t index;
 	int r;
 
 	if (own_id) {
-		snprintf(period_start, sizeof(period_start), "%s-01", run->period_text);
 		r = tariff_index(run, own_id, &index);
 		if (r < 0)
 			return r;
 		/* A household's own tariff applies from its valid_from on. */
-		char valid_from[DATE_TEXT_MAX];
-
-		date_format(&run->tariffs[index].tariff->valid_from, valid_from);
-		if (strcmp(valid_from, period_start) <= 0) {
+		if (date_compare(&run->tariffs[index].tariff->valid_from, &period_start) <= 0) {
 			*ret_index = index;
 			return 0;
 		}
@@ -349,6 +345,8 @@ int bill_run_new(struct store *store, const struct period *period, int64_t usage
 			 run->period_text);
 		goto fail;
 	}
+	/* Hourly totals serve only where the zone's offsets are whole hours. */
+	run->fine = !zone_whole_hours(&run->zone);
 	run->usage_end_s = usage_until_s < run->end_s ? usage_until_s : run->end_s;
 	run->scanned_to = run->start_s;
 	snprintf(period_start, sizeof(period_start), "%s-01", run->period_text);
