@@ -7,6 +7,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "api-internal.h"
 #include "coopbill/config.h"
 #include "coopbill/journal.h"
@@ -152,6 +154,22 @@ void api_today(char ret_date[11])
 	/* The daemon runs with TZ set to the cooperative's zone (see main.c). */
 	localtime_r(&now, &local);
 	strftime(ret_date, 11, "%Y-%m-%d", &local);
+}
+
+json_t *api_json_column(json_t *row, const char *key)
+{
+	json_t *value = json_loads(json_string_value(json_object_get(row, key)), 0, NULL);
+
+	json_object_set_new(row, key, value ? value : json_null());
+	return row;
+}
+
+void api_sha256_hex(const char *text, char ret_hex[65])
+{
+	uint8_t hash[crypto_hash_sha256_BYTES];
+
+	crypto_hash_sha256(hash, (const uint8_t *)text, strlen(text));
+	sodium_bin2hex(ret_hex, 65, hash, sizeof(hash));
 }
 
 void api_reply_rows(struct http_request *request, json_t *body, const char *key, json_t *rows,

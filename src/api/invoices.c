@@ -93,8 +93,7 @@ void api_household_invoice(struct api *api, struct http_request *request,
 		goto out;
 	}
 	/* The document exactly as stored: its SHA-256 is in the log entry. */
-	document = json_loads(json_string_value(json_object_get(tariff, "document")), 0, NULL);
-	json_object_set_new(tariff, "document", document ? document : json_null());
+	api_json_column(tariff, "document");
 	document = json_loads(json_string_value(json_object_get(row, "document")), 0, NULL);
 	json_object_set_new(row, "invoice", document ? document : json_null());
 	json_object_set(row, "document_text", json_object_get(row, "document"));

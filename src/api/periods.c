@@ -15,7 +15,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <sodium.h>
 
 #include "api-internal.h"
 #include "coopbill/bill.h"
@@ -233,11 +232,9 @@ static int summary_json(struct job *job, bool closed, json_t **ret_summary)
 static void invoice_fields(const struct bill_invoice *invoice, const char *currency, char *fields,
 			   size_t size)
 {
-	uint8_t hash[crypto_hash_sha256_BYTES];
 	char hex[65];
 
-	crypto_hash_sha256(hash, (const uint8_t *)invoice->document, strlen(invoice->document));
-	sodium_bin2hex(hex, sizeof(hex), hash, sizeof(hash));
+	api_sha256_hex(invoice->document, hex);
 	snprintf(fields, size,
 		 "period %s\ntotal_minor %" PRId64 "\ncurrency %s\ntariff %" PRId64 "\nsha256 %s\n",
 		 json_string_value(json_object_get(invoice->json, "period")), invoice->total_minor,
@@ -420,10 +417,8 @@ static void estimate_reply(struct job *job)
 /* A period_closes row as the close answers it: the summary as an object. */
 static json_t *close_json(json_t *row, bool already_closed)
 {
-	json_t *summary = json_loads(json_string_value(json_object_get(row, "summary")), 0, NULL);
-
-	json_object_set_new(row, "summary", summary ? summary : json_null());
-	json_object_set_new(row, "already_closed", json_boolean(already_closed));
+	json_object_set_new(api_json_column(row, "summary"), "already_closed",
+			    json_boolean(already_closed));
 	return row;
 }
 

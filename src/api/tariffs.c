@@ -8,22 +8,12 @@
 #include <string.h>
 #include <time.h>
 
-#include <sodium.h>
 
 #include "api-internal.h"
 #include "coopbill/config.h"
 #include "coopbill/journal.h"
 #include "coopbill/store.h"
 #include "coopbill/tariff.h"
-
-/* A stored row as the API shows it: the document as JSON, not as text. */
-static json_t *tariff_json(json_t *row)
-{
-	json_t *document = json_loads(json_string_value(json_object_get(row, "document")), 0, NULL);
-
-	json_object_set_new(row, "document", document ? document : json_null());
-	return row;
-}
 
 static bool is_published(json_t *row)
 {
@@ -47,7 +37,7 @@ void api_tariffs_list(struct api *api, struct http_request *request, const struc
 	json_array_foreach(rows, i, row)
 	{
 		if (is_published(row))
-			json_array_append(published, tariff_json(row));
+			json_array_append(published, api_json_column(row, "document"));
 	}
 	json_decref(rows);
 	http_reply_json(request, 200, json_pack("{s:o}", "tariffs", published));
@@ -86,7 +76,7 @@ void api_tariff_get(struct api *api, struct http_request *request, const struct 
 				   call->params.values[0]);
 		return;
 	}
-	http_reply_json(request, 200, tariff_json(row));
+	http_reply_json(request, 200, api_json_column(row, "document"));
 }
 
 void api_tariff_schema(struct api *api, struct http_request *request, const struct api_call *call)
@@ -99,14 +89,6 @@ void api_tariff_schema(struct api *api, struct http_request *request, const stru
 		return;
 	}
 	http_reply_text(request, 200, "application/schema+json", body, strlen(body));
-}
-
-static void sha256_hex(const char *text, char ret_hex[65])
-{
-	uint8_t hash[crypto_hash_sha256_BYTES];
-
-	crypto_hash_sha256(hash, (const uint8_t *)text, strlen(text));
-	sodium_bin2hex(ret_hex, 65, hash, sizeof(hash));
 }
 
 void api_tariffs_create(struct api *api, struct http_request *request, const struct api_call *call)
@@ -135,7 +117,7 @@ void api_tariffs_create(struct api *api, struct http_request *request, const str
 		goto out;
 	}
 	date_format(&tariff->valid_from, valid_from);
-	sha256_hex(tariff->canonical_json, sha256);
+	api_sha256_hex(tariff->canonical_json, sha256);
 	r = store_tariff_insert(api->store, tariff->name, valid_from, tariff->canonical_json,
 				sha256, &id);
 	if (r == 0)
@@ -144,7 +126,7 @@ void api_tariffs_create(struct api *api, struct http_request *request, const str
 		api_reply_store_error(request, r, "storing the tariff");
 		goto out;
 	}
-	http_reply_json(request, 201, tariff_json(row));
+	http_reply_json(request, 201, api_json_column(row, "document"));
 	snprintf(location, sizeof(location), "/api/v1/tariffs/%lld", (long long)id);
 	http_reply_header(request, "Location", location);
 out:
@@ -274,7 +256,7 @@ void api_tariff_publish(struct api *api, struct http_request *request, const str
 	json_decref(row);
 	row = NULL;
 	if (tariff_load(api, request, call, &row) == 0)
-		http_reply_json(request, 200, tariff_json(row));
+		http_reply_json(request, 200, api_json_column(row, "document"));
 	row = NULL;
 out:
 	json_decref(row);
