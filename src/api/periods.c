@@ -15,7 +15,6 @@
 #include <string.h>
 #include <time.h>
 
-
 #include "api-internal.h"
 #include "coopbill/bill.h"
 #include "coopbill/config.h"
@@ -101,6 +100,14 @@ static void job_finish(struct job *job)
 	uv_close((uv_handle_t *)&job->idle, on_job_closed);
 }
 
+/* Lets the connection go on with the reply given; the job has no request
+ * any more. */
+static void job_resume(struct job *job)
+{
+	http_request_resume(job->request);
+	job->request = NULL;
+}
+
 /* Replies (taking body) and lets the connection go on. */
 static void job_reply(struct job *job, json_t *body)
 {
@@ -109,8 +116,7 @@ static void job_reply(struct job *job, json_t *body)
 		return;
 	}
 	http_reply_json(job->request, 200, body);
-	http_request_resume(job->request);
-	job->request = NULL;
+	job_resume(job);
 }
 
 static void job_fail(struct job *job, int error, const char *what)
@@ -122,8 +128,7 @@ static void job_fail(struct job *job, int error, const char *what)
 				   "an amount does not fit in 64 bits while %s", what);
 	else
 		api_reply_store_error(job->request, error, what);
-	http_request_resume(job->request);
-	job->request = NULL;
+	job_resume(job);
 }
 
 static void on_request_gone(void *data)
@@ -148,8 +153,7 @@ void api_jobs_stop(struct api *api)
 				http_reply_problem(job->request, 503, "stopping",
 						   "the daemon is stopping; ask again once it is "
 						   "back");
-			http_request_resume(job->request);
-			job->request = NULL;
+			job_resume(job);
 		}
 		job_finish(job);
 	}
@@ -396,8 +400,7 @@ static void estimate_reply(struct job *job)
 			http_reply_problem(job->request, 409, "not-a-member",
 					   "household %" PRId64 " is not a member during %s",
 					   job->household_id, job->period);
-			http_request_resume(job->request);
-			job->request = NULL;
+			job_resume(job);
 		}
 		return;
 	}
