@@ -404,32 +404,32 @@ static int add_minimum_or_cap(struct builder *b, int64_t charges_minor)
 {
 	const struct tariff *tariff = b->tariff;
 	char charges[MONEY_TEXT_MAX + 8], bound[MONEY_TEXT_MAX + 8], amount[MONEY_TEXT_MAX + 8];
-	int64_t difference_minor;
+	enum rate_line_kind kind;
+	const char *label, *where;
+	int64_t bound_minor, difference_minor;
 	int r;
 
 	if (tariff->has_minimum && charges_minor < tariff->minimum_minor) {
-		r = money_sub(tariff->minimum_minor, charges_minor, &difference_minor);
-		if (r < 0)
-			return r;
-		return add_line(b, RATE_LINE_MINIMUM, "Minimum charge", 1, "invoice",
-				difference_minor, 1, difference_minor,
-				sentence("Charges of %s are below the minimum of %s: %s - %s = %s",
-					 money_text(b, charges_minor, charges),
-					 money_text(b, tariff->minimum_minor, bound), bound,
-					 charges, money_text(b, difference_minor, amount)));
+		kind = RATE_LINE_MINIMUM;
+		label = "Minimum charge";
+		where = "below the minimum";
+		bound_minor = tariff->minimum_minor;
+	} else if (tariff->has_cap && charges_minor > tariff->cap_minor) {
+		kind = RATE_LINE_CAP;
+		label = "Cap";
+		where = "above the cap";
+		bound_minor = tariff->cap_minor;
+	} else {
+		return 0;
 	}
-	if (tariff->has_cap && charges_minor > tariff->cap_minor) {
-		r = money_sub(tariff->cap_minor, charges_minor, &difference_minor);
-		if (r < 0)
-			return r;
-		return add_line(b, RATE_LINE_CAP, "Cap", 1, "invoice", difference_minor, 1,
-				difference_minor,
-				sentence("Charges of %s are above the cap of %s: %s - %s = %s",
-					 money_text(b, charges_minor, charges),
-					 money_text(b, tariff->cap_minor, bound), bound, charges,
-					 money_text(b, difference_minor, amount)));
-	}
-	return 0;
+	r = money_sub(bound_minor, charges_minor, &difference_minor);
+	if (r < 0)
+		return r;
+	return add_line(b, kind, label, 1, "invoice", difference_minor, 1, difference_minor,
+			sentence("Charges of %s are %s of %s: %s - %s = %s",
+				 money_text(b, charges_minor, charges), where,
+				 money_text(b, bound_minor, bound), bound, charges,
+				 money_text(b, difference_minor, amount)));
 }
 
 static int sum_lines(const struct rate_invoice *invoice, int64_t *ret_sum)
