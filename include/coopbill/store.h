@@ -194,15 +194,6 @@ int store_household_salt_put(struct store *store, int64_t household_id, const ui
  * (integers, texts and nulls), which is how the API hands them on. */
 struct json_t;
 
-/* A statement parameter. */
-struct store_value {
-	enum { STORE_NULL, STORE_INT, STORE_TEXT } kind;
-	int64_t integer;
-	const char *text;
-};
-#define STORE_INT(x)  ((struct store_value){ .kind = STORE_INT, .integer = (x) })
-#define STORE_TEXT(x) ((struct store_value){ .kind = (x) ? STORE_TEXT : STORE_NULL, .text = (x) })
-
 int store_tariff_insert(struct store *store, const char *name, const char *valid_from,
 			const char *document, const char *sha256, int64_t *ret_id);
 /* Publishes a draft; -ENOENT when there is no such tariff, -EALREADY when it

@@ -79,21 +79,6 @@ static int query_json_one(struct store *store, const char *sql, const struct sto
 	return 0;
 }
 
-/* The first column of the query's only row, an integer; -ENOENT without a row. */
-static int query_json_int(struct store *store, const char *sql, const struct store_value *values,
-			  size_t n_values, int64_t *ret_value)
-{
-	json_t *row;
-	int r;
-
-	r = query_json_one(store, sql, values, n_values, &row);
-	if (r < 0)
-		return r;
-	*ret_value = json_integer_value(json_object_iter_value(json_object_iter(row)));
-	json_decref(row);
-	return 0;
-}
-
 int store_tariff_insert(struct store *store, const char *name, const char *valid_from,
 			const char *document, const char *sha256, int64_t *ret_id)
 {
@@ -152,7 +137,7 @@ int store_tariff_in_force(struct store *store, const char *period_start, int64_t
 				  "LIMIT 1";
 	const struct store_value values[] = { STORE_TEXT(period_start) };
 
-	return query_json_int(store, sql, values, 1, ret_id);
+	return store_query_int64(store, sql, values, 1, ret_id);
 }
 
 int store_expense_insert(struct store *store, const char *period, const char *category,
@@ -190,7 +175,7 @@ int store_expense_total(struct store *store, const char *period, const char *cat
 	int r;
 
 	/* SQLite's sum() fails on overflow rather than wrapping. */
-	r = query_json_int(store, sql, values, 2, ret_total_minor);
+	r = store_query_int64(store, sql, values, 2, ret_total_minor);
 	return r == -EIO ? -ERANGE : r;
 }
 
@@ -240,16 +225,11 @@ int store_ledger_insert(struct store *store, const struct store_ledger_entry *en
 		"method, reference, received_on, reason, reverses, actor, log_index) "
 		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 	const struct store_value values[] = {
-		STORE_INT(entry->household_id),
-		STORE_TEXT(entry->kind),
-		STORE_INT(entry->amount_minor),
-		entry->invoice_id ? STORE_INT(entry->invoice_id) : STORE_TEXT(NULL),
-		STORE_TEXT(entry->method),
-		STORE_TEXT(entry->reference),
-		STORE_TEXT(entry->received_on),
-		STORE_TEXT(entry->reason),
-		entry->reverses ? STORE_INT(entry->reverses) : STORE_TEXT(NULL),
-		STORE_TEXT(entry->actor),
+		STORE_INT(entry->household_id), STORE_TEXT(entry->kind),
+		STORE_INT(entry->amount_minor), STORE_ID(entry->invoice_id),
+		STORE_TEXT(entry->method),	STORE_TEXT(entry->reference),
+		STORE_TEXT(entry->received_on), STORE_TEXT(entry->reason),
+		STORE_ID(entry->reverses),	STORE_TEXT(entry->actor),
 		STORE_INT(entry->log_index),
 	};
 

@@ -262,7 +262,8 @@ unsigned store_schema_version_latest(void)
 	return latest;
 }
 
-int store_query_int64(struct store *store, const char *sql, int64_t *ret_value)
+int store_query_int64(struct store *store, const char *sql, const struct store_value *values,
+		      size_t n_values, int64_t *ret_value)
 {
 	sqlite3_stmt *stmt;
 	int rc, r;
@@ -270,12 +271,12 @@ int store_query_int64(struct store *store, const char *sql, int64_t *ret_value)
 	r = store_prepare(store, sql, &stmt);
 	if (r < 0)
 		return r;
-	rc = sqlite3_step(stmt);
-	if (rc == SQLITE_ROW) {
-		*ret_value = sqlite3_column_int64(stmt, 0);
-		r = 0;
-	} else {
-		r = rc == SQLITE_DONE ? -EIO : store_map_error(rc);
+	r = store_bind_values(store, stmt, values, n_values);
+	if (r == 0) {
+		rc = sqlite3_step(stmt);
+		if (rc == SQLITE_ROW)
+			*ret_value = sqlite3_column_int64(stmt, 0);
+		r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : store_map_error(rc);
 	}
 	store_release(stmt);
 	return r;
@@ -337,7 +338,7 @@ int store_schema_version(struct store *store, unsigned *ret_version)
 	int64_t version;
 	int r;
 
-	r = store_query_int64(store, sql, &version);
+	r = store_query_int64(store, sql, NULL, 0, &version);
 	if (r < 0)
 		return r;
 	/* user_version is a signed 32-bit field; a negative one is not ours. */
@@ -352,7 +353,7 @@ int store_ping(struct store *store)
 	static const char sql[] = "SELECT count(*) FROM sqlite_master";
 	int64_t count;
 
-	return store_query_int64(store, sql, &count);
+	return store_query_int64(store, sql, NULL, 0, &count);
 }
 
 /* Runs a one-off statement at open and copies the first column of its first

@@ -10,7 +10,7 @@ int store_log_size(struct store *store, int64_t *ret_size)
 {
 	static const char sql[] = "SELECT coalesce(max(idx) + 1, 0) FROM log_entries";
 
-	return store_query_int64(store, sql, ret_size);
+	return store_query_int64(store, sql, NULL, 0, ret_size);
 }
 
 /* Inserts (index, blob) with a cached statement. */

@@ -40,8 +40,21 @@ void store_release(sqlite3_stmt *stmt);
 /* Binds a row id, or NULL for 0 ("none"); returns an SQLite code. */
 int store_bind_id(sqlite3_stmt *stmt, int index, int64_t id);
 
-/* Runs a cached query whose first row's first column is an integer. */
-int store_query_int64(struct store *store, const char *sql, int64_t *ret_value);
+/* A statement parameter. */
+struct store_value {
+	enum { STORE_NULL, STORE_INT, STORE_TEXT } kind;
+	int64_t integer;
+	const char *text;
+};
+#define STORE_INT(x)  ((struct store_value){ .kind = STORE_INT, .integer = (x) })
+#define STORE_TEXT(x) ((struct store_value){ .kind = (x) ? STORE_TEXT : STORE_NULL, .text = (x) })
+/* A row id, NULL for 0 (as store_bind_id() binds it). */
+#define STORE_ID(x) ((struct store_value){ .kind = (x) ? STORE_INT : STORE_NULL, .integer = (x) })
+
+/* The first column of a cached query's first row, an integer, with values
+ * bound to ?1, ?2, …; -ENOENT when there is no row. */
+int store_query_int64(struct store *store, const char *sql, const struct store_value *values,
+		      size_t n_values, int64_t *ret_value);
 
 /* A growing array that query rows are decoded into. */
 struct store_rows {

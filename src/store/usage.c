@@ -391,14 +391,14 @@ int store_usage_oldest_bucket(struct store *store, int64_t *ret_start)
 	static const char sql[] = "SELECT coalesce(min(bucket_start), 9223372036854775807) "
 				  "FROM usage_buckets";
 
-	return store_query_int64(store, sql, ret_start);
+	return store_query_int64(store, sql, NULL, 0, ret_start);
 }
 
 int store_usage_watermark(struct store *store, int64_t *ret_watermark)
 {
 	static const char sql[] = "SELECT rolled_up_to FROM meter_state";
 
-	return store_query_int64(store, sql, ret_watermark);
+	return store_query_int64(store, sql, NULL, 0, ret_watermark);
 }
 
 int store_usage_rollup(struct store *store, int64_t up_to)
