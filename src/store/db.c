@@ -300,8 +300,8 @@ void *store_rows_add(struct store_rows *rows)
 	return item;
 }
 
-int store_collect(struct store *store, const char *sql, const int64_t *params, size_t n_params,
-		  int (*decode)(sqlite3_stmt *stmt, struct store_rows *rows),
+int store_collect(struct store *store, const char *sql, const struct store_value *params,
+		  size_t n_params, int (*decode)(sqlite3_stmt *stmt, struct store_rows *rows),
 		  struct store_rows *rows)
 {
 	sqlite3_stmt *stmt;
@@ -310,12 +310,9 @@ int store_collect(struct store *store, const char *sql, const int64_t *params, s
 	r = store_prepare(store, sql, &stmt);
 	if (r < 0)
 		return r;
-	for (size_t i = 0; i < n_params; i++) {
-		if (sqlite3_bind_int64(stmt, (int)i + 1, params[i]) != SQLITE_OK) {
-			r = store_last_error(store);
-			goto out;
-		}
-	}
+	r = store_bind_values(store, stmt, params, n_params);
+	if (r < 0)
+		goto out;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		r = decode(stmt, rows);
 		if (r < 0)

@@ -67,11 +67,11 @@ struct store_rows {
 /* Appends a zeroed item and returns it, or NULL when out of memory. */
 void *store_rows_add(struct store_rows *rows);
 
-/* Runs a cached query with integer parameters ?1, ?2, … and hands each row
- * to decode, which appends what it makes of it to rows. On failure
- * rows->items is freed. */
-int store_collect(struct store *store, const char *sql, const int64_t *params, size_t n_params,
-		  int (*decode)(sqlite3_stmt *stmt, struct store_rows *rows),
+/* Runs a cached query with values bound to ?1, ?2, … and hands each row to
+ * decode, which appends what it makes of it to rows. On failure rows->items
+ * is freed. */
+int store_collect(struct store *store, const char *sql, const struct store_value *params,
+		  size_t n_params, int (*decode)(sqlite3_stmt *stmt, struct store_rows *rows),
 		  struct store_rows *rows);
 
 /* Steps a statement that returns no rows, then releases it. */

@@ -287,7 +287,8 @@ int store_gaps_list(struct store *store, int64_t household_id, int64_t from, int
 				  "bytes_before, bytes_after FROM meter_gaps "
 				  "WHERE (?1 = 0 OR household_id = ?1) AND at >= ?2 AND at < ?3 "
 				  "ORDER BY at, id";
-	const int64_t params[] = { household_id, from, to };
+	const struct store_value params[] = { STORE_INT(household_id), STORE_INT(from),
+					      STORE_INT(to) };
 	struct store_rows rows = { .item_size = sizeof(struct store_gap) };
 	int r;
 
@@ -315,8 +316,8 @@ static int usage_row_decode(sqlite3_stmt *stmt, struct store_rows *rows)
 }
 
 /* Collects (start, household, up, down) rows. */
-static int usage_query(struct store *store, const char *sql, const int64_t *params, size_t n_params,
-		       struct store_usage_row **ret_rows, size_t *ret_n_rows)
+static int usage_query(struct store *store, const char *sql, const struct store_value *params,
+		       size_t n_params, struct store_usage_row **ret_rows, size_t *ret_n_rows)
 {
 	struct store_rows rows = { .item_size = sizeof(struct store_usage_row) };
 	int r;
@@ -348,7 +349,8 @@ int store_usage_rows(struct store *store, int64_t household_id, int64_t from, in
 		"WHERE household_id = ?1 AND bucket_start >= ?2 AND bucket_start < ?3 "
 		"AND bucket_start >= (SELECT rolled_up_to FROM meter_state) "
 		"GROUP BY 1 ORDER BY 1";
-	const int64_t params[] = { household_id, from, to };
+	const struct store_value params[] = { STORE_INT(household_id), STORE_INT(from),
+					      STORE_INT(to) };
 
 	return usage_query(store, fine ? fine_sql : hourly_sql, params, 3, ret_rows, ret_n_rows);
 }
@@ -363,7 +365,7 @@ int store_usage_slices(struct store *store, bool hourly, int64_t from, int64_t t
 		"SELECT bucket_start, household_id, bytes_up, bytes_down FROM usage_buckets "
 		"WHERE bucket_start >= ?1 AND bucket_start < ?2 ORDER BY bucket_start, "
 		"household_id";
-	const int64_t params[] = { from, to };
+	const struct store_value params[] = { STORE_INT(from), STORE_INT(to) };
 
 	return usage_query(store, hourly ? hourly_sql : buckets_sql, params, 2, ret_rows,
 			   ret_n_rows);
@@ -381,7 +383,7 @@ int store_usage_totals(struct store *store, int64_t from, int64_t to,
 				  "WHERE bucket_start >= ?1 AND bucket_start < ?2 "
 				  "AND bucket_start >= (SELECT rolled_up_to FROM meter_state)) "
 				  "GROUP BY household_id ORDER BY household_id";
-	const int64_t params[] = { from, to };
+	const struct store_value params[] = { STORE_INT(from), STORE_INT(to) };
 
 	return usage_query(store, sql, params, 2, ret_rows, ret_n_rows);
 }
