@@ -209,6 +209,8 @@ int store_tariff_in_force(struct store *store, const char *period_start, int64_t
 int store_expense_insert(struct store *store, const char *period, const char *category,
 			 int64_t amount_minor, const char *description, const char *document_ref,
 			 const char *actor, int64_t log_index, int64_t *ret_id);
+/* -ENOENT when there is no such expense. */
+int store_expense_get(struct store *store, int64_t id, struct json_t **ret_expense);
 /* Expenses of one period (NULL: all), oldest first. */
 int store_expenses_list(struct store *store, const char *period, struct json_t **ret_expenses);
 /* The sum of a period's expenses in one category. */

@@ -368,13 +368,12 @@ void api_expenses_create(struct api *api, struct http_request *request, const st
 		api_reply_store_error(request, r, "recording the expense");
 		goto out;
 	}
-	r = store_expenses_list(api->store, period, &row);
+	r = store_expense_get(api->store, id, &row);
 	if (r < 0) {
 		api_reply_store_error(request, r, "reading the expense");
 		goto out;
 	}
-	http_reply_json(request, 201, json_incref(json_array_get(row, json_array_size(row) - 1)));
-	json_decref(row);
+	http_reply_json(request, 201, row);
 	snprintf(location, sizeof(location), "/api/v1/expenses?period=%s", period);
 	http_reply_header(request, "Location", location);
 out:

@@ -156,10 +156,20 @@ int store_expense_insert(struct store *store, const char *period, const char *ca
 	return store_exec(store, sql, values, 7, ret_id);
 }
 
+#define EXPENSE_COLUMNS \
+	"id, period, category, amount_minor, description, document_ref, created_at, log_index"
+
+int store_expense_get(struct store *store, int64_t id, json_t **ret_expense)
+{
+	static const char sql[] = "SELECT " EXPENSE_COLUMNS " FROM expenses WHERE id = ?1";
+	const struct store_value values[] = { STORE_INT(id) };
+
+	return query_json_one(store, sql, values, 1, ret_expense);
+}
+
 int store_expenses_list(struct store *store, const char *period, json_t **ret_expenses)
 {
-	static const char sql[] = "SELECT id, period, category, amount_minor, description, "
-				  "document_ref, created_at, log_index FROM expenses "
+	static const char sql[] = "SELECT " EXPENSE_COLUMNS " FROM expenses "
 				  "WHERE ?1 IS NULL OR period = ?1 ORDER BY id";
 	const struct store_value values[] = { STORE_TEXT(period) };
 
