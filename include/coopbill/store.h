@@ -252,6 +252,7 @@ int store_payments_list(struct store *store, struct json_t **ret_payments);
 
 /* -ENOENT while the period is not closed. */
 int store_period_close_get(struct store *store, const char *period, struct json_t **ret_close);
+int store_period_closed(struct store *store, const char *period, bool *ret_closed);
 int store_period_close_insert(struct store *store, const char *period, int64_t households,
 			      int64_t total_minor, const char *summary, int64_t log_index);
 

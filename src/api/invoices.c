@@ -134,7 +134,7 @@ static int import_row_parse(struct api *api, struct http_request *request, size_
 	struct period period;
 	const char *start;
 	json_error_t error;
-	json_t *closed;
+	bool closed;
 	int r;
 
 	if (json_unpack_ex(item, &error, JSON_STRICT, "{s:I, s:s, s:I, s:I}", "household_id",
@@ -165,18 +165,17 @@ static int import_row_parse(struct api *api, struct http_request *request, size_
 		return r;
 	period_format(&period, period_text);
 	if (strcmp(period_text, checked->period) != 0) {
-		r = store_period_close_get(api->store, period_text, &closed);
-		if (r == 0) {
-			json_decref(closed);
+		r = store_period_closed(api->store, period_text, &closed);
+		if (r < 0) {
+			api_reply_store_error(request, r, "reading the period");
+			return r;
+		}
+		if (closed) {
 			http_reply_problem(
 				request, 409, "period-closed",
 				"rows[%zu]: period %s is closed; its invoices are issued", i,
 				period_text);
 			return -EINVAL;
-		}
-		if (r != -ENOENT) {
-			api_reply_store_error(request, r, "reading the period");
-			return r;
 		}
 		memcpy(checked->period, period_text, sizeof(period_text));
 	}

@@ -305,7 +305,8 @@ void api_expenses_create(struct api *api, struct http_request *request, const st
 {
 	const char *period, *category, *description, *document_ref = NULL;
 	char fields[256], location[64];
-	json_t *body, *closed, *row;
+	json_t *body, *row;
+	bool closed;
 	json_error_t error;
 	json_int_t amount;
 	struct period start;
@@ -342,9 +343,12 @@ void api_expenses_create(struct api *api, struct http_request *request, const st
 	    (document_ref && !api_text_valid(request, "invalid-expense", "document_ref",
 					     document_ref, MAX_REFERENCE_BYTES)))
 		goto out;
-	r = store_period_close_get(api->store, period, &closed);
-	if (r == 0) {
-		json_decref(closed);
+	r = store_period_closed(api->store, period, &closed);
+	if (r < 0) {
+		api_reply_store_error(request, r, "reading the period");
+		goto out;
+	}
+	if (closed) {
 		http_reply_problem(request, 409, "period-closed",
 				   "period %s is closed and its invoices are issued; record the "
 				   "expense in an open period",

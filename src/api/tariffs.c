@@ -8,7 +8,6 @@
 #include <string.h>
 #include <time.h>
 
-
 #include "api-internal.h"
 #include "coopbill/config.h"
 #include "coopbill/journal.h"

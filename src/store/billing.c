@@ -285,6 +285,19 @@ int store_period_close_get(struct store *store, const char *period, json_t **ret
 	return query_json_one(store, sql, values, 1, ret_close);
 }
 
+int store_period_closed(struct store *store, const char *period, bool *ret_closed)
+{
+	static const char sql[] = "SELECT count(*) FROM period_closes WHERE period = ?1";
+	const struct store_value values[] = { STORE_TEXT(period) };
+	int64_t count;
+	int r;
+
+	r = store_query_int64(store, sql, values, 1, &count);
+	if (r == 0)
+		*ret_closed = count > 0;
+	return r;
+}
+
 int store_period_close_insert(struct store *store, const char *period, int64_t households,
 			      int64_t total_minor, const char *summary, int64_t log_index)
 {
