@@ -294,6 +294,19 @@ void api_reply_store_error(struct http_request *request, int error, const char *
 			   what, strerror(-error));
 }
 
+/* Whether method is one of the comma-separated methods in allow. */
+static bool allow_lists(const char *allow, const char *method)
+{
+	size_t len = strlen(method);
+
+	for (const char *p = allow; *p; p += strspn(p, ", ")) {
+		if (strncmp(p, method, len) == 0 && (p[len] == ',' || p[len] == '\0'))
+			return true;
+		p += strcspn(p, ",");
+	}
+	return false;
+}
+
 /* The methods allowed on a path, as an "Allow" header value. */
 static bool route_allowed_methods(const char *path, char *allow, size_t allow_len)
 {
@@ -302,15 +315,10 @@ static bool route_allowed_methods(const char *path, char *allow, size_t allow_le
 
 	allow[0] = '\0';
 	for (size_t i = 0; i < N_ROUTES; i++) {
-		bool listed = false;
-
-		if (!http_path_match(routes[i].pattern, path, &params))
-			continue;
-		/* /tariffs/schema also matches /tariffs/{id}: name GET once. */
-		for (size_t j = 0; j < i && !listed; j++)
-			listed = strcmp(routes[j].method, routes[i].method) == 0 &&
-				 http_path_match(routes[j].pattern, path, &params);
-		if (listed)
+		/* A path two patterns match (/tariffs/schema, /tariffs/{id})
+		 * names each method once. */
+		if (!http_path_match(routes[i].pattern, path, &params) ||
+		    allow_lists(allow, routes[i].method))
 			continue;
 		if (found)
 			strncat(allow, ", ", allow_len - strlen(allow) - 1);
