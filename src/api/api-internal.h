@@ -78,6 +78,10 @@ int api_path_household(struct api *api, struct http_request *request, const stru
 		       int64_t *ret_id);
 /* Replies 503 for a storage failure, naming what failed. */
 void api_reply_store_error(struct http_request *request, int error, const char *what);
+/* Replies to a failed read of one thing by its id (a path's text): 404 when
+ * there is no such thing or the id is not one (-EINVAL, -ENOENT), 503
+ * otherwise. Returns -ENOENT or error. */
+int api_reply_load_error(struct http_request *request, int error, const char *noun, const char *id);
 
 void api_health_get(struct api *api, struct http_request *request, const struct api_call *call);
 void api_me_get(struct api *api, struct http_request *request, const struct api_call *call);

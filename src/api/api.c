@@ -270,14 +270,24 @@ int api_household_require(struct api *api, struct http_request *request, int64_t
 	return r;
 }
 
+int api_reply_load_error(struct http_request *request, int error, const char *noun, const char *id)
+{
+	char what[64];
+
+	if (error == -EINVAL || error == -ENOENT) {
+		http_reply_problem(request, 404, "not-found", "there is no %s %s", noun, id);
+		return -ENOENT;
+	}
+	snprintf(what, sizeof(what), "reading the %s", noun);
+	api_reply_store_error(request, error, what);
+	return error;
+}
+
 int api_path_household(struct api *api, struct http_request *request, const struct api_call *call,
 		       int64_t *ret_id)
 {
-	if (api_parse_id(call->params.values[0], ret_id) < 0) {
-		http_reply_problem(request, 404, "not-found", "there is no household %s",
-				   call->params.values[0]);
-		return -ENOENT;
-	}
+	if (api_parse_id(call->params.values[0], ret_id) < 0)
+		return api_reply_load_error(request, -EINVAL, "household", call->params.values[0]);
 	return api_household_require(api, request, *ret_id);
 }
 

@@ -307,14 +307,7 @@ static int household_load(struct api *api, struct http_request *request,
 	r = api_parse_id(call->params.values[0], &id);
 	if (r == 0)
 		r = store_household_get(api->store, id, ret_household);
-	if (r == -EINVAL || r == -ENOENT) {
-		http_reply_problem(request, 404, "not-found", "there is no household %s",
-				   call->params.values[0]);
-		return -ENOENT;
-	}
-	if (r < 0)
-		api_reply_store_error(request, r, "reading the household");
-	return r;
+	return r < 0 ? api_reply_load_error(request, r, "household", call->params.values[0]) : 0;
 }
 
 void api_household_get(struct api *api, struct http_request *request, const struct api_call *call)
@@ -378,20 +371,14 @@ static int patch_status(struct http_request *request, struct household *househol
 /* A household may be given a published tariff of its own. */
 static int tariff_check(struct api *api, struct http_request *request, json_t *tariff)
 {
+	char id[24];
 	json_t *row;
 	int r;
 
+	snprintf(id, sizeof(id), "%" JSON_INTEGER_FORMAT, json_integer_value(tariff));
 	r = store_tariff_get(api->store, json_integer_value(tariff), &row);
-	if (r == -ENOENT) {
-		http_reply_problem(request, 404, "not-found",
-				   "there is no tariff %" JSON_INTEGER_FORMAT,
-				   json_integer_value(tariff));
-		return r;
-	}
-	if (r < 0) {
-		api_reply_store_error(request, r, "reading the tariff");
-		return r;
-	}
+	if (r < 0)
+		return api_reply_load_error(request, r, "tariff", id);
 	if (strcmp(json_string_value(json_object_get(row, "status")), "published") != 0) {
 		http_reply_problem(request, 409, "tariff-draft",
 				   "tariff %" JSON_INTEGER_FORMAT " is a draft; publish it first",

@@ -137,18 +137,13 @@ static int reversal_prepare(struct api *api, struct http_request *request, json_
 			    struct store_ledger_entry *entry)
 {
 	json_t *original;
+	char id[24];
 	int r;
 
+	snprintf(id, sizeof(id), "%lld", (long long)reverses);
 	r = store_ledger_get(api->store, reverses, &original);
-	if (r == -ENOENT) {
-		http_reply_problem(request, 404, "not-found", "there is no ledger entry %lld",
-				   (long long)reverses);
-		return r;
-	}
-	if (r < 0) {
-		api_reply_store_error(request, r, "reading the ledger entry");
-		return r;
-	}
+	if (r < 0)
+		return api_reply_load_error(request, r, "ledger entry", id);
 	if (!json_is_null(json_object_get(original, "reverses"))) {
 		http_reply_problem(request, 409, "not-reversible",
 				   "entry %lld is itself a reversal; record a new adjustment "

@@ -52,14 +52,7 @@ static int tariff_load(struct api *api, struct http_request *request, const stru
 	r = api_parse_id(call->params.values[0], &id);
 	if (r == 0)
 		r = store_tariff_get(api->store, id, ret_row);
-	if (r == -EINVAL || r == -ENOENT) {
-		http_reply_problem(request, 404, "not-found", "there is no tariff %s",
-				   call->params.values[0]);
-		return -ENOENT;
-	}
-	if (r < 0)
-		api_reply_store_error(request, r, "reading the tariff");
-	return r;
+	return r < 0 ? api_reply_load_error(request, r, "tariff", call->params.values[0]) : 0;
 }
 
 void api_tariff_get(struct api *api, struct http_request *request, const struct api_call *call)
