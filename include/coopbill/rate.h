@@ -65,11 +65,6 @@ int rate_cost_shares(int64_t pool_minor, int32_t equal_bp,
 		     const struct rate_household_usage *households, size_t n,
 		     struct rate_cost_share *ret_shares);
 
-/* The sum of the slices' bytes in a direction (what a cost share is weighed
- * by); -ERANGE if it does not fit in 64 bits. */
-int rate_usage_bytes(const struct rate_slice *slices, size_t n_slices,
-		     enum tariff_direction direction, uint64_t *ret_bytes);
-
 /* A household's usage in a period as a tariff charges it: the bytes each
  * usage charge takes and the totals, summed slice by slice in any order.
  * Start from all zeros. */
@@ -79,6 +74,11 @@ struct rate_usage {
 	uint64_t charge_bytes[TARIFF_CHARGES_MAX];
 	size_t zone_span; /* where the last slice's offset was found: a hint */
 };
+
+/* A usage's bytes in a direction (what a cost share is weighed by); -ERANGE
+ * if they do not fit in 64 bits. */
+int rate_usage_bytes(const struct rate_usage *usage, enum tariff_direction direction,
+		     uint64_t *ret_bytes);
 
 /* Adds a slice to the charge the tariff's slot table gives for its local
  * start. -EINVAL for a slice outside [period_start_s, period_end_s) or a bad

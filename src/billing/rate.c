@@ -43,21 +43,13 @@ const char *rate_line_kind_name(enum rate_line_kind kind)
 	return "unknown";
 }
 
-int rate_usage_bytes(const struct rate_slice *slices, size_t n_slices,
-		     enum tariff_direction direction, uint64_t *ret_bytes)
+int rate_usage_bytes(const struct rate_usage *usage, enum tariff_direction direction,
+		     uint64_t *ret_bytes)
 {
-	uint64_t bytes = 0;
+	uint64_t up = direction & TARIFF_DIRECTION_UP ? usage->bytes_up : 0;
+	uint64_t down = direction & TARIFF_DIRECTION_DOWN ? usage->bytes_down : 0;
 
-	for (size_t i = 0; i < n_slices; i++) {
-		if ((direction & TARIFF_DIRECTION_UP) &&
-		    __builtin_add_overflow(bytes, slices[i].bytes_up, &bytes))
-			return -ERANGE;
-		if ((direction & TARIFF_DIRECTION_DOWN) &&
-		    __builtin_add_overflow(bytes, slices[i].bytes_down, &bytes))
-			return -ERANGE;
-	}
-	*ret_bytes = bytes;
-	return 0;
+	return __builtin_add_overflow(up, down, ret_bytes) ? -ERANGE : 0;
 }
 
 int rate_cost_shares(int64_t pool_minor, int32_t equal_bp,

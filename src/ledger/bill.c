@@ -233,11 +233,8 @@ static int shares_compute(struct bill_run *run)
 
 			if (member->tariff != t)
 				continue;
-			if ((tariff->cost_sharing_direction & TARIFF_DIRECTION_DOWN) &&
-			    __builtin_add_overflow(bytes, member->usage.bytes_down, &bytes))
-				r = -ERANGE;
-			if ((tariff->cost_sharing_direction & TARIFF_DIRECTION_UP) &&
-			    __builtin_add_overflow(bytes, member->usage.bytes_up, &bytes))
+			if (rate_usage_bytes(&member->usage, tariff->cost_sharing_direction,
+					     &bytes) < 0)
 				r = -ERANGE;
 			usage[n] = (struct rate_household_usage){ member->id, bytes };
 			who[n++] = m;
