@@ -3,6 +3,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define DATE_TEXT_MAX 11
@@ -13,6 +14,8 @@ struct date {
 	int day;   /* 1-31 */
 };
 
+/* The number written by exactly n decimal digits at text (n <= 9), or -1. */
+int date_digits(const char *text, size_t n);
 /* Accepts exactly "YYYY-MM-DD" naming a real day between 1970 and 9999. */
 int date_parse(const char *text, struct date *ret_date);
 void date_format(const struct date *date, char ret_text[DATE_TEXT_MAX]);

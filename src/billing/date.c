@@ -13,19 +13,28 @@ int date_days_in_month(int year, int month)
 	return month == 2 && leap ? 29 : days[month - 1];
 }
 
+int date_digits(const char *text, size_t n)
+{
+	int value = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (text[i] < '0' || text[i] > '9')
+			return -1;
+		value = value * 10 + (text[i] - '0');
+	}
+	return value;
+}
+
 int date_parse(const char *text, struct date *ret_date)
 {
 	struct date date;
 
 	if (!text || strlen(text) != 10 || text[4] != '-' || text[7] != '-')
 		return -EINVAL;
-	for (size_t i = 0; i < 10; i++)
-		if (i != 4 && i != 7 && (text[i] < '0' || text[i] > '9'))
-			return -EINVAL;
-	date.year = (text[0] - '0') * 1000 + (text[1] - '0') * 100 + (text[2] - '0') * 10 +
-		    (text[3] - '0');
-	date.month = (text[5] - '0') * 10 + (text[6] - '0');
-	date.day = (text[8] - '0') * 10 + (text[9] - '0');
+	/* A field that is not all digits is -1, below every range. */
+	date.year = date_digits(text, 4);
+	date.month = date_digits(text + 5, 2);
+	date.day = date_digits(text + 8, 2);
 	if (date.year < 1970 || date.month < 1 || date.month > 12 || date.day < 1 ||
 	    date.day > date_days_in_month(date.year, date.month))
 		return -EINVAL;

@@ -20,12 +20,10 @@ int period_parse(const char *text, struct period *ret_period)
 {
 	struct period period;
 
-	if (!text || strlen(text) != 7 || text[4] != '-' || strspn(text, "0123456789") != 4 ||
-	    strspn(text + 5, "0123456789") != 2)
+	if (!text || strlen(text) != 7 || text[4] != '-')
 		return -EINVAL;
-	period.year = (text[0] - '0') * 1000 + (text[1] - '0') * 100 + (text[2] - '0') * 10 +
-		      (text[3] - '0');
-	period.month = (text[5] - '0') * 10 + (text[6] - '0');
+	period.year = date_digits(text, 4);
+	period.month = date_digits(text + 5, 2);
 	if (period.year < 1970 || period.month < 1 || period.month > 12)
 		return -EINVAL;
 	*ret_period = period;

@@ -315,12 +315,11 @@ static int32_t parse_time(const char *text, bool end_of_day)
 {
 	int hours, minutes;
 
-	if (!text || strlen(text) != 5 || text[2] != ':' || strspn(text, "0123456789") != 2 ||
-	    strspn(text + 3, "0123456789") != 2)
+	if (!text || strlen(text) != 5 || text[2] != ':')
 		return -1;
-	hours = (text[0] - '0') * 10 + (text[1] - '0');
-	minutes = (text[3] - '0') * 10 + (text[4] - '0');
-	if (minutes > 59 || minutes % 5 != 0)
+	hours = date_digits(text, 2);
+	minutes = date_digits(text + 3, 2);
+	if (hours < 0 || minutes < 0 || minutes > 59 || minutes % 5 != 0)
 		return -1;
 	if (hours > 23 && !(end_of_day && hours == 24 && minutes == 0))
 		return -1;
