@@ -480,6 +480,15 @@ static size_t window_for(int rcvbuf_bytes)
 	return window < 1 ? 1 : window;
 }
 
+/* The getter asks on nft's own socket, for at most n requests. */
+static void getter_share_socket(struct getter *g, struct nft *nft, size_t n)
+{
+	g->nl = nft->nl;
+	g->portid = nft->portid;
+	g->seq = nft_nl_next_seq(nft, (uint32_t)n);
+	g->window = window_for(nft->rcvbuf_bytes);
+}
+
 static int getter_open_socket(struct getter *g)
 {
 	int on = 1, rcvbuf = NFT_GET_WINDOW * NFT_GET_REPLY_BYTES;
@@ -561,10 +570,7 @@ int nft_counters_get(struct nft *nft, const struct nft_entry *entries, size_t n_
 		g->count = total / 2 * (i + 1) / n_readers * 2 - g->first;
 		g->out = out + g->first;
 		if (i == 0) {
-			g->nl = nft->nl;
-			g->portid = nft->portid;
-			g->seq = nft_nl_next_seq(nft, (uint32_t)g->count);
-			g->window = window_for(nft->rcvbuf_bytes);
+			getter_share_socket(g, nft, g->count);
 			continue;
 		}
 		r = getter_open_socket(g);
@@ -705,10 +711,7 @@ int nft_counters_split_read(struct nft *nft, struct nft_counter **ret_counters,
 	}
 	atomic_init(&split.remaining, total);
 	atomic_init(&split.dump_complete, false);
-	g->nl = nft->nl;
-	g->portid = nft->portid;
-	g->seq = nft_nl_next_seq(nft, (uint32_t)total);
-	g->window = window_for(nft->rcvbuf_bytes);
+	getter_share_socket(g, nft, total);
 	g->table = nft->table;
 	g->entries = nft->model.entries;
 	g->split = &split;
