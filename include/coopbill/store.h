@@ -110,13 +110,11 @@ int store_baselines_put(struct store *store, const struct store_baseline_update 
 			size_t n_updates);
 int store_baselines_delete(struct store *store, int64_t household_id);
 
-/* Adds bytes to a household's bucket. A bucket before the roll-up watermark
- * (the caller's copy of store_usage_watermark(); a wall clock stepped back)
- * is added to the hourly totals too. */
-int store_usage_add(struct store *store, int64_t watermark, int64_t bucket_start,
-		    int64_t household_id, uint64_t bytes_up, uint64_t bytes_down);
 struct store_usage_row;
-/* The same for many rows (start is the bucket's), fastest in key order. */
+/* Adds each row's bytes to its household's bucket (start is the bucket's),
+ * fastest in key order. A bucket before the roll-up watermark (the caller's
+ * copy of store_usage_watermark(); a wall clock stepped back) is added to the
+ * hourly totals too. */
 int store_usage_add_rows(struct store *store, int64_t watermark, const struct store_usage_row *rows,
 			 size_t n_rows);
 
@@ -256,10 +254,10 @@ int store_period_closed(struct store *store, const char *period, bool *ret_close
 int store_period_close_insert(struct store *store, const char *period, int64_t households,
 			      int64_t total_minor, const char *summary, int64_t log_index);
 
-/* Records imported usage and adds it to the household's bucket. */
-int store_usage_import(struct store *store, int64_t watermark, int64_t household_id,
-		       int64_t bucket_start, uint64_t bytes_up, uint64_t bytes_down,
-		       const char *reason, const char *actor, int64_t log_index);
+/* Records one row of imported usage, inside the caller's transaction; the
+ * usage itself goes in with store_usage_add_rows(). */
+int store_usage_import(struct store *store, const struct store_usage_row *row, const char *reason,
+		       const char *actor, int64_t log_index);
 /* One household's imports (0: all) with buckets in [from, to). */
 int store_usage_imports_list(struct store *store, int64_t household_id, int64_t from, int64_t to,
 			     struct json_t **ret_imports);

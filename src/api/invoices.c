@@ -109,15 +109,6 @@ out:
 	json_decref(proof);
 }
 
-struct import_row {
-	int64_t household_id;
-	int64_t bucket_start;
-	uint64_t bytes_up;
-	uint64_t bytes_down;
-};
-
-/* Checks one row: a known household, a closed bucket on the meter's grid, in
- * a period not closed. Replies 400/404/409 naming the row. */
 /* The household and period the last row was checked against: rows usually
  * come grouped, and each is looked up once per group. */
 struct import_checked {
@@ -125,8 +116,10 @@ struct import_checked {
 	char period[PERIOD_TEXT_MAX];
 };
 
+/* Checks one row: a known household, a closed bucket on the meter's grid, in
+ * a period not closed. Replies 400/404/409 naming the row. */
 static int import_row_parse(struct api *api, struct http_request *request, size_t i, json_t *item,
-			    struct import_checked *checked, struct import_row *ret_row)
+			    struct import_checked *checked, struct store_usage_row *ret_row)
 {
 	unsigned bucket_s = api->config->meter_bucket_s;
 	json_int_t household_id, up, down;
@@ -144,8 +137,8 @@ static int import_row_parse(struct api *api, struct http_request *request, size_
 				   error.text, import_shape);
 		return -EINVAL;
 	}
-	if (date_time_parse(start, &ret_row->bucket_start) < 0 ||
-	    ret_row->bucket_start % bucket_s != 0 || up < 0 || down < 0) {
+	if (date_time_parse(start, &ret_row->start) < 0 || ret_row->start % bucket_s != 0 ||
+	    up < 0 || down < 0) {
 		http_reply_problem(
 			request, 400, "invalid-import",
 			"rows[%zu]: bucket_start must be an RFC 3339 time on a %u-second "
@@ -153,14 +146,14 @@ static int import_row_parse(struct api *api, struct http_request *request, size_
 			i, bucket_s);
 		return -EINVAL;
 	}
-	if (ret_row->bucket_start + bucket_s > (int64_t)time(NULL)) {
+	if (ret_row->start + bucket_s > (int64_t)time(NULL)) {
 		http_reply_problem(request, 409, "open-bucket",
 				   "rows[%zu]: the bucket at %s has not ended; only closed buckets "
 				   "can be imported",
 				   i, start);
 		return -EINVAL;
 	}
-	r = period_containing(ret_row->bucket_start, &period);
+	r = period_containing(ret_row->start, &period);
 	if (r < 0)
 		return r;
 	period_format(&period, period_text);
@@ -185,12 +178,13 @@ static int import_row_parse(struct api *api, struct http_request *request, size_
 			return r;
 		checked->household_id = household_id;
 	}
-	*ret_row = (struct import_row){ household_id, ret_row->bucket_start, (uint64_t)up,
-					(uint64_t)down };
+	*ret_row = (struct store_usage_row){ ret_row->start, household_id, (uint64_t)up,
+					     (uint64_t)down };
 	return 0;
 }
 
-static int import_commit(struct api *api, const struct import_row *rows, size_t n,
+/* Records the rows and adds them to the usage, in one transaction. */
+static int import_commit(struct api *api, const struct store_usage_row *rows, size_t n,
 			 const char *reason, const char *actor)
 {
 	int64_t watermark, log_index = 0, last_household = 0;
@@ -209,10 +203,10 @@ static int import_commit(struct api *api, const struct import_row *rows, size_t 
 			last_household = rows[i].household_id;
 		}
 		if (r == 0)
-			r = store_usage_import(api->store, watermark, rows[i].household_id,
-					       rows[i].bucket_start, rows[i].bytes_up,
-					       rows[i].bytes_down, reason, actor, log_index);
+			r = store_usage_import(api->store, &rows[i], reason, actor, log_index);
 	}
+	if (r == 0)
+		r = store_usage_add_rows(api->store, watermark, rows, n);
 	if (r == 0)
 		return store_commit(api->store);
 	store_rollback(api->store);
@@ -221,17 +215,17 @@ static int import_commit(struct api *api, const struct import_row *rows, size_t 
 
 static int import_row_compare(const void *a, const void *b)
 {
-	const struct import_row *x = a, *y = b;
+	const struct store_usage_row *x = a, *y = b;
 
 	if (x->household_id != y->household_id)
 		return x->household_id < y->household_id ? -1 : 1;
-	return (x->bucket_start > y->bucket_start) - (x->bucket_start < y->bucket_start);
+	return (x->start > y->start) - (x->start < y->start);
 }
 
 void api_usage_import(struct api *api, struct http_request *request, const struct api_call *call)
 {
 	struct import_checked checked = { 0 };
-	struct import_row *rows = NULL;
+	struct store_usage_row *rows = NULL;
 	json_t *body, *items, *item;
 	json_error_t error;
 	const char *reason;

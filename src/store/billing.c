@@ -310,32 +310,23 @@ int store_period_close_insert(struct store *store, const char *period, int64_t h
 	return store_exec(store, sql, values, 5, NULL);
 }
 
-int store_usage_import(struct store *store, int64_t watermark, int64_t household_id,
-		       int64_t bucket_start, uint64_t bytes_up, uint64_t bytes_down,
-		       const char *reason, const char *actor, int64_t log_index)
+int store_usage_import(struct store *store, const struct store_usage_row *row, const char *reason,
+		       const char *actor, int64_t log_index)
 {
 	static const char sql[] = "INSERT INTO usage_imports (household_id, bucket_start, "
 				  "bytes_up, bytes_down, reason, actor, log_index) "
 				  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
-	const struct store_value values[] = {
-		STORE_INT(household_id),      STORE_INT(bucket_start),
-		STORE_INT((int64_t)bytes_up), STORE_INT((int64_t)bytes_down),
-		STORE_TEXT(reason),	      STORE_TEXT(actor),
-		STORE_INT(log_index)
-	};
-	bool own_transaction;
-	int r;
+	const struct store_value values[] = { STORE_INT(row->household_id),
+					      STORE_INT(row->start),
+					      STORE_INT((int64_t)row->bytes_up),
+					      STORE_INT((int64_t)row->bytes_down),
+					      STORE_TEXT(reason),
+					      STORE_TEXT(actor),
+					      STORE_INT(log_index) };
 
-	if (bytes_up > INT64_MAX || bytes_down > INT64_MAX)
+	if (row->bytes_up > INT64_MAX || row->bytes_down > INT64_MAX)
 		return -ERANGE;
-	r = store_atomic_enter(store, &own_transaction);
-	if (r < 0)
-		return r;
-	r = store_exec(store, sql, values, 7, NULL);
-	if (r == 0)
-		r = store_usage_add(store, watermark, bucket_start, household_id, bytes_up,
-				    bytes_down);
-	return store_atomic_leave(store, own_transaction, r);
+	return store_exec(store, sql, values, 7, NULL);
 }
 
 int store_usage_imports_list(struct store *store, int64_t household_id, int64_t from, int64_t to,

@@ -226,14 +226,6 @@ int store_usage_add_rows(struct store *store, int64_t watermark, const struct st
 	return r;
 }
 
-int store_usage_add(struct store *store, int64_t watermark, int64_t bucket_start,
-		    int64_t household_id, uint64_t bytes_up, uint64_t bytes_down)
-{
-	const struct store_usage_row row = { bucket_start, household_id, bytes_up, bytes_down };
-
-	return store_usage_add_rows(store, watermark, &row, 1);
-}
-
 int store_gap_insert(struct store *store, const struct store_gap *gap)
 {
 	static const char sql[] = "INSERT INTO meter_gaps (household_id, direction, reason, since, "

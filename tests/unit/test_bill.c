@@ -89,9 +89,10 @@ static void usage_load(struct store *store)
 	for (int64_t t = 1790812800; t < 1793491200; t += 300 * 7) {
 		for (int64_t h = 1; h <= HOUSEHOLDS; h++) {
 			state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-			assert_int_equal(store_usage_add(store, 0, t, h, (state >> 40) % 90000000,
-							 (state >> 20) % 400000000),
-					 0);
+			struct store_usage_row row = { t, h, (state >> 40) % 90000000,
+						       (state >> 20) % 400000000 };
+
+			assert_int_equal(store_usage_add_rows(store, 0, &row, 1), 0);
 		}
 	}
 	assert_int_equal(store_expense_insert(store, "2026-10", "transit", 10001, "upstream", NULL,

@@ -245,10 +245,19 @@ static void test_rollup_and_prune(void **state)
 	assert_int_equal(store_household_insert(store, &household, &id), 0);
 	assert_int_equal(store_usage_watermark(store, &watermark), 0);
 
-	assert_int_equal(store_usage_add(store, watermark, hour, id, 10, 100), 0);
-	assert_int_equal(store_usage_add(store, watermark, hour, id, 5, 50), 0);
-	assert_int_equal(store_usage_add(store, watermark, hour + 300, id, 1, 1), 0);
-	assert_int_equal(store_usage_add(store, watermark, hour + 3600, id, 7, 7), 0);
+	assert_int_equal(store_usage_add_rows(store, watermark,
+					      &(struct store_usage_row){ hour, id, 10, 100 }, 1),
+			 0);
+	assert_int_equal(store_usage_add_rows(store, watermark,
+					      &(struct store_usage_row){ hour, id, 5, 50 }, 1),
+			 0);
+	assert_int_equal(store_usage_add_rows(store, watermark,
+					      &(struct store_usage_row){ hour + 300, id, 1, 1 }, 1),
+			 0);
+	assert_int_equal(store_usage_add_rows(store, watermark,
+					      &(struct store_usage_row){ hour + 3600, id, 7, 7 },
+					      1),
+			 0);
 
 	/* Before the roll-up, hourly rows come from the buckets. */
 	assert_int_equal(store_usage_rows(store, id, hour, hour + 7200, false, &rows, &n), 0);
@@ -270,7 +279,10 @@ static void test_rollup_and_prune(void **state)
 	free(rows);
 
 	/* A wall clock stepped back writes behind the watermark: counted hourly. */
-	assert_int_equal(store_usage_add(store, watermark, hour + 600, id, 1000, 0), 0);
+	assert_int_equal(store_usage_add_rows(store, watermark,
+					      &(struct store_usage_row){ hour + 600, id, 1000, 0 },
+					      1),
+			 0);
 	assert_int_equal(store_usage_rows(store, id, hour, hour + 7200, false, &rows, &n), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(rows[0].bytes_up, 1016);
