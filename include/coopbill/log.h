@@ -1,5 +1,6 @@
-/* Logging: one line per message on stderr, prefixed with the syslog priority in
- * angle brackets ("<3>"), which journald turns into the message's priority. */
+/* Logging on stderr, every line prefixed with the syslog priority in angle
+ * brackets ("<3>"), which journald turns into the line's priority; a message
+ * of several lines carries the prefix on each. */
 #pragma once
 
 #include <syslog.h>

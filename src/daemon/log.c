@@ -1,6 +1,7 @@
 /* Logging to stderr with "<N>" priority prefixes for journald. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "coopbill/log.h"
 
@@ -11,16 +12,33 @@ void log_set_max_priority(int priority)
 	max_priority = priority;
 }
 
+/* A message of several lines (a refused configuration lists one error per
+ * line) gets the prefix on every line, so that journald files each at the
+ * message's priority; empty lines are left out. */
 void log_emit(int priority, const char *format, ...)
 {
-	char line[2048];
+	/* Worst case: lines of one character each, "x\n" becoming "<N>x\n". */
+	char message[4096], out[sizeof(message) * 3];
+	size_t pos = 0;
 	va_list ap;
 
 	if (priority > max_priority)
 		return;
 	va_start(ap, format);
-	vsnprintf(line, sizeof(line), format, ap);
+	vsnprintf(message, sizeof(message), format, ap);
 	va_end(ap);
-	/* One fprintf per line keeps concurrent writers from interleaving. */
-	fprintf(stderr, "<%d>%s\n", priority, line);
+	for (const char *line = message; *line && pos < sizeof(out);) {
+		size_t len = strcspn(line, "\n");
+
+		if (len > 0)
+			pos += (size_t)snprintf(out + pos, sizeof(out) - pos, "<%d>%.*s\n",
+						priority, (int)len, line);
+		line += len + (line[len] == '\n');
+	}
+	if (pos >= sizeof(out))
+		pos = sizeof(out) - 1;
+	if (pos == 0)
+		pos = (size_t)snprintf(out, sizeof(out), "<%d>\n", priority);
+	/* One write per message keeps concurrent writers from interleaving. */
+	fwrite(out, 1, pos, stderr);
 }

@@ -39,6 +39,10 @@ kill -HUP "$DAEMON_PID"
 for _ in $(seq 1 50); do grep -q 'reload refused' "$WORK/daemon.log" && break; sleep 0.1; done
 grep -q 'reload refused' "$WORK/daemon.log" || fail "no log line for the refused reload"
 grep -q 'currency' "$WORK/daemon.log" || fail "the refused reload does not say why"
+# journald files a line without its "<N>" prefix as a message of its own.
+unprefixed=$(grep -cv '^<[0-7]>' "$WORK/daemon.log" || true)
+[ "$unprefixed" = 0 ] || fail "$unprefixed log lines carry no priority: $(grep -v '^<[0-7]>' "$WORK/daemon.log" | head -3)"
+ok "every line of the refused reload carries its priority"
 kill -0 "$DAEMON_PID" || fail "the daemon died on a broken reload"
 status=$(req GET /healthz)
 expect 200 "$status" "a broken config on SIGHUP keeps the daemon serving"
