@@ -217,16 +217,6 @@ static int shares_compute(struct bill_run *run)
 
 		if (!tariff->has_cost_sharing)
 			continue;
-		for (size_t c = 0; c < tariff->n_categories; c++) {
-			int64_t total;
-
-			r = store_expense_total(run->store, run->period_text, tariff->categories[c],
-						&total);
-			if (r == 0)
-				r = money_add(bt->pool_minor, total, &bt->pool_minor);
-			if (r < 0)
-				goto out;
-		}
 		for (size_t m = 0; m < run->n_members; m++) {
 			const struct bill_member *member = &run->members[m];
 			uint64_t bytes = 0;
@@ -238,6 +228,18 @@ static int shares_compute(struct bill_run *run)
 				r = -ERANGE;
 			usage[n] = (struct rate_household_usage){ member->id, bytes };
 			who[n++] = m;
+		}
+		/* A tariff nobody follows this period (a household's own tariff
+		 * that starts later) shares nothing. */
+		if (n == 0)
+			continue;
+		for (size_t c = 0; r == 0 && c < tariff->n_categories; c++) {
+			int64_t total;
+
+			r = store_expense_total(run->store, run->period_text, tariff->categories[c],
+						&total);
+			if (r == 0)
+				r = money_add(bt->pool_minor, total, &bt->pool_minor);
 		}
 		if (r == 0)
 			r = rate_cost_shares(bt->pool_minor, tariff->equal_bp, usage, n, shares);

@@ -67,16 +67,22 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void publish(struct store *store, const char *document)
+static int64_t publish_from(struct store *store, const char *valid_from, const char *document)
 {
 	int64_t id;
 
-	assert_int_equal(store_tariff_insert(store, "t", "2026-10-01", document,
+	assert_int_equal(store_tariff_insert(store, "t", valid_from, document,
 					     "0000000000000000000000000000000000000000000000000000"
 					     "000000000000",
 					     &id),
 			 0);
 	assert_int_equal(store_tariff_publish(store, id, "signature", 0), 0);
+	return id;
+}
+
+static void publish(struct store *store, const char *document)
+{
+	publish_from(store, "2026-10-01", document);
 }
 
 /* October 2026 in UTC: a pseudo-random 5-minute bucket now and then for
@@ -206,11 +212,46 @@ static void test_off_hour_window_uses_buckets(void **state)
 	free(document);
 }
 
+/* A household may be moved to a tariff that starts in a later period: until
+ * then it follows the cooperative's, and the later tariff, with no members in
+ * the period, shares nothing (it used to make the whole month fail). */
+static void test_later_own_tariff_follows_cooperative(void **state)
+{
+	struct fixture *f = *state;
+	char *document = strdup(hourly_tariff), *text;
+	struct household *household;
+	json_t *all;
+	int64_t later_id;
+
+	setenv("TZ", "UTC", 1);
+	tzset();
+	publish(f->store, hourly_tariff);
+	memcpy(strstr(document, "2026-10-01"), "2026-12-01", 10);
+	later_id = publish_from(f->store, "2026-12-01", document);
+	assert_int_equal(store_household_get(f->store, 1, &household), 0);
+	household->tariff_id = later_id;
+	assert_int_equal(store_household_update(f->store, household), 0);
+	store_household_free(household);
+	usage_load(f->store);
+
+	text = invoices(f->store);
+	assert_int_equal(shares_sum(text), 10001);
+	all = json_loads(text, 0, NULL);
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(json_array_get(all, 0), "tariff"), "id")),
+			 1);
+	json_decref(all);
+	free(text);
+	free(document);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_hourly_and_buckets_agree, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_off_hour_window_uses_buckets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_later_own_tariff_follows_cooperative, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
