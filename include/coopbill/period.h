@@ -19,6 +19,9 @@ struct period {
 int period_parse(const char *text, struct period *ret_period);
 void period_format(const struct period *period, char ret_text[PERIOD_TEXT_MAX]);
 struct period period_next(const struct period *period);
+/* The first period start (the 1st of a month) on or after today plus
+ * notice_days: the earliest valid_from a tariff published today may have. */
+struct date period_start_after_notice(const struct date *today, unsigned notice_days);
 
 /* The period's UTC bounds [start, end): the first instant of the 1st of the
  * month in local time, and that of the next month. A month with a daylight

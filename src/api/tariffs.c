@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "api-internal.h"
 #include "coopbill/config.h"
@@ -125,32 +124,24 @@ out:
 	tariff_free(tariff);
 }
 
-/* The first day a tariff published today may apply from. */
-static void notice_end(unsigned notice_days, struct date *ret_date)
-{
-	time_t later = time(NULL) + (time_t)notice_days * 86400;
-	struct tm local;
-
-	localtime_r(&later, &local);
-	*ret_date = (struct date){ local.tm_year + 1900, local.tm_mon + 1, local.tm_mday };
-}
-
 /* What publishing checks beyond the document itself: the notice period and
  * window edges on the meter's bucket boundaries. Replies 422 when one fails. */
 static int publish_check(struct api *api, struct http_request *request, const struct tariff *tariff)
 {
 	unsigned bucket_min = api->config->meter_bucket_s / 60;
-	struct date earliest;
+	struct date today, earliest;
 	char text[DATE_TEXT_MAX];
 
-	notice_end(api->config->notice_days, &earliest);
+	api_today(text);
+	date_parse(text, &today);
+	earliest = period_start_after_notice(&today, api->config->notice_days);
 	if (!tariff->emergency_reason && date_compare(&tariff->valid_from, &earliest) < 0) {
 		date_format(&earliest, text);
 		http_reply_problem(
 			request, 422, "notice-period",
-			"members get %u days' notice ([billing] notice_days): valid_from "
-			"must be a period start on or after %s, or the tariff must say "
-			"\"emergency\": {\"reason\": …}",
+			"members get %u days' notice ([billing] notice_days): the earliest "
+			"valid_from of a tariff published today is %s, unless the tariff "
+			"says \"emergency\": {\"reason\": …}",
 			api->config->notice_days, text);
 		return -EINVAL;
 	}

@@ -43,6 +43,17 @@ struct period period_next(const struct period *period)
 	return (struct period){ .year = period->year, .month = period->month + 1 };
 }
 
+struct date period_start_after_notice(const struct date *today, unsigned notice_days)
+{
+	struct date earliest = date_from_days(date_to_days(today) + notice_days);
+	struct period next;
+
+	if (earliest.day == 1)
+		return earliest;
+	next = period_next(&(struct period){ .year = earliest.year, .month = earliest.month });
+	return (struct date){ .year = next.year, .month = next.month, .day = 1 };
+}
+
 static int local_time(int64_t t, struct tm *ret_tm)
 {
 	time_t time = (time_t)t;

@@ -657,6 +657,36 @@ static void test_period_helpers(void **state)
 	assert_int_equal(end_s - start_s, 30 * 86400);
 }
 
+/* The earliest valid_from a tariff published on a day may have: the 1st of
+ * the month on or after the day plus the notice. */
+static void test_notice_start(void **state)
+{
+	static const struct {
+		const char *today;
+		unsigned notice_days;
+		const char *earliest;
+	} cases[] = {
+		{ "2026-12-05", 30, "2027-02-01" }, /* 2027-01-04: the next month's 1st */
+		{ "2026-12-02", 30, "2027-01-01" }, /* exactly a 1st, across the year */
+		{ "2027-01-31", 30, "2027-04-01" }, /* a month end: 2027-03-02 */
+		{ "2027-01-31", 28, "2027-03-01" }, /* 28 February in a common year */
+		{ "2028-01-31", 29, "2028-03-01" }, /* 29 February */
+		{ "2028-01-31", 30, "2028-03-01" }, /* 1 March after a leap day */
+		{ "2028-02-29", 0, "2028-03-01" },  /* no notice, on 29 February */
+		{ "2028-02-01", 0, "2028-02-01" },  /* no notice, on a 1st */
+		{ "2027-12-31", 366, "2029-01-01" },
+	};
+	struct date today, earliest;
+	char text[DATE_TEXT_MAX];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(date_parse(cases[i].today, &today), 0);
+		earliest = period_start_after_notice(&today, cases[i].notice_days);
+		date_format(&earliest, text);
+		assert_string_equal(text, cases[i].earliest);
+	}
+}
+
 static void test_cost_shares(void **state)
 {
 	struct rate_household_usage households[4] = {
@@ -913,6 +943,7 @@ int main(void)
 		cmocka_unit_test(test_minimum_cap_and_tax),
 		cmocka_unit_test(test_daylight_saving_months),
 		cmocka_unit_test(test_period_helpers),
+		cmocka_unit_test(test_notice_start),
 		cmocka_unit_test(test_cost_shares),
 		cmocka_unit_test(test_rejects_inconsistent_input),
 		cmocka_unit_test(test_invoice_json),
