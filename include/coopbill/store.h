@@ -155,12 +155,14 @@ int store_usage_totals(struct store *store, int64_t from, int64_t to,
 /* Adds the buckets in [watermark, up_to) to the hourly totals and moves the
  * watermark to up_to (a whole hour). */
 int store_usage_rollup(struct store *store, int64_t up_to);
-/* Deletes buckets before `before` that are already in the hourly totals. */
+/* Deletes buckets before `before` that are already in the hourly totals,
+ * and records the hours that lost buckets. */
 int store_usage_prune(struct store *store, int64_t before);
 int store_usage_watermark(struct store *store, int64_t *ret_watermark);
-/* The start of the oldest bucket kept (older ones are pruned, their hours
- * kept in the hourly totals); INT64_MAX when there is none. */
-int store_usage_oldest_bucket(struct store *store, int64_t *ret_start);
+/* Hours before this whole hour may have lost buckets to pruning (an import
+ * there adds a bucket again): only their hourly totals are whole. Never
+ * after the roll-up watermark. */
+int store_usage_pruned_to(struct store *store, int64_t *ret_pruned_to);
 
 /* The transparency log's storage. Entries and stored hashes are appended in
  * the caller's transaction; index order is append order. */

@@ -288,20 +288,20 @@ static int scan_rows(struct bill_run *run, bool hourly, int64_t from, int64_t to
 
 int bill_run_scan(struct bill_run *run, uint64_t deadline_ns, bool *ret_done)
 {
-	int64_t watermark, oldest_bucket;
+	int64_t watermark, pruned_to;
 	int r;
 
 	/* Hourly totals serve up to the roll-up watermark; with a tariff that
-	 * needs buckets, only where the buckets are pruned already (which
-	 * attributes those hours by their start). */
+	 * needs buckets, only where buckets were pruned (which attributes those
+	 * hours by their start). */
 	r = store_usage_watermark(run->store, &watermark);
 	if (r == 0)
-		r = store_usage_oldest_bucket(run->store, &oldest_bucket);
+		r = store_usage_pruned_to(run->store, &pruned_to);
 	while (r == 0 && run->scanned_to < run->usage_end_s) {
 		int64_t from = run->scanned_to;
 		int64_t to = from + BILL_SCAN_S < run->usage_end_s ? from + BILL_SCAN_S
 								   : run->usage_end_s;
-		int64_t split = run->fine ? oldest_bucket : watermark;
+		int64_t split = run->fine ? pruned_to : watermark;
 
 		split = split < from ? from : split > to ? to : split;
 		r = scan_rows(run, true, from, split);

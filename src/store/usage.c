@@ -380,12 +380,11 @@ int store_usage_totals(struct store *store, int64_t from, int64_t to,
 	return usage_query(store, sql, params, 2, ret_rows, ret_n_rows);
 }
 
-int store_usage_oldest_bucket(struct store *store, int64_t *ret_start)
+int store_usage_pruned_to(struct store *store, int64_t *ret_pruned_to)
 {
-	static const char sql[] = "SELECT coalesce(min(bucket_start), 9223372036854775807) "
-				  "FROM usage_buckets";
+	static const char sql[] = "SELECT pruned_to FROM meter_state";
 
-	return store_query_int64(store, sql, NULL, 0, ret_start);
+	return store_query_int64(store, sql, NULL, 0, ret_pruned_to);
 }
 
 int store_usage_watermark(struct store *store, int64_t *ret_watermark)
@@ -429,10 +428,21 @@ int store_usage_rollup(struct store *store, int64_t up_to)
 
 int store_usage_prune(struct store *store, int64_t before)
 {
-	static const char sql[] = "DELETE FROM usage_buckets WHERE bucket_start < ?1 "
-				  "AND bucket_start < (SELECT rolled_up_to FROM meter_state)";
-
+	static const char delete_sql[] =
+		"DELETE FROM usage_buckets WHERE bucket_start < ?1 "
+		"AND bucket_start < (SELECT rolled_up_to FROM meter_state)";
+	/* The hour of the last bucket deleted is incomplete too: round up. */
+	static const char mark_sql[] = "UPDATE meter_state SET pruned_to = max(pruned_to, "
+				       "(max(min(?1, rolled_up_to), 0) + 3599) / 3600 * 3600)";
 	const struct store_value values[] = { STORE_INT(before) };
+	bool own_transaction;
+	int r;
 
-	return store_exec(store, sql, values, 1, NULL);
+	r = store_atomic_enter(store, &own_transaction);
+	if (r < 0)
+		return r;
+	r = store_exec(store, delete_sql, values, 1, NULL);
+	if (r == 0)
+		r = store_exec(store, mark_sql, values, 1, NULL);
+	return store_atomic_leave(store, own_transaction, r);
 }

@@ -212,6 +212,39 @@ static void test_off_hour_window_uses_buckets(void **state)
 	free(document);
 }
 
+/* An import into an hour older than the kept buckets must not hide the
+ * hours whose buckets were pruned since: each of them is still billed from
+ * its hourly total. */
+static void test_import_before_pruned_hours(void **state)
+{
+	struct fixture *f = *state;
+	char *document = strdup(hourly_tariff), *text;
+	const int64_t pruned = 1792497600; /* 2026-10-20T12:00:00Z */
+	struct store_usage_row late = { pruned, 1, 0, 1000000000 },
+			       early = { pruned - 86400, 1, 0, 1000000000 };
+	int64_t watermark;
+	json_t *all;
+
+	setenv("TZ", "UTC", 1);
+	tzset();
+	memcpy(strstr(document, "18:00"), "18:05", 5);
+	publish(f->store, document);
+	assert_int_equal(store_usage_add_rows(f->store, 0, &late, 1), 0);
+	assert_int_equal(store_usage_rollup(f->store, 1793491200), 0);
+	assert_int_equal(store_usage_prune(f->store, pruned + 3600), 0);
+	assert_int_equal(store_usage_watermark(f->store, &watermark), 0);
+	assert_int_equal(store_usage_add_rows(f->store, watermark, &early, 1), 0);
+
+	text = invoices(f->store);
+	all = json_loads(text, 0, NULL);
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_object_get(json_array_get(all, 0), "usage"), "bytes_down")),
+			 2000000000);
+	json_decref(all);
+	free(text);
+	free(document);
+}
+
 /* A household may be moved to a tariff that starts in a later period: until
  * then it follows the cooperative's, and the later tariff, with no members in
  * the period, shares nothing (it used to make the whole month fail). */
@@ -250,6 +283,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_hourly_and_buckets_agree, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_off_hour_window_uses_buckets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_before_pruned_hours, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_later_own_tariff_follows_cooperative, setup,
 						teardown),
 	};
