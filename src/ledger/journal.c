@@ -67,8 +67,11 @@ static int key_path(const struct config *config, char *ret_path, size_t len)
 		       : -ENAMETOOLONG;
 }
 
-static int key_load_or_create(struct journal *journal, const struct config *config, char *errbuf,
-			      size_t errbuf_len)
+/* A key is made only for a log that has none yet: a new key beside an
+ * existing log would sign nothing that members could check against the
+ * checkpoints they hold, so a missing key there is an error that names it. */
+static int key_load_or_create(struct journal *journal, const struct config *config, bool log_exists,
+			      char *errbuf, size_t errbuf_len)
 {
 	char path[4096], text[TLOG_SIGNER_KEY_TEXT_MAX + 2];
 	ssize_t len;
@@ -107,6 +110,14 @@ static int key_load_or_create(struct journal *journal, const struct config *conf
 	if (errno != ENOENT) {
 		errbuf_set(errbuf, errbuf_len, "cannot open the log key %s: %m", path);
 		return -errno;
+	}
+	if (log_exists) {
+		errbuf_set(errbuf, errbuf_len,
+			   "the log key %s is missing, but the database's transparency log is "
+			   "signed with it; restore that file from the backup (a new key would "
+			   "break the log that members verify)",
+			   path);
+		return -ENOENT;
 	}
 
 	r = tlog_signer_generate(config->log_origin, &journal->signer);
@@ -318,6 +329,7 @@ int journal_open(struct store *store, const struct config *config, struct journa
 	uint8_t root[TLOG_HASH_SIZE];
 	int64_t size;
 	char *note = NULL;
+	bool log_exists;
 	int r;
 
 	if (sodium_init() < 0)
@@ -327,16 +339,18 @@ int journal_open(struct store *store, const struct config *config, struct journa
 		return -ENOMEM;
 	journal->store = store;
 	cache_clear(journal);
-	r = key_load_or_create(journal, config, errbuf, errbuf_len);
-	if (r < 0)
-		goto out;
-	r = tlog_verifier_format(&journal->signer.verifier, journal->verifier_key);
-	if (r < 0)
-		goto out;
-
 	r = store_log_checkpoint_latest(store, &size, root, &note);
 	free(note);
-	if (r == -ENOENT) {
+	log_exists = r == 0;
+	if (r == 0 || r == -ENOENT) {
+		r = key_load_or_create(journal, config, log_exists, errbuf, errbuf_len);
+		if (r < 0)
+			goto out;
+		r = tlog_verifier_format(&journal->signer.verifier, journal->verifier_key);
+		if (r < 0)
+			goto out;
+	}
+	if (r == 0 && !log_exists) {
 		/* The log is live from the first start: an empty tree, signed. */
 		r = store_begin(store);
 		if (r == 0)

@@ -111,4 +111,14 @@ status=$(req GET /api/v1/log/checkpoint)
 expect_problem 503 "$status" "an edited log is not served" 'restore the database'
 stop_daemon
 [ "$STOP_STATUS" = 0 ] || fail "exit $STOP_STATUS"
+
+# A log whose key file is gone (a restore that forgot it): the daemon refuses
+# to start and names the file, and makes no new key that would break the log.
+mv "$WORK/log.key" "$WORK/log.key.saved"
+status=0
+timeout 10 "$COOPBILLD" --config "$CONFIG" 2>"$WORK/nokey.log" || status=$?
+[ "$status" != 0 ] && [ "$status" != 124 ] || fail "started without its log key (exit $status)"
+grep -q "$WORK/log.key is missing" "$WORK/nokey.log" || fail "the refusal does not name the key: $(cat "$WORK/nokey.log")"
+[ ! -e "$WORK/log.key" ] || fail "a new log key was made for an existing log"
+ok "a missing log key stops the start, names the file and makes no new key"
 finish
