@@ -279,7 +279,8 @@ void api_payments_list(struct api *api, struct http_request *request, const stru
 	}
 	static const char *const columns[] = { "receipt",      "id",	     "household_id",
 					       "amount_minor", "method",     "reference",
-					       "received_on",  "created_at", "log_index" };
+					       "received_on",  "created_at", "log_index",
+					       "reversed_by" };
 	api_reply_rows(request, json_pack("{s:s}", "currency", api->config->currency), "payments",
 		       rows, columns, sizeof(columns) / sizeof(columns[0]));
 }

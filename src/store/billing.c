@@ -246,9 +246,11 @@ int store_ledger_insert(struct store *store, const struct store_ledger_entry *en
 	return store_exec(store, sql, values, 11, ret_id);
 }
 
+/* reversed_by: the reversal of the entry, if any (reverses is unique). */
 #define LEDGER_COLUMNS                                                                       \
 	"id, household_id, kind, amount_minor, invoice_id, method, reference, received_on, " \
-	"reason, reverses, created_at, log_index"
+	"reason, reverses, (SELECT reversal.id FROM ledger_entries AS reversal "             \
+	"WHERE reversal.reverses = ledger_entries.id) AS reversed_by, created_at, log_index"
 
 int store_ledger_get(struct store *store, int64_t id, json_t **ret_entry)
 {
