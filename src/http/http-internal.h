@@ -33,6 +33,8 @@ struct http_server {
 	void *userdata;
 	size_t requests_in_flight;
 	bool quiescing;
+	/* A connection closed during this MHD_run(). */
+	bool connections_closed;
 	unsigned handles_open;
 	http_server_cb on_drained;
 	void *on_drained_data;

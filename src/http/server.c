@@ -22,18 +22,34 @@ static void on_poll(uv_poll_t *poll, int status, int events)
 }
 
 /* Runs MHD once, then re-arms the timer: without it, connections with work
- * pending but no new socket event would hang. */
+ * pending but no new socket event would hang. MHD stops listening while its
+ * connection table is full and listens again only at the start of a run:
+ * when a run closed connections, the next one comes at once, or the last
+ * connection closing would leave the server deaf, with no timeout pending
+ * and no socket to wake it. */
 static void server_run(struct http_server *server)
 {
 	MHD_UNSIGNED_LONG_LONG timeout_ms;
 
 	if (!server->mhd)
 		return;
+	server->connections_closed = false;
 	MHD_run(server->mhd);
-	if (MHD_get_timeout(server->mhd, &timeout_ms) == MHD_YES)
+	if (server->connections_closed)
+		uv_timer_start(&server->timer, on_timer, 0, 0);
+	else if (MHD_get_timeout(server->mhd, &timeout_ms) == MHD_YES)
 		uv_timer_start(&server->timer, on_timer, timeout_ms, 0);
 	else
 		uv_timer_stop(&server->timer);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
+			  enum MHD_ConnectionNotificationCode code)
+{
+	struct http_server *server = cls;
+
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED)
+		server->connections_closed = true;
 }
 
 static void on_mhd_log(void *cls, const char *format, va_list ap)
@@ -248,8 +264,8 @@ int http_server_new(uv_loop_t *loop, const struct config *config, http_dispatch_
 		config->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
 		config->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 		config->connection_memory_bytes, MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
-		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, server, MHD_OPTION_STRICT_FOR_CLIENT, 1,
-		MHD_OPTION_END);
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, server, MHD_OPTION_EXTERNAL_LOGGER,
+		on_mhd_log, server, MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
 	if (!server->mhd) {
 		r = -EADDRNOTAVAIL;
 		goto out;

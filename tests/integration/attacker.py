@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+"""What an attacker on the LAN does to the HTTP server, with raw sockets from
+several loopback addresses (127.0.0.2, 127.0.0.3, ...). Used by http.sh.
+
+  attacker.py flood PORT CONNECTIONS ADDRESSES HOLD_S
+      opens idle connections, holds them, closes them all; prints how many
+      the kernel accepted.
+  attacker.py slowloris PORT CONNECTIONS ADDRESSES DURATION_S READY_FILE
+      keeps connections that send a header line every second and never end
+      their headers, reconnecting whatever the server closes; creates
+      READY_FILE once all have connected and sent their request line.
+  attacker.py bodies PORT CONNECTIONS ADDRESSES BODY_BYTES [TOKEN]
+      sends a POST with a body of BODY_BYTES on each connection at once and
+      prints the status codes received, counted ("401 256").
+  attacker.py raw PORT
+      sends stdin as one request and prints the reply (status line, headers,
+      body) as it comes, until the server closes or 5 s pass.
+"""
+import re
+import resource
+import select
+import socket
+import sys
+import time
+
+
+def raise_fd_limit(wanted):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(wanted, hard), hard))
+
+
+def source(index, addresses):
+    return "127.0.0.%d" % (2 + index % addresses)
+
+
+def connect(port, address):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((address, 0))
+    sock.setblocking(False)
+    sock.connect_ex(("127.0.0.1", port))
+    return sock
+
+
+def open_all(port, count, addresses):
+    raise_fd_limit(count + 64)
+    return [connect(port, source(i, addresses)) for i in range(count)]
+
+
+def flood(port, count, addresses, hold):
+    socks = open_all(port, count, addresses)
+    deadline = time.monotonic() + hold
+    connected = 0
+    poller = select.poll()
+    pending = {sock.fileno(): sock for sock in socks}
+    for fd in pending:
+        poller.register(fd, select.POLLOUT)
+    while time.monotonic() < deadline:
+        for fd, _ in poller.poll(100):
+            if pending.pop(fd).getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
+                connected += 1
+            poller.unregister(fd)
+        if not pending:
+            time.sleep(0.1)
+    for sock in socks:
+        sock.close()
+    print(connected)
+
+
+def slowloris(port, count, addresses, duration, ready_file):
+    raise_fd_limit(count + 64)
+    socks = {}
+
+    def start(i):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.bind((source(i, addresses), 0))
+        sock.settimeout(2)
+        try:
+            sock.connect(("127.0.0.1", port))
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: coop\r\n")
+        except OSError:
+            sock.close()
+            return None
+        sock.setblocking(False)
+        return sock
+
+    def refill():
+        for i in range(count):
+            if socks.get(i) is None:
+                socks[i] = start(i)
+
+    # Connecting blocks while the server's table is full: open in a loop
+    # with a short timeout each, until every slot holds a connection.
+    end = time.monotonic() + duration
+    refill()
+    open(ready_file, "w").close()
+    line = 0
+    while time.monotonic() < end:
+        line += 1
+        for i, sock in list(socks.items()):
+            if sock is None:
+                continue
+            try:
+                sock.send(b"X-Slow-%d: x\r\n" % line)
+                if sock.recv(4096, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b"":
+                    raise OSError("closed")
+            except BlockingIOError:
+                pass
+            except OSError:
+                sock.close()
+                socks[i] = None
+        refill()
+        time.sleep(1)
+    for sock in socks.values():
+        if sock is not None:
+            sock.close()
+
+
+def bodies(port, count, addresses, size, token):
+    socks = open_all(port, count, addresses)
+    head = b"POST /api/v1/households HTTP/1.1\r\nHost: coop\r\n"
+    if token:
+        head += b"Authorization: Bearer " + token.encode() + b"\r\n"
+    head += b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % size
+    chunk = b" " * 65536
+    state = {sock: [head + chunk, size - len(chunk), b""] for sock in socks}
+    by_fd = {sock.fileno(): sock for sock in socks}
+    deadline = time.monotonic() + 60
+    while state and time.monotonic() < deadline:
+        poller = select.poll()
+        for sock, (out, left, _) in state.items():
+            poller.register(sock, select.POLLIN | (select.POLLOUT if out or left > 0 else 0))
+        events = poller.poll(500)
+        readable = [by_fd[fd] for fd, ev in events if ev & (select.POLLIN | select.POLLHUP | select.POLLERR)]
+        writable = [by_fd[fd] for fd, ev in events if ev & select.POLLOUT]
+        for sock in writable:
+            out, left, reply = state[sock]
+            if not out:
+                out = chunk[: min(left, len(chunk))]
+                left -= len(out)
+            try:
+                sent = sock.send(out)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                out, left = b"", 0
+                sent = 0
+            state[sock] = [out[sent:], left, reply]
+        for sock in readable:
+            try:
+                data = sock.recv(65536)
+            except BlockingIOError:
+                continue
+            except OSError:
+                data = b""
+            state[sock][2] += data
+            if not data or b"\r\n\r\n" in state[sock][2]:
+                reply = state.pop(sock)[2]
+                sock.close()
+                status = reply.split(b" ", 2)[1].decode() if reply else "closed"
+                counts[status] = counts.get(status, 0) + 1
+    for sock in state:
+        sock.close()
+    counts["unanswered"] = len(state)
+    print(" ".join("%s %d" % kv for kv in sorted(counts.items()) if kv[1]))
+
+
+def complete(reply):
+    head, sep, body = reply.partition(b"\r\n\r\n")
+    length = re.search(rb"(?im)^content-length: *(\d+)", head)
+    return sep and length and len(body) >= int(length.group(1))
+
+
+def raw(port):
+    request = sys.stdin.buffer.read()
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall(request)
+    sock.settimeout(5)
+    reply = b""
+    try:
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                break
+            reply += data
+            if complete(reply):
+                break
+    except socket.timeout:
+        pass
+    sys.stdout.buffer.write(reply)
+
+
+counts = {}
+command, port = sys.argv[1], int(sys.argv[2])
+if command == "flood":
+    flood(port, int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))
+elif command == "slowloris":
+    slowloris(port, int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), sys.argv[6])
+elif command == "bodies":
+    bodies(port, int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]),
+           sys.argv[6] if len(sys.argv) > 6 else "")
+elif command == "raw":
+    raw(port)
+else:
+    sys.exit("unknown command " + command)
