@@ -128,7 +128,13 @@ struct store_gap {
 	uint64_t bytes_after;
 };
 
-int store_gap_insert(struct store *store, const struct store_gap *gap);
+/* logged: whether the caller puts it in the transparency log in the same
+ * transaction; if not, it waits for store_gaps_unlogged(). */
+int store_gap_insert(struct store *store, const struct store_gap *gap, bool logged);
+/* The gaps recorded without their log entry, oldest first, and forgetting
+ * them once they are logged (in the same transaction). */
+int store_gaps_unlogged(struct store *store, struct store_gap **ret_gaps, size_t *ret_n_gaps);
+int store_gaps_unlogged_clear(struct store *store);
 /* Gaps of one household (0: all) detected in [from, to). */
 int store_gaps_list(struct store *store, int64_t household_id, int64_t from, int64_t to,
 		    struct store_gap **ret_gaps, size_t *ret_n_gaps);

@@ -322,6 +322,29 @@ out:
 	return r;
 }
 
+/* Appends the meter gaps recorded while the log did not verify. */
+static int journal_log_unlogged_gaps(struct journal *journal)
+{
+	struct store_gap *gaps = NULL;
+	size_t n_gaps = 0;
+	int r;
+
+	r = store_begin(journal->store);
+	if (r < 0)
+		return r;
+	r = store_gaps_unlogged(journal->store, &gaps, &n_gaps);
+	if (r == 0 && n_gaps > 0)
+		r = journal_log_gaps(journal, gaps, n_gaps);
+	if (r == 0 && n_gaps > 0)
+		r = store_gaps_unlogged_clear(journal->store);
+	if (r == 0)
+		r = store_commit(journal->store);
+	else
+		store_rollback(journal->store);
+	free(gaps);
+	return r;
+}
+
 int journal_open(struct store *store, const struct config *config, struct journal **ret_journal,
 		 char *errbuf, size_t errbuf_len)
 {
@@ -362,6 +385,8 @@ int journal_open(struct store *store, const struct config *config, struct journa
 	}
 	if (r == 0)
 		r = journal_verify(journal);
+	if (r == 0 && !journal->problem)
+		r = journal_log_unlogged_gaps(journal);
 	if (r < 0)
 		errbuf_set(errbuf, errbuf_len, "cannot read the transparency log: %s",
 			   strerror(-r));

@@ -293,6 +293,10 @@ static int poll_commit(struct meter *meter, const struct meter_accounting *accou
 	struct store_gap *gaps = NULL;
 	struct store_usage_row *rows = NULL;
 	size_t n_rows = 0, n_updates = 0;
+	/* Members see gaps in the transparency log too. A log that does not
+	 * verify must not stop the metering: its gaps wait for the next start
+	 * that finds the log sound (journal_open() appends them then). */
+	bool logged = meter->journal && !journal_problem(meter->journal);
 	int r;
 
 	r = usage_rows_build(accounting, start_ms, end_ms, config->meter_bucket_s, &rows, &n_rows);
@@ -317,11 +321,9 @@ static int poll_commit(struct meter *meter, const struct meter_accounting *accou
 			.bytes_after = gap->bytes_after,
 		};
 		strcpy(gaps[i].reason, gap->recreated ? "counter-recreated" : "counter-reset");
-		r = store_gap_insert(meter->store, &gaps[i]);
+		r = store_gap_insert(meter->store, &gaps[i], logged);
 	}
-	/* Members see gaps in the transparency log too; a log that does not
-	 * verify must not stop the metering. */
-	if (r == 0 && accounting->n_gaps > 0 && meter->journal && !journal_problem(meter->journal))
+	if (r == 0 && accounting->n_gaps > 0 && logged)
 		r = journal_log_gaps(meter->journal, gaps, accounting->n_gaps);
 	if (r == 0)
 		r = store_usage_add_rows(meter->store, watermark, rows, n_rows);

@@ -226,31 +226,30 @@ int store_usage_add_rows(struct store *store, int64_t watermark, const struct st
 	return r;
 }
 
-int store_gap_insert(struct store *store, const struct store_gap *gap)
+int store_gap_insert(struct store *store, const struct store_gap *gap, bool logged)
 {
-	static const char sql[] = "INSERT INTO meter_gaps (household_id, direction, reason, since, "
-				  "at, bytes_before, bytes_after) VALUES (?, ?, ?, ?, ?, ?, ?)";
-	sqlite3_stmt *stmt;
+	static const char sql[] =
+		"INSERT INTO meter_gaps (household_id, direction, reason, since, "
+		"at, bytes_before, bytes_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+	const struct store_value values[] = {
+		STORE_INT(gap->household_id),
+		STORE_TEXT(direction_text(gap->direction)),
+		STORE_TEXT(gap->reason),
+		STORE_ID(gap->since),
+		STORE_INT(gap->at),
+		STORE_INT((int64_t)gap->bytes_before),
+		STORE_INT((int64_t)gap->bytes_after),
+	};
+	int64_t id;
 	int r;
 
 	if (gap->bytes_before > INT64_MAX || gap->bytes_after > INT64_MAX)
 		return -EOVERFLOW;
-	r = store_prepare(store, sql, &stmt);
-	if (r < 0)
+	r = store_exec(store, sql, values, sizeof(values) / sizeof(values[0]), &id);
+	if (r < 0 || logged)
 		return r;
-	if (sqlite3_bind_int64(stmt, 1, gap->household_id) != SQLITE_OK ||
-	    sqlite3_bind_text(stmt, 2, direction_text(gap->direction), -1, SQLITE_STATIC) !=
-		    SQLITE_OK ||
-	    sqlite3_bind_text(stmt, 3, gap->reason, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    store_bind_id(stmt, 4, gap->since) != SQLITE_OK ||
-	    sqlite3_bind_int64(stmt, 5, gap->at) != SQLITE_OK ||
-	    sqlite3_bind_int64(stmt, 6, (int64_t)gap->bytes_before) != SQLITE_OK ||
-	    sqlite3_bind_int64(stmt, 7, (int64_t)gap->bytes_after) != SQLITE_OK) {
-		r = store_last_error(store);
-		store_release(stmt);
-		return r;
-	}
-	return store_run(stmt);
+	return store_exec(store, "INSERT INTO meter_gaps_unlogged (gap_id) VALUES (?1)",
+			  &STORE_INT(id), 1, NULL);
 }
 
 static int gap_decode(sqlite3_stmt *stmt, struct store_rows *rows)
@@ -290,6 +289,28 @@ int store_gaps_list(struct store *store, int64_t household_id, int64_t from, int
 	*ret_gaps = rows.items;
 	*ret_n_gaps = rows.n;
 	return 0;
+}
+
+int store_gaps_unlogged(struct store *store, struct store_gap **ret_gaps, size_t *ret_n_gaps)
+{
+	static const char sql[] =
+		"SELECT household_id, direction, reason, coalesce(since, 0), at, "
+		"bytes_before, bytes_after FROM meter_gaps "
+		"WHERE id IN (SELECT gap_id FROM meter_gaps_unlogged) ORDER BY id";
+	struct store_rows rows = { .item_size = sizeof(struct store_gap) };
+	int r;
+
+	r = store_collect(store, sql, NULL, 0, gap_decode, &rows);
+	if (r < 0)
+		return r;
+	*ret_gaps = rows.items;
+	*ret_n_gaps = rows.n;
+	return 0;
+}
+
+int store_gaps_unlogged_clear(struct store *store)
+{
+	return store_exec(store, "DELETE FROM meter_gaps_unlogged", NULL, 0, NULL);
 }
 
 static int usage_row_decode(sqlite3_stmt *stmt, struct store_rows *rows)

@@ -18,6 +18,8 @@
 
 #include "coopbill/config.h"
 #include "coopbill/journal.h"
+#include "coopbill/meter.h"
+#include "coopbill/nft.h"
 #include "coopbill/store.h"
 #include "coopbill/tlog.h"
 
@@ -298,6 +300,65 @@ static void test_key_of_another_origin(void **state)
 	f->config.log_origin = (char *)"coop.example/log";
 }
 
+/* A log that does not verify (here: another key of the same name in the key
+ * file) keeps the metering going; the meter gaps found meanwhile are logged
+ * at the first start that finds the log sound again, once. */
+static void test_gaps_wait_for_a_sound_log(void **state)
+{
+	struct fixture *f = *state;
+	struct household household = { .name = (char *)"A", .joined_at = "2026-11-01" };
+	struct nft_counter counter = { .direction = NFT_UP, .handle = 1, .bytes = 1000000 };
+	char path[128], saved[128], text[TLOG_SIGNER_KEY_TEXT_MAX], *entry;
+	struct tlog_signer other;
+	struct meter *meter;
+	int64_t size;
+	uv_loop_t loop;
+	size_t len;
+	FILE *file;
+
+	assert_int_equal(store_household_insert(f->store, &household, &counter.household_id), 0);
+	fixture_close(f);
+	snprintf(path, sizeof(path), "%s/log.key", f->dir);
+	snprintf(saved, sizeof(saved), "%s/log.key.saved", f->dir);
+	assert_int_equal(rename(path, saved), 0);
+	assert_int_equal(tlog_signer_generate("coop.example/log", &other), 0);
+	assert_int_equal(tlog_signer_format(&other, text), 0);
+	assert_non_null(file = fopen(path, "w"));
+	fprintf(file, "%s\n", text);
+	fclose(file);
+	fixture_open(f);
+	assert_non_null(journal_problem(f->journal));
+
+	f->config.meter_bucket_s = 300;
+	f->config.meter_keep_buckets_days = 62;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(meter_new(&loop, f->store, f->journal, &f->config, &meter), 0);
+	assert_int_equal(meter_commit_reading(meter, &counter, 1), 0);
+	counter.bytes = 300; /* reset: a gap */
+	assert_int_equal(meter_commit_reading(meter, &counter, 1), 0);
+	meter_close(meter, NULL, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+	assert_int_equal(store_log_size(f->store, &size), 0);
+	assert_int_equal(size, 0);
+
+	fixture_close(f);
+	assert_int_equal(rename(saved, path), 0);
+	fixture_open(f);
+	assert_null(journal_problem(f->journal));
+	assert_int_equal(store_log_size(f->store, &size), 0);
+	assert_int_equal(size, 1);
+	assert_int_equal(store_log_entry_get(f->store, 0, &entry, &len), 0);
+	assert_non_null(strstr(entry, "meter-gap\n"));
+	assert_non_null(strstr(entry, "bytes_before 1000000\n"));
+	free(entry);
+	fixture_close(f);
+	fixture_open(f);
+	assert_null(journal_problem(f->journal));
+	assert_int_equal(store_log_size(f->store, &size), 0);
+	assert_int_equal(size, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -312,6 +373,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rolled_back_append, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_of_another_origin, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gaps_wait_for_a_sound_log, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("journal", tests, NULL, NULL);

@@ -1,0 +1,6 @@
+-- Meter gaps recorded while the transparency log did not verify (the API
+-- refused, metering went on): the log must still carry them, so they wait
+-- here until a start finds the log sound again and appends them to it.
+CREATE TABLE meter_gaps_unlogged (
+	gap_id INTEGER PRIMARY KEY REFERENCES meter_gaps(id)
+);
