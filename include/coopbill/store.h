@@ -158,6 +158,10 @@ int store_usage_slices(struct store *store, bool hourly, int64_t from, int64_t t
 int store_usage_totals(struct store *store, int64_t from, int64_t to,
 		       struct store_usage_row **ret_rows, size_t *ret_n_rows);
 
+/* Every household's usage in one hour (a whole hour) added up, in
+ * ret_total's bytes; its household_id is 0. */
+int store_usage_hour_total(struct store *store, int64_t hour, struct store_usage_row *ret_total);
+
 /* Adds the buckets in [watermark, up_to) to the hourly totals and moves the
  * watermark to up_to (a whole hour). */
 int store_usage_rollup(struct store *store, int64_t up_to);
@@ -219,7 +223,7 @@ int store_expense_insert(struct store *store, const char *period, const char *ca
 int store_expense_get(struct store *store, int64_t id, struct json_t **ret_expense);
 /* Expenses of one period (NULL: all), oldest first. */
 int store_expenses_list(struct store *store, const char *period, struct json_t **ret_expenses);
-/* The sum of a period's expenses in one category. */
+/* The sum of a period's expenses in one category (NULL: in all). */
 int store_expense_total(struct store *store, const char *period, const char *category,
 			int64_t *ret_total_minor);
 

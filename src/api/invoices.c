@@ -17,6 +17,11 @@
 
 /* Rows in one import request; larger histories come in several. */
 #define IMPORT_ROWS_MAX 100000
+/* What a 400 Gbit/s link carries in a second: more than any cooperative's
+ * gateway, so usage beyond it was never metered anywhere. Keeping every
+ * bucket and hour under it keeps every sum of a period's usage far from
+ * 64-bit overflow. */
+#define LINK_BYTES_PER_S INT64_C(50000000000)
 
 static const char import_shape[] =
 	"{\"reason\": \"...\", \"rows\": [{\"household_id\": 7, \"bucket_start\": "
@@ -146,6 +151,13 @@ static int import_row_parse(struct api *api, struct http_request *request, size_
 			i, bucket_s);
 		return -EINVAL;
 	}
+	if (up > LINK_BYTES_PER_S * bucket_s || down > LINK_BYTES_PER_S * bucket_s) {
+		http_reply_problem(request, 400, "invalid-import",
+				   "rows[%zu]: bytes_up and bytes_down are each at most %" PRId64
+				   ", what a 400 Gbit/s link carries in a %u-second bucket",
+				   i, LINK_BYTES_PER_S * bucket_s, bucket_s);
+		return -EINVAL;
+	}
 	if (ret_row->start + bucket_s > (int64_t)time(NULL)) {
 		http_reply_problem(request, 409, "open-bucket",
 				   "rows[%zu]: the bucket at %s has not ended; only closed buckets "
@@ -222,6 +234,63 @@ static int import_row_compare(const void *a, const void *b)
 	return (x->start > y->start) - (x->start < y->start);
 }
 
+static int row_start_compare(const void *a, const void *b)
+{
+	const struct store_usage_row *x = a, *y = b;
+
+	return (x->start > y->start) - (x->start < y->start);
+}
+
+/* Refuses (400) an import that would make the cooperative's usage of an hour,
+ * all households together, more than a 400 Gbit/s link carries in it.
+ * Replies when it fails. */
+static int import_hours_check(struct api *api, struct http_request *request,
+			      const struct store_usage_row *rows, size_t n)
+{
+	const uint64_t limit = (uint64_t)LINK_BYTES_PER_S * 3600;
+	struct store_usage_row *by_start, stored;
+	int r = 0;
+
+	by_start = malloc(n * sizeof(*by_start));
+	if (!by_start) {
+		http_reply_problem(request, 503, "out-of-memory", "the server is short of memory");
+		return -ENOMEM;
+	}
+	memcpy(by_start, rows, n * sizeof(*by_start));
+	qsort(by_start, n, sizeof(*by_start), row_start_compare);
+	for (size_t i = 0; r == 0 && i < n;) {
+		int64_t hour = by_start[i].start - by_start[i].start % 3600;
+		uint64_t up, down;
+		char when[32];
+		struct tm tm;
+
+		r = store_usage_hour_total(api->store, hour, &stored);
+		if (r < 0) {
+			api_reply_store_error(request, r, "reading usage");
+			break;
+		}
+		up = stored.bytes_up;
+		down = stored.bytes_down;
+		/* Each row is below the limit: a sum past 64 bits is over it too. */
+		for (; i < n && by_start[i].start - by_start[i].start % 3600 == hour; i++)
+			if (__builtin_add_overflow(up, by_start[i].bytes_up, &up) ||
+			    __builtin_add_overflow(down, by_start[i].bytes_down, &down))
+				up = down = UINT64_MAX;
+		if (up <= limit && down <= limit)
+			continue;
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ",
+			 gmtime_r(&(time_t){ hour }, &tm));
+		http_reply_problem(request, 400, "invalid-import",
+				   "the hour from %s would hold more than %" PRIu64
+				   " bytes in a direction over all households, what a 400 Gbit/s "
+				   "link carries in an hour",
+				   when, limit);
+		r = -EINVAL;
+	}
+	free(by_start);
+	return r;
+}
+
 void api_usage_import(struct api *api, struct http_request *request, const struct api_call *call)
 {
 	struct import_checked checked = { 0 };
@@ -266,6 +335,8 @@ void api_usage_import(struct api *api, struct http_request *request, const struc
 		if (import_row_parse(api, request, i, item, &checked, &rows[i]) < 0)
 			goto out;
 	}
+	if (import_hours_check(api, request, rows, n) < 0)
+		goto out;
 	qsort(rows, n, sizeof(*rows), import_row_compare);
 	r = import_commit(api, rows, n, reason, call->actor);
 	if (r < 0) {

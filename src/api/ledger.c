@@ -306,7 +306,7 @@ void api_expenses_create(struct api *api, struct http_request *request, const st
 	json_error_t error;
 	json_int_t amount;
 	struct period start;
-	int64_t id, log_index;
+	int64_t id, log_index, total;
 	int r;
 
 	if (http_request_json(request, &body) < 0)
@@ -349,6 +349,20 @@ void api_expenses_create(struct api *api, struct http_request *request, const st
 				   "period %s is closed and its invoices are issued; record the "
 				   "expense in an open period",
 				   period);
+		goto out;
+	}
+	/* A period's expenses add up within what one may be, so that no pool
+	 * shared from them overflows when the period is billed. */
+	r = store_expense_total(api->store, period, NULL, &total);
+	if (r < 0) {
+		api_reply_store_error(request, r, "reading the period's expenses");
+		goto out;
+	}
+	if (amount > TARIFF_MINOR_MAX - total) {
+		http_reply_problem(request, 400, "invalid-expense",
+				   "a period's expenses add up to at most %" PRId64
+				   " minor units, and %s has %" PRId64 " already",
+				   TARIFF_MINOR_MAX, period, total);
 		goto out;
 	}
 	snprintf(fields, sizeof(fields), "period %s\ncategory %s\namount_minor %lld\ncurrency %s\n",

@@ -442,8 +442,13 @@ static int imported_json(struct bill_run *run, int64_t household_id, json_t **re
 		return r;
 	json_array_foreach(rows, i, row)
 	{
-		up += json_integer_value(json_object_get(row, "bytes_up"));
-		down += json_integer_value(json_object_get(row, "bytes_down"));
+		if (__builtin_add_overflow(up, json_integer_value(json_object_get(row, "bytes_up")),
+					   &up) ||
+		    __builtin_add_overflow(
+			    down, json_integer_value(json_object_get(row, "bytes_down")), &down)) {
+			json_decref(rows);
+			return -ERANGE;
+		}
 	}
 	*ret_json = json_pack("{s:I, s:I, s:I}", "rows", (json_int_t)json_array_size(rows),
 			      "bytes_up", up, "bytes_down", down);

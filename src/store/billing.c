@@ -180,7 +180,7 @@ int store_expense_total(struct store *store, const char *period, const char *cat
 			int64_t *ret_total_minor)
 {
 	static const char sql[] = "SELECT coalesce(sum(amount_minor), 0) AS total FROM expenses "
-				  "WHERE period = ?1 AND category = ?2";
+				  "WHERE period = ?1 AND (?2 IS NULL OR category = ?2)";
 	const struct store_value values[] = { STORE_TEXT(period), STORE_TEXT(category) };
 	int r;
 

@@ -401,6 +401,30 @@ int store_usage_totals(struct store *store, int64_t from, int64_t to,
 	return usage_query(store, sql, params, 2, ret_rows, ret_n_rows);
 }
 
+int store_usage_hour_total(struct store *store, int64_t hour, struct store_usage_row *ret_total)
+{
+	static const char sql[] =
+		"SELECT ?1, 0, coalesce(sum(bytes_up), 0), "
+		"coalesce(sum(bytes_down), 0) FROM ("
+		"SELECT bytes_up, bytes_down FROM usage_hourly WHERE hour_start = ?1 "
+		"AND hour_start < (SELECT rolled_up_to FROM meter_state) "
+		"UNION ALL "
+		"SELECT bytes_up, bytes_down FROM usage_buckets "
+		"WHERE bucket_start >= ?1 AND bucket_start < ?1 + 3600 "
+		"AND bucket_start >= (SELECT rolled_up_to FROM meter_state))";
+	const struct store_value params[] = { STORE_INT(hour) };
+	struct store_usage_row *rows;
+	size_t n;
+	int r;
+
+	r = usage_query(store, sql, params, 1, &rows, &n);
+	if (r < 0)
+		return r;
+	*ret_total = rows[0];
+	free(rows);
+	return 0;
+}
+
 int store_usage_pruned_to(struct store *store, int64_t *ret_pruned_to)
 {
 	static const char sql[] = "SELECT pruned_to FROM meter_state";

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -245,6 +246,33 @@ static void test_import_before_pruned_hours(void **state)
 	free(document);
 }
 
+/* Usage past 2^63 bytes (metered, as no import takes it) fails that
+ * household's invoice with -ERANGE, and frees what it had made. */
+static void test_usage_past_64_bits_fails_cleanly(void **state)
+{
+	struct fixture *f = *state;
+	struct store_usage_row rows[] = { { 1790812800, 1, UINT64_C(1) << 62, 0 },
+					  { 1790813100, 1, UINT64_C(1) << 62, 0 } };
+	struct period october = { 2026, 10 };
+	struct bill_invoice invoice;
+	struct bill_run *run;
+	char errbuf[256];
+	bool done = false;
+
+	setenv("TZ", "UTC", 1);
+	tzset();
+	publish(f->store, hourly_tariff);
+	assert_int_equal(store_usage_add_rows(f->store, 0, rows, 2), 0);
+	assert_int_equal(bill_run_new(f->store, &october, INT64_MAX, &run, errbuf, sizeof(errbuf)),
+			 0);
+	while (!done)
+		assert_int_equal(bill_run_scan(run, 0, &done), 0);
+	assert_int_equal(bill_run_invoice(run, 0, &invoice), -ERANGE);
+	assert_int_equal(bill_run_invoice(run, 1, &invoice), 0);
+	bill_invoice_clear(&invoice);
+	bill_run_free(run);
+}
+
 /* A household may be moved to a tariff that starts in a later period: until
  * then it follows the cooperative's, and the later tariff, with no members in
  * the period, shares nothing (it used to make the whole month fail). */
@@ -284,6 +312,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_hourly_and_buckets_agree, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_off_hour_window_uses_buckets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_before_pruned_hours, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_usage_past_64_bits_fails_cleanly, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_later_own_tariff_follows_cooperative, setup,
 						teardown),
 	};
