@@ -7,7 +7,7 @@ COOPBILL_PACKAGES=(
 	libmicrohttpd-dev libuv1-dev libsqlite3-dev libsodium-dev libjansson-dev
 	libmnl-dev libnftnl-dev libsystemd-dev libinih-dev libcurl4-openssl-dev
 	# tests
-	libcmocka-dev curl jq sqlite3 valgrind systemd clang-format tzdata openssl
+	libcmocka-dev curl jq sqlite3 valgrind systemd clang-format tzdata openssl faketime
 	# network namespaces and traffic for the metering tests and the demo
 	iproute2 nftables socat procps
 )

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Runs tests with the wall clock set to a fixed instant by libfaketime, so that
+# month ends, the new year, clock changes and 29 February are tested on
+# purpose instead of by waiting for them.
+#
+# usage: at.sh INSTANT TEST...
+#   INSTANT  an ISO 8601 time with its offset, e.g. 2027-03-28T01:59:00Z
+#   TEST     an integration script (*.sh, run with bash) or a unit test binary
+#
+# The clock is shifted by one offset for every process, so the daemon, curl
+# and the test's own `date` agree, and it runs on from the instant. Each test
+# starts at the instant itself. The daemon's monotonic clock runs normally
+# (FAKETIME_DONT_FAKE_MONOTONIC=1); the other programs get a shifted one too,
+# because libfaketime 0.9.10 fails an absolute sleep on an unshifted monotonic
+# clock (Python's time.sleep gets EINVAL).
+set -euo pipefail
+
+instant=$1
+shift
+: "${COOPBILLD:?COOPBILLD must name the coopbilld binary}"
+
+libfaketime=
+for candidate in /usr/lib/*/faketime/libfaketime.so.1 /usr/lib/faketime/libfaketime.so.1; do
+	[ -f "$candidate" ] && libfaketime=$candidate && break
+done
+[ -n "$libfaketime" ] || { echo "SKIP: libfaketime is not installed (package faketime)"; exit 77; }
+
+target=$(date -u -d "$instant" +%s) || { echo "not a time: $instant" >&2; exit 2; }
+
+wrappers=$(mktemp -d /tmp/coopbill-dates.XXXXXX)
+trap 'rm -rf "$wrappers"' EXIT
+# exec keeps the daemon's process id, which the tests signal.
+cat >"$wrappers/coopbilld" <<SH
+#!/bin/sh
+FAKETIME_DONT_FAKE_MONOTONIC=1 exec "$COOPBILLD" "\$@"
+SH
+chmod +x "$wrappers/coopbilld"
+
+failed=()
+for test in "$@"; do
+	name=$(basename "$test")
+	offset=$((target - $(date +%s)))
+	if [ "$offset" -ge 0 ]; then offset="+$offset"; fi
+	echo "== $name at $instant"
+	if [[ $test == *.sh ]]; then command=(bash "$test"); else command=("$test"); fi
+	status=0
+	env TZ=UTC LD_PRELOAD="$libfaketime" FAKETIME="${offset}s" FAKETIME_DONT_FAKE_MONOTONIC=0 \
+		COOPBILLD="$wrappers/coopbilld" "${command[@]}" || status=$?
+	case $status in
+	0) ;;
+	77) echo "skipped: $name" ;;
+	*) failed+=("$name") ;;
+	esac
+done
+if [ ${#failed[@]} -gt 0 ]; then
+	echo "failed at $instant: ${failed[*]}" >&2
+	exit 1
+fi
