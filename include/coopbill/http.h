@@ -75,6 +75,33 @@ void http_request_resume(struct http_request *request);
  * returns -EINVAL when the body is not that. */
 int http_request_json(struct http_request *request, json_t **ret_body);
 
+/* What a request's JSON object may or must carry: a key, the type of its
+ * value and where the value goes. A field left out keeps what its output
+ * held, so initialise every output before unpacking. */
+enum http_json_type {
+	/* ret is a const char **, borrowed from the object. */
+	HTTP_JSON_STRING,
+	/* ret is a json_int_t *. */
+	HTTP_JSON_INTEGER,
+	/* ret is a json_t **, borrowed from the object. */
+	HTTP_JSON_ARRAY,
+	/* ret is a json_t **: an integer, or JSON null. */
+	HTTP_JSON_INTEGER_OR_NULL,
+};
+struct http_json_field {
+	const char *key;
+	enum http_json_type type;
+	bool optional;
+	void *ret;
+};
+/* Unpacks object strictly: no key but those of fields, every field that is
+ * not optional present, each value of its type. On success fills the
+ * outputs of the fields present; otherwise fills none, writes why in the
+ * project's words ("unknown key colour", "reason is missing", "reason must be
+ * a string") and returns -EINVAL. */
+int http_json_unpack(json_t *object, const struct http_json_field *fields, size_t n_fields,
+		     char *ret_reason, size_t reason_size);
+
 /* The reason phrase of a status code ("Not Found"). */
 const char *http_status_phrase(unsigned status);
 

@@ -69,6 +69,11 @@ void api_periods_free(struct api *api);
  * Replies 400 with problem type_slug and returns false when it is not. */
 bool api_text_valid(struct http_request *request, const char *type_slug, const char *field,
 		    const char *text, size_t max_bytes);
+/* Unpacks a request body strictly (see http_json_unpack); replies 400 with
+ * problem type_slug, the reason and the expected shape, and returns false,
+ * when it does not fit. */
+bool api_body_unpack(struct http_request *request, json_t *body, const char *type_slug,
+		     const char *shape, const struct http_json_field *fields, size_t n_fields);
 /* Checks that a household exists; replies 404 (or 503) and returns an error
  * when there is none. */
 int api_household_require(struct api *api, struct http_request *request, int64_t id);

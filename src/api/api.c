@@ -254,6 +254,18 @@ bool api_text_valid(struct http_request *request, const char *type_slug, const c
 	return true;
 }
 
+bool api_body_unpack(struct http_request *request, json_t *body, const char *type_slug,
+		     const char *shape, const struct http_json_field *fields, size_t n_fields)
+{
+	char reason[256];
+
+	if (http_json_unpack(body, fields, n_fields, reason, sizeof(reason)) < 0) {
+		http_reply_problem(request, 400, type_slug, "%s; expected %s", reason, shape);
+		return false;
+	}
+	return true;
+}
+
 int api_household_require(struct api *api, struct http_request *request, int64_t id)
 {
 	struct household *household;

@@ -21,6 +21,10 @@ static const char household_shape[] =
 	"{\"name\": string, \"joined_at\": \"YYYY-MM-DD\", \"addresses\": [\"10.0.1.10/32\", "
 	"\"2001:db8:1::/56\", ...]}";
 
+static const char household_patch_shape[] =
+	"any of {\"name\": string, \"addresses\": [CIDR, ...], \"status\": \"active\" | "
+	"\"closed\", \"left_at\": \"YYYY-MM-DD\", \"tariff_id\": id or null}";
+
 static json_t *household_json(const struct household *household)
 {
 	json_t *addresses = json_array();
@@ -237,21 +241,22 @@ void api_households_create(struct api *api, struct http_request *request,
 			   const struct api_call *call)
 {
 	struct household household = { .status = HOUSEHOLD_ACTIVE };
-	const char *name, *joined_at;
+	const char *name = NULL, *joined_at = NULL;
 	json_t *body, *addresses = NULL;
-	json_error_t error;
 	struct date joined;
 	char location[64];
 	int r;
+	const struct http_json_field fields[] = {
+		{ "name", HTTP_JSON_STRING, false, &name },
+		{ "joined_at", HTTP_JSON_STRING, false, &joined_at },
+		{ "addresses", HTTP_JSON_ARRAY, true, &addresses },
+	};
 
 	if (http_request_json(request, &body) < 0)
 		return;
-	if (json_unpack_ex(body, &error, JSON_STRICT, "{s:s, s:s, s?o}", "name", &name, "joined_at",
-			   &joined_at, "addresses", &addresses) < 0) {
-		http_reply_problem(request, 400, "invalid-household", "%s; expected %s", error.text,
-				   household_shape);
+	if (!api_body_unpack(request, body, "invalid-household", household_shape, fields,
+			     sizeof(fields) / sizeof(fields[0])))
 		goto out;
-	}
 	if (!api_text_valid(request, "invalid-household", "name", name, MAX_NAME_BYTES) ||
 	    !date_valid(request, "joined_at", joined_at, &joined))
 		goto out;
@@ -397,22 +402,20 @@ void api_household_patch(struct api *api, struct http_request *request, const st
 	size_t old_n_addresses = 0;
 	json_t *body = NULL, *addresses = NULL, *tariff = NULL;
 	char *old_name = NULL;
-	json_error_t error;
 	int r;
+	const struct http_json_field fields[] = {
+		{ "name", HTTP_JSON_STRING, true, &name },
+		{ "addresses", HTTP_JSON_ARRAY, true, &addresses },
+		{ "status", HTTP_JSON_STRING, true, &status },
+		{ "left_at", HTTP_JSON_STRING, true, &left_at },
+		{ "tariff_id", HTTP_JSON_INTEGER_OR_NULL, true, &tariff },
+	};
 
 	if (http_request_json(request, &body) < 0)
 		return;
-	if (json_unpack_ex(body, &error, JSON_STRICT, "{s?s, s?o, s?s, s?s, s?o}", "name", &name,
-			   "addresses", &addresses, "status", &status, "left_at", &left_at,
-			   "tariff_id", &tariff) < 0 ||
-	    (tariff && !json_is_integer(tariff) && !json_is_null(tariff))) {
-		http_reply_problem(request, 400, "invalid-household",
-				   "%s; expected any of {\"name\": string, \"addresses\": [CIDR, "
-				   "...], \"status\": \"active\" | \"closed\", \"left_at\": "
-				   "\"YYYY-MM-DD\", \"tariff_id\": id or null}",
-				   tariff ? "tariff_id must be a tariff's id or null" : error.text);
+	if (!api_body_unpack(request, body, "invalid-household", household_patch_shape, fields,
+			     sizeof(fields) / sizeof(fields[0])))
 		goto out;
-	}
 	if (call->principal.role != AUTH_ROLE_ADMIN && (addresses || status || left_at || tariff)) {
 		http_reply_problem(request, 403, "forbidden",
 				   "a member may change the household's name only; addresses, "
@@ -425,6 +428,14 @@ void api_household_patch(struct api *api, struct http_request *request, const st
 		goto out;
 	if (household_load(api, request, call, &household) < 0)
 		goto out;
+	/* Leaving the cooperative ends a member's say in it; the bills stay theirs to read. */
+	if (call->principal.role != AUTH_ROLE_ADMIN && household->status == HOUSEHOLD_CLOSED) {
+		http_reply_problem(request, 403, "forbidden",
+				   "household %lld is closed: its member token may read the "
+				   "household and its bills, not change them",
+				   (long long)household->id);
+		goto out;
+	}
 	if (patch_status(request, household, status, left_at) < 0)
 		goto out;
 	if (tariff)
@@ -493,20 +504,20 @@ void api_household_token_create(struct api *api, struct http_request *request,
 	char token[AUTH_TOKEN_TEXT_MAX], default_name[64];
 	const char *name = NULL;
 	json_t *body = NULL;
-	json_error_t error;
 	size_t len;
 	int r;
+	const struct http_json_field fields[] = {
+		{ "name", HTTP_JSON_STRING, true, &name },
+	};
 
 	http_request_body(request, &len);
 	if (len > 0) {
 		if (http_request_json(request, &body) < 0)
 			return;
-		if (json_unpack_ex(body, &error, JSON_STRICT, "{s?s}", "name", &name) < 0) {
-			http_reply_problem(request, 400, "invalid-token-request",
-					   "%s; expected {\"name\": string} or no body",
-					   error.text);
+		if (!api_body_unpack(request, body, "invalid-token-request",
+				     "{\"name\": string} or no body", fields,
+				     sizeof(fields) / sizeof(fields[0])))
 			goto out;
-		}
 		if (name &&
 		    !api_text_valid(request, "invalid-household", "name", name, MAX_NAME_BYTES))
 			goto out;

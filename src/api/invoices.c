@@ -127,19 +127,31 @@ static int import_row_parse(struct api *api, struct http_request *request, size_
 			    struct import_checked *checked, struct store_usage_row *ret_row)
 {
 	unsigned bucket_s = api->config->meter_bucket_s;
-	json_int_t household_id, up, down;
-	char period_text[PERIOD_TEXT_MAX];
+	json_int_t household_id = 0, up = 0, down = 0;
+	char period_text[PERIOD_TEXT_MAX], reason[256];
+	const char *start = NULL;
 	struct period period;
-	const char *start;
-	json_error_t error;
 	bool closed;
 	int r;
+	const struct http_json_field fields[] = {
+		{ "household_id", HTTP_JSON_INTEGER, false, &household_id },
+		{ "bucket_start", HTTP_JSON_STRING, false, &start },
+		{ "bytes_up", HTTP_JSON_INTEGER, false, &up },
+		{ "bytes_down", HTTP_JSON_INTEGER, false, &down },
+	};
 
-	if (json_unpack_ex(item, &error, JSON_STRICT, "{s:I, s:s, s:I, s:I}", "household_id",
-			   &household_id, "bucket_start", &start, "bytes_up", &up, "bytes_down",
-			   &down) < 0) {
+	if (http_json_unpack(item, fields, sizeof(fields) / sizeof(fields[0]), reason,
+			     sizeof(reason)) < 0) {
 		http_reply_problem(request, 400, "invalid-import", "rows[%zu]: %s; expected %s", i,
-				   error.text, import_shape);
+				   reason, import_shape);
+		return -EINVAL;
+	}
+	/* Ids start at 1; the row grouping below takes 0 for "none yet". */
+	if (household_id < 1) {
+		http_reply_problem(request, 400, "invalid-import",
+				   "rows[%zu]: household_id %lld is not a household's id; ids "
+				   "start at 1",
+				   i, (long long)household_id);
 		return -EINVAL;
 	}
 	if (date_time_parse(start, &ret_row->start) < 0 || ret_row->start % bucket_s != 0 ||
@@ -295,22 +307,20 @@ void api_usage_import(struct api *api, struct http_request *request, const struc
 {
 	struct import_checked checked = { 0 };
 	struct store_usage_row *rows = NULL;
-	json_t *body, *items, *item;
-	json_error_t error;
-	const char *reason;
+	json_t *body, *items = NULL, *item;
+	const char *reason = NULL;
 	size_t i, n;
 	int r;
+	const struct http_json_field fields[] = {
+		{ "reason", HTTP_JSON_STRING, false, &reason },
+		{ "rows", HTTP_JSON_ARRAY, false, &items },
+	};
 
 	if (http_request_json(request, &body) < 0)
 		return;
-	if (json_unpack_ex(body, &error, JSON_STRICT, "{s:s, s:o}", "reason", &reason, "rows",
-			   &items) < 0 ||
-	    !json_is_array(items)) {
-		http_reply_problem(request, 400, "invalid-import", "%s; expected %s",
-				   json_is_array(items) ? error.text : "rows must be an array",
-				   import_shape);
+	if (!api_body_unpack(request, body, "invalid-import", import_shape, fields,
+			     sizeof(fields) / sizeof(fields[0])))
 		goto out;
-	}
 	n = json_array_size(items);
 	if (n == 0 || n > IMPORT_ROWS_MAX) {
 		http_reply_problem(request, 400, "invalid-import",

@@ -74,25 +74,27 @@ static void reply_entry(struct api *api, struct http_request *request, int64_t i
 
 void api_payments_create(struct api *api, struct http_request *request, const struct api_call *call)
 {
-	const char *method, *reference = NULL, *received_on;
+	const char *method = NULL, *reference = NULL, *received_on = NULL;
 	struct store_ledger_entry entry = { .kind = "payment", .actor = call->actor };
 	char fields[256], receipt[32], today_text[DATE_TEXT_MAX];
-	json_int_t household_id, amount;
+	json_int_t household_id = 0, amount = 0;
 	struct date received, today;
-	json_error_t error;
 	json_t *body;
 	int64_t id;
 	int r;
+	const struct http_json_field keys[] = {
+		{ "household_id", HTTP_JSON_INTEGER, false, &household_id },
+		{ "amount_minor", HTTP_JSON_INTEGER, false, &amount },
+		{ "method", HTTP_JSON_STRING, false, &method },
+		{ "reference", HTTP_JSON_STRING, true, &reference },
+		{ "received_on", HTTP_JSON_STRING, false, &received_on },
+	};
 
 	if (http_request_json(request, &body) < 0)
 		return;
-	if (json_unpack_ex(body, &error, JSON_STRICT, "{s:I, s:I, s:s, s?s, s:s}", "household_id",
-			   &household_id, "amount_minor", &amount, "method", &method, "reference",
-			   &reference, "received_on", &received_on) < 0) {
-		http_reply_problem(request, 400, "invalid-payment", "%s; expected %s", error.text,
-				   payment_shape);
+	if (!api_body_unpack(request, body, "invalid-payment", payment_shape, keys,
+			     sizeof(keys) / sizeof(keys[0])))
 		goto out;
-	}
 	api_today(today_text);
 	date_parse(today_text, &today);
 	if (amount <= 0 || amount > TARIFF_MINOR_MAX) {
@@ -165,44 +167,46 @@ void api_adjustments_create(struct api *api, struct http_request *request,
 {
 	struct store_ledger_entry entry = { .kind = "adjustment", .actor = call->actor };
 	json_int_t household_id = 0, amount = 0, reverses = 0;
-	json_t *body, *household = NULL, *amount_json = NULL;
 	char *fields = NULL, reversal[48] = "";
-	json_error_t error = { 0 };
-	const char *reason;
+	bool by_reversal, by_amount;
+	const char *reason = NULL;
+	json_t *body;
 	int64_t id;
 	int r;
+	const struct http_json_field keys[] = {
+		{ "household_id", HTTP_JSON_INTEGER, true, &household_id },
+		{ "amount_minor", HTTP_JSON_INTEGER, true, &amount },
+		{ "reverses", HTTP_JSON_INTEGER, true, &reverses },
+		{ "reason", HTTP_JSON_STRING, false, &reason },
+	};
 
 	if (http_request_json(request, &body) < 0)
 		return;
-	if (json_unpack_ex(body, &error, JSON_STRICT, "{s?o, s?o, s?I, s:s}", "household_id",
-			   &household, "amount_minor", &amount_json, "reverses", &reverses,
-			   "reason", &reason) < 0 ||
-	    (reverses == 0) != (household && amount_json) ||
-	    (reverses != 0 && (household || amount_json))) {
-		http_reply_problem(request, 400, "invalid-adjustment", "%s; expected %s",
-				   error.text[0]
-					   ? error.text
-					   : "give household_id and amount_minor, or reverses",
+	if (!api_body_unpack(request, body, "invalid-adjustment", adjustment_shape, keys,
+			     sizeof(keys) / sizeof(keys[0])))
+		goto out;
+	by_reversal = json_object_get(body, "reverses") != NULL;
+	by_amount = json_object_get(body, "household_id") && json_object_get(body, "amount_minor");
+	if (by_reversal ? json_object_size(body) != 2 : !by_amount) {
+		http_reply_problem(request, 400, "invalid-adjustment",
+				   "give household_id and amount_minor, or reverses; expected %s",
 				   adjustment_shape);
 		goto out;
 	}
 	if (!api_text_valid(request, "invalid-adjustment", "reason", reason, MAX_REASON_BYTES))
 		goto out;
 	entry.reason = reason;
-	if (reverses) {
+	if (by_reversal) {
 		if (reversal_prepare(api, request, reverses, &entry) < 0)
 			goto out;
 		snprintf(reversal, sizeof(reversal), "reverses %lld\n", (long long)reverses);
 	} else {
-		household_id = json_integer_value(household);
-		amount = json_integer_value(amount_json);
-		if (!json_is_integer(household) || !json_is_integer(amount_json) || amount == 0 ||
-		    amount > TARIFF_MINOR_MAX || amount < -TARIFF_MINOR_MAX) {
+		if (amount == 0 || amount > TARIFF_MINOR_MAX || amount < -TARIFF_MINOR_MAX) {
 			http_reply_problem(request, 400, "invalid-adjustment",
-					   "household_id must be an id and amount_minor a non-zero "
-					   "whole number of minor units (positive: the household "
-					   "owes more); expected %s",
-					   adjustment_shape);
+					   "amount_minor must be a non-zero whole number of minor "
+					   "units from -%" PRId64 " to %" PRId64
+					   " (positive: the household owes more); expected %s",
+					   TARIFF_MINOR_MAX, TARIFF_MINOR_MAX, adjustment_shape);
 			goto out;
 		}
 		if (api_household_require(api, request, household_id) < 0)
@@ -299,25 +303,27 @@ static bool category_valid(const char *category)
 
 void api_expenses_create(struct api *api, struct http_request *request, const struct api_call *call)
 {
-	const char *period, *category, *description, *document_ref = NULL;
+	const char *period = NULL, *category = NULL, *description = NULL, *document_ref = NULL;
 	char fields[256], location[64];
 	json_t *body, *row;
 	bool closed;
-	json_error_t error;
-	json_int_t amount;
+	json_int_t amount = 0;
 	struct period start;
 	int64_t id, log_index, total;
 	int r;
+	const struct http_json_field keys[] = {
+		{ "period", HTTP_JSON_STRING, false, &period },
+		{ "category", HTTP_JSON_STRING, false, &category },
+		{ "amount_minor", HTTP_JSON_INTEGER, false, &amount },
+		{ "description", HTTP_JSON_STRING, false, &description },
+		{ "document_ref", HTTP_JSON_STRING, true, &document_ref },
+	};
 
 	if (http_request_json(request, &body) < 0)
 		return;
-	if (json_unpack_ex(body, &error, JSON_STRICT, "{s:s, s:s, s:I, s:s, s?s}", "period",
-			   &period, "category", &category, "amount_minor", &amount, "description",
-			   &description, "document_ref", &document_ref) < 0) {
-		http_reply_problem(request, 400, "invalid-expense", "%s; expected %s", error.text,
-				   expense_shape);
+	if (!api_body_unpack(request, body, "invalid-expense", expense_shape, keys,
+			     sizeof(keys) / sizeof(keys[0])))
 		goto out;
-	}
 	if (api_parse_period(request, period, &start) < 0)
 		goto out;
 	if (!category_valid(category)) {

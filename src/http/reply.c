@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "coopbill/log.h"
 #include "http-internal.h"
 
 static const struct {
@@ -115,10 +116,22 @@ json_t *http_problem_new(unsigned status, const char *type_slug, const char *det
 			 "status", (int)status, "detail", detail);
 }
 
+/* The path as a log line may show it: control characters and bytes past
+ * ASCII become '?', and a long path is cut. */
+static const char *log_safe_path(const char *path, char ret_path[256])
+{
+	size_t i;
+
+	for (i = 0; path && path[i] && i < 255; i++)
+		ret_path[i] = path[i] >= 0x20 && path[i] < 0x7f ? path[i] : '?';
+	ret_path[i] = '\0';
+	return ret_path;
+}
+
 void http_reply_problem(struct http_request *request, unsigned status, const char *type_slug,
 			const char *detail_format, ...)
 {
-	char detail[1024];
+	char detail[1024], path[256];
 	json_t *problem;
 	char *text;
 	va_list ap;
@@ -126,6 +139,10 @@ void http_reply_problem(struct http_request *request, unsigned status, const cha
 	va_start(ap, detail_format);
 	vsnprintf(detail, sizeof(detail), detail_format, ap);
 	va_end(ap);
+	/* A server error's reply sends the operator here: say what failed. */
+	if (status >= 500 && !http_request_replied(request))
+		log_error("%s %s: %u %s: %s", request->method, log_safe_path(request->path, path),
+			  status, type_slug, detail);
 	problem = http_problem_new(status, type_slug, detail);
 	text = problem ? json_dumps(problem, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
 	json_decref(problem);
