@@ -25,6 +25,12 @@ int store_schema_version(struct store *store, unsigned *ret_version);
 
 /* A cheap read that fails when the database is unusable. */
 int store_ping(struct store *store);
+/* Whether writes fail: -ENOSPC or -EIO when the last transaction failed for
+ * want of space or by an I/O error, until one commits again; else 0. */
+int store_write_error(const struct store *store);
+/* Says why writes fail in a sentence for the operator ("the disk holding
+ * /var/lib/coopbill is full"), given the error of a failed write or open. */
+void store_describe_write_error(const char *path, int error, char *buf, size_t len);
 
 /* Write transactions: BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any failure. */
 int store_begin(struct store *store);

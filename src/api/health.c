@@ -1,6 +1,7 @@
-/* GET /healthz: whether the database answers and how the meter is doing, for
- * monitoring. 503 when the database is unusable; "degraded" in the body when
- * the meter is (flow offload, a waiting clock, failing polls). */
+/* GET /healthz: whether the database answers and takes writes and how the
+ * meter is doing, for monitoring. 503 when the database is unusable or its
+ * writes fail (a full disk); "degraded" in the body when the meter is (flow
+ * offload, a waiting clock, failing polls). */
 #include <errno.h>
 #include <time.h>
 
@@ -33,12 +34,19 @@ void api_health_get(struct api *api, struct http_request *request, const struct 
 {
 	struct meter_status meter;
 	unsigned schema_version = 0;
-	const char *status, *log_problem;
+	const char *status, *database = "ok", *log_problem;
 	int r;
 
 	r = store_ping(api->store);
 	if (r == 0)
 		r = store_schema_version(api->store, &schema_version);
+	if (r < 0)
+		database = "error";
+	/* Reads answer on a full disk; what the database is for does not. */
+	if (r == 0 && store_write_error(api->store) < 0) {
+		database = "failing";
+		r = -EIO;
+	}
 	meter_status_get(api->meter, &meter);
 	log_problem = journal_problem(api->journal);
 	if (r == 0 && log_problem)
@@ -51,7 +59,7 @@ void api_health_get(struct api *api, struct http_request *request, const struct 
 		status = "degraded";
 	http_reply_json(request, r == 0 ? 200 : 503,
 			json_pack("{s:s, s:s, s:s, s:i, s:o, s:s}", "status", status, "database",
-				  r == 0 || log_problem ? "ok" : "error", "version",
-				  COOPBILL_VERSION, "schema_version", (int)schema_version, "meter",
-				  meter_json(&meter), "log", log_problem ? log_problem : "ok"));
+				  database, "version", COOPBILL_VERSION, "schema_version",
+				  (int)schema_version, "meter", meter_json(&meter), "log",
+				  log_problem ? log_problem : "ok"));
 }

@@ -194,6 +194,13 @@ static int daemon_start(struct daemon *daemon, const char *config_path)
 	if (r < 0)
 		return r;
 	r = meter_start(daemon->meter);
+	if (r < 0 && store_write_error(daemon->store) < 0) {
+		store_describe_write_error(daemon->config->database_path,
+					   store_write_error(daemon->store), errbuf,
+					   sizeof(errbuf));
+		log_error("meter: cannot store the first reading: %s", errbuf);
+		return r;
+	}
 	if (r < 0) {
 		log_error("meter: cannot start on table inet %s: %s (the daemon needs "
 			  "CAP_NET_ADMIN; set [meter] enabled = false on a machine that does not "

@@ -7,12 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/statvfs.h>
 
 #include "migrations.h"
 #include "store-internal.h"
 
 /* Long enough to ride out a checkpoint or another process's short write. */
 #define STORE_BUSY_TIMEOUT_MS 5000
+/* A disk with less than this left, to an unprivileged writer, is full: a
+ * write failed there for want of space, not for a fault of the medium. */
+#define STORE_DISK_FULL_BYTES (1024 * 1024)
 
 static void format_error(char *errbuf, size_t errbuf_len, const char *format, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -191,12 +195,25 @@ int store_begin(struct store *store)
 	return run_cached(store, sql);
 }
 
+/* Called when a transaction fails: remembers whether the disk refused it. */
+static void note_write_failure(struct store *store)
+{
+	int code = sqlite3_extended_errcode(store->db);
+
+	if ((code & 0xff) == SQLITE_FULL || (code & 0xff) == SQLITE_IOERR)
+		store->write_error = store_map_error(code);
+}
+
 int store_commit(struct store *store)
 {
 	static const char sql[] = "COMMIT";
 	int r;
 
 	r = run_cached(store, sql);
+	if (r == 0)
+		store->write_error = 0;
+	else
+		note_write_failure(store);
 	/* A failed COMMIT (SQLITE_BUSY) leaves the transaction open; end it here
 	 * so that a caller who only checks the result leaves nothing pending. */
 	if (r < 0 && !sqlite3_get_autocommit(store->db))
@@ -208,8 +225,43 @@ void store_rollback(struct store *store)
 {
 	static const char sql[] = "ROLLBACK";
 
+	/* The statement that failed is still the connection's last error. */
+	note_write_failure(store);
 	/* Fails only when no transaction is open, which is what we want anyway. */
 	(void)run_cached(store, sql);
+}
+
+int store_write_error(const struct store *store)
+{
+	return store->write_error;
+}
+
+/* When the file system holding path has less than STORE_DISK_FULL_BYTES
+ * left, says so in buf and returns true. */
+static bool describe_disk_full(const char *path, char *buf, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[4096];
+	struct statvfs fs;
+	unsigned long long free_bytes;
+
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	if (statvfs(dir, &fs) < 0)
+		return false;
+	free_bytes = (unsigned long long)fs.f_bavail * fs.f_frsize;
+	if (free_bytes >= STORE_DISK_FULL_BYTES)
+		return false;
+	snprintf(buf, len, "the disk holding %s is full (%llu KiB free)", dir, free_bytes / 1024);
+	return true;
+}
+
+void store_describe_write_error(const char *path, int error, char *buf, size_t len)
+{
+	if (!describe_disk_full(path, buf, len))
+		snprintf(buf, len, "writes to %s fail: %s", path, strerror(-error));
 }
 
 int store_atomic_enter(struct store *store, bool *ret_own_transaction)
@@ -556,6 +608,10 @@ int store_open(const char *path, struct store **ret_store, char *errbuf, size_t 
 	store = NULL;
 	r = 0;
 out:
+	/* A full disk fails the open in many ways (the -shm file cannot grow,
+	 * a migration cannot commit): say so rather than "disk I/O error". */
+	if ((r == -EIO || r == -ENOSPC) && describe_disk_full(path, errbuf, errbuf_len))
+		r = -ENOSPC;
 	store_free(store);
 	return r;
 }

@@ -17,6 +17,7 @@ struct store_statement {
 
 struct store {
 	sqlite3 *db;
+	int write_error; /* the last failed write's -ENOSPC or -EIO; 0 once one succeeds */
 	struct store_statement *statements;
 	size_t n_statements;
 	size_t n_statements_allocated;
