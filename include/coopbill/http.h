@@ -35,7 +35,18 @@ const char *http_request_path(const struct http_request *request);
 const char *http_request_header(const struct http_request *request, const char *name);
 const char *http_request_query(const struct http_request *request, const char *name);
 const char *http_request_body(const struct http_request *request, size_t *ret_len);
-/* True when the client asked for text/csv in Accept. */
+/* Content negotiation. offered lists the media types a resource comes in
+ * ("application/json", "text/csv"), the server's favourite first, ending
+ * with NULL; at most HTTP_OFFERED_MAX count. http_accept_pick returns the
+ * index of the one an Accept header value prefers (highest q, then the type
+ * named most precisely, then the server's order; no header, or one that only
+ * refuses types with q=0, accepts the rest), or -ENOENT when it accepts
+ * none. http_request_negotiate picks for the request, or replies 406 listing
+ * what is offered and returns -ENOENT. */
+#define HTTP_OFFERED_MAX 4
+int http_accept_pick(const char *accept, const char *const *offered);
+int http_request_negotiate(struct http_request *request, const char *const *offered);
+/* True when negotiation chose text/csv. */
 bool http_request_wants_csv(const struct http_request *request);
 
 /* Path patterns: "/api/v1/households/{id}" matches "/api/v1/households/7",

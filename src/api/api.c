@@ -27,49 +27,65 @@ enum api_access {
 	ACCESS_METRICS,
 };
 
+/* The media types of a route's replies, its default first (content
+ * negotiation picks one from the Accept header). */
+static const char *const as_json[] = { "application/json", NULL };
+static const char *const as_json_or_csv[] = { "application/json", "text/csv", NULL };
+static const char *const as_text[] = { "text/plain", NULL };
+static const char *const as_schema[] = { "application/schema+json", NULL };
+
 struct api_route {
 	const char *method;
 	const char *pattern;
 	enum api_access access;
 	api_handler_fn handler;
+	const char *const *formats;
 };
 
 static const struct api_route routes[] = {
-	{ "GET", "/healthz", ACCESS_PUBLIC, api_health_get },
-	{ "GET", "/api/v1/me", ACCESS_TOKEN, api_me_get },
-	{ "GET", "/api/v1/households", ACCESS_ADMIN, api_households_list },
-	{ "POST", "/api/v1/households", ACCESS_ADMIN, api_households_create },
-	{ "GET", "/api/v1/households/{id}", ACCESS_HOUSEHOLD, api_household_get },
-	{ "PATCH", "/api/v1/households/{id}", ACCESS_HOUSEHOLD, api_household_patch },
-	{ "POST", "/api/v1/households/{id}/tokens", ACCESS_ADMIN, api_household_token_create },
-	{ "GET", "/api/v1/households/{id}/usage", ACCESS_HOUSEHOLD, api_household_usage },
-	{ "GET", "/api/v1/usage/summary", ACCESS_ADMIN, api_usage_summary },
-	{ "GET", "/api/v1/households/{id}/log-salt", ACCESS_HOUSEHOLD, api_household_log_salt },
-	{ "GET", "/metrics", ACCESS_METRICS, api_metrics_get },
-	{ "GET", "/api/v1/log/checkpoint", ACCESS_PUBLIC, api_log_checkpoint },
-	{ "GET", "/api/v1/log/key", ACCESS_PUBLIC, api_log_key },
-	{ "GET", "/api/v1/log/entries/{index}", ACCESS_PUBLIC, api_log_entry },
-	{ "GET", "/api/v1/log/proof/inclusion", ACCESS_PUBLIC, api_log_inclusion },
-	{ "GET", "/api/v1/log/proof/consistency", ACCESS_PUBLIC, api_log_consistency },
-	{ "GET", "/api/v1/tariffs", ACCESS_PUBLIC, api_tariffs_list },
-	{ "POST", "/api/v1/tariffs", ACCESS_ADMIN, api_tariffs_create },
-	{ "GET", "/api/v1/tariffs/schema", ACCESS_PUBLIC, api_tariff_schema },
-	{ "GET", "/api/v1/tariffs/{id}", ACCESS_PUBLIC, api_tariff_get },
-	{ "POST", "/api/v1/tariffs/{id}/publish", ACCESS_ADMIN, api_tariff_publish },
-	{ "GET", "/api/v1/households/{id}/estimate", ACCESS_HOUSEHOLD, api_household_estimate },
-	{ "GET", "/api/v1/households/{id}/invoices", ACCESS_HOUSEHOLD, api_household_invoices },
+	{ "GET", "/healthz", ACCESS_PUBLIC, api_health_get, as_json },
+	{ "GET", "/api/v1/me", ACCESS_TOKEN, api_me_get, as_json },
+	{ "GET", "/api/v1/households", ACCESS_ADMIN, api_households_list, as_json_or_csv },
+	{ "POST", "/api/v1/households", ACCESS_ADMIN, api_households_create, as_json },
+	{ "GET", "/api/v1/households/{id}", ACCESS_HOUSEHOLD, api_household_get, as_json },
+	{ "PATCH", "/api/v1/households/{id}", ACCESS_HOUSEHOLD, api_household_patch, as_json },
+	{ "POST", "/api/v1/households/{id}/tokens", ACCESS_ADMIN, api_household_token_create,
+	  as_json },
+	{ "GET", "/api/v1/households/{id}/usage", ACCESS_HOUSEHOLD, api_household_usage,
+	  as_json_or_csv },
+	{ "GET", "/api/v1/usage/summary", ACCESS_ADMIN, api_usage_summary, as_json_or_csv },
+	{ "GET", "/api/v1/households/{id}/log-salt", ACCESS_HOUSEHOLD, api_household_log_salt,
+	  as_json },
+	{ "GET", "/metrics", ACCESS_METRICS, api_metrics_get, as_text },
+	{ "GET", "/api/v1/log/checkpoint", ACCESS_PUBLIC, api_log_checkpoint, as_text },
+	{ "GET", "/api/v1/log/key", ACCESS_PUBLIC, api_log_key, as_text },
+	{ "GET", "/api/v1/log/entries/{index}", ACCESS_PUBLIC, api_log_entry, as_json },
+	{ "GET", "/api/v1/log/proof/inclusion", ACCESS_PUBLIC, api_log_inclusion, as_json },
+	{ "GET", "/api/v1/log/proof/consistency", ACCESS_PUBLIC, api_log_consistency, as_json },
+	{ "GET", "/api/v1/tariffs", ACCESS_PUBLIC, api_tariffs_list, as_json },
+	{ "POST", "/api/v1/tariffs", ACCESS_ADMIN, api_tariffs_create, as_json },
+	{ "GET", "/api/v1/tariffs/schema", ACCESS_PUBLIC, api_tariff_schema, as_schema },
+	{ "GET", "/api/v1/tariffs/{id}", ACCESS_PUBLIC, api_tariff_get, as_json },
+	{ "POST", "/api/v1/tariffs/{id}/publish", ACCESS_ADMIN, api_tariff_publish, as_json },
+	{ "GET", "/api/v1/households/{id}/estimate", ACCESS_HOUSEHOLD, api_household_estimate,
+	  as_json },
+	{ "GET", "/api/v1/households/{id}/invoices", ACCESS_HOUSEHOLD, api_household_invoices,
+	  as_json_or_csv },
 	{ "GET", "/api/v1/households/{id}/invoices/{period}", ACCESS_HOUSEHOLD,
-	  api_household_invoice },
-	{ "GET", "/api/v1/households/{id}/ledger", ACCESS_HOUSEHOLD, api_household_ledger },
-	{ "POST", "/api/v1/payments", ACCESS_ADMIN, api_payments_create },
-	{ "GET", "/api/v1/payments", ACCESS_ADMIN, api_payments_list },
-	{ "POST", "/api/v1/adjustments", ACCESS_ADMIN, api_adjustments_create },
-	{ "POST", "/api/v1/expenses", ACCESS_ADMIN, api_expenses_create },
-	{ "GET", "/api/v1/expenses", ACCESS_TOKEN, api_expenses_list },
-	{ "POST", "/api/v1/periods/{period}/close", ACCESS_ADMIN, api_period_close },
-	{ "GET", "/api/v1/periods/{period}/summary", ACCESS_TOKEN, api_period_summary },
-	{ "GET", "/api/v1/periods/{period}/invoices", ACCESS_ADMIN, api_period_invoices },
-	{ "POST", "/api/v1/usage/import", ACCESS_ADMIN, api_usage_import },
+	  api_household_invoice, as_json_or_csv },
+	{ "GET", "/api/v1/households/{id}/ledger", ACCESS_HOUSEHOLD, api_household_ledger,
+	  as_json_or_csv },
+	{ "POST", "/api/v1/payments", ACCESS_ADMIN, api_payments_create, as_json },
+	{ "GET", "/api/v1/payments", ACCESS_ADMIN, api_payments_list, as_json_or_csv },
+	{ "POST", "/api/v1/adjustments", ACCESS_ADMIN, api_adjustments_create, as_json },
+	{ "POST", "/api/v1/expenses", ACCESS_ADMIN, api_expenses_create, as_json },
+	{ "GET", "/api/v1/expenses", ACCESS_TOKEN, api_expenses_list, as_json_or_csv },
+	{ "POST", "/api/v1/periods/{period}/close", ACCESS_ADMIN, api_period_close, as_json },
+	{ "GET", "/api/v1/periods/{period}/summary", ACCESS_TOKEN, api_period_summary,
+	  as_json_or_csv },
+	{ "GET", "/api/v1/periods/{period}/invoices", ACCESS_ADMIN, api_period_invoices,
+	  as_json_or_csv },
+	{ "POST", "/api/v1/usage/import", ACCESS_ADMIN, api_usage_import, as_json },
 };
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
@@ -172,10 +188,31 @@ void api_sha256_hex(const char *text, char ret_hex[65])
 	sodium_bin2hex(ret_hex, 65, hash, sizeof(hash));
 }
 
+/* Writes a JSON scalar as a CSV field: integers in decimal, null (and what
+ * is not a scalar) as an empty field. */
+static void csv_value(FILE *out, json_t *value, bool last)
+{
+	const char *text = "";
+
+	/* A number is never a formula: -500 stays a number. */
+	if (json_is_integer(value)) {
+		fprintf(out, "%" JSON_INTEGER_FORMAT "%s", json_integer_value(value),
+			last ? "\r\n" : ",");
+		return;
+	}
+	if (json_is_string(value))
+		text = json_string_value(value);
+	else if (json_is_true(value))
+		text = "true";
+	else if (json_is_false(value))
+		text = "false";
+	http_csv_field(out, text, last);
+}
+
 void api_reply_rows(struct http_request *request, json_t *body, const char *key, json_t *rows,
 		    const char *const *columns, size_t n_columns)
 {
-	char *csv = NULL, number[24];
+	char *csv = NULL;
 	size_t len = 0, i;
 	json_t *row;
 	FILE *out;
@@ -198,28 +235,61 @@ void api_reply_rows(struct http_request *request, json_t *body, const char *key,
 		http_csv_field(out, columns[c], c + 1 == n_columns);
 	json_array_foreach(rows, i, row)
 	{
-		for (size_t c = 0; c < n_columns; c++) {
-			json_t *value = json_object_get(row, columns[c]);
-			const char *text = "";
-
-			/* A number is never a formula: -500 stays a number. */
-			if (json_is_integer(value)) {
-				snprintf(number, sizeof(number), "%" JSON_INTEGER_FORMAT,
-					 json_integer_value(value));
-				fprintf(out, "%s%s", number, c + 1 == n_columns ? "\r\n" : ",");
-				continue;
-			} else if (json_is_string(value)) {
-				text = json_string_value(value);
-			} else if (json_is_true(value)) {
-				text = "true";
-			} else if (json_is_false(value)) {
-				text = "false";
-			}
-			http_csv_field(out, text, c + 1 == n_columns);
-		}
+		for (size_t c = 0; c < n_columns; c++)
+			csv_value(out, json_object_get(row, columns[c]), c + 1 == n_columns);
 	}
 	fclose(out);
 	json_decref(rows);
+	http_reply_csv(request, 200, csv, len);
+}
+
+/* Writes value as "field,value" rows, its fields named by their path from
+ * the document's top: "revenue_by_kind_minor.fixed", "cost_sharing[0].pool_minor". */
+static void document_csv_rows(FILE *out, char *path, size_t path_size, json_t *value)
+{
+	size_t len = strlen(path), i;
+	const char *key;
+	json_t *member;
+
+	if (json_is_object(value)) {
+		json_object_foreach(value, key, member)
+		{
+			snprintf(path + len, path_size - len, "%s%s", len ? "." : "", key);
+			document_csv_rows(out, path, path_size, member);
+		}
+	} else if (json_is_array(value)) {
+		json_array_foreach(value, i, member)
+		{
+			snprintf(path + len, path_size - len, "[%zu]", i);
+			document_csv_rows(out, path, path_size, member);
+		}
+	} else {
+		http_csv_field(out, path, false);
+		csv_value(out, value, true);
+	}
+	path[len] = '\0';
+}
+
+void api_reply_document(struct http_request *request, json_t *document)
+{
+	char *csv = NULL, path[256] = "";
+	size_t len = 0;
+	FILE *out;
+
+	if (!http_request_wants_csv(request)) {
+		http_reply_json(request, 200, document);
+		return;
+	}
+	out = open_memstream(&csv, &len);
+	if (!out) {
+		json_decref(document);
+		http_reply_problem(request, 503, "out-of-memory", "the server is short of memory");
+		return;
+	}
+	fputs("field,value\r\n", out);
+	document_csv_rows(out, path, sizeof(path), document);
+	fclose(out);
+	json_decref(document);
 	http_reply_csv(request, 200, csv, len);
 }
 
@@ -484,6 +554,8 @@ void api_dispatch(struct http_request *request, void *userdata)
 		access = api->config->metrics_public ? ACCESS_PUBLIC : ACCESS_ADMIN;
 	if (access != ACCESS_PUBLIC &&
 	    (!call_authenticate(api, request, &call) || !call_permitted(request, access, &call)))
+		return;
+	if (http_request_negotiate(request, route->formats) < 0)
 		return;
 	route->handler(api, request, &call);
 	/* Whatever a write changed, the kept reading of the open period may no

@@ -68,6 +68,19 @@ void api_period_invoices(struct api *api, struct http_request *request, const st
 	reply_invoices(api, request, 0, text, json_pack("{s:s}", "period", text));
 }
 
+/* An invoice for a spreadsheet: its lines, one per row. */
+static void reply_invoice_lines(struct http_request *request, json_t *row)
+{
+	static const char *const columns[] = { "kind",	       "description",	   "quantity",
+					       "unit",	       "unit_price_minor", "unit_price_per",
+					       "amount_minor", "explain" };
+	json_t *document = json_loads(json_string_value(json_object_get(row, "document")), 0, NULL);
+
+	api_reply_rows(request, NULL, "lines", json_incref(json_object_get(document, "lines")),
+		       columns, sizeof(columns) / sizeof(columns[0]));
+	json_decref(document);
+}
+
 void api_household_invoice(struct api *api, struct http_request *request,
 			   const struct api_call *call)
 {
@@ -86,6 +99,10 @@ void api_household_invoice(struct api *api, struct http_request *request,
 				   "household %lld has no invoice for %s (is the period closed?)",
 				   (long long)id, text);
 		return;
+	}
+	if (r == 0 && http_request_wants_csv(request)) {
+		reply_invoice_lines(request, row);
+		goto out;
 	}
 	if (r == 0)
 		r = store_tariff_get(

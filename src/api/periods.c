@@ -115,7 +115,7 @@ static void job_reply(struct job *job, json_t *body)
 		json_decref(body);
 		return;
 	}
-	http_reply_json(job->request, 200, body);
+	api_reply_document(job->request, body);
 	job_resume(job);
 }
 
@@ -598,7 +598,7 @@ void api_period_summary(struct api *api, struct http_request *request, const str
 					   "the stored summary of %s does not parse", text);
 			return;
 		}
-		http_reply_json(request, 200, summary);
+		api_reply_document(request, summary);
 		return;
 	}
 	if (r != -ENOENT) {

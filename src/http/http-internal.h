@@ -15,6 +15,8 @@ struct http_request {
 	size_t body_cap;
 	unsigned status;
 	struct MHD_Response *response;
+	/* What content negotiation chose, one of the offered media types. */
+	const char *media_type;
 	/* The Origin header when it is a configured CORS origin. */
 	const char *cors_origin;
 	/* Answered later: the connection is suspended until the reply. */

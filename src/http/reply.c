@@ -149,13 +149,6 @@ void http_reply_problem(struct http_request *request, unsigned status, const cha
 	reply(request, status, "application/problem+json", text, text ? strlen(text) : 0);
 }
 
-bool http_request_wants_csv(const struct http_request *request)
-{
-	const char *accept = http_request_header(request, "Accept");
-
-	return accept && strstr(accept, "text/csv") != NULL;
-}
-
 void http_csv_field(FILE *out, const char *text, bool last)
 {
 	/* A leading = + - @ would make a spreadsheet run the cell as a formula. */

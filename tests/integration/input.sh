@@ -2,7 +2,8 @@
 # What a client may send wrong: every POST and PATCH body with an unknown key,
 # a missing key or a value of the wrong type gets a 400 problem in the
 # project's words (never the JSON library's), and the daemon stays up. Also
-# who may change a closed household, and the log line behind every 5xx.
+# who may change a closed household, content negotiation (Accept), and the
+# log line behind every 5xx.
 . "$(dirname "$0")/lib.sh"
 
 write_config
@@ -113,6 +114,86 @@ expect 200 "$(req GET "/api/v1/households/$GARCIA/ledger" "$MEMBER")" \
 	"a closed household's member reads its ledger"
 expect 200 "$(req PATCH "/api/v1/households/$GARCIA" "$ADMIN" '{"name": "Garcia"}')" \
 	"the treasurer renames a closed household"
+
+# Content negotiation: a month billed, then asked for in several forms.
+PREV=$(date -u -d "$(date -u +%Y-%m-01) -1 month" +%Y-%m)
+CURRENT=$(date -u +%Y-%m)
+TARIFF=$(jq -nc --arg from "$PREV-01" '{name: "Plain", currency: "EUR", valid_from: $from,
+	emergency: {reason: "the first tariff"},
+	fixed_fee: {amount_minor: 1500, prorate: false, description: "Membership"},
+	usage_charges: [{name: "Download", direction: "down", tiers: [{price_per_gb_minor: 10}]}]}')
+expect 201 "$(req POST /api/v1/tariffs "$ADMIN" "$TARIFF")" "a tariff drafted"
+expect 200 "$(req POST "/api/v1/tariffs/$(body .id)/publish" "$ADMIN" '')" "the tariff published"
+expect 201 "$(req POST /api/v1/households "$ADMIN" "{\"name\":\"Okafor\",\"joined_at\":\"$PREV-01\"}")" \
+	"a household for the month"
+OKAFOR=$(body .id)
+expect 201 "$(req POST "/api/v1/households/$OKAFOR/tokens" "$ADMIN" '')" "its member token"
+OKAFOR_TOKEN=$(body -r .token)
+expect 201 "$(req POST /api/v1/usage/import "$ADMIN" "{\"reason\": \"old meter\", \"rows\": [{\"household_id\": $OKAFOR, \"bucket_start\": \"$PREV-02T10:00:00Z\", \"bytes_up\": 1000, \"bytes_down\": 25000000000}]}")" \
+	"the month's usage imported"
+expect 200 "$(req POST "/api/v1/periods/$PREV/close" "$ADMIN" '')" "the month closed"
+
+INVOICE="/api/v1/households/$OKAFOR/invoices/$PREV"
+expect 200 "$(req GET "$INVOICE" "$OKAFOR_TOKEN")" "the invoice as JSON"
+jq -r '.invoice.lines[] | [.kind, .description, .quantity, .amount_minor] | @csv' "$WORK/body" |
+	tr -d '"' >"$WORK/lines.expected"
+[ "$(wc -l <"$WORK/lines.expected")" -ge 2 ] || fail "the invoice has fewer than 2 lines"
+expect 200 "$(req GET "$INVOICE" "$OKAFOR_TOKEN" '' -H 'Accept: text/csv')" "the invoice as CSV"
+header Content-Type | grep -q '^text/csv' || fail "the invoice's CSV is $(header Content-Type)"
+[ "$(head -1 "$WORK/body" | tr -d '\r')" = \
+	kind,description,quantity,unit,unit_price_minor,unit_price_per,amount_minor,explain ] ||
+	fail "the invoice's CSV header is $(head -1 "$WORK/body")"
+tail -n +2 "$WORK/body" | tr -d '\r' | python3 -c '
+import csv, sys
+for row in csv.reader(sys.stdin):
+    print(",".join([row[0], row[1], row[2], row[6]]))' >"$WORK/lines.csv"
+diff "$WORK/lines.expected" "$WORK/lines.csv" >&2 || fail "the CSV lines differ from the JSON lines"
+ok "the invoice's CSV has one row per line, with the JSON's figures"
+
+SUMMARY="/api/v1/periods/$PREV/summary"
+expect 200 "$(req GET "$SUMMARY" "$OKAFOR_TOKEN")" "the closed period's summary as JSON"
+REVENUE=$(body .revenue_minor)
+expect 200 "$(req GET "$SUMMARY" "$OKAFOR_TOKEN" '' -H 'Accept: text/csv')" \
+	"the closed period's summary as CSV"
+header Content-Type | grep -q '^text/csv' || fail "the summary's CSV is $(header Content-Type)"
+tr -d '\r' <"$WORK/body" >"$WORK/summary.csv"
+head -1 "$WORK/summary.csv" | grep -qx 'field,value' || fail "summary CSV header: $(head -1 "$WORK/summary.csv")"
+grep -qx "period,$PREV" "$WORK/summary.csv" && grep -qx "revenue_minor,$REVENUE" "$WORK/summary.csv" &&
+	grep -qx 'status,closed' "$WORK/summary.csv" || fail "summary CSV: $(cat "$WORK/summary.csv")"
+grep -Eq '^revenue_by_kind_minor\.fixed,1500$' "$WORK/summary.csv" ||
+	fail "summary CSV has no nested field: $(cat "$WORK/summary.csv")"
+ok "the summary's CSV names each figure by its path"
+expect 200 "$(req GET "/api/v1/periods/$CURRENT/summary" "$OKAFOR_TOKEN" '' -H 'Accept: text/csv')" \
+	"the open period's summary as CSV"
+tr -d '\r' <"$WORK/body" | grep -qx 'status,open' || fail "open summary CSV: $(cat "$WORK/body")"
+
+LEDGER="/api/v1/households/$OKAFOR/ledger"
+expect 200 "$(req GET "$LEDGER" "$OKAFOR_TOKEN" '' -H 'Accept: application/json;q=0, text/csv')" \
+	"JSON refused with q=0 and CSV accepted"
+header Content-Type | grep -q '^text/csv' || fail "q=0 on JSON gave $(header Content-Type)"
+expect 200 "$(req GET "$LEDGER" "$OKAFOR_TOKEN" '' -H 'Accept: text/csv;q=0')" \
+	"CSV refused with q=0"
+header Content-Type | grep -q '^application/json' || fail "q=0 on CSV gave $(header Content-Type)"
+expect 200 "$(req GET "$LEDGER" "$OKAFOR_TOKEN" '' -H 'Accept: application/json;q=0.5, text/csv;q=0.8')" \
+	"the higher weight wins"
+header Content-Type | grep -q '^text/csv' || fail "weights gave $(header Content-Type)"
+status=$(req GET "$LEDGER" "$OKAFOR_TOKEN" '' -H 'Accept: text/html')
+expect_problem 406 "$status" "a list asked for in a form it has not is 406" \
+	'answered in application/json or text/csv'
+status=$(req GET "$INVOICE" "$OKAFOR_TOKEN" '' -H 'Accept: */*;q=0')
+expect_problem 406 "$status" "an Accept that accepts nothing is 406" 'application/json or text/csv'
+status=$(req GET /api/v1/me "$OKAFOR_TOKEN" '' -H 'Accept: text/csv')
+expect_problem 406 "$status" "CSV of what has no CSV form is 406" 'answered in application/json;'
+status=$(req GET /metrics "$ADMIN" '' -H 'Accept: application/json')
+expect_problem 406 "$status" "metrics as JSON is 406" 'answered in text/plain'
+expect 200 "$(req GET /metrics "$ADMIN" '' -H 'Accept: application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1')" \
+	"metrics for Prometheus's Accept"
+households=$(sqlite3 "$DB" 'SELECT count(*) FROM households')
+status=$(req POST /api/v1/households "$ADMIN" '{"name":"Tran","joined_at":"2026-11-01"}' -H 'Accept: text/csv')
+expect_problem 406 "$status" "a POST whose reply cannot be CSV is 406" 'application/json'
+[ "$(sqlite3 "$DB" 'SELECT count(*) FROM households')" = "$households" ] ||
+	fail "the refused POST created a household"
+ok "a 406 changes nothing"
 
 # Every 5xx leaves one log line with the method, the path and the cause.
 sqlite3 "$DB" 'ALTER TABLE expenses RENAME TO expenses_away'
