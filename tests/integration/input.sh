@@ -195,6 +195,27 @@ expect_problem 406 "$status" "a POST whose reply cannot be CSV is 406" 'applicat
 	fail "the refused POST created a household"
 ok "a 406 changes nothing"
 
+# What the import's documentation promises: about 10,000 rows of some 100
+# bytes fit in the default body limit of 1 MiB, and more are refused whole.
+EARLIER=$(date -u -d "$(date -u +%Y-%m-01) -2 month" +%s)
+import_rows() {
+	python3 - "$1" "$EARLIER" "$GARCIA" "$OKAFOR" >"$WORK/import.json" <<'PY'
+import json, sys, time
+n, start, households = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
+rows = [{"household_id": int(households[i % 2]),
+         "bucket_start": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start + 300 * (i // 2))),
+         "bytes_up": 2000000000, "bytes_down": 30000000000} for i in range(n)]
+print(json.dumps({"reason": "history from the old meter", "rows": rows}, separators=(",", ":")))
+PY
+	curl -sS -o "$WORK/body" -D "$WORK/headers" -w '%{http_code}' -X POST \
+		-H "Authorization: Bearer $ADMIN" --data-binary "@$WORK/import.json" "$BASE/api/v1/usage/import"
+}
+status=$(import_rows 10200)
+expect_problem 413 "$status" "10,200 rows of some 104 bytes exceed the default body limit" '1048576'
+status=$(import_rows 9800)
+expect 201 "$status" "9,800 rows fit in it"
+[ "$(body .imported)" = 9800 ] || fail "imported $(body .imported) rows"
+
 # Every 5xx leaves one log line with the method, the path and the cause.
 sqlite3 "$DB" 'ALTER TABLE expenses RENAME TO expenses_away'
 status=$(req GET '/api/v1/expenses?period=2026-11' "$ADMIN")
