@@ -276,6 +276,18 @@ int store_period_close_insert(struct store *store, const char *period, int64_t h
  * usage itself goes in with store_usage_add_rows(). */
 int store_usage_import(struct store *store, const struct store_usage_row *row, const char *reason,
 		       const char *actor, int64_t log_index);
-/* One household's imports (0: all) with buckets in [from, to). */
+/* One household's imports with buckets in [from, to), in time order. */
 int store_usage_imports_list(struct store *store, int64_t household_id, int64_t from, int64_t to,
 			     struct json_t **ret_imports);
+
+/* How much of a household's usage came from imports. */
+struct store_imported {
+	int64_t rows;
+	uint64_t bytes_up;
+	uint64_t bytes_down;
+};
+
+/* One household's imports with buckets in [from, to), added up; -ERANGE
+ * when a sum does not fit in 64 bits. */
+int store_usage_imported(struct store *store, int64_t household_id, int64_t from, int64_t to,
+			 struct store_imported *ret_imported);

@@ -431,28 +431,16 @@ int bill_run_find(const struct bill_run *run, int64_t household_id, size_t *ret_
  * from another meter. */
 static int imported_json(struct bill_run *run, int64_t household_id, json_t **ret_json)
 {
-	json_int_t up = 0, down = 0;
-	json_t *rows, *row;
-	size_t i;
+	struct store_imported imported;
 	int r;
 
-	r = store_usage_imports_list(run->store, household_id, run->start_s, run->usage_end_s,
-				     &rows);
+	r = store_usage_imported(run->store, household_id, run->start_s, run->usage_end_s,
+				 &imported);
 	if (r < 0)
 		return r;
-	json_array_foreach(rows, i, row)
-	{
-		if (__builtin_add_overflow(up, json_integer_value(json_object_get(row, "bytes_up")),
-					   &up) ||
-		    __builtin_add_overflow(
-			    down, json_integer_value(json_object_get(row, "bytes_down")), &down)) {
-			json_decref(rows);
-			return -ERANGE;
-		}
-	}
-	*ret_json = json_pack("{s:I, s:I, s:I}", "rows", (json_int_t)json_array_size(rows),
-			      "bytes_up", up, "bytes_down", down);
-	json_decref(rows);
+	*ret_json = json_pack("{s:I, s:I, s:I}", "rows", (json_int_t)imported.rows, "bytes_up",
+			      (json_int_t)imported.bytes_up, "bytes_down",
+			      (json_int_t)imported.bytes_down);
 	return *ret_json ? 0 : -ENOMEM;
 }
 

@@ -336,10 +336,45 @@ int store_usage_imports_list(struct store *store, int64_t household_id, int64_t 
 {
 	static const char sql[] = "SELECT id, household_id, bucket_start, bytes_up, bytes_down, "
 				  "reason, created_at, log_index FROM usage_imports "
-				  "WHERE (?1 = 0 OR household_id = ?1) AND bucket_start >= ?2 "
-				  "AND bucket_start < ?3 ORDER BY bucket_start, household_id";
+				  "WHERE household_id = ?1 AND bucket_start >= ?2 "
+				  "AND bucket_start < ?3 ORDER BY bucket_start";
 	const struct store_value values[] = { STORE_INT(household_id), STORE_INT(from),
 					      STORE_INT(to) };
 
 	return query_json(store, sql, values, 3, ret_imports);
+}
+
+static int imported_decode(sqlite3_stmt *stmt, struct store_rows *rows)
+{
+	struct store_imported *imported = store_rows_add(rows);
+
+	if (!imported)
+		return -ENOMEM;
+	*imported = (struct store_imported){
+		.rows = sqlite3_column_int64(stmt, 0),
+		.bytes_up = (uint64_t)sqlite3_column_int64(stmt, 1),
+		.bytes_down = (uint64_t)sqlite3_column_int64(stmt, 2),
+	};
+	return 0;
+}
+
+int store_usage_imported(struct store *store, int64_t household_id, int64_t from, int64_t to,
+			 struct store_imported *ret_imported)
+{
+	static const char sql[] = "SELECT count(*), coalesce(sum(bytes_up), 0), "
+				  "coalesce(sum(bytes_down), 0) FROM usage_imports "
+				  "WHERE household_id = ?1 AND bucket_start >= ?2 "
+				  "AND bucket_start < ?3";
+	const struct store_value values[] = { STORE_INT(household_id), STORE_INT(from),
+					      STORE_INT(to) };
+	struct store_rows rows = { .item_size = sizeof(struct store_imported) };
+	int r;
+
+	r = store_collect(store, sql, values, 3, imported_decode, &rows);
+	/* SQLite's sum() fails on overflow rather than wrapping. */
+	if (r < 0)
+		return r == -EIO ? -ERANGE : r;
+	*ret_imported = *(struct store_imported *)rows.items;
+	free(rows.items);
+	return 0;
 }

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -306,6 +307,98 @@ static void test_later_own_tariff_follows_cooperative(void **state)
 	free(document);
 }
 
+/* CPU time of making every member's October invoice, repeated to be
+ * measurable, in ms; *ret_imported is household 1's "imported". */
+static double invoices_cpu_ms(struct store *store, json_t **ret_imported)
+{
+	struct period october = { 2026, 10 };
+	struct bill_run *run;
+	struct timespec start, end;
+	char errbuf[256];
+	bool done = false;
+
+	assert_int_equal(bill_run_new(store, &october, INT64_MAX, &run, errbuf, sizeof(errbuf)), 0);
+	while (!done)
+		assert_int_equal(bill_run_scan(run, 0, &done), 0);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &start);
+	for (int round = 0; round < 40; round++) {
+		for (size_t i = 0; i < bill_run_count(run); i++) {
+			struct bill_invoice invoice;
+
+			assert_int_equal(bill_run_invoice(run, i, &invoice), 0);
+			if (round == 0 && i == 0)
+				*ret_imported =
+					json_incref(json_object_get(invoice.json, "imported"));
+			bill_invoice_clear(&invoice);
+		}
+	}
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &end);
+	bill_run_free(run);
+	return (double)(end.tv_sec - start.tv_sec) * 1e3 +
+	       (double)(end.tv_nsec - start.tv_nsec) / 1e6;
+}
+
+static double invoices_cpu_ms_least(struct store *store, json_t **ret_imported)
+{
+	double least = INFINITY;
+
+	for (int i = 0; i < 3; i++) {
+		json_t *imported = NULL;
+		double ms = invoices_cpu_ms(store, &imported);
+
+		least = ms < least ? ms : least;
+		json_decref(*ret_imported);
+		*ret_imported = imported;
+	}
+	return least;
+}
+
+static void import_rows(struct store *store, const struct store_usage_row *rows, size_t n)
+{
+	assert_int_equal(store_begin(store), 0);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(store_usage_import(store, &rows[i], "other meter", "test", 0), 0);
+	assert_int_equal(store_usage_add_rows(store, 0, rows, n), 0);
+	assert_int_equal(store_commit(store), 0);
+}
+
+/* An invoice counts its household's imports of the period, and takes as long
+ * to make whatever other months and households imported: a close grows with
+ * the households, not with their square. */
+static void test_invoice_imports_cost_stays_flat(void **state)
+{
+	struct fixture *f = *state;
+	const struct store_usage_row october[] = { { 1790812800, 1, 1000, 5000 },
+						   { 1790816400, 1, 24, 76 } };
+	struct store_usage_row *september = calloc(40000, sizeof(*september));
+	json_t *imported = NULL;
+	double before_ms, after_ms;
+
+	setenv("TZ", "UTC", 1);
+	tzset();
+	publish(f->store, hourly_tariff);
+	import_rows(f->store, october, 2);
+	before_ms = invoices_cpu_ms_least(f->store, &imported);
+	assert_int_equal(json_integer_value(json_object_get(imported, "rows")), 2);
+	assert_int_equal(json_integer_value(json_object_get(imported, "bytes_up")), 1024);
+	assert_int_equal(json_integer_value(json_object_get(imported, "bytes_down")), 5076);
+
+	/* September 2026, bucket by bucket, for every household. */
+	assert_non_null(september);
+	for (size_t i = 0; i < 40000; i++)
+		september[i] =
+			(struct store_usage_row){ 1788220800 + (int64_t)(i / HOUSEHOLDS) * 300,
+						  1 + (int64_t)(i % HOUSEHOLDS), 1, 1 };
+	import_rows(f->store, september, 40000);
+	after_ms = invoices_cpu_ms_least(f->store, &imported);
+	assert_int_equal(json_integer_value(json_object_get(imported, "rows")), 2);
+	print_message("invoices: %.1f ms, with 40,000 imports of another month %.1f ms\n",
+		      before_ms, after_ms);
+	assert_true(after_ms < 3 * before_ms);
+	json_decref(imported);
+	free(september);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -315,6 +408,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_usage_past_64_bits_fails_cleanly, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_later_own_tariff_follows_cooperative, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_invoice_imports_cost_stays_flat, setup,
 						teardown),
 	};
 
