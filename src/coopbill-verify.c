@@ -424,9 +424,8 @@ static int decode_hash(json_t *value, uint8_t ret_hash[TLOG_HASH_SIZE])
 	size_t len;
 
 	if (!json_is_string(value) ||
-	    sodium_base642bin(hash, sizeof(hash), json_string_value(value),
-			      json_string_length(value), NULL, &len, NULL,
-			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    tlog_base64_decode(json_string_value(value), json_string_length(value), hash,
+			       sizeof(hash), &len) < 0 ||
 	    len != TLOG_HASH_SIZE)
 		return -EBADMSG;
 	memcpy(ret_hash, hash, TLOG_HASH_SIZE);

@@ -199,3 +199,9 @@ int tlog_checkpoint_format(const struct tlog_checkpoint *checkpoint,
  * anything over the limits above. */
 int tlog_checkpoint_parse(const char *text, size_t text_len,
 			  struct tlog_checkpoint *ret_checkpoint);
+
+/* Decodes padded standard base64 strictly: only the 64 digits, '=' only as
+ * the final padding, unused bits zero; -EINVAL otherwise, or when the bytes
+ * do not fit in max_len. */
+int tlog_base64_decode(const char *text, size_t len, uint8_t *ret_bytes, size_t max_len,
+		       size_t *ret_len);

@@ -127,8 +127,8 @@ int tlog_checkpoint_parse(const char *text, size_t text_len, struct tlog_checkpo
 	r = parse_size(size, size_len, &checkpoint.size);
 	if (r < 0)
 		return r;
-	if (sodium_base642bin(checkpoint.root, sizeof(checkpoint.root), root64, root64_len, NULL,
-			      &root_len, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	if (tlog_base64_decode(root64, root64_len, checkpoint.root, sizeof(checkpoint.root),
+			       &root_len) < 0 ||
 	    root_len != TLOG_HASH_SIZE)
 		return -EINVAL;
 	if (!extensions_valid(text + pos, text_len - pos))

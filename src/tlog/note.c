@@ -186,8 +186,8 @@ static int parse_key_fields(const char *text, size_t len, char ret_name[TLOG_KEY
 	r = parse_key_id(id_hex, (size_t)(plus - id_hex), &id);
 	if (r < 0)
 		return r;
-	if (sodium_base642bin(decoded, sizeof(decoded), key64, len - (size_t)(key64 - text), NULL,
-			      &decoded_len, NULL, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	if (tlog_base64_decode(key64, len - (size_t)(key64 - text), decoded, sizeof(decoded),
+			       &decoded_len) < 0 ||
 	    decoded_len == 0) {
 		r = -EINVAL;
 		goto out;
@@ -431,9 +431,8 @@ static int check_signature_line(const char *line, size_t line_len, const char *t
 	signature64 = space + 1;
 	if (!key_name_valid(name, name_len) || signature64 == line + line_len)
 		return -EBADMSG;
-	if (sodium_base642bin(signature, sizeof(signature), signature64,
-			      (size_t)(line + line_len - signature64), NULL, &signature_len, NULL,
-			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	if (tlog_base64_decode(signature64, (size_t)(line + line_len - signature64), signature,
+			       sizeof(signature), &signature_len) < 0 ||
 	    signature_len < 5)
 		return -EBADMSG;
 	id = (uint32_t)signature[0] << 24 | (uint32_t)signature[1] << 16 |

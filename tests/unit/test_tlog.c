@@ -1496,6 +1496,101 @@ static void test_checkpoint_rejects(void **state)
 #undef ROOT
 }
 
+/* Counts the copies of text, with one of its base64 characters (from
+ * text + start to the next newline or the end) replaced by one byte of 0x80
+ * or more, that parse. */
+static size_t high_byte_copies_accepted(const char *text, size_t start,
+					bool (*parses)(const char *text, size_t len))
+{
+	size_t len = strlen(text), end = start + strcspn(text + start, "\n"), accepted = 0;
+	char copy[1024];
+
+	assert_true(len < sizeof(copy));
+	assert_true(parses(text, len));
+	for (size_t i = start; i < end; i++) {
+		for (unsigned c = 0x80; c <= 0xff; c++) {
+			memcpy(copy, text, len + 1);
+			copy[i] = (char)c;
+			accepted += parses(copy, len);
+		}
+	}
+	return accepted;
+}
+
+static bool verifier_parses(const char *text, size_t len)
+{
+	struct tlog_verifier verifier;
+
+	return tlog_verifier_parse(text, &verifier) == 0;
+}
+
+static bool signer_parses(const char *text, size_t len)
+{
+	struct tlog_signer signer;
+	bool parses = tlog_signer_parse(text, &signer) == 0;
+
+	tlog_signer_wipe(&signer);
+	return parses;
+}
+
+static bool go_note_opens(const char *text, size_t len)
+{
+	struct tlog_verifier verifier;
+
+	assert_int_equal(tlog_verifier_parse(GO_VERIFIER_KEY, &verifier), 0);
+	return note_opens(text, len, &verifier);
+}
+
+static bool checkpoint_parses(const char *text, size_t len)
+{
+	struct tlog_checkpoint checkpoint;
+
+	return tlog_checkpoint_parse(text, len, &checkpoint) == 0;
+}
+
+/* libsodium 1.0.18 decodes bytes of 0x80 or more as base64 digits: a key, a
+ * signature or a root hash must not have several spellings. */
+static void test_base64_is_strict(void **state)
+{
+	static const char checkpoint[] = "example.com/behind-the-sofa\n20852163\n"
+					 "CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n";
+	static const char signature_line[] = "\xe2\x80\x94 PeterNeumann ";
+	uint8_t bytes[8];
+	size_t len;
+
+	assert_int_equal(high_byte_copies_accepted(GO_VERIFIER_KEY,
+						   strlen("PeterNeumann+c74f20a3+"),
+						   verifier_parses),
+			 0);
+	assert_int_equal(high_byte_copies_accepted(GO_SIGNER_KEY,
+						   strlen("PRIVATE+KEY+PeterNeumann+c74f20a3+"),
+						   signer_parses),
+			 0);
+	assert_int_equal(
+		high_byte_copies_accepted(GO_NOTE,
+					  (size_t)(strstr(GO_NOTE, signature_line) - GO_NOTE) +
+						  strlen(signature_line),
+					  go_note_opens),
+		0);
+	assert_int_equal(
+		high_byte_copies_accepted(checkpoint, strlen(checkpoint) - 45, checkpoint_parses),
+		0);
+
+	assert_int_equal(tlog_base64_decode("AQID", 4, bytes, sizeof(bytes), &len), 0);
+	assert_int_equal(len, 3);
+	assert_int_equal(tlog_base64_decode("AQ==", 4, bytes, sizeof(bytes), &len), 0);
+	assert_int_equal(len, 1);
+	/* Padding only at the end, at most two; no missing padding, no spaces,
+	 * no unused bits set, no URL-safe digits. */
+	assert_int_equal(tlog_base64_decode("A===", 4, bytes, sizeof(bytes), &len), -EINVAL);
+	assert_int_equal(tlog_base64_decode("A=QI", 4, bytes, sizeof(bytes), &len), -EINVAL);
+	assert_int_equal(tlog_base64_decode("AQ", 2, bytes, sizeof(bytes), &len), -EINVAL);
+	assert_int_equal(tlog_base64_decode("AQ I", 4, bytes, sizeof(bytes), &len), -EINVAL);
+	assert_int_equal(tlog_base64_decode("AR==", 4, bytes, sizeof(bytes), &len), -EINVAL);
+	assert_int_equal(tlog_base64_decode("A-_B", 4, bytes, sizeof(bytes), &len), -EINVAL);
+	assert_int_equal(tlog_base64_decode("AQIDBA==", 8, bytes, 3, &len), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1516,6 +1611,7 @@ int main(void)
 		cmocka_unit_test(test_malformed_notes),
 		cmocka_unit_test(test_checkpoint_round_trip),
 		cmocka_unit_test(test_checkpoint_rejects),
+		cmocka_unit_test(test_base64_is_strict),
 	};
 
 	if (sodium_init() < 0)
