@@ -16,11 +16,13 @@
 struct store;
 struct bill_run;
 
-/* Prepares a period: its members and their tariffs. Usage from its start up
- * to min(usage_until_s, its end) counts. -ENOENT when no published tariff is
+/* Prepares a period: its members and their tariffs, its bounds and
+ * membership dates in the zone (used only here: the run keeps what it
+ * worked out, not the zone). Usage from its start up to min(usage_until_s,
+ * its end) counts. -ENOENT when no published tariff is
  * in force for the period; errbuf then says so in a sentence. */
-int bill_run_new(struct store *store, const struct period *period, int64_t usage_until_s,
-		 struct bill_run **ret_run, char *errbuf, size_t errbuf_len);
+int bill_run_new(struct store *store, const struct tz_zone *zone, const struct period *period,
+		 int64_t usage_until_s, struct bill_run **ret_run, char *errbuf, size_t errbuf_len);
 void bill_run_free(struct bill_run *run);
 
 /* Reads the period's usage, one stretch of time after another in the order

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+struct tz_zone;
+
 #define CONFIG_DEFAULT_PATH "/etc/coopbill/coopbill.conf"
 
 struct config {
@@ -43,6 +45,9 @@ struct config {
 	/* [billing] */
 	char currency[4]; /* ISO 4217 code */
 	char *timezone;	  /* IANA zone name, e.g. "Europe/Madrid" */
+	/* The zone read from it when the configuration was loaded: what local
+	 * dates and billing periods are computed with (never the process's TZ). */
+	struct tz_zone *zone;
 	/* Days between a tariff's publication and the start of its first period. */
 	unsigned notice_days;
 };

@@ -4,6 +4,3 @@
 
 /* Runs the daemon until it is told to stop. Returns the process exit code. */
 int daemon_run(const char *config_path);
-
-/* Sets the process time zone (TZ) to the cooperative's, for local dates. */
-void daemon_set_timezone(const char *timezone);

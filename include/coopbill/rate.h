@@ -24,7 +24,7 @@ struct rate_slice {
 /* The cooperative's UTC offsets during a period: spans[i].offset_s is in force
  * from spans[i].from_s (UTC) until the next span, and local time is
  * utc + offset. from_s strictly increases; spans[0] also covers anything
- * earlier. period_zone() builds it from the process's time zone. */
+ * earlier. period_zone() builds it from a loaded time zone. */
 #define RATE_ZONE_SPANS_MAX 8
 struct rate_zone_span {
 	int64_t from_s;

@@ -162,14 +162,12 @@ int api_parse_id(const char *text, int64_t *ret_id)
 	return 0;
 }
 
-void api_today(char ret_date[11])
+void api_today(const struct tz_zone *zone, char ret_date[11])
 {
-	time_t now = time(NULL);
-	struct tm local;
+	struct tz_time local = { .date = { 1970, 1, 1 } };
 
-	/* The daemon runs with TZ set to the cooperative's zone (see main.c). */
-	localtime_r(&now, &local);
-	strftime(ret_date, 11, "%Y-%m-%d", &local);
+	tz_local(zone, (int64_t)time(NULL), &local, NULL);
+	date_format(&local.date, ret_date);
 }
 
 json_t *api_json_column(json_t *row, const char *key)

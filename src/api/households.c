@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api-internal.h"
+#include "coopbill/config.h"
 #include "coopbill/date.h"
 #include "coopbill/journal.h"
 #include "coopbill/log.h"
@@ -326,8 +327,8 @@ void api_household_get(struct api *api, struct http_request *request, const stru
 }
 
 /* Applies a PATCH body's status and left_at to the household. */
-static int patch_status(struct http_request *request, struct household *household,
-			const char *status, const char *left_at)
+static int patch_status(const struct tz_zone *zone, struct http_request *request,
+			struct household *household, const char *status, const char *left_at)
 {
 	struct date joined, left;
 	char today[11];
@@ -357,7 +358,7 @@ static int patch_status(struct http_request *request, struct household *househol
 	if (!left_at && household->status == HOUSEHOLD_CLOSED)
 		return 0;
 	if (!left_at) {
-		api_today(today);
+		api_today(zone, today);
 		left_at = today;
 	}
 	if (!date_valid(request, "left_at", left_at, &left))
@@ -436,7 +437,7 @@ void api_household_patch(struct api *api, struct http_request *request, const st
 				   (long long)household->id);
 		goto out;
 	}
-	if (patch_status(request, household, status, left_at) < 0)
+	if (patch_status(api->config->zone, request, household, status, left_at) < 0)
 		goto out;
 	if (tariff)
 		household->tariff_id = json_integer_value(tariff);

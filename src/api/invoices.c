@@ -194,7 +194,7 @@ static int import_row_parse(struct api *api, struct http_request *request, size_
 				   i, start);
 		return -EINVAL;
 	}
-	r = period_containing(ret_row->start, &period);
+	r = period_containing(api->config->zone, ret_row->start, &period);
 	if (r < 0)
 		return r;
 	period_format(&period, period_text);

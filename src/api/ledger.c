@@ -95,7 +95,7 @@ void api_payments_create(struct api *api, struct http_request *request, const st
 	if (!api_body_unpack(request, body, "invalid-payment", payment_shape, keys,
 			     sizeof(keys) / sizeof(keys[0])))
 		goto out;
-	api_today(today_text);
+	api_today(api->config->zone, today_text);
 	date_parse(today_text, &today);
 	if (amount <= 0 || amount > TARIFF_MINOR_MAX) {
 		http_reply_problem(request, 400, "invalid-payment",

@@ -504,8 +504,8 @@ static struct job *job_start(struct api *api, struct http_request *request, enum
 		shared = shared_run_ref(api->open_run);
 	if (!shared) {
 		shared = calloc(1, sizeof(*shared));
-		r = shared ? bill_run_new(api->store, period, usage_until_s, &shared->run, errbuf,
-					  sizeof(errbuf))
+		r = shared ? bill_run_new(api->store, api->config->zone, period, usage_until_s,
+					  &shared->run, errbuf, sizeof(errbuf))
 			   : -ENOMEM;
 		if (r < 0) {
 			free(shared);
@@ -533,12 +533,12 @@ static struct job *job_start(struct api *api, struct http_request *request, enum
 }
 
 /* A period can be closed once it has ended in the cooperative's time zone. */
-static bool period_ended(struct http_request *request, const struct period *period,
-			 const char *text)
+static bool period_ended(const struct tz_zone *zone, struct http_request *request,
+			 const struct period *period, const char *text)
 {
 	int64_t start_s, end_s;
 
-	if (period_bounds(period, &start_s, &end_s) < 0 || end_s > (int64_t)time(NULL)) {
+	if (period_bounds(zone, period, &start_s, &end_s) < 0 || end_s > (int64_t)time(NULL)) {
 		http_reply_problem(request, 409, "period-open",
 				   "period %s has not ended yet; close it once its last day is "
 				   "over",
@@ -556,7 +556,8 @@ void api_period_close(struct api *api, struct http_request *request, const struc
 	json_t *row;
 	int r;
 
-	if (api_parse_period(request, text, &period) < 0 || !period_ended(request, &period, text))
+	if (api_parse_period(request, text, &period) < 0 ||
+	    !period_ended(api->config->zone, request, &period, text))
 		return;
 	r = store_period_close_get(api->store, text, &row);
 	if (r == 0) {
@@ -617,7 +618,7 @@ void api_household_estimate(struct api *api, struct http_request *request,
 
 	if (api_path_household(api, request, call, &id) < 0)
 		return;
-	if (period_containing(time(NULL), &period) < 0) {
+	if (period_containing(api->config->zone, time(NULL), &period) < 0) {
 		http_reply_problem(request, 500, "internal",
 				   "the current period cannot be worked out from the clock");
 		return;

@@ -132,7 +132,7 @@ static int publish_check(struct api *api, struct http_request *request, const st
 	struct date today, earliest;
 	char text[DATE_TEXT_MAX];
 
-	api_today(text);
+	api_today(api->config->zone, text);
 	date_parse(text, &today);
 	earliest = period_start_after_notice(&today, api->config->notice_days);
 	if (!tariff->emergency_reason && date_compare(&tariff->valid_from, &earliest) < 0) {

@@ -27,70 +27,74 @@ static const char *const step_names[] = {
 	[STEP_MONTH] = "month",
 };
 
-static int64_t step_next(enum step step, int64_t t)
+/* The start of the next point: days and months in the cooperative's zone.
+ * Where that cannot be worked out (no such time in range), an hour on, so
+ * that loops over points always end. */
+static int64_t step_next(const struct tz_zone *zone, enum step step, int64_t t)
 {
-	time_t when = (time_t)t;
-	struct tm local;
+	struct tz_time local;
+	int64_t start_s, next_s;
+	int r;
 
 	if (step == STEP_5M)
 		return t + 300;
-	if (step == STEP_HOUR)
+	if (step == STEP_HOUR || tz_local(zone, t, &local, NULL) < 0)
 		return t + 3600;
-	localtime_r(&when, &local);
-	local.tm_hour = local.tm_min = local.tm_sec = 0;
-	local.tm_isdst = -1;
-	if (step == STEP_DAY) {
-		local.tm_mday++;
-	} else {
-		local.tm_mday = 1;
-		local.tm_mon++;
-	}
-	return (int64_t)mktime(&local);
+	if (step == STEP_DAY)
+		r = period_day_end(zone, &local.date, &next_s);
+	else
+		r = period_bounds(zone, &(struct period){ local.date.year, local.date.month },
+				  &start_s, &next_s);
+	return r < 0 ? t + 3600 : next_s;
 }
 
-static bool step_aligned(enum step step, int64_t t)
+static bool step_aligned(const struct tz_zone *zone, enum step step, int64_t t)
 {
-	time_t when = (time_t)t;
-	struct tm local;
+	struct tz_time local;
 
 	if (step == STEP_5M)
 		return t % 300 == 0;
 	if (step == STEP_HOUR)
 		return t % 3600 == 0;
-	localtime_r(&when, &local);
-	return local.tm_hour == 0 && local.tm_min == 0 && local.tm_sec == 0 &&
-	       (step == STEP_DAY || local.tm_mday == 1);
+	if (tz_local(zone, t, &local, NULL) < 0)
+		return false;
+	return local.hour == 0 && local.minute == 0 && local.second == 0 &&
+	       (step == STEP_DAY || local.date.day == 1);
 }
 
 /* RFC 3339 in the cooperative's time zone, "Z" where that is UTC. */
-static void time_format(int64_t t, char ret_text[32])
+static void time_format(const struct tz_zone *zone, int64_t t, char ret_text[32])
 {
-	time_t when = (time_t)t;
-	long offset_min;
-	struct tm local;
-	size_t len;
+	char date_text[DATE_TEXT_MAX];
+	struct tz_time local;
+	int32_t offset_s;
+	int len;
 
-	localtime_r(&when, &local);
-	len = strftime(ret_text, 32, "%Y-%m-%dT%H:%M:%S", &local);
-	offset_min = local.tm_gmtoff / 60;
-	if (offset_min == 0)
-		snprintf(ret_text + len, 32 - len, "Z");
+	if (tz_local(zone, t, &local, &offset_s) < 0) {
+		snprintf(ret_text, 32, "%" PRId64, t);
+		return;
+	}
+	date_format(&local.date, date_text);
+	len = snprintf(ret_text, 32, "%sT%02d:%02d:%02d", date_text, local.hour, local.minute,
+		       local.second);
+	if (offset_s == 0)
+		snprintf(ret_text + len, 32 - (size_t)len, "Z");
 	else
-		snprintf(ret_text + len, 32 - len, "%c%02ld:%02ld", offset_min < 0 ? '-' : '+',
-			 labs(offset_min) / 60, labs(offset_min) % 60);
+		snprintf(ret_text + len, 32 - (size_t)len, "%c%02d:%02d", offset_s < 0 ? '-' : '+',
+			 abs(offset_s) / 3600, abs(offset_s) / 60 % 60);
 }
 
-static json_t *time_json(int64_t t)
+static json_t *time_json(const struct tz_zone *zone, int64_t t)
 {
 	char text[32];
 
-	time_format(t, text);
+	time_format(zone, t, text);
 	return json_string(text);
 }
 
 /* Reads from= and to= (RFC 3339), aligned to the step; replies 400 if not. */
-static int range_parse(struct http_request *request, enum step step, int64_t *ret_from,
-		       int64_t *ret_to)
+static int range_parse(const struct tz_zone *zone, struct http_request *request, enum step step,
+		       int64_t *ret_from, int64_t *ret_to)
 {
 	const char *names[] = { "from", "to" };
 	int64_t values[2];
@@ -113,7 +117,7 @@ static int range_parse(struct http_request *request, enum step step, int64_t *re
 					   names[i]);
 			return -EINVAL;
 		}
-		if (!step_aligned(step, values[i])) {
+		if (!step_aligned(zone, step, values[i])) {
 			http_reply_problem(
 				request, 400, "invalid-range", "%s must fall on a %s boundary%s",
 				names[i], step_names[step],
@@ -153,20 +157,20 @@ static int step_parse(struct http_request *request, const struct config *config,
 	return -EINVAL;
 }
 
-static json_t *gap_json(const struct store_gap *gap)
+static json_t *gap_json(const struct tz_zone *zone, const struct store_gap *gap)
 {
-	return json_pack("{s:o, s:o, s:s, s:s, s:I, s:I, s:s}", "at", time_json(gap->at), "since",
-			 gap->since ? time_json(gap->since) : json_null(), "direction",
-			 gap->direction == 0 ? "up" : "down", "reason", gap->reason, "bytes_before",
-			 (json_int_t)gap->bytes_before, "bytes_after", (json_int_t)gap->bytes_after,
-			 "detail",
+	return json_pack("{s:o, s:o, s:s, s:s, s:I, s:I, s:s}", "at", time_json(zone, gap->at),
+			 "since", gap->since ? time_json(zone, gap->since) : json_null(),
+			 "direction", gap->direction == 0 ? "up" : "down", "reason", gap->reason,
+			 "bytes_before", (json_int_t)gap->bytes_before, "bytes_after",
+			 (json_int_t)gap->bytes_after, "detail",
 			 "the traffic counted between since and at is unknown; what the counter "
 			 "showed after the reset is billed");
 }
 
-static void reply_series_csv(struct http_request *request, const int64_t *starts,
-			     const struct store_usage_row *points, const bool *imported,
-			     size_t n_points)
+static void reply_series_csv(const struct tz_zone *zone, struct http_request *request,
+			     const int64_t *starts, const struct store_usage_row *points,
+			     const bool *imported, size_t n_points)
 {
 	char *csv = NULL, start[32];
 	size_t len = 0;
@@ -178,7 +182,7 @@ static void reply_series_csv(struct http_request *request, const int64_t *starts
 	}
 	fputs("start,bytes_up,bytes_down,imported\r\n", out);
 	for (size_t i = 0; i < n_points; i++) {
-		time_format(starts[i], start);
+		time_format(zone, starts[i], start);
 		fprintf(out, "%s,%" PRIu64 ",%" PRIu64 ",%s\r\n", start, points[i].bytes_up,
 			points[i].bytes_down, imported[i] ? "true" : "false");
 	}
@@ -207,7 +211,8 @@ void api_household_usage(struct api *api, struct http_request *request, const st
 		return;
 	}
 	store_household_free(household);
-	if (step_parse(request, config, &step) < 0 || range_parse(request, step, &from, &to) < 0)
+	if (step_parse(request, config, &step) < 0 ||
+	    range_parse(config->zone, request, step, &from, &to) < 0)
 		return;
 	if (step == STEP_5M &&
 	    from < (int64_t)time(NULL) - (int64_t)config->meter_keep_buckets_days * 86400) {
@@ -217,7 +222,7 @@ void api_household_usage(struct api *api, struct http_request *request, const st
 				   config->meter_keep_buckets_days);
 		return;
 	}
-	for (int64_t t = from; t < to; t = step_next(step, t)) {
+	for (int64_t t = from; t < to; t = step_next(config->zone, step, t)) {
 		if (++n_points > config->max_series_points) {
 			http_reply_problem(request, 400, "range-too-long",
 					   "the range has more than %u points at step=%s; ask for "
@@ -246,8 +251,8 @@ void api_household_usage(struct api *api, struct http_request *request, const st
 	/* Rows and imports are in time order: each falls in the point whose
 	 * range holds it. */
 	size_t row = 0, i = 0, k = 0;
-	for (int64_t t = from; t < to; t = step_next(step, t), i++) {
-		int64_t next = step_next(step, t);
+	for (int64_t t = from; t < to; t = step_next(config->zone, step, t), i++) {
+		int64_t next = step_next(config->zone, step, t);
 
 		starts[i] = t;
 		for (; row < n_rows && rows[row].start < next; row++) {
@@ -263,25 +268,26 @@ void api_household_usage(struct api *api, struct http_request *request, const st
 	}
 
 	if (http_request_wants_csv(request)) {
-		reply_series_csv(request, starts, points, imported, n_points);
+		reply_series_csv(config->zone, request, starts, points, imported, n_points);
 		goto out;
 	}
 	series = json_array();
 	for (i = 0; i < n_points; i++)
-		json_array_append_new(
-			series,
-			json_pack("{s:o, s:I, s:I, s:b}", "start", time_json(starts[i]), "bytes_up",
-				  (json_int_t)points[i].bytes_up, "bytes_down",
-				  (json_int_t)points[i].bytes_down, "imported", imported[i]));
+		json_array_append_new(series,
+				      json_pack("{s:o, s:I, s:I, s:b}", "start",
+						time_json(config->zone, starts[i]), "bytes_up",
+						(json_int_t)points[i].bytes_up, "bytes_down",
+						(json_int_t)points[i].bytes_down, "imported",
+						imported[i]));
 	gap_list = json_array();
 	for (i = 0; i < n_gaps; i++)
-		json_array_append_new(gap_list, gap_json(&gaps[i]));
+		json_array_append_new(gap_list, gap_json(config->zone, &gaps[i]));
 	http_reply_json(request, 200,
 			json_pack("{s:I, s:s, s:o, s:o, s:o, s:{s:I, s:I}, s:o}", "household_id",
 				  (json_int_t)household_id, "step", step_names[step], "from",
-				  time_json(from), "to", time_json(to), "series", series, "total",
-				  "bytes_up", (json_int_t)total.bytes_up, "bytes_down",
-				  (json_int_t)total.bytes_down, "gaps", gap_list));
+				  time_json(config->zone, from), "to", time_json(config->zone, to),
+				  "series", series, "total", "bytes_up", (json_int_t)total.bytes_up,
+				  "bytes_down", (json_int_t)total.bytes_down, "gaps", gap_list));
 out:
 	free(rows);
 	free(points);
@@ -300,7 +306,7 @@ void api_usage_summary(struct api *api, struct http_request *request, const stru
 	json_t *list;
 	int r;
 
-	if (range_parse(request, STEP_HOUR, &from, &to) < 0)
+	if (range_parse(api->config->zone, request, STEP_HOUR, &from, &to) < 0)
 		return;
 	r = store_usage_totals(api->store, from, to, &rows, &n_rows);
 	if (r == 0)
@@ -355,9 +361,10 @@ void api_usage_summary(struct api *api, struct http_request *request, const stru
 		goto out;
 	}
 	http_reply_json(request, 200,
-			json_pack("{s:o, s:o, s:o, s:{s:I, s:I}}", "from", time_json(from), "to",
-				  time_json(to), "households", list, "total", "bytes_up",
-				  (json_int_t)total.bytes_up, "bytes_down",
+			json_pack("{s:o, s:o, s:o, s:{s:I, s:I}}", "from",
+				  time_json(api->config->zone, from), "to",
+				  time_json(api->config->zone, to), "households", list, "total",
+				  "bytes_up", (json_int_t)total.bytes_up, "bytes_down",
 				  (json_int_t)total.bytes_down));
 out:
 	free(rows);

@@ -20,6 +20,7 @@
 
 #include "coopbill/config.h"
 #include "coopbill/currency.h"
+#include "coopbill/tz.h"
 
 #define CONFIG_DEFAULT_LISTEN	     "127.0.0.1:8080"
 #define CONFIG_DEFAULT_DATABASE_PATH "/var/lib/coopbill/coopbill.db"
@@ -28,8 +29,6 @@
 #define CONFIG_DEFAULT_LOG_ORIGIN    "coopbill.example/log"
 #define CONFIG_DEFAULT_TIMEZONE	     "UTC"
 
-#define CONFIG_ZONEINFO_DIR	 "/usr/share/zoneinfo"
-#define CONFIG_TIMEZONE_MAX	 255
 #define CONFIG_METER_TABLE_MAX	 32
 #define CONFIG_HOST_NAME_MAX	 253
 #define CONFIG_HOST_LABEL_MAX	 63
@@ -153,7 +152,11 @@ static void config_error(struct config_load *load, int lineno, const char *secti
 	va_list args;
 
 	load->n_errors++;
-	fprintf(load->errors, "%s:%d: ", load->path, lineno);
+	/* Line 0: a default, not written in the file. */
+	if (lineno > 0)
+		fprintf(load->errors, "%s:%d: ", load->path, lineno);
+	else
+		fprintf(load->errors, "%s: ", load->path);
 	if (section && *section)
 		fprintf(load->errors, "[%s] ", section);
 	if (name)
@@ -620,51 +623,55 @@ static int config_parse_currency(struct config_load *load, const struct config_k
 	return -EINVAL;
 }
 
-static bool config_is_zoneinfo_file(const char *name)
+/* The zone is read here, once per configuration, so that a reload naming a
+ * zone the box cannot read is refused with the rest of the file. */
+static int config_load_zone(struct config_load *load, int lineno, const char *name)
 {
-	char path[sizeof(CONFIG_ZONEINFO_DIR) + 1 + CONFIG_TIMEZONE_MAX];
-	char magic[4];
-	struct stat st;
-	bool is_zone = false;
-	int fd;
+	char quoted[CONFIG_QUOTED_MAX], reason[128];
+	struct tz_zone *zone;
+	int r;
 
-	snprintf(path, sizeof(path), "%s/%s", CONFIG_ZONEINFO_DIR, name);
-	/* O_NONBLOCK so that a FIFO planted in the tree cannot hang the daemon. */
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return false;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
-	    read(fd, magic, sizeof(magic)) == (ssize_t)sizeof(magic))
-		is_zone = memcmp(magic, "TZif", sizeof(magic)) == 0;
-	close(fd);
-	return is_zone;
+	r = tz_zone_load(name, &zone);
+	if (r == -ENOMEM) {
+		load->out_of_memory = true;
+		return r;
+	}
+	config_quote(name, quoted);
+	if (r == -EINVAL)
+		config_error(load, lineno, "billing", "timezone",
+			     "%s is not a time zone name; write an IANA name such as "
+			     "Europe/Madrid or UTC",
+			     quoted);
+	else if (r == -ENOENT)
+		config_error(load, lineno, "billing", "timezone",
+			     "%s is not a time zone in " TZ_ZONEINFO_DIR
+			     "; write an IANA name such as Europe/Madrid or UTC (from the "
+			     "tzdata package)",
+			     quoted);
+	else if (r == -ENOTSUP || r == -EBADMSG)
+		config_error(load, lineno, "billing", "timezone",
+			     "%s in " TZ_ZONEINFO_DIR " is not a TZif file of version 2 or later "
+			     "without leap seconds; write a zone name outside right/ and posix/, "
+			     "or reinstall tzdata",
+			     quoted);
+	else if (r < 0)
+		config_error(load, lineno, "billing", "timezone", "%s cannot be read: %s", quoted,
+			     strerror_r(-r, reason, sizeof(reason)));
+	if (r < 0)
+		return r;
+	tz_zone_free(load->config->zone);
+	load->config->zone = zone;
+	return 0;
 }
 
 static int config_parse_timezone(struct config_load *load, const struct config_key *key,
 				 const char *value)
 {
-	char quoted[CONFIG_QUOTED_MAX];
-	size_t len = strlen(value);
-	bool valid =
-		len >= 1 && len <= CONFIG_TIMEZONE_MAX && value[0] != '/' && !strstr(value, "..");
+	int r;
 
-	for (size_t i = 0; valid && i < len; i++)
-		valid = config_is_alpha(value[i]) || config_is_digit(value[i]) ||
-			strchr("_+-/", value[i]);
-	if (!valid) {
-		config_error(load, load->lineno, key->section, key->name,
-			     "%s is not a time zone name; write an IANA name such as "
-			     "Europe/Madrid or UTC",
-			     config_quote(value, quoted));
-		return -EINVAL;
-	}
-	if (!config_is_zoneinfo_file(value)) {
-		config_error(load, load->lineno, key->section, key->name,
-			     "%s is not a time zone in " CONFIG_ZONEINFO_DIR
-			     "; write an IANA name such as Europe/Madrid or UTC",
-			     config_quote(value, quoted));
-		return -ENOENT;
-	}
+	r = config_load_zone(load, load->lineno, value);
+	if (r < 0)
+		return r;
 	return config_replace_text(load, &load->config->timezone, value);
 }
 
@@ -992,6 +999,8 @@ int config_load(const char *path, struct config **ret_config, char **ret_errors)
 		goto out;
 	}
 	config_check_limits(&load);
+	if (!load.key_lines[CONFIG_KEY_TIMEZONE])
+		config_load_zone(&load, 0, CONFIG_DEFAULT_TIMEZONE);
 	/* Hourly roll-ups add whole buckets: a bucket must not straddle an hour. */
 	if (3600 % load.config->meter_bucket_s != 0)
 		config_error(&load, load.key_lines[CONFIG_KEY_METER_BUCKET_S], "meter", "bucket_s",
@@ -1036,6 +1045,7 @@ void config_free(struct config *config)
 	free(config->log_origin);
 	free(config->log_key_file);
 	free(config->timezone);
+	tz_zone_free(config->zone);
 	free(config);
 }
 

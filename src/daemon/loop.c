@@ -6,7 +6,6 @@
 #include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <systemd/sd-daemon.h>
 #include <uv.h>
@@ -38,12 +37,6 @@ struct daemon {
 	bool stopping;
 	bool drained;
 };
-
-void daemon_set_timezone(const char *timezone)
-{
-	setenv("TZ", timezone, 1);
-	tzset();
-}
 
 static void on_handle_closed(uv_handle_t *handle)
 {
@@ -134,7 +127,6 @@ static void daemon_reload(struct daemon *daemon)
 	    config->meter_enabled != old->meter_enabled)
 		log_warning("reload: [meter] table and enabled take effect on restart");
 	meter_set_config(daemon->meter, config);
-	daemon_set_timezone(config->timezone);
 	api_set_config(daemon->api, config);
 	http_server_set_config(daemon->http, config);
 	daemon->config = config;
@@ -173,7 +165,6 @@ static int daemon_start(struct daemon *daemon, const char *config_path)
 		free(errors);
 		return r;
 	}
-	daemon_set_timezone(daemon->config->timezone);
 
 	r = store_open(daemon->config->database_path, &daemon->store, errbuf, sizeof(errbuf));
 	if (r < 0) {

@@ -139,17 +139,20 @@ static int member_tariff(struct bill_run *run, int64_t own_id, int64_t default_i
 	return tariff_index(run, default_id, ret_index);
 }
 
-static int64_t day_start(const char *date_text)
+/* A membership runs from the start of its joining day to the end of its
+ * leaving day, local days both. */
+static int64_t membership_edge(const struct tz_zone *zone, const char *date_text, bool end)
 {
 	struct date date;
-	int64_t start_s;
+	int64_t edge_s;
 
-	if (date_parse(date_text, &date) < 0 || period_day_start(&date, &start_s) < 0)
+	if (date_parse(date_text, &date) < 0 || (end ? period_day_end(zone, &date, &edge_s)
+						     : period_day_start(zone, &date, &edge_s)) < 0)
 		return 0;
-	return start_s;
+	return edge_s;
 }
 
-static int members_load(struct bill_run *run, int64_t default_id)
+static int members_load(struct bill_run *run, const struct tz_zone *zone, int64_t default_id)
 {
 	struct household *households;
 	size_t n;
@@ -165,12 +168,12 @@ static int members_load(struct bill_run *run, int64_t default_id)
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct bill_member member = { .id = households[i].id,
-					      .member_from_s = day_start(households[i].joined_at),
+					      .member_from_s = membership_edge(
+						      zone, households[i].joined_at, false),
 					      .member_to_s = INT64_MAX };
 
-		/* Membership ends with the leaving day. */
 		if (households[i].left_at[0])
-			member.member_to_s = day_start(households[i].left_at) + 86400;
+			member.member_to_s = membership_edge(zone, households[i].left_at, true);
 		if (member.member_from_s >= run->end_s || member.member_to_s <= run->start_s)
 			continue;
 		r = member_tariff(run, households[i].tariff_id, default_id, &member.tariff);
@@ -322,8 +325,8 @@ int bill_run_scan(struct bill_run *run, uint64_t deadline_ns, bool *ret_done)
 	return 0;
 }
 
-int bill_run_new(struct store *store, const struct period *period, int64_t usage_until_s,
-		 struct bill_run **ret_run, char *errbuf, size_t errbuf_len)
+int bill_run_new(struct store *store, const struct tz_zone *zone, const struct period *period,
+		 int64_t usage_until_s, struct bill_run **ret_run, char *errbuf, size_t errbuf_len)
 {
 	char period_start[DATE_TEXT_MAX];
 	struct bill_run *run;
@@ -336,9 +339,9 @@ int bill_run_new(struct store *store, const struct period *period, int64_t usage
 	run->store = store;
 	run->period = *period;
 	period_format(period, run->period_text);
-	r = period_bounds(period, &run->start_s, &run->end_s);
+	r = period_bounds(zone, period, &run->start_s, &run->end_s);
 	if (r == 0)
-		r = period_zone(run->start_s, run->end_s, &run->zone);
+		r = period_zone(zone, run->start_s, run->end_s, &run->zone);
 	if (r < 0) {
 		snprintf(errbuf, errbuf_len, "cannot work out the bounds of %s in the time zone",
 			 run->period_text);
@@ -358,7 +361,7 @@ int bill_run_new(struct store *store, const struct period *period, int64_t usage
 		goto fail;
 	}
 	if (r == 0)
-		r = members_load(run, default_id);
+		r = members_load(run, zone, default_id);
 	if (r < 0) {
 		snprintf(errbuf, errbuf_len, "cannot read what %s is billed from: %s",
 			 run->period_text, strerror(-r));

@@ -19,6 +19,7 @@
 
 #include "coopbill/bill.h"
 #include "coopbill/store.h"
+#include "coopbill/tz.h"
 
 #define HOUSEHOLDS 5
 
@@ -35,6 +36,7 @@ static const char hourly_tariff[] =
 struct fixture {
 	char dir[64];
 	struct store *store;
+	struct tz_zone *zone; /* the cooperative's: UTC unless a test changes it */
 };
 
 static int setup(void **state)
@@ -48,6 +50,7 @@ static int setup(void **state)
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(path, sizeof(path), "%s/coopbill.db", f->dir);
 	assert_int_equal(store_open(path, &f->store, errbuf, sizeof(errbuf)), 0);
+	assert_int_equal(tz_zone_load("UTC", &f->zone), 0);
 	for (int i = 0; i < HOUSEHOLDS; i++) {
 		struct household household = { .name = (char *)"h", .joined_at = "2026-01-01" };
 
@@ -63,6 +66,7 @@ static int teardown(void **state)
 	char command[128];
 
 	store_free(f->store);
+	tz_zone_free(f->zone);
 	snprintf(command, sizeof(command), "rm -rf %s", f->dir);
 	assert_int_equal(system(command), 0);
 	free(f);
@@ -110,7 +114,7 @@ static void usage_load(struct store *store)
 }
 
 /* Every member's invoice for October, as one JSON text. */
-static char *invoices(struct store *store)
+static char *invoices(const struct fixture *f)
 {
 	struct period october = { 2026, 10 };
 	struct bill_run *run;
@@ -118,7 +122,9 @@ static char *invoices(struct store *store)
 	char errbuf[256], *text;
 	bool done = false;
 
-	assert_int_equal(bill_run_new(store, &october, INT64_MAX, &run, errbuf, sizeof(errbuf)), 0);
+	assert_int_equal(
+		bill_run_new(f->store, f->zone, &october, INT64_MAX, &run, errbuf, sizeof(errbuf)),
+		0);
 	while (!done)
 		assert_int_equal(bill_run_scan(run, 0, &done), 0);
 	assert_int_equal(bill_run_count(run), HOUSEHOLDS);
@@ -154,22 +160,20 @@ static void test_hourly_and_buckets_agree(void **state)
 	struct fixture *f = *state;
 	char *from_buckets, *from_hours, *after_prune;
 
-	setenv("TZ", "UTC", 1);
-	tzset();
 	publish(f->store, hourly_tariff);
 	usage_load(f->store);
 	/* Nothing rolled up yet: all from the buckets. */
-	from_buckets = invoices(f->store);
+	from_buckets = invoices(f);
 	assert_int_equal(shares_sum(from_buckets), 10001);
 
 	/* Rolled up: the closed hours from the hourly totals. */
 	assert_int_equal(store_usage_rollup(f->store, 1793491200), 0);
-	from_hours = invoices(f->store);
+	from_hours = invoices(f);
 	assert_string_equal(from_hours, from_buckets);
 
 	/* Pruned: only the hourly totals are left. */
 	assert_int_equal(store_usage_prune(f->store, 1793491200), 0);
-	after_prune = invoices(f->store);
+	after_prune = invoices(f);
 	assert_string_equal(after_prune, from_buckets);
 	free(from_buckets);
 	free(from_hours);
@@ -183,17 +187,15 @@ static void test_off_hour_window_uses_buckets(void **state)
 	struct fixture *f = *state;
 	char *document = strdup(hourly_tariff), *edge, *before, *after;
 
-	setenv("TZ", "UTC", 1);
-	tzset();
 	edge = strstr(document, "18:00");
 	memcpy(edge, "18:05", 5);
 	publish(f->store, document);
 	usage_load(f->store);
 	assert_int_equal(store_usage_rollup(f->store, 1793491200), 0);
-	before = invoices(f->store);
+	before = invoices(f);
 	assert_non_null(strstr(before, "\"name\":\"Peak\""));
 	assert_int_equal(store_usage_prune(f->store, 1793491200), 0);
-	after = invoices(f->store);
+	after = invoices(f);
 	/* Every byte is still billed: the totals agree, the peak split may not. */
 	{
 		json_t *a = json_loads(before, 0, NULL), *b = json_loads(after, 0, NULL);
@@ -227,8 +229,6 @@ static void test_import_before_pruned_hours(void **state)
 	int64_t watermark;
 	json_t *all;
 
-	setenv("TZ", "UTC", 1);
-	tzset();
 	memcpy(strstr(document, "18:00"), "18:05", 5);
 	publish(f->store, document);
 	assert_int_equal(store_usage_add_rows(f->store, 0, &late, 1), 0);
@@ -237,7 +237,7 @@ static void test_import_before_pruned_hours(void **state)
 	assert_int_equal(store_usage_watermark(f->store, &watermark), 0);
 	assert_int_equal(store_usage_add_rows(f->store, watermark, &early, 1), 0);
 
-	text = invoices(f->store);
+	text = invoices(f);
 	all = json_loads(text, 0, NULL);
 	assert_int_equal(json_integer_value(json_object_get(
 				 json_object_get(json_array_get(all, 0), "usage"), "bytes_down")),
@@ -260,12 +260,11 @@ static void test_usage_past_64_bits_fails_cleanly(void **state)
 	char errbuf[256];
 	bool done = false;
 
-	setenv("TZ", "UTC", 1);
-	tzset();
 	publish(f->store, hourly_tariff);
 	assert_int_equal(store_usage_add_rows(f->store, 0, rows, 2), 0);
-	assert_int_equal(bill_run_new(f->store, &october, INT64_MAX, &run, errbuf, sizeof(errbuf)),
-			 0);
+	assert_int_equal(
+		bill_run_new(f->store, f->zone, &october, INT64_MAX, &run, errbuf, sizeof(errbuf)),
+		0);
 	while (!done)
 		assert_int_equal(bill_run_scan(run, 0, &done), 0);
 	assert_int_equal(bill_run_invoice(run, 0, &invoice), -ERANGE);
@@ -285,8 +284,6 @@ static void test_later_own_tariff_follows_cooperative(void **state)
 	json_t *all;
 	int64_t later_id;
 
-	setenv("TZ", "UTC", 1);
-	tzset();
 	publish(f->store, hourly_tariff);
 	memcpy(strstr(document, "2026-10-01"), "2026-12-01", 10);
 	later_id = publish_from(f->store, "2026-12-01", document);
@@ -296,7 +293,7 @@ static void test_later_own_tariff_follows_cooperative(void **state)
 	store_household_free(household);
 	usage_load(f->store);
 
-	text = invoices(f->store);
+	text = invoices(f);
 	assert_int_equal(shares_sum(text), 10001);
 	all = json_loads(text, 0, NULL);
 	assert_int_equal(json_integer_value(json_object_get(
@@ -309,7 +306,7 @@ static void test_later_own_tariff_follows_cooperative(void **state)
 
 /* CPU time of making every member's October invoice, repeated to be
  * measurable, in ms; *ret_imported is household 1's "imported". */
-static double invoices_cpu_ms(struct store *store, json_t **ret_imported)
+static double invoices_cpu_ms(const struct fixture *f, json_t **ret_imported)
 {
 	struct period october = { 2026, 10 };
 	struct bill_run *run;
@@ -317,7 +314,9 @@ static double invoices_cpu_ms(struct store *store, json_t **ret_imported)
 	char errbuf[256];
 	bool done = false;
 
-	assert_int_equal(bill_run_new(store, &october, INT64_MAX, &run, errbuf, sizeof(errbuf)), 0);
+	assert_int_equal(
+		bill_run_new(f->store, f->zone, &october, INT64_MAX, &run, errbuf, sizeof(errbuf)),
+		0);
 	while (!done)
 		assert_int_equal(bill_run_scan(run, 0, &done), 0);
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &start);
@@ -338,13 +337,13 @@ static double invoices_cpu_ms(struct store *store, json_t **ret_imported)
 	       (double)(end.tv_nsec - start.tv_nsec) / 1e6;
 }
 
-static double invoices_cpu_ms_least(struct store *store, json_t **ret_imported)
+static double invoices_cpu_ms_least(const struct fixture *f, json_t **ret_imported)
 {
 	double least = INFINITY;
 
 	for (int i = 0; i < 3; i++) {
 		json_t *imported = NULL;
-		double ms = invoices_cpu_ms(store, &imported);
+		double ms = invoices_cpu_ms(f, &imported);
 
 		least = ms < least ? ms : least;
 		json_decref(*ret_imported);
@@ -374,11 +373,9 @@ static void test_invoice_imports_cost_stays_flat(void **state)
 	json_t *imported = NULL;
 	double before_ms, after_ms;
 
-	setenv("TZ", "UTC", 1);
-	tzset();
 	publish(f->store, hourly_tariff);
 	import_rows(f->store, october, 2);
-	before_ms = invoices_cpu_ms_least(f->store, &imported);
+	before_ms = invoices_cpu_ms_least(f, &imported);
 	assert_int_equal(json_integer_value(json_object_get(imported, "rows")), 2);
 	assert_int_equal(json_integer_value(json_object_get(imported, "bytes_up")), 1024);
 	assert_int_equal(json_integer_value(json_object_get(imported, "bytes_down")), 5076);
@@ -390,13 +387,96 @@ static void test_invoice_imports_cost_stays_flat(void **state)
 			(struct store_usage_row){ 1788220800 + (int64_t)(i / HOUSEHOLDS) * 300,
 						  1 + (int64_t)(i % HOUSEHOLDS), 1, 1 };
 	import_rows(f->store, september, 40000);
-	after_ms = invoices_cpu_ms_least(f->store, &imported);
+	after_ms = invoices_cpu_ms_least(f, &imported);
 	assert_int_equal(json_integer_value(json_object_get(imported, "rows")), 2);
 	print_message("invoices: %.1f ms, with 40,000 imports of another month %.1f ms\n",
 		      before_ms, after_ms);
 	assert_true(after_ms < 3 * before_ms);
 	json_decref(imported);
 	free(september);
+}
+
+/* One household's invoice for a period in the fixture's zone. */
+static json_t *invoice_of(const struct fixture *f, const struct period *period,
+			  int64_t household_id)
+{
+	struct bill_invoice invoice;
+	struct bill_run *run;
+	char errbuf[256];
+	bool done = false;
+	size_t index;
+	json_t *json;
+
+	assert_int_equal(
+		bill_run_new(f->store, f->zone, period, INT64_MAX, &run, errbuf, sizeof(errbuf)),
+		0);
+	while (!done)
+		assert_int_equal(bill_run_scan(run, 0, &done), 0);
+	assert_int_equal(bill_run_find(run, household_id, &index), 0);
+	assert_int_equal(bill_run_invoice(run, index, &invoice), 0);
+	json = json_incref(invoice.json);
+	bill_invoice_clear(&invoice);
+	bill_run_free(run);
+	return json;
+}
+
+static json_t *fixed_fee_line(json_t *invoice)
+{
+	json_t *line;
+	size_t i;
+
+	json_array_foreach(json_object_get(invoice, "lines"), i,
+			   line) if (strcmp(json_string_value(json_object_get(line, "kind")),
+					    "fixed") == 0) return line;
+	fail_msg("the invoice has no fixed fee line");
+	return NULL;
+}
+
+/* A membership ends at the start of the local day after the leaving day,
+ * which is 23 or 25 hours after the leaving day's start when the clocks
+ * change on it (Europe/Madrid: 2027-03-28 and 2027-10-31). */
+static void test_membership_ends_with_local_day(void **state)
+{
+	struct fixture *f = *state;
+	struct household spring = { .name = (char *)"spring",
+				    .joined_at = "2026-01-01",
+				    .left_at = "2027-03-28",
+				    .status = HOUSEHOLD_CLOSED };
+	struct household autumn = { .name = (char *)"autumn",
+				    .joined_at = "2026-01-01",
+				    .left_at = "2027-10-31",
+				    .status = HOUSEHOLD_CLOSED };
+	int64_t spring_id, autumn_id;
+	json_t *invoice, *line;
+
+	/* The process's zone is another one: nothing may read it. */
+	setenv("TZ", "Pacific/Chatham", 1);
+	tzset();
+	tz_zone_free(f->zone);
+	f->zone = NULL;
+	assert_int_equal(tz_zone_load("Europe/Madrid", &f->zone), 0);
+	publish(f->store, hourly_tariff);
+	assert_int_equal(store_household_insert(f->store, &spring, &spring_id), 0);
+	assert_int_equal(store_household_insert(f->store, &autumn, &autumn_id), 0);
+
+	/* 2027-03-29T00:00:00+02:00; March 2027 starts 2027-03-01T00:00:00+01:00. */
+	invoice = invoice_of(f, &(struct period){ 2027, 3 }, spring_id);
+	assert_int_equal(json_integer_value(json_object_get(invoice, "member_to_s")), 1806271200);
+	line = fixed_fee_line(invoice);
+	assert_int_equal(json_integer_value(json_object_get(line, "quantity")), 28 * 86400 - 3600);
+	/* 1000 × 2,415,600 / 2,674,800 s = 903.09 */
+	assert_int_equal(json_integer_value(json_object_get(line, "amount_minor")), 903);
+	json_decref(invoice);
+
+	/* Leaving on the last day of October, a 25-hour day, is the whole
+	 * month: the whole fee, not an hour less. */
+	invoice = invoice_of(f, &(struct period){ 2027, 10 }, autumn_id);
+	assert_int_equal(json_integer_value(json_object_get(invoice, "member_to_s")),
+			 json_integer_value(json_object_get(invoice, "period_end_s")));
+	line = fixed_fee_line(invoice);
+	assert_int_equal(json_integer_value(json_object_get(line, "quantity")), 31 * 86400 + 3600);
+	assert_int_equal(json_integer_value(json_object_get(line, "amount_minor")), 1000);
+	json_decref(invoice);
 }
 
 int main(void)
@@ -410,6 +490,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_later_own_tariff_follows_cooperative, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_invoice_imports_cost_stays_flat, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_membership_ends_with_local_day, setup,
 						teardown),
 	};
 

@@ -16,6 +16,7 @@
 
 #include "coopbill/config.h"
 #include "coopbill/currency.h"
+#include "coopbill/tz.h"
 
 #define TEST_PATH_TEMPLATE "/tmp/coopbill-test-config-XXXXXX"
 #define TEST_PATH_SIZE	   sizeof(TEST_PATH_TEMPLATE)
@@ -529,12 +530,22 @@ static void test_timezones(void **state)
 			load_text("[billing]\ntimezone = Europe/Madrid\n", path, &config, &errors),
 			0);
 		assert_string_equal(config->timezone, "Europe/Madrid");
+		/* The zone is loaded with the configuration: summer time on
+		 * 2027-07-01T00:00:00Z, whatever the process's TZ says. */
+		assert_int_equal(tz_offset(config->zone, 1814400000, &(int64_t){ 0 }), 7200);
 		config_free(config);
 	}
+	assert_int_equal(load_text("[billing]\ncurrency = EUR\n", path, &config, &errors), 0);
+	assert_int_equal(tz_offset(config->zone, 1814400000, &(int64_t){ 0 }), 0);
+	config_free(config);
 	assert_single_error("[billing]\ntimezone = ../etc/passwd\n", 2,
 			    "[billing] timezone: ", "../etc/passwd");
 	assert_single_error("[billing]\ntimezone = Mars/Olympus\n", 2,
 			    "[billing] timezone: ", "Europe/Madrid");
+	/* Leap-second zones count other seconds than Unix time. */
+	if (access("/usr/share/zoneinfo/right/UTC", R_OK) == 0)
+		assert_single_error("[billing]\ntimezone = right/UTC\n", 2,
+				    "[billing] timezone: ", "without leap seconds");
 }
 
 static void test_layout_tolerance(void **state)

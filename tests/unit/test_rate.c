@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
@@ -23,28 +22,41 @@
 #include "coopbill/period.h"
 #include "coopbill/rate.h"
 #include "coopbill/tariff.h"
+#include "coopbill/tz.h"
 
 #define GB	     UINT64_C(1000000000)
 #define ALL_DAYS     "[\"mon\", \"tue\", \"wed\", \"thu\", \"fri\", \"sat\", \"sun\"]"
 #define TARIFF_START "\"currency\": \"EUR\", \"valid_from\": \"2026-01-01\""
 
-static void set_zone(const char *zone)
+/* The cooperative's zone in the tests that follow: UTC until one is set. */
+static struct tz_zone *zone;
+
+static void set_zone(const char *name)
 {
-	assert_int_equal(setenv("TZ", zone, 1), 0);
-	tzset();
+	tz_zone_free(zone);
+	zone = NULL;
+	assert_int_equal(tz_zone_load(name, &zone), 0);
 }
 
-/* "2027-01-10 18:00" in the process's zone, as UTC seconds. */
+static const struct tz_zone *the_zone(void)
+{
+	if (!zone)
+		set_zone("UTC");
+	return zone;
+}
+
+/* "2027-01-10 18:00" in the zone, as UTC seconds. */
 static int64_t local(const char *text)
 {
-	struct tm tm = { .tm_isdst = -1 };
+	struct tz_time local_time = { 0 };
+	int64_t t;
 
-	assert_int_equal(sscanf(text, "%d-%d-%d %d:%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-				&tm.tm_hour, &tm.tm_min),
+	assert_int_equal(sscanf(text, "%d-%d-%d %d:%d", &local_time.date.year,
+				&local_time.date.month, &local_time.date.day, &local_time.hour,
+				&local_time.minute),
 			 5);
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	return (int64_t)mktime(&tm);
+	assert_int_equal(tz_mktime(the_zone(), &local_time, &t), 0);
+	return t;
 }
 
 struct month {
@@ -58,8 +70,8 @@ static struct month month_of(const char *text)
 	struct month month;
 
 	assert_int_equal(period_parse(text, &period), 0);
-	assert_int_equal(period_bounds(&period, &month.start_s, &month.end_s), 0);
-	assert_int_equal(period_zone(month.start_s, month.end_s, &month.zone), 0);
+	assert_int_equal(period_bounds(the_zone(), &period, &month.start_s, &month.end_s), 0);
+	assert_int_equal(period_zone(the_zone(), month.start_s, month.end_s, &month.zone), 0);
 	return month;
 }
 
@@ -602,8 +614,7 @@ static void test_period_helpers(void **state)
 	char text[PERIOD_TEXT_MAX];
 	int64_t start_s, end_s;
 	struct date date;
-	struct tm tm;
-	time_t t;
+	struct tz_time day;
 
 	assert_int_equal(period_parse("2026-11", &period), 0);
 	assert_int_equal(period.year, 2026);
@@ -619,41 +630,38 @@ static void test_period_helpers(void **state)
 	assert_int_equal(period_parse("2026-11-01", &period), -EINVAL);
 
 	set_zone("UTC");
-	assert_int_equal(period_bounds(&(struct period){ 2026, 11 }, &start_s, &end_s), 0);
+	assert_int_equal(period_bounds(zone, &(struct period){ 2026, 11 }, &start_s, &end_s), 0);
 	assert_int_equal(start_s, 1793491200 /* 2026-11-01T00:00:00Z */);
 	assert_int_equal(end_s - start_s, 30 * 86400);
-	assert_int_equal(period_containing(1793491199, &period), 0);
+	assert_int_equal(period_containing(zone, 1793491199, &period), 0);
 	assert_int_equal(period.month, 10);
-	assert_int_equal(period_containing(1793491200, &period), 0);
+	assert_int_equal(period_containing(zone, 1793491200, &period), 0);
 	assert_int_equal(period.month, 11);
 	set_zone("Europe/Madrid");
 	/* 23:30 UTC on 31 October is already November in Madrid. */
-	assert_int_equal(period_containing(1793489400, &period), 0);
+	assert_int_equal(period_containing(zone, 1793489400, &period), 0);
 	assert_int_equal(period.month, 11);
 
 	/* Santiago skips from 00:00 to 01:00 when summer time starts: the day
 	 * starts at 01:00 local. */
 	set_zone("America/Santiago");
 	assert_int_equal(date_parse("2026-09-06", &date), 0);
-	assert_int_equal(period_day_start(&date, &start_s), 0);
-	t = (time_t)start_s;
-	localtime_r(&t, &tm);
-	assert_int_equal(tm.tm_mday, 6);
-	assert_int_equal(tm.tm_hour, 1);
-	assert_int_equal(tm.tm_min, 0);
-	t = (time_t)(start_s - 1);
-	localtime_r(&t, &tm);
-	assert_int_equal(tm.tm_mday, 5);
+	assert_int_equal(period_day_start(zone, &date, &start_s), 0);
+	assert_int_equal(tz_local(zone, start_s, &day, NULL), 0);
+	assert_int_equal(day.date.day, 6);
+	assert_int_equal(day.hour, 1);
+	assert_int_equal(day.minute, 0);
+	assert_int_equal(tz_local(zone, start_s - 1, &day, NULL), 0);
+	assert_int_equal(day.date.day, 5);
 	/* Samoa skipped 30 December 2011: the first instant on or after it is
 	 * the start of the 31st. */
 	set_zone("Pacific/Apia");
 	assert_int_equal(date_parse("2011-12-30", &date), 0);
-	assert_int_equal(period_day_start(&date, &start_s), 0);
-	t = (time_t)start_s;
-	localtime_r(&t, &tm);
-	assert_int_equal(tm.tm_mday, 31);
-	assert_int_equal(tm.tm_hour, 0);
-	assert_int_equal(period_bounds(&(struct period){ 2011, 12 }, &start_s, &end_s), 0);
+	assert_int_equal(period_day_start(zone, &date, &start_s), 0);
+	assert_int_equal(tz_local(zone, start_s, &day, NULL), 0);
+	assert_int_equal(day.date.day, 31);
+	assert_int_equal(day.hour, 0);
+	assert_int_equal(period_bounds(zone, &(struct period){ 2011, 12 }, &start_s, &end_s), 0);
 	assert_int_equal(end_s - start_s, 30 * 86400);
 }
 
@@ -950,5 +958,13 @@ int main(void)
 		cmocka_unit_test(test_properties),
 	};
 
-	return cmocka_run_group_tests_name("rate", tests, NULL, NULL);
+	int failed;
+
+	/* The process's time zone is none of the tests' zones: nothing may
+	 * read it. */
+	setenv("TZ", "Pacific/Chatham", 1);
+	failed = cmocka_run_group_tests_name("rate", tests, NULL, NULL);
+
+	tz_zone_free(zone);
+	return failed;
 }
