@@ -268,7 +268,22 @@ int store_payments_list(struct store *store, struct json_t **ret_payments);
 
 /* -ENOENT while the period is not closed. */
 int store_period_close_get(struct store *store, const char *period, struct json_t **ret_close);
-int store_period_closed(struct store *store, const char *period, bool *ret_closed);
+/* A period is open, then being closed from the moment its close begins
+ * until it is closed, also while no close runs (the daemon stopped during
+ * one, or one failed): closing it again finishes it. */
+enum store_period_state {
+	STORE_PERIOD_OPEN,
+	STORE_PERIOD_CLOSING,
+	STORE_PERIOD_CLOSED,
+};
+int store_period_state(struct store *store, const char *period, enum store_period_state *ret_state);
+/* The earliest period being closed from `from` ("YYYY-MM"; NULL: any) on;
+ * -ENOENT when there is none. */
+int store_period_closing(struct store *store, const char *from, char ret_period[8]);
+/* Records that a period's close begins, with the expenses it shares: those
+ * recorded so far (store_expense_total() counts no later one for it).
+ * Nothing when it began already. */
+int store_period_close_begin(struct store *store, const char *period);
 int store_period_close_insert(struct store *store, const char *period, int64_t households,
 			      int64_t total_minor, const char *summary, int64_t log_index);
 

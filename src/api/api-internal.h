@@ -87,6 +87,16 @@ int api_household_require(struct api *api, struct http_request *request, int64_t
  * otherwise. */
 int api_path_household(struct api *api, struct http_request *request, const struct api_call *call,
 		       int64_t *ret_id);
+/* Checks that a period takes changes to what it bills: replies 409
+ * (period-closed, or close-in-progress from the moment its close begins
+ * until it is closed) and returns an error otherwise. prefix starts the
+ * detail ("" or "rows[3]: "); what names what is refused ("expense"). */
+int api_period_open_require(struct api *api, struct http_request *request, const char *prefix,
+			    const char *period, const char *what);
+/* Replies 409 close-in-progress and returns an error when a period is
+ * being closed that ends after `from` (NULL: any). */
+int api_no_close_from(struct api *api, struct http_request *request, const struct date *from,
+		      const char *what);
 /* Replies 503 for a storage failure, naming what failed. */
 void api_reply_store_error(struct http_request *request, int error, const char *what);
 /* Replies to a failed read of one thing by its id (a path's text): 404 when

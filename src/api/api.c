@@ -350,6 +350,60 @@ int api_household_require(struct api *api, struct http_request *request, int64_t
 	return r;
 }
 
+/* 409 for a period whose close began and has not finished. */
+static void reply_close_in_progress(struct http_request *request, const char *prefix,
+				    const char *period, const char *what)
+{
+	http_reply_problem(request, 409, "close-in-progress",
+			   "%speriod %s is being closed and takes no %s until it is closed; if "
+			   "its close was interrupted, POST /api/v1/periods/%s/close finishes it",
+			   prefix, period, what, period);
+}
+
+int api_period_open_require(struct api *api, struct http_request *request, const char *prefix,
+			    const char *period, const char *what)
+{
+	enum store_period_state state;
+	int r;
+
+	r = store_period_state(api->store, period, &state);
+	if (r < 0) {
+		api_reply_store_error(request, r, "reading the period");
+		return r;
+	}
+	if (state == STORE_PERIOD_CLOSED) {
+		http_reply_problem(request, 409, "period-closed",
+				   "%speriod %s is closed and its invoices are issued; it takes no "
+				   "more %s",
+				   prefix, period, what);
+		return -EBUSY;
+	}
+	if (state == STORE_PERIOD_CLOSING) {
+		reply_close_in_progress(request, prefix, period, what);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+int api_no_close_from(struct api *api, struct http_request *request, const struct date *from,
+		      const char *what)
+{
+	char from_text[PERIOD_TEXT_MAX], period[PERIOD_TEXT_MAX];
+	int r;
+
+	if (from)
+		period_format(&(struct period){ from->year, from->month }, from_text);
+	r = store_period_closing(api->store, from ? from_text : NULL, period);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0) {
+		api_reply_store_error(request, r, "reading the periods being closed");
+		return r;
+	}
+	reply_close_in_progress(request, "", period, what);
+	return -EBUSY;
+}
+
 int api_reply_load_error(struct http_request *request, int error, const char *noun, const char *id)
 {
 	char what[64];

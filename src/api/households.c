@@ -261,6 +261,9 @@ void api_households_create(struct api *api, struct http_request *request,
 	if (!api_text_valid(request, "invalid-household", "name", name, MAX_NAME_BYTES) ||
 	    !date_valid(request, "joined_at", joined_at, &joined))
 		goto out;
+	/* A member more would change how a period being closed shares its costs. */
+	if (api_no_close_from(api, request, &joined, "new member") < 0)
+		goto out;
 	if (addresses &&
 	    addresses_parse(request, addresses, &household.addresses, &household.n_addresses) < 0)
 		goto out;
@@ -424,6 +427,12 @@ void api_household_patch(struct api *api, struct http_request *request, const st
 		goto out;
 	}
 	if (tariff && json_is_integer(tariff) && tariff_check(api, request, tariff) < 0)
+		goto out;
+	/* A household's tariff and membership decide what every period not
+	 * closed bills it, and how that period shares its costs. */
+	if ((status || left_at || tariff) &&
+	    api_no_close_from(api, request, NULL, "change of a household's tariff or membership") <
+		    0)
 		goto out;
 	if (name && !api_text_valid(request, "invalid-household", "name", name, MAX_NAME_BYTES))
 		goto out;

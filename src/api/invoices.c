@@ -139,16 +139,15 @@ struct import_checked {
 };
 
 /* Checks one row: a known household, a closed bucket on the meter's grid, in
- * a period not closed. Replies 400/404/409 naming the row. */
+ * a period that takes imports. Replies 400/404/409 naming the row. */
 static int import_row_parse(struct api *api, struct http_request *request, size_t i, json_t *item,
 			    struct import_checked *checked, struct store_usage_row *ret_row)
 {
 	unsigned bucket_s = api->config->meter_bucket_s;
 	json_int_t household_id = 0, up = 0, down = 0;
-	char period_text[PERIOD_TEXT_MAX], reason[256];
+	char period_text[PERIOD_TEXT_MAX], reason[256], prefix[32];
 	const char *start = NULL;
 	struct period period;
-	bool closed;
 	int r;
 	const struct http_json_field fields[] = {
 		{ "household_id", HTTP_JSON_INTEGER, false, &household_id },
@@ -199,18 +198,10 @@ static int import_row_parse(struct api *api, struct http_request *request, size_
 		return r;
 	period_format(&period, period_text);
 	if (strcmp(period_text, checked->period) != 0) {
-		r = store_period_closed(api->store, period_text, &closed);
-		if (r < 0) {
-			api_reply_store_error(request, r, "reading the period");
+		snprintf(prefix, sizeof(prefix), "rows[%zu]: ", i);
+		r = api_period_open_require(api, request, prefix, period_text, "imported usage");
+		if (r < 0)
 			return r;
-		}
-		if (closed) {
-			http_reply_problem(
-				request, 409, "period-closed",
-				"rows[%zu]: period %s is closed; its invoices are issued", i,
-				period_text);
-			return -EINVAL;
-		}
 		memcpy(checked->period, period_text, sizeof(period_text));
 	}
 	if (household_id != checked->household_id) {
@@ -350,11 +341,6 @@ void api_usage_import(struct api *api, struct http_request *request, const struc
 	rows = calloc(n, sizeof(*rows));
 	if (!rows) {
 		http_reply_problem(request, 503, "out-of-memory", "the server is short of memory");
-		goto out;
-	}
-	if (api->closing) {
-		http_reply_problem(request, 409, "close-in-progress",
-				   "a period is being closed; import when that is done");
 		goto out;
 	}
 	json_array_foreach(items, i, item)

@@ -306,7 +306,6 @@ void api_expenses_create(struct api *api, struct http_request *request, const st
 	const char *period = NULL, *category = NULL, *description = NULL, *document_ref = NULL;
 	char fields[256], location[64];
 	json_t *body, *row;
-	bool closed;
 	json_int_t amount = 0;
 	struct period start;
 	int64_t id, log_index, total;
@@ -345,18 +344,8 @@ void api_expenses_create(struct api *api, struct http_request *request, const st
 	    (document_ref && !api_text_valid(request, "invalid-expense", "document_ref",
 					     document_ref, MAX_REFERENCE_BYTES)))
 		goto out;
-	r = store_period_closed(api->store, period, &closed);
-	if (r < 0) {
-		api_reply_store_error(request, r, "reading the period");
+	if (api_period_open_require(api, request, "", period, "expense") < 0)
 		goto out;
-	}
-	if (closed) {
-		http_reply_problem(request, 409, "period-closed",
-				   "period %s is closed and its invoices are issued; record the "
-				   "expense in an open period",
-				   period);
-		goto out;
-	}
 	/* A period's expenses add up within what one may be, so that no pool
 	 * shared from them overflows when the period is billed. */
 	r = store_expense_total(api->store, period, NULL, &total);

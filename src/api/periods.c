@@ -355,10 +355,13 @@ static int close_step(struct job *job, uint64_t deadline_ns, bool *ret_done)
 		if (r != -ENOENT)
 			break;
 		r = bill_run_invoice(run, job->next, &invoices[n]);
-		if (r == 0)
-			r = totals_add(&job->totals, invoices[n].json);
 		if (r < 0)
 			break;
+		r = totals_add(&job->totals, invoices[n].json);
+		if (r < 0) {
+			bill_invoice_clear(&invoices[n]);
+			break;
+		}
 		household_ids[n++] = id;
 		job->next++;
 	}
@@ -577,6 +580,15 @@ void api_period_close(struct api *api, struct http_request *request, const struc
 	job = job_start(api, request, JOB_CLOSE, &period, INT64_MAX);
 	if (!job)
 		return;
+	/* From here on the period takes no change to what it bills, and its
+	 * shared costs are those recorded so far, also if the close is
+	 * interrupted and closed again later. */
+	r = store_period_close_begin(api->store, text);
+	if (r < 0) {
+		job_fail(job, r, "beginning the close");
+		job_finish(job);
+		return;
+	}
 	snprintf(job->actor, sizeof(job->actor), "%s", call->actor);
 	api->closing = job;
 }

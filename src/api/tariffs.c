@@ -223,7 +223,8 @@ void api_tariff_publish(struct api *api, struct http_request *request, const str
 				   err);
 		goto out;
 	}
-	if (publish_check(api, request, tariff) < 0)
+	if (publish_check(api, request, tariff) < 0 ||
+	    api_no_close_from(api, request, &tariff->valid_from, "tariff that applies to it") < 0)
 		goto out;
 	r = publish(api, json_integer_value(json_object_get(row, "id")), tariff,
 		    json_string_value(json_object_get(row, "sha256")));

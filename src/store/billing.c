@@ -179,8 +179,11 @@ int store_expenses_list(struct store *store, const char *period, json_t **ret_ex
 int store_expense_total(struct store *store, const char *period, const char *category,
 			int64_t *ret_total_minor)
 {
+	/* A period being closed shares the expenses its close began with. */
 	static const char sql[] = "SELECT coalesce(sum(amount_minor), 0) AS total FROM expenses "
-				  "WHERE period = ?1 AND (?2 IS NULL OR category = ?2)";
+				  "WHERE period = ?1 AND (?2 IS NULL OR category = ?2) AND id <= "
+				  "coalesce((SELECT last_expense_id FROM period_close_starts "
+				  "WHERE period = ?1), 9223372036854775807)";
 	const struct store_value values[] = { STORE_TEXT(period), STORE_TEXT(category) };
 	int r;
 
@@ -287,17 +290,50 @@ int store_period_close_get(struct store *store, const char *period, json_t **ret
 	return query_json_one(store, sql, values, 1, ret_close);
 }
 
-int store_period_closed(struct store *store, const char *period, bool *ret_closed)
+int store_period_state(struct store *store, const char *period, enum store_period_state *ret_state)
 {
-	static const char sql[] = "SELECT count(*) FROM period_closes WHERE period = ?1";
+	static const char sql[] =
+		"SELECT CASE WHEN EXISTS (SELECT 1 FROM period_closes WHERE period = ?1) THEN 2 "
+		"WHEN EXISTS (SELECT 1 FROM period_close_starts WHERE period = ?1) THEN 1 "
+		"ELSE 0 END";
 	const struct store_value values[] = { STORE_TEXT(period) };
-	int64_t count;
+	int64_t state;
 	int r;
 
-	r = store_query_int64(store, sql, values, 1, &count);
+	r = store_query_int64(store, sql, values, 1, &state);
 	if (r == 0)
-		*ret_closed = count > 0;
+		*ret_state = state == 2	  ? STORE_PERIOD_CLOSED
+			     : state == 1 ? STORE_PERIOD_CLOSING
+					  : STORE_PERIOD_OPEN;
 	return r;
+}
+
+int store_period_closing(struct store *store, const char *from, char ret_period[8])
+{
+	static const char sql[] = "SELECT period FROM period_close_starts "
+				  "WHERE period NOT IN (SELECT period FROM period_closes) "
+				  "AND (?1 IS NULL OR period >= ?1) ORDER BY period LIMIT 1";
+	const struct store_value values[] = { STORE_TEXT(from) };
+	json_t *row;
+	int r;
+
+	r = query_json_one(store, sql, values, 1, &row);
+	if (r < 0)
+		return r;
+	snprintf(ret_period, 8, "%s", json_string_value(json_object_get(row, "period")));
+	json_decref(row);
+	return 0;
+}
+
+int store_period_close_begin(struct store *store, const char *period)
+{
+	/* WHERE true: without it SQLite reads ON CONFLICT as a join's ON. */
+	static const char sql[] = "INSERT INTO period_close_starts (period, last_expense_id) "
+				  "SELECT ?1, coalesce(max(id), 0) FROM expenses WHERE true "
+				  "ON CONFLICT (period) DO NOTHING";
+	const struct store_value values[] = { STORE_TEXT(period) };
+
+	return store_exec(store, sql, values, 1, NULL);
 }
 
 int store_period_close_insert(struct store *store, const char *period, int64_t households,

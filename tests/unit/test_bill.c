@@ -273,6 +273,48 @@ static void test_usage_past_64_bits_fails_cleanly(void **state)
 	bill_run_free(run);
 }
 
+/* Once a period's close begins, it is being closed until its row is
+ * written, and it shares the expenses recorded before: an expense that slips
+ * in later (the API refuses them) changes no pool, so a close resumed after
+ * an interruption shares what the first invoices shared. */
+static void test_close_shares_what_it_began_with(void **state)
+{
+	struct fixture *f = *state;
+	enum store_period_state period_state;
+	char *before, *after, closing[8];
+
+	setenv("TZ", "UTC", 1);
+	tzset();
+	publish(f->store, hourly_tariff);
+	usage_load(f->store);
+	assert_int_equal(store_period_state(f->store, "2026-10", &period_state), 0);
+	assert_int_equal(period_state, STORE_PERIOD_OPEN);
+	assert_int_equal(store_period_closing(f->store, NULL, closing), -ENOENT);
+
+	assert_int_equal(store_period_close_begin(f->store, "2026-10"), 0);
+	before = invoices(f->store);
+	assert_int_equal(store_expense_insert(f->store, "2026-10", "transit", 50000, "late", NULL,
+					      "test", 0, NULL),
+			 0);
+	/* Beginning again (a resumed close) keeps the first figures. */
+	assert_int_equal(store_period_close_begin(f->store, "2026-10"), 0);
+	after = invoices(f->store);
+	assert_string_equal(after, before);
+	assert_int_equal(shares_sum(after), 10001);
+	assert_int_equal(store_period_state(f->store, "2026-10", &period_state), 0);
+	assert_int_equal(period_state, STORE_PERIOD_CLOSING);
+	assert_int_equal(store_period_closing(f->store, "2026-09", closing), 0);
+	assert_string_equal(closing, "2026-10");
+	assert_int_equal(store_period_closing(f->store, "2026-11", closing), -ENOENT);
+
+	assert_int_equal(store_period_close_insert(f->store, "2026-10", HOUSEHOLDS, 0, "{}", 0), 0);
+	assert_int_equal(store_period_state(f->store, "2026-10", &period_state), 0);
+	assert_int_equal(period_state, STORE_PERIOD_CLOSED);
+	assert_int_equal(store_period_closing(f->store, NULL, closing), -ENOENT);
+	free(before);
+	free(after);
+}
+
 /* A household may be moved to a tariff that starts in a later period: until
  * then it follows the cooperative's, and the later tariff, with no members in
  * the period, shares nothing (it used to make the whole month fail). */
@@ -486,6 +528,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_off_hour_window_uses_buckets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_before_pruned_hours, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_usage_past_64_bits_fails_cleanly, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_close_shares_what_it_began_with, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_later_own_tariff_follows_cooperative, setup,
 						teardown),
