@@ -292,13 +292,13 @@ static void test_close_shares_what_it_began_with(void **state)
 	assert_int_equal(store_period_closing(f->store, NULL, closing), -ENOENT);
 
 	assert_int_equal(store_period_close_begin(f->store, "2026-10"), 0);
-	before = invoices(f->store);
+	before = invoices(f);
 	assert_int_equal(store_expense_insert(f->store, "2026-10", "transit", 50000, "late", NULL,
 					      "test", 0, NULL),
 			 0);
 	/* Beginning again (a resumed close) keeps the first figures. */
 	assert_int_equal(store_period_close_begin(f->store, "2026-10"), 0);
-	after = invoices(f->store);
+	after = invoices(f);
 	assert_string_equal(after, before);
 	assert_int_equal(shares_sum(after), 10001);
 	assert_int_equal(store_period_state(f->store, "2026-10", &period_state), 0);
