@@ -1,5 +1,6 @@
 /* The REST API: the route table, who may call what, and one handler per
- * resource. Requests arrive from the http module through api_dispatch(). */
+ * resource. Requests arrive from the http module through api_admit() and
+ * api_dispatch(). */
 #pragma once
 
 #include <stddef.h>
@@ -22,7 +23,10 @@ void api_close(struct api *api);
 void api_free(struct api *api);
 void api_set_config(struct api *api, const struct config *config);
 
-/* An http_dispatch_fn; userdata is the struct api. */
+/* The http_dispatch_fns; userdata is the struct api. api_admit() finds the
+ * route and checks the token before the body is read; api_dispatch() runs
+ * the route's handler. */
+void api_admit(struct http_request *request, void *userdata);
 void api_dispatch(struct http_request *request, void *userdata);
 
 /* The route table, for the test that holds it against docs/openapi.yaml. */

@@ -24,6 +24,7 @@ struct config {
 	unsigned connection_timeout_s;
 	size_t connection_memory_bytes;
 	size_t max_body_bytes;
+	size_t body_memory_bytes;   /* all bodies being received, together */
 	unsigned max_series_points; /* longest usage series one request may ask for */
 	bool metrics_public;	    /* GET /metrics without a token */
 

@@ -18,10 +18,14 @@ struct http_server;
 typedef void (*http_dispatch_fn)(struct http_request *request, void *userdata);
 typedef void (*http_server_cb)(void *data);
 
-/* Starts listening on config's address with its limits. The config must stay
- * valid until http_server_set_config() replaces it or the server closes. */
-int http_server_new(uv_loop_t *loop, const struct config *config, http_dispatch_fn dispatch,
-		    void *userdata, struct http_server **ret_server);
+/* Each request meets admit once its headers are in, before its body is read:
+ * a reply made there (401, 403, 404...) is sent without reading the body.
+ * When admit does not reply, the body is read (within the limits) and
+ * dispatch replies. Starts listening on config's address with its limits.
+ * The config must stay valid until http_server_set_config() replaces it or
+ * the server closes. */
+int http_server_new(uv_loop_t *loop, const struct config *config, http_dispatch_fn admit,
+		    http_dispatch_fn dispatch, void *userdata, struct http_server **ret_server);
 void http_server_set_config(struct http_server *server, const struct config *config);
 /* Stops accepting connections; on_drained runs once no request is in flight. */
 void http_server_quiesce(struct http_server *server, http_server_cb on_drained, void *data);
@@ -46,6 +50,10 @@ const char *http_request_body(const struct http_request *request, size_t *ret_le
 #define HTTP_OFFERED_MAX 4
 int http_accept_pick(const char *accept, const char *const *offered);
 int http_request_negotiate(struct http_request *request, const char *const *offered);
+/* What admit keeps for dispatch: malloc'd memory, freed with free() when the
+ * request ends. */
+void http_request_set_data(struct http_request *request, void *data);
+void *http_request_data(const struct http_request *request);
 /* True when negotiation chose text/csv. */
 bool http_request_wants_csv(const struct http_request *request);
 

@@ -565,16 +565,28 @@ static bool call_permitted(struct http_request *request, enum api_access access,
 	return false;
 }
 
-void api_dispatch(struct http_request *request, void *userdata)
+/* What api_admit() found, for api_dispatch(). */
+struct api_admission {
+	const struct api_route *route;
+	struct api_call call;
+};
+
+void api_admit(struct http_request *request, void *userdata)
 {
 	struct api *api = userdata;
 	const char *method = http_request_method(request);
 	const char *path = http_request_path(request);
-	const struct api_route *route;
-	struct api_call call = { 0 };
+	struct api_admission *admission;
 	enum api_access access;
 	char allow[128];
 
+	admission = calloc(1, sizeof(*admission));
+	if (!admission) {
+		http_reply_problem(request, 503, "out-of-memory",
+				   "the server is short of memory; try again later");
+		return;
+	}
+	http_request_set_data(request, admission);
 	if (!route_allowed_methods(path, allow, sizeof(allow))) {
 		http_reply_problem(request, 404, "not-found",
 				   "there is no resource at %s; see docs/openapi.yaml for the API",
@@ -585,33 +597,41 @@ void api_dispatch(struct http_request *request, void *userdata)
 		reply_preflight(api, request, allow);
 		return;
 	}
-	route = route_find(method, path, &call.params);
+	admission->route = route_find(method, path, &admission->call.params);
 	/* A log that does not verify means the database was edited: nothing it
 	 * holds can be vouched for. Only /healthz answers, to say so. */
-	if (route && route->handler != api_health_get && journal_problem(api->journal)) {
+	if (admission->route && admission->route->handler != api_health_get &&
+	    journal_problem(api->journal)) {
 		http_reply_problem(request, 503, "log-broken",
 				   "the transparency log does not verify (%s); the operator must "
 				   "restore the database from a backup",
 				   journal_problem(api->journal));
 		return;
 	}
-	if (!route) {
+	if (!admission->route) {
 		http_reply_problem(request, 405, "method-not-allowed",
 				   "%s is not allowed on %s; allowed: %s", method, path, allow);
 		http_reply_header(request, "Allow", allow);
 		return;
 	}
-	access = route->access;
+	access = admission->route->access;
 	if (access == ACCESS_METRICS)
 		access = api->config->metrics_public ? ACCESS_PUBLIC : ACCESS_ADMIN;
-	if (access != ACCESS_PUBLIC &&
-	    (!call_authenticate(api, request, &call) || !call_permitted(request, access, &call)))
+	if (access != ACCESS_PUBLIC && (!call_authenticate(api, request, &admission->call) ||
+					!call_permitted(request, access, &admission->call)))
 		return;
-	if (http_request_negotiate(request, route->formats) < 0)
-		return;
-	route->handler(api, request, &call);
+	/* Replies 406 when the Accept header allows none of the route's forms. */
+	http_request_negotiate(request, admission->route->formats);
+}
+
+void api_dispatch(struct http_request *request, void *userdata)
+{
+	struct api *api = userdata;
+	const struct api_admission *admission = http_request_data(request);
+
+	admission->route->handler(api, request, &admission->call);
 	/* Whatever a write changed, the kept reading of the open period may no
 	 * longer show it. */
-	if (strcmp(route->method, "GET") != 0)
+	if (strcmp(admission->route->method, "GET") != 0)
 		api_periods_free(api);
 }

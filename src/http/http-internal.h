@@ -8,11 +8,21 @@
 struct http_request {
 	struct http_server *server;
 	struct MHD_Connection *connection;
+	/* Where the request target ends in MHD's buffer, and whether it holds
+	 * %00, as the client sent it. */
+	const char *target_end;
+	bool target_nul;
+	/* The headers are in and were checked (the handler's first call). */
+	bool begun;
 	const char *method;
 	const char *path;
 	char *body;
 	size_t body_len;
 	size_t body_cap;
+	/* This body's share of [server] body_memory_bytes. */
+	size_t body_reserved;
+	/* The admit callback's, for dispatch. */
+	void *data;
 	unsigned status;
 	struct MHD_Response *response;
 	/* What content negotiation chose, one of the offered media types. */
@@ -31,9 +41,12 @@ struct http_server {
 	uv_timer_t timer;
 	struct MHD_Daemon *mhd;
 	const struct config *config;
+	http_dispatch_fn admit;
 	http_dispatch_fn dispatch;
 	void *userdata;
 	size_t requests_in_flight;
+	/* Bytes reserved by the request bodies being received. */
+	size_t body_bytes;
 	bool quiescing;
 	/* A connection closed during this MHD_run(). */
 	bool connections_closed;
@@ -43,3 +56,6 @@ struct http_server {
 	http_server_cb on_closed;
 	void *on_closed_data;
 };
+
+/* Whether text is UTF-8 (RFC 3629: no overlong forms, no surrogates). */
+bool http_utf8_valid(const char *text);

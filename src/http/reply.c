@@ -26,6 +26,7 @@ static const struct {
 	{ 415, "Unsupported Media Type" },
 	{ 422, "Unprocessable Content" },
 	{ 500, "Internal Server Error" },
+	{ 501, "Not Implemented" },
 	{ 503, "Service Unavailable" },
 };
 
@@ -107,6 +108,61 @@ void http_reply_empty(struct http_request *request, unsigned status)
 	reply(request, status, NULL, NULL, 0);
 }
 
+/* The length of the UTF-8 sequence that starts at text, 0 when none does. */
+static size_t utf8_sequence(const unsigned char *text)
+{
+	unsigned code, min;
+	size_t len;
+
+	if (text[0] < 0x80)
+		return 1;
+	if ((text[0] & 0xe0) == 0xc0) {
+		len = 2, code = text[0] & 0x1f, min = 0x80;
+	} else if ((text[0] & 0xf0) == 0xe0) {
+		len = 3, code = text[0] & 0x0f, min = 0x800;
+	} else if ((text[0] & 0xf8) == 0xf0) {
+		len = 4, code = text[0] & 0x07, min = 0x10000;
+	} else {
+		return 0;
+	}
+	for (size_t i = 1; i < len; i++) {
+		if ((text[i] & 0xc0) != 0x80)
+			return 0;
+		code = code << 6 | (text[i] & 0x3f);
+	}
+	if (code < min || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff))
+		return 0;
+	return len;
+}
+
+bool http_utf8_valid(const char *text)
+{
+	size_t len;
+
+	for (const unsigned char *c = (const unsigned char *)text; *c; c += len) {
+		len = utf8_sequence(c);
+		if (len == 0)
+			return false;
+	}
+	return true;
+}
+
+/* A detail may quote what the client sent, or be cut inside a character:
+ * each byte that starts no UTF-8 character becomes '?', so that the
+ * problem can be written as JSON. */
+static void utf8_repair(char *text)
+{
+	size_t len;
+
+	for (unsigned char *c = (unsigned char *)text; *c; c += len) {
+		len = utf8_sequence(c);
+		if (len == 0) {
+			*c = '?';
+			len = 1;
+		}
+	}
+}
+
 json_t *http_problem_new(unsigned status, const char *type_slug, const char *detail)
 {
 	char type[128];
@@ -139,6 +195,7 @@ void http_reply_problem(struct http_request *request, unsigned status, const cha
 	va_start(ap, detail_format);
 	vsnprintf(detail, sizeof(detail), detail_format, ap);
 	va_end(ap);
+	utf8_repair(detail);
 	/* A server error's reply sends the operator here: say what failed. */
 	if (status >= 500 && !http_request_replied(request))
 		log_error("%s %s: %u %s: %s", request->method, log_safe_path(request->path, path),

@@ -1,9 +1,11 @@
 /* libmicrohttpd on the libuv loop: MHD runs in external-epoll mode, a uv_poll_t
  * watches its epoll fd, and a uv_timer_t re-armed after every MHD_run() from
  * MHD_get_timeout() makes MHD handle timeouts and pending writes. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "coopbill/config.h"
 #include "coopbill/log.h"
@@ -87,6 +89,99 @@ static void request_cors(struct http_request *request)
 		request->cors_origin = origin;
 }
 
+/* MHD hands over the request target as the client sent it, before decoding:
+ * the request begins here. MHD cut the request line into strings in place,
+ * so the target ends right before the version unless a raw NUL byte ended
+ * it earlier. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *connection)
+{
+	struct http_server *server = cls;
+	struct http_request *request = calloc(1, sizeof(*request));
+
+	if (!request)
+		return NULL;
+	request->server = server;
+	request->connection = connection;
+	request->target_end = uri + strlen(uri);
+	request->target_nul = strstr(uri, "%00") != NULL;
+	server->requests_in_flight++;
+	return request;
+}
+
+static enum MHD_Result check_query_utf8(void *cls, enum MHD_ValueKind kind, const char *key,
+					const char *value)
+{
+	bool *valid = cls;
+
+	*valid = http_utf8_valid(key) && (!value || http_utf8_valid(value));
+	return *valid ? MHD_YES : MHD_NO;
+}
+
+/* A NUL would cut the path or a query value short once decoded, and bytes
+ * that are not UTF-8 cannot be named in a JSON reply. */
+static bool request_check_target(struct http_request *request, const char *version)
+{
+	bool valid = http_utf8_valid(request->path);
+
+	if (request->target_nul || request->target_end + 1 != version) {
+		http_reply_problem(request, 400, "bad-target",
+				   "the request target holds a NUL byte (raw or as %%00); no path "
+				   "or query of this API has one");
+		return false;
+	}
+	if (valid)
+		MHD_get_connection_values(request->connection, MHD_GET_ARGUMENT_KIND,
+					  check_query_utf8, &valid);
+	if (!valid) {
+		http_reply_problem(request, 400, "bad-target",
+				   "the request target is not valid UTF-8 once its %%-escapes are "
+				   "decoded");
+		return false;
+	}
+	return true;
+}
+
+struct header_census {
+	unsigned content_length;
+	unsigned transfer_encoding;
+	const char *malformed;
+};
+
+static bool header_name_is_token(const char *name)
+{
+	if (!*name)
+		return false;
+	for (const unsigned char *c = (const unsigned char *)name; *c; c++)
+		if (!(isalnum(*c) && *c < 0x80) && !strchr("!#$%&'*+-.^_`|~", *c))
+			return false;
+	return true;
+}
+
+static bool header_name_extends(const char *name, const char *framing)
+{
+	size_t len = strlen(framing);
+
+	return strncasecmp(name, framing, len) == 0 && name[len] != '\0';
+}
+
+/* MHD joins a folded line (obs-fold) onto the name of the header before it:
+ * a framing header folded so becomes a longer name, and any other a name
+ * that is not a token as soon as the folded text holds a space or colon. */
+static enum MHD_Result header_count(void *cls, enum MHD_ValueKind kind, const char *name,
+				    const char *value)
+{
+	struct header_census *census = cls;
+
+	if (!header_name_is_token(name) || header_name_extends(name, "Content-Length") ||
+	    header_name_extends(name, "Transfer-Encoding")) {
+		census->malformed = name;
+		return MHD_NO;
+	}
+	census->content_length += strcasecmp(name, "Content-Length") == 0;
+	census->transfer_encoding += strcasecmp(name, "Transfer-Encoding") == 0;
+	return MHD_YES;
+}
+
 /* Framing problems are answered on the first call: MHD then sends the reply
  * without reading the body and closes the connection, which is what a client
  * sending an oversized or ambiguous body should get. */
@@ -95,12 +190,35 @@ static bool request_check_framing(struct http_request *request)
 	const char *content_length = http_request_header(request, "Content-Length");
 	const char *transfer_encoding = http_request_header(request, "Transfer-Encoding");
 	size_t max = request->server->config->max_body_bytes;
+	struct header_census census = { 0 };
 	size_t len;
 
+	MHD_get_connection_values(request->connection, MHD_HEADER_KIND, header_count, &census);
+	if (census.malformed) {
+		http_reply_problem(request, 400, "bad-header",
+				   "the header \"%s\" is malformed: a name must be a token, and a "
+				   "header must not be folded onto a second line",
+				   census.malformed);
+		return false;
+	}
+	if (census.content_length > 1 || census.transfer_encoding > 1) {
+		http_reply_problem(request, 400, "bad-framing",
+				   "the request has %u Content-Length and %u Transfer-Encoding "
+				   "headers; send at most one of one of them",
+				   census.content_length, census.transfer_encoding);
+		return false;
+	}
 	if (content_length && transfer_encoding) {
 		http_reply_problem(request, 400, "bad-framing",
 				   "the request has both Content-Length and Transfer-Encoding; "
 				   "send only one of them");
+		return false;
+	}
+	if (transfer_encoding && strcasecmp(transfer_encoding, "chunked") != 0) {
+		http_reply_problem(request, 501, "transfer-coding",
+				   "the transfer coding \"%s\" is not supported; send the body "
+				   "with Content-Length or Transfer-Encoding: chunked",
+				   transfer_encoding);
 		return false;
 	}
 	if (content_length && content_length_parse(content_length, &len) && len > max) {
@@ -112,15 +230,50 @@ static bool request_check_framing(struct http_request *request)
 	return true;
 }
 
-static int request_append(struct http_request *request, const char *data, size_t len)
+static bool request_has_body(const struct http_request *request)
+{
+	const char *content_length = http_request_header(request, "Content-Length");
+
+	return http_request_header(request, "Transfer-Encoding") ||
+	       (content_length && strcmp(content_length, "0") != 0);
+}
+
+/* The bodies being received share [server] body_memory_bytes; one body
+ * alone may always have max_body_bytes. Replies 503 past it. */
+static bool request_reserve(struct http_request *request, size_t len)
+{
+	struct http_server *server = request->server;
+	size_t budget = server->config->body_memory_bytes;
+	size_t others = server->body_bytes - request->body_reserved;
+
+	if (len <= request->body_reserved)
+		return true;
+	if (others > 0 && (others > budget || len > budget - others)) {
+		http_reply_problem(request, 503, "busy",
+				   "the server is receiving %zu bytes of other request bodies and "
+				   "holds at most %zu at once; try again in a moment",
+				   others, budget);
+		http_reply_header(request, "Retry-After", "1");
+		return false;
+	}
+	server->body_bytes += len - request->body_reserved;
+	request->body_reserved = len;
+	return true;
+}
+
+/* Past a limit the rest of the body is read and dropped: MHD sends a reply
+ * only before the body (the first call) or after it. */
+static void request_append(struct http_request *request, const char *data, size_t len)
 {
 	size_t max = request->server->config->max_body_bytes;
 
 	if (len > max - request->body_len) {
 		http_reply_problem(request, 413, "body-too-large",
 				   "the request body exceeds the limit of %zu bytes", max);
-		return -EFBIG;
+		return;
 	}
+	if (!request_reserve(request, request->body_len + len))
+		return;
 	if (request->body_len + len + 1 > request->body_cap) {
 		size_t cap = request->body_cap ? request->body_cap : 4096;
 		char *body;
@@ -131,7 +284,7 @@ static int request_append(struct http_request *request, const char *data, size_t
 		if (!body) {
 			http_reply_problem(request, 503, "out-of-memory",
 					   "the server is short of memory; try again later");
-			return -ENOMEM;
+			return;
 		}
 		request->body = body;
 		request->body_cap = cap;
@@ -139,7 +292,6 @@ static int request_append(struct http_request *request, const char *data, size_t
 	memcpy(request->body + request->body_len, data, len);
 	request->body_len += len;
 	request->body[request->body_len] = '\0';
-	return 0;
 }
 
 static enum MHD_Result queue_reply(struct http_request *request)
@@ -157,6 +309,31 @@ static enum MHD_Result queue_reply(struct http_request *request)
 	return result;
 }
 
+/* The first call, once the headers are in: the target and the framing are
+ * checked, then the caller's admit. A reply made now is sent at once when a
+ * body is coming, so that it is never read; without one, it waits for the
+ * second call, which keeps the connection open for the next request. */
+static enum MHD_Result request_begin(struct http_request *request, const char *url,
+				     const char *method, const char *version)
+{
+	struct http_server *server = request->server;
+	size_t len;
+
+	request->begun = true;
+	request->method = method;
+	request->path = url;
+	request_cors(request);
+	if (!request_check_target(request, version) || !request_check_framing(request))
+		return queue_reply(request);
+	server->admit(request, server->userdata);
+	if (!http_request_replied(request) &&
+	    content_length_parse(http_request_header(request, "Content-Length"), &len))
+		request_reserve(request, len);
+	if (http_request_replied(request) && request_has_body(request))
+		return queue_reply(request);
+	return MHD_YES;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_data_size, void **request_slot)
@@ -164,30 +341,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 	struct http_server *server = cls;
 	struct http_request *request = *request_slot;
 
-	if (!request) {
-		request = calloc(1, sizeof(*request));
-		if (!request)
-			return MHD_NO;
-		request->server = server;
-		request->connection = connection;
-		request->method = method;
-		request->path = url;
-		*request_slot = request;
-		server->requests_in_flight++;
-		request_cors(request);
-		if (!request_check_framing(request))
-			return queue_reply(request);
-		return MHD_YES;
-	}
+	if (!request)
+		return MHD_NO;
+	if (!request->begun)
+		return request_begin(request, url, method, version);
 
 	if (*upload_data_size > 0) {
-		size_t len = *upload_data_size;
-
+		if (!http_request_replied(request))
+			request_append(request, upload_data, *upload_data_size);
 		*upload_data_size = 0;
-		if (http_request_replied(request))
-			return MHD_YES;
-		if (request_append(request, upload_data, len) < 0)
-			return queue_reply(request);
 		return MHD_YES;
 	}
 
@@ -227,7 +389,9 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
 		request->on_gone(request->on_gone_data);
 	if (request->response)
 		MHD_destroy_response(request->response);
+	server->body_bytes -= request->body_reserved;
 	free(request->body);
+	free(request->data);
 	free(request);
 	*request_slot = NULL;
 	server->requests_in_flight--;
@@ -239,8 +403,8 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
 	}
 }
 
-int http_server_new(uv_loop_t *loop, const struct config *config, http_dispatch_fn dispatch,
-		    void *userdata, struct http_server **ret_server)
+int http_server_new(uv_loop_t *loop, const struct config *config, http_dispatch_fn admit,
+		    http_dispatch_fn dispatch, void *userdata, struct http_server **ret_server)
 {
 	struct http_server *server;
 	const union MHD_DaemonInfo *info;
@@ -252,6 +416,7 @@ int http_server_new(uv_loop_t *loop, const struct config *config, http_dispatch_
 		return -ENOMEM;
 	server->loop = loop;
 	server->config = config;
+	server->admit = admit;
 	server->dispatch = dispatch;
 	server->userdata = userdata;
 	if (config->listen_addr.ss_family == AF_INET6)
@@ -264,8 +429,9 @@ int http_server_new(uv_loop_t *loop, const struct config *config, http_dispatch_
 		config->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
 		config->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 		config->connection_memory_bytes, MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
-		MHD_OPTION_NOTIFY_CONNECTION, on_connection, server, MHD_OPTION_EXTERNAL_LOGGER,
-		on_mhd_log, server, MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
+		MHD_OPTION_NOTIFY_CONNECTION, on_connection, server, MHD_OPTION_URI_LOG_CALLBACK,
+		on_uri, server, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, server,
+		MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_END);
 	if (!server->mhd) {
 		r = -EADDRNOTAVAIL;
 		goto out;
@@ -372,4 +538,15 @@ const char *http_request_body(const struct http_request *request, size_t *ret_le
 {
 	*ret_len = request->body_len;
 	return request->body ? request->body : "";
+}
+
+void http_request_set_data(struct http_request *request, void *data)
+{
+	free(request->data);
+	request->data = data;
+}
+
+void *http_request_data(const struct http_request *request)
+{
+	return request->data;
 }

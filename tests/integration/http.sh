@@ -16,6 +16,83 @@ fresh_healthz() {
 	ok "$1 (/healthz in ${result#* } s)"
 }
 
+# raw REQUEST_FORMAT...: sends one request made with printf from a
+# plain socket; the status on stdout, the headers and body in $WORK/headers
+# and $WORK/body, as req does.
+raw() {
+	# shellcheck disable=SC2059
+	printf "$@" | python3 "$ATTACKER" raw "$PORT" >"$WORK/raw"
+	python3 - "$WORK" <<'PY'
+import sys
+reply = open(sys.argv[1] + "/raw", "rb").read()
+head, _, body = reply.partition(b"\r\n\r\n")
+open(sys.argv[1] + "/headers", "wb").write(head + b"\r\n")
+open(sys.argv[1] + "/body", "wb").write(body)
+print(head.split(b" ")[1].decode() if head else "none")
+PY
+}
+
+# peak_rss_mib: the daemon's peak resident memory so far, in MiB.
+peak_rss_mib() {
+	awk '/^VmHWM:/ { print int($2 / 1024) }' "/proc/$DAEMON_PID/status"
+}
+
+write_config "max_body_bytes = 1024"
+start_daemon
+ADMIN=$(admin_token)
+
+# 4. Framing: whatever two parsers could read two ways is refused, with a
+# problem document, before any body is read.
+status=$(raw "POST /api/v1/households HTTP/1.1\r\nHost: coop\r\nAuthorization: Bearer $ADMIN\r\nContent-Length: 2\r\nContent-Length: 40\r\n\r\n{}")
+expect_problem 400 "$status" "two Content-Length headers are refused" '2 Content-Length'
+status=$(raw "POST /api/v1/households HTTP/1.1\r\nHost: coop\r\nAuthorization: Bearer $ADMIN\r\nTransfer-Encoding:\r\n chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")
+expect_problem 400 "$status" "a folded Transfer-Encoding is refused" 'folded'
+status=$(raw "POST /api/v1/households HTTP/1.1\r\nHost: coop\r\nAuthorization: Bearer $ADMIN\r\nX-Note: a\r\n Transfer-Encoding: chunked\r\n\r\n")
+expect_problem 400 "$status" "a header folded onto another is refused" 'folded'
+status=$(raw "POST /api/v1/households HTTP/1.1\r\nHost: coop\r\nAuthorization: Bearer $ADMIN\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n")
+expect_problem 501 "$status" "a transfer coding other than chunked is refused at once" 'gzip, chunked'
+big=$(head -c 4096 /dev/zero | tr '\0' ' ')
+status=$(raw "POST /api/v1/households HTTP/1.1\r\nHost: coop\r\nAuthorization: Bearer $ADMIN\r\nTransfer-Encoding: chunked\r\n\r\n1000\r\n$big\r\n0\r\n\r\n")
+expect_problem 413 "$status" "a chunked body over max_body_bytes gets 413" 'limit of 1024 bytes'
+status=$(req GET /api/v1/households%00/2 "$ADMIN")
+expect_problem 400 "$status" "%00 in the path is refused, not cut short" 'NUL'
+status=$(raw "GET /api/v1/households\0/2 HTTP/1.1\r\nHost: coop\r\nAuthorization: Bearer $ADMIN\r\n\r\n")
+expect_problem 400 "$status" "a raw NUL byte in the path is refused" 'NUL'
+status=$(req GET '/api/v1/usage/summary?from=2026-11-01%00x' "$ADMIN")
+expect_problem 400 "$status" "%00 in a query value is refused" 'NUL'
+status=$(req GET /api/v1/households/%ff "$ADMIN")
+expect_problem 400 "$status" "a path that is not UTF-8 gets a problem document" 'UTF-8'
+status=$(req GET '/api/v1/usage/summary?from=%c3%28' "$ADMIN")
+expect_problem 400 "$status" "a query that is not UTF-8 gets a problem document" 'UTF-8'
+status=$(req GET /api/v1/tariffs/%c3%a9 "$ADMIN")
+expect_problem 404 "$status" "a path in UTF-8 is named in the 404" 'é'
+status=$(req GET /healthz)
+expect 200 "$status" "the server still answers after all this"
+stop_daemon
+
+# 3. Bodies: a request without a valid token is refused before its body is
+# read, and the bodies being received share a bounded amount of memory.
+write_config
+start_daemon
+ADMIN=$(admin_token)
+counts=$(python3 "$ATTACKER" bodies "$PORT" 256 8 1000000)
+echo "# 256 x 1 MB without a token: $counts"
+echo "$counts" | grep -Eq "^401 [0-9]+( closed [0-9]+)?$" ||
+	fail "bodies without a token: $counts"
+ok "1 MB bodies without a token are answered 401 ($counts)"
+rss=$(peak_rss_mib)
+[ "$rss" -lt 64 ] || fail "the daemon's peak RSS is $rss MiB after bodies without a token"
+ok "the daemon's peak RSS stays under 64 MiB after bodies without a token ($rss MiB)"
+counts=$(python3 "$ATTACKER" bodies "$PORT" 128 4 1000000 "$ADMIN")
+echo "# 128 x 1 MB with the admin token: $counts"
+echo "$counts" | grep -q '503 ' || fail "no body was refused for memory: $counts"
+echo "$counts" | grep -Eq '(^| )400 ' || fail "no body was read: $counts"
+ok "1 MB bodies past body_memory_bytes are answered 503 ($counts)"
+rss=$(peak_rss_mib)
+[ "$rss" -lt 64 ] || fail "the daemon's peak RSS is $rss MiB"
+ok "the daemon's peak RSS stays under 64 MiB after bodies with a token ($rss MiB)"
+stop_daemon
+
 write_config
 start_daemon
 
