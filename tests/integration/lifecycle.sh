@@ -56,6 +56,35 @@ status=$(req GET /healthz '' '' -H 'Origin: http://new.example')
 [ "$(header Access-Control-Allow-Origin)" = http://new.example ] || fail "reload did not apply"
 ok "a valid config on SIGHUP is swapped in"
 
+# The time zone comes with the configuration: a reload naming a zone the box
+# does not have is refused whole, one it has is used from then on.
+ZONE_ADMIN=$(admin_token zone)
+summary_from() {
+	req GET '/api/v1/usage/summary?from=2027-07-01T00:00:00Z&to=2027-07-01T01:00:00Z' \
+		"$ZONE_ADMIN" >/dev/null
+	body .from
+}
+reload_and_wait() {
+	local pattern=$1 before
+	before=$(grep -c "$pattern" "$WORK/daemon.log" || true)
+	kill -HUP "$DAEMON_PID"
+	for _ in $(seq 1 50); do
+		[ "$(grep -c "$pattern" "$WORK/daemon.log" || true)" -gt "$before" ] && return
+		sleep 0.1
+	done
+	fail "no \"$pattern\" in the log after SIGHUP"
+}
+[ "$(summary_from)" = 2027-07-01T00:00:00Z ] || fail "times in UTC: $(summary_from)"
+sed -i 's#^timezone = UTC#timezone = Mars/Olympus#' "$CONFIG"
+reload_and_wait 'reload refused'
+grep -q 'Mars/Olympus' "$WORK/daemon.log" || fail "the refused reload does not name the zone"
+[ "$(summary_from)" = 2027-07-01T00:00:00Z ] || fail "a refused zone was used: $(summary_from)"
+ok "a reload naming an unknown time zone is refused and the old zone kept"
+sed -i 's#^timezone = Mars/Olympus#timezone = Asia/Kolkata#' "$CONFIG"
+reload_and_wait 'configuration reloaded'
+[ "$(summary_from)" = 2027-07-01T05:30:00+05:30 ] || fail "the new zone is not used: $(summary_from)"
+ok "a reload to another time zone takes effect (+05:30)"
+
 # SIGTERM during a slow upload: the request in flight is answered, then exit 0.
 ADMIN=$(admin_token)
 python3 - "$PORT" "$ADMIN" "$WORK/slow.sent" >"$WORK/slow.out" <<'PY' &
