@@ -283,8 +283,6 @@ static void test_close_shares_what_it_began_with(void **state)
 	enum store_period_state period_state;
 	char *before, *after, closing[8];
 
-	setenv("TZ", "UTC", 1);
-	tzset();
 	publish(f->store, hourly_tariff);
 	usage_load(f->store);
 	assert_int_equal(store_period_state(f->store, "2026-10", &period_state), 0);
