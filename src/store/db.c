@@ -2,12 +2,16 @@
  * check, the embedded migrations, transactions, and the prepared-statement
  * cache the other store files share. */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "migrations.h"
 #include "store-internal.h"
@@ -236,19 +240,27 @@ int store_write_error(const struct store *store)
 	return store->write_error;
 }
 
+/* The folder part of path: "." when it has none, "/" for a file in the root. */
+static void path_folder(const char *path, char ret_folder[PATH_MAX])
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		snprintf(ret_folder, PATH_MAX, ".");
+	else
+		snprintf(ret_folder, PATH_MAX, "%.*s", slash == path ? 1 : (int)(slash - path),
+			 path);
+}
+
 /* When the file system holding path has less than STORE_DISK_FULL_BYTES
  * left, says so in buf and returns true. */
 static bool describe_disk_full(const char *path, char *buf, size_t len)
 {
-	const char *slash = strrchr(path, '/');
-	char dir[4096];
+	char dir[PATH_MAX];
 	struct statvfs fs;
 	unsigned long long free_bytes;
 
-	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
-	else
-		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	path_folder(path, dir);
 	if (statvfs(dir, &fs) < 0)
 		return false;
 	free_bytes = (unsigned long long)fs.f_bavail * fs.f_frsize;
@@ -502,6 +514,24 @@ out:
 	return r;
 }
 
+/* The ledger is private even without systemd's StateDirectory= and UMask=:
+ * a missing folder is made 0700 and a missing file 0600, whose mode SQLite
+ * gives its -wal and -shm files too. */
+static int create_private(const char *path)
+{
+	char folder[PATH_MAX];
+	int fd;
+
+	path_folder(path, folder);
+	if (mkdir(folder, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return errno == EEXIST ? 0 : -errno;
+	close(fd);
+	return 0;
+}
+
 int store_open(const char *path, struct store **ret_store, char *errbuf, size_t errbuf_len)
 {
 	struct store *store;
@@ -517,6 +547,12 @@ int store_open(const char *path, struct store **ret_store, char *errbuf, size_t 
 		return -ENOMEM;
 	}
 
+	r = create_private(path);
+	if (r < 0) {
+		format_error(errbuf, errbuf_len, "cannot create database %s: %s", path,
+			     strerror(-r));
+		goto out;
+	}
 	/* One connection per struct store, used from one thread: no mutex. */
 	rc = sqlite3_open_v2(path, &store->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |

@@ -124,4 +124,21 @@ if "$COOPBILLD" --config "$CONFIG" 2>"$WORK/newer.log"; then fail "a newer datab
 grep -q 'newer' "$WORK/newer.log" || fail "the refusal does not say why: $(cat "$WORK/newer.log")"
 [ "$(sqlite3 "$DB" 'PRAGMA user_version')" = 999 ] || fail "the newer database was changed"
 ok "a database newer than the binary is refused"
+
+# Outside systemd (no StateDirectory=, a umask of 022) the ledger is private
+# all the same: a folder it makes is 0700, the database and its -wal and -shm
+# files 0600.
+DB="$WORK/state/coopbill.db"
+write_config
+umask 022
+start_daemon
+admin_token >/dev/null
+modes=$(stat -c '%n %a' "$WORK/state" "$DB" "$DB-wal" "$DB-shm" | sed "s#$WORK/##")
+[ "$modes" = "state 700
+state/coopbill.db 600
+state/coopbill.db-wal 600
+state/coopbill.db-shm 600" ] || fail "modes: $modes"
+ok "the database folder it makes is 0700, the database and its -wal and -shm 0600"
+stop_daemon
+[ "$STOP_STATUS" = 0 ] || fail "exit $STOP_STATUS"
 finish
