@@ -215,9 +215,15 @@ int store_tariff_insert(struct store *store, const char *name, const char *valid
 /* Publishes a draft; -ENOENT when there is no such tariff, -EALREADY when it
  * is published already. */
 int store_tariff_publish(struct store *store, int64_t id, const char *signature, int64_t log_index);
+/* Replaces a draft's document, or deletes a draft; -ENOENT when there is no
+ * such tariff, -EALREADY when it is published (and so immutable). */
+int store_tariff_replace(struct store *store, int64_t id, const char *name, const char *valid_from,
+			 const char *document, const char *sha256);
+int store_tariff_delete(struct store *store, int64_t id);
 /* -ENOENT when there is no such tariff. */
 int store_tariff_get(struct store *store, int64_t id, struct json_t **ret_tariff);
-int store_tariffs_list(struct store *store, struct json_t **ret_tariffs);
+/* The tariffs with status ("draft" or "published"), ordered by id. */
+int store_tariffs_list(struct store *store, const char *status, struct json_t **ret_tariffs);
 /* The published tariff in force on a period's first day (YYYY-MM-01): the one
  * with the latest valid_from not after it. -ENOENT when there is none. */
 int store_tariff_in_force(struct store *store, const char *period_start, int64_t *ret_id);

@@ -97,6 +97,9 @@ int api_period_open_require(struct api *api, struct http_request *request, const
  * being closed that ends after `from` (NULL: any). */
 int api_no_close_from(struct api *api, struct http_request *request, const struct date *from,
 		      const char *what);
+/* Replies 401 with a WWW-Authenticate challenge. */
+void api_reply_unauthorized(struct http_request *request, const char *challenge,
+			    const char *detail);
 /* Replies 503 for a storage failure, naming what failed. */
 void api_reply_store_error(struct http_request *request, int error, const char *what);
 /* Replies to a failed read of one thing by its id (a path's text): 404 when
@@ -132,6 +135,8 @@ void api_tariffs_create(struct api *api, struct http_request *request, const str
 void api_tariff_get(struct api *api, struct http_request *request, const struct api_call *call);
 void api_tariff_schema(struct api *api, struct http_request *request, const struct api_call *call);
 void api_tariff_publish(struct api *api, struct http_request *request, const struct api_call *call);
+void api_tariff_replace(struct api *api, struct http_request *request, const struct api_call *call);
+void api_tariff_delete(struct api *api, struct http_request *request, const struct api_call *call);
 void api_payments_create(struct api *api, struct http_request *request,
 			 const struct api_call *call);
 void api_payments_list(struct api *api, struct http_request *request, const struct api_call *call);

@@ -17,6 +17,9 @@
 enum api_access {
 	/* Anyone, without a token. */
 	ACCESS_PUBLIC,
+	/* Anyone; a token, when one is sent, must be valid and tells the
+	 * handler who calls (the treasurer sees drafts). */
+	ACCESS_ANYONE,
 	/* Any valid token. */
 	ACCESS_TOKEN,
 	/* The treasurer. */
@@ -62,10 +65,12 @@ static const struct api_route routes[] = {
 	{ "GET", "/api/v1/log/entries/{index}", ACCESS_PUBLIC, api_log_entry, as_json },
 	{ "GET", "/api/v1/log/proof/inclusion", ACCESS_PUBLIC, api_log_inclusion, as_json },
 	{ "GET", "/api/v1/log/proof/consistency", ACCESS_PUBLIC, api_log_consistency, as_json },
-	{ "GET", "/api/v1/tariffs", ACCESS_PUBLIC, api_tariffs_list, as_json },
+	{ "GET", "/api/v1/tariffs", ACCESS_ANYONE, api_tariffs_list, as_json },
 	{ "POST", "/api/v1/tariffs", ACCESS_ADMIN, api_tariffs_create, as_json },
 	{ "GET", "/api/v1/tariffs/schema", ACCESS_PUBLIC, api_tariff_schema, as_schema },
-	{ "GET", "/api/v1/tariffs/{id}", ACCESS_PUBLIC, api_tariff_get, as_json },
+	{ "GET", "/api/v1/tariffs/{id}", ACCESS_ANYONE, api_tariff_get, as_json },
+	{ "PUT", "/api/v1/tariffs/{id}", ACCESS_ADMIN, api_tariff_replace, as_json },
+	{ "DELETE", "/api/v1/tariffs/{id}", ACCESS_ADMIN, api_tariff_delete, as_json },
 	{ "POST", "/api/v1/tariffs/{id}/publish", ACCESS_ADMIN, api_tariff_publish, as_json },
 	{ "GET", "/api/v1/households/{id}/estimate", ACCESS_HOUSEHOLD, api_household_estimate,
 	  as_json },
@@ -510,8 +515,7 @@ static void reply_preflight(struct api *api, struct http_request *request, const
 	}
 }
 
-static void reply_unauthorized(struct http_request *request, const char *challenge,
-			       const char *detail)
+void api_reply_unauthorized(struct http_request *request, const char *challenge, const char *detail)
 {
 	http_reply_problem(request, 401, "unauthorized", "%s", detail);
 	http_reply_header(request, "WWW-Authenticate", challenge);
@@ -523,13 +527,15 @@ static bool call_authenticate(struct api *api, struct http_request *request, str
 				  &call->principal);
 
 	if (r == -EINVAL) {
-		reply_unauthorized(request, "Bearer realm=\"coopbill\", error=\"invalid_request\"",
-				   "the Authorization header must be \"Bearer <token>\"");
+		api_reply_unauthorized(request,
+				       "Bearer realm=\"coopbill\", error=\"invalid_request\"",
+				       "the Authorization header must be \"Bearer <token>\"");
 		return false;
 	}
 	if (r == -EACCES) {
-		reply_unauthorized(request, "Bearer realm=\"coopbill\", error=\"invalid_token\"",
-				   "this token is not known; ask the treasurer for a new one");
+		api_reply_unauthorized(request,
+				       "Bearer realm=\"coopbill\", error=\"invalid_token\"",
+				       "this token is not known; ask the treasurer for a new one");
 		return false;
 	}
 	if (r < 0) {
@@ -548,8 +554,9 @@ static bool call_permitted(struct http_request *request, enum api_access access,
 	int64_t household_id;
 
 	if (who->role == AUTH_ROLE_NONE) {
-		reply_unauthorized(request, "Bearer realm=\"coopbill\"",
-				   "this needs a token: send \"Authorization: Bearer <token>\"");
+		api_reply_unauthorized(
+			request, "Bearer realm=\"coopbill\"",
+			"this needs a token: send \"Authorization: Bearer <token>\"");
 		return false;
 	}
 	if (access == ACCESS_TOKEN || who->role == AUTH_ROLE_ADMIN)
@@ -617,8 +624,9 @@ void api_admit(struct http_request *request, void *userdata)
 	access = admission->route->access;
 	if (access == ACCESS_METRICS)
 		access = api->config->metrics_public ? ACCESS_PUBLIC : ACCESS_ADMIN;
-	if (access != ACCESS_PUBLIC && (!call_authenticate(api, request, &admission->call) ||
-					!call_permitted(request, access, &admission->call)))
+	if (access != ACCESS_PUBLIC &&
+	    (!call_authenticate(api, request, &admission->call) ||
+	     (access != ACCESS_ANYONE && !call_permitted(request, access, &admission->call))))
 		return;
 	/* Replies 406 when the Accept header allows none of the route's forms. */
 	http_request_negotiate(request, admission->route->formats);

@@ -1,7 +1,8 @@
-/* Tariffs: the treasurer drafts one (a JSON document, validated strictly) and
- * publishes it, which makes it immutable, signs it with the log key and logs
- * it. Anyone may read published tariffs, their hash, signature and log index,
- * and the JSON Schema of the document. */
+/* Tariffs: the treasurer drafts one (a JSON document, validated strictly),
+ * may read, replace or delete it while it is a draft, and publishes it, which
+ * makes it immutable, signs it with the log key and logs it. Anyone may read
+ * published tariffs, their hash, signature and log index, and the JSON Schema
+ * of the document. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,27 +19,48 @@ static bool is_published(json_t *row)
 	return strcmp(json_string_value(json_object_get(row, "status")), "published") == 0;
 }
 
+/* Drafts are the treasurer's work in progress: others see what is
+ * published. Replies 401 or 403 to anyone else. */
+static bool drafts_visible(struct http_request *request, const struct api_call *call)
+{
+	if (call->principal.role == AUTH_ROLE_ADMIN)
+		return true;
+	if (call->principal.role == AUTH_ROLE_NONE)
+		api_reply_unauthorized(request, "Bearer realm=\"coopbill\"",
+				       "drafts are the treasurer's: send \"Authorization: Bearer "
+				       "<admin token>\"");
+	else
+		http_reply_problem(request, 403, "forbidden",
+				   "drafts are the treasurer's: only the admin token lists them");
+	return false;
+}
+
 void api_tariffs_list(struct api *api, struct http_request *request, const struct api_call *call)
 {
-	json_t *rows, *published, *row;
+	const char *status = http_request_query(request, "status");
+	json_t *rows, *row;
 	size_t i;
 	int r;
 
-	r = store_tariffs_list(api->store, &rows);
+	if (!status)
+		status = "published";
+	if (strcmp(status, "published") != 0 && strcmp(status, "draft") != 0) {
+		http_reply_problem(request, 400, "invalid-status",
+				   "status must be published (the default) or draft");
+		return;
+	}
+	if (strcmp(status, "draft") == 0 && !drafts_visible(request, call))
+		return;
+	r = store_tariffs_list(api->store, status, &rows);
 	if (r < 0) {
 		api_reply_store_error(request, r, "listing tariffs");
 		return;
 	}
-	/* Drafts are the treasurer's work in progress; members see what is
-	 * published. */
-	published = json_array();
 	json_array_foreach(rows, i, row)
 	{
-		if (is_published(row))
-			json_array_append(published, api_json_column(row, "document"));
+		api_json_column(row, "document");
 	}
-	json_decref(rows);
-	http_reply_json(request, 200, json_pack("{s:o}", "tariffs", published));
+	http_reply_json(request, 200, json_pack("{s:o}", "tariffs", rows));
 }
 
 /* Loads the tariff named by the path, or replies 404. */
@@ -60,7 +82,9 @@ void api_tariff_get(struct api *api, struct http_request *request, const struct 
 
 	if (tariff_load(api, request, call, &row) < 0)
 		return;
-	if (!is_published(row)) {
+	/* Only the treasurer reads a draft; to anyone else it does not exist
+	 * yet. */
+	if (!is_published(row) && call->principal.role != AUTH_ROLE_ADMIN) {
 		json_decref(row);
 		http_reply_problem(request, 404, "not-found",
 				   "tariff %s is a draft; it is shown once published",
@@ -82,15 +106,14 @@ void api_tariff_schema(struct api *api, struct http_request *request, const stru
 	http_reply_text(request, 200, "application/schema+json", body, strlen(body));
 }
 
-void api_tariffs_create(struct api *api, struct http_request *request, const struct api_call *call)
+/* The tariff document of the request's body, validated as a draft: strictly,
+ * and in the cooperative's currency. Replies 400 or 422 when it is not one. */
+static int body_tariff(struct api *api, struct http_request *request, struct tariff **ret_tariff)
 {
-	struct tariff *tariff = NULL;
-	char err[256], sha256[65], valid_from[DATE_TEXT_MAX], location[64];
+	struct tariff *tariff;
 	const char *body;
-	json_t *row;
+	char err[256];
 	size_t len;
-	int64_t id;
-	int r;
 
 	body = http_request_body(request, &len);
 	if (tariff_parse(body ? body : "", len, &tariff, err, sizeof(err)) < 0) {
@@ -98,15 +121,30 @@ void api_tariffs_create(struct api *api, struct http_request *request, const str
 				   "%s; the format is in docs/tariffs.md and at "
 				   "/api/v1/tariffs/schema",
 				   err);
-		return;
+		return -EINVAL;
 	}
 	if (strcmp(tariff->currency, api->config->currency) != 0) {
 		http_reply_problem(request, 422, "invalid-tariff",
 				   "$.currency: the cooperative bills in %s ([billing] currency), "
 				   "not %s",
 				   api->config->currency, tariff->currency);
-		goto out;
+		tariff_free(tariff);
+		return -EINVAL;
 	}
+	*ret_tariff = tariff;
+	return 0;
+}
+
+void api_tariffs_create(struct api *api, struct http_request *request, const struct api_call *call)
+{
+	struct tariff *tariff;
+	char sha256[65], valid_from[DATE_TEXT_MAX], location[64];
+	json_t *row;
+	int64_t id;
+	int r;
+
+	if (body_tariff(api, request, &tariff) < 0)
+		return;
 	date_format(&tariff->valid_from, valid_from);
 	api_sha256_hex(tariff->canonical_json, sha256);
 	r = store_tariff_insert(api->store, tariff->name, valid_from, tariff->canonical_json,
@@ -122,6 +160,64 @@ void api_tariffs_create(struct api *api, struct http_request *request, const str
 	http_reply_header(request, "Location", location);
 out:
 	tariff_free(tariff);
+}
+
+/* Replies to a failed change of a draft: 409 for a published tariff, else
+ * as to a failed read. */
+static void reply_draft_error(struct http_request *request, int error, const char *id)
+{
+	if (error == -EALREADY)
+		http_reply_problem(request, 409, "tariff-immutable",
+				   "tariff %s is published, and a published tariff is immutable; "
+				   "draft a new one with a later valid_from instead",
+				   id);
+	else
+		api_reply_load_error(request, error, "tariff", id);
+}
+
+void api_tariff_replace(struct api *api, struct http_request *request, const struct api_call *call)
+{
+	const char *id_text = call->params.values[0];
+	char sha256[65], valid_from[DATE_TEXT_MAX];
+	struct tariff *tariff;
+	json_t *row;
+	int64_t id;
+	int r;
+
+	r = api_parse_id(id_text, &id);
+	if (r < 0) {
+		reply_draft_error(request, r, id_text);
+		return;
+	}
+	if (body_tariff(api, request, &tariff) < 0)
+		return;
+	date_format(&tariff->valid_from, valid_from);
+	api_sha256_hex(tariff->canonical_json, sha256);
+	r = store_tariff_replace(api->store, id, tariff->name, valid_from, tariff->canonical_json,
+				 sha256);
+	tariff_free(tariff);
+	if (r < 0) {
+		reply_draft_error(request, r, id_text);
+		return;
+	}
+	if (tariff_load(api, request, call, &row) == 0)
+		http_reply_json(request, 200, api_json_column(row, "document"));
+}
+
+void api_tariff_delete(struct api *api, struct http_request *request, const struct api_call *call)
+{
+	const char *id_text = call->params.values[0];
+	int64_t id;
+	int r;
+
+	r = api_parse_id(id_text, &id);
+	if (r == 0)
+		r = store_tariff_delete(api->store, id);
+	if (r < 0) {
+		reply_draft_error(request, r, id_text);
+		return;
+	}
+	http_reply_empty(request, 204);
 }
 
 /* What publishing checks beyond the document itself: the notice period and

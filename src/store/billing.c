@@ -90,6 +90,21 @@ int store_tariff_insert(struct store *store, const char *name, const char *valid
 	return store_exec(store, sql, values, 4, ret_id);
 }
 
+/* The result of a statement that changes tariff id only while it is a draft
+ * (r: the statement's): 0 when it changed it, else why not. */
+static int draft_changed(struct store *store, int64_t id, int r)
+{
+	json_t *tariff;
+
+	if (r < 0 || sqlite3_changes(store->db) == 1)
+		return r;
+	r = store_tariff_get(store, id, &tariff);
+	if (r < 0)
+		return r;
+	json_decref(tariff);
+	return -EALREADY;
+}
+
 int store_tariff_publish(struct store *store, int64_t id, const char *signature, int64_t log_index)
 {
 	static const char sql[] =
@@ -98,17 +113,28 @@ int store_tariff_publish(struct store *store, int64_t id, const char *signature,
 		"WHERE id = ?1 AND status = 'draft'";
 	const struct store_value values[] = { STORE_INT(id), STORE_TEXT(signature),
 					      STORE_INT(log_index) };
-	json_t *tariff;
-	int r;
 
-	r = store_exec(store, sql, values, 3, NULL);
-	if (r < 0 || sqlite3_changes(store->db) == 1)
-		return r;
-	r = store_tariff_get(store, id, &tariff);
-	if (r < 0)
-		return r;
-	json_decref(tariff);
-	return -EALREADY;
+	return draft_changed(store, id, store_exec(store, sql, values, 3, NULL));
+}
+
+int store_tariff_replace(struct store *store, int64_t id, const char *name, const char *valid_from,
+			 const char *document, const char *sha256)
+{
+	static const char sql[] = "UPDATE tariffs SET name = ?2, valid_from = ?3, document = ?4, "
+				  "sha256 = ?5 WHERE id = ?1 AND status = 'draft'";
+	const struct store_value values[] = { STORE_INT(id), STORE_TEXT(name),
+					      STORE_TEXT(valid_from), STORE_TEXT(document),
+					      STORE_TEXT(sha256) };
+
+	return draft_changed(store, id, store_exec(store, sql, values, 5, NULL));
+}
+
+int store_tariff_delete(struct store *store, int64_t id)
+{
+	static const char sql[] = "DELETE FROM tariffs WHERE id = ?1 AND status = 'draft'";
+	const struct store_value values[] = { STORE_INT(id) };
+
+	return draft_changed(store, id, store_exec(store, sql, values, 1, NULL));
 }
 
 #define TARIFF_COLUMNS                                                                           \
@@ -123,11 +149,13 @@ int store_tariff_get(struct store *store, int64_t id, json_t **ret_tariff)
 	return query_json_one(store, sql, values, 1, ret_tariff);
 }
 
-int store_tariffs_list(struct store *store, json_t **ret_tariffs)
+int store_tariffs_list(struct store *store, const char *status, json_t **ret_tariffs)
 {
-	static const char sql[] = "SELECT " TARIFF_COLUMNS " FROM tariffs ORDER BY id";
+	static const char sql[] =
+		"SELECT " TARIFF_COLUMNS " FROM tariffs WHERE status = ?1 ORDER BY id";
+	const struct store_value values[] = { STORE_TEXT(status) };
 
-	return query_json(store, sql, NULL, 0, ret_tariffs);
+	return query_json(store, sql, values, 1, ret_tariffs);
 }
 
 int store_tariff_in_force(struct store *store, const char *period_start, int64_t *ret_id)

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <sqlite3.h>
 
 #include "source-file.h"
@@ -599,6 +600,55 @@ static void test_audit_append_only(void **state)
 	store_free(store);
 }
 
+/* A draft may be replaced and deleted; a published tariff may not, through
+ * the store or around it. */
+static void test_tariff_drafts(void **state)
+{
+	static const char sha[] = "00000000000000000000000000000000"
+				  "00000000000000000000000000000000";
+	struct fixture *f = *state;
+	struct store *store = open_store(f);
+	int64_t draft, published;
+	json_t *rows;
+	sqlite3 *db;
+
+	assert_int_equal(store_tariff_insert(store, "a", "2027-01-01", "{}", sha, &draft), 0);
+	assert_int_equal(store_tariff_insert(store, "b", "2027-01-01", "{}", sha, &published), 0);
+	assert_int_equal(store_tariff_publish(store, published, "signature", 0), 0);
+
+	assert_int_equal(store_tariff_replace(store, draft, "c", "2027-02-01", "{\"x\":1}", sha),
+			 0);
+	assert_int_equal(store_tariffs_list(store, "draft", &rows), 0);
+	assert_int_equal(json_array_size(rows), 1);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "name")),
+			    "c");
+	assert_string_equal(
+		json_string_value(json_object_get(json_array_get(rows, 0), "valid_from")),
+		"2027-02-01");
+	json_decref(rows);
+	assert_int_equal(store_tariff_replace(store, published, "c", "2027-02-01", "{}", sha),
+			 -EALREADY);
+	assert_int_equal(store_tariff_delete(store, published), -EALREADY);
+	assert_int_equal(store_tariff_delete(store, draft), 0);
+	assert_int_equal(store_tariff_delete(store, draft), -ENOENT);
+	assert_int_equal(store_tariff_replace(store, draft, "c", "2027-02-01", "{}", sha), -ENOENT);
+	assert_int_equal(store_tariffs_list(store, "draft", &rows), 0);
+	assert_int_equal(json_array_size(rows), 0);
+	json_decref(rows);
+	assert_int_equal(store_tariffs_list(store, "published", &rows), 0);
+	assert_int_equal(json_array_size(rows), 1);
+	json_decref(rows);
+
+	db = raw_open(f->path);
+	assert_int_not_equal(sqlite3_exec(db, "UPDATE tariffs SET name = 'x'", NULL, NULL, NULL),
+			     SQLITE_OK);
+	assert_int_not_equal(sqlite3_exec(db, "DELETE FROM tariffs", NULL, NULL, NULL), SQLITE_OK);
+	assert_non_null(strstr(sqlite3_errmsg(db), "immutable"));
+	assert_int_equal(raw_int(db, "SELECT count(*) FROM tariffs WHERE name = 'b'"), 1);
+	sqlite3_close(db);
+	store_free(store);
+}
+
 static void test_rollback_leaves_nothing(void **state)
 {
 	struct fixture *f = *state;
@@ -661,6 +711,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_append_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_leaves_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tariff_drafts, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
