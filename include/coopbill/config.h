@@ -22,6 +22,7 @@ struct config {
 	unsigned max_connections;
 	unsigned max_connections_per_ip;
 	unsigned connection_timeout_s;
+	unsigned header_timeout_s; /* for a request's headers to arrive */
 	size_t connection_memory_bytes;
 	size_t max_body_bytes;
 	size_t body_memory_bytes;   /* all bodies being received, together */

@@ -1,6 +1,8 @@
 /* What the http module's files share: the request and server structs. */
 #pragma once
 
+#include <stdint.h>
+
 #include <microhttpd.h>
 
 #include "coopbill/http.h"
@@ -35,10 +37,23 @@ struct http_request {
 	void *on_gone_data;
 };
 
+/* One connection, from MHD's accepting it to its closing. */
+struct http_connection {
+	int fd;
+	/* In the server's list of connections waiting for a request's headers,
+	 * since waiting_since (the loop's clock, in ms). */
+	bool waiting;
+	uint64_t waiting_since;
+	struct http_connection *prev;
+	struct http_connection *next;
+};
+
 struct http_server {
 	uv_loop_t *loop;
 	uv_poll_t poll;
 	uv_timer_t timer;
+	/* Ends the connections whose headers are late. */
+	uv_timer_t sweep;
 	struct MHD_Daemon *mhd;
 	const struct config *config;
 	http_dispatch_fn admit;
@@ -48,6 +63,12 @@ struct http_server {
 	/* Bytes reserved by the request bodies being received. */
 	size_t body_bytes;
 	bool quiescing;
+	/* The connections open, MHD's limit, and those waiting for headers,
+	 * oldest first. */
+	unsigned connections;
+	unsigned max_connections;
+	struct http_connection *waiting_head;
+	struct http_connection *waiting_tail;
 	/* A connection closed during this MHD_run(). */
 	bool connections_closed;
 	unsigned handles_open;

@@ -6,12 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include "coopbill/config.h"
 #include "coopbill/log.h"
 #include "http-internal.h"
 
 static void server_run(struct http_server *server);
+static void sweep_arm(struct http_server *server);
+static void conn_unwait(struct http_server *server, struct http_connection *conn);
 
 static void on_timer(uv_timer_t *timer)
 {
@@ -45,13 +48,112 @@ static void server_run(struct http_server *server)
 		uv_timer_stop(&server->timer);
 }
 
+/* The connections waiting for a request's headers, oldest first: a request
+ * must have its headers in within [server] header_timeout_s of the
+ * connection opening or of its previous request's end, however slowly it
+ * trickles them (MHD's idle timeout restarts with every byte). When the
+ * table is full, the oldest waiting connection makes room for the new one,
+ * so that clients that send their requests are served whatever others hold
+ * open. A connection is ended by shutting its socket down: MHD sees the end
+ * of the stream and closes it as it would any other. */
+static void connection_end(struct http_server *server, struct http_connection *conn)
+{
+	conn_unwait(server, conn);
+	shutdown(conn->fd, SHUT_RDWR);
+}
+
+static void on_sweep(uv_timer_t *timer)
+{
+	struct http_server *server = timer->data;
+	uint64_t now = uv_now(server->loop);
+	uint64_t limit = (uint64_t)server->config->header_timeout_s * 1000;
+
+	while (server->waiting_head && now - server->waiting_head->waiting_since >= limit)
+		connection_end(server, server->waiting_head);
+	sweep_arm(server);
+}
+
+static void sweep_arm(struct http_server *server)
+{
+	uint64_t limit = (uint64_t)server->config->header_timeout_s * 1000;
+	uint64_t waited;
+
+	if (!server->waiting_head) {
+		uv_timer_stop(&server->sweep);
+		return;
+	}
+	waited = uv_now(server->loop) - server->waiting_head->waiting_since;
+	uv_timer_start(&server->sweep, on_sweep, waited < limit ? limit - waited : 0, 0);
+}
+
+static void conn_unwait(struct http_server *server, struct http_connection *conn)
+{
+	if (!conn || !conn->waiting)
+		return;
+	if (conn->prev)
+		conn->prev->next = conn->next;
+	else
+		server->waiting_head = conn->next;
+	if (conn->next)
+		conn->next->prev = conn->prev;
+	else
+		server->waiting_tail = conn->prev;
+	conn->prev = conn->next = NULL;
+	conn->waiting = false;
+	sweep_arm(server);
+}
+
+static void conn_wait(struct http_server *server, struct http_connection *conn)
+{
+	if (!conn || conn->waiting)
+		return;
+	conn->waiting = true;
+	conn->waiting_since = uv_now(server->loop);
+	conn->prev = server->waiting_tail;
+	if (server->waiting_tail)
+		server->waiting_tail->next = conn;
+	else
+		server->waiting_head = conn;
+	server->waiting_tail = conn;
+	if (!uv_is_active((uv_handle_t *)&server->sweep))
+		sweep_arm(server);
+}
+
+static struct http_connection *conn_of(struct MHD_Connection *connection)
+{
+	const union MHD_ConnectionInfo *info =
+		MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return info ? info->socket_context : NULL;
+}
+
 static void on_connection(void *cls, struct MHD_Connection *connection, void **socket_context,
 			  enum MHD_ConnectionNotificationCode code)
 {
 	struct http_server *server = cls;
+	struct http_connection *conn = *socket_context;
+	const union MHD_ConnectionInfo *info;
 
-	if (code == MHD_CONNECTION_NOTIFY_CLOSED)
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
 		server->connections_closed = true;
+		if (!conn)
+			return;
+		conn_unwait(server, conn);
+		server->connections--;
+		free(conn);
+		*socket_context = NULL;
+		return;
+	}
+	info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+	conn = info ? calloc(1, sizeof(*conn)) : NULL;
+	if (!conn)
+		return;
+	conn->fd = info->connect_fd;
+	*socket_context = conn;
+	server->connections++;
+	if (server->connections >= server->max_connections && server->waiting_head)
+		connection_end(server, server->waiting_head);
+	conn_wait(server, conn);
 }
 
 static void on_mhd_log(void *cls, const char *format, va_list ap)
@@ -320,6 +422,7 @@ static enum MHD_Result request_begin(struct http_request *request, const char *u
 	size_t len;
 
 	request->begun = true;
+	conn_unwait(server, conn_of(request->connection));
 	request->method = method;
 	request->path = url;
 	request_cors(request);
@@ -383,6 +486,9 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
 	struct http_server *server = cls;
 	struct http_request *request = *request_slot;
 
+	/* Kept open, the connection waits for its next request's headers. */
+	if (code == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		conn_wait(server, conn_of(connection));
 	if (!request)
 		return;
 	if (request->deferred && request->on_gone)
@@ -417,6 +523,7 @@ int http_server_new(uv_loop_t *loop, const struct config *config, http_dispatch_
 	server->loop = loop;
 	server->config = config;
 	server->admit = admit;
+	server->max_connections = config->max_connections;
 	server->dispatch = dispatch;
 	server->userdata = userdata;
 	if (config->listen_addr.ss_family == AF_INET6)
@@ -447,7 +554,9 @@ int http_server_new(uv_loop_t *loop, const struct config *config, http_dispatch_
 	server->poll.data = server;
 	uv_timer_init(loop, &server->timer);
 	server->timer.data = server;
-	server->handles_open = 2;
+	uv_timer_init(loop, &server->sweep);
+	server->sweep.data = server;
+	server->handles_open = 3;
 	r = uv_poll_start(&server->poll, UV_READABLE, on_poll);
 	if (r < 0)
 		goto out;
@@ -505,6 +614,7 @@ void http_server_close(struct http_server *server, http_server_cb on_closed, voi
 	server->on_drained = NULL;
 	uv_poll_stop(&server->poll);
 	uv_timer_stop(&server->timer);
+	uv_timer_stop(&server->sweep);
 	/* MHD closes its epoll fd; libuv must have stopped polling it first. */
 	if (server->mhd) {
 		MHD_stop_daemon(server->mhd);
@@ -512,6 +622,7 @@ void http_server_close(struct http_server *server, http_server_cb on_closed, voi
 	}
 	uv_close((uv_handle_t *)&server->poll, on_handle_closed);
 	uv_close((uv_handle_t *)&server->timer, on_handle_closed);
+	uv_close((uv_handle_t *)&server->sweep, on_handle_closed);
 }
 
 const char *http_request_method(const struct http_request *request)

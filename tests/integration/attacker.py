@@ -9,6 +9,10 @@ several loopback addresses (127.0.0.2, 127.0.0.3, ...). Used by http.sh.
       keeps connections that send a header line every second and never end
       their headers, reconnecting whatever the server closes; creates
       READY_FILE once all have connected and sent their request line.
+  attacker.py trickle PORT MAX_S
+      sends a request line, then a header line every half second, never
+      ending the headers; prints the seconds until the server closed the
+      connection (MAX_S when it did not).
   attacker.py bodies PORT CONNECTIONS ADDRESSES BODY_BYTES [TOKEN]
       sends a POST with a body of BODY_BYTES on each connection at once and
       prints the status codes received, counted ("401 256").
@@ -117,6 +121,28 @@ def slowloris(port, count, addresses, duration, ready_file):
             sock.close()
 
 
+def trickle(port, most):
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: coop\r\n")
+    sock.settimeout(0.5)
+    start = time.monotonic()
+    line = 0
+    while time.monotonic() - start < most:
+        try:
+            if sock.recv(4096) == b"":
+                break
+        except socket.timeout:
+            pass
+        except OSError:
+            break
+        line += 1
+        try:
+            sock.sendall(b"X-Slow-%d: x\r\n" % line)
+        except OSError:
+            break
+    print("%.1f" % min(time.monotonic() - start, most))
+
+
 def bodies(port, count, addresses, size, token):
     socks = open_all(port, count, addresses)
     head = b"POST /api/v1/households HTTP/1.1\r\nHost: coop\r\n"
@@ -197,6 +223,8 @@ if command == "flood":
     flood(port, int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))
 elif command == "slowloris":
     slowloris(port, int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), sys.argv[6])
+elif command == "trickle":
+    trickle(port, float(sys.argv[3]))
 elif command == "bodies":
     bodies(port, int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]),
            sys.argv[6] if len(sys.argv) > 6 else "")

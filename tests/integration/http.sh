@@ -93,6 +93,16 @@ rss=$(peak_rss_mib)
 ok "the daemon's peak RSS stays under 64 MiB after bodies with a token ($rss MiB)"
 stop_daemon
 
+# 2. Slowloris: a request's headers must be in within header_timeout_s,
+# however slowly they trickle.
+write_config "header_timeout_s = 2"
+start_daemon
+took=$(python3 "$ATTACKER" trickle "$PORT" 10)
+awk -v t="$took" 'BEGIN { exit !(t >= 1.5 && t <= 4) }' ||
+	fail "a connection trickling its headers was closed after $took s, not about 2 s"
+ok "a connection trickling its headers is closed after header_timeout_s ($took s)"
+stop_daemon
+
 write_config
 start_daemon
 
@@ -102,5 +112,23 @@ python3 "$ATTACKER" flood "$PORT" 600 20 10 >/dev/null
 fresh_healthz "after 600 idle connections from 20 addresses, a new client is served" 1
 python3 "$ATTACKER" flood "$PORT" 2000 20 5 >/dev/null
 fresh_healthz "after 2000 idle connections from 20 addresses, a new client is served" 1
+
+# 2. While 320 connections from 10 addresses trickle header lines (more than
+# the 256 the server holds, and reconnecting when dropped), a client that
+# sends its request is served, before any of them reaches its deadline.
+python3 "$ATTACKER" slowloris "$PORT" 320 10 12 "$WORK/slowloris-ready" &
+SLOWLORIS_PID=$!
+for _ in $(seq 1 100); do
+	[ -e "$WORK/slowloris-ready" ] && break
+	sleep 0.1
+done
+[ -e "$WORK/slowloris-ready" ] || fail "the slowloris connections did not open within 10 s"
+sleep 1
+for i in 1 2 3; do
+	fresh_healthz "a new client is served while 320 slow connections are held ($i)" 1
+	sleep 1
+done
+kill "$SLOWLORIS_PID" 2>/dev/null || true
+wait "$SLOWLORIS_PID" 2>/dev/null || true
 
 finish
