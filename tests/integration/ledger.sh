@@ -53,4 +53,9 @@ expect 200 "$(req GET "/api/v1/households/$household/ledger" "$ADMIN")" "the hou
 	fail "ledger reversed_by: $(body -c '[.entries[] | [.id, .reversed_by]]')"
 ok "the ledger names the reversal of a payment and of an adjustment"
 
+# Under the sanitizers a leak makes the exit code non-zero.
+stop_daemon
+[ "$STOP_STATUS" = 0 ] || fail "coopbilld exited with $STOP_STATUS"
+ok "the daemon stops cleanly"
+
 finish

@@ -116,4 +116,9 @@ for sql in "UPDATE tariffs SET name = 'x' WHERE id = $PUBLISHED" "DELETE FROM ta
 done
 ok "the database itself refuses to change or delete a published tariff"
 
+# Under the sanitizers a leak makes the exit code non-zero.
+stop_daemon
+[ "$STOP_STATUS" = 0 ] || fail "coopbilld exited with $STOP_STATUS"
+ok "the daemon stops cleanly"
+
 finish
