@@ -271,19 +271,18 @@ static int gap_decode(sqlite3_stmt *stmt, struct store_rows *rows)
 	return 0;
 }
 
-int store_gaps_list(struct store *store, int64_t household_id, int64_t from, int64_t to,
-		    struct store_gap **ret_gaps, size_t *ret_n_gaps)
+/* The columns gap_decode() reads, from meter_gaps. */
+#define GAP_COLUMNS                                                        \
+	"SELECT household_id, direction, reason, coalesce(since, 0), at, " \
+	"bytes_before, bytes_after FROM meter_gaps "
+
+static int gaps_collect(struct store *store, const char *sql, const struct store_value *params,
+			size_t n_params, struct store_gap **ret_gaps, size_t *ret_n_gaps)
 {
-	static const char sql[] = "SELECT household_id, direction, reason, coalesce(since, 0), at, "
-				  "bytes_before, bytes_after FROM meter_gaps "
-				  "WHERE (?1 = 0 OR household_id = ?1) AND at >= ?2 AND at < ?3 "
-				  "ORDER BY at, id";
-	const struct store_value params[] = { STORE_INT(household_id), STORE_INT(from),
-					      STORE_INT(to) };
 	struct store_rows rows = { .item_size = sizeof(struct store_gap) };
 	int r;
 
-	r = store_collect(store, sql, params, 3, gap_decode, &rows);
+	r = store_collect(store, sql, params, n_params, gap_decode, &rows);
 	if (r < 0)
 		return r;
 	*ret_gaps = rows.items;
@@ -291,21 +290,23 @@ int store_gaps_list(struct store *store, int64_t household_id, int64_t from, int
 	return 0;
 }
 
+int store_gaps_list(struct store *store, int64_t household_id, int64_t from, int64_t to,
+		    struct store_gap **ret_gaps, size_t *ret_n_gaps)
+{
+	static const char sql[] = GAP_COLUMNS
+		"WHERE (?1 = 0 OR household_id = ?1) AND at >= ?2 AND at < ?3 ORDER BY at, id";
+	const struct store_value params[] = { STORE_INT(household_id), STORE_INT(from),
+					      STORE_INT(to) };
+
+	return gaps_collect(store, sql, params, 3, ret_gaps, ret_n_gaps);
+}
+
 int store_gaps_unlogged(struct store *store, struct store_gap **ret_gaps, size_t *ret_n_gaps)
 {
 	static const char sql[] =
-		"SELECT household_id, direction, reason, coalesce(since, 0), at, "
-		"bytes_before, bytes_after FROM meter_gaps "
-		"WHERE id IN (SELECT gap_id FROM meter_gaps_unlogged) ORDER BY id";
-	struct store_rows rows = { .item_size = sizeof(struct store_gap) };
-	int r;
+		GAP_COLUMNS "WHERE id IN (SELECT gap_id FROM meter_gaps_unlogged) ORDER BY id";
 
-	r = store_collect(store, sql, NULL, 0, gap_decode, &rows);
-	if (r < 0)
-		return r;
-	*ret_gaps = rows.items;
-	*ret_n_gaps = rows.n;
-	return 0;
+	return gaps_collect(store, sql, NULL, 0, ret_gaps, ret_n_gaps);
 }
 
 int store_gaps_unlogged_clear(struct store *store)
