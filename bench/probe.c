@@ -41,12 +41,26 @@ int bench_compare_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* Writes all of text; false when the connection failed. */
+static bool write_all(int fd, const char *text, size_t len)
+{
+	while (len > 0) {
+		ssize_t written = write(fd, text, len);
+
+		if (written <= 0)
+			return false;
+		text += written;
+		len -= (size_t)written;
+	}
+	return true;
+}
+
 int bench_http(unsigned port, const char *method, const char *path, const char *token,
 	       const char *body, char *ret_body, size_t body_size)
 {
 	struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons(port) };
-	char request[8192], response[65536];
-	size_t len = 0;
+	char head[1024], response[65536];
+	size_t len = 0, body_len = body ? strlen(body) : 0;
 	ssize_t got;
 	int fd, status = -1;
 
@@ -57,12 +71,12 @@ int bench_http(unsigned port, const char *method, const char *path, const char *
 			close(fd);
 		return -1;
 	}
-	snprintf(request, sizeof(request),
+	snprintf(head, sizeof(head),
 		 "%s %s HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n%s%s%s"
-		 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+		 "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
 		 method, path, token ? "Authorization: Bearer " : "", token ? token : "",
-		 token ? "\r\n" : "", body ? strlen(body) : 0, body ? body : "");
-	if (write(fd, request, strlen(request)) < 0) {
+		 token ? "\r\n" : "", body_len);
+	if (!write_all(fd, head, strlen(head)) || !write_all(fd, body ? body : "", body_len)) {
 		close(fd);
 		return -1;
 	}
