@@ -28,7 +28,7 @@
 #include <uv.h>
 
 #include "coopbill/config.h"
-#include "coopbill/log.h"
+#include "coopbill/diag.h"
 #include "coopbill/meter.h"
 #include "coopbill/nft.h"
 #include "coopbill/store.h"
@@ -330,7 +330,7 @@ int main(int argc, char **argv)
 		n_sizes = (size_t)(argc - 2) < n_sizes ? (size_t)(argc - 2) : n_sizes;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	/* The synthetic traffic makes the last poll see every counter "reset". */
-	log_set_max_priority(LOG_ERR);
+	diag_set_max_priority(LOG_ERR);
 
 	for (size_t i = 0; i < n_sizes; i++) {
 		pid_t pid = fork();

@@ -13,7 +13,7 @@
 #include <sqlite3.h>
 
 #include "coopbill/config.h"
-#include "coopbill/journal.h"
+#include "coopbill/ledger.h"
 #include "coopbill/store.h"
 #include "coopbill/tlog.h"
 
@@ -121,7 +121,7 @@ int main(int argc, char **argv)
 	static char texts[BATCH][256];
 	const char *entries[BATCH];
 	struct config config = { 0 };
-	struct journal *journal;
+	struct ledger_tlog *tlog;
 	struct store *store;
 	double t, proof_us[PROOFS];
 	long appended = 0;
@@ -135,7 +135,7 @@ int main(int argc, char **argv)
 	config.log_key_file = (char *)"";
 	r = store_open(db, &store, errbuf, sizeof(errbuf));
 	if (r == 0)
-		r = journal_open(store, &config, &journal, errbuf, sizeof(errbuf));
+		r = ledger_tlog_open(store, &config, &tlog, errbuf, sizeof(errbuf));
 	if (r < 0)
 		die(errbuf, r);
 	for (int i = 0; i < BATCH; i++)
@@ -148,7 +148,7 @@ int main(int argc, char **argv)
 		entry_make(texts[0], sizeof(texts[0]), appended);
 		r = store_begin(store);
 		if (r == 0)
-			r = journal_append(journal, entries, 1, NULL);
+			r = ledger_tlog_append(tlog, entries, 1, NULL);
 		if (r == 0)
 			r = store_commit(store);
 		if (r < 0)
@@ -166,7 +166,7 @@ int main(int argc, char **argv)
 			entry_make(texts[i], sizeof(texts[i]), appended + i);
 		r = store_begin(store);
 		if (r == 0)
-			r = journal_append(journal, entries, (size_t)n, NULL);
+			r = ledger_tlog_append(tlog, entries, (size_t)n, NULL);
 		if (r == 0)
 			r = store_commit(store);
 		if (r < 0)
@@ -184,7 +184,7 @@ int main(int argc, char **argv)
 		size_t len;
 
 		t = now_s();
-		r = tlog_prove_record(appended, index, store_log_hashes_read, store, proof, &len);
+		r = tlog_prove_record(appended, index, store_tlog_hashes_read, store, proof, &len);
 		proof_us[i] = (now_s() - t) * 1e6;
 		if (r < 0)
 			die("prove", r);
@@ -194,13 +194,13 @@ int main(int argc, char **argv)
 	       proof_us[PROOFS / 2], proof_us[PROOFS * 99 / 100]);
 
 	/* At start the daemon recomputes every stored hash and the root. */
-	journal_free(journal);
+	ledger_tlog_free(tlog);
 	t = now_s();
-	r = journal_open(store, &config, &journal, errbuf, sizeof(errbuf));
-	if (r < 0 || journal_problem(journal))
+	r = ledger_tlog_open(store, &config, &tlog, errbuf, sizeof(errbuf));
+	if (r < 0 || ledger_tlog_problem(tlog))
 		die("verifying the log at open", r);
 	printf("verification at start of %ld entries: %.2f s\n", appended, now_s() - t);
-	journal_free(journal);
+	ledger_tlog_free(tlog);
 	store_free(store);
 	long pages = sql_long(db, "PRAGMA page_count");
 	long page_size = sql_long(db, "PRAGMA page_size");

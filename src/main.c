@@ -10,7 +10,7 @@
 #include "coopbill/auth.h"
 #include "coopbill/config.h"
 #include "coopbill/daemon.h"
-#include "coopbill/journal.h"
+#include "coopbill/ledger.h"
 #include "coopbill/store.h"
 
 static void usage(FILE *out)
@@ -73,7 +73,7 @@ static int token_create(const char *config_path, int argc, char **argv)
 	const char *role_name = NULL, *name = NULL, *household_text = NULL;
 	char token[AUTH_TOKEN_TEXT_MAX], errbuf[512];
 	struct household *household = NULL;
-	struct journal *journal = NULL;
+	struct ledger_tlog *tlog = NULL;
 	struct config *config = NULL;
 	struct store *store = NULL;
 	int64_t household_id = 0;
@@ -122,14 +122,14 @@ static int token_create(const char *config_path, int argc, char **argv)
 		fprintf(stderr, "database %s: %s\n", config->database_path, errbuf);
 		goto out;
 	}
-	r = journal_open(store, config, &journal, errbuf, sizeof(errbuf));
+	r = ledger_tlog_open(store, config, &tlog, errbuf, sizeof(errbuf));
 	if (r < 0) {
 		fprintf(stderr, "%s\n", errbuf);
 		goto out;
 	}
-	if (journal_problem(journal)) {
+	if (ledger_tlog_problem(tlog)) {
 		fprintf(stderr, "the transparency log does not verify: %s\n",
-			journal_problem(journal));
+			ledger_tlog_problem(tlog));
 		goto out;
 	}
 	if (household_id) {
@@ -144,7 +144,7 @@ static int token_create(const char *config_path, int argc, char **argv)
 	if (r == 0)
 		r = auth_token_issue(store, role, household_id, name, "cli", token);
 	if (r == 0)
-		r = journal_log_token(journal, auth_role_name(role), household_id);
+		r = ledger_tlog_log_token(tlog, auth_role_name(role), household_id);
 	if (r == 0)
 		r = store_commit(store);
 	if (r < 0) {
@@ -156,7 +156,7 @@ static int token_create(const char *config_path, int argc, char **argv)
 	exit_code = 0;
 out:
 	store_household_free(household);
-	journal_free(journal);
+	ledger_tlog_free(tlog);
 	store_free(store);
 	config_free(config);
 	return exit_code;

@@ -10,11 +10,11 @@
 struct api;
 struct config;
 struct http_request;
-struct journal;
+struct ledger_tlog;
 struct meter;
 struct store;
 
-int api_new(uv_loop_t *loop, struct store *store, struct meter *meter, struct journal *journal,
+int api_new(uv_loop_t *loop, struct store *store, struct meter *meter, struct ledger_tlog *tlog,
 	    const struct config *config, struct api **ret_api);
 /* Stops work in progress, which answers 503 (a period being closed keeps
  * what is committed, and closing again resumes it); call it before the HTTP

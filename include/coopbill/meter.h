@@ -16,7 +16,7 @@
 #include "coopbill/store.h"
 
 struct config;
-struct journal;
+struct ledger_tlog;
 struct meter;
 
 /* --- Accounting (pure) --- */
@@ -106,8 +106,8 @@ struct meter_status {
 
 const char *meter_state_name(enum meter_state state);
 
-/* Gaps go into the transparency log too (journal may be NULL). */
-int meter_new(uv_loop_t *loop, struct store *store, struct journal *journal,
+/* Gaps go into the transparency log too (tlog may be NULL). */
+int meter_new(uv_loop_t *loop, struct store *store, struct ledger_tlog *tlog,
 	      const struct config *config, struct meter **ret_meter);
 /* Opens netlink, reconciles the kernel with the active households, polls once
  * and starts the timer. */

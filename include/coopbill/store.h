@@ -182,25 +182,25 @@ int store_usage_pruned_to(struct store *store, int64_t *ret_pruned_to);
 
 /* The transparency log's storage. Entries and stored hashes are appended in
  * the caller's transaction; index order is append order. */
-int store_log_size(struct store *store, int64_t *ret_size);
-int store_log_entry_put(struct store *store, int64_t index, const void *entry, size_t len);
+int store_tlog_size(struct store *store, int64_t *ret_size);
+int store_tlog_entry_put(struct store *store, int64_t index, const void *entry, size_t len);
 /* -ENOENT when there is no such entry. The caller frees *ret_entry. */
-int store_log_entry_get(struct store *store, int64_t index, char **ret_entry, size_t *ret_len);
-int store_log_hash_put(struct store *store, int64_t index, const uint8_t hash[32]);
+int store_tlog_entry_get(struct store *store, int64_t index, char **ret_entry, size_t *ret_len);
+int store_tlog_hash_put(struct store *store, int64_t index, const uint8_t hash[32]);
 /* A tlog_hash_reader over the stored hashes; ctx is the struct store. */
-int store_log_hashes_read(void *ctx, const int64_t *indexes, size_t n_indexes,
-			  uint8_t (*ret_hashes)[32]);
+int store_tlog_hashes_read(void *ctx, const int64_t *indexes, size_t n_indexes,
+			   uint8_t (*ret_hashes)[32]);
 /* -EEXIST when a checkpoint of that size exists already. */
-int store_log_checkpoint_put(struct store *store, int64_t size, const uint8_t root[32],
-			     const char *note);
+int store_tlog_checkpoint_put(struct store *store, int64_t size, const uint8_t root[32],
+			      const char *note);
 /* The checkpoint of the largest size; -ENOENT when there is none. The caller
  * frees *ret_note. */
-int store_log_checkpoint_latest(struct store *store, int64_t *ret_size, uint8_t ret_root[32],
-				char **ret_note);
+int store_tlog_checkpoint_latest(struct store *store, int64_t *ret_size, uint8_t ret_root[32],
+				 char **ret_note);
 /* Visits every entry in index order; stops at the first callback error. */
-int store_log_entries_each(struct store *store,
-			   int (*visit)(int64_t index, const void *entry, size_t len, void *data),
-			   void *data);
+int store_tlog_entries_each(struct store *store,
+			    int (*visit)(int64_t index, const void *entry, size_t len, void *data),
+			    void *data);
 /* A household's secret salt; -ENOENT when it has none yet. */
 int store_household_salt_get(struct store *store, int64_t household_id, uint8_t ret_salt[32]);
 int store_household_salt_put(struct store *store, int64_t household_id, const uint8_t salt[32]);

@@ -19,7 +19,7 @@ struct api {
 	uv_loop_t *loop;
 	struct store *store;
 	struct meter *meter;
-	struct journal *journal;
+	struct ledger_tlog *tlog;
 	const struct config *config;
 	/* Jobs in progress, and the period being closed (one at a time). */
 	struct job *jobs;
@@ -65,7 +65,7 @@ void api_reply_document(struct http_request *request, json_t *document);
 int api_parse_period(struct http_request *request, const char *text, struct period *ret_period);
 /* An entry's inclusion proof against the latest checkpoint, with the entry
  * and the signed checkpoint, as members check it. */
-int api_log_inclusion_proof(struct api *api, int64_t index, json_t **ret_proof);
+int api_tlog_inclusion_proof(struct api *api, int64_t index, json_t **ret_proof);
 /* Stops the jobs in progress, each answering 503 (the daemon is stopping):
  * a period being closed keeps what it wrote. */
 void api_jobs_stop(struct api *api);
@@ -120,14 +120,15 @@ void api_household_usage(struct api *api, struct http_request *request,
 			 const struct api_call *call);
 void api_usage_summary(struct api *api, struct http_request *request, const struct api_call *call);
 void api_metrics_get(struct api *api, struct http_request *request, const struct api_call *call);
-void api_household_log_salt(struct api *api, struct http_request *request,
-			    const struct api_call *call);
-void api_log_checkpoint(struct api *api, struct http_request *request, const struct api_call *call);
-void api_log_key(struct api *api, struct http_request *request, const struct api_call *call);
-void api_log_entry(struct api *api, struct http_request *request, const struct api_call *call);
-void api_log_inclusion(struct api *api, struct http_request *request, const struct api_call *call);
-void api_log_consistency(struct api *api, struct http_request *request,
+void api_household_tlog_salt(struct api *api, struct http_request *request,
+			     const struct api_call *call);
+void api_tlog_checkpoint(struct api *api, struct http_request *request,
 			 const struct api_call *call);
+void api_tlog_key(struct api *api, struct http_request *request, const struct api_call *call);
+void api_tlog_entry(struct api *api, struct http_request *request, const struct api_call *call);
+void api_tlog_inclusion(struct api *api, struct http_request *request, const struct api_call *call);
+void api_tlog_consistency(struct api *api, struct http_request *request,
+			  const struct api_call *call);
 void api_household_token_create(struct api *api, struct http_request *request,
 				const struct api_call *call);
 void api_tariffs_list(struct api *api, struct http_request *request, const struct api_call *call);

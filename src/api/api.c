@@ -11,7 +11,7 @@
 
 #include "api-internal.h"
 #include "coopbill/config.h"
-#include "coopbill/journal.h"
+#include "coopbill/ledger.h"
 #include "coopbill/store.h"
 
 enum api_access {
@@ -57,14 +57,14 @@ static const struct api_route routes[] = {
 	{ "GET", "/api/v1/households/{id}/usage", ACCESS_HOUSEHOLD, api_household_usage,
 	  as_json_or_csv },
 	{ "GET", "/api/v1/usage/summary", ACCESS_ADMIN, api_usage_summary, as_json_or_csv },
-	{ "GET", "/api/v1/households/{id}/log-salt", ACCESS_HOUSEHOLD, api_household_log_salt,
+	{ "GET", "/api/v1/households/{id}/log-salt", ACCESS_HOUSEHOLD, api_household_tlog_salt,
 	  as_json },
 	{ "GET", "/metrics", ACCESS_METRICS, api_metrics_get, as_text },
-	{ "GET", "/api/v1/log/checkpoint", ACCESS_PUBLIC, api_log_checkpoint, as_text },
-	{ "GET", "/api/v1/log/key", ACCESS_PUBLIC, api_log_key, as_text },
-	{ "GET", "/api/v1/log/entries/{index}", ACCESS_PUBLIC, api_log_entry, as_json },
-	{ "GET", "/api/v1/log/proof/inclusion", ACCESS_PUBLIC, api_log_inclusion, as_json },
-	{ "GET", "/api/v1/log/proof/consistency", ACCESS_PUBLIC, api_log_consistency, as_json },
+	{ "GET", "/api/v1/log/checkpoint", ACCESS_PUBLIC, api_tlog_checkpoint, as_text },
+	{ "GET", "/api/v1/log/key", ACCESS_PUBLIC, api_tlog_key, as_text },
+	{ "GET", "/api/v1/log/entries/{index}", ACCESS_PUBLIC, api_tlog_entry, as_json },
+	{ "GET", "/api/v1/log/proof/inclusion", ACCESS_PUBLIC, api_tlog_inclusion, as_json },
+	{ "GET", "/api/v1/log/proof/consistency", ACCESS_PUBLIC, api_tlog_consistency, as_json },
 	{ "GET", "/api/v1/tariffs", ACCESS_ANYONE, api_tariffs_list, as_json },
 	{ "POST", "/api/v1/tariffs", ACCESS_ADMIN, api_tariffs_create, as_json },
 	{ "GET", "/api/v1/tariffs/schema", ACCESS_PUBLIC, api_tariff_schema, as_schema },
@@ -106,7 +106,7 @@ void api_route_describe(size_t index, const char **ret_method, const char **ret_
 	*ret_pattern = routes[index].pattern;
 }
 
-int api_new(uv_loop_t *loop, struct store *store, struct meter *meter, struct journal *journal,
+int api_new(uv_loop_t *loop, struct store *store, struct meter *meter, struct ledger_tlog *tlog,
 	    const struct config *config, struct api **ret_api)
 {
 	struct api *api = calloc(1, sizeof(*api));
@@ -116,7 +116,7 @@ int api_new(uv_loop_t *loop, struct store *store, struct meter *meter, struct jo
 	api->loop = loop;
 	api->store = store;
 	api->meter = meter;
-	api->journal = journal;
+	api->tlog = tlog;
 	api->config = config;
 	*ret_api = api;
 	return 0;
@@ -608,11 +608,11 @@ void api_admit(struct http_request *request, void *userdata)
 	/* A log that does not verify means the database was edited: nothing it
 	 * holds can be vouched for. Only /healthz answers, to say so. */
 	if (admission->route && admission->route->handler != api_health_get &&
-	    journal_problem(api->journal)) {
+	    ledger_tlog_problem(api->tlog)) {
 		http_reply_problem(request, 503, "log-broken",
 				   "the transparency log does not verify (%s); the operator must "
 				   "restore the database from a backup",
-				   journal_problem(api->journal));
+				   ledger_tlog_problem(api->tlog));
 		return;
 	}
 	if (!admission->route) {

@@ -7,7 +7,7 @@
 
 #include "api-internal.h"
 #include "build-config.h"
-#include "coopbill/journal.h"
+#include "coopbill/ledger.h"
 #include "coopbill/meter.h"
 #include "coopbill/store.h"
 
@@ -48,7 +48,7 @@ void api_health_get(struct api *api, struct http_request *request, const struct 
 		r = -EIO;
 	}
 	meter_status_get(api->meter, &meter);
-	log_problem = journal_problem(api->journal);
+	log_problem = ledger_tlog_problem(api->tlog);
 	if (r == 0 && log_problem)
 		r = -EBADMSG;
 	if (r < 0)

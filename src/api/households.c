@@ -9,8 +9,8 @@
 #include "api-internal.h"
 #include "coopbill/config.h"
 #include "coopbill/date.h"
-#include "coopbill/journal.h"
-#include "coopbill/log.h"
+#include "coopbill/ledger.h"
+#include "coopbill/diag.h"
 #include "coopbill/meter.h"
 #include "coopbill/store.h"
 
@@ -167,9 +167,9 @@ static void kernel_resync(struct api *api)
 	int r = meter_resync(api->meter);
 
 	if (r < 0)
-		log_error("meter: cannot put the kernel back in step with the database: %s; "
-			  "restart coopbilld to reconcile",
-			  strerror(-r));
+		diag_error("meter: cannot put the kernel back in step with the database: %s; "
+			   "restart coopbilld to reconcile",
+			   strerror(-r));
 }
 
 static int audit_household(struct api *api, const struct api_call *call, const char *action,
@@ -281,7 +281,7 @@ void api_households_create(struct api *api, struct http_request *request,
 	if (r == 0)
 		r = audit_household(api, call, "household.create", &household);
 	if (r == 0)
-		r = journal_log_household(api->journal, "household-created", &household);
+		r = ledger_tlog_log_household(api->tlog, "household-created", &household);
 	if (r < 0) {
 		api_reply_store_error(request, r, "creating the household");
 		goto rollback;
@@ -477,7 +477,7 @@ void api_household_patch(struct api *api, struct http_request *request, const st
 	if (r == 0)
 		r = audit_household(api, call, "household.update", household);
 	if (r == 0)
-		r = journal_log_household(api->journal, "household-changed", household);
+		r = ledger_tlog_log_household(api->tlog, "household-changed", household);
 	if (r < 0) {
 		store_rollback(api->store);
 		api_reply_store_error(request, r, "changing the household");
@@ -551,7 +551,7 @@ void api_household_token_create(struct api *api, struct http_request *request,
 		r = auth_token_issue(api->store, AUTH_ROLE_MEMBER, household->id, name, call->actor,
 				     token);
 	if (r == 0)
-		r = journal_log_token(api->journal, "member", household->id);
+		r = ledger_tlog_log_token(api->tlog, "member", household->id);
 	if (r == 0)
 		r = store_commit(api->store);
 	if (r < 0) {
@@ -567,8 +567,8 @@ out:
 	json_decref(body);
 }
 
-void api_household_log_salt(struct api *api, struct http_request *request,
-			    const struct api_call *call)
+void api_household_tlog_salt(struct api *api, struct http_request *request,
+			     const struct api_call *call)
 {
 	struct household *household = NULL;
 	char commitment[65], salt[65];
@@ -579,7 +579,7 @@ void api_household_log_salt(struct api *api, struct http_request *request,
 	/* The salt is made on first use, in a write transaction of its own. */
 	r = store_begin(api->store);
 	if (r == 0)
-		r = journal_household_commitment(api->journal, household->id, commitment, salt);
+		r = ledger_tlog_household_commitment(api->tlog, household->id, commitment, salt);
 	if (r == 0)
 		r = store_commit(api->store);
 	if (r < 0) {

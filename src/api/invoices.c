@@ -11,7 +11,7 @@
 
 #include "api-internal.h"
 #include "coopbill/config.h"
-#include "coopbill/journal.h"
+#include "coopbill/ledger.h"
 #include "coopbill/store.h"
 #include "coopbill/tariff.h"
 
@@ -108,7 +108,7 @@ void api_household_invoice(struct api *api, struct http_request *request,
 		r = store_tariff_get(
 			api->store, json_integer_value(json_object_get(row, "tariff_id")), &tariff);
 	if (r == 0)
-		r = api_log_inclusion_proof(
+		r = api_tlog_inclusion_proof(
 			api, json_integer_value(json_object_get(row, "log_index")), &proof);
 	if (r < 0) {
 		api_reply_store_error(request, r, "reading the invoice");
@@ -230,8 +230,8 @@ static int import_commit(struct api *api, const struct store_usage_row *rows, si
 		/* One log entry per household and request, on its first row. */
 		if (rows[i].household_id != last_household) {
 			snprintf(fields, sizeof(fields), "reason %s\n", reason);
-			r = journal_log(api->journal, "usage-imported", rows[i].household_id,
-					fields, &log_index);
+			r = ledger_tlog_log(api->tlog, "usage-imported", rows[i].household_id,
+					    fields, &log_index);
 			last_household = rows[i].household_id;
 		}
 		if (r == 0)

@@ -10,7 +10,7 @@
 
 #include "api-internal.h"
 #include "coopbill/config.h"
-#include "coopbill/journal.h"
+#include "coopbill/ledger.h"
 #include "coopbill/store.h"
 #include "coopbill/tariff.h"
 
@@ -43,7 +43,7 @@ static int ledger_record(struct api *api, struct store_ledger_entry *entry, cons
 	r = store_begin(api->store);
 	if (r < 0)
 		return r;
-	r = journal_log(api->journal, entry->kind, entry->household_id, fields, &entry->log_index);
+	r = ledger_tlog_log(api->tlog, entry->kind, entry->household_id, fields, &entry->log_index);
 	if (r == 0)
 		r = store_ledger_insert(api->store, entry, ret_id);
 	if (r == 0)
@@ -364,7 +364,7 @@ void api_expenses_create(struct api *api, struct http_request *request, const st
 		 period, category, (long long)amount, api->config->currency);
 	r = store_begin(api->store);
 	if (r == 0) {
-		r = journal_log(api->journal, "expense", 0, fields, &log_index);
+		r = ledger_tlog_log(api->tlog, "expense", 0, fields, &log_index);
 		if (r == 0)
 			r = store_expense_insert(api->store, period, category, amount, description,
 						 document_ref, call->actor, log_index, &id);

@@ -18,7 +18,7 @@
 #include "api-internal.h"
 #include "coopbill/bill.h"
 #include "coopbill/config.h"
-#include "coopbill/journal.h"
+#include "coopbill/ledger.h"
 #include "coopbill/money.h"
 #include "coopbill/store.h"
 
@@ -258,11 +258,11 @@ static int batch_commit(struct job *job, struct bill_invoice *invoices,
 	r = store_begin(api->store);
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		invoice_fields(&invoices[i], api->config->currency, fields, sizeof(fields));
-		r = journal_entry_new(api->journal, "invoice-issued", household_ids[i], fields,
-				      &entries[i]);
+		r = ledger_tlog_entry_new(api->tlog, "invoice-issued", household_ids[i], fields,
+					  &entries[i]);
 	}
 	if (r == 0)
-		r = journal_append(api->journal, (const char *const *)entries, n, &first_index);
+		r = ledger_tlog_append(api->tlog, (const char *const *)entries, n, &first_index);
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		struct store_ledger_entry debit = {
 			.household_id = household_ids[i],
@@ -308,7 +308,7 @@ static int close_commit(struct job *job, json_t **ret_row)
 		r = summary_text ? store_begin(api->store) : -ENOMEM;
 	}
 	if (r == 0) {
-		r = journal_log(api->journal, "period-closed", 0, fields, &log_index);
+		r = ledger_tlog_log(api->tlog, "period-closed", 0, fields, &log_index);
 		if (r == 0)
 			r = store_period_close_insert(
 				api->store, job->period, job->totals.households,

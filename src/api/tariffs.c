@@ -10,7 +10,7 @@
 
 #include "api-internal.h"
 #include "coopbill/config.h"
-#include "coopbill/journal.h"
+#include "coopbill/ledger.h"
 #include "coopbill/store.h"
 #include "coopbill/tariff.h"
 
@@ -275,13 +275,13 @@ static int publish(struct api *api, int64_t id, const struct tariff *tariff, con
 		r = -ENOMEM;
 		goto out;
 	}
-	r = journal_sign(api->journal, text, strlen(text), &signature);
+	r = ledger_tlog_sign(api->tlog, text, strlen(text), &signature);
 	if (r < 0)
 		goto out;
 	r = store_begin(api->store);
 	if (r < 0)
 		goto out;
-	r = journal_log(api->journal, "tariff-published", 0, fields, &log_index);
+	r = ledger_tlog_log(api->tlog, "tariff-published", 0, fields, &log_index);
 	if (r == 0)
 		r = store_tariff_publish(api->store, id, signature, log_index);
 	if (r == 0)

@@ -14,8 +14,8 @@
 #include "coopbill/config.h"
 #include "coopbill/daemon.h"
 #include "coopbill/http.h"
-#include "coopbill/journal.h"
-#include "coopbill/log.h"
+#include "coopbill/ledger.h"
+#include "coopbill/diag.h"
 #include "coopbill/meter.h"
 #include "coopbill/store.h"
 
@@ -30,7 +30,7 @@ struct daemon {
 	uv_timer_t stop_timer;
 	struct config *config;
 	struct store *store;
-	struct journal *journal;
+	struct ledger_tlog *tlog;
 	struct meter *meter;
 	struct api *api;
 	struct http_server *http;
@@ -60,7 +60,8 @@ static void on_stop_timer(uv_timer_t *timer)
 	struct daemon *daemon = timer->data;
 
 	if (!daemon->drained)
-		log_warning("stopping with requests still in flight after %d ms", STOP_DEADLINE_MS);
+		diag_warning("stopping with requests still in flight after %d ms",
+			     STOP_DEADLINE_MS);
 	/* A period close still running answers 503 before the server goes. */
 	if (daemon->api)
 		api_close(daemon->api);
@@ -92,7 +93,7 @@ static void daemon_stop(struct daemon *daemon, const char *why)
 	if (daemon->stopping)
 		return;
 	daemon->stopping = true;
-	log_notice("%s: stopping", why);
+	diag_notice("%s: stopping", why);
 	sd_notify(0, "STOPPING=1");
 	uv_timer_start(&daemon->stop_timer, on_stop_timer, STOP_DEADLINE_MS, 0);
 	http_server_quiesce(daemon->http, on_drained, daemon);
@@ -113,25 +114,25 @@ static void daemon_reload(struct daemon *daemon)
 
 	r = config_load(old->path, &config, &errors);
 	if (r < 0) {
-		log_error("reload refused, keeping the running configuration:\n%s",
-			  errors ? errors : strerror(-r));
+		diag_error("reload refused, keeping the running configuration:\n%s",
+			   errors ? errors : strerror(-r));
 		free(errors);
 		return;
 	}
 	if (strcmp(config->listen, old->listen) != 0)
-		log_warning("reload: [server] listen changed to %s; it takes effect on restart",
-			    config->listen);
+		diag_warning("reload: [server] listen changed to %s; it takes effect on restart",
+			     config->listen);
 	if (strcmp(config->database_path, old->database_path) != 0)
-		log_warning("reload: [database] path changed; it takes effect on restart");
+		diag_warning("reload: [database] path changed; it takes effect on restart");
 	if (strcmp(config->meter_table, old->meter_table) != 0 ||
 	    config->meter_enabled != old->meter_enabled)
-		log_warning("reload: [meter] table and enabled take effect on restart");
+		diag_warning("reload: [meter] table and enabled take effect on restart");
 	meter_set_config(daemon->meter, config);
 	api_set_config(daemon->api, config);
 	http_server_set_config(daemon->http, config);
 	daemon->config = config;
 	config_free(old);
-	log_notice("configuration reloaded from %s", config->path);
+	diag_notice("configuration reloaded from %s", config->path);
 }
 
 static void on_sighup(uv_signal_t *signal, int signum)
@@ -161,27 +162,26 @@ static int daemon_start(struct daemon *daemon, const char *config_path)
 
 	r = config_load(config_path, &daemon->config, &errors);
 	if (r < 0) {
-		log_error("configuration is not valid:\n%s", errors ? errors : strerror(-r));
+		diag_error("configuration is not valid:\n%s", errors ? errors : strerror(-r));
 		free(errors);
 		return r;
 	}
 
 	r = store_open(daemon->config->database_path, &daemon->store, errbuf, sizeof(errbuf));
 	if (r < 0) {
-		log_error("database %s: %s", daemon->config->database_path, errbuf);
+		diag_error("database %s: %s", daemon->config->database_path, errbuf);
 		return r;
 	}
-	r = journal_open(daemon->store, daemon->config, &daemon->journal, errbuf, sizeof(errbuf));
+	r = ledger_tlog_open(daemon->store, daemon->config, &daemon->tlog, errbuf, sizeof(errbuf));
 	if (r < 0) {
-		log_error("%s", errbuf);
+		diag_error("%s", errbuf);
 		return r;
 	}
-	if (journal_problem(daemon->journal))
-		log_error("transparency log: %s. Refusing to serve the API until the database is "
-			  "restored from a backup; metering goes on",
-			  journal_problem(daemon->journal));
-	r = meter_new(&daemon->loop, daemon->store, daemon->journal, daemon->config,
-		      &daemon->meter);
+	if (ledger_tlog_problem(daemon->tlog))
+		diag_error("transparency log: %s. Refusing to serve the API until the database is "
+			   "restored from a backup; metering goes on",
+			   ledger_tlog_problem(daemon->tlog));
+	r = meter_new(&daemon->loop, daemon->store, daemon->tlog, daemon->config, &daemon->meter);
 	if (r < 0)
 		return r;
 	r = meter_start(daemon->meter);
@@ -189,24 +189,24 @@ static int daemon_start(struct daemon *daemon, const char *config_path)
 		store_describe_write_error(daemon->config->database_path,
 					   store_write_error(daemon->store), errbuf,
 					   sizeof(errbuf));
-		log_error("meter: cannot store the first reading: %s", errbuf);
+		diag_error("meter: cannot store the first reading: %s", errbuf);
 		return r;
 	}
 	if (r < 0) {
-		log_error("meter: cannot start on table inet %s: %s (the daemon needs "
-			  "CAP_NET_ADMIN; set [meter] enabled = false on a machine that does not "
-			  "meter)",
-			  daemon->config->meter_table, strerror(-r));
+		diag_error("meter: cannot start on table inet %s: %s (the daemon needs "
+			   "CAP_NET_ADMIN; set [meter] enabled = false on a machine that does not "
+			   "meter)",
+			   daemon->config->meter_table, strerror(-r));
 		return r;
 	}
-	r = api_new(&daemon->loop, daemon->store, daemon->meter, daemon->journal, daemon->config,
+	r = api_new(&daemon->loop, daemon->store, daemon->meter, daemon->tlog, daemon->config,
 		    &daemon->api);
 	if (r < 0)
 		return r;
 	r = http_server_new(&daemon->loop, daemon->config, api_admit, api_dispatch, daemon->api,
 			    &daemon->http);
 	if (r < 0) {
-		log_error("cannot listen on %s: %s", daemon->config->listen, strerror(-r));
+		diag_error("cannot listen on %s: %s", daemon->config->listen, strerror(-r));
 		return r;
 	}
 
@@ -226,8 +226,8 @@ static int daemon_start(struct daemon *daemon, const char *config_path)
 		uv_timer_start(&daemon->watchdog, on_watchdog, half_ms, half_ms);
 	}
 
-	log_notice("coopbilld listening on %s, database %s", daemon->config->listen,
-		   daemon->config->database_path);
+	diag_notice("coopbilld listening on %s, database %s", daemon->config->listen,
+		    daemon->config->database_path);
 	sd_notify(0, "READY=1");
 	return 0;
 }
@@ -243,7 +243,7 @@ int daemon_run(const char *config_path)
 	mallopt(M_ARENA_MAX, 1);
 	r = uv_loop_init(&daemon.loop);
 	if (r < 0) {
-		log_error("cannot create the event loop: %s", uv_strerror(r));
+		diag_error("cannot create the event loop: %s", uv_strerror(r));
 		return 1;
 	}
 	r = daemon_start(&daemon, config_path);
@@ -253,10 +253,10 @@ int daemon_run(const char *config_path)
 	uv_run(&daemon.loop, UV_RUN_DEFAULT);
 	uv_loop_close(&daemon.loop);
 	api_free(daemon.api);
-	journal_free(daemon.journal);
+	ledger_tlog_free(daemon.tlog);
 	store_free(daemon.store);
 	config_free(daemon.config);
 	if (r == 0)
-		log_notice("stopped");
+		diag_notice("stopped");
 	return r < 0 ? 1 : 0;
 }

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "coopbill/log.h"
+#include "coopbill/diag.h"
 #include "http-internal.h"
 
 static const struct {
@@ -198,8 +198,8 @@ void http_reply_problem(struct http_request *request, unsigned status, const cha
 	utf8_repair(detail);
 	/* A server error's reply sends the operator here: say what failed. */
 	if (status >= 500 && !http_request_replied(request))
-		log_error("%s %s: %u %s: %s", request->method, log_safe_path(request->path, path),
-			  status, type_slug, detail);
+		diag_error("%s %s: %u %s: %s", request->method, log_safe_path(request->path, path),
+			   status, type_slug, detail);
 	problem = http_problem_new(status, type_slug, detail);
 	text = problem ? json_dumps(problem, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
 	json_decref(problem);

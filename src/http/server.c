@@ -9,7 +9,7 @@
 #include <sys/socket.h>
 
 #include "coopbill/config.h"
-#include "coopbill/log.h"
+#include "coopbill/diag.h"
 #include "http-internal.h"
 
 static void server_run(struct http_server *server);
@@ -165,7 +165,7 @@ static void on_mhd_log(void *cls, const char *format, va_list ap)
 	len = strlen(line);
 	while (len > 0 && line[len - 1] == '\n')
 		line[--len] = '\0';
-	log_debug("http: %s", line);
+	diag_debug("http: %s", line);
 }
 
 static bool content_length_parse(const char *text, size_t *ret_len)

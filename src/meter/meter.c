@@ -10,8 +10,8 @@
 
 #include "build-config.h"
 #include "coopbill/config.h"
-#include "coopbill/journal.h"
-#include "coopbill/log.h"
+#include "coopbill/ledger.h"
+#include "coopbill/diag.h"
 #include "coopbill/meter.h"
 
 /* Households are known when in the database, active or closed; a closed
@@ -46,7 +46,7 @@ struct meter {
 	uv_timer_t timer;
 	bool timer_started;
 	struct store *store;
-	struct journal *journal;
+	struct ledger_tlog *tlog;
 	const struct config *config;
 	struct nft *nft;
 	/* The worker thread's handle, in step with nft before each read. */
@@ -101,7 +101,7 @@ static int64_t wall_ms(void)
 	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-int meter_new(uv_loop_t *loop, struct store *store, struct journal *journal,
+int meter_new(uv_loop_t *loop, struct store *store, struct ledger_tlog *tlog,
 	      const struct config *config, struct meter **ret_meter)
 {
 	struct meter *meter = calloc(1, sizeof(*meter));
@@ -110,7 +110,7 @@ int meter_new(uv_loop_t *loop, struct store *store, struct journal *journal,
 		return -ENOMEM;
 	meter->loop = loop;
 	meter->store = store;
-	meter->journal = journal;
+	meter->tlog = tlog;
 	meter->config = config;
 	meter->status.state = config->meter_enabled ? METER_STARTING : METER_DISABLED;
 	uv_timer_init(loop, &meter->timer);
@@ -295,8 +295,8 @@ static int poll_commit(struct meter *meter, const struct meter_accounting *accou
 	size_t n_rows = 0, n_updates = 0;
 	/* Members see gaps in the transparency log too. A log that does not
 	 * verify must not stop the metering: its gaps wait for the next start
-	 * that finds the log sound (journal_open() appends them then). */
-	bool logged = meter->journal && !journal_problem(meter->journal);
+	 * that finds the log sound (ledger_tlog_open() appends them then). */
+	bool logged = meter->tlog && !ledger_tlog_problem(meter->tlog);
 	int r;
 
 	r = usage_rows_build(accounting, start_ms, end_ms, config->meter_bucket_s, &rows, &n_rows);
@@ -324,7 +324,7 @@ static int poll_commit(struct meter *meter, const struct meter_accounting *accou
 		r = store_gap_insert(meter->store, &gaps[i], logged);
 	}
 	if (r == 0 && accounting->n_gaps > 0 && logged)
-		r = journal_log_gaps(meter->journal, gaps, accounting->n_gaps);
+		r = ledger_tlog_log_gaps(meter->tlog, gaps, accounting->n_gaps);
 	if (r == 0)
 		r = store_usage_add_rows(meter->store, watermark, rows, n_rows);
 	/* Baselines come sorted by household, upload first: one row per household. */
@@ -376,13 +376,13 @@ static void log_gaps(const struct meter_accounting *accounting)
 
 	for (size_t i = 0; i < accounting->n_gaps; i++)
 		recreated += accounting->gaps[i].recreated;
-	log_warning("meter: %zu counters were reset and %zu recreated (the first: household %lld "
-		    "%s, %llu bytes before, %llu now); the traffic since the last read on them is "
-		    "unknown and recorded as gaps",
-		    accounting->n_gaps - recreated, recreated, (long long)first->household_id,
-		    first->direction == NFT_UP ? "upload" : "download",
-		    (unsigned long long)first->bytes_before,
-		    (unsigned long long)first->bytes_after);
+	diag_warning("meter: %zu counters were reset and %zu recreated (the first: household %lld "
+		     "%s, %llu bytes before, %llu now); the traffic since the last read on them is "
+		     "unknown and recorded as gaps",
+		     accounting->n_gaps - recreated, recreated, (long long)first->household_id,
+		     first->direction == NFT_UP ? "upload" : "download",
+		     (unsigned long long)first->bytes_before,
+		     (unsigned long long)first->bytes_after);
 }
 
 static void household_sets_clear(struct household_sets *sets)
@@ -496,9 +496,9 @@ static int commit_reading(struct meter *meter, const struct nft_counter *counter
 	 * their baselines follow on the next poll that no longer reads them. */
 	for (size_t i = 0; i < n_drained; i++)
 		if (nft_household_remove(meter->nft, drained[i]) < 0)
-			log_warning("meter: cannot remove the counters of closed household %lld; "
-				    "will retry",
-				    (long long)drained[i]);
+			diag_warning("meter: cannot remove the counters of closed household %lld; "
+				     "will retry",
+				     (long long)drained[i]);
 
 	meter->have_last_commit = true;
 	meter->last_commit_mono_ms = now_mono;
@@ -531,9 +531,9 @@ static int poll_read(struct meter *meter, struct nft_counter **ret_counters, siz
 	if (r < 0 || !missing)
 		return r;
 	free(*ret_counters);
-	log_warning("meter: table %s is missing; recreating it (traffic since the last read is "
-		    "recorded as a gap)",
-		    meter->config->meter_table);
+	diag_warning("meter: table %s is missing; recreating it (traffic since the last read is "
+		     "recorded as a gap)",
+		     meter->config->meter_table);
 	r = meter_reconcile(meter);
 	if (r < 0)
 		return r;
@@ -610,8 +610,8 @@ int meter_poll(struct meter *meter)
 
 static void log_poll_failure(int r)
 {
-	log_error("meter: poll failed: %s; the kernel keeps counting, the next poll catches up",
-		  strerror(-r));
+	diag_error("meter: poll failed: %s; the kernel keeps counting, the next poll catches up",
+		   strerror(-r));
 }
 
 static void poll_work_free(struct poll_work *work)
@@ -794,9 +794,9 @@ static void on_timer_closed(uv_handle_t *handle)
 static void close_now(struct meter *meter)
 {
 	if (meter->nft && meter_poll(meter) < 0)
-		log_error("meter: the last poll failed: %s; the kernel keeps the counts for "
-			  "the next start",
-			  strerror(-meter->status.last_error));
+		diag_error("meter: the last poll failed: %s; the kernel keeps the counts for "
+			   "the next start",
+			   strerror(-meter->status.last_error));
 	uv_close((uv_handle_t *)&meter->timer, on_timer_closed);
 }
 

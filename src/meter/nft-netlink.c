@@ -14,7 +14,7 @@
 #include <libnftnl/batch.h>
 #include <libnftnl/common.h>
 
-#include "coopbill/log.h"
+#include "coopbill/diag.h"
 #include "nft-internal.h"
 
 /* The receive buffer: twice what the kernel puts in one dump message. */
@@ -387,8 +387,8 @@ static void log_extack(const struct nlmsghdr *nlh, const struct nlmsgerr *err)
 	{
 		if (mnl_attr_get_type(attr) == NLMSGERR_ATTR_MSG &&
 		    mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) == 0)
-			log_debug("nft: kernel refused message %u: %s", nlh->nlmsg_seq,
-				  mnl_attr_get_str(attr));
+			diag_debug("nft: kernel refused message %u: %s", nlh->nlmsg_seq,
+				   mnl_attr_get_str(attr));
 	}
 }
 

@@ -237,7 +237,7 @@ static void test_newer_schema_refused(void **state)
 	int r;
 
 	store_free(store);
-	/* In rollback-journal mode, as a restored backup may be: switching it to
+	/* In rollback-tlog mode, as a restored backup may be: switching it to
 	 * WAL would change the file. */
 	snprintf(sql, sizeof(sql), "PRAGMA journal_mode = DELETE; PRAGMA user_version = %u", newer);
 	raw_exec(f->path, sql);

@@ -17,7 +17,7 @@
 #include <sqlite3.h>
 
 #include "coopbill/config.h"
-#include "coopbill/journal.h"
+#include "coopbill/ledger.h"
 #include "coopbill/meter.h"
 #include "coopbill/nft.h"
 #include "coopbill/store.h"
@@ -28,7 +28,7 @@ struct fixture {
 	char db[96];
 	struct config config;
 	struct store *store;
-	struct journal *journal;
+	struct ledger_tlog *tlog;
 };
 
 static void fixture_open(struct fixture *f)
@@ -36,15 +36,15 @@ static void fixture_open(struct fixture *f)
 	char errbuf[256];
 
 	assert_int_equal(store_open(f->db, &f->store, errbuf, sizeof(errbuf)), 0);
-	assert_int_equal(journal_open(f->store, &f->config, &f->journal, errbuf, sizeof(errbuf)),
+	assert_int_equal(ledger_tlog_open(f->store, &f->config, &f->tlog, errbuf, sizeof(errbuf)),
 			 0);
 }
 
 static void fixture_close(struct fixture *f)
 {
-	journal_free(f->journal);
+	ledger_tlog_free(f->tlog);
 	store_free(f->store);
-	f->journal = NULL;
+	f->tlog = NULL;
 	f->store = NULL;
 }
 
@@ -52,7 +52,7 @@ static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
-	strcpy(f->dir, "/tmp/coopbill-journal.XXXXXX");
+	strcpy(f->dir, "/tmp/coopbill-tlog.XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->db, sizeof(f->db), "%s/coopbill.db", f->dir);
 	f->config.database_path = f->db;
@@ -78,7 +78,7 @@ static int teardown(void **state)
 static void append(struct fixture *f, const char *entry)
 {
 	assert_int_equal(store_begin(f->store), 0);
-	assert_int_equal(journal_append(f->journal, &entry, 1, NULL), 0);
+	assert_int_equal(ledger_tlog_append(f->tlog, &entry, 1, NULL), 0);
 	assert_int_equal(store_commit(f->store), 0);
 }
 
@@ -104,12 +104,12 @@ static void test_key_and_empty_checkpoint(void **state)
 	snprintf(path, sizeof(path), "%s/log.key", f->dir);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
-	assert_int_equal(tlog_verifier_parse(journal_verifier_key(f->journal), &verifier), 0);
+	assert_int_equal(tlog_verifier_parse(ledger_tlog_verifier_key(f->tlog), &verifier), 0);
 	assert_string_equal(verifier.name, "coop.example/log");
-	assert_null(journal_problem(f->journal));
+	assert_null(ledger_tlog_problem(f->tlog));
 
 	/* The log is live from the first start: the empty tree, signed. */
-	assert_int_equal(store_log_checkpoint_latest(f->store, &size, root, &note), 0);
+	assert_int_equal(store_tlog_checkpoint_latest(f->store, &size, root, &note), 0);
 	assert_int_equal(size, 0);
 	crypto_hash_sha256(empty, NULL, 0);
 	assert_memory_equal(root, empty, TLOG_HASH_SIZE);
@@ -129,13 +129,13 @@ static void test_append_sign_prove(void **state)
 	int64_t size, first;
 
 	assert_int_equal(store_begin(f->store), 0);
-	assert_int_equal(journal_append(f->journal, entries, 3, &first), 0);
+	assert_int_equal(ledger_tlog_append(f->tlog, entries, 3, &first), 0);
 	assert_int_equal(store_commit(f->store), 0);
 	assert_int_equal(first, 0);
 
-	assert_int_equal(store_log_checkpoint_latest(f->store, &size, root, &note), 0);
+	assert_int_equal(store_tlog_checkpoint_latest(f->store, &size, root, &note), 0);
 	assert_int_equal(size, 3);
-	assert_int_equal(tlog_verifier_parse(journal_verifier_key(f->journal), &verifier), 0);
+	assert_int_equal(tlog_verifier_parse(ledger_tlog_verifier_key(f->tlog), &verifier), 0);
 	assert_int_equal(tlog_note_open(note, strlen(note), &verifier, &text, &text_len), 0);
 	assert_int_equal(tlog_checkpoint_parse(text, text_len, &checkpoint), 0);
 	assert_int_equal(checkpoint.size, 3);
@@ -146,18 +146,18 @@ static void test_append_sign_prove(void **state)
 	for (int64_t i = 0; i < 3; i++) {
 		tlog_record_hash(entries[i], strlen(entries[i]), leaf);
 		assert_int_equal(
-			tlog_prove_record(3, i, store_log_hashes_read, f->store, proof, &len), 0);
+			tlog_prove_record(3, i, store_tlog_hashes_read, f->store, proof, &len), 0);
 		assert_int_equal(tlog_check_record((const uint8_t(*)[TLOG_HASH_SIZE])proof, len, 3,
 						   root, i, leaf),
 				 0);
 	}
 	/* Two different roots are never signed for one size. */
-	assert_int_equal(store_log_checkpoint_put(f->store, 3, leaf, "x"), -EEXIST);
+	assert_int_equal(store_tlog_checkpoint_put(f->store, 3, leaf, "x"), -EEXIST);
 
 	/* Reopening verifies everything again. */
 	fixture_close(f);
 	fixture_open(f);
-	assert_null(journal_problem(f->journal));
+	assert_null(ledger_tlog_problem(f->tlog));
 }
 
 static void test_commitment(void **state)
@@ -172,8 +172,8 @@ static void test_commitment(void **state)
 	struct household household = { .name = (char *)"A", .joined_at = "2026-11-01" };
 	int64_t id;
 	assert_int_equal(store_household_insert(f->store, &household, &id), 0);
-	assert_int_equal(journal_household_commitment(f->journal, id, commitment, salt_hex), 0);
-	assert_int_equal(journal_household_commitment(f->journal, id, again, NULL), 0);
+	assert_int_equal(ledger_tlog_household_commitment(f->tlog, id, commitment, salt_hex), 0);
+	assert_int_equal(ledger_tlog_household_commitment(f->tlog, id, again, NULL), 0);
 	assert_int_equal(store_commit(f->store), 0);
 	assert_string_equal(commitment, again);
 
@@ -196,12 +196,12 @@ static void test_edited_entry_is_caught(void **state)
 	tamper(f, "DROP TRIGGER log_entries_append_only_update;"
 		  "UPDATE log_entries SET entry = 'token-issued\nrole admin\n' WHERE idx = 1");
 	fixture_open(f);
-	assert_non_null(journal_problem(f->journal));
-	assert_non_null(strstr(journal_problem(f->journal), "entry 1 "));
+	assert_non_null(ledger_tlog_problem(f->tlog));
+	assert_non_null(strstr(ledger_tlog_problem(f->tlog), "entry 1 "));
 	/* Nothing more is appended to a log that does not verify. */
 	const char *entry = "token-issued\nrole admin\n";
 	assert_int_equal(store_begin(f->store), 0);
-	assert_int_equal(journal_append(f->journal, &entry, 1, NULL), -EBADMSG);
+	assert_int_equal(ledger_tlog_append(f->tlog, &entry, 1, NULL), -EBADMSG);
 	store_rollback(f->store);
 }
 
@@ -216,7 +216,7 @@ static void test_edited_hash_is_caught(void **state)
 	tamper(f, "DROP TRIGGER log_hashes_append_only_update;"
 		  "UPDATE log_hashes SET hash = zeroblob(32) WHERE idx = 2");
 	fixture_open(f);
-	assert_non_null(journal_problem(f->journal));
+	assert_non_null(ledger_tlog_problem(f->tlog));
 }
 
 static void test_deleted_entries_are_caught(void **state)
@@ -229,8 +229,8 @@ static void test_deleted_entries_are_caught(void **state)
 	tamper(f, "DROP TRIGGER log_entries_append_only_delete;"
 		  "DELETE FROM log_entries WHERE idx = 3");
 	fixture_open(f);
-	assert_non_null(journal_problem(f->journal));
-	assert_non_null(strstr(journal_problem(f->journal), "3 entries"));
+	assert_non_null(ledger_tlog_problem(f->tlog));
+	assert_non_null(strstr(ledger_tlog_problem(f->tlog), "3 entries"));
 }
 
 /* A row missing in the middle leaves the size as it was. */
@@ -244,8 +244,8 @@ static void test_missing_middle_entry_is_caught(void **state)
 	tamper(f, "DROP TRIGGER log_entries_append_only_delete;"
 		  "DELETE FROM log_entries WHERE idx = 1");
 	fixture_open(f);
-	assert_non_null(journal_problem(f->journal));
-	assert_non_null(strstr(journal_problem(f->journal), "entry 1 "));
+	assert_non_null(ledger_tlog_problem(f->tlog));
+	assert_non_null(strstr(ledger_tlog_problem(f->tlog), "entry 1 "));
 }
 
 /* An append whose transaction the caller rolls back leaves no trace: the
@@ -259,15 +259,15 @@ static void test_rolled_back_append(void **state)
 
 	append(f, "token-issued\nrole admin\n");
 	assert_int_equal(store_begin(f->store), 0);
-	assert_int_equal(journal_append(f->journal, lost, 3, NULL), 0);
+	assert_int_equal(ledger_tlog_append(f->tlog, lost, 3, NULL), 0);
 	store_rollback(f->store);
 	for (int i = 0; i < 6; i++)
 		append(f, "token-issued\nrole member\n");
-	assert_int_equal(store_log_size(f->store, &size), 0);
+	assert_int_equal(store_tlog_size(f->store, &size), 0);
 	assert_int_equal(size, 7);
 	fixture_close(f);
 	fixture_open(f);
-	assert_null(journal_problem(f->journal));
+	assert_null(ledger_tlog_problem(f->tlog));
 }
 
 static void test_append_only(void **state)
@@ -290,11 +290,11 @@ static void test_append_only(void **state)
 static void test_key_of_another_origin(void **state)
 {
 	struct fixture *f = *state;
-	struct journal *journal;
+	struct ledger_tlog *tlog;
 	char errbuf[256];
 
 	f->config.log_origin = (char *)"other.example/log";
-	assert_int_equal(journal_open(f->store, &f->config, &journal, errbuf, sizeof(errbuf)),
+	assert_int_equal(ledger_tlog_open(f->store, &f->config, &tlog, errbuf, sizeof(errbuf)),
 			 -EINVAL);
 	assert_non_null(strstr(errbuf, "origin"));
 	f->config.log_origin = (char *)"coop.example/log";
@@ -327,35 +327,35 @@ static void test_gaps_wait_for_a_sound_log(void **state)
 	fprintf(file, "%s\n", text);
 	fclose(file);
 	fixture_open(f);
-	assert_non_null(journal_problem(f->journal));
+	assert_non_null(ledger_tlog_problem(f->tlog));
 
 	f->config.meter_bucket_s = 300;
 	f->config.meter_keep_buckets_days = 62;
 	assert_int_equal(uv_loop_init(&loop), 0);
-	assert_int_equal(meter_new(&loop, f->store, f->journal, &f->config, &meter), 0);
+	assert_int_equal(meter_new(&loop, f->store, f->tlog, &f->config, &meter), 0);
 	assert_int_equal(meter_commit_reading(meter, &counter, 1), 0);
 	counter.bytes = 300; /* reset: a gap */
 	assert_int_equal(meter_commit_reading(meter, &counter, 1), 0);
 	meter_close(meter, NULL, NULL);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	assert_int_equal(uv_loop_close(&loop), 0);
-	assert_int_equal(store_log_size(f->store, &size), 0);
+	assert_int_equal(store_tlog_size(f->store, &size), 0);
 	assert_int_equal(size, 0);
 
 	fixture_close(f);
 	assert_int_equal(rename(saved, path), 0);
 	fixture_open(f);
-	assert_null(journal_problem(f->journal));
-	assert_int_equal(store_log_size(f->store, &size), 0);
+	assert_null(ledger_tlog_problem(f->tlog));
+	assert_int_equal(store_tlog_size(f->store, &size), 0);
 	assert_int_equal(size, 1);
-	assert_int_equal(store_log_entry_get(f->store, 0, &entry, &len), 0);
+	assert_int_equal(store_tlog_entry_get(f->store, 0, &entry, &len), 0);
 	assert_non_null(strstr(entry, "meter-gap\n"));
 	assert_non_null(strstr(entry, "bytes_before 1000000\n"));
 	free(entry);
 	fixture_close(f);
 	fixture_open(f);
-	assert_null(journal_problem(f->journal));
-	assert_int_equal(store_log_size(f->store, &size), 0);
+	assert_null(ledger_tlog_problem(f->tlog));
+	assert_int_equal(store_tlog_size(f->store, &size), 0);
 	assert_int_equal(size, 1);
 }
 
@@ -376,5 +376,5 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_gaps_wait_for_a_sound_log, setup, teardown),
 	};
 
-	return cmocka_run_group_tests_name("journal", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("tlog", tests, NULL, NULL);
 }

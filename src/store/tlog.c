@@ -6,7 +6,7 @@
 
 #include "store-internal.h"
 
-int store_log_size(struct store *store, int64_t *ret_size)
+int store_tlog_size(struct store *store, int64_t *ret_size)
 {
 	static const char sql[] = "SELECT coalesce(max(idx) + 1, 0) FROM log_entries";
 
@@ -34,14 +34,14 @@ static int put_blob(struct store *store, const char *sql, int64_t index, const v
 	return store_run(stmt);
 }
 
-int store_log_entry_put(struct store *store, int64_t index, const void *entry, size_t len)
+int store_tlog_entry_put(struct store *store, int64_t index, const void *entry, size_t len)
 {
 	static const char sql[] = "INSERT INTO log_entries (idx, entry) VALUES (?, ?)";
 
 	return put_blob(store, sql, index, entry, len);
 }
 
-int store_log_hash_put(struct store *store, int64_t index, const uint8_t hash[32])
+int store_tlog_hash_put(struct store *store, int64_t index, const uint8_t hash[32])
 {
 	static const char sql[] = "INSERT INTO log_hashes (idx, hash) VALUES (?, ?)";
 
@@ -104,7 +104,7 @@ out:
 	return r;
 }
 
-int store_log_entry_get(struct store *store, int64_t index, char **ret_entry, size_t *ret_len)
+int store_tlog_entry_get(struct store *store, int64_t index, char **ret_entry, size_t *ret_len)
 {
 	static const char sql[] = "SELECT entry FROM log_entries WHERE idx = ?";
 
@@ -118,8 +118,8 @@ int store_household_salt_get(struct store *store, int64_t household_id, uint8_t 
 	return get_blob(store, sql, household_id, 32, ret_salt, NULL, NULL);
 }
 
-int store_log_hashes_read(void *ctx, const int64_t *indexes, size_t n_indexes,
-			  uint8_t (*ret_hashes)[32])
+int store_tlog_hashes_read(void *ctx, const int64_t *indexes, size_t n_indexes,
+			   uint8_t (*ret_hashes)[32])
 {
 	static const char sql[] = "SELECT hash FROM log_hashes WHERE idx = ?";
 	struct store *store = ctx;
@@ -133,8 +133,8 @@ int store_log_hashes_read(void *ctx, const int64_t *indexes, size_t n_indexes,
 	return 0;
 }
 
-int store_log_checkpoint_put(struct store *store, int64_t size, const uint8_t root[32],
-			     const char *note)
+int store_tlog_checkpoint_put(struct store *store, int64_t size, const uint8_t root[32],
+			      const char *note)
 {
 	static const char sql[] = "INSERT INTO log_checkpoints (size, root, note) VALUES (?, ?, ?)";
 	sqlite3_stmt *stmt;
@@ -153,8 +153,8 @@ int store_log_checkpoint_put(struct store *store, int64_t size, const uint8_t ro
 	return store_run(stmt);
 }
 
-int store_log_checkpoint_latest(struct store *store, int64_t *ret_size, uint8_t ret_root[32],
-				char **ret_note)
+int store_tlog_checkpoint_latest(struct store *store, int64_t *ret_size, uint8_t ret_root[32],
+				 char **ret_note)
 {
 	static const char sql[] = "SELECT size, root, note FROM log_checkpoints "
 				  "ORDER BY size DESC LIMIT 1";
@@ -190,9 +190,9 @@ out:
 	return r;
 }
 
-int store_log_entries_each(struct store *store,
-			   int (*visit)(int64_t index, const void *entry, size_t len, void *data),
-			   void *data)
+int store_tlog_entries_each(struct store *store,
+			    int (*visit)(int64_t index, const void *entry, size_t len, void *data),
+			    void *data)
 {
 	static const char sql[] = "SELECT idx, entry FROM log_entries ORDER BY idx";
 	sqlite3_stmt *stmt;

@@ -9,7 +9,7 @@
 #include <sodium.h>
 
 #include "api-internal.h"
-#include "coopbill/journal.h"
+#include "coopbill/ledger.h"
 #include "coopbill/store.h"
 #include "coopbill/tlog.h"
 
@@ -20,7 +20,7 @@ static int log_size(struct api *api, struct http_request *request, int64_t *ret_
 	char *note;
 	int r;
 
-	r = store_log_checkpoint_latest(api->store, ret_size, root, &note);
+	r = store_tlog_checkpoint_latest(api->store, ret_size, root, &note);
 	if (r < 0) {
 		api_reply_store_error(request, r, "reading the log's checkpoint");
 		return r;
@@ -76,14 +76,14 @@ static void reply_text(struct http_request *request, char *text, size_t len)
 	http_reply_text(request, 200, "text/plain; charset=utf-8", text, len);
 }
 
-void api_log_checkpoint(struct api *api, struct http_request *request, const struct api_call *call)
+void api_tlog_checkpoint(struct api *api, struct http_request *request, const struct api_call *call)
 {
 	uint8_t root[TLOG_HASH_SIZE];
 	int64_t size;
 	char *note;
 	int r;
 
-	r = store_log_checkpoint_latest(api->store, &size, root, &note);
+	r = store_tlog_checkpoint_latest(api->store, &size, root, &note);
 	if (r < 0) {
 		api_reply_store_error(request, r, "reading the log's checkpoint");
 		return;
@@ -91,18 +91,18 @@ void api_log_checkpoint(struct api *api, struct http_request *request, const str
 	reply_text(request, note, strlen(note));
 }
 
-void api_log_key(struct api *api, struct http_request *request, const struct api_call *call)
+void api_tlog_key(struct api *api, struct http_request *request, const struct api_call *call)
 {
 	char *text = NULL;
 
-	if (asprintf(&text, "%s\n", journal_verifier_key(api->journal)) < 0) {
+	if (asprintf(&text, "%s\n", ledger_tlog_verifier_key(api->tlog)) < 0) {
 		http_reply_problem(request, 503, "out-of-memory", "short of memory");
 		return;
 	}
 	reply_text(request, text, strlen(text));
 }
 
-void api_log_entry(struct api *api, struct http_request *request, const struct api_call *call)
+void api_tlog_entry(struct api *api, struct http_request *request, const struct api_call *call)
 {
 	int64_t size, index;
 	char *entry;
@@ -117,7 +117,7 @@ void api_log_entry(struct api *api, struct http_request *request, const struct a
 				   size - 1);
 		return;
 	}
-	r = store_log_entry_get(api->store, index, &entry, &len);
+	r = store_tlog_entry_get(api->store, index, &entry, &len);
 	if (r < 0) {
 		api_reply_store_error(request, r, "reading the log entry");
 		return;
@@ -132,9 +132,9 @@ static int inclusion_json(struct api *api, int64_t size, int64_t index, json_t *
 	size_t len;
 	int r;
 
-	r = tlog_prove_record(size, index, store_log_hashes_read, api->store, proof, &len);
+	r = tlog_prove_record(size, index, store_tlog_hashes_read, api->store, proof, &len);
 	if (r == 0)
-		r = store_log_hashes_read(api->store, &leaf_index, 1, leaf);
+		r = store_tlog_hashes_read(api->store, &leaf_index, 1, leaf);
 	if (r < 0)
 		return r;
 	*ret_proof = json_pack("{s:I, s:I, s:o, s:o}", "index", (json_int_t)index, "size",
@@ -143,7 +143,7 @@ static int inclusion_json(struct api *api, int64_t size, int64_t index, json_t *
 	return 0;
 }
 
-int api_log_inclusion_proof(struct api *api, int64_t index, json_t **ret_proof)
+int api_tlog_inclusion_proof(struct api *api, int64_t index, json_t **ret_proof)
 {
 	uint8_t root[TLOG_HASH_SIZE];
 	int64_t size;
@@ -152,12 +152,12 @@ int api_log_inclusion_proof(struct api *api, int64_t index, json_t **ret_proof)
 	json_t *proof;
 	int r;
 
-	r = store_log_checkpoint_latest(api->store, &size, root, &note);
+	r = store_tlog_checkpoint_latest(api->store, &size, root, &note);
 	if (r < 0)
 		return r;
 	r = inclusion_json(api, size, index, &proof);
 	if (r == 0)
-		r = store_log_entry_get(api->store, index, &entry, &len);
+		r = store_tlog_entry_get(api->store, index, &entry, &len);
 	if (r < 0) {
 		free(note);
 		return r;
@@ -170,7 +170,7 @@ int api_log_inclusion_proof(struct api *api, int64_t index, json_t **ret_proof)
 	return 0;
 }
 
-void api_log_inclusion(struct api *api, struct http_request *request, const struct api_call *call)
+void api_tlog_inclusion(struct api *api, struct http_request *request, const struct api_call *call)
 {
 	int64_t latest, size, index;
 	json_t *proof;
@@ -188,7 +188,8 @@ void api_log_inclusion(struct api *api, struct http_request *request, const stru
 	http_reply_json(request, 200, proof);
 }
 
-void api_log_consistency(struct api *api, struct http_request *request, const struct api_call *call)
+void api_tlog_consistency(struct api *api, struct http_request *request,
+			  const struct api_call *call)
 {
 	uint8_t proof[TLOG_PROOF_MAX][TLOG_HASH_SIZE];
 	int64_t latest, from, to;
@@ -199,7 +200,7 @@ void api_log_consistency(struct api *api, struct http_request *request, const st
 	    query_in_range(request, "to", 1, latest, latest, &to) < 0 ||
 	    query_in_range(request, "from", 1, to, -1, &from) < 0)
 		return;
-	r = tlog_prove_tree(to, from, store_log_hashes_read, api->store, proof, &len);
+	r = tlog_prove_tree(to, from, store_tlog_hashes_read, api->store, proof, &len);
 	if (r < 0) {
 		api_reply_store_error(request, r, "making the consistency proof");
 		return;

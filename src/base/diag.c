@@ -3,11 +3,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "coopbill/log.h"
+#include "coopbill/diag.h"
 
 static int max_priority = LOG_INFO;
 
-void log_set_max_priority(int priority)
+void diag_set_max_priority(int priority)
 {
 	max_priority = priority;
 }
@@ -15,7 +15,7 @@ void log_set_max_priority(int priority)
 /* A message of several lines (a refused configuration lists one error per
  * line) gets the prefix on every line, so that journald files each at the
  * message's priority; empty lines are left out. */
-void log_emit(int priority, const char *format, ...)
+void diag_emit(int priority, const char *format, ...)
 {
 	/* Worst case: lines of one character each, "x\n" becoming "<N>x\n". */
 	char message[4096], out[sizeof(message) * 3];

@@ -15,7 +15,7 @@
 #include <sodium.h>
 
 #include "coopbill/config.h"
-#include "coopbill/journal.h"
+#include "coopbill/ledger.h"
 #include "coopbill/store.h"
 #include "coopbill/tlog.h"
 
@@ -29,7 +29,7 @@ struct cached_hash {
 	uint8_t hash[TLOG_HASH_SIZE];
 };
 
-struct journal {
+struct ledger_tlog {
 	struct store *store;
 	struct cached_hash cache[HASH_CACHE_SIZE];
 	struct tlog_signer signer;
@@ -70,8 +70,8 @@ static int key_path(const struct config *config, char *ret_path, size_t len)
 /* A key is made only for a log that has none yet: a new key beside an
  * existing log would sign nothing that members could check against the
  * checkpoints they hold, so a missing key there is an error that names it. */
-static int key_load_or_create(struct journal *journal, const struct config *config, bool log_exists,
-			      char *errbuf, size_t errbuf_len)
+static int key_load_or_create(struct ledger_tlog *tlog, const struct config *config,
+			      bool log_exists, char *errbuf, size_t errbuf_len)
 {
 	char path[4096], text[TLOG_SIGNER_KEY_TEXT_MAX + 2];
 	ssize_t len;
@@ -92,17 +92,17 @@ static int key_load_or_create(struct journal *journal, const struct config *conf
 		}
 		text[len] = '\0';
 		text[strcspn(text, "\n")] = '\0';
-		r = tlog_signer_parse(text, &journal->signer);
+		r = tlog_signer_parse(text, &tlog->signer);
 		sodium_memzero(text, sizeof(text));
 		if (r < 0) {
 			errbuf_set(errbuf, errbuf_len, "%s is not a log signing key", path);
 			return r;
 		}
-		if (strcmp(journal->signer.verifier.name, config->log_origin) != 0) {
+		if (strcmp(tlog->signer.verifier.name, config->log_origin) != 0) {
 			errbuf_set(errbuf, errbuf_len,
 				   "the log key %s is named %s but [log] origin is %s; the origin "
 				   "cannot change once members verify the log",
-				   path, journal->signer.verifier.name, config->log_origin);
+				   path, tlog->signer.verifier.name, config->log_origin);
 			return -EINVAL;
 		}
 		return 0;
@@ -120,9 +120,9 @@ static int key_load_or_create(struct journal *journal, const struct config *conf
 		return -ENOENT;
 	}
 
-	r = tlog_signer_generate(config->log_origin, &journal->signer);
+	r = tlog_signer_generate(config->log_origin, &tlog->signer);
 	if (r == 0)
-		r = tlog_signer_format(&journal->signer, text);
+		r = tlog_signer_format(&tlog->signer, text);
 	if (r < 0) {
 		errbuf_set(errbuf, errbuf_len, "cannot make a log key named %s",
 			   config->log_origin);
@@ -146,44 +146,44 @@ static int key_load_or_create(struct journal *journal, const struct config *conf
 	return r;
 }
 
-static void cache_clear(struct journal *journal)
+static void cache_clear(struct ledger_tlog *tlog)
 {
 	for (size_t i = 0; i < HASH_CACHE_SIZE; i++)
-		journal->cache[i].index = -1;
+		tlog->cache[i].index = -1;
 }
 
 /* Forgets hashes at or past `from`: written by a transaction that was rolled
  * back after this module's part succeeded. */
-static void cache_drop_from(struct journal *journal, int64_t from)
+static void cache_drop_from(struct ledger_tlog *tlog, int64_t from)
 {
 	for (size_t i = 0; i < HASH_CACHE_SIZE; i++)
-		if (journal->cache[i].index >= from)
-			journal->cache[i].index = -1;
+		if (tlog->cache[i].index >= from)
+			tlog->cache[i].index = -1;
 }
 
-static void cache_put(struct journal *journal, int64_t index, const uint8_t hash[TLOG_HASH_SIZE])
+static void cache_put(struct ledger_tlog *tlog, int64_t index, const uint8_t hash[TLOG_HASH_SIZE])
 {
-	struct cached_hash *slot = &journal->cache[index % HASH_CACHE_SIZE];
+	struct cached_hash *slot = &tlog->cache[index % HASH_CACHE_SIZE];
 
 	slot->index = index;
 	memcpy(slot->hash, hash, TLOG_HASH_SIZE);
 }
 
 /* A tlog_hash_reader: the cache first, then the database. */
-static int journal_hashes_read(void *ctx, const int64_t *indexes, size_t n_indexes,
-			       uint8_t (*ret_hashes)[TLOG_HASH_SIZE])
+static int ledger_tlog_hashes_read(void *ctx, const int64_t *indexes, size_t n_indexes,
+				   uint8_t (*ret_hashes)[TLOG_HASH_SIZE])
 {
-	struct journal *journal = ctx;
+	struct ledger_tlog *tlog = ctx;
 	int r;
 
 	for (size_t i = 0; i < n_indexes; i++) {
-		const struct cached_hash *slot = &journal->cache[indexes[i] % HASH_CACHE_SIZE];
+		const struct cached_hash *slot = &tlog->cache[indexes[i] % HASH_CACHE_SIZE];
 
 		if (slot->index == indexes[i]) {
 			memcpy(ret_hashes[i], slot->hash, TLOG_HASH_SIZE);
 			continue;
 		}
-		r = store_log_hashes_read(journal->store, &indexes[i], 1, &ret_hashes[i]);
+		r = store_tlog_hashes_read(tlog->store, &indexes[i], 1, &ret_hashes[i]);
 		if (r < 0)
 			return r;
 	}
@@ -191,27 +191,27 @@ static int journal_hashes_read(void *ctx, const int64_t *indexes, size_t n_index
 }
 
 /* Signs and stores the checkpoint of the first `size` records. */
-static int checkpoint_sign(struct journal *journal, int64_t size)
+static int checkpoint_sign(struct ledger_tlog *tlog, int64_t size)
 {
 	struct tlog_checkpoint checkpoint = { .size = size };
 	char text[TLOG_CHECKPOINT_TEXT_MAX], *note = NULL;
 	size_t text_len, note_len;
 	int r;
 
-	snprintf(checkpoint.origin, sizeof(checkpoint.origin), "%s", journal->signer.verifier.name);
-	r = tlog_tree_hash(size, journal_hashes_read, journal, checkpoint.root);
+	snprintf(checkpoint.origin, sizeof(checkpoint.origin), "%s", tlog->signer.verifier.name);
+	r = tlog_tree_hash(size, ledger_tlog_hashes_read, tlog, checkpoint.root);
 	if (r == 0)
 		r = tlog_checkpoint_format(&checkpoint, text, &text_len);
 	if (r == 0)
-		r = tlog_note_sign(text, text_len, &journal->signer, &note, &note_len);
+		r = tlog_note_sign(text, text_len, &tlog->signer, &note, &note_len);
 	if (r == 0)
-		r = store_log_checkpoint_put(journal->store, size, checkpoint.root, note);
+		r = store_tlog_checkpoint_put(tlog->store, size, checkpoint.root, note);
 	free(note);
 	return r;
 }
 
 struct verify_state {
-	struct journal *journal;
+	struct ledger_tlog *tlog;
 	int64_t next_index;
 	int64_t bad_index;
 };
@@ -222,7 +222,7 @@ static int verify_entry(int64_t index, const void *entry, size_t len, void *data
 {
 	uint8_t computed[TLOG_STORED_HASHES_MAX][TLOG_HASH_SIZE], stored[TLOG_HASH_SIZE];
 	struct verify_state *state = data;
-	struct journal *journal = state->journal;
+	struct ledger_tlog *tlog = state->tlog;
 	int64_t first = tlog_stored_hash_index(0, index);
 	size_t count;
 	int r;
@@ -234,75 +234,75 @@ static int verify_entry(int64_t index, const void *entry, size_t len, void *data
 	}
 	state->next_index++;
 	/* Earlier hashes, checked already, mostly come from the cache. */
-	r = tlog_stored_hashes(index, entry, len, journal_hashes_read, journal, computed, &count);
+	r = tlog_stored_hashes(index, entry, len, ledger_tlog_hashes_read, tlog, computed, &count);
 	for (size_t i = 0; r == 0 && i < count; i++) {
 		int64_t at = first + (int64_t)i;
 
-		r = store_log_hashes_read(journal->store, &at, 1, &stored);
+		r = store_tlog_hashes_read(tlog->store, &at, 1, &stored);
 		if (r == 0 && sodium_memcmp(stored, computed[i], TLOG_HASH_SIZE) != 0)
 			r = -EBADMSG;
 		if (r == 0)
-			cache_put(journal, at, stored);
+			cache_put(tlog, at, stored);
 	}
 	if (r < 0)
 		state->bad_index = index;
 	return r;
 }
 
-static int problem_set(struct journal *journal, const char *format, ...)
+static int problem_set(struct ledger_tlog *tlog, const char *format, ...)
 	__attribute__((format(printf, 2, 3)));
 
-static int problem_set(struct journal *journal, const char *format, ...)
+static int problem_set(struct ledger_tlog *tlog, const char *format, ...)
 {
 	va_list ap;
 	int r;
 
 	va_start(ap, format);
-	r = vasprintf(&journal->problem, format, ap);
+	r = vasprintf(&tlog->problem, format, ap);
 	va_end(ap);
 	if (r < 0) {
-		journal->problem = NULL;
+		tlog->problem = NULL;
 		return -ENOMEM;
 	}
 	return 0;
 }
 
-static int journal_verify(struct journal *journal)
+static int ledger_tlog_verify(struct ledger_tlog *tlog)
 {
-	struct verify_state state = { .journal = journal, .bad_index = -1 };
+	struct verify_state state = { .tlog = tlog, .bad_index = -1 };
 	uint8_t checkpoint_root[TLOG_HASH_SIZE], root[TLOG_HASH_SIZE];
 	int64_t checkpoint_size, size;
 	char *note = NULL, *text = NULL;
 	size_t text_len;
 	int r;
 
-	r = store_log_checkpoint_latest(journal->store, &checkpoint_size, checkpoint_root, &note);
+	r = store_tlog_checkpoint_latest(tlog->store, &checkpoint_size, checkpoint_root, &note);
 	if (r < 0)
 		return r;
-	r = tlog_note_open(note, strlen(note), &journal->signer.verifier, &text, &text_len);
+	r = tlog_note_open(note, strlen(note), &tlog->signer.verifier, &text, &text_len);
 	free(text);
 	free(note);
 	if (r < 0) {
-		r = problem_set(journal,
+		r = problem_set(tlog,
 				"the latest checkpoint (size %" PRId64 ") is not signed by "
 				"the log key",
 				checkpoint_size);
 		goto out;
 	}
-	r = store_log_size(journal->store, &size);
+	r = store_tlog_size(tlog->store, &size);
 	if (r < 0)
 		goto out;
 	if (size != checkpoint_size) {
-		r = problem_set(journal,
+		r = problem_set(tlog,
 				"the log has %" PRId64 " entries but its latest signed checkpoint "
 				"covers %" PRId64
 				"; the database was edited or the storage is corrupt",
 				size, checkpoint_size);
 		goto out;
 	}
-	r = store_log_entries_each(journal->store, verify_entry, &state);
+	r = store_tlog_entries_each(tlog->store, verify_entry, &state);
 	if (r == -EBADMSG || r == -ENOENT || state.bad_index >= 0) {
-		r = problem_set(journal,
+		r = problem_set(tlog,
 				"log entry %" PRId64
 				" does not match its stored hash; the database "
 				"was edited or the storage is corrupt",
@@ -311,9 +311,9 @@ static int journal_verify(struct journal *journal)
 	}
 	if (r < 0)
 		goto out;
-	r = tlog_tree_hash(size, store_log_hashes_read, journal->store, root);
+	r = tlog_tree_hash(size, store_tlog_hashes_read, tlog->store, root);
 	if (r == 0 && sodium_memcmp(root, checkpoint_root, TLOG_HASH_SIZE) != 0)
-		r = problem_set(journal,
+		r = problem_set(tlog,
 				"the log's root hash differs from its latest signed checkpoint "
 				"(size %" PRId64
 				"); the database was edited or the storage is corrupt",
@@ -323,32 +323,32 @@ out:
 }
 
 /* Appends the meter gaps recorded while the log did not verify. */
-static int journal_log_unlogged_gaps(struct journal *journal)
+static int ledger_tlog_log_unlogged_gaps(struct ledger_tlog *tlog)
 {
 	struct store_gap *gaps = NULL;
 	size_t n_gaps = 0;
 	int r;
 
-	r = store_begin(journal->store);
+	r = store_begin(tlog->store);
 	if (r < 0)
 		return r;
-	r = store_gaps_unlogged(journal->store, &gaps, &n_gaps);
+	r = store_gaps_unlogged(tlog->store, &gaps, &n_gaps);
 	if (r == 0 && n_gaps > 0)
-		r = journal_log_gaps(journal, gaps, n_gaps);
+		r = ledger_tlog_log_gaps(tlog, gaps, n_gaps);
 	if (r == 0 && n_gaps > 0)
-		r = store_gaps_unlogged_clear(journal->store);
+		r = store_gaps_unlogged_clear(tlog->store);
 	if (r == 0)
-		r = store_commit(journal->store);
+		r = store_commit(tlog->store);
 	else
-		store_rollback(journal->store);
+		store_rollback(tlog->store);
 	free(gaps);
 	return r;
 }
 
-int journal_open(struct store *store, const struct config *config, struct journal **ret_journal,
-		 char *errbuf, size_t errbuf_len)
+int ledger_tlog_open(struct store *store, const struct config *config,
+		     struct ledger_tlog **ret_tlog, char *errbuf, size_t errbuf_len)
 {
-	struct journal *journal;
+	struct ledger_tlog *tlog;
 	uint8_t root[TLOG_HASH_SIZE];
 	int64_t size;
 	char *note = NULL;
@@ -357,19 +357,19 @@ int journal_open(struct store *store, const struct config *config, struct journa
 
 	if (sodium_init() < 0)
 		return -EIO;
-	journal = calloc(1, sizeof(*journal));
-	if (!journal)
+	tlog = calloc(1, sizeof(*tlog));
+	if (!tlog)
 		return -ENOMEM;
-	journal->store = store;
-	cache_clear(journal);
-	r = store_log_checkpoint_latest(store, &size, root, &note);
+	tlog->store = store;
+	cache_clear(tlog);
+	r = store_tlog_checkpoint_latest(store, &size, root, &note);
 	free(note);
 	log_exists = r == 0;
 	if (r == 0 || r == -ENOENT) {
-		r = key_load_or_create(journal, config, log_exists, errbuf, errbuf_len);
+		r = key_load_or_create(tlog, config, log_exists, errbuf, errbuf_len);
 		if (r < 0)
 			goto out;
-		r = tlog_verifier_format(&journal->signer.verifier, journal->verifier_key);
+		r = tlog_verifier_format(&tlog->signer.verifier, tlog->verifier_key);
 		if (r < 0)
 			goto out;
 	}
@@ -377,81 +377,81 @@ int journal_open(struct store *store, const struct config *config, struct journa
 		/* The log is live from the first start: an empty tree, signed. */
 		r = store_begin(store);
 		if (r == 0)
-			r = checkpoint_sign(journal, 0);
+			r = checkpoint_sign(tlog, 0);
 		if (r == 0)
 			r = store_commit(store);
 		else
 			store_rollback(store);
 	}
 	if (r == 0)
-		r = journal_verify(journal);
-	if (r == 0 && !journal->problem)
-		r = journal_log_unlogged_gaps(journal);
+		r = ledger_tlog_verify(tlog);
+	if (r == 0 && !tlog->problem)
+		r = ledger_tlog_log_unlogged_gaps(tlog);
 	if (r < 0)
 		errbuf_set(errbuf, errbuf_len, "cannot read the transparency log: %s",
 			   strerror(-r));
 out:
 	if (r < 0) {
-		journal_free(journal);
+		ledger_tlog_free(tlog);
 		return r;
 	}
-	*ret_journal = journal;
+	*ret_tlog = tlog;
 	return 0;
 }
 
-void journal_free(struct journal *journal)
+void ledger_tlog_free(struct ledger_tlog *tlog)
 {
-	if (!journal)
+	if (!tlog)
 		return;
-	tlog_signer_wipe(&journal->signer);
-	free(journal->problem);
-	free(journal);
+	tlog_signer_wipe(&tlog->signer);
+	free(tlog->problem);
+	free(tlog);
 }
 
-const char *journal_problem(const struct journal *journal)
+const char *ledger_tlog_problem(const struct ledger_tlog *tlog)
 {
-	return journal->problem;
+	return tlog->problem;
 }
 
-const char *journal_verifier_key(const struct journal *journal)
+const char *ledger_tlog_verifier_key(const struct ledger_tlog *tlog)
 {
-	return journal->verifier_key;
+	return tlog->verifier_key;
 }
 
-int journal_append(struct journal *journal, const char *const *entries, size_t n_entries,
-		   int64_t *ret_first_index)
+int ledger_tlog_append(struct ledger_tlog *tlog, const char *const *entries, size_t n_entries,
+		       int64_t *ret_first_index)
 {
 	uint8_t hashes[TLOG_STORED_HASHES_MAX][TLOG_HASH_SIZE];
 	int64_t size;
 	size_t count;
 	int r;
 
-	if (journal->problem)
+	if (tlog->problem)
 		return -EBADMSG;
-	r = store_log_size(journal->store, &size);
+	r = store_tlog_size(tlog->store, &size);
 	if (r < 0)
 		return r;
-	cache_drop_from(journal, tlog_stored_hash_index(0, size));
+	cache_drop_from(tlog, tlog_stored_hash_index(0, size));
 	for (size_t i = 0; i < n_entries; i++) {
 		int64_t index = size + (int64_t)i;
 		size_t len = strlen(entries[i]);
 
 		if (len == 0 || len > ENTRY_MAX || entries[i][len - 1] != '\n')
 			return -EINVAL;
-		r = tlog_stored_hashes(index, entries[i], len, journal_hashes_read, journal, hashes,
-				       &count);
+		r = tlog_stored_hashes(index, entries[i], len, ledger_tlog_hashes_read, tlog,
+				       hashes, &count);
 		if (r == 0)
-			r = store_log_entry_put(journal->store, index, entries[i], len);
+			r = store_tlog_entry_put(tlog->store, index, entries[i], len);
 		for (size_t k = 0; r == 0 && k < count; k++) {
 			int64_t at = tlog_stored_hash_index(0, index) + (int64_t)k;
 
-			r = store_log_hash_put(journal->store, at, hashes[k]);
-			cache_put(journal, at, hashes[k]);
+			r = store_tlog_hash_put(tlog->store, at, hashes[k]);
+			cache_put(tlog, at, hashes[k]);
 		}
 		if (r < 0)
 			goto fail;
 	}
-	r = checkpoint_sign(journal, size + (int64_t)n_entries);
+	r = checkpoint_sign(tlog, size + (int64_t)n_entries);
 	if (r < 0)
 		goto fail;
 	if (ret_first_index)
@@ -459,7 +459,7 @@ int journal_append(struct journal *journal, const char *const *entries, size_t n
 	return 0;
 fail:
 	/* The caller rolls back: what this call cached never happened. */
-	cache_drop_from(journal, tlog_stored_hash_index(0, size));
+	cache_drop_from(tlog, tlog_stored_hash_index(0, size));
 	return r;
 }
 
@@ -468,17 +468,17 @@ static void hex(const uint8_t *bytes, size_t len, char *ret_hex)
 	sodium_bin2hex(ret_hex, len * 2 + 1, bytes, len);
 }
 
-int journal_household_commitment(struct journal *journal, int64_t household_id,
-				 char ret_commitment[65], char ret_salt[65])
+int ledger_tlog_household_commitment(struct ledger_tlog *tlog, int64_t household_id,
+				     char ret_commitment[65], char ret_salt[65])
 {
 	uint8_t salt[32], commitment[32];
 	char id[24];
 	int r;
 
-	r = store_household_salt_get(journal->store, household_id, salt);
+	r = store_household_salt_get(tlog->store, household_id, salt);
 	if (r == -ENOENT) {
 		randombytes_buf(salt, sizeof(salt));
-		r = store_household_salt_put(journal->store, household_id, salt);
+		r = store_household_salt_put(tlog->store, household_id, salt);
 	}
 	if (r < 0)
 		return r;
@@ -493,7 +493,7 @@ int journal_household_commitment(struct journal *journal, int64_t household_id,
 }
 
 /* "household <commitment>\n", or "" for no household (household_id 0). */
-static int household_line(struct journal *journal, int64_t household_id, char ret_line[80])
+static int household_line(struct ledger_tlog *tlog, int64_t household_id, char ret_line[80])
 {
 	char commitment[65];
 	int r;
@@ -501,21 +501,21 @@ static int household_line(struct journal *journal, int64_t household_id, char re
 	ret_line[0] = '\0';
 	if (household_id <= 0)
 		return 0;
-	r = journal_household_commitment(journal, household_id, commitment, NULL);
+	r = ledger_tlog_household_commitment(tlog, household_id, commitment, NULL);
 	if (r < 0)
 		return r;
 	snprintf(ret_line, 80, "household %s\n", commitment);
 	return 0;
 }
 
-int journal_entry_new(struct journal *journal, const char *type, int64_t household_id,
-		      const char *fields, char **ret_entry)
+int ledger_tlog_entry_new(struct ledger_tlog *tlog, const char *type, int64_t household_id,
+			  const char *fields, char **ret_entry)
 {
 	char household[80];
 	char *entry;
 	int r;
 
-	r = household_line(journal, household_id, household);
+	r = household_line(tlog, household_id, household);
 	if (r < 0)
 		return r;
 	if (asprintf(&entry, "%s\n%s%stime %lld\n", type, household, fields ? fields : "",
@@ -525,27 +525,27 @@ int journal_entry_new(struct journal *journal, const char *type, int64_t househo
 	return 0;
 }
 
-int journal_log(struct journal *journal, const char *type, int64_t household_id, const char *fields,
-		int64_t *ret_index)
+int ledger_tlog_log(struct ledger_tlog *tlog, const char *type, int64_t household_id,
+		    const char *fields, int64_t *ret_index)
 {
 	char *entry;
 	int r;
 
-	r = journal_entry_new(journal, type, household_id, fields, &entry);
+	r = ledger_tlog_entry_new(tlog, type, household_id, fields, &entry);
 	if (r < 0)
 		return r;
-	r = journal_append(journal, (const char *const *)&entry, 1, ret_index);
+	r = ledger_tlog_append(tlog, (const char *const *)&entry, 1, ret_index);
 	free(entry);
 	return r;
 }
 
-int journal_sign(struct journal *journal, const char *text, size_t len, char **ret_signature)
+int ledger_tlog_sign(struct ledger_tlog *tlog, const char *text, size_t len, char **ret_signature)
 {
 	char *note, *signature;
 	size_t note_len;
 	int r;
 
-	r = tlog_note_sign(text, len, &journal->signer, &note, &note_len);
+	r = tlog_note_sign(text, len, &tlog->signer, &note, &note_len);
 	if (r < 0)
 		return r;
 	/* The note is the text, a blank line, then the signature line. */
@@ -557,8 +557,8 @@ int journal_sign(struct journal *journal, const char *text, size_t len, char **r
 	return 0;
 }
 
-int journal_log_household(struct journal *journal, const char *type,
-			  const struct household *household)
+int ledger_tlog_log_household(struct ledger_tlog *tlog, const char *type,
+			      const struct household *household)
 {
 	char fields[256], left_at[32] = "", tariff[40] = "";
 
@@ -569,24 +569,24 @@ int journal_log_household(struct journal *journal, const char *type,
 	snprintf(fields, sizeof(fields), "status %s\njoined_at %s\n%saddresses %zu\n%s",
 		 household->status == HOUSEHOLD_ACTIVE ? "active" : "closed", household->joined_at,
 		 left_at, household->n_addresses, tariff);
-	return journal_log(journal, type, household->id, fields, NULL);
+	return ledger_tlog_log(tlog, type, household->id, fields, NULL);
 }
 
-int journal_log_token(struct journal *journal, const char *role, int64_t household_id)
+int ledger_tlog_log_token(struct ledger_tlog *tlog, const char *role, int64_t household_id)
 {
 	char household[80], entry[256];
 	const char *text = entry;
 	int r;
 
-	r = household_line(journal, household_id, household);
+	r = household_line(tlog, household_id, household);
 	if (r < 0)
 		return r;
 	snprintf(entry, sizeof(entry), "token-issued\nrole %s\n%stime %lld\n", role, household,
 		 (long long)time(NULL));
-	return journal_append(journal, &text, 1, NULL);
+	return ledger_tlog_append(tlog, &text, 1, NULL);
 }
 
-int journal_log_gaps(struct journal *journal, const struct store_gap *gaps, size_t n_gaps)
+int ledger_tlog_log_gaps(struct ledger_tlog *tlog, const struct store_gap *gaps, size_t n_gaps)
 {
 	char **entries = calloc(n_gaps ? n_gaps : 1, sizeof(*entries));
 	char commitment[65], since[40];
@@ -595,7 +595,7 @@ int journal_log_gaps(struct journal *journal, const struct store_gap *gaps, size
 	for (size_t i = 0; r == 0 && i < n_gaps; i++) {
 		const struct store_gap *gap = &gaps[i];
 
-		r = journal_household_commitment(journal, gap->household_id, commitment, NULL);
+		r = ledger_tlog_household_commitment(tlog, gap->household_id, commitment, NULL);
 		if (r < 0)
 			break;
 		since[0] = '\0';
@@ -611,7 +611,7 @@ int journal_log_gaps(struct journal *journal, const struct store_gap *gaps, size
 		}
 	}
 	if (r == 0 && n_gaps > 0)
-		r = journal_append(journal, (const char *const *)entries, n_gaps, NULL);
+		r = ledger_tlog_append(tlog, (const char *const *)entries, n_gaps, NULL);
 	for (size_t i = 0; entries && i < n_gaps; i++)
 		free(entries[i]);
 	free(entries);
