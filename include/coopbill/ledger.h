@@ -1,19 +1,72 @@
-/* The daemon's transparency log: canonical text entries for what the
- * cooperative does, appended with their Merkle hashes and a newly signed
+/* The ledger: every operation that changes the cooperative's state, each a
+ * typed function that begins and ends its own transaction and writes the
+ * change and its transparency log (tlog) entry together; and the
+ * transparency log itself (ledger_tlog_*): canonical text entries for what
+ * the cooperative does, appended with their Merkle hashes and a newly signed
  * checkpoint inside the caller's write transaction, and verified against the
  * last signed checkpoint when opened. Households appear in entries only as
  * salted commitments. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct config;
+struct date;
 struct household;
 struct store;
 struct store_gap;
 
 struct ledger_tlog;
+struct meter;
+
+/* What every operation works with: the database, the transparency log, the
+ * configuration in force (its zone, currency and notice) and the meter that
+ * changes the kernel's ranges of households (NULL when metering is off). */
+struct ledger {
+	struct store *store;
+	struct ledger_tlog *tlog;
+	const struct config *config;
+	struct meter *meter;
+};
+
+/* Why an operation refused or failed. Refusals change nothing. */
+enum ledger_refusal {
+	LEDGER_INVALID = 1, /* what was asked is wrong: fix the request */
+	LEDGER_NOT_FOUND,   /* a thing it names does not exist */
+	LEDGER_FORBIDDEN,   /* the caller may not do it */
+	LEDGER_CONFLICT,    /* the state does not allow it now (a closed period) */
+	LEDGER_STORAGE,	    /* the database failed; error says how */
+};
+struct ledger_error {
+	enum ledger_refusal kind;
+	/* The problem's type ("close-in-progress"); NULL for LEDGER_STORAGE. */
+	const char *slug;
+	/* The errno of a storage failure (negative). */
+	int error;
+	/* A sentence for the client; for LEDGER_STORAGE, what was being done
+	 * ("reading the period"). */
+	char detail[512];
+};
+
+/* Fills err and returns the matching negative errno: -EINVAL, -ENOENT,
+ * -EACCES or -EEXIST. */
+int ledger_refuse(struct ledger_error *err, enum ledger_refusal kind, const char *slug,
+		  const char *detail_format, ...) __attribute__((format(printf, 4, 5)));
+/* Fills err for a storage failure while doing `what`; returns error. */
+int ledger_storage_error(struct ledger_error *err, int error, const char *what);
+
+/* Whether a period ("YYYY-MM") takes changes to what it bills: a refusal
+ * (period-closed, or close-in-progress from the moment its close begins until
+ * it is closed) otherwise. prefix starts the detail ("" or "rows[3]: "); what
+ * names what is refused ("expense"). */
+int ledger_period_open_require(struct ledger *ledger, const char *prefix, const char *period,
+			       const char *what, struct ledger_error *err);
+/* A close-in-progress refusal when a period that ends after `from` (NULL:
+ * any) is being closed. */
+int ledger_no_close_from(struct ledger *ledger, const struct date *from, const char *what,
+			 struct ledger_error *err);
 
 /* Loads the signing key ([log] key_file, else log.key beside the database),
  * creating it (mode 0600) on first start, signs the empty log's checkpoint if

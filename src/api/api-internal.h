@@ -9,6 +9,7 @@
 #include "coopbill/auth.h"
 #include "coopbill/date.h"
 #include "coopbill/http.h"
+#include "coopbill/ledger.h"
 #include "coopbill/period.h"
 #include "coopbill/tz.h"
 
@@ -17,10 +18,8 @@ struct shared_run;
 
 struct api {
 	uv_loop_t *loop;
-	struct store *store;
-	struct meter *meter;
-	struct ledger_tlog *tlog;
-	const struct config *config;
+	/* The database, log, configuration and meter the handlers work with. */
+	struct ledger ledger;
 	/* Jobs in progress, and the period being closed (one at a time). */
 	struct job *jobs;
 	struct job *closing;
@@ -97,6 +96,9 @@ int api_period_open_require(struct api *api, struct http_request *request, const
  * being closed that ends after `from` (NULL: any). */
 int api_no_close_from(struct api *api, struct http_request *request, const struct date *from,
 		      const char *what);
+/* Replies to a refused or failed ledger operation: 400, 403, 404, 409 with
+ * its problem type, or 503 for storage (logged). */
+void api_reply_ledger_error(struct http_request *request, const struct ledger_error *err);
 /* Replies 401 with a WWW-Authenticate challenge. */
 void api_reply_unauthorized(struct http_request *request, const char *challenge,
 			    const char *detail);

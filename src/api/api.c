@@ -114,10 +114,12 @@ int api_new(uv_loop_t *loop, struct store *store, struct meter *meter, struct le
 	if (!api)
 		return -ENOMEM;
 	api->loop = loop;
-	api->store = store;
-	api->meter = meter;
-	api->tlog = tlog;
-	api->config = config;
+	api->ledger = (struct ledger){
+		.store = store,
+		.tlog = tlog,
+		.config = config,
+		.meter = meter,
+	};
 	*ret_api = api;
 	return 0;
 }
@@ -136,7 +138,7 @@ void api_free(struct api *api)
 
 void api_set_config(struct api *api, const struct config *config)
 {
-	api->config = config;
+	api->ledger.config = config;
 }
 
 int api_parse_count(const char *text, int64_t *ret_value)
@@ -344,7 +346,7 @@ int api_household_require(struct api *api, struct http_request *request, int64_t
 	struct household *household;
 	int r;
 
-	r = store_household_get(api->store, id, &household);
+	r = store_household_get(api->ledger.store, id, &household);
 	if (r == -ENOENT)
 		http_reply_problem(request, 404, "not-found", "there is no household %lld",
 				   (long long)id);
@@ -355,58 +357,44 @@ int api_household_require(struct api *api, struct http_request *request, int64_t
 	return r;
 }
 
-/* 409 for a period whose close began and has not finished. */
-static void reply_close_in_progress(struct http_request *request, const char *prefix,
-				    const char *period, const char *what)
-{
-	http_reply_problem(request, 409, "close-in-progress",
-			   "%speriod %s is being closed and takes no %s until it is closed; if "
-			   "its close was interrupted, POST /api/v1/periods/%s/close finishes it",
-			   prefix, period, what, period);
-}
-
 int api_period_open_require(struct api *api, struct http_request *request, const char *prefix,
 			    const char *period, const char *what)
 {
-	enum store_period_state state;
+	struct ledger_error err;
 	int r;
 
-	r = store_period_state(api->store, period, &state);
-	if (r < 0) {
-		api_reply_store_error(request, r, "reading the period");
-		return r;
-	}
-	if (state == STORE_PERIOD_CLOSED) {
-		http_reply_problem(request, 409, "period-closed",
-				   "%speriod %s is closed and its invoices are issued; it takes no "
-				   "more %s",
-				   prefix, period, what);
-		return -EBUSY;
-	}
-	if (state == STORE_PERIOD_CLOSING) {
-		reply_close_in_progress(request, prefix, period, what);
-		return -EBUSY;
-	}
-	return 0;
+	r = ledger_period_open_require(&api->ledger, prefix, period, what, &err);
+	if (r < 0)
+		api_reply_ledger_error(request, &err);
+	return r;
 }
 
 int api_no_close_from(struct api *api, struct http_request *request, const struct date *from,
 		      const char *what)
 {
-	char from_text[PERIOD_TEXT_MAX], period[PERIOD_TEXT_MAX];
+	struct ledger_error err;
 	int r;
 
-	if (from)
-		period_format(&(struct period){ from->year, from->month }, from_text);
-	r = store_period_closing(api->store, from ? from_text : NULL, period);
-	if (r == -ENOENT)
-		return 0;
-	if (r < 0) {
-		api_reply_store_error(request, r, "reading the periods being closed");
-		return r;
+	r = ledger_no_close_from(&api->ledger, from, what, &err);
+	if (r < 0)
+		api_reply_ledger_error(request, &err);
+	return r;
+}
+
+void api_reply_ledger_error(struct http_request *request, const struct ledger_error *err)
+{
+	static const unsigned status[] = {
+		[LEDGER_INVALID] = 400,
+		[LEDGER_NOT_FOUND] = 404,
+		[LEDGER_FORBIDDEN] = 403,
+		[LEDGER_CONFLICT] = 409,
+	};
+
+	if (err->kind == LEDGER_STORAGE) {
+		api_reply_store_error(request, err->error, err->detail);
+		return;
 	}
-	reply_close_in_progress(request, "", period, what);
-	return -EBUSY;
+	http_reply_problem(request, status[err->kind], err->slug, "%s", err->detail);
 }
 
 int api_reply_load_error(struct http_request *request, int error, const char *noun, const char *id)
@@ -498,7 +486,7 @@ static void reply_preflight(struct api *api, struct http_request *request, const
 {
 	const char *origin = http_request_header(request, "Origin");
 
-	if (origin && !config_cors_allows(api->config, origin)) {
+	if (origin && !config_cors_allows(api->ledger.config, origin)) {
 		http_reply_problem(request, 403, "cors-origin",
 				   "the origin %s is not allowed; the operator can add it to "
 				   "[server] cors_origins",
@@ -523,7 +511,7 @@ void api_reply_unauthorized(struct http_request *request, const char *challenge,
 
 static bool call_authenticate(struct api *api, struct http_request *request, struct api_call *call)
 {
-	int r = auth_authenticate(api->store, http_request_header(request, "Authorization"),
+	int r = auth_authenticate(api->ledger.store, http_request_header(request, "Authorization"),
 				  &call->principal);
 
 	if (r == -EINVAL) {
@@ -608,11 +596,11 @@ void api_admit(struct http_request *request, void *userdata)
 	/* A log that does not verify means the database was edited: nothing it
 	 * holds can be vouched for. Only /healthz answers, to say so. */
 	if (admission->route && admission->route->handler != api_health_get &&
-	    ledger_tlog_problem(api->tlog)) {
+	    ledger_tlog_problem(api->ledger.tlog)) {
 		http_reply_problem(request, 503, "log-broken",
 				   "the transparency log does not verify (%s); the operator must "
 				   "restore the database from a backup",
-				   ledger_tlog_problem(api->tlog));
+				   ledger_tlog_problem(api->ledger.tlog));
 		return;
 	}
 	if (!admission->route) {
@@ -623,7 +611,7 @@ void api_admit(struct http_request *request, void *userdata)
 	}
 	access = admission->route->access;
 	if (access == ACCESS_METRICS)
-		access = api->config->metrics_public ? ACCESS_PUBLIC : ACCESS_ADMIN;
+		access = api->ledger.config->metrics_public ? ACCESS_PUBLIC : ACCESS_ADMIN;
 	if (access != ACCESS_PUBLIC &&
 	    (!call_authenticate(api, request, &admission->call) ||
 	     (access != ACCESS_ANYONE && !call_permitted(request, access, &admission->call))))

@@ -37,18 +37,18 @@ void api_health_get(struct api *api, struct http_request *request, const struct 
 	const char *status, *database = "ok", *log_problem;
 	int r;
 
-	r = store_ping(api->store);
+	r = store_ping(api->ledger.store);
 	if (r == 0)
-		r = store_schema_version(api->store, &schema_version);
+		r = store_schema_version(api->ledger.store, &schema_version);
 	if (r < 0)
 		database = "error";
 	/* Reads answer on a full disk; what the database is for does not. */
-	if (r == 0 && store_write_error(api->store) < 0) {
+	if (r == 0 && store_write_error(api->ledger.store) < 0) {
 		database = "failing";
 		r = -EIO;
 	}
-	meter_status_get(api->meter, &meter);
-	log_problem = ledger_tlog_problem(api->tlog);
+	meter_status_get(api->ledger.meter, &meter);
+	log_problem = ledger_tlog_problem(api->ledger.tlog);
 	if (r == 0 && log_problem)
 		r = -EBADMSG;
 	if (r < 0)

@@ -123,7 +123,7 @@ static int addresses_check_free(struct api *api, struct http_request *request,
 	int64_t other_id;
 	int r;
 
-	r = store_address_conflict(api->store, household->addresses, household->n_addresses,
+	r = store_address_conflict(api->ledger.store, household->addresses, household->n_addresses,
 				   household->id, &other_id, &their_range);
 	if (r == -ENOENT)
 		return 0;
@@ -136,7 +136,7 @@ static int addresses_check_free(struct api *api, struct http_request *request,
 	for (size_t i = 0; i < household->n_addresses; i++)
 		if (cidr_overlaps(&household->addresses[i], &their_range))
 			cidr_format(&household->addresses[i], ours);
-	r = store_household_get(api->store, other_id, &other);
+	r = store_household_get(api->ledger.store, other_id, &other);
 	http_reply_problem(request, 409, "address-conflict",
 			   "%s overlaps %s of household %lld (\"%s\"); remove it there first or "
 			   "choose another range",
@@ -150,7 +150,7 @@ static int addresses_check_free(struct api *api, struct http_request *request,
 static int apply_to_kernel(struct api *api, struct http_request *request,
 			   const struct household *household)
 {
-	int r = meter_household_apply(api->meter, household);
+	int r = meter_household_apply(api->ledger.meter, household);
 
 	if (r < 0)
 		http_reply_problem(request, 503, "meter",
@@ -164,7 +164,7 @@ static int apply_to_kernel(struct api *api, struct http_request *request,
  * kernel back in step with the database. */
 static void kernel_resync(struct api *api)
 {
-	int r = meter_resync(api->meter);
+	int r = meter_resync(api->ledger.meter);
 
 	if (r < 0)
 		diag_error("meter: cannot put the kernel back in step with the database: %s; "
@@ -182,7 +182,7 @@ static int audit_household(struct api *api, const struct api_call *call, const c
 	json_decref(json);
 	if (!detail)
 		return -ENOMEM;
-	r = store_audit_append(api->store, call->actor, action, household->id, detail);
+	r = store_audit_append(api->ledger.store, call->actor, action, household->id, detail);
 	free(detail);
 	return r;
 }
@@ -193,7 +193,7 @@ void api_households_list(struct api *api, struct http_request *request, const st
 	size_t n;
 	int r;
 
-	r = store_household_list(api->store, &households, &n);
+	r = store_household_list(api->ledger.store, &households, &n);
 	if (r < 0) {
 		api_reply_store_error(request, r, "listing households");
 		return;
@@ -270,28 +270,28 @@ void api_households_create(struct api *api, struct http_request *request,
 	household.name = (char *)name;
 	date_format(&joined, household.joined_at);
 
-	r = store_begin(api->store);
+	r = store_begin(api->ledger.store);
 	if (r < 0) {
 		api_reply_store_error(request, r, "creating the household");
 		goto out;
 	}
 	if (addresses_check_free(api, request, &household) < 0)
 		goto rollback;
-	r = store_household_insert(api->store, &household, &household.id);
+	r = store_household_insert(api->ledger.store, &household, &household.id);
 	if (r == 0)
 		r = audit_household(api, call, "household.create", &household);
 	if (r == 0)
-		r = ledger_tlog_log_household(api->tlog, "household-created", &household);
+		r = ledger_tlog_log_household(api->ledger.tlog, "household-created", &household);
 	if (r < 0) {
 		api_reply_store_error(request, r, "creating the household");
 		goto rollback;
 	}
 	if (apply_to_kernel(api, request, &household) < 0)
 		goto rollback;
-	r = store_commit(api->store);
+	r = store_commit(api->ledger.store);
 	if (r < 0) {
 		api_reply_store_error(request, r, "creating the household");
-		store_rollback(api->store);
+		store_rollback(api->ledger.store);
 		kernel_resync(api);
 		goto out;
 	}
@@ -300,7 +300,7 @@ void api_households_create(struct api *api, struct http_request *request,
 	http_reply_header(request, "Location", location);
 	goto out;
 rollback:
-	store_rollback(api->store);
+	store_rollback(api->ledger.store);
 out:
 	free(household.addresses);
 	json_decref(body);
@@ -315,7 +315,7 @@ static int household_load(struct api *api, struct http_request *request,
 
 	r = api_parse_id(call->params.values[0], &id);
 	if (r == 0)
-		r = store_household_get(api->store, id, ret_household);
+		r = store_household_get(api->ledger.store, id, ret_household);
 	return r < 0 ? api_reply_load_error(request, r, "household", call->params.values[0]) : 0;
 }
 
@@ -385,7 +385,7 @@ static int tariff_check(struct api *api, struct http_request *request, json_t *t
 	int r;
 
 	snprintf(id, sizeof(id), "%" JSON_INTEGER_FORMAT, json_integer_value(tariff));
-	r = store_tariff_get(api->store, json_integer_value(tariff), &row);
+	r = store_tariff_get(api->ledger.store, json_integer_value(tariff), &row);
 	if (r < 0)
 		return api_reply_load_error(request, r, "tariff", id);
 	if (strcmp(json_string_value(json_object_get(row, "status")), "published") != 0) {
@@ -446,7 +446,7 @@ void api_household_patch(struct api *api, struct http_request *request, const st
 				   (long long)household->id);
 		goto out;
 	}
-	if (patch_status(api->config->zone, request, household, status, left_at) < 0)
+	if (patch_status(api->ledger.config->zone, request, household, status, left_at) < 0)
 		goto out;
 	if (tariff)
 		household->tariff_id = json_integer_value(tariff);
@@ -463,33 +463,33 @@ void api_household_patch(struct api *api, struct http_request *request, const st
 			goto out;
 	}
 
-	r = store_begin(api->store);
+	r = store_begin(api->ledger.store);
 	if (r < 0) {
 		api_reply_store_error(request, r, "changing the household");
 		goto out;
 	}
 	if (household->status == HOUSEHOLD_ACTIVE &&
 	    addresses_check_free(api, request, household) < 0) {
-		store_rollback(api->store);
+		store_rollback(api->ledger.store);
 		goto out;
 	}
-	r = store_household_update(api->store, household);
+	r = store_household_update(api->ledger.store, household);
 	if (r == 0)
 		r = audit_household(api, call, "household.update", household);
 	if (r == 0)
-		r = ledger_tlog_log_household(api->tlog, "household-changed", household);
+		r = ledger_tlog_log_household(api->ledger.tlog, "household-changed", household);
 	if (r < 0) {
-		store_rollback(api->store);
+		store_rollback(api->ledger.store);
 		api_reply_store_error(request, r, "changing the household");
 		goto out;
 	}
 	if ((addresses || status) && apply_to_kernel(api, request, household) < 0) {
-		store_rollback(api->store);
+		store_rollback(api->ledger.store);
 		goto out;
 	}
-	r = store_commit(api->store);
+	r = store_commit(api->ledger.store);
 	if (r < 0) {
-		store_rollback(api->store);
+		store_rollback(api->ledger.store);
 		api_reply_store_error(request, r, "changing the household");
 		kernel_resync(api);
 		goto out;
@@ -546,16 +546,16 @@ void api_household_token_create(struct api *api, struct http_request *request,
 		name = default_name;
 	}
 
-	r = store_begin(api->store);
+	r = store_begin(api->ledger.store);
 	if (r == 0)
-		r = auth_token_issue(api->store, AUTH_ROLE_MEMBER, household->id, name, call->actor,
-				     token);
+		r = auth_token_issue(api->ledger.store, AUTH_ROLE_MEMBER, household->id, name,
+				     call->actor, token);
 	if (r == 0)
-		r = ledger_tlog_log_token(api->tlog, "member", household->id);
+		r = ledger_tlog_log_token(api->ledger.tlog, "member", household->id);
 	if (r == 0)
-		r = store_commit(api->store);
+		r = store_commit(api->ledger.store);
 	if (r < 0) {
-		store_rollback(api->store);
+		store_rollback(api->ledger.store);
 		api_reply_store_error(request, r, "issuing the token");
 		goto out;
 	}
@@ -577,13 +577,14 @@ void api_household_tlog_salt(struct api *api, struct http_request *request,
 	if (household_load(api, request, call, &household) < 0)
 		return;
 	/* The salt is made on first use, in a write transaction of its own. */
-	r = store_begin(api->store);
+	r = store_begin(api->ledger.store);
 	if (r == 0)
-		r = ledger_tlog_household_commitment(api->tlog, household->id, commitment, salt);
+		r = ledger_tlog_household_commitment(api->ledger.tlog, household->id, commitment,
+						     salt);
 	if (r == 0)
-		r = store_commit(api->store);
+		r = store_commit(api->ledger.store);
 	if (r < 0) {
-		store_rollback(api->store);
+		store_rollback(api->ledger.store);
 		api_reply_store_error(request, r, "reading the household's salt");
 		goto out;
 	}

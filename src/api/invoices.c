@@ -37,13 +37,13 @@ static void reply_invoices(struct api *api, struct http_request *request, int64_
 	json_t *rows;
 	int r;
 
-	r = store_invoices_list(api->store, household_id, period, &rows);
+	r = store_invoices_list(api->ledger.store, household_id, period, &rows);
 	if (r < 0) {
 		json_decref(body);
 		api_reply_store_error(request, r, "listing invoices");
 		return;
 	}
-	json_object_set_new(body, "currency", json_string(api->config->currency));
+	json_object_set_new(body, "currency", json_string(api->ledger.config->currency));
 	api_reply_rows(request, body, "invoices", rows, columns,
 		       sizeof(columns) / sizeof(columns[0]));
 }
@@ -93,7 +93,7 @@ void api_household_invoice(struct api *api, struct http_request *request,
 	if (api_path_household(api, request, call, &id) < 0 ||
 	    api_parse_period(request, text, &period) < 0)
 		return;
-	r = store_invoice_get(api->store, id, text, &row);
+	r = store_invoice_get(api->ledger.store, id, text, &row);
 	if (r == -ENOENT) {
 		http_reply_problem(request, 404, "not-found",
 				   "household %lld has no invoice for %s (is the period closed?)",
@@ -105,8 +105,9 @@ void api_household_invoice(struct api *api, struct http_request *request,
 		goto out;
 	}
 	if (r == 0)
-		r = store_tariff_get(
-			api->store, json_integer_value(json_object_get(row, "tariff_id")), &tariff);
+		r = store_tariff_get(api->ledger.store,
+				     json_integer_value(json_object_get(row, "tariff_id")),
+				     &tariff);
 	if (r == 0)
 		r = api_tlog_inclusion_proof(
 			api, json_integer_value(json_object_get(row, "log_index")), &proof);
@@ -143,7 +144,7 @@ struct import_checked {
 static int import_row_parse(struct api *api, struct http_request *request, size_t i, json_t *item,
 			    struct import_checked *checked, struct store_usage_row *ret_row)
 {
-	unsigned bucket_s = api->config->meter_bucket_s;
+	unsigned bucket_s = api->ledger.config->meter_bucket_s;
 	json_int_t household_id = 0, up = 0, down = 0;
 	char period_text[PERIOD_TEXT_MAX], reason[256], prefix[32];
 	const char *start = NULL;
@@ -193,7 +194,7 @@ static int import_row_parse(struct api *api, struct http_request *request, size_
 				   i, start);
 		return -EINVAL;
 	}
-	r = period_containing(api->config->zone, ret_row->start, &period);
+	r = period_containing(api->ledger.config->zone, ret_row->start, &period);
 	if (r < 0)
 		return r;
 	period_format(&period, period_text);
@@ -223,25 +224,26 @@ static int import_commit(struct api *api, const struct store_usage_row *rows, si
 	char fields[700];
 	int r;
 
-	r = store_usage_watermark(api->store, &watermark);
+	r = store_usage_watermark(api->ledger.store, &watermark);
 	if (r == 0)
-		r = store_begin(api->store);
+		r = store_begin(api->ledger.store);
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		/* One log entry per household and request, on its first row. */
 		if (rows[i].household_id != last_household) {
 			snprintf(fields, sizeof(fields), "reason %s\n", reason);
-			r = ledger_tlog_log(api->tlog, "usage-imported", rows[i].household_id,
-					    fields, &log_index);
+			r = ledger_tlog_log(api->ledger.tlog, "usage-imported",
+					    rows[i].household_id, fields, &log_index);
 			last_household = rows[i].household_id;
 		}
 		if (r == 0)
-			r = store_usage_import(api->store, &rows[i], reason, actor, log_index);
+			r = store_usage_import(api->ledger.store, &rows[i], reason, actor,
+					       log_index);
 	}
 	if (r == 0)
-		r = store_usage_add_rows(api->store, watermark, rows, n);
+		r = store_usage_add_rows(api->ledger.store, watermark, rows, n);
 	if (r == 0)
-		return store_commit(api->store);
-	store_rollback(api->store);
+		return store_commit(api->ledger.store);
+	store_rollback(api->ledger.store);
 	return r;
 }
 
@@ -284,7 +286,7 @@ static int import_hours_check(struct api *api, struct http_request *request,
 		char when[32];
 		struct tm tm;
 
-		r = store_usage_hour_total(api->store, hour, &stored);
+		r = store_usage_hour_total(api->ledger.store, hour, &stored);
 		if (r < 0) {
 			api_reply_store_error(request, r, "reading usage");
 			break;

@@ -40,15 +40,16 @@ static int ledger_record(struct api *api, struct store_ledger_entry *entry, cons
 {
 	int r;
 
-	r = store_begin(api->store);
+	r = store_begin(api->ledger.store);
 	if (r < 0)
 		return r;
-	r = ledger_tlog_log(api->tlog, entry->kind, entry->household_id, fields, &entry->log_index);
+	r = ledger_tlog_log(api->ledger.tlog, entry->kind, entry->household_id, fields,
+			    &entry->log_index);
 	if (r == 0)
-		r = store_ledger_insert(api->store, entry, ret_id);
+		r = store_ledger_insert(api->ledger.store, entry, ret_id);
 	if (r == 0)
-		return store_commit(api->store);
-	store_rollback(api->store);
+		return store_commit(api->ledger.store);
+	store_rollback(api->ledger.store);
 	return r;
 }
 
@@ -59,7 +60,7 @@ static void reply_entry(struct api *api, struct http_request *request, int64_t i
 	json_t *row;
 	int r;
 
-	r = store_ledger_get(api->store, id, &row);
+	r = store_ledger_get(api->ledger.store, id, &row);
 	if (r < 0) {
 		api_reply_store_error(request, r, "reading the ledger entry");
 		return;
@@ -95,7 +96,7 @@ void api_payments_create(struct api *api, struct http_request *request, const st
 	if (!api_body_unpack(request, body, "invalid-payment", payment_shape, keys,
 			     sizeof(keys) / sizeof(keys[0])))
 		goto out;
-	api_today(api->config->zone, today_text);
+	api_today(api->ledger.config->zone, today_text);
 	date_parse(today_text, &today);
 	if (amount <= 0 || amount > TARIFF_MINOR_MAX) {
 		http_reply_problem(request, 400, "invalid-payment",
@@ -122,7 +123,7 @@ void api_payments_create(struct api *api, struct http_request *request, const st
 	entry.reference = reference;
 	entry.received_on = received_on;
 	snprintf(fields, sizeof(fields), "amount_minor %lld\ncurrency %s\nreceived_on %s\n",
-		 (long long)amount, api->config->currency, received_on);
+		 (long long)amount, api->ledger.config->currency, received_on);
 	r = ledger_record(api, &entry, fields, &id);
 	if (r < 0) {
 		api_reply_store_error(request, r, "recording the payment");
@@ -143,7 +144,7 @@ static int reversal_prepare(struct api *api, struct http_request *request, json_
 	int r;
 
 	snprintf(id, sizeof(id), "%lld", (long long)reverses);
-	r = store_ledger_get(api->store, reverses, &original);
+	r = store_ledger_get(api->ledger.store, reverses, &original);
 	if (r < 0)
 		return api_reply_load_error(request, r, "ledger entry", id);
 	if (!json_is_null(json_object_get(original, "reverses"))) {
@@ -215,7 +216,8 @@ void api_adjustments_create(struct api *api, struct http_request *request,
 		entry.amount_minor = amount;
 	}
 	if (asprintf(&fields, "amount_minor %lld\ncurrency %s\n%sreason %s\n",
-		     (long long)entry.amount_minor, api->config->currency, reversal, reason) < 0) {
+		     (long long)entry.amount_minor, api->ledger.config->currency, reversal,
+		     reason) < 0) {
 		fields = NULL;
 		http_reply_problem(request, 503, "out-of-memory", "the server is short of memory");
 		goto out;
@@ -245,7 +247,7 @@ void api_household_ledger(struct api *api, struct http_request *request,
 
 	if (api_path_household(api, request, call, &id) < 0)
 		return;
-	r = store_ledger_list(api->store, id, &rows);
+	r = store_ledger_list(api->ledger.store, id, &rows);
 	if (r < 0) {
 		api_reply_store_error(request, r, "reading the ledger");
 		return;
@@ -254,7 +256,7 @@ void api_household_ledger(struct api *api, struct http_request *request,
 	api_reply_rows(
 		request,
 		json_pack("{s:I, s:s, s:I}", "household_id", (json_int_t)id, "currency",
-			  api->config->currency, "balance_minor",
+			  api->ledger.config->currency, "balance_minor",
 			  last ? json_integer_value(json_object_get(last, "balance_minor")) : 0),
 		"entries", rows, ledger_columns,
 		sizeof(ledger_columns) / sizeof(ledger_columns[0]));
@@ -265,7 +267,7 @@ void api_payments_list(struct api *api, struct http_request *request, const stru
 	json_t *rows;
 	int r;
 
-	r = store_payments_list(api->store, &rows);
+	r = store_payments_list(api->ledger.store, &rows);
 	if (r < 0) {
 		api_reply_store_error(request, r, "listing payments");
 		return;
@@ -285,8 +287,8 @@ void api_payments_list(struct api *api, struct http_request *request, const stru
 					       "amount_minor", "method",     "reference",
 					       "received_on",  "created_at", "log_index",
 					       "reversed_by" };
-	api_reply_rows(request, json_pack("{s:s}", "currency", api->config->currency), "payments",
-		       rows, columns, sizeof(columns) / sizeof(columns[0]));
+	api_reply_rows(request, json_pack("{s:s}", "currency", api->ledger.config->currency),
+		       "payments", rows, columns, sizeof(columns) / sizeof(columns[0]));
 }
 
 static bool category_valid(const char *category)
@@ -348,7 +350,7 @@ void api_expenses_create(struct api *api, struct http_request *request, const st
 		goto out;
 	/* A period's expenses add up within what one may be, so that no pool
 	 * shared from them overflows when the period is billed. */
-	r = store_expense_total(api->store, period, NULL, &total);
+	r = store_expense_total(api->ledger.store, period, NULL, &total);
 	if (r < 0) {
 		api_reply_store_error(request, r, "reading the period's expenses");
 		goto out;
@@ -361,23 +363,24 @@ void api_expenses_create(struct api *api, struct http_request *request, const st
 		goto out;
 	}
 	snprintf(fields, sizeof(fields), "period %s\ncategory %s\namount_minor %lld\ncurrency %s\n",
-		 period, category, (long long)amount, api->config->currency);
-	r = store_begin(api->store);
+		 period, category, (long long)amount, api->ledger.config->currency);
+	r = store_begin(api->ledger.store);
 	if (r == 0) {
-		r = ledger_tlog_log(api->tlog, "expense", 0, fields, &log_index);
+		r = ledger_tlog_log(api->ledger.tlog, "expense", 0, fields, &log_index);
 		if (r == 0)
-			r = store_expense_insert(api->store, period, category, amount, description,
-						 document_ref, call->actor, log_index, &id);
+			r = store_expense_insert(api->ledger.store, period, category, amount,
+						 description, document_ref, call->actor, log_index,
+						 &id);
 		if (r == 0)
-			r = store_commit(api->store);
+			r = store_commit(api->ledger.store);
 		else
-			store_rollback(api->store);
+			store_rollback(api->ledger.store);
 	}
 	if (r < 0) {
 		api_reply_store_error(request, r, "recording the expense");
 		goto out;
 	}
-	r = store_expense_get(api->store, id, &row);
+	r = store_expense_get(api->ledger.store, id, &row);
 	if (r < 0) {
 		api_reply_store_error(request, r, "reading the expense");
 		goto out;
@@ -401,11 +404,11 @@ void api_expenses_list(struct api *api, struct http_request *request, const stru
 
 	if (period && api_parse_period(request, period, &start) < 0)
 		return;
-	r = store_expenses_list(api->store, period, &rows);
+	r = store_expenses_list(api->ledger.store, period, &rows);
 	if (r < 0) {
 		api_reply_store_error(request, r, "listing expenses");
 		return;
 	}
-	api_reply_rows(request, json_pack("{s:s}", "currency", api->config->currency), "expenses",
-		       rows, columns, sizeof(columns) / sizeof(columns[0]));
+	api_reply_rows(request, json_pack("{s:s}", "currency", api->ledger.config->currency),
+		       "expenses", rows, columns, sizeof(columns) / sizeof(columns[0]));
 }

@@ -22,14 +22,14 @@ void api_metrics_get(struct api *api, struct http_request *request, const struct
 	FILE *out;
 	int r;
 
-	r = store_household_ids(api->store, &active, &n_active, &closed, &n_closed);
+	r = store_household_ids(api->ledger.store, &active, &n_active, &closed, &n_closed);
 	if (r < 0) {
 		api_reply_store_error(request, r, "counting households");
 		return;
 	}
 	free(active);
 	free(closed);
-	meter_status_get(api->meter, &status);
+	meter_status_get(api->ledger.meter, &status);
 	out = open_memstream(&text, &len);
 	if (!out) {
 		http_reply_problem(request, 503, "out-of-memory", "short of memory");

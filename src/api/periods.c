@@ -199,7 +199,7 @@ static int summary_json(struct job *job, bool closed, json_t **ret_summary)
 	size_t i;
 	int r;
 
-	r = store_expenses_list(api->store, job->period, &expenses);
+	r = store_expenses_list(api->ledger.store, job->period, &expenses);
 	if (r < 0) {
 		json_decref(by_category);
 		return r;
@@ -223,7 +223,7 @@ static int summary_json(struct job *job, bool closed, json_t **ret_summary)
 	}
 	*ret_summary = json_pack(
 		"{s:s, s:s, s:s, s:I, s:I, s:I, s:O, s:I, s:o, s:I, s:o}", "period", job->period,
-		"status", closed ? "closed" : "open", "currency", api->config->currency,
+		"status", closed ? "closed" : "open", "currency", api->ledger.config->currency,
 		"households_billed", (json_int_t)job->totals.households, "bytes_up",
 		(json_int_t)job->totals.bytes_up, "bytes_down", (json_int_t)job->totals.bytes_down,
 		"revenue_by_kind_minor", job->totals.revenue_by_kind, "revenue_minor",
@@ -255,14 +255,15 @@ static int batch_commit(struct job *job, struct bill_invoice *invoices,
 	int64_t first_index, invoice_id;
 	int r;
 
-	r = store_begin(api->store);
+	r = store_begin(api->ledger.store);
 	for (size_t i = 0; r == 0 && i < n; i++) {
-		invoice_fields(&invoices[i], api->config->currency, fields, sizeof(fields));
-		r = ledger_tlog_entry_new(api->tlog, "invoice-issued", household_ids[i], fields,
-					  &entries[i]);
+		invoice_fields(&invoices[i], api->ledger.config->currency, fields, sizeof(fields));
+		r = ledger_tlog_entry_new(api->ledger.tlog, "invoice-issued", household_ids[i],
+					  fields, &entries[i]);
 	}
 	if (r == 0)
-		r = ledger_tlog_append(api->tlog, (const char *const *)entries, n, &first_index);
+		r = ledger_tlog_append(api->ledger.tlog, (const char *const *)entries, n,
+				       &first_index);
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		struct store_ledger_entry debit = {
 			.household_id = household_ids[i],
@@ -272,18 +273,18 @@ static int batch_commit(struct job *job, struct bill_invoice *invoices,
 			.log_index = first_index + (int64_t)i,
 		};
 
-		r = store_invoice_insert(api->store, household_ids[i], job->period,
+		r = store_invoice_insert(api->ledger.store, household_ids[i], job->period,
 					 invoices[i].tariff_id, invoices[i].total_minor,
 					 invoices[i].document, debit.log_index, &invoice_id);
 		debit.invoice_id = invoice_id;
 		/* A zero invoice owes nothing: the ledger has no zero entries. */
 		if (r == 0 && debit.amount_minor != 0)
-			r = store_ledger_insert(api->store, &debit, NULL);
+			r = store_ledger_insert(api->ledger.store, &debit, NULL);
 	}
 	if (r == 0)
-		r = store_commit(api->store);
+		r = store_commit(api->ledger.store);
 	else
-		store_rollback(api->store);
+		store_rollback(api->ledger.store);
 	for (size_t i = 0; i < n; i++)
 		free(entries[i]);
 	return r;
@@ -301,27 +302,27 @@ static int close_commit(struct job *job, json_t **ret_row)
 	snprintf(fields, sizeof(fields),
 		 "period %s\nhouseholds %" PRId64 "\ntotal_minor %" PRId64 "\ncurrency %s\n",
 		 job->period, job->totals.households, job->totals.revenue_minor,
-		 api->config->currency);
+		 api->ledger.config->currency);
 	r = summary_json(job, true, &summary);
 	if (r == 0) {
 		summary_text = json_dumps(summary, JSON_COMPACT | JSON_SORT_KEYS);
-		r = summary_text ? store_begin(api->store) : -ENOMEM;
+		r = summary_text ? store_begin(api->ledger.store) : -ENOMEM;
 	}
 	if (r == 0) {
-		r = ledger_tlog_log(api->tlog, "period-closed", 0, fields, &log_index);
+		r = ledger_tlog_log(api->ledger.tlog, "period-closed", 0, fields, &log_index);
 		if (r == 0)
 			r = store_period_close_insert(
-				api->store, job->period, job->totals.households,
+				api->ledger.store, job->period, job->totals.households,
 				job->totals.revenue_minor, summary_text, log_index);
 		if (r == 0)
-			r = store_commit(api->store);
+			r = store_commit(api->ledger.store);
 		else
-			store_rollback(api->store);
+			store_rollback(api->ledger.store);
 	}
 	json_decref(summary);
 	free(summary_text);
 	if (r == 0)
-		r = store_period_close_get(api->store, job->period, ret_row);
+		r = store_period_close_get(api->ledger.store, job->period, ret_row);
 	return r;
 }
 
@@ -340,7 +341,7 @@ static int close_step(struct job *job, uint64_t deadline_ns, bool *ret_done)
 		int64_t id = bill_run_household_id(run, job->next);
 		json_t *existing, *document;
 
-		r = store_invoice_get(job->api->store, id, job->period, &existing);
+		r = store_invoice_get(job->api->ledger.store, id, job->period, &existing);
 		if (r == 0) {
 			document = json_loads(
 				json_string_value(json_object_get(existing, "document")), 0, NULL);
@@ -507,8 +508,8 @@ static struct job *job_start(struct api *api, struct http_request *request, enum
 		shared = shared_run_ref(api->open_run);
 	if (!shared) {
 		shared = calloc(1, sizeof(*shared));
-		r = shared ? bill_run_new(api->store, api->config->zone, period, usage_until_s,
-					  &shared->run, errbuf, sizeof(errbuf))
+		r = shared ? bill_run_new(api->ledger.store, api->ledger.config->zone, period,
+					  usage_until_s, &shared->run, errbuf, sizeof(errbuf))
 			   : -ENOMEM;
 		if (r < 0) {
 			free(shared);
@@ -560,9 +561,9 @@ void api_period_close(struct api *api, struct http_request *request, const struc
 	int r;
 
 	if (api_parse_period(request, text, &period) < 0 ||
-	    !period_ended(api->config->zone, request, &period, text))
+	    !period_ended(api->ledger.config->zone, request, &period, text))
 		return;
-	r = store_period_close_get(api->store, text, &row);
+	r = store_period_close_get(api->ledger.store, text, &row);
 	if (r == 0) {
 		http_reply_json(request, 200, close_json(row, true));
 		return;
@@ -583,7 +584,7 @@ void api_period_close(struct api *api, struct http_request *request, const struc
 	/* From here on the period takes no change to what it bills, and its
 	 * shared costs are those recorded so far, also if the close is
 	 * interrupted and closed again later. */
-	r = store_period_close_begin(api->store, text);
+	r = store_period_close_begin(api->ledger.store, text);
 	if (r < 0) {
 		job_fail(job, r, "beginning the close");
 		job_finish(job);
@@ -602,7 +603,7 @@ void api_period_summary(struct api *api, struct http_request *request, const str
 
 	if (api_parse_period(request, text, &period) < 0)
 		return;
-	r = store_period_close_get(api->store, text, &row);
+	r = store_period_close_get(api->ledger.store, text, &row);
 	if (r == 0) {
 		summary = json_loads(json_string_value(json_object_get(row, "summary")), 0, NULL);
 		json_decref(row);
@@ -630,7 +631,7 @@ void api_household_estimate(struct api *api, struct http_request *request,
 
 	if (api_path_household(api, request, call, &id) < 0)
 		return;
-	if (period_containing(api->config->zone, time(NULL), &period) < 0) {
+	if (period_containing(api->ledger.config->zone, time(NULL), &period) < 0) {
 		http_reply_problem(request, 500, "internal",
 				   "the current period cannot be worked out from the clock");
 		return;

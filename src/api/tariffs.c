@@ -51,7 +51,7 @@ void api_tariffs_list(struct api *api, struct http_request *request, const struc
 	}
 	if (strcmp(status, "draft") == 0 && !drafts_visible(request, call))
 		return;
-	r = store_tariffs_list(api->store, status, &rows);
+	r = store_tariffs_list(api->ledger.store, status, &rows);
 	if (r < 0) {
 		api_reply_store_error(request, r, "listing tariffs");
 		return;
@@ -72,7 +72,7 @@ static int tariff_load(struct api *api, struct http_request *request, const stru
 
 	r = api_parse_id(call->params.values[0], &id);
 	if (r == 0)
-		r = store_tariff_get(api->store, id, ret_row);
+		r = store_tariff_get(api->ledger.store, id, ret_row);
 	return r < 0 ? api_reply_load_error(request, r, "tariff", call->params.values[0]) : 0;
 }
 
@@ -123,11 +123,11 @@ static int body_tariff(struct api *api, struct http_request *request, struct tar
 				   err);
 		return -EINVAL;
 	}
-	if (strcmp(tariff->currency, api->config->currency) != 0) {
+	if (strcmp(tariff->currency, api->ledger.config->currency) != 0) {
 		http_reply_problem(request, 422, "invalid-tariff",
 				   "$.currency: the cooperative bills in %s ([billing] currency), "
 				   "not %s",
-				   api->config->currency, tariff->currency);
+				   api->ledger.config->currency, tariff->currency);
 		tariff_free(tariff);
 		return -EINVAL;
 	}
@@ -147,10 +147,10 @@ void api_tariffs_create(struct api *api, struct http_request *request, const str
 		return;
 	date_format(&tariff->valid_from, valid_from);
 	api_sha256_hex(tariff->canonical_json, sha256);
-	r = store_tariff_insert(api->store, tariff->name, valid_from, tariff->canonical_json,
+	r = store_tariff_insert(api->ledger.store, tariff->name, valid_from, tariff->canonical_json,
 				sha256, &id);
 	if (r == 0)
-		r = store_tariff_get(api->store, id, &row);
+		r = store_tariff_get(api->ledger.store, id, &row);
 	if (r < 0) {
 		api_reply_store_error(request, r, "storing the tariff");
 		goto out;
@@ -193,8 +193,8 @@ void api_tariff_replace(struct api *api, struct http_request *request, const str
 		return;
 	date_format(&tariff->valid_from, valid_from);
 	api_sha256_hex(tariff->canonical_json, sha256);
-	r = store_tariff_replace(api->store, id, tariff->name, valid_from, tariff->canonical_json,
-				 sha256);
+	r = store_tariff_replace(api->ledger.store, id, tariff->name, valid_from,
+				 tariff->canonical_json, sha256);
 	tariff_free(tariff);
 	if (r < 0) {
 		reply_draft_error(request, r, id_text);
@@ -212,7 +212,7 @@ void api_tariff_delete(struct api *api, struct http_request *request, const stru
 
 	r = api_parse_id(id_text, &id);
 	if (r == 0)
-		r = store_tariff_delete(api->store, id);
+		r = store_tariff_delete(api->ledger.store, id);
 	if (r < 0) {
 		reply_draft_error(request, r, id_text);
 		return;
@@ -224,13 +224,13 @@ void api_tariff_delete(struct api *api, struct http_request *request, const stru
  * window edges on the meter's bucket boundaries. Replies 422 when one fails. */
 static int publish_check(struct api *api, struct http_request *request, const struct tariff *tariff)
 {
-	unsigned bucket_min = api->config->meter_bucket_s / 60;
+	unsigned bucket_min = api->ledger.config->meter_bucket_s / 60;
 	struct date today, earliest;
 	char text[DATE_TEXT_MAX];
 
-	api_today(api->config->zone, text);
+	api_today(api->ledger.config->zone, text);
 	date_parse(text, &today);
-	earliest = period_start_after_notice(&today, api->config->notice_days);
+	earliest = period_start_after_notice(&today, api->ledger.config->notice_days);
 	if (!tariff->emergency_reason && date_compare(&tariff->valid_from, &earliest) < 0) {
 		date_format(&earliest, text);
 		http_reply_problem(
@@ -238,7 +238,7 @@ static int publish_check(struct api *api, struct http_request *request, const st
 			"members get %u days' notice ([billing] notice_days): the earliest "
 			"valid_from of a tariff published today is %s, unless the tariff "
 			"says \"emergency\": {\"reason\": …}",
-			api->config->notice_days, text);
+			api->ledger.config->notice_days, text);
 		return -EINVAL;
 	}
 	for (size_t c = 0; c < tariff->n_charges; c++) {
@@ -275,19 +275,19 @@ static int publish(struct api *api, int64_t id, const struct tariff *tariff, con
 		r = -ENOMEM;
 		goto out;
 	}
-	r = ledger_tlog_sign(api->tlog, text, strlen(text), &signature);
+	r = ledger_tlog_sign(api->ledger.tlog, text, strlen(text), &signature);
 	if (r < 0)
 		goto out;
-	r = store_begin(api->store);
+	r = store_begin(api->ledger.store);
 	if (r < 0)
 		goto out;
-	r = ledger_tlog_log(api->tlog, "tariff-published", 0, fields, &log_index);
+	r = ledger_tlog_log(api->ledger.tlog, "tariff-published", 0, fields, &log_index);
 	if (r == 0)
-		r = store_tariff_publish(api->store, id, signature, log_index);
+		r = store_tariff_publish(api->ledger.store, id, signature, log_index);
 	if (r == 0)
-		r = store_commit(api->store);
+		r = store_commit(api->ledger.store);
 	else
-		store_rollback(api->store);
+		store_rollback(api->ledger.store);
 out:
 	free(text);
 	free(fields);

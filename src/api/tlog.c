@@ -20,7 +20,7 @@ static int log_size(struct api *api, struct http_request *request, int64_t *ret_
 	char *note;
 	int r;
 
-	r = store_tlog_checkpoint_latest(api->store, ret_size, root, &note);
+	r = store_tlog_checkpoint_latest(api->ledger.store, ret_size, root, &note);
 	if (r < 0) {
 		api_reply_store_error(request, r, "reading the log's checkpoint");
 		return r;
@@ -83,7 +83,7 @@ void api_tlog_checkpoint(struct api *api, struct http_request *request, const st
 	char *note;
 	int r;
 
-	r = store_tlog_checkpoint_latest(api->store, &size, root, &note);
+	r = store_tlog_checkpoint_latest(api->ledger.store, &size, root, &note);
 	if (r < 0) {
 		api_reply_store_error(request, r, "reading the log's checkpoint");
 		return;
@@ -95,7 +95,7 @@ void api_tlog_key(struct api *api, struct http_request *request, const struct ap
 {
 	char *text = NULL;
 
-	if (asprintf(&text, "%s\n", ledger_tlog_verifier_key(api->tlog)) < 0) {
+	if (asprintf(&text, "%s\n", ledger_tlog_verifier_key(api->ledger.tlog)) < 0) {
 		http_reply_problem(request, 503, "out-of-memory", "short of memory");
 		return;
 	}
@@ -117,7 +117,7 @@ void api_tlog_entry(struct api *api, struct http_request *request, const struct 
 				   size - 1);
 		return;
 	}
-	r = store_tlog_entry_get(api->store, index, &entry, &len);
+	r = store_tlog_entry_get(api->ledger.store, index, &entry, &len);
 	if (r < 0) {
 		api_reply_store_error(request, r, "reading the log entry");
 		return;
@@ -132,9 +132,9 @@ static int inclusion_json(struct api *api, int64_t size, int64_t index, json_t *
 	size_t len;
 	int r;
 
-	r = tlog_prove_record(size, index, store_tlog_hashes_read, api->store, proof, &len);
+	r = tlog_prove_record(size, index, store_tlog_hashes_read, api->ledger.store, proof, &len);
 	if (r == 0)
-		r = store_tlog_hashes_read(api->store, &leaf_index, 1, leaf);
+		r = store_tlog_hashes_read(api->ledger.store, &leaf_index, 1, leaf);
 	if (r < 0)
 		return r;
 	*ret_proof = json_pack("{s:I, s:I, s:o, s:o}", "index", (json_int_t)index, "size",
@@ -152,12 +152,12 @@ int api_tlog_inclusion_proof(struct api *api, int64_t index, json_t **ret_proof)
 	json_t *proof;
 	int r;
 
-	r = store_tlog_checkpoint_latest(api->store, &size, root, &note);
+	r = store_tlog_checkpoint_latest(api->ledger.store, &size, root, &note);
 	if (r < 0)
 		return r;
 	r = inclusion_json(api, size, index, &proof);
 	if (r == 0)
-		r = store_tlog_entry_get(api->store, index, &entry, &len);
+		r = store_tlog_entry_get(api->ledger.store, index, &entry, &len);
 	if (r < 0) {
 		free(note);
 		return r;
@@ -200,7 +200,7 @@ void api_tlog_consistency(struct api *api, struct http_request *request,
 	    query_in_range(request, "to", 1, latest, latest, &to) < 0 ||
 	    query_in_range(request, "from", 1, to, -1, &from) < 0)
 		return;
-	r = tlog_prove_tree(to, from, store_tlog_hashes_read, api->store, proof, &len);
+	r = tlog_prove_tree(to, from, store_tlog_hashes_read, api->ledger.store, proof, &len);
 	if (r < 0) {
 		api_reply_store_error(request, r, "making the consistency proof");
 		return;

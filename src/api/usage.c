@@ -192,7 +192,7 @@ static void reply_series_csv(const struct tz_zone *zone, struct http_request *re
 
 void api_household_usage(struct api *api, struct http_request *request, const struct api_call *call)
 {
-	const struct config *config = api->config;
+	const struct config *config = api->ledger.config;
 	struct store_usage_row *rows = NULL, *points = NULL, total = { 0 };
 	struct store_gap *gaps = NULL;
 	size_t n_rows = 0, n_points = 0, n_gaps = 0;
@@ -205,7 +205,7 @@ void api_household_usage(struct api *api, struct http_request *request, const st
 	int r;
 
 	if (api_parse_id(call->params.values[0], &household_id) < 0 ||
-	    store_household_get(api->store, household_id, &household) < 0) {
+	    store_household_get(api->ledger.store, household_id, &household) < 0) {
 		http_reply_problem(request, 404, "not-found", "there is no household %s",
 				   call->params.values[0]);
 		return;
@@ -232,11 +232,12 @@ void api_household_usage(struct api *api, struct http_request *request, const st
 		}
 	}
 
-	r = store_usage_rows(api->store, household_id, from, to, step == STEP_5M, &rows, &n_rows);
+	r = store_usage_rows(api->ledger.store, household_id, from, to, step == STEP_5M, &rows,
+			     &n_rows);
 	if (r == 0)
-		r = store_gaps_list(api->store, household_id, from, to, &gaps, &n_gaps);
+		r = store_gaps_list(api->ledger.store, household_id, from, to, &gaps, &n_gaps);
 	if (r == 0)
-		r = store_usage_imports_list(api->store, household_id, from, to, &imports);
+		r = store_usage_imports_list(api->ledger.store, household_id, from, to, &imports);
 	if (r < 0) {
 		api_reply_store_error(request, r, "reading usage");
 		goto out;
@@ -306,11 +307,11 @@ void api_usage_summary(struct api *api, struct http_request *request, const stru
 	json_t *list;
 	int r;
 
-	if (range_parse(api->config->zone, request, STEP_HOUR, &from, &to) < 0)
+	if (range_parse(api->ledger.config->zone, request, STEP_HOUR, &from, &to) < 0)
 		return;
-	r = store_usage_totals(api->store, from, to, &rows, &n_rows);
+	r = store_usage_totals(api->ledger.store, from, to, &rows, &n_rows);
 	if (r == 0)
-		r = store_household_list(api->store, &households, &n_households);
+		r = store_household_list(api->ledger.store, &households, &n_households);
 	if (r < 0) {
 		api_reply_store_error(request, r, "reading usage");
 		goto out;
@@ -362,9 +363,9 @@ void api_usage_summary(struct api *api, struct http_request *request, const stru
 	}
 	http_reply_json(request, 200,
 			json_pack("{s:o, s:o, s:o, s:{s:I, s:I}}", "from",
-				  time_json(api->config->zone, from), "to",
-				  time_json(api->config->zone, to), "households", list, "total",
-				  "bytes_up", (json_int_t)total.bytes_up, "bytes_down",
+				  time_json(api->ledger.config->zone, from), "to",
+				  time_json(api->ledger.config->zone, to), "households", list,
+				  "total", "bytes_up", (json_int_t)total.bytes_up, "bytes_down",
 				  (json_int_t)total.bytes_down));
 out:
 	free(rows);
