@@ -113,3 +113,21 @@ int ledger_tlog_log_household(struct ledger_tlog *tlog, const char *type,
 			      const struct household *household);
 int ledger_tlog_log_token(struct ledger_tlog *tlog, const char *role, int64_t household_id);
 int ledger_tlog_log_gaps(struct ledger_tlog *tlog, const struct store_gap *gaps, size_t n_gaps);
+
+/*
+ * Households and their tokens (src/ledger/households.c).
+ */
+
+/*
+ * Payments, adjustments, reversals and expenses (src/ledger/entries.c), and
+ * usage imports (src/ledger/usage.c).
+ */
+
+/*
+ * Tariffs: drafts and publishing (src/ledger/tariffs.c).
+ */
+
+/*
+ * The period close, the estimate and the period's summary
+ * (src/ledger/close.c).
+ */
