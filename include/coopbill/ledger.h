@@ -68,6 +68,9 @@ int ledger_period_open_require(struct ledger *ledger, const char *prefix, const 
 int ledger_no_close_from(struct ledger *ledger, const struct date *from, const char *what,
 			 struct ledger_error *err);
 
+/* Today's date in the cooperative's time zone. */
+void ledger_today(const struct ledger *ledger, struct date *ret_today);
+
 /* Loads the signing key ([log] key_file, else log.key beside the database),
  * creating it (mode 0600) on first start, signs the empty log's checkpoint if
  * there is none, and verifies every entry and stored hash against the last

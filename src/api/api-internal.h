@@ -41,8 +41,6 @@ typedef void (*api_handler_fn)(struct api *api, struct http_request *request,
  * segment or query parameter. */
 int api_parse_count(const char *text, int64_t *ret_value);
 int api_parse_id(const char *text, int64_t *ret_id);
-/* Today's date in the cooperative's time zone. */
-void api_today(const struct tz_zone *zone, char ret_date[11]);
 /* Replaces the JSON text stored in row[key] with its parsed value (null
  * when it does not parse); returns row. */
 json_t *api_json_column(json_t *row, const char *key);

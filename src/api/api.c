@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <sodium.h>
 
@@ -167,14 +166,6 @@ int api_parse_id(const char *text, int64_t *ret_id)
 		return -EINVAL;
 	*ret_id = id;
 	return 0;
-}
-
-void api_today(const struct tz_zone *zone, char ret_date[11])
-{
-	struct tz_time local = { .date = { 1970, 1, 1 } };
-
-	tz_local(zone, (int64_t)time(NULL), &local, NULL);
-	date_format(&local.date, ret_date);
 }
 
 json_t *api_json_column(json_t *row, const char *key)

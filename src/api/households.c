@@ -330,11 +330,11 @@ void api_household_get(struct api *api, struct http_request *request, const stru
 }
 
 /* Applies a PATCH body's status and left_at to the household. */
-static int patch_status(const struct tz_zone *zone, struct http_request *request,
+static int patch_status(const struct ledger *ledger, struct http_request *request,
 			struct household *household, const char *status, const char *left_at)
 {
 	struct date joined, left;
-	char today[11];
+	char today[DATE_TEXT_MAX];
 
 	if (status && strcmp(status, "active") == 0) {
 		if (left_at) {
@@ -361,7 +361,8 @@ static int patch_status(const struct tz_zone *zone, struct http_request *request
 	if (!left_at && household->status == HOUSEHOLD_CLOSED)
 		return 0;
 	if (!left_at) {
-		api_today(zone, today);
+		ledger_today(ledger, &left);
+		date_format(&left, today);
 		left_at = today;
 	}
 	if (!date_valid(request, "left_at", left_at, &left))
@@ -446,7 +447,7 @@ void api_household_patch(struct api *api, struct http_request *request, const st
 				   (long long)household->id);
 		goto out;
 	}
-	if (patch_status(api->ledger.config->zone, request, household, status, left_at) < 0)
+	if (patch_status(&api->ledger, request, household, status, left_at) < 0)
 		goto out;
 	if (tariff)
 		household->tariff_id = json_integer_value(tariff);

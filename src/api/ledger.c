@@ -96,8 +96,8 @@ void api_payments_create(struct api *api, struct http_request *request, const st
 	if (!api_body_unpack(request, body, "invalid-payment", payment_shape, keys,
 			     sizeof(keys) / sizeof(keys[0])))
 		goto out;
-	api_today(api->ledger.config->zone, today_text);
-	date_parse(today_text, &today);
+	ledger_today(&api->ledger, &today);
+	date_format(&today, today_text);
 	if (amount <= 0 || amount > TARIFF_MINOR_MAX) {
 		http_reply_problem(request, 400, "invalid-payment",
 				   "amount_minor must be a whole number of minor units from 1 to "

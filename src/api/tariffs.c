@@ -228,8 +228,7 @@ static int publish_check(struct api *api, struct http_request *request, const st
 	struct date today, earliest;
 	char text[DATE_TEXT_MAX];
 
-	api_today(api->ledger.config->zone, text);
-	date_parse(text, &today);
+	ledger_today(&api->ledger, &today);
 	earliest = period_start_after_notice(&today, api->ledger.config->notice_days);
 	if (!tariff->emergency_reason && date_compare(&tariff->valid_from, &earliest) < 0) {
 		date_format(&earliest, text);

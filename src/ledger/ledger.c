@@ -3,11 +3,14 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <time.h>
 
+#include "coopbill/config.h"
 #include "coopbill/date.h"
 #include "coopbill/ledger.h"
 #include "coopbill/period.h"
 #include "coopbill/store.h"
+#include "coopbill/tz.h"
 
 int ledger_refuse(struct ledger_error *err, enum ledger_refusal kind, const char *slug,
 		  const char *detail_format, ...)
@@ -83,4 +86,12 @@ int ledger_no_close_from(struct ledger *ledger, const struct date *from, const c
 	if (r < 0)
 		return ledger_storage_error(err, r, "reading the periods being closed");
 	return refuse_close_in_progress(err, "", period, what);
+}
+
+void ledger_today(const struct ledger *ledger, struct date *ret_today)
+{
+	struct tz_time local = { .date = { 1970, 1, 1 } };
+
+	tz_local(ledger->config->zone, (int64_t)time(NULL), &local, NULL);
+	*ret_today = local.date;
 }
