@@ -244,7 +244,7 @@ static void bench_size(const char *coopbilld, unsigned n)
 	config.meter_bucket_s = 300;
 	config.meter_wait_for_ntp = false;
 	config.meter_keep_buckets_days = 62;
-	r = meter_new(uv_default_loop(), store, NULL, &config, &meter);
+	r = meter_new(uv_default_loop(), store, NULL, NULL, &config, &meter);
 	if (r == 0)
 		r = meter_start(meter);
 	if (r < 0)

@@ -116,6 +116,10 @@ int ledger_tlog_log_household(struct ledger_tlog *tlog, const char *type,
 			      const struct household *household);
 int ledger_tlog_log_token(struct ledger_tlog *tlog, const char *role, int64_t household_id);
 int ledger_tlog_log_gaps(struct ledger_tlog *tlog, const struct store_gap *gaps, size_t n_gaps);
+/* The meter's gaps_log (see meter_new), whose context is the tlog: logs a
+ * poll's gaps while the log verifies (1), else leaves them to wait (0) for
+ * the next ledger_tlog_open() that finds it sound. */
+int ledger_tlog_meter_gaps(void *tlog, const struct store_gap *gaps, size_t n_gaps);
 
 /*
  * Households and their tokens (src/ledger/households.c).

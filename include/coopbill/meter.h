@@ -16,7 +16,6 @@
 #include "coopbill/store.h"
 
 struct config;
-struct ledger_tlog;
 struct meter;
 
 /* --- Accounting (pure) --- */
@@ -106,9 +105,16 @@ struct meter_status {
 
 const char *meter_state_name(enum meter_state state);
 
-/* Gaps go into the transparency log too (tlog may be NULL). */
-int meter_new(uv_loop_t *loop, struct store *store, struct ledger_tlog *tlog,
-	      const struct config *config, struct meter **ret_meter);
+/* Logs a poll's gaps in the transparency log, inside the poll's
+ * transaction: returns 1 when it logged them, 0 when the log is not sound
+ * now (the gaps then wait in the database, unlogged), or an error, which
+ * fails the poll. */
+typedef int meter_gaps_log_fn(void *context, const struct store_gap *gaps, size_t n_gaps);
+
+/* Gaps go into the transparency log through gaps_log, called with
+ * gaps_log_context (NULL: they wait, unlogged). */
+int meter_new(uv_loop_t *loop, struct store *store, meter_gaps_log_fn *gaps_log,
+	      void *gaps_log_context, const struct config *config, struct meter **ret_meter);
 /* Opens netlink, reconciles the kernel with the active households, polls once
  * and starts the timer. */
 int meter_start(struct meter *meter);

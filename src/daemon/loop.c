@@ -181,7 +181,8 @@ static int daemon_start(struct daemon *daemon, const char *config_path)
 		diag_error("transparency log: %s. Refusing to serve the API until the database is "
 			   "restored from a backup; metering goes on",
 			   ledger_tlog_problem(daemon->tlog));
-	r = meter_new(&daemon->loop, daemon->store, daemon->tlog, daemon->config, &daemon->meter);
+	r = meter_new(&daemon->loop, daemon->store, ledger_tlog_meter_gaps, daemon->tlog,
+		      daemon->config, &daemon->meter);
 	if (r < 0)
 		return r;
 	r = meter_start(daemon->meter);

@@ -617,3 +617,13 @@ int ledger_tlog_log_gaps(struct ledger_tlog *tlog, const struct store_gap *gaps,
 	free(entries);
 	return r;
 }
+
+int ledger_tlog_meter_gaps(void *tlog, const struct store_gap *gaps, size_t n_gaps)
+{
+	int r;
+
+	if (ledger_tlog_problem(tlog))
+		return 0;
+	r = ledger_tlog_log_gaps(tlog, gaps, n_gaps);
+	return r < 0 ? r : 1;
+}

@@ -10,7 +10,6 @@
 
 #include "build-config.h"
 #include "coopbill/config.h"
-#include "coopbill/ledger.h"
 #include "coopbill/diag.h"
 #include "coopbill/meter.h"
 
@@ -46,7 +45,9 @@ struct meter {
 	uv_timer_t timer;
 	bool timer_started;
 	struct store *store;
-	struct ledger_tlog *tlog;
+	/* Logs the gaps of a poll in the transparency log (NULL: none). */
+	meter_gaps_log_fn *gaps_log;
+	void *gaps_log_context;
 	const struct config *config;
 	struct nft *nft;
 	/* The worker thread's handle, in step with nft before each read. */
@@ -101,8 +102,8 @@ static int64_t wall_ms(void)
 	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
-int meter_new(uv_loop_t *loop, struct store *store, struct ledger_tlog *tlog,
-	      const struct config *config, struct meter **ret_meter)
+int meter_new(uv_loop_t *loop, struct store *store, meter_gaps_log_fn *gaps_log,
+	      void *gaps_log_context, const struct config *config, struct meter **ret_meter)
 {
 	struct meter *meter = calloc(1, sizeof(*meter));
 
@@ -110,7 +111,8 @@ int meter_new(uv_loop_t *loop, struct store *store, struct ledger_tlog *tlog,
 		return -ENOMEM;
 	meter->loop = loop;
 	meter->store = store;
-	meter->tlog = tlog;
+	meter->gaps_log = gaps_log;
+	meter->gaps_log_context = gaps_log_context;
 	meter->config = config;
 	meter->status.state = config->meter_enabled ? METER_STARTING : METER_DISABLED;
 	uv_timer_init(loop, &meter->timer);
@@ -293,10 +295,7 @@ static int poll_commit(struct meter *meter, const struct meter_accounting *accou
 	struct store_gap *gaps = NULL;
 	struct store_usage_row *rows = NULL;
 	size_t n_rows = 0, n_updates = 0;
-	/* Members see gaps in the transparency log too. A log that does not
-	 * verify must not stop the metering: its gaps wait for the next start
-	 * that finds the log sound (ledger_tlog_open() appends them then). */
-	bool logged = meter->tlog && !ledger_tlog_problem(meter->tlog);
+	bool logged = false;
 	int r;
 
 	r = usage_rows_build(accounting, start_ms, end_ms, config->meter_bucket_s, &rows, &n_rows);
@@ -321,10 +320,17 @@ static int poll_commit(struct meter *meter, const struct meter_accounting *accou
 			.bytes_after = gap->bytes_after,
 		};
 		strcpy(gaps[i].reason, gap->recreated ? "counter-recreated" : "counter-reset");
-		r = store_gap_insert(meter->store, &gaps[i], logged);
 	}
-	if (r == 0 && accounting->n_gaps > 0 && logged)
-		r = ledger_tlog_log_gaps(meter->tlog, gaps, accounting->n_gaps);
+	/* Members see gaps in the transparency log too. A log that does not
+	 * verify must not stop the metering: its gaps wait for the next start
+	 * that finds the log sound, which logs them then. */
+	if (r == 0 && accounting->n_gaps > 0 && meter->gaps_log) {
+		r = meter->gaps_log(meter->gaps_log_context, gaps, accounting->n_gaps);
+		logged = r == 1;
+		r = r < 0 ? r : 0;
+	}
+	for (size_t i = 0; r == 0 && i < accounting->n_gaps; i++)
+		r = store_gap_insert(meter->store, &gaps[i], logged);
 	if (r == 0)
 		r = store_usage_add_rows(meter->store, watermark, rows, n_rows);
 	/* Baselines come sorted by household, upload first: one row per household. */

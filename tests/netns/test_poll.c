@@ -78,7 +78,7 @@ static int setup(void **state)
 				     .meter_bucket_s = 300,
 				     .meter_wait_for_ntp = false,
 				     .meter_keep_buckets_days = 62 };
-	if (meter_new(&f->loop, f->store, NULL, &f->config, &f->meter) < 0 ||
+	if (meter_new(&f->loop, f->store, NULL, NULL, &f->config, &f->meter) < 0 ||
 	    meter_start(f->meter) < 0)
 		return -1;
 	*state = f;

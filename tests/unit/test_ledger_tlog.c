@@ -300,6 +300,53 @@ static void test_key_of_another_origin(void **state)
 	f->config.log_origin = (char *)"coop.example/log";
 }
 
+/* Two polls of a household's upload counter through a meter that logs its
+ * gaps in f's log: 1,000,000 bytes, then 300 (a reset, so a gap). */
+static void poll_a_reset(struct fixture *f, int64_t household_id)
+{
+	struct nft_counter counter = {
+		.household_id = household_id, .direction = NFT_UP, .handle = 1, .bytes = 1000000
+	};
+	struct meter *meter;
+	uv_loop_t loop;
+
+	f->config.meter_bucket_s = 300;
+	f->config.meter_keep_buckets_days = 62;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(
+		meter_new(&loop, f->store, ledger_tlog_meter_gaps, f->tlog, &f->config, &meter), 0);
+	assert_int_equal(meter_commit_reading(meter, &counter, 1), 0);
+	counter.bytes = 300;
+	assert_int_equal(meter_commit_reading(meter, &counter, 1), 0);
+	meter_close(meter, NULL, NULL);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* While the log verifies, a poll's gaps are logged with the poll, and none
+ * is left waiting. */
+static void test_gaps_logged_with_their_poll(void **state)
+{
+	struct fixture *f = *state;
+	struct household household = { .name = (char *)"A", .joined_at = "2026-11-01" };
+	struct store_gap *gaps;
+	int64_t size, household_id;
+	size_t n_gaps, len;
+	char *entry;
+
+	assert_int_equal(store_household_insert(f->store, &household, &household_id), 0);
+	poll_a_reset(f, household_id);
+	assert_int_equal(store_tlog_size(f->store, &size), 0);
+	assert_int_equal(size, 1);
+	assert_int_equal(store_tlog_entry_get(f->store, 0, &entry, &len), 0);
+	assert_non_null(strstr(entry, "meter-gap\n"));
+	assert_non_null(strstr(entry, "bytes_before 1000000\nbytes_after 300\n"));
+	free(entry);
+	assert_int_equal(store_gaps_unlogged(f->store, &gaps, &n_gaps), 0);
+	assert_int_equal(n_gaps, 0);
+	free(gaps);
+}
+
 /* A log that does not verify (here: another key of the same name in the key
  * file) keeps the metering going; the meter gaps found meanwhile are logged
  * at the first start that finds the log sound again, once. */
@@ -307,16 +354,13 @@ static void test_gaps_wait_for_a_sound_log(void **state)
 {
 	struct fixture *f = *state;
 	struct household household = { .name = (char *)"A", .joined_at = "2026-11-01" };
-	struct nft_counter counter = { .direction = NFT_UP, .handle = 1, .bytes = 1000000 };
 	char path[128], saved[128], text[TLOG_SIGNER_KEY_TEXT_MAX], *entry;
+	int64_t size, household_id;
 	struct tlog_signer other;
-	struct meter *meter;
-	int64_t size;
-	uv_loop_t loop;
 	size_t len;
 	FILE *file;
 
-	assert_int_equal(store_household_insert(f->store, &household, &counter.household_id), 0);
+	assert_int_equal(store_household_insert(f->store, &household, &household_id), 0);
 	fixture_close(f);
 	snprintf(path, sizeof(path), "%s/log.key", f->dir);
 	snprintf(saved, sizeof(saved), "%s/log.key.saved", f->dir);
@@ -329,16 +373,7 @@ static void test_gaps_wait_for_a_sound_log(void **state)
 	fixture_open(f);
 	assert_non_null(ledger_tlog_problem(f->tlog));
 
-	f->config.meter_bucket_s = 300;
-	f->config.meter_keep_buckets_days = 62;
-	assert_int_equal(uv_loop_init(&loop), 0);
-	assert_int_equal(meter_new(&loop, f->store, f->tlog, &f->config, &meter), 0);
-	assert_int_equal(meter_commit_reading(meter, &counter, 1), 0);
-	counter.bytes = 300; /* reset: a gap */
-	assert_int_equal(meter_commit_reading(meter, &counter, 1), 0);
-	meter_close(meter, NULL, NULL);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	assert_int_equal(uv_loop_close(&loop), 0);
+	poll_a_reset(f, household_id);
 	assert_int_equal(store_tlog_size(f->store, &size), 0);
 	assert_int_equal(size, 0);
 
@@ -373,6 +408,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rolled_back_append, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_of_another_origin, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gaps_logged_with_their_poll, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gaps_wait_for_a_sound_log, setup, teardown),
 	};
 
