@@ -15,6 +15,7 @@
 struct config;
 struct date;
 struct household;
+struct period;
 struct store;
 struct store_gap;
 
@@ -68,6 +69,14 @@ int ledger_period_open_require(struct ledger *ledger, const char *prefix, const 
 int ledger_no_close_from(struct ledger *ledger, const struct date *from, const char *what,
 			 struct ledger_error *err);
 
+/* Checks what a request names, refusing as the API words it: a household
+ * that must exist (not-found), a free-text field of 1 to max_bytes bytes
+ * without control characters (slug, the operation's problem type), a
+ * billing period "YYYY-MM" (invalid-period). */
+int ledger_household_require(struct ledger *ledger, int64_t id, struct ledger_error *err);
+int ledger_text_require(const char *slug, const char *field, const char *text, size_t max_bytes,
+			struct ledger_error *err);
+int ledger_period_parse(const char *text, struct period *ret_period, struct ledger_error *err);
 /* Today's date in the cooperative's time zone. */
 void ledger_today(const struct ledger *ledger, struct date *ret_today);
 

@@ -291,33 +291,24 @@ void api_reply_document(struct http_request *request, json_t *document)
 
 int api_parse_period(struct http_request *request, const char *text, struct period *ret_period)
 {
-	if (period_parse(text, ret_period) < 0) {
-		http_reply_problem(request, 400, "invalid-period",
-				   "%s is not a billing period; write it as YYYY-MM, e.g. 2026-11",
-				   text);
-		return -EINVAL;
-	}
-	return 0;
+	struct ledger_error err;
+	int r;
+
+	r = ledger_period_parse(text, ret_period, &err);
+	if (r < 0)
+		api_reply_ledger_error(request, &err);
+	return r;
 }
 
 bool api_text_valid(struct http_request *request, const char *type_slug, const char *field,
 		    const char *text, size_t max_bytes)
 {
-	size_t len = strlen(text);
+	struct ledger_error err;
 
-	if (len == 0 || len > max_bytes) {
-		http_reply_problem(request, 400, type_slug, "%s must be 1 to %zu bytes long", field,
-				   max_bytes);
-		return false;
-	}
-	for (const char *c = text; *c; c++) {
-		if ((unsigned char)*c < 0x20 || *c == 0x7f) {
-			http_reply_problem(request, 400, type_slug,
-					   "%s must not contain control characters", field);
-			return false;
-		}
-	}
-	return true;
+	if (ledger_text_require(type_slug, field, text, max_bytes, &err) == 0)
+		return true;
+	api_reply_ledger_error(request, &err);
+	return false;
 }
 
 bool api_body_unpack(struct http_request *request, json_t *body, const char *type_slug,
@@ -334,17 +325,12 @@ bool api_body_unpack(struct http_request *request, json_t *body, const char *typ
 
 int api_household_require(struct api *api, struct http_request *request, int64_t id)
 {
-	struct household *household;
+	struct ledger_error err;
 	int r;
 
-	r = store_household_get(api->ledger.store, id, &household);
-	if (r == -ENOENT)
-		http_reply_problem(request, 404, "not-found", "there is no household %lld",
-				   (long long)id);
-	else if (r < 0)
-		api_reply_store_error(request, r, "reading the household");
-	else
-		store_household_free(household);
+	r = ledger_household_require(&api->ledger, id, &err);
+	if (r < 0)
+		api_reply_ledger_error(request, &err);
 	return r;
 }
 
@@ -381,6 +367,10 @@ void api_reply_ledger_error(struct http_request *request, const struct ledger_er
 		[LEDGER_CONFLICT] = 409,
 	};
 
+	if (err->kind == LEDGER_STORAGE && err->error == -ENOMEM) {
+		http_reply_problem(request, 503, "out-of-memory", "the server is short of memory");
+		return;
+	}
 	if (err->kind == LEDGER_STORAGE) {
 		api_reply_store_error(request, err->error, err->detail);
 		return;

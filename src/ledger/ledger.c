@@ -1,8 +1,10 @@
-/* What every ledger operation shares: its refusals, and the rule that a
- * period takes no change to what it bills once its close has begun. */
+/* What every ledger operation shares: its refusals, the checks of what a
+ * request names, and the rule that a period takes no change to what it
+ * bills once its close has begun. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #include "coopbill/config.h"
@@ -86,6 +88,45 @@ int ledger_no_close_from(struct ledger *ledger, const struct date *from, const c
 	if (r < 0)
 		return ledger_storage_error(err, r, "reading the periods being closed");
 	return refuse_close_in_progress(err, "", period, what);
+}
+
+int ledger_household_require(struct ledger *ledger, int64_t id, struct ledger_error *err)
+{
+	struct household *household;
+	int r;
+
+	r = store_household_get(ledger->store, id, &household);
+	if (r == -ENOENT)
+		return ledger_refuse(err, LEDGER_NOT_FOUND, "not-found",
+				     "there is no household %lld", (long long)id);
+	if (r < 0)
+		return ledger_storage_error(err, r, "reading the household");
+	store_household_free(household);
+	return 0;
+}
+
+int ledger_text_require(const char *slug, const char *field, const char *text, size_t max_bytes,
+			struct ledger_error *err)
+{
+	size_t len = strlen(text);
+
+	if (len == 0 || len > max_bytes)
+		return ledger_refuse(err, LEDGER_INVALID, slug, "%s must be 1 to %zu bytes long",
+				     field, max_bytes);
+	for (const char *c = text; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return ledger_refuse(err, LEDGER_INVALID, slug,
+					     "%s must not contain control characters", field);
+	return 0;
+}
+
+int ledger_period_parse(const char *text, struct period *ret_period, struct ledger_error *err)
+{
+	if (period_parse(text, ret_period) < 0)
+		return ledger_refuse(
+			err, LEDGER_INVALID, "invalid-period",
+			"%s is not a billing period; write it as YYYY-MM, e.g. 2026-11", text);
+	return 0;
 }
 
 void ledger_today(const struct ledger *ledger, struct date *ret_today)
