@@ -12,8 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "coopbill/date.h"
+
 struct config;
-struct date;
 struct household;
 struct period;
 struct store;
@@ -39,6 +40,8 @@ enum ledger_refusal {
 	LEDGER_FORBIDDEN,   /* the caller may not do it */
 	LEDGER_CONFLICT,    /* the state does not allow it now (a closed period) */
 	LEDGER_STORAGE,	    /* the database failed; error says how */
+	LEDGER_POLICY,	    /* well formed, but the cooperative's rules refuse it (notice) */
+	LEDGER_BROKEN,	    /* what is stored is not what it should be */
 };
 struct ledger_error {
 	enum ledger_refusal kind;
@@ -52,7 +55,7 @@ struct ledger_error {
 };
 
 /* Fills err and returns the matching negative errno: -EINVAL, -ENOENT,
- * -EACCES or -EEXIST. */
+ * -EACCES, -EEXIST or (LEDGER_BROKEN) -EIO. */
 int ledger_refuse(struct ledger_error *err, enum ledger_refusal kind, const char *slug,
 		  const char *detail_format, ...) __attribute__((format(printf, 4, 5)));
 /* Fills err for a storage failure while doing `what`; returns error. */
@@ -142,6 +145,43 @@ int ledger_tlog_meter_gaps(void *tlog, const struct store_gap *gaps, size_t n_ga
 /*
  * Tariffs: drafts and publishing (src/ledger/tariffs.c).
  */
+
+/* The SHA-256 of text in lowercase hex. */
+void ledger_sha256_hex(const char *text, char ret_hex[65]);
+
+/* A tariff document as the treasurer sent it (len bytes, not necessarily
+ * NUL-terminated), for a new draft or to replace draft id. */
+struct ledger_tariff_draft_request {
+	int64_t id; /* replace: the draft; create: ignored */
+	const char *document;
+	size_t len;
+};
+struct ledger_tariff_draft_result {
+	int64_t id;
+};
+/* Stores the document as a new draft, or in place of a draft's, once it
+ * validates strictly (invalid-tariff) and bills in the cooperative's currency.
+ * A published tariff is refused as tariff-immutable. */
+int ledger_tariff_create(struct ledger *ledger, const struct ledger_tariff_draft_request *in,
+			 struct ledger_tariff_draft_result *out, struct ledger_error *err);
+int ledger_tariff_replace(struct ledger *ledger, const struct ledger_tariff_draft_request *in,
+			  struct ledger_tariff_draft_result *out, struct ledger_error *err);
+/* Deletes a draft; a published tariff is refused as tariff-immutable. */
+int ledger_tariff_delete(struct ledger *ledger, int64_t id, struct ledger_error *err);
+
+struct ledger_tariff_publish_request {
+	int64_t id;
+	struct date today; /* in the cooperative's time zone */
+};
+struct ledger_tariff_publish_result {
+	int64_t log_index; /* of its tariff-published entry */
+};
+/* Publishes draft id: refused when its valid_from comes before the notice
+ * members are owed (notice-period, unless it is an emergency), when a window
+ * edge falls inside a meter bucket, or when a period it applies to is being
+ * closed. Signs the document with the log key and logs it with its hash. */
+int ledger_tariff_publish(struct ledger *ledger, const struct ledger_tariff_publish_request *in,
+			  struct ledger_tariff_publish_result *out, struct ledger_error *err);
 
 /*
  * The period close, the estimate and the period's summary

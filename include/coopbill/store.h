@@ -220,6 +220,15 @@ int store_tariff_publish(struct store *store, int64_t id, const char *signature,
 int store_tariff_replace(struct store *store, int64_t id, const char *name, const char *valid_from,
 			 const char *document, const char *sha256);
 int store_tariff_delete(struct store *store, int64_t id);
+/* A tariff as the ledger works with it. */
+struct store_tariff {
+	int64_t id;
+	bool published;
+	char sha256[65]; /* of the document, lowercase hex */
+	char *document;	 /* the canonical JSON text; the caller frees it */
+};
+/* -ENOENT when there is no such tariff. */
+int store_tariff_load(struct store *store, int64_t id, struct store_tariff *ret_tariff);
 /* -ENOENT when there is no such tariff. */
 int store_tariff_get(struct store *store, int64_t id, struct json_t **ret_tariff);
 /* The tariffs with status ("draft" or "published"), ordered by id. */

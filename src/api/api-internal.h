@@ -44,8 +44,6 @@ int api_parse_id(const char *text, int64_t *ret_id);
 /* Replaces the JSON text stored in row[key] with its parsed value (null
  * when it does not parse); returns row. */
 json_t *api_json_column(json_t *row, const char *key);
-/* The SHA-256 of text in lower-case hex. */
-void api_sha256_hex(const char *text, char ret_hex[65]);
 /* Replies with a list of flat rows: body (NULL: a new object) with rows
  * under key as JSON, or, when the client asks for text/csv, one CSV line per
  * row with the given columns (integers in decimal, null as an empty field).

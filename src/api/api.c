@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
 #include "api-internal.h"
 #include "coopbill/config.h"
 #include "coopbill/ledger.h"
@@ -174,14 +172,6 @@ json_t *api_json_column(json_t *row, const char *key)
 
 	json_object_set_new(row, key, value ? value : json_null());
 	return row;
-}
-
-void api_sha256_hex(const char *text, char ret_hex[65])
-{
-	uint8_t hash[crypto_hash_sha256_BYTES];
-
-	crypto_hash_sha256(hash, (const uint8_t *)text, strlen(text));
-	sodium_bin2hex(ret_hex, 65, hash, sizeof(hash));
 }
 
 /* Writes a JSON scalar as a CSV field: integers in decimal, null (and what
@@ -361,10 +351,8 @@ int api_no_close_from(struct api *api, struct http_request *request, const struc
 void api_reply_ledger_error(struct http_request *request, const struct ledger_error *err)
 {
 	static const unsigned status[] = {
-		[LEDGER_INVALID] = 400,
-		[LEDGER_NOT_FOUND] = 404,
-		[LEDGER_FORBIDDEN] = 403,
-		[LEDGER_CONFLICT] = 409,
+		[LEDGER_INVALID] = 400,	 [LEDGER_NOT_FOUND] = 404, [LEDGER_FORBIDDEN] = 403,
+		[LEDGER_CONFLICT] = 409, [LEDGER_POLICY] = 422,	   [LEDGER_BROKEN] = 500,
 	};
 
 	if (err->kind == LEDGER_STORAGE && err->error == -ENOMEM) {

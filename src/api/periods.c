@@ -238,7 +238,7 @@ static void invoice_fields(const struct bill_invoice *invoice, const char *curre
 {
 	char hex[65];
 
-	api_sha256_hex(invoice->document, hex);
+	ledger_sha256_hex(invoice->document, hex);
 	snprintf(fields, size,
 		 "period %s\ntotal_minor %" PRId64 "\ncurrency %s\ntariff %" PRId64 "\nsha256 %s\n",
 		 json_string_value(json_object_get(invoice->json, "period")), invoice->total_minor,

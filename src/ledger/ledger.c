@@ -32,6 +32,8 @@ int ledger_refuse(struct ledger_error *err, enum ledger_refusal kind, const char
 		return -EACCES;
 	case LEDGER_CONFLICT:
 		return -EEXIST;
+	case LEDGER_BROKEN:
+		return -EIO;
 	default:
 		return -EINVAL;
 	}

@@ -94,15 +94,14 @@ int store_tariff_insert(struct store *store, const char *name, const char *valid
  * (r: the statement's): 0 when it changed it, else why not. */
 static int draft_changed(struct store *store, int64_t id, int r)
 {
-	json_t *tariff;
+	static const char sql[] = "SELECT id FROM tariffs WHERE id = ?1";
+	const struct store_value values[] = { STORE_INT(id) };
+	int64_t found;
 
 	if (r < 0 || sqlite3_changes(store->db) == 1)
 		return r;
-	r = store_tariff_get(store, id, &tariff);
-	if (r < 0)
-		return r;
-	json_decref(tariff);
-	return -EALREADY;
+	r = store_query_int64(store, sql, values, 1, &found);
+	return r < 0 ? r : -EALREADY;
 }
 
 int store_tariff_publish(struct store *store, int64_t id, const char *signature, int64_t log_index)
@@ -147,6 +146,35 @@ int store_tariff_get(struct store *store, int64_t id, json_t **ret_tariff)
 	const struct store_value values[] = { STORE_INT(id) };
 
 	return query_json_one(store, sql, values, 1, ret_tariff);
+}
+
+static int tariff_decode(sqlite3_stmt *stmt, void *data)
+{
+	struct store_tariff *tariff = data;
+	const unsigned char *status = sqlite3_column_text(stmt, 1);
+	const unsigned char *sha256 = sqlite3_column_text(stmt, 2);
+	const unsigned char *document = sqlite3_column_text(stmt, 3);
+
+	if (!status || !document || !sha256 || sqlite3_column_bytes(stmt, 2) != 64)
+		return -EIO;
+	tariff->id = sqlite3_column_int64(stmt, 0);
+	tariff->published = strcmp((const char *)status, "published") == 0;
+	memcpy(tariff->sha256, sha256, 65);
+	tariff->document = strdup((const char *)document);
+	return tariff->document ? 0 : -ENOMEM;
+}
+
+int store_tariff_load(struct store *store, int64_t id, struct store_tariff *ret_tariff)
+{
+	static const char sql[] = "SELECT id, status, sha256, document FROM tariffs WHERE id = ?1";
+	const struct store_value values[] = { STORE_INT(id) };
+	struct store_tariff tariff;
+	int r;
+
+	r = store_query_one(store, sql, values, 1, tariff_decode, &tariff);
+	if (r == 0)
+		*ret_tariff = tariff;
+	return r;
 }
 
 int store_tariffs_list(struct store *store, const char *status, json_t **ret_tariffs)

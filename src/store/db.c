@@ -326,8 +326,8 @@ unsigned store_schema_version_latest(void)
 	return latest;
 }
 
-int store_query_int64(struct store *store, const char *sql, const struct store_value *values,
-		      size_t n_values, int64_t *ret_value)
+int store_query_one(struct store *store, const char *sql, const struct store_value *values,
+		    size_t n_values, int (*decode)(sqlite3_stmt *stmt, void *data), void *data)
 {
 	sqlite3_stmt *stmt;
 	int rc, r;
@@ -338,11 +338,29 @@ int store_query_int64(struct store *store, const char *sql, const struct store_v
 	r = store_bind_values(store, stmt, values, n_values);
 	if (r == 0) {
 		rc = sqlite3_step(stmt);
-		if (rc == SQLITE_ROW)
-			*ret_value = sqlite3_column_int64(stmt, 0);
-		r = rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? -ENOENT : store_map_error(rc);
+		r = rc == SQLITE_ROW	? decode(stmt, data)
+		    : rc == SQLITE_DONE ? -ENOENT
+					: store_map_error(rc);
 	}
 	store_release(stmt);
+	return r;
+}
+
+static int int64_decode(sqlite3_stmt *stmt, void *data)
+{
+	*(int64_t *)data = sqlite3_column_int64(stmt, 0);
+	return 0;
+}
+
+int store_query_int64(struct store *store, const char *sql, const struct store_value *values,
+		      size_t n_values, int64_t *ret_value)
+{
+	int64_t value;
+	int r;
+
+	r = store_query_one(store, sql, values, n_values, int64_decode, &value);
+	if (r == 0)
+		*ret_value = value;
 	return r;
 }
 

@@ -52,6 +52,11 @@ struct store_value {
 /* A row id, NULL for 0 (as store_bind_id() binds it). */
 #define STORE_ID(x) ((struct store_value){ .kind = (x) ? STORE_INT : STORE_NULL, .integer = (x) })
 
+/* Runs a cached query with values bound to ?1, ?2, … and hands its first
+ * row to decode, whose result it returns; -ENOENT when there is no row. */
+int store_query_one(struct store *store, const char *sql, const struct store_value *values,
+		    size_t n_values, int (*decode)(sqlite3_stmt *stmt, void *data), void *data);
+
 /* The first column of a cached query's first row, an integer, with values
  * bound to ?1, ?2, …; -ENOENT when there is no row. */
 int store_query_int64(struct store *store, const char *sql, const struct store_value *values,
