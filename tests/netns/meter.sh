@@ -222,13 +222,17 @@ diff -u "$WORK/billed-before" "$WORK/billed-after" || fail "restarts without tra
 ok "restarts without traffic change no household's usage"
 
 # Changing and closing a household reaches the kernel in the same request.
-api PATCH "/api/v1/households/$C" '{"addresses": ["10.0.3.0/24"]}' >/dev/null
-topo_exec gw nft list table inet coopbill | grep -q '10.0.3.0/24 : "up_3"' || fail "PATCH did not reach the kernel"
+# (The table is listed into a variable first: with pipefail, grep -q ending
+# the pipe early would fail nft with SIGPIPE, and so the check.)
+reply=$(api PATCH "/api/v1/households/$C" '{"addresses": ["10.0.3.0/24"]}')
+table=$(topo_exec gw nft list table inet coopbill)
+grep -q "10.0.3.0/24 : \"up_$C\"" <<<"$table" || fail "PATCH did not reach the kernel: $reply"
 ok "PATCH of addresses changes the kernel's ranges"
 topo_send c 50000 "$TOPO_UPSTREAM4" 5001
 c_before=$(kernel "$C" up)
 api PATCH "/api/v1/households/$C" '{"status": "closed", "left_at": "2026-11-29"}' >/dev/null
-if topo_exec gw nft list table inet coopbill | grep -q '10\.0\.3\.'; then
+table=$(topo_exec gw nft list table inet coopbill)
+if grep -q '10\.0\.3\.' <<<"$table"; then
 	fail "closing did not remove the ranges"
 fi
 wait_polls 3
