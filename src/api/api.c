@@ -21,8 +21,13 @@ enum api_access {
 	ACCESS_TOKEN,
 	/* The treasurer. */
 	ACCESS_ADMIN,
-	/* The treasurer, or the member whose household is the path's {id}. */
+	/* The treasurer, or the member whose household is the path's {id}
+	 * while that household is active. */
 	ACCESS_HOUSEHOLD,
+	/* The same, and the member also after the household closed: its
+	 * bills, and the salt that finds them in the log, stay its own to
+	 * read. */
+	ACCESS_HOUSEHOLD_BILLS,
 	/* Anyone when [server] metrics_public is true, else the treasurer. */
 	ACCESS_METRICS,
 };
@@ -54,8 +59,8 @@ static const struct api_route routes[] = {
 	{ "GET", "/api/v1/households/{id}/usage", ACCESS_HOUSEHOLD, api_household_usage,
 	  as_json_or_csv },
 	{ "GET", "/api/v1/usage/summary", ACCESS_ADMIN, api_usage_summary, as_json_or_csv },
-	{ "GET", "/api/v1/households/{id}/log-salt", ACCESS_HOUSEHOLD, api_household_tlog_salt,
-	  as_json },
+	{ "GET", "/api/v1/households/{id}/log-salt", ACCESS_HOUSEHOLD_BILLS,
+	  api_household_tlog_salt, as_json },
 	{ "GET", "/metrics", ACCESS_METRICS, api_metrics_get, as_text },
 	{ "GET", "/api/v1/log/checkpoint", ACCESS_PUBLIC, api_tlog_checkpoint, as_text },
 	{ "GET", "/api/v1/log/key", ACCESS_PUBLIC, api_tlog_key, as_text },
@@ -71,11 +76,11 @@ static const struct api_route routes[] = {
 	{ "POST", "/api/v1/tariffs/{id}/publish", ACCESS_ADMIN, api_tariff_publish, as_json },
 	{ "GET", "/api/v1/households/{id}/estimate", ACCESS_HOUSEHOLD, api_household_estimate,
 	  as_json },
-	{ "GET", "/api/v1/households/{id}/invoices", ACCESS_HOUSEHOLD, api_household_invoices,
+	{ "GET", "/api/v1/households/{id}/invoices", ACCESS_HOUSEHOLD_BILLS, api_household_invoices,
 	  as_json_or_csv },
-	{ "GET", "/api/v1/households/{id}/invoices/{period}", ACCESS_HOUSEHOLD,
+	{ "GET", "/api/v1/households/{id}/invoices/{period}", ACCESS_HOUSEHOLD_BILLS,
 	  api_household_invoice, as_json_or_csv },
-	{ "GET", "/api/v1/households/{id}/ledger", ACCESS_HOUSEHOLD, api_household_ledger,
+	{ "GET", "/api/v1/households/{id}/ledger", ACCESS_HOUSEHOLD_BILLS, api_household_ledger,
 	  as_json_or_csv },
 	{ "POST", "/api/v1/payments", ACCESS_ADMIN, api_payments_create, as_json },
 	{ "GET", "/api/v1/payments", ACCESS_ADMIN, api_payments_list, as_json_or_csv },
@@ -504,7 +509,36 @@ static bool call_authenticate(struct api *api, struct http_request *request, str
 	return true;
 }
 
-static bool call_permitted(struct http_request *request, enum api_access access,
+/* Leaving the cooperative ends a member's say in it and its view of the
+ * household: its member token reads the household's invoices, ledger and
+ * log salt only. */
+static bool member_household_active(struct api *api, struct http_request *request,
+				    enum api_access access, const struct api_call *call)
+{
+	int64_t household_id = call->principal.household_id;
+	struct household *household;
+	bool active;
+	int r;
+
+	if (access == ACCESS_HOUSEHOLD_BILLS)
+		return true;
+	r = store_household_get(api->ledger.store, household_id, &household);
+	if (r < 0) {
+		api_reply_load_error(request, r, "household", call->params.values[0]);
+		return false;
+	}
+	active = household->status == HOUSEHOLD_ACTIVE;
+	store_household_free(household);
+	if (!active)
+		http_reply_problem(
+			request, 403, "forbidden",
+			"household %lld is closed: its member token may read its invoices "
+			"and ledger, nothing else",
+			(long long)household_id);
+	return active;
+}
+
+static bool call_permitted(struct api *api, struct http_request *request, enum api_access access,
 			   const struct api_call *call)
 {
 	const struct auth_principal *who = &call->principal;
@@ -518,10 +552,10 @@ static bool call_permitted(struct http_request *request, enum api_access access,
 	}
 	if (access == ACCESS_TOKEN || who->role == AUTH_ROLE_ADMIN)
 		return true;
-	if (access == ACCESS_HOUSEHOLD &&
+	if ((access == ACCESS_HOUSEHOLD || access == ACCESS_HOUSEHOLD_BILLS) &&
 	    api_parse_id(call->params.values[0], &household_id) == 0 &&
 	    household_id == who->household_id)
-		return true;
+		return member_household_active(api, request, access, call);
 	http_reply_problem(request, 403, "forbidden",
 			   access == ACCESS_ADMIN
 				   ? "only the treasurer's (admin) token may do this"
@@ -583,7 +617,7 @@ void api_admit(struct http_request *request, void *userdata)
 		access = api->ledger.config->metrics_public ? ACCESS_PUBLIC : ACCESS_ADMIN;
 	if (access != ACCESS_PUBLIC &&
 	    (!call_authenticate(api, request, &admission->call) ||
-	     (access != ACCESS_ANYONE && !call_permitted(request, access, &admission->call))))
+	     (access != ACCESS_ANYONE && !call_permitted(api, request, access, &admission->call))))
 		return;
 	/* Replies 406 when the Accept header allows none of the route's forms. */
 	http_request_negotiate(request, admission->route->formats);

@@ -98,8 +98,8 @@ expect 200 "$status" "the daemon still answers after every refused body"
 	fail "a refused body changed the database"
 ok "refused bodies change nothing"
 
-# A closed household's member may read its household and bills, not change
-# them; the treasurer still may.
+# A closed household's member may read its invoices, ledger and log salt,
+# nothing else; the treasurer still may change it.
 expect 200 "$(req PATCH "/api/v1/households/$GARCIA" "$MEMBER" '{"name": "Garcia-Lopez"}')" \
 	"a member renames their active household"
 expect 200 "$(req PATCH "/api/v1/households/$GARCIA" "$ADMIN" '{"status": "closed", "left_at": "2026-10-31"}')" \
@@ -112,6 +112,12 @@ expect 200 "$(req GET "/api/v1/households/$GARCIA/invoices" "$MEMBER")" \
 	"a closed household's member reads its invoices"
 expect 200 "$(req GET "/api/v1/households/$GARCIA/ledger" "$MEMBER")" \
 	"a closed household's member reads its ledger"
+expect 200 "$(req GET "/api/v1/households/$GARCIA/log-salt" "$MEMBER")" \
+	"a closed household's member reads its log salt"
+for path in "" /usage /estimate; do
+	status=$(req GET "/api/v1/households/$GARCIA$path" "$MEMBER")
+	expect_problem 403 "$status" "a closed household's member cannot read $path" 'is closed'
+done
 expect 200 "$(req PATCH "/api/v1/households/$GARCIA" "$ADMIN" '{"name": "Garcia"}')" \
 	"the treasurer renames a closed household"
 
