@@ -72,8 +72,9 @@ static int token_create(const char *config_path, int argc, char **argv)
 	};
 	const char *role_name = NULL, *name = NULL, *household_text = NULL;
 	char token[AUTH_TOKEN_TEXT_MAX], errbuf[512];
-	struct household *household = NULL;
 	struct ledger_tlog *tlog = NULL;
+	struct ledger_error err;
+	struct ledger ledger;
 	struct config *config = NULL;
 	struct store *store = NULL;
 	int64_t household_id = 0;
@@ -132,30 +133,22 @@ static int token_create(const char *config_path, int argc, char **argv)
 			ledger_tlog_problem(tlog));
 		goto out;
 	}
-	if (household_id) {
-		r = store_household_get(store, household_id, &household);
-		if (r < 0 || household->status != HOUSEHOLD_ACTIVE) {
-			fprintf(stderr, "there is no active household %lld\n",
-				(long long)household_id);
-			goto out;
-		}
-	}
-	r = store_begin(store);
-	if (r == 0)
-		r = auth_token_issue(store, role, household_id, name, "cli", token);
-	if (r == 0)
-		r = ledger_tlog_log_token(tlog, auth_role_name(role), household_id);
-	if (r == 0)
-		r = store_commit(store);
+	ledger = (struct ledger){ .store = store, .tlog = tlog, .config = config };
+	r = ledger_token_issue(
+		&ledger,
+		&(struct ledger_token_request){
+			.role = role, .household_id = household_id, .name = name, .actor = "cli" },
+		token, &err);
 	if (r < 0) {
-		store_rollback(store);
-		fprintf(stderr, "cannot create the token: %s\n", strerror(-r));
+		if (err.kind == LEDGER_STORAGE)
+			fprintf(stderr, "cannot create the token: %s\n", strerror(-r));
+		else
+			fprintf(stderr, "%s\n", err.detail);
 		goto out;
 	}
 	printf("%s\n", token);
 	exit_code = 0;
 out:
-	store_household_free(household);
 	ledger_tlog_free(tlog);
 	store_free(store);
 	config_free(config);

@@ -12,7 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "coopbill/auth.h"
 #include "coopbill/date.h"
+#include "coopbill/store.h"
 
 struct config;
 struct household;
@@ -42,6 +44,7 @@ enum ledger_refusal {
 	LEDGER_STORAGE,	    /* the database failed; error says how */
 	LEDGER_POLICY,	    /* well formed, but the cooperative's rules refuse it (notice) */
 	LEDGER_BROKEN,	    /* what is stored is not what it should be */
+	LEDGER_UNAVAILABLE, /* a part it needs refused (the kernel): nothing was changed */
 };
 struct ledger_error {
 	enum ledger_refusal kind;
@@ -55,7 +58,7 @@ struct ledger_error {
 };
 
 /* Fills err and returns the matching negative errno: -EINVAL, -ENOENT,
- * -EACCES, -EEXIST or (LEDGER_BROKEN) -EIO. */
+ * -EACCES, -EEXIST or (LEDGER_BROKEN, LEDGER_UNAVAILABLE) -EIO. */
 int ledger_refuse(struct ledger_error *err, enum ledger_refusal kind, const char *slug,
 		  const char *detail_format, ...) __attribute__((format(printf, 4, 5)));
 /* Fills err for a storage failure while doing `what`; returns error. */
@@ -77,6 +80,9 @@ int ledger_no_close_from(struct ledger *ledger, const struct date *from, const c
  * without control characters (slug, the operation's problem type), a
  * billing period "YYYY-MM" (invalid-period). */
 int ledger_household_require(struct ledger *ledger, int64_t id, struct ledger_error *err);
+/* The same, giving the household (for store_household_free()). */
+int ledger_household_get(struct ledger *ledger, int64_t id, struct household **ret_household,
+			 struct ledger_error *err);
 int ledger_text_require(const char *slug, const char *field, const char *text, size_t max_bytes,
 			struct ledger_error *err);
 int ledger_period_parse(const char *text, struct period *ret_period, struct ledger_error *err);
@@ -136,6 +142,82 @@ int ledger_tlog_meter_gaps(void *tlog, const struct store_gap *gaps, size_t n_ga
 /*
  * Households and their tokens (src/ledger/households.c).
  */
+
+/* A new household: its name, the day it joined ("YYYY-MM-DD") and its
+ * address ranges. actor names who asks, for the audit trail ("token:3"). */
+struct ledger_household_new {
+	const char *name;
+	const char *joined_at;
+	const struct cidr *addresses;
+	size_t n_addresses;
+	const char *actor;
+};
+
+/* Creates a household: the database, the audit trail, the tlog entry and
+ * its ranges in the kernel, together. Refuses a joined_at that is not a
+ * date (invalid-household), ranges that overlap each other
+ * (invalid-address) or another active household's (address-conflict), a
+ * member joining while a period that ends after joined_at is being closed
+ * (close-in-progress), and ranges the kernel refuses (LEDGER_UNAVAILABLE,
+ * meter). *ret_household is the household created, for
+ * store_household_free(). */
+int ledger_household_create(struct ledger *ledger, const struct ledger_household_new *in,
+			    struct household **ret_household, struct ledger_error *err);
+
+/* A change of a household: what it names (a name, has_*, a left_at); the
+ * rest stays. */
+struct ledger_household_change {
+	int64_t id;
+	/* The household's own member asks, not the treasurer: only the name,
+	 * and only while the household is active. */
+	bool by_member;
+	const char *actor;
+	const char *name;
+	bool has_addresses;
+	const struct cidr *addresses;
+	size_t n_addresses;
+	bool has_status;
+	enum household_status status;
+	/* The day a closed household left ("YYYY-MM-DD"); closing without
+	 * one closes it today. */
+	const char *left_at;
+	bool has_tariff_id;
+	int64_t tariff_id; /* a published tariff; 0: the cooperative's */
+};
+
+/* Changes a household, closes or reopens it: the database, the audit
+ * trail, the tlog entry and (when addresses or status are named) its ranges
+ * in the kernel, together. Refuses as ledger_household_create() does, and
+ * also: a household that does not exist or a tariff that does not
+ * (not-found), a draft tariff (tariff-draft), a member's change of anything
+ * but the name or of a closed household (forbidden), a left_at without a
+ * closed status or before joined_at (invalid-household), and a change of
+ * tariff or membership while any period is being closed
+ * (close-in-progress). *ret_household is the household changed. */
+int ledger_household_change(struct ledger *ledger, const struct ledger_household_change *in,
+			    struct household **ret_household, struct ledger_error *err);
+
+/* The commitment that stands for a household in the tlog and the salt it
+ * is made with, the salt made on first use; not-found when there is no such
+ * household. */
+int ledger_household_commitment(struct ledger *ledger, int64_t household_id,
+				char ret_commitment[65], char ret_salt[65],
+				struct ledger_error *err);
+
+/* A token to issue: an admin's (household_id 0) or a member's of an active
+ * household. name labels it (NULL: "household <id>"); actor is who asks. */
+struct ledger_token_request {
+	enum auth_role role;
+	int64_t household_id;
+	const char *name;
+	const char *actor;
+};
+
+/* Issues a token (shown once: ret_token) and logs the issue in the audit
+ * trail and the tlog, together. Refuses a household that does not exist
+ * (not-found) or is closed (household-closed). */
+int ledger_token_issue(struct ledger *ledger, const struct ledger_token_request *in,
+		       char ret_token[AUTH_TOKEN_TEXT_MAX], struct ledger_error *err);
 
 /*
  * Payments, adjustments, reversals and expenses (src/ledger/entries.c), and

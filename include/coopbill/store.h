@@ -56,6 +56,8 @@ struct household {
 /* Frees the members and the struct itself; accepts NULL. */
 void store_household_free(struct household *household);
 void store_households_free(struct household *households, size_t n_households);
+/* The household as the API shows it and the audit trail records it. */
+struct json_t *store_household_json(const struct household *household);
 
 /* Inserts the household and its addresses (household->id is ignored). */
 int store_household_insert(struct store *store, const struct household *household, int64_t *ret_id);

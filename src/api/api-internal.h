@@ -92,8 +92,9 @@ int api_period_open_require(struct api *api, struct http_request *request, const
  * being closed that ends after `from` (NULL: any). */
 int api_no_close_from(struct api *api, struct http_request *request, const struct date *from,
 		      const char *what);
-/* Replies to a refused or failed ledger operation: 400, 403, 404, 409 with
- * its problem type, or 503 for storage (logged) or want of memory. */
+/* Replies to a refused or failed ledger operation: 400, 403, 404, 409, 422,
+ * 500 or 503 (unavailable) with its problem type, or 503 for storage (logged)
+ * or want of memory. */
 void api_reply_ledger_error(struct http_request *request, const struct ledger_error *err);
 /* Replies 401 with a WWW-Authenticate challenge. */
 void api_reply_unauthorized(struct http_request *request, const char *challenge,

@@ -356,8 +356,9 @@ int api_no_close_from(struct api *api, struct http_request *request, const struc
 void api_reply_ledger_error(struct http_request *request, const struct ledger_error *err)
 {
 	static const unsigned status[] = {
-		[LEDGER_INVALID] = 400,	 [LEDGER_NOT_FOUND] = 404, [LEDGER_FORBIDDEN] = 403,
-		[LEDGER_CONFLICT] = 409, [LEDGER_POLICY] = 422,	   [LEDGER_BROKEN] = 500,
+		[LEDGER_INVALID] = 400,	    [LEDGER_NOT_FOUND] = 404, [LEDGER_FORBIDDEN] = 403,
+		[LEDGER_CONFLICT] = 409,    [LEDGER_POLICY] = 422,    [LEDGER_BROKEN] = 500,
+		[LEDGER_UNAVAILABLE] = 503,
 	};
 
 	if (err->kind == LEDGER_STORAGE && err->error == -ENOMEM) {

@@ -33,6 +33,7 @@ int ledger_refuse(struct ledger_error *err, enum ledger_refusal kind, const char
 	case LEDGER_CONFLICT:
 		return -EEXIST;
 	case LEDGER_BROKEN:
+	case LEDGER_UNAVAILABLE:
 		return -EIO;
 	default:
 		return -EINVAL;
@@ -92,19 +93,29 @@ int ledger_no_close_from(struct ledger *ledger, const struct date *from, const c
 	return refuse_close_in_progress(err, "", period, what);
 }
 
-int ledger_household_require(struct ledger *ledger, int64_t id, struct ledger_error *err)
+int ledger_household_get(struct ledger *ledger, int64_t id, struct household **ret_household,
+			 struct ledger_error *err)
 {
-	struct household *household;
 	int r;
 
-	r = store_household_get(ledger->store, id, &household);
+	r = store_household_get(ledger->store, id, ret_household);
 	if (r == -ENOENT)
 		return ledger_refuse(err, LEDGER_NOT_FOUND, "not-found",
 				     "there is no household %lld", (long long)id);
 	if (r < 0)
 		return ledger_storage_error(err, r, "reading the household");
-	store_household_free(household);
 	return 0;
+}
+
+int ledger_household_require(struct ledger *ledger, int64_t id, struct ledger_error *err)
+{
+	struct household *household;
+	int r;
+
+	r = ledger_household_get(ledger, id, &household, err);
+	if (r == 0)
+		store_household_free(household);
+	return r;
 }
 
 int ledger_text_require(const char *slug, const char *field, const char *text, size_t max_bytes,

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <jansson.h>
+
 #include "store-internal.h"
 
 /* The columns households_read() expects, in this order. */
@@ -505,4 +507,22 @@ out:
 	*ret_closed = lists[1];
 	*ret_n_closed = counts[1];
 	return 0;
+}
+
+json_t *store_household_json(const struct household *household)
+{
+	json_t *addresses = json_array();
+	char text[CIDR_TEXT_MAX];
+
+	for (size_t i = 0; i < household->n_addresses; i++) {
+		cidr_format(&household->addresses[i], text);
+		json_array_append_new(addresses, json_string(text));
+	}
+	return json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:o}", "id", (json_int_t)household->id,
+			 "name", household->name, "status",
+			 household->status == HOUSEHOLD_ACTIVE ? "active" : "closed", "joined_at",
+			 household->joined_at, "left_at",
+			 household->left_at[0] ? json_string(household->left_at) : json_null(),
+			 "addresses", addresses, "tariff_id",
+			 household->tariff_id ? json_integer(household->tariff_id) : json_null());
 }

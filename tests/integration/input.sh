@@ -61,6 +61,8 @@ refused PATCH "/api/v1/households/$GARCIA" '{"name": null}' '^name must be a str
 refused PATCH "/api/v1/households/$GARCIA" '{"tariff_id": "3"}' \
 	'^tariff_id must be an integer or null'
 refused PATCH "/api/v1/households/$GARCIA" '{"status": 1}' '^status must be a string'
+status=$(req PATCH "/api/v1/households/$GARCIA" "$ADMIN" '{"tariff_id": 0}')
+expect_problem 404 "$status" "tariff_id 0, which no tariff has" 'no tariff 0'
 
 refused POST "/api/v1/households/$GARCIA/tokens" '{"role": "admin"}' '^unknown key role'
 refused POST "/api/v1/households/$GARCIA/tokens" '{"name": 5}' '^name must be a string'
