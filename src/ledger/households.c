@@ -66,6 +66,22 @@ static int addresses_distinct(const struct cidr *addresses, size_t n_addresses,
 	return 0;
 }
 
+/* Gives the household a copy of addresses in place of its own. */
+static int addresses_set(struct household *household, const struct cidr *addresses,
+			 size_t n_addresses)
+{
+	struct cidr *copy = calloc(n_addresses ? n_addresses : 1, sizeof(*copy));
+
+	if (!copy)
+		return -ENOMEM;
+	for (size_t i = 0; i < n_addresses; i++)
+		copy[i] = addresses[i];
+	free(household->addresses);
+	household->addresses = copy;
+	household->n_addresses = n_addresses;
+	return 0;
+}
+
 /* Refuses (address-conflict) when another active household owns a range
  * that overlaps one of the household's. Runs inside the transaction. */
 static int addresses_free(struct ledger *ledger, const struct household *household,
@@ -200,14 +216,10 @@ int ledger_household_create(struct ledger *ledger, const struct ledger_household
 		return ledger_storage_error(err, -ENOMEM, "creating the household");
 	household->status = HOUSEHOLD_ACTIVE;
 	household->name = strdup(in->name);
-	household->addresses =
-		calloc(in->n_addresses ? in->n_addresses : 1, sizeof(*household->addresses));
-	if (!household->name || !household->addresses) {
+	if (!household->name || addresses_set(household, in->addresses, in->n_addresses) < 0) {
 		store_household_free(household);
 		return ledger_storage_error(err, -ENOMEM, "creating the household");
 	}
-	memcpy(household->addresses, in->addresses, in->n_addresses * sizeof(*in->addresses));
-	household->n_addresses = in->n_addresses;
 	date_format(&joined, household->joined_at);
 
 	r = household_write(ledger, household, in->actor, true, err);
@@ -333,18 +345,11 @@ static int change_apply(struct ledger *ledger, const struct ledger_household_cha
 		household->name = name;
 	}
 	if (in->has_addresses) {
-		struct cidr *addresses;
-
 		r = addresses_distinct(in->addresses, in->n_addresses, err);
 		if (r < 0)
 			return r;
-		addresses = calloc(in->n_addresses ? in->n_addresses : 1, sizeof(*addresses));
-		if (!addresses)
+		if (addresses_set(household, in->addresses, in->n_addresses) < 0)
 			return ledger_storage_error(err, -ENOMEM, "changing the household");
-		memcpy(addresses, in->addresses, in->n_addresses * sizeof(*addresses));
-		free(household->addresses);
-		household->addresses = addresses;
-		household->n_addresses = in->n_addresses;
 	}
 	return 0;
 }
