@@ -13,8 +13,9 @@
 
 #include "coopbill/period.h"
 
-struct store;
 struct bill_run;
+struct rate_invoice;
+struct store;
 
 /* Prepares a period: its members and their tariffs, its bounds and
  * membership dates in the zone (used only here: the run keeps what it
@@ -31,22 +32,27 @@ void bill_run_free(struct bill_run *run);
  * rate its members. */
 int bill_run_scan(struct bill_run *run, uint64_t deadline_ns, bool *ret_done);
 
-/* Usage up to this instant counts. */
-int64_t bill_run_usage_end(const struct bill_run *run);
 /* The households active in the period, by id. */
 size_t bill_run_count(const struct bill_run *run);
 int64_t bill_run_household_id(const struct bill_run *run, size_t index);
 /* -ENOENT when the household was not a member during the period. */
 int bill_run_find(const struct bill_run *run, int64_t household_id, size_t *ret_index);
 
+/* Rates one household of the run: the rating engine's invoice alone. */
+int bill_run_rate(struct bill_run *run, size_t index, struct rate_invoice **ret_rated);
+
 struct bill_invoice {
 	char *document; /* canonical JSON: sorted keys, no spaces */
-	json_t *json;	/* the same, parsed */
-	int64_t total_minor;
+	/* What the rating engine made of it: its lines, bytes and total. */
+	struct rate_invoice *rated;
 	int64_t tariff_id;
 };
-/* Rates one household of the run. */
+/* Rates one household of the run and makes its invoice document. */
 int bill_run_invoice(struct bill_run *run, size_t index, struct bill_invoice *ret_invoice);
+/* The same invoice as a running estimate: with "estimate": true and the
+ * instant its usage runs to ("usage_until_s"), keys in the order they are
+ * made. The caller frees *ret_document. */
+int bill_run_estimate(struct bill_run *run, size_t index, char **ret_document);
 void bill_invoice_clear(struct bill_invoice *invoice);
 
 /* For the period's summary: per tariff with cost sharing, the pool, the

@@ -121,6 +121,9 @@ int ledger_tlog_household_commitment(struct ledger_tlog *tlog, int64_t household
  * none), then the time. The caller frees *ret_entry. */
 int ledger_tlog_entry_new(struct ledger_tlog *tlog, const char *type, int64_t household_id,
 			  const char *fields, char **ret_entry);
+/* Stamps entries with the time clock_s() says from now on, instead of the
+ * wall clock: for tests that compare logs byte for byte. */
+void ledger_tlog_clock_set(struct ledger_tlog *tlog, int64_t (*clock_s)(void));
 /* Formats and appends one such entry; *ret_index (may be NULL) is its index. */
 int ledger_tlog_log(struct ledger_tlog *tlog, const char *type, int64_t household_id,
 		    const char *fields, int64_t *ret_index);
@@ -269,3 +272,86 @@ int ledger_tariff_publish(struct ledger *ledger, const struct ledger_tariff_publ
  * The period close, the estimate and the period's summary
  * (src/ledger/close.c).
  */
+struct period;
+struct ledger_close;
+struct ledger_reading;
+struct ledger_summary;
+
+/* A closed period as its close recorded it. */
+struct ledger_closed_period {
+	char period[8];
+	int64_t households; /* the invoices issued */
+	int64_t total_minor;
+	char closed_at[24]; /* YYYY-MM-DDTHH:MM:SSZ */
+	int64_t log_index;  /* its period-closed tlog entry */
+	char *summary;	    /* the period's summary document (JSON text) */
+};
+void ledger_closed_period_clear(struct ledger_closed_period *closed);
+
+/* A period's close as recorded; -ENOENT (a not-found refusal) while it is
+ * not closed. */
+int ledger_period_closed(struct ledger *ledger, const char *period,
+			 struct ledger_closed_period *ret_closed, struct ledger_error *err);
+
+struct ledger_close_request {
+	const struct period *period;
+	const char *actor; /* who closes it, on the ledger's debits */
+	int64_t now_s;	   /* the period must have ended by then */
+	/* The period whose close runs in this process now, or NULL: one close
+	 * at a time. */
+	const char *running;
+};
+
+/* Begins a period's close, or resumes one that was interrupted (a stopped
+ * daemon, a failure): from then on the period takes no change to what it
+ * bills, and it shares the expenses recorded so far. Refuses when the
+ * period has not ended (period-open), when another close runs
+ * (close-in-progress) or when no tariff is in force (no-tariff). When the
+ * period is closed already, *ret_close is NULL and *ret_closed says how it
+ * was closed. */
+int ledger_close_begin(struct ledger *ledger, const struct ledger_close_request *in,
+		       struct ledger_close **ret_close, struct ledger_closed_period *ret_closed,
+		       struct ledger_error *err);
+/* One step: reads the period's usage until deadline_ns (uv_hrtime()), or
+ * once it is read, issues the invoices of the next members (at least one,
+ * at most a batch, until the deadline) with their tlog entries and ledger
+ * debits in one transaction. Invoices issued before an interruption are
+ * counted, not issued again. Call again until *ret_done. */
+int ledger_close_step(struct ledger_close *close, uint64_t deadline_ns, bool *ret_done,
+		      struct ledger_error *err);
+/* Once every invoice is issued: the period's row with its totals and
+ * summary, and its period-closed tlog entry, in one transaction. */
+int ledger_close_finish(struct ledger_close *close, struct ledger_closed_period *ret_closed,
+			struct ledger_error *err);
+/* The period being closed ("YYYY-MM"). */
+const char *ledger_close_period(const struct ledger_close *close);
+/* Stops a close where it is; what it issued is kept. */
+void ledger_close_free(struct ledger_close *close);
+
+/* A reading of an open period's usage up to until_s, which estimates and
+ * summaries may share. Refuses with no-tariff when no tariff is in force.
+ * Read it with ledger_reading_step() until done. */
+int ledger_reading_new(struct ledger *ledger, const struct period *period, int64_t until_s,
+		       struct ledger_reading **ret_reading, struct ledger_error *err);
+int ledger_reading_step(struct ledger_reading *reading, uint64_t deadline_ns, bool *ret_done,
+			struct ledger_error *err);
+void ledger_reading_free(struct ledger_reading *reading);
+
+/* A household's running bill from a reading: its invoice as if the period
+ * ended with the usage read, as the JSON document the member sees (with
+ * "estimate": true and "usage_until_s"). Refuses with not-a-member. The
+ * caller frees *ret_document. */
+int ledger_estimate(struct ledger_reading *reading, int64_t household_id, char **ret_document,
+		    struct ledger_error *err);
+
+/* An open period's summary from a reading (which must outlive it): every
+ * member rated, a slice at a time, and added up with the period's expenses
+ * and cost sharing. Aggregates only. */
+int ledger_summary_new(struct ledger *ledger, struct ledger_reading *reading,
+		       struct ledger_summary **ret_summary);
+int ledger_summary_step(struct ledger_summary *summary, uint64_t deadline_ns, bool *ret_done,
+			struct ledger_error *err);
+/* The summary document (JSON text) once done; the caller frees it. */
+int ledger_summary_finish(struct ledger_summary *summary, char **ret_document,
+			  struct ledger_error *err);
+void ledger_summary_free(struct ledger_summary *summary);

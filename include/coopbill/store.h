@@ -314,12 +314,14 @@ int store_usage_imports_list(struct store *store, int64_t household_id, int64_t 
 
 /* How much of a household's usage came from imports. */
 struct store_imported {
+	int64_t household_id;
 	int64_t rows;
 	uint64_t bytes_up;
 	uint64_t bytes_down;
 };
 
-/* One household's imports with buckets in [from, to), added up; -ERANGE
- * when a sum does not fit in 64 bits. */
-int store_usage_imported(struct store *store, int64_t household_id, int64_t from, int64_t to,
-			 struct store_imported *ret_imported);
+/* Every household's imports with buckets in [from, to), added up, ordered
+ * by household (households without any are left out); -ERANGE when a sum
+ * does not fit in 64 bits. */
+int store_usage_imported(struct store *store, int64_t from, int64_t to,
+			 struct store_imported **ret_imported, size_t *ret_n_imported);

@@ -34,6 +34,7 @@ struct bill_member {
 	struct rate_usage usage;
 	bool has_share;
 	struct rate_cost_share share;
+	struct store_imported imported; /* the part of usage imported */
 };
 
 struct bill_run {
@@ -258,6 +259,23 @@ out:
 	return r;
 }
 
+/* What each member imported in the period, read in one query. */
+static int imports_load(struct bill_run *run)
+{
+	struct store_imported *imported;
+	size_t n, index;
+	int r;
+
+	r = store_usage_imported(run->store, run->start_s, run->usage_end_s, &imported, &n);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < n; i++)
+		if (bill_run_find(run, imported[i].household_id, &index) == 0)
+			run->members[index].imported = imported[i];
+	free(imported);
+	return 0;
+}
+
 /* Rows of one stretch of time, in key order. Hours before the roll-up
  * watermark come from the hourly totals unless buckets are needed; later
  * ones, and all of them then, from the buckets. */
@@ -317,6 +335,8 @@ int bill_run_scan(struct bill_run *run, uint64_t deadline_ns, bool *ret_done)
 	}
 	if (r == 0 && run->scanned_to >= run->usage_end_s && !run->scanned) {
 		r = shares_compute(run);
+		if (r == 0)
+			r = imports_load(run);
 		run->scanned = r == 0;
 	}
 	if (r < 0)
@@ -388,11 +408,6 @@ void bill_run_free(struct bill_run *run)
 	free(run);
 }
 
-int64_t bill_run_usage_end(const struct bill_run *run)
-{
-	return run->usage_end_s;
-}
-
 size_t bill_run_count(const struct bill_run *run)
 {
 	return run->n_members;
@@ -430,36 +445,14 @@ int bill_run_find(const struct bill_run *run, int64_t household_id, size_t *ret_
 	return 0;
 }
 
-/* What a member sees of imported usage: how much of the invoice's usage came
- * from another meter. */
-static int imported_json(struct bill_run *run, int64_t household_id, json_t **ret_json)
-{
-	struct store_imported imported;
-	int r;
-
-	r = store_usage_imported(run->store, household_id, run->start_s, run->usage_end_s,
-				 &imported);
-	if (r < 0)
-		return r;
-	*ret_json = json_pack("{s:I, s:I, s:I}", "rows", (json_int_t)imported.rows, "bytes_up",
-			      (json_int_t)imported.bytes_up, "bytes_down",
-			      (json_int_t)imported.bytes_down);
-	return *ret_json ? 0 : -ENOMEM;
-}
-
-int bill_run_invoice(struct bill_run *run, size_t index, struct bill_invoice *ret_invoice)
+int bill_run_rate(struct bill_run *run, size_t index, struct rate_invoice **ret_rated)
 {
 	const struct bill_member *member = &run->members[index];
-	const struct bill_tariff *bt = &run->tariffs[member->tariff];
-	struct rate_invoice *invoice = NULL;
-	json_t *json = NULL, *imported = NULL;
-	char *document;
-	int r;
 
 	if (!run->scanned)
 		return -EINVAL;
 	struct rate_input input = {
-		.tariff = bt->tariff,
+		.tariff = run->tariffs[member->tariff].tariff,
 		.zone = &run->zone,
 		.period_start_s = run->start_s,
 		.period_end_s = run->end_s,
@@ -468,45 +461,97 @@ int bill_run_invoice(struct bill_run *run, size_t index, struct bill_invoice *re
 		.usage = &member->usage,
 		.cost_share = member->has_share ? &member->share : NULL,
 	};
-	r = rate_invoice_new(&input, &invoice);
+	return rate_invoice_new(&input, ret_rated);
+}
+
+/* A member's invoice as JSON, and the rating engine's invoice it shows. */
+static int invoice_json(struct bill_run *run, size_t index, json_t **ret_json,
+			struct rate_invoice **ret_rated)
+{
+	const struct bill_member *member = &run->members[index];
+	const struct bill_tariff *bt = &run->tariffs[member->tariff];
+	struct rate_invoice *rated = NULL;
+	json_t *json = NULL;
+	int r;
+
+	r = bill_run_rate(run, index, &rated);
 	if (r == 0)
-		r = rate_invoice_to_json(invoice, &json);
-	if (r == 0)
-		r = imported_json(run, member->id, &imported);
+		r = rate_invoice_to_json(rated, &json);
 	if (r < 0)
 		goto out;
+	/* What a member sees of imported usage: how much of the invoice's usage
+	 * came from another meter. */
 	if (json_object_set_new(json, "household_id", json_integer(member->id)) < 0 ||
 	    json_object_set_new(json, "period", json_string(run->period_text)) < 0 ||
 	    json_object_set_new(json, "tariff",
 				json_pack("{s:I, s:s, s:s}", "id", (json_int_t)bt->id, "name",
 					  bt->tariff->name, "sha256", bt->sha256)) < 0 ||
-	    json_object_set_new(json, "imported", imported) < 0) {
-		imported = NULL;
+	    json_object_set_new(json, "imported",
+				json_pack("{s:I, s:I, s:I}", "rows",
+					  (json_int_t)member->imported.rows, "bytes_up",
+					  (json_int_t)member->imported.bytes_up, "bytes_down",
+					  (json_int_t)member->imported.bytes_down)) < 0) {
 		r = -ENOMEM;
 		goto out;
 	}
-	imported = NULL;
-	document = json_dumps(json, JSON_COMPACT | JSON_SORT_KEYS);
-	if (!document) {
-		r = -ENOMEM;
-		goto out;
-	}
-	*ret_invoice = (struct bill_invoice){ .document = document,
-					      .json = json,
-					      .total_minor = invoice->total_minor,
-					      .tariff_id = bt->id };
-	json = NULL;
+	*ret_json = json;
+	*ret_rated = rated;
+	return 0;
 out:
 	json_decref(json);
-	json_decref(imported);
-	rate_invoice_free(invoice);
+	rate_invoice_free(rated);
 	return r;
+}
+
+int bill_run_invoice(struct bill_run *run, size_t index, struct bill_invoice *ret_invoice)
+{
+	struct rate_invoice *rated;
+	char *document;
+	json_t *json;
+	int r;
+
+	r = invoice_json(run, index, &json, &rated);
+	if (r < 0)
+		return r;
+	document = json_dumps(json, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(json);
+	if (!document) {
+		rate_invoice_free(rated);
+		return -ENOMEM;
+	}
+	*ret_invoice =
+		(struct bill_invoice){ .document = document,
+				       .rated = rated,
+				       .tariff_id = run->tariffs[run->members[index].tariff].id };
+	return 0;
+}
+
+int bill_run_estimate(struct bill_run *run, size_t index, char **ret_document)
+{
+	struct rate_invoice *rated;
+	char *document = NULL;
+	json_t *json;
+	int r;
+
+	r = invoice_json(run, index, &json, &rated);
+	if (r < 0)
+		return r;
+	rate_invoice_free(rated);
+	/* The usage so far, billed as if the period ended with it. */
+	if (json_object_set_new(json, "estimate", json_true()) == 0 &&
+	    json_object_set_new(json, "usage_until_s", json_integer(run->usage_end_s)) == 0)
+		document = json_dumps(json, JSON_COMPACT);
+	json_decref(json);
+	if (!document)
+		return -ENOMEM;
+	*ret_document = document;
+	return 0;
 }
 
 void bill_invoice_clear(struct bill_invoice *invoice)
 {
 	free(invoice->document);
-	json_decref(invoice->json);
+	rate_invoice_free(invoice->rated);
 	*invoice = (struct bill_invoice){ 0 };
 }
 

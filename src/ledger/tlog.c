@@ -35,7 +35,15 @@ struct ledger_tlog {
 	struct tlog_signer signer;
 	char verifier_key[TLOG_VERIFIER_KEY_TEXT_MAX];
 	char *problem;
+	/* What entries are stamped with: the wall clock, unless a test hands
+	 * another. */
+	int64_t (*clock_s)(void);
 };
+
+static int64_t wall_clock_s(void)
+{
+	return (int64_t)time(NULL);
+}
 
 static void errbuf_set(char *errbuf, size_t len, const char *format, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -361,6 +369,7 @@ int ledger_tlog_open(struct store *store, const struct config *config,
 	if (!tlog)
 		return -ENOMEM;
 	tlog->store = store;
+	tlog->clock_s = wall_clock_s;
 	cache_clear(tlog);
 	r = store_tlog_checkpoint_latest(store, &size, root, &note);
 	free(note);
@@ -519,10 +528,15 @@ int ledger_tlog_entry_new(struct ledger_tlog *tlog, const char *type, int64_t ho
 	if (r < 0)
 		return r;
 	if (asprintf(&entry, "%s\n%s%stime %lld\n", type, household, fields ? fields : "",
-		     (long long)time(NULL)) < 0)
+		     (long long)tlog->clock_s()) < 0)
 		return -ENOMEM;
 	*ret_entry = entry;
 	return 0;
+}
+
+void ledger_tlog_clock_set(struct ledger_tlog *tlog, int64_t (*clock_s)(void))
+{
+	tlog->clock_s = clock_s;
 }
 
 int ledger_tlog_log(struct ledger_tlog *tlog, const char *type, int64_t household_id,
@@ -582,7 +596,7 @@ int ledger_tlog_log_token(struct ledger_tlog *tlog, const char *role, int64_t ho
 	if (r < 0)
 		return r;
 	snprintf(entry, sizeof(entry), "token-issued\nrole %s\n%stime %lld\n", role, household,
-		 (long long)time(NULL));
+		 (long long)tlog->clock_s());
 	return ledger_tlog_append(tlog, &text, 1, NULL);
 }
 

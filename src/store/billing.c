@@ -443,30 +443,34 @@ static int imported_decode(sqlite3_stmt *stmt, struct store_rows *rows)
 	if (!imported)
 		return -ENOMEM;
 	*imported = (struct store_imported){
-		.rows = sqlite3_column_int64(stmt, 0),
-		.bytes_up = (uint64_t)sqlite3_column_int64(stmt, 1),
-		.bytes_down = (uint64_t)sqlite3_column_int64(stmt, 2),
+		.household_id = sqlite3_column_int64(stmt, 0),
+		.rows = sqlite3_column_int64(stmt, 1),
+		.bytes_up = (uint64_t)sqlite3_column_int64(stmt, 2),
+		.bytes_down = (uint64_t)sqlite3_column_int64(stmt, 3),
 	};
 	return 0;
 }
 
-int store_usage_imported(struct store *store, int64_t household_id, int64_t from, int64_t to,
-			 struct store_imported *ret_imported)
+int store_usage_imported(struct store *store, int64_t from, int64_t to,
+			 struct store_imported **ret_imported, size_t *ret_n_imported)
 {
-	static const char sql[] = "SELECT count(*), coalesce(sum(bytes_up), 0), "
-				  "coalesce(sum(bytes_down), 0) FROM usage_imports "
-				  "WHERE household_id = ?1 AND bucket_start >= ?2 "
-				  "AND bucket_start < ?3";
-	const struct store_value values[] = { STORE_INT(household_id), STORE_INT(from),
-					      STORE_INT(to) };
+	/* One query for the period: through the households, so that each is a
+	 * range of the (household, bucket) index and imports of other periods
+	 * are never read. */
+	static const char sql[] = "SELECT household_id, count(*), sum(bytes_up), sum(bytes_down) "
+				  "FROM usage_imports "
+				  "WHERE household_id IN (SELECT id FROM households) "
+				  "AND bucket_start >= ?1 AND bucket_start < ?2 "
+				  "GROUP BY household_id ORDER BY household_id";
+	const struct store_value values[] = { STORE_INT(from), STORE_INT(to) };
 	struct store_rows rows = { .item_size = sizeof(struct store_imported) };
 	int r;
 
-	r = store_collect(store, sql, values, 3, imported_decode, &rows);
+	r = store_collect(store, sql, values, 2, imported_decode, &rows);
 	/* SQLite's sum() fails on overflow rather than wrapping. */
 	if (r < 0)
 		return r == -EIO ? -ERANGE : r;
-	*ret_imported = *(struct store_imported *)rows.items;
-	free(rows.items);
+	*ret_imported = rows.items;
+	*ret_n_imported = rows.n;
 	return 0;
 }
