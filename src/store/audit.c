@@ -8,23 +8,11 @@ int store_audit_append(struct store *store, const char *actor, const char *actio
 		       int64_t household_id, const char *detail_json)
 {
 	static const char sql[] = "INSERT INTO audit_events (actor, action, household_id, detail) "
-				  "VALUES (?, ?, ?, ?)";
-	sqlite3_stmt *stmt;
-	int r;
+				  "VALUES (?1, ?2, ?3, ?4)";
+	const struct store_value values[] = { STORE_TEXT(actor), STORE_TEXT(action),
+					      STORE_ID(household_id), STORE_TEXT(detail_json) };
 
 	if (!actor || !action || !detail_json)
 		return -EINVAL;
-
-	r = store_prepare(store, sql, &stmt);
-	if (r < 0)
-		return r;
-	if (sqlite3_bind_text(stmt, 1, actor, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_text(stmt, 2, action, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    store_bind_id(stmt, 3, household_id) != SQLITE_OK ||
-	    sqlite3_bind_text(stmt, 4, detail_json, -1, SQLITE_STATIC) != SQLITE_OK) {
-		r = store_last_error(store);
-		store_release(stmt);
-		return r;
-	}
-	return store_run(stmt);
+	return store_exec(store, sql, values, 4, NULL);
 }

@@ -118,13 +118,6 @@ void store_release(sqlite3_stmt *stmt)
 	sqlite3_clear_bindings(stmt);
 }
 
-int store_bind_id(sqlite3_stmt *stmt, int index, int64_t id)
-{
-	if (id == 0)
-		return sqlite3_bind_null(stmt, index);
-	return sqlite3_bind_int64(stmt, index, id);
-}
-
 int store_run(sqlite3_stmt *stmt)
 {
 	int rc, r = 0;
@@ -161,6 +154,12 @@ int store_bind_values(struct store *store, sqlite3_stmt *stmt, const struct stor
 			break;
 		case STORE_TEXT:
 			rc = sqlite3_bind_text(stmt, index, values[i].text, -1, SQLITE_STATIC);
+			break;
+		case STORE_BLOB:
+			if (values[i].len > INT_MAX)
+				return -EMSGSIZE;
+			rc = sqlite3_bind_blob(stmt, index, values[i].blob, (int)values[i].len,
+					       SQLITE_STATIC);
 			break;
 		default:
 			rc = sqlite3_bind_null(stmt, index);

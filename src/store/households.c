@@ -147,13 +147,21 @@ static int household_add_address(struct household *household, sqlite3_stmt *stmt
 
 /* Collects the rows of a HOUSEHOLD_COLUMNS query ordered by household, one
  * row per address (or one with NULL address columns), into households. */
-static int households_read(sqlite3_stmt *stmt, struct household **ret_households,
+static int households_read(struct store *store, const char *sql, const struct store_value *values,
+			   size_t n_values, struct household **ret_households,
 			   size_t *ret_n_households)
 {
 	struct household *households = NULL, *grown, *current = NULL;
 	size_t n_households = 0, n_allocated = 0;
+	sqlite3_stmt *stmt;
 	int rc, r;
 
+	r = store_prepare(store, sql, &stmt);
+	if (r < 0)
+		return r;
+	r = store_bind_values(store, stmt, values, n_values);
+	if (r < 0)
+		goto out;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		if (!current || current->id != sqlite3_column_int64(stmt, 0)) {
 			if (n_households == n_allocated) {
@@ -193,13 +201,10 @@ out:
 	return r;
 }
 
-static int bind_date(sqlite3_stmt *stmt, int index, const char date[11])
+/* A date column's value: NULL for "" (none). */
+static struct store_value date_value(const char date[11])
 {
-	size_t len = strnlen(date, 11);
-
-	if (len == 0)
-		return sqlite3_bind_null(stmt, index);
-	return sqlite3_bind_text(stmt, index, date, (int)len, SQLITE_STATIC);
+	return STORE_TEXT(date[0] ? date : NULL);
 }
 
 static int addresses_insert(struct store *store, int64_t household_id, const struct cidr *addresses,
@@ -207,27 +212,22 @@ static int addresses_insert(struct store *store, int64_t household_id, const str
 {
 	static const char sql[] = "INSERT INTO household_addresses "
 				  "(household_id, family, first, last, prefix_len) "
-				  "VALUES (?, ?, ?, ?, ?)";
-	sqlite3_stmt *stmt;
+				  "VALUES (?1, ?2, ?3, ?4, ?5)";
 	uint8_t first[16], last[16];
-	int len, r;
+	int r;
 
 	for (size_t i = 0; i < n_addresses; i++) {
+		size_t len = cidr_addr_len(&addresses[i]);
+		const struct store_value values[] = {
+			STORE_INT(household_id),
+			STORE_INT(address_family_number(&addresses[i])),
+			STORE_BLOB(first, len),
+			STORE_BLOB(last, len),
+			STORE_INT(addresses[i].prefix_len),
+		};
+
 		cidr_range(&addresses[i], first, last);
-		len = (int)cidr_addr_len(&addresses[i]);
-		r = store_prepare(store, sql, &stmt);
-		if (r < 0)
-			return r;
-		if (sqlite3_bind_int64(stmt, 1, household_id) != SQLITE_OK ||
-		    sqlite3_bind_int(stmt, 2, address_family_number(&addresses[i])) != SQLITE_OK ||
-		    sqlite3_bind_blob(stmt, 3, first, len, SQLITE_STATIC) != SQLITE_OK ||
-		    sqlite3_bind_blob(stmt, 4, last, len, SQLITE_STATIC) != SQLITE_OK ||
-		    sqlite3_bind_int(stmt, 5, (int)addresses[i].prefix_len) != SQLITE_OK) {
-			r = store_last_error(store);
-			store_release(stmt);
-			return r;
-		}
-		r = store_run(stmt);
+		r = store_exec(store, sql, values, 5, NULL);
 		if (r < 0)
 			return r;
 	}
@@ -257,9 +257,11 @@ void store_households_free(struct household *households, size_t n_households)
 int store_household_insert(struct store *store, const struct household *household, int64_t *ret_id)
 {
 	static const char sql[] = "INSERT INTO households (name, joined_at, left_at, status) "
-				  "VALUES (?, ?, ?, ?)";
+				  "VALUES (?1, ?2, ?3, ?4)";
 	const char *status = status_text(household->status);
-	sqlite3_stmt *stmt;
+	const struct store_value values[] = { STORE_TEXT(household->name),
+					      date_value(household->joined_at),
+					      date_value(household->left_at), STORE_TEXT(status) };
 	bool own_transaction = false;
 	int64_t id = 0;
 	int r;
@@ -273,21 +275,9 @@ int store_household_insert(struct store *store, const struct household *househol
 	r = store_atomic_enter(store, &own_transaction);
 	if (r < 0)
 		return r;
-	r = store_prepare(store, sql, &stmt);
+	r = store_exec(store, sql, values, 4, &id);
 	if (r < 0)
 		goto out;
-	if (sqlite3_bind_text(stmt, 1, household->name, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    bind_date(stmt, 2, household->joined_at) != SQLITE_OK ||
-	    bind_date(stmt, 3, household->left_at) != SQLITE_OK ||
-	    sqlite3_bind_text(stmt, 4, status, -1, SQLITE_STATIC) != SQLITE_OK) {
-		r = store_last_error(store);
-		store_release(stmt);
-		goto out;
-	}
-	r = store_run(stmt);
-	if (r < 0)
-		goto out;
-	id = sqlite3_last_insert_rowid(store->db);
 	r = addresses_insert(store, id, household->addresses, household->n_addresses);
 out:
 	r = store_atomic_leave(store, own_transaction, r);
@@ -299,11 +289,15 @@ out:
 
 int store_household_update(struct store *store, const struct household *household)
 {
-	static const char update_sql[] = "UPDATE households SET name = ?, status = ?, left_at = ?, "
-					 "tariff_id = ? WHERE id = ?";
-	static const char delete_sql[] = "DELETE FROM household_addresses WHERE household_id = ?";
+	static const char update_sql[] = "UPDATE households SET name = ?1, status = ?2, "
+					 "left_at = ?3, tariff_id = ?4 WHERE id = ?5";
+	static const char delete_sql[] = "DELETE FROM household_addresses WHERE household_id = ?1";
 	const char *status = status_text(household->status);
-	sqlite3_stmt *stmt;
+	const struct store_value values[] = {
+		STORE_TEXT(household->name),	STORE_TEXT(status),
+		date_value(household->left_at), STORE_ID(household->tariff_id),
+		STORE_INT(household->id),
+	};
 	bool own_transaction = false;
 	int r;
 
@@ -316,35 +310,14 @@ int store_household_update(struct store *store, const struct household *househol
 	r = store_atomic_enter(store, &own_transaction);
 	if (r < 0)
 		return r;
-	r = store_prepare(store, update_sql, &stmt);
-	if (r < 0)
-		goto out;
-	if (sqlite3_bind_text(stmt, 1, household->name, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_text(stmt, 2, status, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    bind_date(stmt, 3, household->left_at) != SQLITE_OK ||
-	    store_bind_id(stmt, 4, household->tariff_id) != SQLITE_OK ||
-	    sqlite3_bind_int64(stmt, 5, household->id) != SQLITE_OK) {
-		r = store_last_error(store);
-		store_release(stmt);
-		goto out;
-	}
-	r = store_run(stmt);
+	r = store_exec(store, update_sql, values, 5, NULL);
 	if (r < 0)
 		goto out;
 	if (sqlite3_changes(store->db) == 0) {
 		r = -ENOENT;
 		goto out;
 	}
-
-	r = store_prepare(store, delete_sql, &stmt);
-	if (r < 0)
-		goto out;
-	if (sqlite3_bind_int64(stmt, 1, household->id) != SQLITE_OK) {
-		r = store_last_error(store);
-		store_release(stmt);
-		goto out;
-	}
-	r = store_run(stmt);
+	r = store_exec(store, delete_sql, &values[4], 1, NULL);
 	if (r < 0)
 		goto out;
 	r = addresses_insert(store, household->id, household->addresses, household->n_addresses);
@@ -354,21 +327,13 @@ out:
 
 int store_household_get(struct store *store, int64_t id, struct household **ret_household)
 {
-	static const char sql[] = "SELECT " HOUSEHOLD_COLUMNS "WHERE h.id = ? ORDER BY a.id";
+	static const char sql[] = "SELECT " HOUSEHOLD_COLUMNS "WHERE h.id = ?1 ORDER BY a.id";
+	const struct store_value values[] = { STORE_INT(id) };
 	struct household *households;
 	size_t n_households;
-	sqlite3_stmt *stmt;
 	int r;
 
-	r = store_prepare(store, sql, &stmt);
-	if (r < 0)
-		return r;
-	if (sqlite3_bind_int64(stmt, 1, id) != SQLITE_OK) {
-		r = store_last_error(store);
-		store_release(stmt);
-		return r;
-	}
-	r = households_read(stmt, &households, &n_households);
+	r = households_read(store, sql, values, 1, &households, &n_households);
 	if (r < 0)
 		return r;
 	if (n_households == 0) {
@@ -386,13 +351,22 @@ int store_household_list(struct store *store, struct household **ret_households,
 	/* One query, so the list is one consistent snapshot and costs one
 	 * statement however many households there are. */
 	static const char sql[] = "SELECT " HOUSEHOLD_COLUMNS "ORDER BY h.id, a.id";
-	sqlite3_stmt *stmt;
-	int r;
 
-	r = store_prepare(store, sql, &stmt);
-	if (r < 0)
-		return r;
-	return households_read(stmt, ret_households, ret_n_households);
+	return households_read(store, sql, NULL, 0, ret_households, ret_n_households);
+}
+
+/* The household and range conflict_find() found. */
+struct conflict {
+	int64_t household_id;
+	struct cidr range;
+};
+
+static int conflict_decode(sqlite3_stmt *stmt, void *data)
+{
+	struct conflict *conflict = data;
+
+	conflict->household_id = sqlite3_column_int64(stmt, 0);
+	return address_from_row(stmt, 1, &conflict->range);
 }
 
 /* Finds the first active household other than except_household_id with a
@@ -407,39 +381,27 @@ static int conflict_find(struct store *store, const struct cidr *address,
 	static const char sql[] = "SELECT a.household_id, a.family, a.first, a.prefix_len "
 				  "FROM household_addresses AS a "
 				  "JOIN households AS h ON h.id = a.household_id "
-				  "WHERE a.family = ? AND a.first <= ? AND a.last >= ? "
-				  "AND h.status = 'active' AND a.household_id != ? "
+				  "WHERE a.family = ?1 AND a.first <= ?2 AND a.last >= ?3 "
+				  "AND h.status = 'active' AND a.household_id != ?4 "
 				  "ORDER BY a.household_id, a.id LIMIT 1";
-	sqlite3_stmt *stmt;
 	uint8_t first[16], last[16];
-	struct cidr range;
-	int len = (int)cidr_addr_len(address);
-	int rc, r;
+	size_t len = cidr_addr_len(address);
+	const struct store_value values[] = {
+		STORE_INT(address_family_number(address)),
+		STORE_BLOB(last, len),
+		STORE_BLOB(first, len),
+		STORE_INT(except_household_id),
+	};
+	struct conflict conflict;
+	int r;
 
 	cidr_range(address, first, last);
-	r = store_prepare(store, sql, &stmt);
+	r = store_query_one(store, sql, values, 4, conflict_decode, &conflict);
 	if (r < 0)
 		return r;
-	if (sqlite3_bind_int(stmt, 1, address_family_number(address)) != SQLITE_OK ||
-	    sqlite3_bind_blob(stmt, 2, last, len, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_blob(stmt, 3, first, len, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_int64(stmt, 4, except_household_id) != SQLITE_OK) {
-		r = store_last_error(store);
-		goto out;
-	}
-	rc = sqlite3_step(stmt);
-	if (rc != SQLITE_ROW) {
-		r = rc == SQLITE_DONE ? -ENOENT : store_map_error(rc);
-		goto out;
-	}
-	r = address_from_row(stmt, 1, &range);
-	if (r < 0)
-		goto out;
-	*ret_household_id = sqlite3_column_int64(stmt, 0);
-	*ret_range = range;
-out:
-	store_release(stmt);
-	return r;
+	*ret_household_id = conflict.household_id;
+	*ret_range = conflict.range;
+	return 0;
 }
 
 int store_address_conflict(struct store *store, const struct cidr *addresses, size_t n_addresses,

@@ -38,18 +38,20 @@ int store_prepare(struct store *store, const char *sql, sqlite3_stmt **ret_stmt)
  * database and drops pointers to the caller's bound buffers. Accepts NULL. */
 void store_release(sqlite3_stmt *stmt);
 
-/* Binds a row id, or NULL for 0 ("none"); returns an SQLite code. */
-int store_bind_id(sqlite3_stmt *stmt, int index, int64_t id);
-
-/* A statement parameter. */
+/* A statement parameter: every value the store binds is one of these,
+ * bound by store_bind_values(). Texts and BLOBs are bound without a copy:
+ * they must outlive the statement's use. */
 struct store_value {
-	enum { STORE_NULL, STORE_INT, STORE_TEXT } kind;
+	enum { STORE_NULL, STORE_INT, STORE_TEXT, STORE_BLOB } kind;
 	int64_t integer;
 	const char *text;
+	const void *blob;
+	size_t len; /* of the BLOB */
 };
-#define STORE_INT(x)  ((struct store_value){ .kind = STORE_INT, .integer = (x) })
-#define STORE_TEXT(x) ((struct store_value){ .kind = (x) ? STORE_TEXT : STORE_NULL, .text = (x) })
-/* A row id, NULL for 0 (as store_bind_id() binds it). */
+#define STORE_INT(x)	 ((struct store_value){ .kind = STORE_INT, .integer = (x) })
+#define STORE_TEXT(x)	 ((struct store_value){ .kind = (x) ? STORE_TEXT : STORE_NULL, .text = (x) })
+#define STORE_BLOB(x, n) ((struct store_value){ .kind = STORE_BLOB, .blob = (x), .len = (n) })
+/* A row id, NULL for 0 ("none"). */
 #define STORE_ID(x) ((struct store_value){ .kind = (x) ? STORE_INT : STORE_NULL, .integer = (x) })
 
 /* Runs a cached query with values bound to ?1, ?2, … and hands its first
@@ -83,7 +85,8 @@ int store_collect(struct store *store, const char *sql, const struct store_value
 /* Steps a statement that returns no rows, then releases it. */
 int store_run(sqlite3_stmt *stmt);
 
-/* Binds values to ?1, ?2, … of a prepared statement. */
+/* Binds values to ?1, ?2, … of a prepared statement: the store's only way
+ * to bind. -EMSGSIZE for a BLOB past SQLite's limit. */
 int store_bind_values(struct store *store, sqlite3_stmt *stmt, const struct store_value *values,
 		      size_t n_values);
 

@@ -17,21 +17,9 @@ int store_tlog_size(struct store *store, int64_t *ret_size)
 static int put_blob(struct store *store, const char *sql, int64_t index, const void *blob,
 		    size_t len)
 {
-	sqlite3_stmt *stmt;
-	int r;
+	const struct store_value values[] = { STORE_INT(index), STORE_BLOB(blob, len) };
 
-	if (len > INT32_MAX)
-		return -EMSGSIZE;
-	r = store_prepare(store, sql, &stmt);
-	if (r < 0)
-		return r;
-	if (sqlite3_bind_int64(stmt, 1, index) != SQLITE_OK ||
-	    sqlite3_bind_blob(stmt, 2, blob, (int)len, SQLITE_STATIC) != SQLITE_OK) {
-		r = store_last_error(store);
-		store_release(stmt);
-		return r;
-	}
-	return store_run(stmt);
+	return store_exec(store, sql, values, 2, NULL);
 }
 
 int store_tlog_entry_put(struct store *store, int64_t index, const void *entry, size_t len)
@@ -55,53 +43,51 @@ int store_household_salt_put(struct store *store, int64_t household_id, const ui
 	return put_blob(store, sql, household_id, salt, 32);
 }
 
+/* Where get_blob() puts the blob it reads. */
+struct blob_read {
+	size_t expected; /* exactly so many bytes into fixed; 0: any, a malloc'd copy */
+	uint8_t *fixed;
+	char *copy;
+	size_t len;
+};
+
+static int blob_decode(sqlite3_stmt *stmt, void *data)
+{
+	struct blob_read *read = data;
+	const void *blob = sqlite3_column_blob(stmt, 0);
+	size_t len = (size_t)sqlite3_column_bytes(stmt, 0);
+
+	if (read->expected) {
+		if (len != read->expected)
+			return -EIO;
+		memcpy(read->fixed, blob, len);
+		return 0;
+	}
+	read->copy = malloc(len + 1);
+	if (!read->copy)
+		return -ENOMEM;
+	if (len)
+		memcpy(read->copy, blob, len);
+	read->copy[len] = '\0';
+	read->len = len;
+	return 0;
+}
+
 /* Reads the blob of the row with the given key into a malloc'd buffer, or
  * exactly `expected` bytes into *fixed when expected is not 0. */
 static int get_blob(struct store *store, const char *sql, int64_t key, size_t expected,
 		    uint8_t *fixed, char **ret_blob, size_t *ret_len)
 {
-	sqlite3_stmt *stmt;
-	const void *blob;
-	size_t len;
-	int rc, r;
+	const struct store_value values[] = { STORE_INT(key) };
+	struct blob_read read = { .expected = expected, .fixed = fixed };
+	int r;
 
-	r = store_prepare(store, sql, &stmt);
-	if (r < 0)
+	r = store_query_one(store, sql, values, 1, blob_decode, &read);
+	if (r < 0 || expected)
 		return r;
-	if (sqlite3_bind_int64(stmt, 1, key) != SQLITE_OK) {
-		r = store_last_error(store);
-		goto out;
-	}
-	rc = sqlite3_step(stmt);
-	if (rc != SQLITE_ROW) {
-		r = rc == SQLITE_DONE ? -ENOENT : store_map_error(rc);
-		goto out;
-	}
-	blob = sqlite3_column_blob(stmt, 0);
-	len = (size_t)sqlite3_column_bytes(stmt, 0);
-	if (expected) {
-		if (len != expected) {
-			r = -EIO;
-			goto out;
-		}
-		memcpy(fixed, blob, len);
-	} else {
-		char *copy = malloc(len + 1);
-
-		if (!copy) {
-			r = -ENOMEM;
-			goto out;
-		}
-		if (len)
-			memcpy(copy, blob, len);
-		copy[len] = '\0';
-		*ret_blob = copy;
-		*ret_len = len;
-	}
-	r = 0;
-out:
-	store_release(stmt);
-	return r;
+	*ret_blob = read.copy;
+	*ret_len = read.len;
+	return 0;
 }
 
 int store_tlog_entry_get(struct store *store, int64_t index, char **ret_entry, size_t *ret_len)
@@ -136,21 +122,34 @@ int store_tlog_hashes_read(void *ctx, const int64_t *indexes, size_t n_indexes,
 int store_tlog_checkpoint_put(struct store *store, int64_t size, const uint8_t root[32],
 			      const char *note)
 {
-	static const char sql[] = "INSERT INTO log_checkpoints (size, root, note) VALUES (?, ?, ?)";
-	sqlite3_stmt *stmt;
-	int r;
+	static const char sql[] =
+		"INSERT INTO log_checkpoints (size, root, note) VALUES (?1, ?2, ?3)";
+	const struct store_value values[] = { STORE_INT(size), STORE_BLOB(root, 32),
+					      STORE_TEXT(note) };
 
-	r = store_prepare(store, sql, &stmt);
-	if (r < 0)
-		return r;
-	if (sqlite3_bind_int64(stmt, 1, size) != SQLITE_OK ||
-	    sqlite3_bind_blob(stmt, 2, root, 32, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_text(stmt, 3, note, -1, SQLITE_STATIC) != SQLITE_OK) {
-		r = store_last_error(store);
-		store_release(stmt);
-		return r;
-	}
-	return store_run(stmt);
+	return store_exec(store, sql, values, 3, NULL);
+}
+
+/* The latest checkpoint as store_tlog_checkpoint_latest() returns it. */
+struct checkpoint_read {
+	int64_t size;
+	uint8_t root[32];
+	char *note;
+};
+
+static int checkpoint_decode(sqlite3_stmt *stmt, void *data)
+{
+	struct checkpoint_read *checkpoint = data;
+	const unsigned char *note = sqlite3_column_text(stmt, 2);
+
+	if (sqlite3_column_bytes(stmt, 1) != 32 || !note)
+		return -EIO;
+	checkpoint->note = strdup((const char *)note);
+	if (!checkpoint->note)
+		return -ENOMEM;
+	checkpoint->size = sqlite3_column_int64(stmt, 0);
+	memcpy(checkpoint->root, sqlite3_column_blob(stmt, 1), 32);
+	return 0;
 }
 
 int store_tlog_checkpoint_latest(struct store *store, int64_t *ret_size, uint8_t ret_root[32],
@@ -158,36 +157,16 @@ int store_tlog_checkpoint_latest(struct store *store, int64_t *ret_size, uint8_t
 {
 	static const char sql[] = "SELECT size, root, note FROM log_checkpoints "
 				  "ORDER BY size DESC LIMIT 1";
-	sqlite3_stmt *stmt;
-	const unsigned char *note;
-	char *copy;
-	int rc, r;
+	struct checkpoint_read checkpoint;
+	int r;
 
-	r = store_prepare(store, sql, &stmt);
+	r = store_query_one(store, sql, NULL, 0, checkpoint_decode, &checkpoint);
 	if (r < 0)
 		return r;
-	rc = sqlite3_step(stmt);
-	if (rc != SQLITE_ROW) {
-		r = rc == SQLITE_DONE ? -ENOENT : store_map_error(rc);
-		goto out;
-	}
-	note = sqlite3_column_text(stmt, 2);
-	if (sqlite3_column_bytes(stmt, 1) != 32 || !note) {
-		r = -EIO;
-		goto out;
-	}
-	copy = strdup((const char *)note);
-	if (!copy) {
-		r = -ENOMEM;
-		goto out;
-	}
-	*ret_size = sqlite3_column_int64(stmt, 0);
-	memcpy(ret_root, sqlite3_column_blob(stmt, 1), 32);
-	*ret_note = copy;
-	r = 0;
-out:
-	store_release(stmt);
-	return r;
+	*ret_size = checkpoint.size;
+	memcpy(ret_root, checkpoint.root, 32);
+	*ret_note = checkpoint.note;
+	return 0;
 }
 
 int store_tlog_entries_each(struct store *store,

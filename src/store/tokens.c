@@ -9,65 +9,40 @@ int store_token_insert(struct store *store, const uint8_t hash[32], const char *
 		       int64_t household_id, const char *name, int64_t *ret_id)
 {
 	static const char sql[] = "INSERT INTO tokens (hash, role, household_id, name) "
-				  "VALUES (?, ?, ?, ?)";
-	sqlite3_stmt *stmt;
-	int r;
+				  "VALUES (?1, ?2, ?3, ?4)";
+	const struct store_value values[] = { STORE_BLOB(hash, 32), STORE_TEXT(role),
+					      STORE_ID(household_id), STORE_TEXT(name) };
 
 	if (!hash || !role || !name)
 		return -EINVAL;
+	return store_exec(store, sql, values, 4, ret_id);
+}
 
-	r = store_prepare(store, sql, &stmt);
-	if (r < 0)
-		return r;
-	if (sqlite3_bind_blob(stmt, 1, hash, 32, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_text(stmt, 2, role, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    store_bind_id(stmt, 3, household_id) != SQLITE_OK ||
-	    sqlite3_bind_text(stmt, 4, name, -1, SQLITE_STATIC) != SQLITE_OK) {
-		r = store_last_error(store);
-		store_release(stmt);
-		return r;
-	}
-	r = store_run(stmt);
-	if (r < 0)
-		return r;
-	*ret_id = sqlite3_last_insert_rowid(store->db);
+static int token_decode(sqlite3_stmt *stmt, void *data)
+{
+	struct store_token *token = data;
+	const unsigned char *role = sqlite3_column_text(stmt, 1);
+	size_t role_len = (size_t)sqlite3_column_bytes(stmt, 1);
+
+	if (!role || role_len >= sizeof(token->role))
+		return -EIO;
+	token->id = sqlite3_column_int64(stmt, 0);
+	memcpy(token->role, role, role_len + 1);
+	token->household_id = sqlite3_column_int64(stmt, 2);
 	return 0;
 }
 
 int store_token_find(struct store *store, const uint8_t hash[32], struct store_token *ret_token)
 {
-	static const char sql[] = "SELECT id, role, household_id FROM tokens WHERE hash = ?";
+	static const char sql[] = "SELECT id, role, household_id FROM tokens WHERE hash = ?1";
+	const struct store_value values[] = { STORE_BLOB(hash, 32) };
 	struct store_token token = { 0 };
-	const unsigned char *role;
-	sqlite3_stmt *stmt;
-	int rc, r;
+	int r;
 
 	if (!hash)
 		return -EINVAL;
-
-	r = store_prepare(store, sql, &stmt);
-	if (r < 0)
-		return r;
-	if (sqlite3_bind_blob(stmt, 1, hash, 32, SQLITE_STATIC) != SQLITE_OK) {
-		r = store_last_error(store);
-		goto out;
-	}
-	rc = sqlite3_step(stmt);
-	if (rc != SQLITE_ROW) {
-		r = rc == SQLITE_DONE ? -ENOENT : store_map_error(rc);
-		goto out;
-	}
-	token.id = sqlite3_column_int64(stmt, 0);
-	role = sqlite3_column_text(stmt, 1);
-	if (!role || (size_t)sqlite3_column_bytes(stmt, 1) >= sizeof(token.role)) {
-		r = -EIO;
-		goto out;
-	}
-	memcpy(token.role, role, (size_t)sqlite3_column_bytes(stmt, 1) + 1);
-	token.household_id = sqlite3_column_int64(stmt, 2);
-	*ret_token = token;
-	r = 0;
-out:
-	store_release(stmt);
+	r = store_query_one(store, sql, values, 1, token_decode, &token);
+	if (r == 0)
+		*ret_token = token;
 	return r;
 }

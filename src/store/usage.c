@@ -55,18 +55,22 @@ int store_baselines_load(struct store *store, struct store_baseline **ret_baseli
 	return 0;
 }
 
-/* Binds a baseline's handle and bytes, or two NULLs. */
-static int bind_baseline(sqlite3_stmt *stmt, int index, const struct store_baseline *baseline)
+/* A baseline's handle and bytes, or two NULLs. */
+static void baseline_values(const struct store_baseline *baseline, struct store_value *values)
 {
-	if (!baseline)
-		return sqlite3_bind_null(stmt, index) | sqlite3_bind_null(stmt, index + 1);
-	return sqlite3_bind_int64(stmt, index, (int64_t)baseline->handle) |
-	       sqlite3_bind_int64(stmt, index + 1, (int64_t)baseline->bytes);
+	if (!baseline) {
+		values[0] = values[1] = (struct store_value){ .kind = STORE_NULL };
+		return;
+	}
+	values[0] = STORE_INT((int64_t)baseline->handle);
+	values[1] = STORE_INT((int64_t)baseline->bytes);
 }
 
 /* Rows per multi-row upsert: one statement for many rows is about three
  * times faster than one per row for the thousands of rows of a poll. */
 #define UPSERT_BATCH 32
+/* The most columns a batched row has (a baseline's). */
+#define UPSERT_COLUMNS_MAX 5
 
 /* "<head> VALUES (?, ...), ... <tail>" for `rows` rows of n_columns, built
  * on first use; the buffer's address keys the statement cache. */
@@ -97,45 +101,41 @@ static const char *batch_sql(struct batch_sql *batch)
 	return batch->text;
 }
 
-/* Binds one row's values from parameter index on: an SQLite code, or
- * SQLITE_TOOBIG for a number past int64. */
-typedef int (*bind_row_fn)(sqlite3_stmt *stmt, int index, const void *rows, size_t row);
+/* Fills one row's values (n_columns of them): 0, or -EOVERFLOW for a
+ * number past int64. */
+typedef int (*row_values_fn)(const void *rows, size_t row, struct store_value *values);
 
 static int run_rows(struct store *store, struct batch_sql *batch, const void *rows, size_t first,
-		    bind_row_fn bind)
+		    row_values_fn row_values)
 {
-	sqlite3_stmt *stmt;
-	int r, rc;
+	struct store_value values[UPSERT_BATCH * UPSERT_COLUMNS_MAX];
+	int r;
 
-	r = store_prepare(store, batch_sql(batch), &stmt);
-	if (r < 0)
-		return r;
+	if (batch->rows > UPSERT_BATCH || batch->n_columns > UPSERT_COLUMNS_MAX)
+		return -EINVAL;
 	for (unsigned i = 0; i < batch->rows; i++) {
-		rc = bind(stmt, 1 + (int)(i * batch->n_columns), rows, first + i);
-		if (rc != SQLITE_OK) {
-			r = rc == SQLITE_TOOBIG ? -EOVERFLOW : store_last_error(store);
-			store_release(stmt);
+		r = row_values(rows, first + i, values + i * batch->n_columns);
+		if (r < 0)
 			return r;
-		}
 	}
-	return store_run(stmt);
+	return store_exec(store, batch_sql(batch), values, batch->rows * batch->n_columns, NULL);
 }
 
 /* Whole batches with the many-row statement, the rest with the one-row one. */
 static int run_batched(struct store *store, struct batch_sql *many, struct batch_sql *one,
-		       const void *rows, size_t n_rows, bind_row_fn bind)
+		       const void *rows, size_t n_rows, row_values_fn row_values)
 {
 	size_t i = 0;
 	int r = 0;
 
 	for (; r == 0 && i + many->rows <= n_rows; i += many->rows)
-		r = run_rows(store, many, rows, i, bind);
+		r = run_rows(store, many, rows, i, row_values);
 	for (; r == 0 && i < n_rows; i++)
-		r = run_rows(store, one, rows, i, bind);
+		r = run_rows(store, one, rows, i, row_values);
 	return r;
 }
 
-static int baseline_update_bind(sqlite3_stmt *stmt, int index, const void *rows, size_t row)
+static int baseline_update_values(const void *rows, size_t row, struct store_value *values)
 {
 	const struct store_baseline_update *update =
 		(const struct store_baseline_update *)rows + row;
@@ -143,10 +143,11 @@ static int baseline_update_bind(sqlite3_stmt *stmt, int index, const void *rows,
 	/* SQLite integers are signed 64-bit: a counter past 2^63 bytes is refused. */
 	if ((update->up && (update->up->bytes > INT64_MAX || update->up->handle > INT64_MAX)) ||
 	    (update->down && (update->down->bytes > INT64_MAX || update->down->handle > INT64_MAX)))
-		return SQLITE_TOOBIG;
-	return sqlite3_bind_int64(stmt, index, update->household_id) |
-	       bind_baseline(stmt, index + 1, update->up) |
-	       bind_baseline(stmt, index + 3, update->down);
+		return -EOVERFLOW;
+	values[0] = STORE_INT(update->household_id);
+	baseline_values(update->up, values + 1);
+	baseline_values(update->down, values + 3);
+	return 0;
 }
 
 #define BASELINES_HEAD                                                     \
@@ -165,7 +166,7 @@ int store_baselines_put(struct store *store, const struct store_baseline_update 
 	static struct batch_sql many = { BASELINES_HEAD, BASELINES_TAIL, 5, UPSERT_BATCH, "" };
 	static struct batch_sql one = { BASELINES_HEAD, BASELINES_TAIL, 5, 1, "" };
 
-	return run_batched(store, &many, &one, updates, n_updates, baseline_update_bind);
+	return run_batched(store, &many, &one, updates, n_updates, baseline_update_values);
 }
 
 int store_baselines_delete(struct store *store, int64_t household_id)
@@ -176,29 +177,30 @@ int store_baselines_delete(struct store *store, int64_t household_id)
 	return store_exec(store, sql, values, 1, NULL);
 }
 
-static int usage_bind(sqlite3_stmt *stmt, int index, const struct store_usage_row *usage,
-		      int64_t start)
+static int usage_values(const struct store_usage_row *usage, int64_t start,
+			struct store_value *values)
 {
 	if (usage->bytes_up > INT64_MAX || usage->bytes_down > INT64_MAX)
-		return SQLITE_TOOBIG;
-	return sqlite3_bind_int64(stmt, index, start) |
-	       sqlite3_bind_int64(stmt, index + 1, usage->household_id) |
-	       sqlite3_bind_int64(stmt, index + 2, (int64_t)usage->bytes_up) |
-	       sqlite3_bind_int64(stmt, index + 3, (int64_t)usage->bytes_down);
+		return -EOVERFLOW;
+	values[0] = STORE_INT(start);
+	values[1] = STORE_INT(usage->household_id);
+	values[2] = STORE_INT((int64_t)usage->bytes_up);
+	values[3] = STORE_INT((int64_t)usage->bytes_down);
+	return 0;
 }
 
-static int bucket_row_bind(sqlite3_stmt *stmt, int index, const void *rows, size_t row)
+static int bucket_row_values(const void *rows, size_t row, struct store_value *values)
 {
 	const struct store_usage_row *usage = (const struct store_usage_row *)rows + row;
 
-	return usage_bind(stmt, index, usage, usage->start);
+	return usage_values(usage, usage->start, values);
 }
 
-static int hour_row_bind(sqlite3_stmt *stmt, int index, const void *rows, size_t row)
+static int hour_row_values(const void *rows, size_t row, struct store_value *values)
 {
 	const struct store_usage_row *usage = (const struct store_usage_row *)rows + row;
 
-	return usage_bind(stmt, index, usage, usage->start - usage->start % 3600);
+	return usage_values(usage, usage->start - usage->start % 3600, values);
 }
 
 #define USAGE_TAIL                                                \
@@ -217,12 +219,12 @@ int store_usage_add_rows(struct store *store, int64_t watermark, const struct st
 	static struct batch_sql hourly = { HOURLY_HEAD, HOURLY_TAIL, 4, 1, "" };
 	int r;
 
-	r = run_batched(store, &many, &one, rows, n_rows, bucket_row_bind);
+	r = run_batched(store, &many, &one, rows, n_rows, bucket_row_values);
 	/* Buckets before the watermark (a clock stepped back) are in the hourly
 	 * totals already: add to those too. */
 	for (size_t i = 0; r == 0 && i < n_rows; i++)
 		if (rows[i].start < watermark)
-			r = run_rows(store, &hourly, rows, i, hour_row_bind);
+			r = run_rows(store, &hourly, rows, i, hour_row_values);
 	return r;
 }
 

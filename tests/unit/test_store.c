@@ -695,6 +695,50 @@ static void test_rollback_leaves_nothing(void **state)
 	sqlite3_close(db);
 }
 
+/* SQLite integers are signed 64-bit: a counter or a usage past 2^63 bytes is
+ * refused whole (one row alone or in a batch of many), and one just below it
+ * is kept exactly. */
+static void test_counts_past_int64_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct store *store = open_store(f);
+	struct store_baseline top = { 1, 1, INT64_MAX, INT64_MAX }, past = top, *baselines;
+	struct store_usage_row rows[40], *stored;
+	size_t n_baselines, n_stored;
+	int64_t household;
+
+	household = insert_household(store, "Okafor", HOUSEHOLD_ACTIVE, NULL, 0);
+	past.bytes = (uint64_t)INT64_MAX + 1;
+	assert_int_equal(
+		store_baselines_put(store,
+				    &(struct store_baseline_update){ household, NULL, &past }, 1),
+		-EOVERFLOW);
+	assert_int_equal(
+		store_baselines_put(store, &(struct store_baseline_update){ household, NULL, &top },
+				    1),
+		0);
+	assert_int_equal(store_baselines_load(store, &baselines, &n_baselines), 0);
+	assert_int_equal(n_baselines, 1);
+	assert_int_equal(baselines[0].handle, INT64_MAX);
+	assert_int_equal(baselines[0].bytes, INT64_MAX);
+	free(baselines);
+
+	for (size_t i = 0; i < 40; i++)
+		rows[i] = (struct store_usage_row){ 3600 + 300 * (int64_t)i, household, 1, 2 };
+	rows[20].bytes_down = (uint64_t)INT64_MAX + 1;
+	assert_int_equal(store_begin(store), 0);
+	assert_int_equal(store_usage_add_rows(store, 0, rows, 40), -EOVERFLOW);
+	store_rollback(store);
+	rows[20].bytes_down = INT64_MAX;
+	assert_int_equal(store_usage_add_rows(store, 0, rows, 40), 0);
+	assert_int_equal(store_usage_rows(store, household, 0, 86400, true, &stored, &n_stored), 0);
+	assert_int_equal(n_stored, 40);
+	assert_int_equal(stored[20].bytes_down, INT64_MAX);
+	assert_int_equal(stored[39].bytes_up, 1);
+	free(stored);
+	store_free(store);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -712,6 +756,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_audit_append_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tariff_drafts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_counts_past_int64_refused, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
