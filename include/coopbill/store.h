@@ -1,6 +1,37 @@
 /* Storage: the SQLite database — opening with the project's pragmas, integrity
  * check, embedded migrations, and one function per query on each entity.
- * Statements are prepared once and reused; values are always bound. */
+ * Statements are prepared once and reused; values are always bound.
+ *
+ * The store's interface is this header: a second backend (PostgreSQL) would
+ * implement these functions, with the same results and errors (-ENOENT for
+ * no such row, -EEXIST for a duplicate, -EBUSY, -ENOSPC, -EIO), and nothing of
+ * src/store/ beyond them. They come in groups, by what they store:
+ *   - the connection: store_open, store_free, store_schema_version(_latest),
+ *     store_ping, store_write_error, store_describe_write_error, and the write
+ *     transaction (store_begin, store_commit, store_rollback) every other
+ *     write runs in;
+ *   - households and their address ranges: store_household_*,
+ *     store_households_free, store_address_conflict;
+ *   - tokens (store_token_*) and the audit trail (store_audit_append);
+ *   - metering: baselines (store_baselines_*), usage buckets and their hourly
+ *     roll-up (store_usage_add_rows, _rows, _slices, _totals, _hour_total,
+ *     _rollup, _prune, _watermark, _pruned_to), gaps (store_gap_insert,
+ *     store_gaps_*);
+ *   - the transparency log: store_tlog_*, store_household_salt_*;
+ *   - billing: tariffs (store_tariff_*, store_tariffs_list), expenses
+ *     (store_expense_*, store_expenses_list), invoices (store_invoice_*,
+ *     store_invoices_list), ledger entries (store_ledger_*,
+ *     store_payments_list), periods and their close (store_period_*), and
+ *     imported usage (store_usage_import, _imports_list, _imported).
+ *
+ * Most reads return typed structs. The billing reads that return a JSON row
+ * (struct json_t, keyed by column name) are those whose row the API hands on
+ * unchanged as its reply: store_tariff_get, store_tariffs_list,
+ * store_expense_get, store_expenses_list, store_invoice_get,
+ * store_invoices_list, store_ledger_get, store_ledger_list,
+ * store_payments_list, store_period_close_get and store_usage_imports_list.
+ * What the ledger decides on is read typed (store_tariff_load,
+ * store_period_state, store_period_closing, store_expense_total, …). */
 #pragma once
 
 #include <stdbool.h>

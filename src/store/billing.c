@@ -364,21 +364,29 @@ int store_period_state(struct store *store, const char *period, enum store_perio
 	return r;
 }
 
+static int period_decode(sqlite3_stmt *stmt, void *data)
+{
+	const unsigned char *period = sqlite3_column_text(stmt, 0);
+
+	if (!period || sqlite3_column_bytes(stmt, 0) != 7)
+		return -EIO;
+	memcpy(data, period, 8);
+	return 0;
+}
+
 int store_period_closing(struct store *store, const char *from, char ret_period[8])
 {
 	static const char sql[] = "SELECT period FROM period_close_starts "
 				  "WHERE period NOT IN (SELECT period FROM period_closes) "
 				  "AND (?1 IS NULL OR period >= ?1) ORDER BY period LIMIT 1";
 	const struct store_value values[] = { STORE_TEXT(from) };
-	json_t *row;
+	char period[8];
 	int r;
 
-	r = query_json_one(store, sql, values, 1, &row);
-	if (r < 0)
-		return r;
-	snprintf(ret_period, 8, "%s", json_string_value(json_object_get(row, "period")));
-	json_decref(row);
-	return 0;
+	r = store_query_one(store, sql, values, 1, period_decode, period);
+	if (r == 0)
+		memcpy(ret_period, period, 8);
+	return r;
 }
 
 int store_period_close_begin(struct store *store, const char *period)
