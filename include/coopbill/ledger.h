@@ -227,6 +227,79 @@ int ledger_token_issue(struct ledger *ledger, const struct ledger_token_request 
  * usage imports (src/ledger/usage.c).
  */
 
+/* A payment received from a household, which lowers what it owes by
+ * amount_minor (1 to TARIFF_MINOR_MAX; a refund is an adjustment). */
+struct ledger_payment_request {
+	int64_t household_id;
+	int64_t amount_minor;
+	const char *method;	 /* "cash", "transfer": at most 50 bytes */
+	const char *reference;	 /* NULL: none; at most 200 bytes */
+	const char *received_on; /* YYYY-MM-DD, not after today */
+	const char *actor;	 /* who records it, for the audit trail ("token:3") */
+};
+/* A correction of a household's balance by amount_minor (non-zero, within
+ * TARIFF_MINOR_MAX either way; positive: the household owes more). */
+struct ledger_adjustment_request {
+	int64_t household_id;
+	int64_t amount_minor;
+	const char *reason; /* at most 500 bytes */
+	const char *actor;
+};
+/* How a client writes an adjustment or a reversal, which their refusals
+ * quote. */
+#define LEDGER_ADJUSTMENT_SHAPE                                                  \
+	"{\"household_id\": 7, \"amount_minor\": -250, \"reason\": \"...\"} or " \
+	"{\"reverses\": 12, \"reason\": \"...\"}"
+/* The reversal of entry `reverses`: an entry of the opposite amount for the
+ * same household. An entry is reversed once, and a reversal never. */
+struct ledger_reversal_request {
+	int64_t reverses;
+	const char *reason;
+	const char *actor;
+};
+/* A cost of the cooperative in a period not yet closed, shared by the
+ * tariffs that name its category. */
+struct ledger_expense_request {
+	const char *period;	  /* YYYY-MM */
+	const char *category;	  /* 1 to TARIFF_CATEGORY_MAX of a-z, 0-9 and _ */
+	int64_t amount_minor;	  /* 1 to TARIFF_MINOR_MAX, the period's total too */
+	const char *description;  /* at most 500 bytes */
+	const char *document_ref; /* NULL: none; at most 200 bytes */
+	const char *actor;
+};
+/* Each checks the request (refusing with invalid-payment, invalid-adjustment,
+ * invalid-expense, invalid-period, not-found, not-reversible, period-closed
+ * or close-in-progress), then records the entry or expense with its tlog
+ * entry in one transaction; *ret_id is its id. */
+int ledger_payment_record(struct ledger *ledger, const struct ledger_payment_request *in,
+			  int64_t *ret_id, struct ledger_error *err);
+int ledger_adjustment_record(struct ledger *ledger, const struct ledger_adjustment_request *in,
+			     int64_t *ret_id, struct ledger_error *err);
+int ledger_reversal_record(struct ledger *ledger, const struct ledger_reversal_request *in,
+			   int64_t *ret_id, struct ledger_error *err);
+int ledger_expense_record(struct ledger *ledger, const struct ledger_expense_request *in,
+			  int64_t *ret_id, struct ledger_error *err);
+
+/* One row of usage metered elsewhere: a household's bytes in one bucket. */
+struct ledger_usage_row {
+	int64_t household_id;
+	const char *bucket_start; /* RFC 3339, on a [meter] bucket_s boundary, ended */
+	int64_t bytes_up;	  /* each at most what a 400 Gbit/s link carries */
+	int64_t bytes_down;	  /* in the bucket */
+};
+struct ledger_usage_import_request {
+	const char *reason; /* at most 500 bytes */
+	const struct ledger_usage_row *rows;
+	size_t n_rows; /* 1 to 100,000; larger histories come in several */
+	const char *actor;
+};
+/* Adds the rows to the households' usage, in periods that take it, and
+ * records each with one tlog entry per household, in one transaction; or
+ * refuses the whole import (invalid-import, open-bucket, not-found,
+ * period-closed, close-in-progress), naming the first row refused. */
+int ledger_usage_import(struct ledger *ledger, const struct ledger_usage_import_request *in,
+			struct ledger_error *err);
+
 /*
  * Tariffs: drafts and publishing (src/ledger/tariffs.c).
  */

@@ -1,6 +1,7 @@
 /* Usage: one household's series at 5-minute, hourly, daily or monthly steps
  * (days and months in the cooperative's time zone), with the gaps where
- * traffic is unknowable; and every household's totals for the treasurer. */
+ * traffic is unknowable; every household's totals for the treasurer; and
+ * the treasurer's import of usage metered elsewhere. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include "api-internal.h"
 #include "coopbill/config.h"
 #include "coopbill/date.h"
+#include "coopbill/ledger.h"
 #include "coopbill/store.h"
 
 enum step {
@@ -370,4 +372,71 @@ void api_usage_summary(struct api *api, struct http_request *request, const stru
 out:
 	free(rows);
 	store_households_free(households, n_households);
+}
+
+static const char import_shape[] =
+	"{\"reason\": \"...\", \"rows\": [{\"household_id\": 7, \"bucket_start\": "
+	"\"2026-11-03T18:00:00Z\", \"bytes_up\": 1000, \"bytes_down\": 5000}, ...]}";
+
+/* Unpacks row i of an import; replies 400 naming it when it does not fit. */
+static int import_row_unpack(struct http_request *request, size_t i, json_t *item,
+			     struct ledger_usage_row *ret_row)
+{
+	json_int_t household_id = 0, up = 0, down = 0;
+	const char *start = NULL;
+	char reason[256];
+	const struct http_json_field fields[] = {
+		{ "household_id", HTTP_JSON_INTEGER, false, &household_id },
+		{ "bucket_start", HTTP_JSON_STRING, false, &start },
+		{ "bytes_up", HTTP_JSON_INTEGER, false, &up },
+		{ "bytes_down", HTTP_JSON_INTEGER, false, &down },
+	};
+
+	if (http_json_unpack(item, fields, sizeof(fields) / sizeof(fields[0]), reason,
+			     sizeof(reason)) < 0) {
+		http_reply_problem(request, 400, "invalid-import", "rows[%zu]: %s; expected %s", i,
+				   reason, import_shape);
+		return -EINVAL;
+	}
+	*ret_row = (struct ledger_usage_row){ household_id, start, up, down };
+	return 0;
+}
+
+void api_usage_import(struct api *api, struct http_request *request, const struct api_call *call)
+{
+	struct ledger_usage_import_request import = { .actor = call->actor };
+	struct ledger_usage_row *rows = NULL;
+	json_t *body, *items = NULL, *item;
+	struct ledger_error err;
+	size_t i;
+	const struct http_json_field fields[] = {
+		{ "reason", HTTP_JSON_STRING, false, &import.reason },
+		{ "rows", HTTP_JSON_ARRAY, false, &items },
+	};
+
+	if (http_request_json(request, &body) < 0)
+		return;
+	if (!api_body_unpack(request, body, "invalid-import", import_shape, fields,
+			     sizeof(fields) / sizeof(fields[0])))
+		goto out;
+	import.n_rows = json_array_size(items);
+	rows = calloc(import.n_rows + 1, sizeof(*rows));
+	if (!rows) {
+		http_reply_problem(request, 503, "out-of-memory", "the server is short of memory");
+		goto out;
+	}
+	json_array_foreach(items, i, item)
+	{
+		if (import_row_unpack(request, i, item, &rows[i]) < 0)
+			goto out;
+	}
+	import.rows = rows;
+	if (ledger_usage_import(&api->ledger, &import, &err) < 0) {
+		api_reply_ledger_error(request, &err);
+		goto out;
+	}
+	http_reply_json(request, 201, json_pack("{s:I}", "imported", (json_int_t)import.n_rows));
+out:
+	free(rows);
+	json_decref(body);
 }
