@@ -45,6 +45,10 @@ refused POST /api/v1/usage/import "{\"reason\": \"x\", \"rows\": [$(jq -c '.byte
 	'^rows\[0\]: bytes_up must be an integer'
 refused POST /api/v1/usage/import "{\"reason\": \"x\", \"rows\": [$(jq -c '.household_id = 0' <<<"$ROW")]}" \
 	'^rows\[0\]: household_id 0 is not a household'
+# A bucket before 1970 in UTC, in no period, got no reply (500).
+refused POST /api/v1/usage/import \
+	"{\"reason\": \"x\", \"rows\": [$(jq -c '.bucket_start = "1970-01-01T00:00:00+01:00"' <<<"$ROW")]}" \
+	'^rows\[0\]: bucket_start must be an RFC 3339 time'
 status=$(req POST /api/v1/usage/import "$ADMIN" \
 	"{\"reason\": \"x\", \"rows\": [$(jq -c '.household_id = 99' <<<"$ROW")]}")
 expect_problem 404 "$status" "an import for a household that does not exist" 'no household 99'
