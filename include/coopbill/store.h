@@ -351,8 +351,10 @@ struct store_imported {
 	uint64_t bytes_down;
 };
 
-/* Every household's imports with buckets in [from, to), added up, ordered
- * by household (households without any are left out); -ERANGE when a sum
- * does not fit in 64 bits. */
-int store_usage_imported(struct store *store, int64_t from, int64_t to,
-			 struct store_imported **ret_imported, size_t *ret_n_imported);
+/* The imports with buckets in [from, to) of each household whose id is in
+ * [first_household_id, end_household_id), added up, ordered by household
+ * (households without any are left out); -ERANGE when a sum does not fit in
+ * 64 bits. */
+int store_usage_imported(struct store *store, int64_t first_household_id, int64_t end_household_id,
+			 int64_t from, int64_t to, struct store_imported **ret_imported,
+			 size_t *ret_n_imported);

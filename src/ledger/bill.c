@@ -16,8 +16,10 @@
 #include "coopbill/store.h"
 #include "coopbill/tariff.h"
 
-/* The stretch of time one usage query reads. */
-#define BILL_SCAN_S 3600
+/* The stretch of time one usage query reads, and the members whose imports
+ * one query reads. */
+#define BILL_SCAN_S	     3600
+#define BILL_IMPORTS_MEMBERS 64
 
 struct bill_tariff {
 	int64_t id;
@@ -53,7 +55,8 @@ struct bill_run {
 	/* Whether buckets must be read where hourly totals exist (a tariff with
 	 * windows off the hour, or a zone off the hour). */
 	bool fine;
-	int64_t scanned_to; /* usage before this is summed */
+	int64_t scanned_to;  /* usage before this is summed */
+	size_t imports_next; /* the next member whose imports to read */
 	bool scanned;
 };
 
@@ -259,20 +262,24 @@ out:
 	return r;
 }
 
-/* What each member imported in the period, read in one query. */
+/* What the next members imported in the period, read in one query. */
 static int imports_load(struct bill_run *run)
 {
+	size_t first = run->imports_next, end = first + BILL_IMPORTS_MEMBERS;
 	struct store_imported *imported;
 	size_t n, index;
 	int r;
 
-	r = store_usage_imported(run->store, run->start_s, run->usage_end_s, &imported, &n);
+	end = end < run->n_members ? end : run->n_members;
+	r = store_usage_imported(run->store, run->members[first].id, run->members[end - 1].id + 1,
+				 run->start_s, run->usage_end_s, &imported, &n);
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n; i++)
 		if (bill_run_find(run, imported[i].household_id, &index) == 0)
 			run->members[index].imported = imported[i];
 	free(imported);
+	run->imports_next = end;
 	return 0;
 }
 
@@ -333,10 +340,16 @@ int bill_run_scan(struct bill_run *run, uint64_t deadline_ns, bool *ret_done)
 		if (uv_hrtime() >= deadline_ns)
 			break;
 	}
-	if (r == 0 && run->scanned_to >= run->usage_end_s && !run->scanned) {
+	/* Then what each member imported, a few members at a time. */
+	while (r == 0 && run->scanned_to >= run->usage_end_s &&
+	       run->imports_next < run->n_members) {
+		r = imports_load(run);
+		if (uv_hrtime() >= deadline_ns)
+			break;
+	}
+	if (r == 0 && run->scanned_to >= run->usage_end_s && run->imports_next >= run->n_members &&
+	    !run->scanned) {
 		r = shares_compute(run);
-		if (r == 0)
-			r = imports_load(run);
 		run->scanned = r == 0;
 	}
 	if (r < 0)

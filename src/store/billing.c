@@ -459,22 +459,24 @@ static int imported_decode(sqlite3_stmt *stmt, struct store_rows *rows)
 	return 0;
 }
 
-int store_usage_imported(struct store *store, int64_t from, int64_t to,
-			 struct store_imported **ret_imported, size_t *ret_n_imported)
+int store_usage_imported(struct store *store, int64_t first_household_id, int64_t end_household_id,
+			 int64_t from, int64_t to, struct store_imported **ret_imported,
+			 size_t *ret_n_imported)
 {
-	/* One query for the period: through the households, so that each is a
-	 * range of the (household, bucket) index and imports of other periods
-	 * are never read. */
+	/* Through the households, so that each is a range of the (household,
+	 * bucket) index and imports of other periods are never read. */
 	static const char sql[] = "SELECT household_id, count(*), sum(bytes_up), sum(bytes_down) "
-				  "FROM usage_imports "
-				  "WHERE household_id IN (SELECT id FROM households) "
-				  "AND bucket_start >= ?1 AND bucket_start < ?2 "
+				  "FROM usage_imports WHERE household_id IN "
+				  "(SELECT id FROM households WHERE id >= ?1 AND id < ?2) "
+				  "AND bucket_start >= ?3 AND bucket_start < ?4 "
 				  "GROUP BY household_id ORDER BY household_id";
-	const struct store_value values[] = { STORE_INT(from), STORE_INT(to) };
+	const struct store_value values[] = { STORE_INT(first_household_id),
+					      STORE_INT(end_household_id), STORE_INT(from),
+					      STORE_INT(to) };
 	struct store_rows rows = { .item_size = sizeof(struct store_imported) };
 	int r;
 
-	r = store_collect(store, sql, values, 2, imported_decode, &rows);
+	r = store_collect(store, sql, values, 4, imported_decode, &rows);
 	/* SQLite's sum() fails on overflow rather than wrapping. */
 	if (r < 0)
 		return r == -EIO ? -ERANGE : r;
