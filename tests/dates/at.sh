@@ -32,6 +32,21 @@ FAKETIME_DONT_FAKE_MONOTONIC=1 exec "$COOPBILLD" "\$@"
 SH
 chmod +x "$wrappers/coopbilld"
 
+# libfaketime names its shared state after a process id (/dev/shm, "faketime_
+# sem_PID" and "faketime_shm_PID"). A process that made its own and was
+# killed leaves it behind, and the faketime program refuses to start
+# ("sem_open: File exists") once its own process id comes round to that name
+# again. Before each test, what belongs to processes that are gone is removed;
+# a start refused all the same (the program ran nothing) is tried again.
+sweep_stale_state() {
+	local file pid
+	for file in /dev/shm/sem.faketime_sem_* /dev/shm/faketime_shm_*; do
+		[ -O "$file" ] || continue
+		pid=${file##*_}
+		[ -d "/proc/$pid" ] || rm -f "$file"
+	done
+}
+
 failed=()
 for test in "$@"; do
 	name=$(basename "$test")
@@ -39,13 +54,19 @@ for test in "$@"; do
 	if [ "$offset" -ge 0 ]; then offset="+$offset"; fi
 	echo "== $name at $instant"
 	if [[ $test == *.sh ]]; then command=(bash "$test"); else command=("$test"); fi
-	status=0
 	# The faketime program makes the shared state that all the processes
 	# of the test use, and removes it when the test ends; without it each
 	# process makes its own, and one that exits first removes it under
 	# its children.
-	env TZ=UTC FAKETIME_DONT_FAKE_MONOTONIC=0 COOPBILLD="$wrappers/coopbilld" \
-		faketime -f "${offset}s" "${command[@]}" || status=$?
+	for attempt in 1 2 3; do
+		sweep_stale_state
+		status=0
+		env TZ=UTC FAKETIME_DONT_FAKE_MONOTONIC=0 COOPBILLD="$wrappers/coopbilld" \
+			faketime -f "${offset}s" "${command[@]}" 2>"$wrappers/stderr" || status=$?
+		cat "$wrappers/stderr" >&2
+		[ "$status" -ne 0 ] && [ "$(head -n 1 "$wrappers/stderr")" = "faketime: sem_open: File exists" ] || break
+		echo "faketime found stale shared state (attempt $attempt); trying again" >&2
+	done
 	case $status in
 	0) ;;
 	77) echo "skipped: $name" ;;
