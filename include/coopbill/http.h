@@ -130,3 +130,14 @@ json_t *http_problem_new(unsigned status, const char *type_slug, const char *det
 /* Writes one CSV field (RFC 4180 quoting when needed), then a comma or, for
  * the last field of a row, CRLF. */
 void http_csv_field(FILE *out, const char *text, bool last);
+/* Replies with a list of flat rows: body (NULL: a new object) with rows
+ * under key as JSON, or, when the client asks for text/csv, one CSV line per
+ * row with the given columns (integers in decimal, null as an empty field).
+ * Takes body and rows. */
+void http_reply_rows(struct http_request *request, json_t *body, const char *key, json_t *rows,
+		     const char *const *columns, size_t n_columns);
+/* Replies with one document: JSON, or, when the client asks for text/csv,
+ * one "field,value" row per number or text in it, named by its path
+ * ("revenue_by_kind_minor.usage", "cost_sharing[0].pool_minor"). Takes
+ * document. */
+void http_reply_document(struct http_request *request, json_t *document);

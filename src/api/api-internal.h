@@ -44,17 +44,6 @@ int api_parse_id(const char *text, int64_t *ret_id);
 /* Replaces the JSON text stored in row[key] with its parsed value (null
  * when it does not parse); returns row. */
 json_t *api_json_column(json_t *row, const char *key);
-/* Replies with a list of flat rows: body (NULL: a new object) with rows
- * under key as JSON, or, when the client asks for text/csv, one CSV line per
- * row with the given columns (integers in decimal, null as an empty field).
- * Takes body and rows. */
-void api_reply_rows(struct http_request *request, json_t *body, const char *key, json_t *rows,
-		    const char *const *columns, size_t n_columns);
-/* Replies with one document: JSON, or, when the client asks for text/csv,
- * one "field,value" row per number or text in it, named by its path
- * ("revenue_by_kind_minor.usage", "cost_sharing[0].pool_minor"). Takes
- * document. */
-void api_reply_document(struct http_request *request, json_t *document);
 /* Parses a billing period "YYYY-MM"; replies 400 and returns -EINVAL when it
  * is not one. */
 int api_parse_period(struct http_request *request, const char *text, struct period *ret_period);

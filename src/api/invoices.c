@@ -25,8 +25,8 @@ static void reply_invoices(struct api *api, struct http_request *request, int64_
 		return;
 	}
 	json_object_set_new(body, "currency", json_string(api->ledger.config->currency));
-	api_reply_rows(request, body, "invoices", rows, columns,
-		       sizeof(columns) / sizeof(columns[0]));
+	http_reply_rows(request, body, "invoices", rows, columns,
+			sizeof(columns) / sizeof(columns[0]));
 }
 
 void api_household_invoices(struct api *api, struct http_request *request,
@@ -57,8 +57,8 @@ static void reply_invoice_lines(struct http_request *request, json_t *row)
 					       "amount_minor", "explain" };
 	json_t *document = json_loads(json_string_value(json_object_get(row, "document")), 0, NULL);
 
-	api_reply_rows(request, NULL, "lines", json_incref(json_object_get(document, "lines")),
-		       columns, sizeof(columns) / sizeof(columns[0]));
+	http_reply_rows(request, NULL, "lines", json_incref(json_object_get(document, "lines")),
+			columns, sizeof(columns) / sizeof(columns[0]));
 	json_decref(document);
 }
 

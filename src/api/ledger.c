@@ -138,7 +138,7 @@ void api_household_ledger(struct api *api, struct http_request *request,
 		return;
 	}
 	last = json_array_get(rows, json_array_size(rows) - 1);
-	api_reply_rows(
+	http_reply_rows(
 		request,
 		json_pack("{s:I, s:s, s:I}", "household_id", (json_int_t)id, "currency",
 			  api->ledger.config->currency, "balance_minor",
@@ -172,8 +172,8 @@ void api_payments_list(struct api *api, struct http_request *request, const stru
 					       "amount_minor", "method",     "reference",
 					       "received_on",  "created_at", "log_index",
 					       "reversed_by" };
-	api_reply_rows(request, json_pack("{s:s}", "currency", api->ledger.config->currency),
-		       "payments", rows, columns, sizeof(columns) / sizeof(columns[0]));
+	http_reply_rows(request, json_pack("{s:s}", "currency", api->ledger.config->currency),
+			"payments", rows, columns, sizeof(columns) / sizeof(columns[0]));
 }
 
 void api_expenses_create(struct api *api, struct http_request *request, const struct api_call *call)
@@ -232,6 +232,6 @@ void api_expenses_list(struct api *api, struct http_request *request, const stru
 		api_reply_store_error(request, r, "listing expenses");
 		return;
 	}
-	api_reply_rows(request, json_pack("{s:s}", "currency", api->ledger.config->currency),
-		       "expenses", rows, columns, sizeof(columns) / sizeof(columns[0]));
+	http_reply_rows(request, json_pack("{s:s}", "currency", api->ledger.config->currency),
+			"expenses", rows, columns, sizeof(columns) / sizeof(columns[0]));
 }

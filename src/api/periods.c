@@ -102,7 +102,7 @@ static void job_reply(struct job *job, json_t *body)
 		json_decref(body);
 		return;
 	}
-	api_reply_document(job->request, body);
+	http_reply_document(job->request, body);
 	job_resume(job);
 }
 
@@ -376,7 +376,7 @@ void api_period_summary(struct api *api, struct http_request *request, const str
 					   "the stored summary of %s does not parse", text);
 			return;
 		}
-		api_reply_document(request, summary);
+		http_reply_document(request, summary);
 		return;
 	}
 	if (r != -ENOENT) {

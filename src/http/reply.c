@@ -1,4 +1,4 @@
-/* Replies: JSON, CSV and RFC 9457 problem documents, with the headers every
+/* Replies: JSON, text and RFC 9457 problem documents, with the headers every
  * reply carries (content type, no caching of API data, CORS for configured
  * origins). */
 #include <stdio.h>
@@ -204,25 +204,4 @@ void http_reply_problem(struct http_request *request, unsigned status, const cha
 	text = problem ? json_dumps(problem, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
 	json_decref(problem);
 	reply(request, status, "application/problem+json", text, text ? strlen(text) : 0);
-}
-
-void http_csv_field(FILE *out, const char *text, bool last)
-{
-	/* A leading = + - @ would make a spreadsheet run the cell as a formula. */
-	bool formula = strchr("=+-@", text[0]) != NULL && text[0] != '\0';
-
-	if (formula || strpbrk(text, ",\"\r\n")) {
-		fputc('"', out);
-		if (formula)
-			fputc('\'', out);
-		for (const char *c = text; *c; c++) {
-			if (*c == '"')
-				fputc('"', out);
-			fputc(*c, out);
-		}
-		fputc('"', out);
-	} else {
-		fputs(text, out);
-	}
-	fputs(last ? "\r\n" : ",", out);
 }
