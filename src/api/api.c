@@ -428,8 +428,8 @@ static bool member_household_active(struct api *api, struct http_request *reques
 	if (!active)
 		http_reply_problem(
 			request, 403, "forbidden",
-			"household %lld is closed: its member token may read its invoices "
-			"and ledger, nothing else",
+			"household %lld is closed: its member token may read its invoices, "
+			"ledger and log salt, nothing else",
 			(long long)household_id);
 	return active;
 }

@@ -369,8 +369,8 @@ int ledger_household_change(struct ledger *ledger, const struct ledger_household
 	/* Leaving the cooperative ends a member's say in it; the bills stay theirs to read. */
 	if (in->by_member && household->status == HOUSEHOLD_CLOSED)
 		r = ledger_refuse(err, LEDGER_FORBIDDEN, "forbidden",
-				  "household %lld is closed: its member token may read the "
-				  "household and its bills, not change them",
+				  "household %lld is closed: its member token may read its "
+				  "invoices, ledger and log salt, nothing else",
 				  (long long)household->id);
 	if (r == 0)
 		r = change_apply(ledger, in, household, err);
