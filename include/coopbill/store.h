@@ -178,11 +178,16 @@ int store_gaps_unlogged_clear(struct store *store);
 int store_gaps_list(struct store *store, int64_t household_id, int64_t from, int64_t to,
 		    struct store_gap **ret_gaps, size_t *ret_n_gaps);
 
+/* A household's traffic: bytes_up and bytes_down through the uplinks (the
+ * internet), local_up and local_down through the gateway without crossing
+ * one (all traffic is internet when no uplink is configured). */
 struct store_usage_row {
 	int64_t start;
 	int64_t household_id;
 	uint64_t bytes_up;
 	uint64_t bytes_down;
+	uint64_t local_up;
+	uint64_t local_down;
 };
 
 /* One household's usage in [from, to), ordered by time: per bucket when fine
@@ -349,6 +354,8 @@ struct store_imported {
 	int64_t rows;
 	uint64_t bytes_up;
 	uint64_t bytes_down;
+	uint64_t local_up;
+	uint64_t local_down;
 };
 
 /* The imports with buckets in [from, to) of each household whose id is in

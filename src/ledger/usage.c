@@ -81,8 +81,10 @@ static int import_row_check(struct ledger *ledger, size_t i, const struct ledger
 			return r;
 		checked->household_id = row->household_id;
 	}
-	*ret_row = (struct store_usage_row){ start, row->household_id, (uint64_t)row->bytes_up,
-					     (uint64_t)row->bytes_down };
+	*ret_row = (struct store_usage_row){ .start = start,
+					     .household_id = row->household_id,
+					     .bytes_up = (uint64_t)row->bytes_up,
+					     .bytes_down = (uint64_t)row->bytes_down };
 	return 0;
 }
 

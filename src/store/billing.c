@@ -416,28 +416,32 @@ int store_usage_import(struct store *store, const struct store_usage_row *row, c
 		       const char *actor, int64_t log_index)
 {
 	static const char sql[] = "INSERT INTO usage_imports (household_id, bucket_start, "
-				  "bytes_up, bytes_down, reason, actor, log_index) "
-				  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+				  "bytes_up, bytes_down, local_up, local_down, reason, actor, "
+				  "log_index) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 	const struct store_value values[] = { STORE_INT(row->household_id),
 					      STORE_INT(row->start),
 					      STORE_INT((int64_t)row->bytes_up),
 					      STORE_INT((int64_t)row->bytes_down),
+					      STORE_INT((int64_t)row->local_up),
+					      STORE_INT((int64_t)row->local_down),
 					      STORE_TEXT(reason),
 					      STORE_TEXT(actor),
 					      STORE_INT(log_index) };
 
-	if (row->bytes_up > INT64_MAX || row->bytes_down > INT64_MAX)
+	if (row->bytes_up > INT64_MAX || row->bytes_down > INT64_MAX || row->local_up > INT64_MAX ||
+	    row->local_down > INT64_MAX)
 		return -ERANGE;
-	return store_exec(store, sql, values, 7, NULL);
+	return store_exec(store, sql, values, 9, NULL);
 }
 
 int store_usage_imports_list(struct store *store, int64_t household_id, int64_t from, int64_t to,
 			     json_t **ret_imports)
 {
-	static const char sql[] = "SELECT id, household_id, bucket_start, bytes_up, bytes_down, "
-				  "reason, created_at, log_index FROM usage_imports "
-				  "WHERE household_id = ?1 AND bucket_start >= ?2 "
-				  "AND bucket_start < ?3 ORDER BY bucket_start";
+	static const char sql[] =
+		"SELECT id, household_id, bucket_start, bytes_up, bytes_down, "
+		"local_up, local_down, reason, created_at, log_index FROM usage_imports "
+		"WHERE household_id = ?1 AND bucket_start >= ?2 "
+		"AND bucket_start < ?3 ORDER BY bucket_start";
 	const struct store_value values[] = { STORE_INT(household_id), STORE_INT(from),
 					      STORE_INT(to) };
 
@@ -455,6 +459,8 @@ static int imported_decode(sqlite3_stmt *stmt, struct store_rows *rows)
 		.rows = sqlite3_column_int64(stmt, 1),
 		.bytes_up = (uint64_t)sqlite3_column_int64(stmt, 2),
 		.bytes_down = (uint64_t)sqlite3_column_int64(stmt, 3),
+		.local_up = (uint64_t)sqlite3_column_int64(stmt, 4),
+		.local_down = (uint64_t)sqlite3_column_int64(stmt, 5),
 	};
 	return 0;
 }
@@ -465,11 +471,12 @@ int store_usage_imported(struct store *store, int64_t first_household_id, int64_
 {
 	/* Through the households, so that each is a range of the (household,
 	 * bucket) index and imports of other periods are never read. */
-	static const char sql[] = "SELECT household_id, count(*), sum(bytes_up), sum(bytes_down) "
-				  "FROM usage_imports WHERE household_id IN "
-				  "(SELECT id FROM households WHERE id >= ?1 AND id < ?2) "
-				  "AND bucket_start >= ?3 AND bucket_start < ?4 "
-				  "GROUP BY household_id ORDER BY household_id";
+	static const char sql[] =
+		"SELECT household_id, count(*), sum(bytes_up), sum(bytes_down), "
+		"sum(local_up), sum(local_down) FROM usage_imports WHERE household_id IN "
+		"(SELECT id FROM households WHERE id >= ?1 AND id < ?2) "
+		"AND bucket_start >= ?3 AND bucket_start < ?4 "
+		"GROUP BY household_id ORDER BY household_id";
 	const struct store_value values[] = { STORE_INT(first_household_id),
 					      STORE_INT(end_household_id), STORE_INT(from),
 					      STORE_INT(to) };

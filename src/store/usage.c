@@ -69,8 +69,8 @@ static void baseline_values(const struct store_baseline *baseline, struct store_
 /* Rows per multi-row upsert: one statement for many rows is about three
  * times faster than one per row for the thousands of rows of a poll. */
 #define UPSERT_BATCH 32
-/* The most columns a batched row has (a baseline's). */
-#define UPSERT_COLUMNS_MAX 5
+/* The most columns a batched row has (a usage row's). */
+#define UPSERT_COLUMNS_MAX 6
 
 /* "<head> VALUES (?, ...), ... <tail>" for `rows` rows of n_columns, built
  * on first use; the buffer's address keys the statement cache. */
@@ -180,12 +180,15 @@ int store_baselines_delete(struct store *store, int64_t household_id)
 static int usage_values(const struct store_usage_row *usage, int64_t start,
 			struct store_value *values)
 {
-	if (usage->bytes_up > INT64_MAX || usage->bytes_down > INT64_MAX)
+	if (usage->bytes_up > INT64_MAX || usage->bytes_down > INT64_MAX ||
+	    usage->local_up > INT64_MAX || usage->local_down > INT64_MAX)
 		return -EOVERFLOW;
 	values[0] = STORE_INT(start);
 	values[1] = STORE_INT(usage->household_id);
 	values[2] = STORE_INT((int64_t)usage->bytes_up);
 	values[3] = STORE_INT((int64_t)usage->bytes_down);
+	values[4] = STORE_INT((int64_t)usage->local_up);
+	values[5] = STORE_INT((int64_t)usage->local_down);
 	return 0;
 }
 
@@ -203,20 +206,26 @@ static int hour_row_values(const void *rows, size_t row, struct store_value *val
 	return usage_values(usage, usage->start - usage->start % 3600, values);
 }
 
-#define USAGE_TAIL                                                \
+/* The traffic columns of usage_buckets and usage_hourly, and an upsert
+ * that adds to them. */
+#define USAGE_COLUMNS "bytes_up, bytes_down, local_up, local_down"
+#define USAGE_SUMS    "sum(bytes_up), sum(bytes_down), sum(local_up), sum(local_down)"
+#define USAGE_ADD                                                 \
 	"DO UPDATE SET bytes_up = bytes_up + excluded.bytes_up, " \
-	"bytes_down = bytes_down + excluded.bytes_down"
-#define BUCKETS_HEAD "INSERT INTO usage_buckets (bucket_start, household_id, bytes_up, bytes_down)"
-#define BUCKETS_TAIL "ON CONFLICT (bucket_start, household_id) " USAGE_TAIL
-#define HOURLY_HEAD  "INSERT INTO usage_hourly (hour_start, household_id, bytes_up, bytes_down)"
-#define HOURLY_TAIL  "ON CONFLICT (hour_start, household_id) " USAGE_TAIL
+	"bytes_down = bytes_down + excluded.bytes_down, "         \
+	"local_up = local_up + excluded.local_up, "               \
+	"local_down = local_down + excluded.local_down"
+#define BUCKETS_HEAD "INSERT INTO usage_buckets (bucket_start, household_id, " USAGE_COLUMNS ")"
+#define BUCKETS_TAIL "ON CONFLICT (bucket_start, household_id) " USAGE_ADD
+#define HOURLY_HEAD  "INSERT INTO usage_hourly (hour_start, household_id, " USAGE_COLUMNS ")"
+#define HOURLY_TAIL  "ON CONFLICT (hour_start, household_id) " USAGE_ADD
 
 int store_usage_add_rows(struct store *store, int64_t watermark, const struct store_usage_row *rows,
 			 size_t n_rows)
 {
-	static struct batch_sql many = { BUCKETS_HEAD, BUCKETS_TAIL, 4, UPSERT_BATCH, "" };
-	static struct batch_sql one = { BUCKETS_HEAD, BUCKETS_TAIL, 4, 1, "" };
-	static struct batch_sql hourly = { HOURLY_HEAD, HOURLY_TAIL, 4, 1, "" };
+	static struct batch_sql many = { BUCKETS_HEAD, BUCKETS_TAIL, 6, UPSERT_BATCH, "" };
+	static struct batch_sql one = { BUCKETS_HEAD, BUCKETS_TAIL, 6, 1, "" };
+	static struct batch_sql hourly = { HOURLY_HEAD, HOURLY_TAIL, 6, 1, "" };
 	int r;
 
 	r = run_batched(store, &many, &one, rows, n_rows, bucket_row_values);
@@ -327,11 +336,13 @@ static int usage_row_decode(sqlite3_stmt *stmt, struct store_rows *rows)
 		.household_id = sqlite3_column_int64(stmt, 1),
 		.bytes_up = (uint64_t)sqlite3_column_int64(stmt, 2),
 		.bytes_down = (uint64_t)sqlite3_column_int64(stmt, 3),
+		.local_up = (uint64_t)sqlite3_column_int64(stmt, 4),
+		.local_down = (uint64_t)sqlite3_column_int64(stmt, 5),
 	};
 	return 0;
 }
 
-/* Collects (start, household, up, down) rows. */
+/* Collects (start, household, up, down, local up, local down) rows. */
 static int usage_query(struct store *store, const char *sql, const struct store_value *params,
 		       size_t n_params, struct store_usage_row **ret_rows, size_t *ret_n_rows)
 {
@@ -350,18 +361,18 @@ int store_usage_rows(struct store *store, int64_t household_id, int64_t from, in
 		     struct store_usage_row **ret_rows, size_t *ret_n_rows)
 {
 	static const char fine_sql[] =
-		"SELECT bucket_start, household_id, bytes_up, bytes_down FROM usage_buckets "
+		"SELECT bucket_start, household_id, " USAGE_COLUMNS " FROM usage_buckets "
 		"WHERE household_id = ?1 AND bucket_start >= ?2 AND bucket_start < ?3 "
 		"ORDER BY bucket_start";
 	/* Hours before the watermark come from the roll-up, later ones from the
 	 * buckets not rolled up yet. */
 	static const char hourly_sql[] =
-		"SELECT hour_start, household_id, bytes_up, bytes_down FROM usage_hourly "
+		"SELECT hour_start, household_id, " USAGE_COLUMNS " FROM usage_hourly "
 		"WHERE household_id = ?1 AND hour_start >= ?2 AND hour_start < ?3 "
 		"AND hour_start < (SELECT rolled_up_to FROM meter_state) "
 		"UNION ALL "
-		"SELECT bucket_start - bucket_start % 3600, household_id, sum(bytes_up), "
-		"sum(bytes_down) FROM usage_buckets "
+		"SELECT bucket_start - bucket_start % 3600, household_id, " USAGE_SUMS " "
+		"FROM usage_buckets "
 		"WHERE household_id = ?1 AND bucket_start >= ?2 AND bucket_start < ?3 "
 		"AND bucket_start >= (SELECT rolled_up_to FROM meter_state) "
 		"GROUP BY 1 ORDER BY 1";
@@ -375,10 +386,10 @@ int store_usage_slices(struct store *store, bool hourly, int64_t from, int64_t t
 		       struct store_usage_row **ret_rows, size_t *ret_n_rows)
 {
 	static const char hourly_sql[] =
-		"SELECT hour_start, household_id, bytes_up, bytes_down FROM usage_hourly "
+		"SELECT hour_start, household_id, " USAGE_COLUMNS " FROM usage_hourly "
 		"WHERE hour_start >= ?1 AND hour_start < ?2 ORDER BY hour_start, household_id";
 	static const char buckets_sql[] =
-		"SELECT bucket_start, household_id, bytes_up, bytes_down FROM usage_buckets "
+		"SELECT bucket_start, household_id, " USAGE_COLUMNS " FROM usage_buckets "
 		"WHERE bucket_start >= ?1 AND bucket_start < ?2 ORDER BY bucket_start, "
 		"household_id";
 	const struct store_value params[] = { STORE_INT(from), STORE_INT(to) };
@@ -390,12 +401,12 @@ int store_usage_slices(struct store *store, bool hourly, int64_t from, int64_t t
 int store_usage_totals(struct store *store, int64_t from, int64_t to,
 		       struct store_usage_row **ret_rows, size_t *ret_n_rows)
 {
-	static const char sql[] = "SELECT ?1, household_id, sum(bytes_up), sum(bytes_down) FROM ("
-				  "SELECT household_id, bytes_up, bytes_down FROM usage_hourly "
+	static const char sql[] = "SELECT ?1, household_id, " USAGE_SUMS " FROM ("
+				  "SELECT household_id, " USAGE_COLUMNS " FROM usage_hourly "
 				  "WHERE hour_start >= ?1 AND hour_start < ?2 "
 				  "AND hour_start < (SELECT rolled_up_to FROM meter_state) "
 				  "UNION ALL "
-				  "SELECT household_id, bytes_up, bytes_down FROM usage_buckets "
+				  "SELECT household_id, " USAGE_COLUMNS " FROM usage_buckets "
 				  "WHERE bucket_start >= ?1 AND bucket_start < ?2 "
 				  "AND bucket_start >= (SELECT rolled_up_to FROM meter_state)) "
 				  "GROUP BY household_id ORDER BY household_id";
@@ -407,12 +418,12 @@ int store_usage_totals(struct store *store, int64_t from, int64_t to,
 int store_usage_hour_total(struct store *store, int64_t hour, struct store_usage_row *ret_total)
 {
 	static const char sql[] =
-		"SELECT ?1, 0, coalesce(sum(bytes_up), 0), "
-		"coalesce(sum(bytes_down), 0) FROM ("
-		"SELECT bytes_up, bytes_down FROM usage_hourly WHERE hour_start = ?1 "
+		"SELECT ?1, 0, coalesce(sum(bytes_up), 0), coalesce(sum(bytes_down), 0), "
+		"coalesce(sum(local_up), 0), coalesce(sum(local_down), 0) FROM ("
+		"SELECT " USAGE_COLUMNS " FROM usage_hourly WHERE hour_start = ?1 "
 		"AND hour_start < (SELECT rolled_up_to FROM meter_state) "
 		"UNION ALL "
-		"SELECT bytes_up, bytes_down FROM usage_buckets "
+		"SELECT " USAGE_COLUMNS " FROM usage_buckets "
 		"WHERE bucket_start >= ?1 AND bucket_start < ?1 + 3600 "
 		"AND bucket_start >= (SELECT rolled_up_to FROM meter_state))";
 	const struct store_value params[] = { STORE_INT(hour) };
@@ -445,13 +456,9 @@ int store_usage_watermark(struct store *store, int64_t *ret_watermark)
 int store_usage_rollup(struct store *store, int64_t up_to)
 {
 	static const char rollup_sql[] =
-		"INSERT INTO usage_hourly (hour_start, household_id, bytes_up, bytes_down) "
-		"SELECT bucket_start - bucket_start % 3600, household_id, sum(bytes_up), "
-		"sum(bytes_down) FROM usage_buckets "
-		"WHERE bucket_start >= ?1 AND bucket_start < ?2 GROUP BY 1, 2 "
-		"ON CONFLICT (hour_start, household_id) DO UPDATE SET "
-		"bytes_up = bytes_up + excluded.bytes_up, "
-		"bytes_down = bytes_down + excluded.bytes_down";
+		HOURLY_HEAD " SELECT bucket_start - bucket_start % 3600, household_id, " USAGE_SUMS
+			    " FROM usage_buckets WHERE bucket_start >= ?1 AND bucket_start < ?2 "
+			    "GROUP BY 1, 2 " HOURLY_TAIL;
 	static const char watermark_sql[] = "UPDATE meter_state SET rolled_up_to = ?2 "
 					    "WHERE rolled_up_to = ?1";
 	int64_t watermark;

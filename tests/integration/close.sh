@@ -179,7 +179,8 @@ failing_close() {
 	local at=$1 failing=$2 bucket issued
 	bucket=$(date -u -d "$PREV-11T00:00:00Z" +%s)
 	restore
-	sqlite3 "$DB" "INSERT INTO usage_buckets VALUES ($bucket, $failing, 9223372036854775807, 0),
+	sqlite3 "$DB" "INSERT INTO usage_buckets (bucket_start, household_id, bytes_up, bytes_down)
+		VALUES ($bucket, $failing, 9223372036854775807, 0),
 		($bucket, $((failing + 1)), 1, 0)"
 	start_daemon
 	expect_problem 500 "$(req POST "/api/v1/periods/$PREV/close" "$ADMIN")" \

@@ -101,8 +101,9 @@ static void usage_load(struct store *store)
 	for (int64_t t = 1790812800; t < 1793491200; t += 300 * 7) {
 		for (int64_t h = 1; h <= HOUSEHOLDS; h++) {
 			state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-			struct store_usage_row row = { t, h, (state >> 40) % 90000000,
-						       (state >> 20) % 400000000 };
+			struct store_usage_row row = {
+				t, h, (state >> 40) % 90000000, (state >> 20) % 400000000, 0, 0
+			};
 
 			assert_int_equal(store_usage_add_rows(store, 0, &row, 1), 0);
 		}
@@ -224,8 +225,8 @@ static void test_import_before_pruned_hours(void **state)
 	struct fixture *f = *state;
 	char *document = strdup(hourly_tariff), *text;
 	const int64_t pruned = 1792497600; /* 2026-10-20T12:00:00Z */
-	struct store_usage_row late = { pruned, 1, 0, 1000000000 },
-			       early = { pruned - 86400, 1, 0, 1000000000 };
+	struct store_usage_row late = { pruned, 1, 0, 1000000000, 0, 0 },
+			       early = { pruned - 86400, 1, 0, 1000000000, 0, 0 };
 	int64_t watermark;
 	json_t *all;
 
@@ -252,8 +253,8 @@ static void test_import_before_pruned_hours(void **state)
 static void test_usage_past_64_bits_fails_cleanly(void **state)
 {
 	struct fixture *f = *state;
-	struct store_usage_row rows[] = { { 1790812800, 1, UINT64_C(1) << 62, 0 },
-					  { 1790813100, 1, UINT64_C(1) << 62, 0 } };
+	struct store_usage_row rows[] = { { 1790812800, 1, UINT64_C(1) << 62, 0, 0, 0 },
+					  { 1790813100, 1, UINT64_C(1) << 62, 0, 0, 0 } };
 	struct period october = { 2026, 10 };
 	struct bill_invoice invoice;
 	struct bill_run *run;
@@ -416,8 +417,8 @@ static void import_rows(struct store *store, const struct store_usage_row *rows,
 static void test_invoice_imports_cost_stays_flat(void **state)
 {
 	struct fixture *f = *state;
-	const struct store_usage_row october[] = { { 1790812800, 1, 1000, 5000 },
-						   { 1790816400, 1, 24, 76 } };
+	const struct store_usage_row october[] = { { 1790812800, 1, 1000, 5000, 0, 0 },
+						   { 1790816400, 1, 24, 76, 0, 0 } };
 	struct store_usage_row *september = calloc(40000, sizeof(*september));
 	json_t *imported = NULL;
 	double before_ms, after_ms;
@@ -434,7 +435,11 @@ static void test_invoice_imports_cost_stays_flat(void **state)
 	for (size_t i = 0; i < 40000; i++)
 		september[i] =
 			(struct store_usage_row){ 1788220800 + (int64_t)(i / HOUSEHOLDS) * 300,
-						  1 + (int64_t)(i % HOUSEHOLDS), 1, 1 };
+						  1 + (int64_t)(i % HOUSEHOLDS),
+						  1,
+						  1,
+						  0,
+						  0 };
 	import_rows(f->store, september, 40000);
 	after_ms = invoices_cpu_ms_least(f, &imported);
 	assert_int_equal(json_integer_value(json_object_get(imported, "rows")), 2);

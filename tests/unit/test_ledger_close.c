@@ -100,8 +100,9 @@ static void cooperative_load(struct fixture *f)
 	for (int64_t t = 1790812800; t < 1793491200; t += 300 * 11) {
 		for (int64_t h = 1; h <= HOUSEHOLDS; h++) {
 			state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-			struct store_usage_row row = { t, h, (state >> 40) % 90000000,
-						       (state >> 20) % 400000000 };
+			struct store_usage_row row = {
+				t, h, (state >> 40) % 90000000, (state >> 20) % 400000000, 0, 0
+			};
 
 			assert_int_equal(store_usage_add_rows(store, 0, &row, 1), 0);
 		}

@@ -246,24 +246,29 @@ static void test_rollup_and_prune(void **state)
 	assert_int_equal(store_usage_watermark(store, &watermark), 0);
 
 	assert_int_equal(store_usage_add_rows(store, watermark,
-					      &(struct store_usage_row){ hour, id, 10, 100 }, 1),
-			 0);
-	assert_int_equal(store_usage_add_rows(store, watermark,
-					      &(struct store_usage_row){ hour, id, 5, 50 }, 1),
-			 0);
-	assert_int_equal(store_usage_add_rows(store, watermark,
-					      &(struct store_usage_row){ hour + 300, id, 1, 1 }, 1),
-			 0);
-	assert_int_equal(store_usage_add_rows(store, watermark,
-					      &(struct store_usage_row){ hour + 3600, id, 7, 7 },
+					      &(struct store_usage_row){ hour, id, 10, 100, 3, 30 },
 					      1),
 			 0);
+	assert_int_equal(store_usage_add_rows(store, watermark,
+					      &(struct store_usage_row){ hour, id, 5, 50, 2, 20 },
+					      1),
+			 0);
+	assert_int_equal(
+		store_usage_add_rows(store, watermark,
+				     &(struct store_usage_row){ hour + 300, id, 1, 1, 1, 4 }, 1),
+		0);
+	assert_int_equal(
+		store_usage_add_rows(store, watermark,
+				     &(struct store_usage_row){ hour + 3600, id, 7, 7, 0, 9 }, 1),
+		0);
 
 	/* Before the roll-up, hourly rows come from the buckets. */
 	assert_int_equal(store_usage_rows(store, id, hour, hour + 7200, false, &rows, &n), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(rows[0].bytes_up, 16);
 	assert_int_equal(rows[0].bytes_down, 151);
+	assert_int_equal(rows[0].local_up, 6);
+	assert_int_equal(rows[0].local_down, 54);
 	free(rows);
 
 	assert_int_equal(store_usage_rollup(store, hour + 3600), 0);
@@ -279,19 +284,24 @@ static void test_rollup_and_prune(void **state)
 	free(rows);
 
 	/* A wall clock stepped back writes behind the watermark: counted hourly. */
-	assert_int_equal(store_usage_add_rows(store, watermark,
-					      &(struct store_usage_row){ hour + 600, id, 1000, 0 },
-					      1),
+	assert_int_equal(store_usage_add_rows(
+				 store, watermark,
+				 &(struct store_usage_row){ hour + 600, id, 1000, 0, 500, 0 }, 1),
 			 0);
 	assert_int_equal(store_usage_rows(store, id, hour, hour + 7200, false, &rows, &n), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(rows[0].bytes_up, 1016);
+	assert_int_equal(rows[0].local_up, 506);
+	assert_int_equal(rows[0].local_down, 54);
 	assert_int_equal(rows[1].bytes_up, 7);
+	assert_int_equal(rows[1].local_down, 9);
 	free(rows);
 
 	assert_int_equal(store_usage_totals(store, hour, hour + 7200, &rows, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(rows[0].bytes_up, 1023);
+	assert_int_equal(rows[0].local_up, 506);
+	assert_int_equal(rows[0].local_down, 63);
 	free(rows);
 
 	store_free(store);

@@ -724,7 +724,8 @@ static void test_counts_past_int64_refused(void **state)
 	free(baselines);
 
 	for (size_t i = 0; i < 40; i++)
-		rows[i] = (struct store_usage_row){ 3600 + 300 * (int64_t)i, household, 1, 2 };
+		rows[i] =
+			(struct store_usage_row){ 3600 + 300 * (int64_t)i, household, 1, 2, 0, 0 };
 	rows[20].bytes_down = (uint64_t)INT64_MAX + 1;
 	assert_int_equal(store_begin(store), 0);
 	assert_int_equal(store_usage_add_rows(store, 0, rows, 40), -EOVERFLOW);
@@ -736,6 +737,65 @@ static void test_counts_past_int64_refused(void **state)
 	assert_int_equal(stored[20].bytes_down, INT64_MAX);
 	assert_int_equal(stored[39].bytes_up, 1);
 	free(stored);
+	store_free(store);
+}
+
+/* A database from before local traffic was counted apart keeps its usage as
+ * internet traffic: the migration adds local traffic as zero, and buckets,
+ * hourly totals and imports read back as they were. */
+static void test_usage_before_local_traffic_is_internet(void **state)
+{
+	static const char *const before[] = {
+		"sql/001_init.sql",	    "sql/002_metering.sql", "sql/003_log.sql",
+		"sql/004_billing.sql",	    "sql/005_pruned.sql",   "sql/006_gaps_unlogged.sql",
+		"sql/007_close_starts.sql",
+	};
+	struct fixture *f = *state;
+	struct store_usage_row *rows;
+	struct store_imported *imported;
+	struct store *store;
+	char errbuf[256];
+	sqlite3 *db;
+	size_t n;
+
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	for (size_t i = 0; i < sizeof(before) / sizeof(before[0]); i++) {
+		char *sql = read_source_file(before[i], NULL);
+
+		assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+		free(sql);
+	}
+	assert_int_equal(
+		sqlite3_exec(db,
+			     "PRAGMA user_version = 7;"
+			     "INSERT INTO households (id, name, joined_at) VALUES (1, 'A', "
+			     "'2026-10-01');"
+			     "INSERT INTO usage_buckets VALUES (1790812800, 1, 1000, 2000);"
+			     "INSERT INTO usage_hourly VALUES (1790809200, 1, 30, 40);"
+			     "UPDATE meter_state SET rolled_up_to = 1790812800;"
+			     "INSERT INTO usage_imports (household_id, bucket_start, bytes_up, "
+			     "bytes_down, reason, actor, log_index) VALUES (1, 1790809200, 30, 40, "
+			     "'old meter', 'admin', 0);",
+			     NULL, NULL, NULL),
+		SQLITE_OK);
+	sqlite3_close(db);
+
+	assert_int_equal(store_open(f->path, &store, errbuf, sizeof(errbuf)), 0);
+	assert_int_equal(store_usage_rows(store, 1, 1790809200, 1790816400, false, &rows, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(rows[0].bytes_up, 30);
+	assert_int_equal(rows[0].bytes_down, 40);
+	assert_int_equal(rows[1].bytes_up, 1000);
+	assert_int_equal(rows[1].bytes_down, 2000);
+	for (size_t i = 0; i < n; i++)
+		assert_true(rows[i].local_up == 0 && rows[i].local_down == 0);
+	free(rows);
+	assert_int_equal(store_usage_imported(store, 1, 2, 1790809200, 1790816400, &imported, &n),
+			 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(imported[0].bytes_up, 30);
+	assert_int_equal(imported[0].local_up + imported[0].local_down, 0);
+	free(imported);
 	store_free(store);
 }
 
@@ -757,6 +817,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rollback_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tariff_drafts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_counts_past_int64_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_usage_before_local_traffic_is_internet, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
