@@ -21,17 +21,9 @@
 #include "coopbill/store.h"
 #include "coopbill/tz.h"
 
-#define HOUSEHOLDS 5
+#include "ledger-fixture.h"
 
-/* Peak 18:00-23:00 on weekdays in whole hours: hourly totals serve it. */
-static const char hourly_tariff[] =
-	"{\"name\":\"Hours\",\"currency\":\"EUR\",\"valid_from\":\"2026-10-01\","
-	"\"fixed_fee\":{\"amount_minor\":1000,\"prorate\":true},"
-	"\"usage_charges\":[{\"name\":\"Peak\",\"direction\":\"down\",\"windows\":[{\"days\":"
-	"[\"mon\",\"tue\",\"wed\",\"thu\",\"fri\"],\"from\":\"18:00\",\"to\":\"23:00\"}],"
-	"\"tiers\":[{\"price_per_gb_minor\":70}]},{\"name\":\"Rest\",\"direction\":\"both\","
-	"\"tiers\":[{\"price_per_gb_minor\":9}]}],"
-	"\"cost_sharing\":{\"categories\":[\"transit\"],\"equal_bp\":2500,\"direction\":\"down\"}}";
+#define HOUSEHOLDS 5
 
 struct fixture {
 	char dir[64];
@@ -46,8 +38,7 @@ static int setup(void **state)
 	int64_t id;
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/coopbill-bill.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	test_dir_make(f->dir, sizeof(f->dir), "bill");
 	snprintf(path, sizeof(path), "%s/coopbill.db", f->dir);
 	assert_int_equal(store_open(path, &f->store, errbuf, sizeof(errbuf)), 0);
 	assert_int_equal(tz_zone_load("UTC", &f->zone), 0);
@@ -63,27 +54,17 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char command[128];
 
 	store_free(f->store);
 	tz_zone_free(f->zone);
-	snprintf(command, sizeof(command), "rm -rf %s", f->dir);
-	assert_int_equal(system(command), 0);
+	test_dir_remove(f->dir);
 	free(f);
 	return 0;
 }
 
 static int64_t publish_from(struct store *store, const char *valid_from, const char *document)
 {
-	int64_t id;
-
-	assert_int_equal(store_tariff_insert(store, "t", valid_from, document,
-					     "0000000000000000000000000000000000000000000000000000"
-					     "000000000000",
-					     &id),
-			 0);
-	assert_int_equal(store_tariff_publish(store, id, "signature", 0), 0);
-	return id;
+	return tariff_publish_from(store, "t", valid_from, document);
 }
 
 static void publish(struct store *store, const char *document)
@@ -95,22 +76,8 @@ static void publish(struct store *store, const char *document)
  * every household, and an expense to share. */
 static void usage_load(struct store *store)
 {
-	uint64_t state = 12345;
-
 	assert_int_equal(store_begin(store), 0);
-	for (int64_t t = 1790812800; t < 1793491200; t += 300 * 7) {
-		for (int64_t h = 1; h <= HOUSEHOLDS; h++) {
-			state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-			struct store_usage_row row = {
-				t, h, (state >> 40) % 90000000, (state >> 20) % 400000000, 0, 0
-			};
-
-			assert_int_equal(store_usage_add_rows(store, 0, &row, 1), 0);
-		}
-	}
-	assert_int_equal(store_expense_insert(store, "2026-10", "transit", 10001, "upstream", NULL,
-					      "test", 0, NULL),
-			 0);
+	usage_october_add(store, HOUSEHOLDS, 300 * 7);
 	assert_int_equal(store_commit(store), 0);
 }
 
@@ -161,7 +128,7 @@ static void test_hourly_and_buckets_agree(void **state)
 	struct fixture *f = *state;
 	char *from_buckets, *from_hours, *after_prune;
 
-	publish(f->store, hourly_tariff);
+	publish(f->store, october_tariff);
 	usage_load(f->store);
 	/* Nothing rolled up yet: all from the buckets. */
 	from_buckets = invoices(f);
@@ -186,7 +153,7 @@ static void test_hourly_and_buckets_agree(void **state)
 static void test_off_hour_window_uses_buckets(void **state)
 {
 	struct fixture *f = *state;
-	char *document = strdup(hourly_tariff), *edge, *before, *after;
+	char *document = strdup(october_tariff), *edge, *before, *after;
 
 	edge = strstr(document, "18:00");
 	memcpy(edge, "18:05", 5);
@@ -223,7 +190,7 @@ static void test_off_hour_window_uses_buckets(void **state)
 static void test_import_before_pruned_hours(void **state)
 {
 	struct fixture *f = *state;
-	char *document = strdup(hourly_tariff), *text;
+	char *document = strdup(october_tariff), *text;
 	const int64_t pruned = 1792497600; /* 2026-10-20T12:00:00Z */
 	struct store_usage_row late = { pruned, 1, 0, 1000000000, 0, 0 },
 			       early = { pruned - 86400, 1, 0, 1000000000, 0, 0 };
@@ -261,7 +228,7 @@ static void test_usage_past_64_bits_fails_cleanly(void **state)
 	char errbuf[256];
 	bool done = false;
 
-	publish(f->store, hourly_tariff);
+	publish(f->store, october_tariff);
 	assert_int_equal(store_usage_add_rows(f->store, 0, rows, 2), 0);
 	assert_int_equal(
 		bill_run_new(f->store, f->zone, &october, INT64_MAX, &run, errbuf, sizeof(errbuf)),
@@ -284,7 +251,7 @@ static void test_close_shares_what_it_began_with(void **state)
 	enum store_period_state period_state;
 	char *before, *after, closing[8];
 
-	publish(f->store, hourly_tariff);
+	publish(f->store, october_tariff);
 	usage_load(f->store);
 	assert_int_equal(store_period_state(f->store, "2026-10", &period_state), 0);
 	assert_int_equal(period_state, STORE_PERIOD_OPEN);
@@ -320,12 +287,12 @@ static void test_close_shares_what_it_began_with(void **state)
 static void test_later_own_tariff_follows_cooperative(void **state)
 {
 	struct fixture *f = *state;
-	char *document = strdup(hourly_tariff), *text;
+	char *document = strdup(october_tariff), *text;
 	struct household *household;
 	json_t *all;
 	int64_t later_id;
 
-	publish(f->store, hourly_tariff);
+	publish(f->store, october_tariff);
 	memcpy(strstr(document, "2026-10-01"), "2026-12-01", 10);
 	later_id = publish_from(f->store, "2026-12-01", document);
 	assert_int_equal(store_household_get(f->store, 1, &household), 0);
@@ -423,7 +390,7 @@ static void test_invoice_imports_cost_stays_flat(void **state)
 	json_t *imported = NULL;
 	double before_ms, after_ms;
 
-	publish(f->store, hourly_tariff);
+	publish(f->store, october_tariff);
 	import_rows(f->store, october, 2);
 	before_ms = invoices_cpu_ms_least(f, &imported);
 	assert_int_equal(json_integer_value(json_object_get(imported, "rows")), 2);
@@ -509,7 +476,7 @@ static void test_membership_ends_with_local_day(void **state)
 	tz_zone_free(f->zone);
 	f->zone = NULL;
 	assert_int_equal(tz_zone_load("Europe/Madrid", &f->zone), 0);
-	publish(f->store, hourly_tariff);
+	publish(f->store, october_tariff);
 	assert_int_equal(store_household_insert(f->store, &spring, &spring_id), 0);
 	assert_int_equal(store_household_insert(f->store, &autumn, &autumn_id), 0);
 

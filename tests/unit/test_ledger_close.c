@@ -22,23 +22,14 @@
 #include "coopbill/tlog.h"
 #include "coopbill/tz.h"
 
+#include "ledger-fixture.h"
+
 #define HOUSEHOLDS 4
 /* When the close runs, and what the tlog stamps its entries with: fixed, so
  * that two closes can be compared byte for byte. */
 #define CLOSE_NOW_S 1800000000
 
 static const struct period october = { 2026, 10 };
-
-/* A fixed fee, two usage charges and the transit costs shared, a quarter
- * equally and the rest by download. */
-static const char tariff[] =
-	"{\"name\":\"Shared\",\"currency\":\"EUR\",\"valid_from\":\"2026-10-01\","
-	"\"fixed_fee\":{\"amount_minor\":1000,\"prorate\":true},"
-	"\"usage_charges\":[{\"name\":\"Peak\",\"direction\":\"down\",\"windows\":[{\"days\":"
-	"[\"mon\",\"tue\",\"wed\",\"thu\",\"fri\"],\"from\":\"18:00\",\"to\":\"23:00\"}],"
-	"\"tiers\":[{\"price_per_gb_minor\":70}]},{\"name\":\"Rest\",\"direction\":\"both\","
-	"\"tiers\":[{\"price_per_gb_minor\":9}]}],"
-	"\"cost_sharing\":{\"categories\":[\"transit\"],\"equal_bp\":2500,\"direction\":\"down\"}}";
 
 struct fixture {
 	char dir[64];
@@ -54,24 +45,8 @@ static int64_t fixed_clock_s(void)
 
 static void fixture_open(struct fixture *f)
 {
-	char errbuf[256];
-
-	snprintf(f->db, sizeof(f->db), "%s/coopbill.db", f->dir);
-	f->config.database_path = f->db;
-	f->ledger.config = &f->config;
-	assert_int_equal(store_open(f->db, &f->ledger.store, errbuf, sizeof(errbuf)), 0);
-	assert_int_equal(ledger_tlog_open(f->ledger.store, &f->config, &f->ledger.tlog, errbuf,
-					  sizeof(errbuf)),
-			 0);
+	ledger_fixture_open(f->dir, f->db, sizeof(f->db), &f->config, &f->ledger);
 	ledger_tlog_clock_set(f->ledger.tlog, fixed_clock_s);
-}
-
-static void fixture_close(struct fixture *f)
-{
-	ledger_tlog_free(f->ledger.tlog);
-	store_free(f->ledger.store);
-	f->ledger.tlog = NULL;
-	f->ledger.store = NULL;
 }
 
 /* Households with their tlog entries (and so their salts), the tariff, a
@@ -79,8 +54,6 @@ static void fixture_close(struct fixture *f)
 static void cooperative_load(struct fixture *f)
 {
 	struct store *store = f->ledger.store;
-	uint64_t state = 12345;
-	int64_t id;
 
 	assert_int_equal(store_begin(store), 0);
 	for (int i = 0; i < HOUSEHOLDS; i++) {
@@ -91,25 +64,8 @@ static void cooperative_load(struct fixture *f)
 			ledger_tlog_log_household(f->ledger.tlog, "household-created", &household),
 			0);
 	}
-	assert_int_equal(store_tariff_insert(store, "Shared", "2026-10-01", tariff,
-					     "0000000000000000000000000000000000000000000000000000"
-					     "000000000000",
-					     &id),
-			 0);
-	assert_int_equal(store_tariff_publish(store, id, "signature", 0), 0);
-	for (int64_t t = 1790812800; t < 1793491200; t += 300 * 11) {
-		for (int64_t h = 1; h <= HOUSEHOLDS; h++) {
-			state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-			struct store_usage_row row = {
-				t, h, (state >> 40) % 90000000, (state >> 20) % 400000000, 0, 0
-			};
-
-			assert_int_equal(store_usage_add_rows(store, 0, &row, 1), 0);
-		}
-	}
-	assert_int_equal(store_expense_insert(store, "2026-10", "transit", 10001, "upstream", NULL,
-					      "test", 0, NULL),
-			 0);
+	tariff_publish_from(store, "Shared", "2026-10-01", october_tariff);
+	usage_october_add(store, HOUSEHOLDS, 300 * 11);
 	assert_int_equal(store_commit(store), 0);
 }
 
@@ -118,12 +74,9 @@ static int setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	strcpy(f->dir, "/tmp/coopbill-close.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	f->config.log_origin = (char *)"coop.example/log";
-	f->config.log_key_file = (char *)"";
+	test_dir_make(f->dir, sizeof(f->dir), "close");
+	ledger_fixture_config(&f->config);
 	strcpy(f->config.currency, "EUR");
-	assert_int_equal(tz_zone_load("UTC", &f->config.zone), 0);
 	fixture_open(f);
 	cooperative_load(f);
 	*state = f;
@@ -133,14 +86,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[160];
+	char copy[80];
 
-	fixture_close(f);
-	tz_zone_free(f->config.zone);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s %s.copy", f->dir, f->dir);
-	assert_int_equal(system(cmd), 0);
-	free(f);
-	return 0;
+	snprintf(copy, sizeof(copy), "%s.copy", f->dir);
+	test_dir_remove(copy);
+	return ledger_fixture_free(f, &f->ledger, &f->config, f->dir);
 }
 
 static struct ledger_close *close_begin(struct fixture *f, int64_t now_s,
@@ -346,7 +296,7 @@ static void test_interrupted_close_is_identical(void **state)
 	struct ledger_closed_period through, interrupted;
 	char cmd[160], *through_invoices, *through_tlog, *resumed_invoices, *resumed_tlog;
 
-	fixture_close(f);
+	ledger_fixture_close(&f->ledger);
 	snprintf(copy.dir, sizeof(copy.dir), "%.40s.copy", f->dir);
 	snprintf(cmd, sizeof(cmd), "cp -a %s %s", f->dir, copy.dir);
 	assert_int_equal(system(cmd), 0);
@@ -360,7 +310,7 @@ static void test_interrupted_close_is_identical(void **state)
 	close_interrupted(&copy, &interrupted);
 	resumed_invoices = invoice_documents(&copy);
 	resumed_tlog = tlog_text(&copy);
-	fixture_close(&copy);
+	ledger_fixture_close(&copy.ledger);
 
 	assert_string_equal(resumed_invoices, through_invoices);
 	assert_string_equal(resumed_tlog, through_tlog);

@@ -22,6 +22,8 @@
 #include "coopbill/store.h"
 #include "coopbill/tz.h"
 
+#include "ledger-fixture.h"
+
 struct fixture {
 	char dir[64];
 	char db[96];
@@ -34,23 +36,13 @@ static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct household household = { .name = (char *)"Garcia", .joined_at = "2026-01-01" };
-	char errbuf[256];
 
 	assert_non_null(f);
-	strcpy(f->dir, "/tmp/coopbill-entries.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->db, sizeof(f->db), "%s/coopbill.db", f->dir);
-	f->config.database_path = f->db;
-	f->config.log_origin = (char *)"coop.example/log";
-	f->config.log_key_file = (char *)"";
+	test_dir_make(f->dir, sizeof(f->dir), "entries");
+	ledger_fixture_config(&f->config);
 	f->config.meter_bucket_s = 300;
 	strcpy(f->config.currency, "EUR");
-	assert_int_equal(tz_zone_load("UTC", &f->config.zone), 0);
-	assert_int_equal(store_open(f->db, &f->ledger.store, errbuf, sizeof(errbuf)), 0);
-	assert_int_equal(ledger_tlog_open(f->ledger.store, &f->config, &f->ledger.tlog, errbuf,
-					  sizeof(errbuf)),
-			 0);
-	f->ledger.config = &f->config;
+	ledger_fixture_open(f->dir, f->db, sizeof(f->db), &f->config, &f->ledger);
 	assert_int_equal(store_household_insert(f->ledger.store, &household, &f->household), 0);
 	*state = f;
 	return 0;
@@ -59,23 +51,13 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char command[128];
 
-	ledger_tlog_free(f->ledger.tlog);
-	store_free(f->ledger.store);
-	tz_zone_free(f->config.zone);
-	snprintf(command, sizeof(command), "rm -rf %s", f->dir);
-	assert_int_equal(system(command), 0);
-	free(f);
-	return 0;
+	return ledger_fixture_free(f, &f->ledger, &f->config, f->dir);
 }
 
 static int64_t tlog_size(const struct fixture *f)
 {
-	int64_t size;
-
-	assert_int_equal(store_tlog_size(f->ledger.store, &size), 0);
-	return size;
+	return ledger_fixture_tlog_size(f->ledger.store);
 }
 
 static int64_t balance(const struct fixture *f)

@@ -21,6 +21,8 @@
 #include "coopbill/store.h"
 #include "coopbill/tz.h"
 
+#include "ledger-fixture.h"
+
 struct fixture {
 	char dir[64];
 	char db[96];
@@ -33,21 +35,12 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	char errbuf[256], hint[CIDR_TEXT_MAX];
+	char hint[CIDR_TEXT_MAX];
 
 	assert_non_null(f);
-	strcpy(f->dir, "/tmp/coopbill-households.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->db, sizeof(f->db), "%s/coopbill.db", f->dir);
-	f->config.database_path = f->db;
-	f->config.log_origin = (char *)"coop.example/log";
-	f->config.log_key_file = (char *)"";
-	assert_int_equal(tz_zone_load("UTC", &f->config.zone), 0);
-	assert_int_equal(store_open(f->db, &f->ledger.store, errbuf, sizeof(errbuf)), 0);
-	assert_int_equal(ledger_tlog_open(f->ledger.store, &f->config, &f->ledger.tlog, errbuf,
-					  sizeof(errbuf)),
-			 0);
-	f->ledger.config = &f->config;
+	test_dir_make(f->dir, sizeof(f->dir), "households");
+	ledger_fixture_config(&f->config);
+	ledger_fixture_open(f->dir, f->db, sizeof(f->db), &f->config, &f->ledger);
 	assert_int_equal(cidr_parse("10.0.1.0/24", &f->ranges[0], hint), 0);
 	assert_int_equal(cidr_parse("2001:db8:1::/56", &f->ranges[1], hint), 0);
 	assert_int_equal(cidr_parse("10.0.1.10/32", &f->ranges[2], hint), 0);
@@ -58,23 +51,13 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char command[128];
 
-	ledger_tlog_free(f->ledger.tlog);
-	store_free(f->ledger.store);
-	tz_zone_free(f->config.zone);
-	snprintf(command, sizeof(command), "rm -rf %s", f->dir);
-	assert_int_equal(system(command), 0);
-	free(f);
-	return 0;
+	return ledger_fixture_free(f, &f->ledger, &f->config, f->dir);
 }
 
 static int64_t tlog_size(struct fixture *f)
 {
-	int64_t size;
-
-	assert_int_equal(store_tlog_size(f->ledger.store, &size), 0);
-	return size;
+	return ledger_fixture_tlog_size(f->ledger.store);
 }
 
 /* Whether the newest tlog entry holds text. */

@@ -21,6 +21,8 @@
 #include "coopbill/store.h"
 #include "coopbill/tlog.h"
 
+#include "ledger-fixture.h"
+
 /* The day the treasurer acts on, and so the notice counts from. */
 static const struct date today = { 2026, 1, 10 };
 
@@ -34,23 +36,14 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	char errbuf[256];
 
 	assert_non_null(f);
-	strcpy(f->dir, "/tmp/coopbill-tariffs.XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	snprintf(f->db, sizeof(f->db), "%s/coopbill.db", f->dir);
-	f->config.database_path = f->db;
-	f->config.log_origin = (char *)"coop.example/log";
-	f->config.log_key_file = (char *)"";
+	test_dir_make(f->dir, sizeof(f->dir), "tariffs");
+	ledger_fixture_config(&f->config);
 	f->config.meter_bucket_s = 300;
 	f->config.notice_days = 30;
 	strcpy(f->config.currency, "EUR");
-	f->ledger.config = &f->config;
-	assert_int_equal(store_open(f->db, &f->ledger.store, errbuf, sizeof(errbuf)), 0);
-	assert_int_equal(ledger_tlog_open(f->ledger.store, &f->config, &f->ledger.tlog, errbuf,
-					  sizeof(errbuf)),
-			 0);
+	ledger_fixture_open(f->dir, f->db, sizeof(f->db), &f->config, &f->ledger);
 	*state = f;
 	return 0;
 }
@@ -58,14 +51,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
 
-	ledger_tlog_free(f->ledger.tlog);
-	store_free(f->ledger.store);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
-	assert_int_equal(system(cmd), 0);
-	free(f);
-	return 0;
+	return ledger_fixture_free(f, &f->ledger, &f->config, f->dir);
 }
 
 /* A tariff document named name, valid from a period's first day, in
