@@ -14,11 +14,14 @@
 #include "coopbill/tariff.h"
 
 /* Traffic of one household in one bucket, attributed wholly to the bucket's
- * start (UTC). */
+ * start (UTC): bytes_up and bytes_down through the uplinks (internet),
+ * local_up and local_down through the gateway without crossing one. */
 struct rate_slice {
 	int64_t start_s;
 	uint64_t bytes_up;
 	uint64_t bytes_down;
+	uint64_t local_up;
+	uint64_t local_down;
 };
 
 /* The cooperative's UTC offsets during a period: spans[i].offset_s is in force
@@ -41,7 +44,7 @@ void rate_zone_fixed(int32_t offset_s, struct rate_zone *ret_zone);
 /* A household's share of the shared costs of a period, with what explains it. */
 struct rate_household_usage {
 	int64_t id;
-	uint64_t usage_bytes; /* in the tariff's cost_sharing direction */
+	uint64_t usage_bytes; /* internet, in the tariff's cost_sharing direction */
 };
 struct rate_cost_share {
 	int64_t amount_minor; /* equal_minor + usage_minor */
@@ -66,17 +69,21 @@ int rate_cost_shares(int64_t pool_minor, int32_t equal_bp,
 		     struct rate_cost_share *ret_shares);
 
 /* A household's usage in a period as a tariff charges it: the bytes each
- * usage charge takes and the totals, summed slice by slice in any order.
- * Start from all zeros. */
+ * usage charge takes (a local charge local bytes, an internet one internet
+ * bytes) and the totals, summed slice by slice in any order. Start from all
+ * zeros. */
 struct rate_usage {
-	uint64_t bytes_up;
+	uint64_t bytes_up; /* internet */
 	uint64_t bytes_down;
+	uint64_t local_up;
+	uint64_t local_down;
 	uint64_t charge_bytes[TARIFF_CHARGES_MAX];
 	size_t zone_span; /* where the last slice's offset was found: a hint */
 };
 
-/* A usage's bytes in a direction (what a cost share is weighed by); -ERANGE
- * if they do not fit in 64 bits. */
+/* A usage's internet bytes in a direction (what a cost share is weighed by:
+ * local traffic costs the cooperative no transit); -ERANGE if they do not
+ * fit in 64 bits. */
 int rate_usage_bytes(const struct rate_usage *usage, enum tariff_direction direction,
 		     uint64_t *ret_bytes);
 
@@ -133,6 +140,7 @@ struct rate_line {
 struct rate_charge_total {
 	char *name;
 	enum tariff_direction direction;
+	enum tariff_scope scope;
 	uint64_t bytes;
 };
 
@@ -148,8 +156,10 @@ struct rate_invoice {
 
 	struct rate_charge_total *charges; /* one per usage charge, in tariff order */
 	size_t n_charges;
-	uint64_t bytes_up, bytes_down;
-	uint64_t uncharged_bytes; /* bytes no usage charge took: free */
+	uint64_t bytes_up, bytes_down; /* internet */
+	uint64_t local_up, local_down;
+	uint64_t uncharged_bytes;	/* internet bytes no usage charge took: free */
+	uint64_t local_uncharged_bytes; /* local bytes no usage charge took: free */
 
 	/* The lines before tax: charges plus any minimum top-up or cap. */
 	int64_t subtotal_minor;

@@ -35,6 +35,14 @@ enum tariff_direction {
 	TARIFF_DIRECTION_BOTH = 3, /* DOWN | UP */
 };
 
+/* Which traffic a usage charge prices: what crossed an uplink (the
+ * internet, what costs the cooperative transit) or what went through the
+ * gateway without crossing one (local). */
+enum tariff_scope {
+	TARIFF_SCOPE_INTERNET = 0, /* the default: a charge without "scope" */
+	TARIFF_SCOPE_LOCAL = 1,
+};
+
 /* A weekly time window in the cooperative's local time. */
 struct tariff_window {
 	uint8_t days;	  /* bit 0 Monday ... bit 6 Sunday */
@@ -54,6 +62,7 @@ struct tariff_tier {
 struct tariff_charge {
 	char *name;
 	enum tariff_direction direction;
+	enum tariff_scope scope;
 	struct tariff_window *windows; /* n_windows == 0: any time */
 	size_t n_windows;
 	int64_t allowance_gb;
@@ -101,8 +110,10 @@ struct tariff {
 
 	/* Derived for the rating engine: for downloads [0] and uploads [1], the
 	 * index of the first charge that takes the bytes of a bucket starting in
-	 * each slot of the local week, or TARIFF_SLOT_NOTHING. */
+	 * each slot of the local week, or TARIFF_SLOT_NOTHING; internet traffic
+	 * goes by charge_by_slot, local traffic by local_charge_by_slot. */
 	uint8_t charge_by_slot[2][TARIFF_WEEK_SLOTS];
+	uint8_t local_charge_by_slot[2][TARIFF_WEEK_SLOTS];
 
 	/* What tariff_canonical_json() returns a copy of. */
 	char *canonical_json;
@@ -129,3 +140,6 @@ const char *tariff_schema_json(void);
 
 /* "down", "up" or "both". */
 const char *tariff_direction_name(enum tariff_direction direction);
+
+/* "internet" or "local". */
+const char *tariff_scope_name(enum tariff_scope scope);

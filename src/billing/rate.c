@@ -1,5 +1,5 @@
 /* The rating engine: usage slices into per-charge totals (one table lookup
- * per slice and direction), totals into priced bands, then the fixed fee,
+ * per slice, direction and scope), totals into priced bands, then the fixed fee,
  * the cost share, minimum or cap and tax, each line with its arithmetic in
  * words. Pure and deterministic: same input, same invoice. */
 #include <errno.h>
@@ -252,12 +252,15 @@ static int add_fixed_fee(struct builder *b, int64_t period_s, int64_t member_s)
 }
 
 /* One line per band of a charge's period total that holds any bytes: the
- * allowance (free), then each tier between its lower and upper edge. */
+ * allowance (free), then each tier between its lower and upper edge. A local
+ * charge's explanations say that they price local traffic; an internet
+ * charge's read as they did before local traffic was counted. */
 static int add_usage(struct builder *b, const struct tariff_charge *charge, uint64_t total)
 {
 	int64_t allowance_bytes = charge->allowance_gb * TARIFF_BYTES_PER_GB, lower;
 	char quantity_gb[GB_TEXT_MAX], lower_gb[GB_TEXT_MAX], upper_gb[GB_TEXT_MAX];
 	char price[MONEY_TEXT_MAX + 8], amount[MONEY_TEXT_MAX + 8];
+	const char *traffic = charge->scope == TARIFF_SCOPE_LOCAL ? " (local traffic)" : "";
 	int r;
 
 	/* A total is billed as a count of bytes, an int64 on the invoice. */
@@ -274,8 +277,8 @@ static int add_usage(struct builder *b, const struct tariff_charge *charge, uint
 			return -ENOMEM;
 		r = add_line(b, RATE_LINE_USAGE, description, quantity, "byte", 0,
 			     TARIFF_BYTES_PER_GB, 0,
-			     sentence("%s GB of %s within the %s GB allowance, free = %s",
-				      quantity_gb, charge->name, upper_gb,
+			     sentence("%s GB of %s%s within the %s GB allowance, free = %s",
+				      quantity_gb, charge->name, traffic, upper_gb,
 				      money_text(b, 0, amount)));
 		free(description);
 		if (r < 0)
@@ -324,8 +327,9 @@ static int add_usage(struct builder *b, const struct tariff_charge *charge, uint
 			return -ENOMEM;
 		r = add_line(b, RATE_LINE_USAGE, description, quantity, "byte",
 			     tier->price_per_gb_minor, TARIFF_BYTES_PER_GB, amount_minor,
-			     sentence("%s GB of %s%s × %s/GB = %s", quantity_gb, charge->name,
-				      range, money_text(b, tier->price_per_gb_minor, price),
+			     sentence("%s GB of %s%s%s × %s/GB = %s", quantity_gb, charge->name,
+				      traffic, range,
+				      money_text(b, tier->price_per_gb_minor, price),
 				      money_text(b, amount_minor, amount)));
 		free(description);
 		if (r < 0)
@@ -525,30 +529,36 @@ static size_t week_slot(int64_t local_s)
 	return (size_t)(weekday * SLOTS_PER_DAY + second_of_day / TARIFF_SLOT_S);
 }
 
-/* The hot loop: a zone lookup, a table lookup and a few additions. */
+/* Adds bytes to the charge a slot table gives, if any. */
+static int charge_add(struct rate_usage *usage, uint8_t charge, uint64_t bytes)
+{
+	if (charge != TARIFF_SLOT_NOTHING &&
+	    __builtin_add_overflow(usage->charge_bytes[charge], bytes,
+				   &usage->charge_bytes[charge]))
+		return -ERANGE;
+	return 0;
+}
+
+/* The hot loop: a zone lookup, table lookups and a few additions. */
 int rate_usage_add(struct rate_usage *usage, const struct tariff *tariff,
 		   const struct rate_zone *zone, int64_t period_start_s, int64_t period_end_s,
 		   const struct rate_slice *slice)
 {
 	size_t slot;
-	uint8_t charge;
 
 	if (slice->start_s < period_start_s || slice->start_s >= period_end_s || zone->n < 1 ||
 	    usage->zone_span >= zone->n)
 		return -EINVAL;
 	slot = week_slot(slice->start_s + zone_offset(zone, slice->start_s, &usage->zone_span));
 	if (__builtin_add_overflow(usage->bytes_down, slice->bytes_down, &usage->bytes_down) ||
-	    __builtin_add_overflow(usage->bytes_up, slice->bytes_up, &usage->bytes_up))
+	    __builtin_add_overflow(usage->bytes_up, slice->bytes_up, &usage->bytes_up) ||
+	    __builtin_add_overflow(usage->local_down, slice->local_down, &usage->local_down) ||
+	    __builtin_add_overflow(usage->local_up, slice->local_up, &usage->local_up))
 		return -ERANGE;
-	charge = tariff->charge_by_slot[0][slot];
-	if (charge != TARIFF_SLOT_NOTHING &&
-	    __builtin_add_overflow(usage->charge_bytes[charge], slice->bytes_down,
-				   &usage->charge_bytes[charge]))
-		return -ERANGE;
-	charge = tariff->charge_by_slot[1][slot];
-	if (charge != TARIFF_SLOT_NOTHING &&
-	    __builtin_add_overflow(usage->charge_bytes[charge], slice->bytes_up,
-				   &usage->charge_bytes[charge]))
+	if (charge_add(usage, tariff->charge_by_slot[0][slot], slice->bytes_down) < 0 ||
+	    charge_add(usage, tariff->charge_by_slot[1][slot], slice->bytes_up) < 0 ||
+	    charge_add(usage, tariff->local_charge_by_slot[0][slot], slice->local_down) < 0 ||
+	    charge_add(usage, tariff->local_charge_by_slot[1][slot], slice->local_up) < 0)
 		return -ERANGE;
 	return 0;
 }
@@ -572,6 +582,8 @@ static int sum_usage(const struct rate_input *input, struct rate_invoice *invoic
 	}
 	invoice->bytes_up = usage->bytes_up;
 	invoice->bytes_down = usage->bytes_down;
+	invoice->local_up = usage->local_up;
+	invoice->local_down = usage->local_down;
 	for (size_t i = 0; i < invoice->n_charges; i++)
 		invoice->charges[i].bytes = usage->charge_bytes[i];
 	return 0;
@@ -611,7 +623,7 @@ int rate_invoice_new(const struct rate_input *input, struct rate_invoice **ret_i
 	struct rate_invoice *invoice;
 	struct builder b;
 	int64_t period_s, member_s, charges_minor;
-	uint64_t all_bytes, charged = 0;
+	uint64_t all_bytes, all_local_bytes, charged = 0, local_charged = 0;
 	int r;
 
 	if (!input)
@@ -665,6 +677,7 @@ int rate_invoice_new(const struct rate_input *input, struct rate_invoice **ret_i
 				goto out;
 			}
 			invoice->charges[i].direction = tariff->charges[i].direction;
+			invoice->charges[i].scope = tariff->charges[i].scope;
 			invoice->n_charges++;
 		}
 	}
@@ -672,15 +685,22 @@ int rate_invoice_new(const struct rate_input *input, struct rate_invoice **ret_i
 	r = sum_usage(input, invoice);
 	if (r < 0)
 		goto out;
-	if (__builtin_add_overflow(invoice->bytes_up, invoice->bytes_down, &all_bytes)) {
+	if (__builtin_add_overflow(invoice->bytes_up, invoice->bytes_down, &all_bytes) ||
+	    __builtin_add_overflow(invoice->local_up, invoice->local_down, &all_local_bytes)) {
 		r = -ERANGE;
 		goto out;
 	}
-	/* Each byte went to at most one charge: the charges add up to at most
-	 * all_bytes, so neither the sum nor the difference wraps. */
-	for (size_t i = 0; i < invoice->n_charges; i++)
-		charged += invoice->charges[i].bytes;
+	/* Each byte went to at most one charge of its scope: the charges of a
+	 * scope add up to at most its bytes, so neither the sum nor the
+	 * difference wraps. */
+	for (size_t i = 0; i < invoice->n_charges; i++) {
+		if (invoice->charges[i].scope == TARIFF_SCOPE_LOCAL)
+			local_charged += invoice->charges[i].bytes;
+		else
+			charged += invoice->charges[i].bytes;
+	}
 	invoice->uncharged_bytes = all_bytes - charged;
+	invoice->local_uncharged_bytes = all_local_bytes - local_charged;
 
 	if (tariff->has_fixed_fee && (r = add_fixed_fee(&b, period_s, member_s)) < 0)
 		goto out;
@@ -782,6 +802,7 @@ static int charge_to_json(const struct rate_charge_total *total, json_t *charges
 	if ((r = set(object, "name", json_string(total->name))) < 0 ||
 	    (r = set(object, "direction", json_string(tariff_direction_name(total->direction)))) <
 		    0 ||
+	    (r = set(object, "scope", json_string(tariff_scope_name(total->scope)))) < 0 ||
 	    (r = set_count(object, "bytes", total->bytes)) < 0)
 		return r;
 	return 0;
@@ -802,7 +823,10 @@ static int usage_to_json(const struct rate_invoice *invoice, json_t *object)
 			return r;
 	if ((r = set_count(usage, "bytes_up", invoice->bytes_up)) < 0 ||
 	    (r = set_count(usage, "bytes_down", invoice->bytes_down)) < 0 ||
-	    (r = set_count(usage, "uncharged_bytes", invoice->uncharged_bytes)) < 0)
+	    (r = set_count(usage, "local_up", invoice->local_up)) < 0 ||
+	    (r = set_count(usage, "local_down", invoice->local_down)) < 0 ||
+	    (r = set_count(usage, "uncharged_bytes", invoice->uncharged_bytes)) < 0 ||
+	    (r = set_count(usage, "local_uncharged_bytes", invoice->local_uncharged_bytes)) < 0)
 		return r;
 	return 0;
 }

@@ -229,6 +229,34 @@ static int parse_direction(struct parse *p, json_t *value, enum tariff_direction
 	return fail(p, "must be \"down\", \"up\" or \"both\"");
 }
 
+static int scope_member(struct parse *p, json_t *object, enum tariff_scope *ret_scope)
+{
+	static const enum tariff_scope scopes[] = { TARIFF_SCOPE_INTERNET, TARIFF_SCOPE_LOCAL };
+	json_t *value = NULL;
+	const char *text;
+	int r;
+
+	/* Absent means internet: the text of a tariff published before local
+	 * traffic was counted stays as it was, and so does its hash. */
+	r = enter(p, object, "scope", false, &value);
+	if (r < 0)
+		return r;
+	*ret_scope = TARIFF_SCOPE_INTERNET;
+	if (value) {
+		size_t i = 0;
+
+		text = json_string_value(value);
+		while (i < sizeof(scopes) / sizeof(scopes[0]) &&
+		       !(text && strcmp(text, tariff_scope_name(scopes[i])) == 0))
+			i++;
+		if (i == sizeof(scopes) / sizeof(scopes[0]))
+			return fail(p, "must be \"internet\" or \"local\"");
+		*ret_scope = scopes[i];
+	}
+	path_pop(p);
+	return 0;
+}
+
 static int parse_array(struct parse *p, json_t *value, size_t min, size_t max, const char *what)
 {
 	if (json_is_array(value) && json_array_size(value) >= min && json_array_size(value) <= max)
@@ -509,14 +537,15 @@ static int parse_tiers(struct parse *p, json_t *value, struct tariff_charge *cha
 static int parse_charge(struct parse *p, json_t *value, void *ret)
 {
 	struct tariff_charge *charge = ret;
-	static const char *const keys[] = { "name", "direction", "windows", "allowance_gb",
-					    "tiers" };
+	static const char *const keys[] = { "name",    "direction",    "scope",
+					    "windows", "allowance_gb", "tiers" };
 	json_t *windows = NULL, *tiers = NULL;
 	int r;
 
-	if ((r = check_object(p, value, keys, 5)) < 0 ||
+	if ((r = check_object(p, value, keys, sizeof(keys) / sizeof(keys[0]))) < 0 ||
 	    (r = text_member(p, value, "name", true, TARIFF_NAME_MAX, &charge->name)) < 0 ||
-	    (r = direction_member(p, value, "direction", &charge->direction)) < 0)
+	    (r = direction_member(p, value, "direction", &charge->direction)) < 0 ||
+	    (r = scope_member(p, value, &charge->scope)) < 0)
 		return r;
 	r = enter(p, value, "windows", false, &windows);
 	if (r < 0)
@@ -713,13 +742,18 @@ static void mark_slots(uint8_t *slots, const struct tariff_charge *charge, uint8
 static void build_slots(struct tariff *tariff)
 {
 	memset(tariff->charge_by_slot, TARIFF_SLOT_NOTHING, sizeof(tariff->charge_by_slot));
+	memset(tariff->local_charge_by_slot, TARIFF_SLOT_NOTHING,
+	       sizeof(tariff->local_charge_by_slot));
 	for (size_t i = 0; i < tariff->n_charges; i++) {
 		const struct tariff_charge *charge = &tariff->charges[i];
+		uint8_t(*slots)[TARIFF_WEEK_SLOTS] = charge->scope == TARIFF_SCOPE_LOCAL
+							     ? tariff->local_charge_by_slot
+							     : tariff->charge_by_slot;
 
 		if (charge->direction & TARIFF_DIRECTION_DOWN)
-			mark_slots(tariff->charge_by_slot[0], charge, (uint8_t)i);
+			mark_slots(slots[0], charge, (uint8_t)i);
 		if (charge->direction & TARIFF_DIRECTION_UP)
-			mark_slots(tariff->charge_by_slot[1], charge, (uint8_t)i);
+			mark_slots(slots[1], charge, (uint8_t)i);
 	}
 }
 
@@ -853,6 +887,17 @@ const char *tariff_direction_name(enum tariff_direction direction)
 		return "up";
 	case TARIFF_DIRECTION_BOTH:
 		return "both";
+	}
+	return "unknown";
+}
+
+const char *tariff_scope_name(enum tariff_scope scope)
+{
+	switch (scope) {
+	case TARIFF_SCOPE_INTERNET:
+		return "internet";
+	case TARIFF_SCOPE_LOCAL:
+		return "local";
 	}
 	return "unknown";
 }

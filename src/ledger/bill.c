@@ -298,8 +298,8 @@ static int scan_rows(struct bill_run *run, bool hourly, int64_t from, int64_t to
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		int64_t id = rows[i].household_id;
 		struct bill_member *member;
-		struct rate_slice slice = { rows[i].start, rows[i].bytes_up, rows[i].bytes_down };
-
+		struct rate_slice slice = { rows[i].start, rows[i].bytes_up, rows[i].bytes_down,
+					    rows[i].local_up, rows[i].local_down };
 		size_t index;
 
 		/* Usage of households that were not members this period is not
@@ -500,10 +500,12 @@ static int invoice_json(struct bill_run *run, size_t index, json_t **ret_json,
 				json_pack("{s:I, s:s, s:s}", "id", (json_int_t)bt->id, "name",
 					  bt->tariff->name, "sha256", bt->sha256)) < 0 ||
 	    json_object_set_new(json, "imported",
-				json_pack("{s:I, s:I, s:I}", "rows",
+				json_pack("{s:I, s:I, s:I, s:I, s:I}", "rows",
 					  (json_int_t)member->imported.rows, "bytes_up",
 					  (json_int_t)member->imported.bytes_up, "bytes_down",
-					  (json_int_t)member->imported.bytes_down)) < 0) {
+					  (json_int_t)member->imported.bytes_down, "local_up",
+					  (json_int_t)member->imported.local_up, "local_down",
+					  (json_int_t)member->imported.local_down)) < 0) {
 		r = -ENOMEM;
 		goto out;
 	}

@@ -30,7 +30,8 @@ struct totals {
 	enum rate_line_kind kinds[LINE_KINDS];
 	size_t n_kinds;
 	int64_t revenue_minor;
-	int64_t bytes_up, bytes_down;
+	int64_t bytes_up, bytes_down; /* internet */
+	int64_t local_up, local_down;
 	int64_t households;
 };
 
@@ -79,9 +80,12 @@ static int totals_add(struct totals *totals, const struct rate_invoice *rated)
 	totals->households++;
 	if ((r = money_add(totals->revenue_minor, rated->total_minor, &totals->revenue_minor)) <
 		    0 ||
-	    (r = money_add(totals->bytes_up, (int64_t)rated->bytes_up, &totals->bytes_up)) < 0)
+	    (r = money_add(totals->bytes_up, (int64_t)rated->bytes_up, &totals->bytes_up)) < 0 ||
+	    (r = money_add(totals->bytes_down, (int64_t)rated->bytes_down, &totals->bytes_down)) <
+		    0 ||
+	    (r = money_add(totals->local_up, (int64_t)rated->local_up, &totals->local_up)) < 0)
 		return r;
-	return money_add(totals->bytes_down, (int64_t)rated->bytes_down, &totals->bytes_down);
+	return money_add(totals->local_down, (int64_t)rated->local_down, &totals->local_down);
 }
 
 /* The period's expenses by category, and their sum. */
@@ -144,15 +148,16 @@ static int summary_document(struct ledger *ledger, const char *period, bool clos
 		json_decref(by_kind);
 		return r;
 	}
-	summary =
-		json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:o, s:I, s:o, s:I, s:o}", "period",
-			  period, "status", closed ? "closed" : "open", "currency",
-			  ledger->config->currency, "households_billed",
-			  (json_int_t)totals->households, "bytes_up", (json_int_t)totals->bytes_up,
-			  "bytes_down", (json_int_t)totals->bytes_down, "revenue_by_kind_minor",
-			  by_kind, "revenue_minor", (json_int_t)totals->revenue_minor,
-			  "expenses_by_category_minor", by_category, "expenses_minor",
-			  (json_int_t)expenses_minor, "cost_sharing", bill_run_sharing_json(run));
+	summary = json_pack(
+		"{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:o, s:I, s:o}", "period",
+		period, "status", closed ? "closed" : "open", "currency", ledger->config->currency,
+		"households_billed", (json_int_t)totals->households, "bytes_up",
+		(json_int_t)totals->bytes_up, "bytes_down", (json_int_t)totals->bytes_down,
+		"local_up", (json_int_t)totals->local_up, "local_down",
+		(json_int_t)totals->local_down, "revenue_by_kind_minor", by_kind, "revenue_minor",
+		(json_int_t)totals->revenue_minor, "expenses_by_category_minor", by_category,
+		"expenses_minor", (json_int_t)expenses_minor, "cost_sharing",
+		bill_run_sharing_json(run));
 	document =
 		summary ? json_dumps(summary, JSON_COMPACT | (closed ? JSON_SORT_KEYS : 0)) : NULL;
 	json_decref(summary);

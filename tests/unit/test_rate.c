@@ -291,6 +291,41 @@ static void check_evening(const char *tariff_json, const char *expected)
 	tariff_free(tariff);
 }
 
+/* docs/tariffs.md, "Pricing local traffic": the local charge prices local
+ * traffic beyond its allowance, and "Flat 2027", without one, leaves it
+ * free. */
+static void check_local(const char *tariff_json, const char *flat_json, const char *expected)
+{
+	struct tariff *tariff = tariff_of(tariff_json), *flat = tariff_of(flat_json);
+	struct month month = month_of("2027-01");
+	const struct rate_slice slice = { .start_s = local("2027-01-12 20:00"),
+					  .bytes_down = 10 * GB,
+					  .bytes_up = 2500000000,
+					  .local_down = 60 * GB,
+					  .local_up = 20 * GB };
+	struct rate_invoice *invoice;
+
+	invoice = rate(tariff, &month, 0, INT64_MAX, &slice, 1, NULL);
+	assert_text(invoice, expected);
+	assert_int_equal(invoice->total_minor, 280);
+	assert_int_equal(invoice->charges[0].bytes, 12500000000);
+	assert_int_equal(invoice->charges[1].scope, TARIFF_SCOPE_LOCAL);
+	assert_int_equal(invoice->charges[1].bytes, 80 * GB);
+	assert_int_equal(invoice->local_up, 20 * GB);
+	assert_int_equal(invoice->local_down, 60 * GB);
+	assert_int_equal(invoice->uncharged_bytes, 0);
+	assert_int_equal(invoice->local_uncharged_bytes, 0);
+	rate_invoice_free(invoice);
+
+	invoice = rate(flat, &month, 0, INT64_MAX, &slice, 1, NULL);
+	assert_int_equal(invoice->total_minor, 605);
+	assert_int_equal(invoice->charges[0].bytes, 12500000000);
+	assert_int_equal(invoice->local_uncharged_bytes, 80 * GB);
+	rate_invoice_free(invoice);
+	tariff_free(tariff);
+	tariff_free(flat);
+}
+
 static void test_docs_worked_examples(void **state)
 {
 	char *markdown = read_source_file("docs/tariffs.md", NULL), *tariffs[8], *invoices[8];
@@ -299,11 +334,12 @@ static void test_docs_worked_examples(void **state)
 
 	set_zone("Europe/Madrid");
 	/* A new example in the docs needs its check here. */
-	assert_int_equal(n_tariffs, 4);
-	assert_int_equal(n_invoices, 4);
+	assert_int_equal(n_tariffs, 5);
+	assert_int_equal(n_invoices, 5);
 	check_village(tariffs[1], invoices[0]);
 	check_flat(tariffs[2], invoices[1], invoices[2]);
 	check_evening(tariffs[3], invoices[3]);
+	check_local(tariffs[4], tariffs[2], invoices[4]);
 	free_blocks(tariffs, n_tariffs);
 	free_blocks(invoices, n_invoices);
 	free(markdown);
@@ -535,6 +571,119 @@ static void test_directions(void **state)
 	assert_int_equal(invoice->uncharged_bytes, 2 * GB);
 	rate_invoice_free(invoice);
 	tariff_free(tariff);
+}
+
+/* Local traffic goes only to local charges, internet traffic only to
+ * internet ones, each scope by its own precedence; cost sharing weighs
+ * internet traffic only. */
+static void test_local_traffic(void **state)
+{
+	struct tariff *tariff = tariff_of(
+		"{\"name\": \"L\", " TARIFF_START ", \"usage_charges\": ["
+		"{\"name\": \"Evening local\", \"direction\": \"down\", \"scope\": \"local\", "
+		"\"windows\": [{\"days\": " ALL_DAYS ", \"from\": \"18:00\", \"to\": \"23:00\"}], "
+		"\"tiers\": [{\"price_per_gb_minor\": 10}]}, "
+		"{\"name\": \"Internet\", \"direction\": \"both\", \"tiers\": "
+		"[{\"price_per_gb_minor\": 100}]}, "
+		"{\"name\": \"Local\", \"direction\": \"both\", \"scope\": \"local\", "
+		"\"tiers\": [{\"up_to_gb\": 5, \"price_per_gb_minor\": 2}, "
+		"{\"price_per_gb_minor\": 1}]}], "
+		"\"cost_sharing\": {\"categories\": [\"transit\"], \"equal_bp\": 0, "
+		"\"direction\": \"both\"}}");
+	struct tariff *internet_only = tariff_of(
+		"{\"name\": \"I\", " TARIFF_START ", \"usage_charges\": [{\"name\": \"Traffic\", "
+		"\"direction\": \"both\", \"tiers\": [{\"price_per_gb_minor\": 100}]}]}");
+	struct rate_slice slices[3];
+	struct rate_invoice *invoice;
+	struct rate_usage summed;
+	struct month month;
+	uint64_t sharing_bytes;
+	json_t *json, *usage;
+
+	set_zone("UTC");
+	month = month_of("2026-03");
+	/* 20:00: local down to "Evening local", local up to "Local". 10:00:
+	 * all local to "Local". Internet always to "Internet". */
+	slices[0] = (struct rate_slice){ .start_s = local("2026-03-02 20:00"),
+					 .bytes_up = 1 * GB,
+					 .bytes_down = 2 * GB,
+					 .local_up = 3 * GB,
+					 .local_down = 4 * GB };
+	slices[1] = (struct rate_slice){ .start_s = local("2026-03-03 10:00"),
+					 .local_up = 500000000,
+					 .local_down = 2 * GB };
+	slices[2] =
+		(struct rate_slice){ .start_s = local("2026-03-04 10:00"), .bytes_down = 1 * GB };
+	invoice = rate(tariff, &month, 0, INT64_MAX, slices, 3, NULL);
+	assert_int_equal(invoice->charges[0].bytes, 4 * GB);
+	assert_int_equal(invoice->charges[1].bytes, 4 * GB);
+	assert_int_equal(invoice->charges[2].bytes, 5500000000);
+	assert_int_equal(invoice->bytes_up, 1 * GB);
+	assert_int_equal(invoice->bytes_down, 3 * GB);
+	assert_int_equal(invoice->local_up, 3500000000);
+	assert_int_equal(invoice->local_down, 6 * GB);
+	assert_int_equal(invoice->uncharged_bytes, 0);
+	assert_int_equal(invoice->local_uncharged_bytes, 0);
+	/* 0.40 + 4.00 + 0.10 + 0.01: 0.5 GB × 0.01 is 0.005, rounded half up. */
+	assert_int_equal(invoice->n_lines, 4);
+	assert_string_equal(invoice->lines[0].explain,
+			    "4 GB of Evening local (local traffic) × 0.10 EUR/GB = 0.40 EUR");
+	assert_string_equal(invoice->lines[1].explain, "4 GB of Internet × 1.00 EUR/GB = 4.00 EUR");
+	assert_string_equal(invoice->lines[2].explain,
+			    "5 GB of Local (local traffic) up to 5 GB × 0.02 EUR/GB = 0.10 EUR");
+	assert_string_equal(invoice->lines[3].explain, "0.5 GB of Local (local traffic) beyond "
+						       "5 GB × 0.01 EUR/GB = 0.01 EUR");
+	assert_int_equal(invoice->total_minor, 40 + 400 + 10 + 1);
+	/* The invoice's JSON carries both scopes. */
+	assert_int_equal(rate_invoice_to_json(invoice, &json), 0);
+	usage = json_object_get(json, "usage");
+	assert_int_equal(json_integer_value(json_object_get(usage, "bytes_up")), 1 * GB);
+	assert_int_equal(json_integer_value(json_object_get(usage, "bytes_down")), 3 * GB);
+	assert_int_equal(json_integer_value(json_object_get(usage, "local_up")), 3500000000);
+	assert_int_equal(json_integer_value(json_object_get(usage, "local_down")), 6 * GB);
+	assert_int_equal(json_integer_value(json_object_get(usage, "local_uncharged_bytes")), 0);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(usage, "charges"), 0), "scope")),
+			    "local");
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(usage, "charges"), 1), "scope")),
+			    "internet");
+	json_decref(json);
+	rate_invoice_free(invoice);
+
+	/* Cost sharing is weighed by internet traffic alone. */
+	summed = usage_of(tariff, &month, slices, 3);
+	assert_int_equal(rate_usage_bytes(&summed, TARIFF_DIRECTION_BOTH, &sharing_bytes), 0);
+	assert_int_equal(sharing_bytes, 4 * GB);
+
+	/* A tariff without a local charge bills the internet traffic as
+	 * before and leaves the local traffic free. */
+	invoice = rate(internet_only, &month, 0, INT64_MAX, slices, 3, NULL);
+	assert_int_equal(invoice->charges[0].bytes, 4 * GB);
+	assert_int_equal(invoice->total_minor, 400);
+	assert_int_equal(invoice->uncharged_bytes, 0);
+	assert_int_equal(invoice->local_uncharged_bytes, 9500000000);
+	assert_string_equal(invoice->lines[0].explain, "4 GB of Traffic × 1.00 EUR/GB = 4.00 EUR");
+	rate_invoice_free(invoice);
+
+	/* Local counts beyond 64 bits are refused, not wrapped. */
+	{
+		struct rate_slice huge[2] = { { month.start_s, 0, 0, UINT64_MAX, 0 },
+					      { month.start_s, 0, 0, 1, 0 } };
+		struct rate_input input = { .tariff = internet_only,
+					    .zone = &month.zone,
+					    .period_start_s = month.start_s,
+					    .period_end_s = month.end_s,
+					    .member_to_s = INT64_MAX,
+					    .slices = huge,
+					    .n_slices = 2 };
+
+		invoice = NULL;
+		assert_int_equal(rate_invoice_new(&input, &invoice), -ERANGE);
+		assert_null(invoice);
+	}
+	tariff_free(tariff);
+	tariff_free(internet_only);
 }
 
 static void test_minimum_cap_and_tax(void **state)
@@ -779,8 +928,8 @@ static void test_rejects_inconsistent_input(void **state)
 	assert_int_equal(rate_invoice_new(&input, &invoice), -EINVAL);
 	/* A count beyond 64 bits is refused, not wrapped. */
 	{
-		struct rate_slice huge[2] = { { month.start_s, UINT64_MAX, 0 },
-					      { month.start_s, 1, 0 } };
+		struct rate_slice huge[2] = { { month.start_s, UINT64_MAX, 0, 0, 0 },
+					      { month.start_s, 1, 0, 0, 0 } };
 
 		input.zone = &month.zone;
 		input.slices = huge;
@@ -851,6 +1000,21 @@ static char *invoice_json_text(const struct rate_invoice *invoice)
 /* Random households on a tariff with every feature, in a month with a
  * daylight saving change: shares add up to the pool, every invoice adds up
  * and recomputes line by line, and rating twice gives the same bytes. */
+/* Every byte of each scope went to one charge of that scope or to none. */
+static void assert_charges_add_up(const struct rate_invoice *invoice)
+{
+	uint64_t internet = invoice->uncharged_bytes, local = invoice->local_uncharged_bytes;
+
+	for (size_t i = 0; i < invoice->n_charges; i++) {
+		if (invoice->charges[i].scope == TARIFF_SCOPE_LOCAL)
+			local += invoice->charges[i].bytes;
+		else
+			internet += invoice->charges[i].bytes;
+	}
+	assert_int_equal(internet, invoice->bytes_up + invoice->bytes_down);
+	assert_int_equal(local, invoice->local_up + invoice->local_down);
+}
+
 static void test_properties(void **state)
 {
 	static const char *const tariffs[] = {
@@ -870,6 +1034,15 @@ static void test_properties(void **state)
 		"\"up\", "
 		"\"tiers\": [{\"price_per_gb_minor\": 37}]}], \"cost_sharing\": {\"categories\": "
 		"[\"power\"], \"equal_bp\": 10000, \"direction\": \"both\"}}",
+		"{\"name\": \"Local\", " TARIFF_START ", \"usage_charges\": [{\"name\": "
+		"\"Night local\", \"direction\": \"up\", \"scope\": \"local\", \"windows\": "
+		"[{\"days\": " ALL_DAYS ", \"from\": \"00:00\", \"to\": \"06:35\"}], "
+		"\"allowance_gb\": 1, \"tiers\": [{\"price_per_gb_minor\": 7}]}, {\"name\": "
+		"\"Internet\", \"direction\": \"down\", \"tiers\": [{\"price_per_gb_minor\": "
+		"41}]}, {\"name\": \"Local\", \"direction\": \"both\", \"scope\": \"local\", "
+		"\"tiers\": [{\"up_to_gb\": 2, \"price_per_gb_minor\": 3}, "
+		"{\"price_per_gb_minor\": 1}]}], \"cost_sharing\": {\"categories\": "
+		"[\"transit\"], \"equal_bp\": 5000, \"direction\": \"both\"}}",
 	};
 	enum { HOUSEHOLDS = 40, SLICES = 300 };
 	uint64_t prng = UINT64_C(20261025);
@@ -897,6 +1070,8 @@ static void test_properties(void **state)
 										month.start_s)),
 						.bytes_up = next_random(&prng) % (size * 3),
 						.bytes_down = next_random(&prng) % (size * 7),
+						.local_up = next_random(&prng) % (size * 2),
+						.local_down = next_random(&prng) % (size * 5),
 					};
 				}
 				usage[h].id = (int64_t)(next_random(&prng) % 1000);
@@ -925,6 +1100,7 @@ static void test_properties(void **state)
 					     &shares[h]);
 				second = rate(tariff, &month, from, INT64_MAX, slices[h], SLICES,
 					      &shares[h]);
+				assert_charges_add_up(first);
 				a = invoice_json_text(first);
 				b = invoice_json_text(second);
 				assert_string_equal(a, b);
@@ -948,6 +1124,7 @@ int main(void)
 		cmocka_unit_test(test_tiers_cross_inside_window),
 		cmocka_unit_test(test_allowance_exhausted_mid_bucket),
 		cmocka_unit_test(test_directions),
+		cmocka_unit_test(test_local_traffic),
 		cmocka_unit_test(test_minimum_cap_and_tax),
 		cmocka_unit_test(test_daylight_saving_months),
 		cmocka_unit_test(test_period_helpers),

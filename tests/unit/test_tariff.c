@@ -41,7 +41,9 @@ static const char full_tariff[] =
 	"    {\"name\": \"Weekend upload\", \"direction\": \"up\",\n"
 	"     \"windows\": [{\"days\": [\"sat\"], \"from\": \"00:00\", \"to\": \"24:00\"},\n"
 	"                 {\"days\": [\"sun\"], \"from\": \"08:30\", \"to\": \"12:15\"}],\n"
-	"     \"tiers\": [{\"price_per_gb_minor\": 1}]}\n"
+	"     \"tiers\": [{\"price_per_gb_minor\": 1}]},\n"
+	"    {\"name\": \"Neighbours\", \"direction\": \"both\", \"scope\": \"local\",\n"
+	"     \"tiers\": [{\"price_per_gb_minor\": 2}]}\n"
 	"  ],\n"
 	"  \"minimum_minor\": 500,\n"
 	"  \"cap_minor\": 8000,\n"
@@ -104,6 +106,7 @@ static void test_parse_full(void **state)
 	struct tariff *tariff = parse_ok(full_tariff);
 	const struct tariff_charge *peak = &tariff->charges[0];
 	const struct tariff_charge *weekend = &tariff->charges[2];
+	const struct tariff_charge *neighbours = &tariff->charges[3];
 
 	assert_string_equal(tariff->name, "Village standard 2027");
 	assert_string_equal(tariff->currency, "EUR");
@@ -116,9 +119,15 @@ static void test_parse_full(void **state)
 	assert_true(tariff->has_fixed_fee && tariff->fixed_fee_prorate);
 	assert_int_equal(tariff->fixed_fee_minor, 1500);
 	assert_string_equal(tariff->fixed_fee_description, "Membership and access");
-	assert_int_equal(tariff->n_charges, 3);
+	assert_int_equal(tariff->n_charges, 4);
 	assert_string_equal(peak->name, "Peak download");
 	assert_int_equal(peak->direction, TARIFF_DIRECTION_DOWN);
+	/* Without scope a charge prices internet traffic, as before. */
+	assert_int_equal(peak->scope, TARIFF_SCOPE_INTERNET);
+	assert_int_equal(neighbours->scope, TARIFF_SCOPE_LOCAL);
+	assert_int_equal(neighbours->direction, TARIFF_DIRECTION_BOTH);
+	assert_string_equal(tariff_scope_name(neighbours->scope), "local");
+	assert_string_equal(tariff_scope_name(peak->scope), "internet");
 	assert_int_equal(peak->n_windows, 1);
 	assert_int_equal(peak->windows[0].days, 0x7f);
 	assert_int_equal(peak->windows[0].from_min, 18 * 60);
@@ -174,6 +183,40 @@ static void test_slots_follow_document_order(void **state)
 	assert_int_equal(up[slot(6, 8, 30)], 2);
 	assert_int_equal(up[slot(6, 12, 10)], 2);
 	assert_int_equal(up[slot(6, 12, 15)], TARIFF_SLOT_NOTHING);
+	/* Local traffic has its own table: only the local charge takes it,
+	 * whatever the internet charges' windows, and it takes no internet
+	 * traffic. */
+	for (size_t s = 0; s < TARIFF_WEEK_SLOTS; s++) {
+		assert_int_equal(tariff->local_charge_by_slot[0][s], 3);
+		assert_int_equal(tariff->local_charge_by_slot[1][s], 3);
+		assert_int_not_equal(down[s], 3);
+		assert_int_not_equal(up[s], 3);
+	}
+	tariff_free(tariff);
+
+	/* Without a local charge, local traffic goes to no charge. */
+	tariff = parse_ok(flat_tariff);
+	assert_int_equal(tariff->local_charge_by_slot[0][100], TARIFF_SLOT_NOTHING);
+	assert_int_equal(tariff->local_charge_by_slot[1][100], TARIFF_SLOT_NOTHING);
+	tariff_free(tariff);
+
+	/* Precedence holds within a scope: a local evening charge first, then a
+	 * local one at any time; the internet charge between them is not in
+	 * the way. */
+	tariff = parse_ok("{\"name\": \"T\", \"currency\": \"EUR\", \"valid_from\": "
+			  "\"2027-01-01\", \"usage_charges\": ["
+			  "{\"name\": \"L1\", \"direction\": \"down\", \"scope\": \"local\", "
+			  "\"windows\": [{\"days\": " ALL_DAYS ", \"from\": \"18:00\", \"to\": "
+			  "\"23:00\"}], \"tiers\": [{\"price_per_gb_minor\": 3}]}, "
+			  "{\"name\": \"I\", \"direction\": \"both\", \"scope\": \"internet\", "
+			  "\"tiers\": [{\"price_per_gb_minor\": 9}]}, "
+			  "{\"name\": \"L2\", \"direction\": \"down\", \"scope\": \"local\", "
+			  "\"tiers\": [{\"price_per_gb_minor\": 1}]}]}");
+	assert_int_equal(tariff->local_charge_by_slot[0][slot(2, 18, 0)], 0);
+	assert_int_equal(tariff->local_charge_by_slot[0][slot(2, 23, 0)], 2);
+	assert_int_equal(tariff->local_charge_by_slot[1][slot(2, 18, 0)], TARIFF_SLOT_NOTHING);
+	assert_int_equal(tariff->charge_by_slot[0][slot(2, 18, 0)], 1);
+	assert_int_equal(tariff->charge_by_slot[1][slot(2, 18, 0)], 1);
 	tariff_free(tariff);
 }
 
@@ -265,6 +308,18 @@ static const struct rejection rejections[] = {
 	  "$.usage_charges[0].direction: must be \"down\", \"up\" or \"both\"" },
 	{ "{" TARIFF_HEAD ", \"usage_charges\": [{" CHARGE_HEAD "}]}",
 	  "$.usage_charges[0].tiers: is required" },
+	{ "{" TARIFF_HEAD ", \"usage_charges\": [{" CHARGE_HEAD ", \"scope\": \"lan\", " ONE_TIER
+	  "}]}",
+	  "$.usage_charges[0].scope: must be \"internet\" or \"local\"" },
+	{ "{" TARIFF_HEAD ", \"usage_charges\": [{" CHARGE_HEAD ", \"scope\": \"Local\", " ONE_TIER
+	  "}]}",
+	  "$.usage_charges[0].scope: must be \"internet\" or \"local\"" },
+	{ "{" TARIFF_HEAD ", \"usage_charges\": [{" CHARGE_HEAD ", \"scope\": null, " ONE_TIER
+	  "}]}",
+	  "$.usage_charges[0].scope: must be \"internet\" or \"local\"" },
+	{ "{" TARIFF_HEAD ", \"usage_charges\": [{" CHARGE_HEAD
+	  ", \"scope\": [\"local\"], " ONE_TIER "}]}",
+	  "$.usage_charges[0].scope: must be \"internet\" or \"local\"" },
 	{ WINDOW(""), "$.usage_charges[0].windows: must be an array of 1 to 16 windows" },
 	{ WINDOW("{\"days\": [\"mon\", \"mon\"], \"from\": \"18:00\", \"to\": \"23:00\"}"),
 	  "$.usage_charges[0].windows[0].days[1]: \"mon\" is listed twice" },
@@ -425,7 +480,9 @@ static void test_canonical_json(void **state)
 		"5}], \"direction\": \"down\", \"name\": \"Off-peak download\"}, {\"name\": "
 		"\"Weekend upload\", \"direction\": \"up\", \"windows\": [{\"days\": [\"sat\"], "
 		"\"from\": \"00:00\", \"to\": \"24:00\"}, {\"days\": [\"sun\"], \"from\": "
-		"\"08:30\", \"to\": \"12:15\"}], \"tiers\": [{\"price_per_gb_minor\": 1}]}], "
+		"\"08:30\", \"to\": \"12:15\"}], \"tiers\": [{\"price_per_gb_minor\": 1}]}, "
+		"{\"scope\": \"local\", \"tiers\": [{\"price_per_gb_minor\": 2}], \"name\": "
+		"\"Neighbours\", \"direction\": \"both\"}], "
 		"\"fixed_fee\": {\"description\": \"Membership and access\", \"prorate\": true, "
 		"\"amount_minor\": 1500}, \"tax\": {\"included\": true, \"rate_bp\": 2100}, "
 		"\"emergency\": {\"reason\": \"The transit provider doubled its price\"}, "
@@ -440,6 +497,19 @@ static void test_canonical_json(void **state)
 	free(a);
 	free(b);
 	free(again);
+
+	/* A tariff published before charges had a scope keeps its canonical
+	 * text, and so its hash in the transparency log: no default is added. */
+	a = canonical("{" TARIFF_HEAD ", \"usage_charges\": [{" CHARGE_HEAD ", " ONE_TIER "}]}");
+	assert_string_equal(a, "{\"currency\":\"EUR\",\"name\":\"T\",\"usage_charges\":[{"
+			       "\"direction\":\"down\",\"name\":\"C\",\"tiers\":[{"
+			       "\"price_per_gb_minor\":5}]}],\"valid_from\":\"2027-01-01\"}");
+	free(a);
+	/* A scope written out stays in the text: the document says it. */
+	a = canonical("{" TARIFF_HEAD ", \"usage_charges\": [{" CHARGE_HEAD
+		      ", \"scope\": \"internet\", " ONE_TIER "}]}");
+	assert_non_null(strstr(a, "\"scope\":\"internet\""));
+	free(a);
 }
 
 /* Resolves "#/$defs/name" references of the schema. */
