@@ -280,12 +280,15 @@ int ledger_reversal_record(struct ledger *ledger, const struct ledger_reversal_r
 int ledger_expense_record(struct ledger *ledger, const struct ledger_expense_request *in,
 			  int64_t *ret_id, struct ledger_error *err);
 
-/* One row of usage metered elsewhere: a household's bytes in one bucket. */
+/* One row of usage metered elsewhere: a household's bytes in one bucket,
+ * internet (bytes_up, bytes_down) and local (local_up, local_down). */
 struct ledger_usage_row {
 	int64_t household_id;
 	const char *bucket_start; /* RFC 3339, on a [meter] bucket_s boundary, ended */
 	int64_t bytes_up;	  /* each at most what a 400 Gbit/s link carries */
 	int64_t bytes_down;	  /* in the bucket */
+	int64_t local_up;
+	int64_t local_down;
 };
 struct ledger_usage_import_request {
 	const char *reason; /* at most 500 bytes */

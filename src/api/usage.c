@@ -170,6 +170,38 @@ static json_t *gap_json(const struct tz_zone *zone, const struct store_gap *gap)
 			 "showed after the reset is billed");
 }
 
+/* Adds a row's traffic, internet and local, to a sum; -ERANGE past what a
+ * JSON integer here holds (2^63 - 1). */
+static int usage_add(struct store_usage_row *sum, const struct store_usage_row *row)
+{
+	if (__builtin_add_overflow(sum->bytes_up, row->bytes_up, &sum->bytes_up) ||
+	    __builtin_add_overflow(sum->bytes_down, row->bytes_down, &sum->bytes_down) ||
+	    __builtin_add_overflow(sum->local_up, row->local_up, &sum->local_up) ||
+	    __builtin_add_overflow(sum->local_down, row->local_down, &sum->local_down) ||
+	    sum->bytes_up > INT64_MAX || sum->bytes_down > INT64_MAX || sum->local_up > INT64_MAX ||
+	    sum->local_down > INT64_MAX)
+		return -ERANGE;
+	return 0;
+}
+
+/* A point or total as JSON: internet traffic as bytes_up and bytes_down (as
+ * before local traffic was counted), local traffic beside it. */
+static json_t *traffic_json(json_t *object, const struct store_usage_row *traffic)
+{
+	if (object && (json_object_set_new(object, "bytes_up",
+					   json_integer((json_int_t)traffic->bytes_up)) < 0 ||
+		       json_object_set_new(object, "bytes_down",
+					   json_integer((json_int_t)traffic->bytes_down)) < 0 ||
+		       json_object_set_new(object, "local_up",
+					   json_integer((json_int_t)traffic->local_up)) < 0 ||
+		       json_object_set_new(object, "local_down",
+					   json_integer((json_int_t)traffic->local_down)) < 0)) {
+		json_decref(object);
+		return NULL;
+	}
+	return object;
+}
+
 static void reply_series_csv(const struct tz_zone *zone, struct http_request *request,
 			     const int64_t *starts, const struct store_usage_row *points,
 			     const bool *imported, size_t n_points)
@@ -182,11 +214,12 @@ static void reply_series_csv(const struct tz_zone *zone, struct http_request *re
 		http_reply_problem(request, 503, "out-of-memory", "short of memory");
 		return;
 	}
-	fputs("start,bytes_up,bytes_down,imported\r\n", out);
+	fputs("start,bytes_up,bytes_down,imported,local_up,local_down\r\n", out);
 	for (size_t i = 0; i < n_points; i++) {
 		time_format(zone, starts[i], start);
-		fprintf(out, "%s,%" PRIu64 ",%" PRIu64 ",%s\r\n", start, points[i].bytes_up,
-			points[i].bytes_down, imported[i] ? "true" : "false");
+		fprintf(out, "%s,%" PRIu64 ",%" PRIu64 ",%s,%" PRIu64 ",%" PRIu64 "\r\n", start,
+			points[i].bytes_up, points[i].bytes_down, imported[i] ? "true" : "false",
+			points[i].local_up, points[i].local_down);
 	}
 	fclose(out);
 	http_reply_csv(request, 200, csv, len);
@@ -258,16 +291,18 @@ void api_household_usage(struct api *api, struct http_request *request, const st
 		int64_t next = step_next(config->zone, step, t);
 
 		starts[i] = t;
-		for (; row < n_rows && rows[row].start < next; row++) {
-			points[i].bytes_up += rows[row].bytes_up;
-			points[i].bytes_down += rows[row].bytes_down;
-		}
+		for (; r == 0 && row < n_rows && rows[row].start < next; row++)
+			r = usage_add(&points[i], &rows[row]);
 		for (; (import = json_array_get(imports, k)) &&
 		       json_integer_value(json_object_get(import, "bucket_start")) < next;
 		     k++)
 			imported[i] = true;
-		total.bytes_up += points[i].bytes_up;
-		total.bytes_down += points[i].bytes_down;
+		if (r == 0)
+			r = usage_add(&total, &points[i]);
+	}
+	if (r < 0) {
+		api_reply_store_error(request, r, "adding up usage");
+		goto out;
 	}
 
 	if (http_request_wants_csv(request)) {
@@ -275,22 +310,23 @@ void api_household_usage(struct api *api, struct http_request *request, const st
 		goto out;
 	}
 	series = json_array();
-	for (i = 0; i < n_points; i++)
-		json_array_append_new(series,
-				      json_pack("{s:o, s:I, s:I, s:b}", "start",
-						time_json(config->zone, starts[i]), "bytes_up",
-						(json_int_t)points[i].bytes_up, "bytes_down",
-						(json_int_t)points[i].bytes_down, "imported",
-						imported[i]));
+	for (i = 0; i < n_points; i++) {
+		json_t *point = traffic_json(
+			json_pack("{s:o}", "start", time_json(config->zone, starts[i])),
+			&points[i]);
+
+		json_object_set_new(point, "imported", json_boolean(imported[i]));
+		json_array_append_new(series, point);
+	}
 	gap_list = json_array();
 	for (i = 0; i < n_gaps; i++)
 		json_array_append_new(gap_list, gap_json(config->zone, &gaps[i]));
 	http_reply_json(request, 200,
-			json_pack("{s:I, s:s, s:o, s:o, s:o, s:{s:I, s:I}, s:o}", "household_id",
+			json_pack("{s:I, s:s, s:o, s:o, s:o, s:o, s:o}", "household_id",
 				  (json_int_t)household_id, "step", step_names[step], "from",
 				  time_json(config->zone, from), "to", time_json(config->zone, to),
-				  "series", series, "total", "bytes_up", (json_int_t)total.bytes_up,
-				  "bytes_down", (json_int_t)total.bytes_down, "gaps", gap_list));
+				  "series", series, "total", traffic_json(json_object(), &total),
+				  "gaps", gap_list));
 out:
 	free(rows);
 	free(points);
@@ -330,32 +366,39 @@ void api_usage_summary(struct api *api, struct http_request *request, const stru
 			http_reply_problem(request, 503, "out-of-memory", "short of memory");
 			goto out;
 		}
-		fputs("household_id,name,bytes_up,bytes_down\r\n", csv_out);
+		fputs("household_id,name,bytes_up,bytes_down,local_up,local_down\r\n", csv_out);
 	}
 	list = json_array();
-	for (size_t i = 0; i < n_households; i++) {
-		uint64_t up = 0, down = 0;
+	for (size_t i = 0; r == 0 && i < n_households; i++) {
+		struct store_usage_row used = { 0 };
 		char id[24];
 
 		while (row < n_rows && rows[row].household_id < households[i].id)
 			row++;
-		if (row < n_rows && rows[row].household_id == households[i].id) {
-			up = rows[row].bytes_up;
-			down = rows[row].bytes_down;
-		}
-		total.bytes_up += up;
-		total.bytes_down += down;
+		if (row < n_rows && rows[row].household_id == households[i].id)
+			r = usage_add(&used, &rows[row]);
+		if (r == 0)
+			r = usage_add(&total, &used);
 		if (csv_out) {
 			snprintf(id, sizeof(id), "%" PRId64, households[i].id);
 			http_csv_field(csv_out, id, false);
 			http_csv_field(csv_out, households[i].name, false);
-			fprintf(csv_out, "%" PRIu64 ",%" PRIu64 "\r\n", up, down);
+			fprintf(csv_out, "%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 "\r\n",
+				used.bytes_up, used.bytes_down, used.local_up, used.local_down);
 		}
-		json_array_append_new(list,
-				      json_pack("{s:I, s:s, s:I, s:I}", "household_id",
-						(json_int_t)households[i].id, "name",
-						households[i].name, "bytes_up", (json_int_t)up,
-						"bytes_down", (json_int_t)down));
+		json_array_append_new(list, traffic_json(json_pack("{s:I, s:s}", "household_id",
+								   (json_int_t)households[i].id,
+								   "name", households[i].name),
+							 &used));
+	}
+	if (r < 0) {
+		json_decref(list);
+		if (csv_out) {
+			fclose(csv_out);
+			free(csv);
+		}
+		api_reply_store_error(request, r, "adding up usage");
+		goto out;
 	}
 	if (csv_out) {
 		json_decref(list);
@@ -364,11 +407,10 @@ void api_usage_summary(struct api *api, struct http_request *request, const stru
 		goto out;
 	}
 	http_reply_json(request, 200,
-			json_pack("{s:o, s:o, s:o, s:{s:I, s:I}}", "from",
+			json_pack("{s:o, s:o, s:o, s:o}", "from",
 				  time_json(api->ledger.config->zone, from), "to",
 				  time_json(api->ledger.config->zone, to), "households", list,
-				  "total", "bytes_up", (json_int_t)total.bytes_up, "bytes_down",
-				  (json_int_t)total.bytes_down));
+				  "total", traffic_json(json_object(), &total)));
 out:
 	free(rows);
 	store_households_free(households, n_households);
@@ -376,13 +418,14 @@ out:
 
 static const char import_shape[] =
 	"{\"reason\": \"...\", \"rows\": [{\"household_id\": 7, \"bucket_start\": "
-	"\"2026-11-03T18:00:00Z\", \"bytes_up\": 1000, \"bytes_down\": 5000}, ...]}";
+	"\"2026-11-03T18:00:00Z\", \"bytes_up\": 1000, \"bytes_down\": 5000, \"local_up\": 0, "
+	"\"local_down\": 0}, ...]} (local_up and local_down optional)";
 
 /* Unpacks row i of an import; replies 400 naming it when it does not fit. */
 static int import_row_unpack(struct http_request *request, size_t i, json_t *item,
 			     struct ledger_usage_row *ret_row)
 {
-	json_int_t household_id = 0, up = 0, down = 0;
+	json_int_t household_id = 0, up = 0, down = 0, local_up = 0, local_down = 0;
 	const char *start = NULL;
 	char reason[256];
 	const struct http_json_field fields[] = {
@@ -390,6 +433,10 @@ static int import_row_unpack(struct http_request *request, size_t i, json_t *ite
 		{ "bucket_start", HTTP_JSON_STRING, false, &start },
 		{ "bytes_up", HTTP_JSON_INTEGER, false, &up },
 		{ "bytes_down", HTTP_JSON_INTEGER, false, &down },
+		/* Local traffic is optional: an import from a meter that did not
+		 * tell it apart is all internet traffic. */
+		{ "local_up", HTTP_JSON_INTEGER, true, &local_up },
+		{ "local_down", HTTP_JSON_INTEGER, true, &local_down },
 	};
 
 	if (http_json_unpack(item, fields, sizeof(fields) / sizeof(fields[0]), reason,
@@ -398,7 +445,7 @@ static int import_row_unpack(struct http_request *request, size_t i, json_t *ite
 				   reason, import_shape);
 		return -EINVAL;
 	}
-	*ret_row = (struct ledger_usage_row){ household_id, start, up, down };
+	*ret_row = (struct ledger_usage_row){ household_id, start, up, down, local_up, local_down };
 	return 0;
 }
 

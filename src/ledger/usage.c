@@ -49,7 +49,7 @@ static int import_row_check(struct ledger *ledger, size_t i, const struct ledger
 				     i, row->household_id);
 	/* A time before the first period (1970) is on no meter's grid. */
 	if (date_time_parse(row->bucket_start, &start) < 0 || start % bucket_s != 0 ||
-	    row->bytes_up < 0 || row->bytes_down < 0 ||
+	    row->bytes_up < 0 || row->bytes_down < 0 || row->local_up < 0 || row->local_down < 0 ||
 	    period_containing(ledger->config->zone, start, &period) < 0)
 		return ledger_refuse(err, LEDGER_INVALID, "invalid-import",
 				     "rows[%zu]: bucket_start must be an RFC 3339 time on a "
@@ -60,6 +60,12 @@ static int import_row_check(struct ledger *ledger, size_t i, const struct ledger
 	    row->bytes_down > LINK_BYTES_PER_S * bucket_s)
 		return ledger_refuse(err, LEDGER_INVALID, "invalid-import",
 				     "rows[%zu]: bytes_up and bytes_down are each at most %" PRId64
+				     ", what a 400 Gbit/s link carries in a %u-second bucket",
+				     i, LINK_BYTES_PER_S * bucket_s, bucket_s);
+	if (row->local_up > LINK_BYTES_PER_S * bucket_s ||
+	    row->local_down > LINK_BYTES_PER_S * bucket_s)
+		return ledger_refuse(err, LEDGER_INVALID, "invalid-import",
+				     "rows[%zu]: local_up and local_down are each at most %" PRId64
 				     ", what a 400 Gbit/s link carries in a %u-second bucket",
 				     i, LINK_BYTES_PER_S * bucket_s, bucket_s);
 	if (start + bucket_s > (int64_t)time(NULL))
@@ -84,7 +90,9 @@ static int import_row_check(struct ledger *ledger, size_t i, const struct ledger
 	*ret_row = (struct store_usage_row){ .start = start,
 					     .household_id = row->household_id,
 					     .bytes_up = (uint64_t)row->bytes_up,
-					     .bytes_down = (uint64_t)row->bytes_down };
+					     .bytes_down = (uint64_t)row->bytes_down,
+					     .local_up = (uint64_t)row->local_up,
+					     .local_down = (uint64_t)row->local_down };
 	return 0;
 }
 
@@ -96,7 +104,9 @@ static int row_start_compare(const void *a, const void *b)
 }
 
 /* Refuses an import that would make the cooperative's usage of an hour, all
- * households together, more than a 400 Gbit/s link carries in it. */
+ * households together, more than a 400 Gbit/s link carries in it: in each
+ * direction, internet and local traffic together, as both cross the
+ * gateway. */
 static int import_hours_check(struct ledger *ledger, const struct store_usage_row *rows, size_t n,
 			      struct ledger_error *err)
 {
@@ -122,10 +132,15 @@ static int import_hours_check(struct ledger *ledger, const struct store_usage_ro
 		}
 		up = stored.bytes_up;
 		down = stored.bytes_down;
+		if (__builtin_add_overflow(up, stored.local_up, &up) ||
+		    __builtin_add_overflow(down, stored.local_down, &down))
+			up = down = UINT64_MAX;
 		/* Each row is below the limit: a sum past 64 bits is over it too. */
 		for (; i < n && by_start[i].start - by_start[i].start % 3600 == hour; i++)
 			if (__builtin_add_overflow(up, by_start[i].bytes_up, &up) ||
-			    __builtin_add_overflow(down, by_start[i].bytes_down, &down))
+			    __builtin_add_overflow(down, by_start[i].bytes_down, &down) ||
+			    __builtin_add_overflow(up, by_start[i].local_up, &up) ||
+			    __builtin_add_overflow(down, by_start[i].local_down, &down))
 				up = down = UINT64_MAX;
 		if (up <= limit && down <= limit)
 			continue;
@@ -133,8 +148,8 @@ static int import_hours_check(struct ledger *ledger, const struct store_usage_ro
 			 gmtime_r(&(time_t){ hour }, &tm));
 		r = ledger_refuse(err, LEDGER_INVALID, "invalid-import",
 				  "the hour from %s would hold more than %" PRIu64
-				  " bytes in a direction over all households, what a 400 Gbit/s "
-				  "link carries in an hour",
+				  " bytes in a direction (internet and local together) over all "
+				  "households, what a 400 Gbit/s link carries in an hour",
 				  when, limit);
 	}
 	free(by_start);

@@ -249,7 +249,7 @@ static int import(struct fixture *f, size_t n, size_t bad, struct ledger_error *
 
 		strftime(starts[i], sizeof(starts[i]), "%Y-%m-%dT%H:%M:%SZ",
 			 gmtime_r(&(time_t){ hour + 300 * (int64_t)i }, &tm));
-		rows[i] = (struct ledger_usage_row){ f->household, starts[i], 1000, 5000 };
+		rows[i] = (struct ledger_usage_row){ f->household, starts[i], 1000, 5000, 0, 0 };
 		if (i == bad)
 			rows[i].bytes_up = INT64_C(50000000000) * 300 + 1;
 	}
@@ -300,11 +300,51 @@ static void test_import(void **state)
 	assert_tlog_entry(f, size, "usage-imported\n", "reason old meter\n");
 }
 
+/* Local traffic is imported beside internet traffic, with the same bound. */
+static void test_import_local(void **state)
+{
+	struct fixture *f = *state;
+	int64_t hour = time(NULL) / 3600 * 3600 - 2 * 3600, now = time(NULL);
+	struct ledger_usage_row row = { f->household, NULL, 1000, 5000, 300, 700 };
+	struct store_usage_row *rows;
+	struct ledger_error err;
+	char start[32];
+	struct tm tm;
+	size_t n;
+
+	strftime(start, sizeof(start), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&(time_t){ hour }, &tm));
+	row.bucket_start = start;
+	row.local_down = INT64_C(50000000000) * 300 + 1;
+	assert_int_equal(ledger_usage_import(&f->ledger,
+					     &(struct ledger_usage_import_request){
+						     "old meter", &row, 1, "test" },
+					     &err),
+			 -EINVAL);
+	assert_string_equal(err.detail, "rows[0]: local_up and local_down are each at most "
+					"15000000000000, what a 400 Gbit/s link carries in a "
+					"300-second bucket");
+	row.local_down = 700;
+	assert_int_equal(ledger_usage_import(&f->ledger,
+					     &(struct ledger_usage_import_request){
+						     "old meter", &row, 1, "test" },
+					     &err),
+			 0);
+	assert_int_equal(
+		store_usage_rows(f->ledger.store, f->household, now - 86400, now, true, &rows, &n),
+		0);
+	assert_int_equal(n, 1);
+	assert_int_equal(rows[0].bytes_up, 1000);
+	assert_int_equal(rows[0].bytes_down, 5000);
+	assert_int_equal(rows[0].local_up, 300);
+	assert_int_equal(rows[0].local_down, 700);
+	free(rows);
+}
+
 /* A bucket before 1970 in UTC belongs to no period: refused, not a failure. */
 static void test_import_before_1970(void **state)
 {
 	struct fixture *f = *state;
-	struct ledger_usage_row row = { f->household, "1970-01-01T00:00:00+01:00", 1, 2 };
+	struct ledger_usage_row row = { f->household, "1970-01-01T00:00:00+01:00", 1, 2, 0, 0 };
 	struct ledger_error err;
 
 	assert_int_equal(ledger_usage_import(&f->ledger,
@@ -323,6 +363,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reversal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_expense_periods, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_local, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_before_1970, setup, teardown),
 	};
 
