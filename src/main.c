@@ -9,6 +9,7 @@
 #include "build-config.h"
 #include "coopbill/auth.h"
 #include "coopbill/config.h"
+#include "coopbill/meter.h"
 #include "coopbill/daemon.h"
 #include "coopbill/ledger.h"
 #include "coopbill/store.h"
@@ -55,8 +56,13 @@ static int check_config(const char *path)
 {
 	struct config *config;
 
+	char note[512];
+
 	if (load_config(path, &config) < 0)
 		return 1;
+	/* A note, not a problem: on stderr, beside the verdict on stdout. */
+	if (meter_uplinks_note(config, METER_ROUTE4_PATH, METER_ROUTE6_PATH, note, sizeof(note)))
+		fprintf(stderr, "%s\n", note);
 	config_free(config);
 	printf("configuration OK\n");
 	return 0;

@@ -39,6 +39,10 @@ struct config {
 	unsigned meter_bucket_s;
 	bool meter_wait_for_ntp;
 	unsigned meter_keep_buckets_days;
+	/* The interfaces that lead to the internet, by name; none: all
+	 * forwarded traffic is internet traffic. */
+	char **meter_uplinks;
+	size_t n_meter_uplinks;
 
 	/* [log] */
 	char *log_origin;   /* the checkpoints' origin line and the key's name */

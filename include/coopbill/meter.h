@@ -20,14 +20,19 @@ struct meter;
 
 /* --- Accounting (pure) --- */
 
+/* bytes_up and bytes_down: internet traffic; local_up and local_down: local
+ * traffic (see enum nft_scope). */
 struct meter_delta {
 	int64_t household_id;
 	uint64_t bytes_up;
 	uint64_t bytes_down;
+	uint64_t local_up;
+	uint64_t local_down;
 };
 
 struct meter_gap {
 	int64_t household_id;
+	enum nft_scope scope;
 	enum nft_direction direction;
 	bool recreated; /* a new counter handle; else the value went down (a reset) */
 	uint64_t bytes_before;
@@ -44,7 +49,7 @@ struct meter_accounting {
 };
 
 /* Compares the counters read with the baselines (sorted by household, then
- * direction). Same handle and a value not lower: the difference. A lower
+ * scope, then direction). Same handle and a value not lower: the difference. A lower
  * value or a new handle: a reset, the new value is the traffic since, and a
  * gap is recorded. No baseline: a counter the daemon created, all its value
  * is new traffic. A decrease is never taken for a wrap. Counters of
@@ -78,6 +83,27 @@ bool meter_clock_sane(int64_t now_s, int64_t build_time_s, bool wait_for_ntp,
 /* Whether the kernel's clock is NTP-synchronised: adjtimex(2) read-only, or
  * where a sandbox forbids that, systemd-timedated's NTPSynchronized. */
 bool meter_clock_ntp_synchronised(void);
+
+/* --- Uplinks --- */
+
+/* An interface name with its NUL (IFNAMSIZ). */
+#define METER_IFNAME_SIZE 16
+/* The procfs route tables meter_uplinks_note() reads. */
+#define METER_ROUTE4_PATH "/proc/net/route"
+#define METER_ROUTE6_PATH "/proc/net/ipv6_route"
+
+/* The interface of the default route with the lowest metric, from a file in
+ * the format of /proc/net/route, or when that has none, of
+ * /proc/net/ipv6_route (either path may be NULL); -ENOENT when neither has
+ * one. */
+int meter_default_route_ifname(const char *route4_path, const char *route6_path,
+			       char ret_ifname[METER_IFNAME_SIZE]);
+
+/* With the meter enabled and no uplink configured, writes the note that
+ * says so (all traffic is internet traffic) and names the interface of the
+ * default route as the likely uplink, and returns true; else false. */
+bool meter_uplinks_note(const struct config *config, const char *route4_path,
+			const char *route6_path, char *ret_note, size_t size);
 
 /* --- Runtime --- */
 

@@ -1,6 +1,7 @@
 /* The kernel side of metering: the daemon's own nftables tables (named by the
  * configured prefix, "coopbill" by default), with one named counter per
- * household and direction, and interval maps from address ranges to those
+ * household and direction (and, with uplinks configured, per scope: internet
+ * and local traffic), and interval maps from address ranges to those
  * counters, in a forward-hook chain. Spoken over netlink (libmnl + libnftnl);
  * nothing outside the daemon's tables is ever changed. */
 #pragma once
@@ -18,6 +19,16 @@ enum nft_direction {
 	NFT_DOWN, /* to the household: destination address in its ranges */
 };
 
+enum nft_scope {
+	NFT_INTERNET, /* through an uplink; all traffic when none is configured */
+	NFT_LOCAL,    /* through the gateway without crossing an uplink */
+};
+
+/* The most uplink names ([meter] uplinks). */
+#define NFT_UPLINKS_MAX 32
+/* An interface name's most bytes, without the NUL (IFNAMSIZ - 1). */
+#define NFT_IFNAME_MAX 15
+
 struct nft_household {
 	int64_t id;
 	const struct cidr *addresses;
@@ -30,12 +41,19 @@ struct nft_counter {
 	uint64_t handle; /* the kernel's object handle: a new one means a new counter */
 	uint64_t bytes;
 	uint64_t packets;
+	enum nft_scope scope;
 };
 
 /* Opens a netlink socket (receive buffer at least 64 KiB) for the tables whose
  * name is table_prefix (and its shards, if any). */
 int nft_open(const char *table_prefix, struct nft **ret_nft);
 void nft_free(struct nft *nft);
+
+/* The uplinks' interface names: none (the default) counts all forwarded
+ * traffic as internet traffic with two counters per household; with some,
+ * each household also has two local counters. Takes effect on the table at
+ * the next nft_reconcile(), which the caller runs next. */
+int nft_set_uplinks(struct nft *nft, const char *const *names, size_t n_names);
 
 /* Makes *reader, a handle with sockets of its own on nft's table (opened
  * when *reader is NULL), know the households nft knows now: for reading the

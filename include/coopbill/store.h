@@ -128,26 +128,34 @@ int store_token_find(struct store *store, const uint8_t hash[32], struct store_t
 int store_audit_append(struct store *store, const char *actor, const char *action,
 		       int64_t household_id, const char *detail_json);
 
-/* Metering. direction is 0 for upload, 1 for download. */
+/* Metering. direction is 0 for upload, 1 for download; scope is 0 for the
+ * internet (through an uplink), 1 for local traffic. */
 struct store_baseline {
 	int64_t household_id;
 	int direction;
 	uint64_t handle;
 	uint64_t bytes;
+	int scope;
 };
 
-/* Sorted by household, then direction (upload first). */
+/* Sorted by household, then scope (internet first), then direction (upload
+ * first). */
 int store_baselines_load(struct store *store, struct store_baseline **ret_baselines,
 			 size_t *ret_n_baselines);
-/* A household's new baselines: up and down (either may be NULL: kept). */
+/* A household's new baselines: internet up and down, local up and down
+ * (any may be NULL: kept). */
 struct store_baseline_update {
 	int64_t household_id;
 	const struct store_baseline *up;
 	const struct store_baseline *down;
+	const struct store_baseline *local_up;
+	const struct store_baseline *local_down;
 };
 int store_baselines_put(struct store *store, const struct store_baseline_update *updates,
 			size_t n_updates);
 int store_baselines_delete(struct store *store, int64_t household_id);
+/* Forgets every household's local baselines (their counters are gone). */
+int store_baselines_forget_local(struct store *store);
 
 struct store_usage_row;
 /* Adds each row's bytes to its household's bucket (start is the bucket's),
@@ -159,6 +167,7 @@ int store_usage_add_rows(struct store *store, int64_t watermark, const struct st
 
 struct store_gap {
 	int64_t household_id;
+	int scope; /* 0: internet, 1: local */
 	int direction;
 	char reason[24]; /* "counter-reset" or "counter-recreated" */
 	int64_t since;	 /* the last read before, Unix seconds; 0 if unknown */

@@ -31,6 +31,10 @@
 #define CONFIG_HOST_LABEL_MAX	 63
 #define CONFIG_QUOTED_MAX	 80
 #define CONFIG_ORIGIN_SEPARATORS " ,\t"
+/* An interface name: IFNAMSIZ less the NUL. */
+#define CONFIG_IFNAME_MAX  15
+#define CONFIG_UPLINKS_MAX 32
+#define CONFIG_SPACES	   " \t\n\v\f\r"
 
 enum config_key_id {
 	CONFIG_KEY_LISTEN,
@@ -51,6 +55,7 @@ enum config_key_id {
 	CONFIG_KEY_METER_BUCKET_S,
 	CONFIG_KEY_METER_WAIT_FOR_NTP,
 	CONFIG_KEY_METER_KEEP_BUCKETS_DAYS,
+	CONFIG_KEY_METER_UPLINKS,
 	CONFIG_KEY_LOG_ORIGIN,
 	CONFIG_KEY_LOG_KEY_FILE,
 	CONFIG_KEY_CURRENCY,
@@ -121,6 +126,7 @@ static const struct config_key config_keys[CONFIG_KEY_COUNT] = {
 	[CONFIG_KEY_METER_KEEP_BUCKETS_DAYS] = { "meter", "keep_buckets_days", CONFIG_KIND_UNSIGNED,
 						 offsetof(struct config, meter_keep_buckets_days),
 						 1, 3650, 62 },
+	[CONFIG_KEY_METER_UPLINKS] = { "meter", "uplinks", CONFIG_KIND_TEXT },
 	[CONFIG_KEY_LOG_ORIGIN] = { "log", "origin", CONFIG_KIND_TEXT },
 	[CONFIG_KEY_LOG_KEY_FILE] = { "log", "key_file", CONFIG_KIND_TEXT },
 	[CONFIG_KEY_CURRENCY] = { "billing", "currency", CONFIG_KIND_TEXT },
@@ -598,6 +604,89 @@ static int config_parse_meter_table(struct config_load *load, const struct confi
 	return config_replace_text(load, &load->config->meter_table, value);
 }
 
+/* What the kernel takes as an interface name (dev_valid_name()), or NULL. */
+static const char *config_ifname_problem(const char *name)
+{
+	if (strlen(name) > CONFIG_IFNAME_MAX)
+		return "is longer than 15 bytes";
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return "is not a name";
+	if (strchr(name, '/') || strchr(name, ':'))
+		return "has a '/' or ':'";
+	return NULL;
+}
+
+/* Interface names separated by spaces; none (an empty value) is as if the
+ * key were not set. */
+static int config_parse_meter_uplinks(struct config_load *load, const struct config_key *key,
+				      const char *value)
+{
+	struct config *config = load->config;
+	char quoted[CONFIG_QUOTED_MAX];
+	char **names = NULL;
+	size_t n_names = 0;
+	const char *token = value;
+	int r = 0;
+
+	for (;;) {
+		const char *problem = NULL;
+		char *name, **grown;
+		size_t len;
+
+		token += strspn(token, CONFIG_SPACES);
+		if (!*token)
+			break;
+		len = strcspn(token, CONFIG_SPACES);
+		name = strndup(token, len);
+		token += len;
+		if (!name) {
+			load->out_of_memory = true;
+			r = -ENOMEM;
+			goto out;
+		}
+		problem = config_ifname_problem(name);
+		for (size_t i = 0; !problem && i < n_names; i++)
+			if (strcmp(names[i], name) == 0)
+				problem = "is named twice";
+		if (!problem && n_names == CONFIG_UPLINKS_MAX)
+			problem = "is one more than the 32 uplinks allowed";
+		if (problem) {
+			config_error(load, load->lineno, key->section, key->name,
+				     "%s %s; write the uplinks' interface names (1 to 15 bytes, "
+				     "without '/', ':' or spaces) separated by spaces, such as "
+				     "\"eth0\" or \"ppp0 wg0\"",
+				     config_quote(name, quoted), problem);
+			free(name);
+			r = -EINVAL;
+			continue;
+		}
+		grown = reallocarray(names, n_names + 1, sizeof(*names));
+		if (!grown) {
+			free(name);
+			load->out_of_memory = true;
+			r = -ENOMEM;
+			goto out;
+		}
+		names = grown;
+		names[n_names++] = name;
+	}
+	if (r < 0)
+		goto out;
+
+	for (size_t i = 0; i < config->n_meter_uplinks; i++)
+		free(config->meter_uplinks[i]);
+	free(config->meter_uplinks);
+	config->meter_uplinks = names;
+	config->n_meter_uplinks = n_names;
+	names = NULL;
+	n_names = 0;
+out:
+	for (size_t i = 0; i < n_names; i++)
+		free(names[i]);
+	free(names);
+	return r;
+}
+
 static int config_parse_currency(struct config_load *load, const struct config_key *key,
 				 const char *value)
 {
@@ -713,6 +802,8 @@ static int config_parse_value(struct config_load *load, enum config_key_id id, c
 		return config_parse_database_path(load, key, value);
 	case CONFIG_KEY_METER_TABLE:
 		return config_parse_meter_table(load, key, value);
+	case CONFIG_KEY_METER_UPLINKS:
+		return config_parse_meter_uplinks(load, key, value);
 	case CONFIG_KEY_LOG_ORIGIN:
 		return config_parse_log_origin(load, key, value);
 	case CONFIG_KEY_LOG_KEY_FILE:
@@ -1046,6 +1137,9 @@ void config_free(struct config *config)
 	free(config->cors_origins);
 	free(config->database_path);
 	free(config->meter_table);
+	for (size_t i = 0; i < config->n_meter_uplinks; i++)
+		free(config->meter_uplinks[i]);
+	free(config->meter_uplinks);
 	free(config->log_origin);
 	free(config->log_key_file);
 	free(config->timezone);

@@ -615,10 +615,12 @@ int ledger_tlog_log_gaps(struct ledger_tlog *tlog, const struct store_gap *gaps,
 		since[0] = '\0';
 		if (gap->since)
 			snprintf(since, sizeof(since), "since %lld\n", (long long)gap->since);
+		/* Internet gaps read as before local traffic was counted apart. */
 		if (asprintf(&entries[i],
-			     "meter-gap\nhousehold %s\ndirection %s\nreason %s\n%sat %lld\n"
+			     "meter-gap\nhousehold %s\ndirection %s\n%sreason %s\n%sat %lld\n"
 			     "bytes_before %" PRIu64 "\nbytes_after %" PRIu64 "\n",
-			     commitment, gap->direction == 0 ? "up" : "down", gap->reason, since,
+			     commitment, gap->direction == 0 ? "up" : "down",
+			     gap->scope == 1 ? "scope local\n" : "", gap->reason, since,
 			     (long long)gap->at, gap->bytes_before, gap->bytes_after) < 0) {
 			entries[i] = NULL;
 			r = -ENOMEM;

@@ -12,10 +12,22 @@ static int counter_compare(const void *a, const void *b)
 
 	if (x->household_id != y->household_id)
 		return x->household_id < y->household_id ? -1 : 1;
+	if (x->scope != y->scope)
+		return (int)x->scope - (int)y->scope;
 	return (int)x->direction - (int)y->direction;
 }
 
-/* Both the counters and the baselines are in (household, direction) order:
+/* A baseline against a counter, in the same order. */
+static int baseline_order(const struct store_baseline *b, const struct nft_counter *c)
+{
+	if (b->household_id != c->household_id)
+		return b->household_id < c->household_id ? -1 : 1;
+	if (b->scope != (int)c->scope)
+		return b->scope - (int)c->scope;
+	return b->direction - (int)c->direction;
+}
+
+/* Both the counters and the baselines are in (household, scope, direction) order:
  * a cursor that only moves forward finds each counter's baseline. */
 static const struct store_baseline *baseline_next(const struct store_baseline *baselines,
 						  size_t n_baselines, size_t *cursor,
@@ -23,12 +35,12 @@ static const struct store_baseline *baseline_next(const struct store_baseline *b
 {
 	while (*cursor < n_baselines) {
 		const struct store_baseline *b = &baselines[*cursor];
+		int order = baseline_order(b, c);
 
-		if (b->household_id > c->household_id ||
-		    (b->household_id == c->household_id && b->direction > (int)c->direction))
+		if (order > 0)
 			return NULL;
 		(*cursor)++;
-		if (b->household_id == c->household_id && b->direction == (int)c->direction)
+		if (order == 0)
 			return b;
 	}
 	return NULL;
@@ -88,7 +100,7 @@ int meter_account(const struct nft_counter *counters, size_t n_counters,
 		if (!id_next(known_ids, n_known_ids, &known, c->household_id))
 			continue;
 		if (i > 0 && counter_compare(c, &sorted[i - 1]) == 0) {
-			/* Two counters for one household and direction: the
+			/* Two counters for one household, scope and direction: the
 			 * kernel state is not what the daemon made. */
 			r = -EPROTO;
 			goto out;
@@ -102,6 +114,7 @@ int meter_account(const struct nft_counter *counters, size_t n_counters,
 			delta = c->bytes;
 			out.gaps[out.n_gaps++] = (struct meter_gap){
 				.household_id = c->household_id,
+				.scope = c->scope,
 				.direction = c->direction,
 				.recreated = before->handle != c->handle,
 				.bytes_before = before->bytes,
@@ -111,6 +124,7 @@ int meter_account(const struct nft_counter *counters, size_t n_counters,
 
 		out.baselines[out.n_baselines++] = (struct store_baseline){
 			.household_id = c->household_id,
+			.scope = (int)c->scope,
 			.direction = (int)c->direction,
 			.handle = c->handle,
 			.bytes = c->bytes,
@@ -120,7 +134,11 @@ int meter_account(const struct nft_counter *counters, size_t n_counters,
 		if (out.n_deltas == 0 ||
 		    out.deltas[out.n_deltas - 1].household_id != c->household_id)
 			out.deltas[out.n_deltas++].household_id = c->household_id;
-		if (c->direction == NFT_UP)
+		if (c->scope == NFT_LOCAL && c->direction == NFT_UP)
+			out.deltas[out.n_deltas - 1].local_up = delta;
+		else if (c->scope == NFT_LOCAL)
+			out.deltas[out.n_deltas - 1].local_down = delta;
+		else if (c->direction == NFT_UP)
 			out.deltas[out.n_deltas - 1].bytes_up = delta;
 		else
 			out.deltas[out.n_deltas - 1].bytes_down = delta;

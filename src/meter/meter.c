@@ -70,6 +70,8 @@ struct meter {
 	/* The read running on a worker thread, if any; closing waits for it. */
 	struct poll_work *work;
 	bool closing;
+	/* A reload changed the uplinks: applied once no read is running. */
+	bool uplinks_pending;
 	struct meter_status status;
 	void (*on_closed)(void *data);
 	void *on_closed_data;
@@ -121,13 +123,96 @@ int meter_new(uv_loop_t *loop, struct store *store, meter_gaps_log_fn *gaps_log,
 	return 0;
 }
 
+static bool uplinks_equal(const struct config *a, const struct config *b)
+{
+	if (a->n_meter_uplinks != b->n_meter_uplinks)
+		return false;
+	for (size_t i = 0; i < a->n_meter_uplinks; i++)
+		if (strcmp(a->meter_uplinks[i], b->meter_uplinks[i]) != 0)
+			return false;
+	return true;
+}
+
+static int meter_reconcile(struct meter *meter);
+static void apply_uplinks(struct meter *meter);
+
 void meter_set_config(struct meter *meter, const struct config *config)
 {
 	unsigned old_interval_s = meter->config->meter_interval_s;
+	bool uplinks_changed = !uplinks_equal(meter->config, config);
 
 	meter->config = config;
 	if (meter->timer_started && config->meter_interval_s != old_interval_s)
 		uv_timer_set_repeat(&meter->timer, (uint64_t)config->meter_interval_s * 1000);
+	if (meter->nft && uplinks_changed) {
+		meter->uplinks_pending = true;
+		if (!meter->work)
+			apply_uplinks(meter);
+	}
+}
+
+static void usage_notes(const struct config *config)
+{
+	char note[512];
+
+	if (meter_uplinks_note(config, METER_ROUTE4_PATH, METER_ROUTE6_PATH, note, sizeof(note)))
+		diag_notice("%s", note);
+}
+
+/* Without uplinks the local counters are gone: so are their baselines, so
+ * that counters made again later start without a gap. */
+static int forget_local_baselines(struct meter *meter)
+{
+	size_t n = 0;
+	int r;
+
+	if (meter->config->n_meter_uplinks > 0)
+		return 0;
+	for (size_t i = 0; i < meter->n_baselines; i++)
+		if (meter->baselines[i].scope == 0)
+			meter->baselines[n++] = meter->baselines[i];
+	if (n == meter->n_baselines)
+		return 0;
+	meter->n_baselines = n;
+	r = store_begin(meter->store);
+	if (r < 0)
+		return r;
+	r = store_baselines_forget_local(meter->store);
+	if (r == 0)
+		r = store_commit(meter->store);
+	if (r < 0)
+		store_rollback(meter->store);
+	return r;
+}
+
+/* Uplinks set or changed: the counters are committed as they are, then the
+ * table gets the new rules (and local counters, or none). */
+static void apply_uplinks(struct meter *meter)
+{
+	const struct config *config = meter->config;
+	int r;
+
+	meter->uplinks_pending = false;
+	r = meter_poll(meter);
+	if (r == 0)
+		r = nft_set_uplinks(meter->nft, (const char *const *)config->meter_uplinks,
+				    config->n_meter_uplinks);
+	if (r == 0)
+		r = meter_reconcile(meter);
+	if (r == 0)
+		r = forget_local_baselines(meter);
+	if (r < 0) {
+		diag_error("meter: cannot apply the new [meter] uplinks: %s; the next reload "
+			   "tries again",
+			   strerror(-r));
+		return;
+	}
+	if (config->n_meter_uplinks > 0)
+		diag_notice("meter: uplinks now %zu interface(s), the first %s: local traffic is "
+			    "counted apart",
+			    config->n_meter_uplinks, config->meter_uplinks[0]);
+	else
+		usage_notes(config);
 }
 
 /* Makes the kernel's tables match the active households. */
@@ -190,6 +275,7 @@ static int usage_rows_build(const struct meter_accounting *accounting, int64_t s
 			    size_t *ret_n_rows)
 {
 	struct meter_share up[METER_SPLIT_MAX], down[METER_SPLIT_MAX];
+	struct meter_share local_up[METER_SPLIT_MAX], local_down[METER_SPLIT_MAX];
 	/* Every delta spans the same buckets: as many as a split of nothing. */
 	size_t n_buckets = meter_split(0, start_ms, end_ms, bucket_s, up, METER_SPLIT_MAX);
 	struct store_usage_row *rows;
@@ -204,16 +290,24 @@ static int usage_rows_build(const struct meter_accounting *accounting, int64_t s
 			meter_split(d->bytes_up, start_ms, end_ms, bucket_s, up, METER_SPLIT_MAX);
 		size_t n_down = meter_split(d->bytes_down, start_ms, end_ms, bucket_s, down,
 					    METER_SPLIT_MAX);
+		size_t n_local_up = meter_split(d->local_up, start_ms, end_ms, bucket_s, local_up,
+						METER_SPLIT_MAX);
+		size_t n_local_down = meter_split(d->local_down, start_ms, end_ms, bucket_s,
+						  local_down, METER_SPLIT_MAX);
 
-		/* Both splits cover the same buckets in the same order. */
-		for (size_t j = 0; j < n_up && j < n_down; j++) {
-			if (up[j].bytes == 0 && down[j].bytes == 0)
+		/* All four splits cover the same buckets in the same order. */
+		for (size_t j = 0; j < n_up && j < n_down && j < n_local_up && j < n_local_down;
+		     j++) {
+			if (up[j].bytes == 0 && down[j].bytes == 0 && local_up[j].bytes == 0 &&
+			    local_down[j].bytes == 0)
 				continue;
 			rows[n++] = (struct store_usage_row){
 				.start = up[j].bucket_start,
 				.household_id = d->household_id,
 				.bytes_up = up[j].bytes,
 				.bytes_down = down[j].bytes,
+				.local_up = local_up[j].bytes,
+				.local_down = local_down[j].bytes,
 			};
 		}
 	}
@@ -227,6 +321,8 @@ static int baseline_compare(const struct store_baseline *a, const struct store_b
 {
 	if (a->household_id != b->household_id)
 		return a->household_id < b->household_id ? -1 : 1;
+	if (a->scope != b->scope)
+		return a->scope - b->scope;
 	return a->direction - b->direction;
 }
 
@@ -313,6 +409,7 @@ static int poll_commit(struct meter *meter, const struct meter_accounting *accou
 
 		gaps[i] = (struct store_gap){
 			.household_id = gap->household_id,
+			.scope = (int)gap->scope,
 			.direction = (int)gap->direction,
 			.since = meter->status.last_poll_at,
 			.at = now_s,
@@ -333,24 +430,29 @@ static int poll_commit(struct meter *meter, const struct meter_accounting *accou
 		r = store_gap_insert(meter->store, &gaps[i], logged);
 	if (r == 0)
 		r = store_usage_add_rows(meter->store, watermark, rows, n_rows);
-	/* Baselines come sorted by household, upload first: one row per household. */
+	/* Baselines come sorted by household: one row per household. */
 	updates = calloc(accounting->n_baselines + 1, sizeof(*updates));
 	if (!updates && r == 0)
 		r = -ENOMEM;
-	for (size_t i = 0; r == 0 && i < accounting->n_baselines; i++) {
+	for (size_t i = 0; r == 0 && i < accounting->n_baselines;) {
 		const struct store_baseline *now = &accounting->baselines[i];
-		const struct store_baseline *next =
-			i + 1 < accounting->n_baselines ? &accounting->baselines[i + 1] : NULL;
 		struct store_baseline_update update = { .household_id = now->household_id };
+		bool changed = false;
 
-		if (baseline_changed(meter, now))
-			*(now->direction == 0 ? &update.up : &update.down) = now;
-		if (next && next->household_id == now->household_id) {
-			if (baseline_changed(meter, next))
-				update.down = next;
-			i++;
+		for (; i < accounting->n_baselines &&
+		       accounting->baselines[i].household_id == update.household_id;
+		     i++) {
+			now = &accounting->baselines[i];
+			if (!baseline_changed(meter, now))
+				continue;
+			changed = true;
+			if (now->scope == 1)
+				*(now->direction == 0 ? &update.local_up : &update.local_down) =
+					now;
+			else
+				*(now->direction == 0 ? &update.up : &update.down) = now;
 		}
-		if (update.up || update.down)
+		if (changed)
 			updates[n_updates++] = update;
 	}
 	if (r == 0)
@@ -383,9 +485,10 @@ static void log_gaps(const struct meter_accounting *accounting)
 	for (size_t i = 0; i < accounting->n_gaps; i++)
 		recreated += accounting->gaps[i].recreated;
 	diag_warning("meter: %zu counters were reset and %zu recreated (the first: household %lld "
-		     "%s, %llu bytes before, %llu now); the traffic since the last read on them is "
-		     "unknown and recorded as gaps",
+		     "%s %s, %llu bytes before, %llu now); the traffic since the last read on them "
+		     "is unknown and recorded as gaps",
 		     accounting->n_gaps - recreated, recreated, (long long)first->household_id,
+		     first->scope == NFT_LOCAL ? "local" : "internet",
 		     first->direction == NFT_UP ? "upload" : "download",
 		     (unsigned long long)first->bytes_before,
 		     (unsigned long long)first->bytes_after);
@@ -471,8 +574,15 @@ static int commit_reading(struct meter *meter, const struct nft_counter *counter
 		goto out;
 	}
 	for (size_t i = 0; i < sets->n_closed; i++) {
-		struct store_baseline up = { .household_id = sets->closed[i], .direction = 0 };
-		struct store_baseline down = { .household_id = sets->closed[i], .direction = 1 };
+		bool cached = false;
+
+		for (int kind = 0; kind < 4 && !cached; kind++) {
+			struct store_baseline key = { .household_id = sets->closed[i],
+						      .scope = kind / 2,
+						      .direction = kind % 2 };
+
+			cached = baseline_cached(meter, &key) != NULL;
+		}
 
 		/* A household that changed during an unsettled read may have
 		 * closed after its counters were read: they stay until a read
@@ -480,7 +590,7 @@ static int commit_reading(struct meter *meter, const struct nft_counter *counter
 		if (counter_read_for(&accounting, sets->closed[i])) {
 			if (settled)
 				drained[n_drained++] = sets->closed[i];
-		} else if (baseline_cached(meter, &up) || baseline_cached(meter, &down))
+		} else if (cached)
 			retired[n_retired++] = sets->closed[i];
 	}
 
@@ -665,6 +775,8 @@ static void read_done(uv_work_t *req, int status)
 	poll_work_free(work);
 	if (poll_result(meter, r) < 0)
 		log_poll_failure(r);
+	if (meter->uplinks_pending)
+		apply_uplinks(meter);
 }
 
 /* Starts a poll whose read runs on a worker thread, with the meter's reader
@@ -721,6 +833,11 @@ int meter_start(struct meter *meter)
 	r = nft_open(config->meter_table, &meter->nft);
 	if (r < 0)
 		return r;
+	r = nft_set_uplinks(meter->nft, (const char *const *)config->meter_uplinks,
+			    config->n_meter_uplinks);
+	if (r < 0)
+		return r;
+	usage_notes(config);
 	r = store_baselines_load(meter->store, &meter->baselines, &meter->n_baselines);
 	if (r < 0)
 		return r;
@@ -736,6 +853,9 @@ int meter_start(struct meter *meter)
 			return r;
 	}
 	r = meter_reconcile(meter);
+	if (r < 0)
+		return r;
+	r = forget_local_baselines(meter);
 	if (r < 0)
 		return r;
 	r = meter_poll(meter);

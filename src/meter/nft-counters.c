@@ -1,4 +1,5 @@
-/* The households' named counters: their names ("up_<id>", "down_<id>"),
+/* The households' named counters: their names ("up_<id>", "down_<id>", and
+ * with uplinks "lup_<id>", "ldown_<id>"),
  * the batch messages that create and delete them, and the two ways to read
  * them: a dump of the table's objects, and pipelined single GET requests on
  * one reader thread per CPU, whose cost stays linear where the kernel's
@@ -35,29 +36,35 @@
 #define NFT_GET_READERS_MAX    4
 #define NFT_GET_PER_READER_MIN 8192
 
-static const char *const direction_prefix[] = { [NFT_UP] = "up_", [NFT_DOWN] = "down_" };
+static const char *const kind_prefix[NFT_KINDS] = {
+	[NFT_KIND(NFT_INTERNET, NFT_UP)] = "up_",
+	[NFT_KIND(NFT_INTERNET, NFT_DOWN)] = "down_",
+	[NFT_KIND(NFT_LOCAL, NFT_UP)] = "lup_",
+	[NFT_KIND(NFT_LOCAL, NFT_DOWN)] = "ldown_",
+};
 
-void nft_counter_name(int64_t id, enum nft_direction direction, char ret_name[NFT_OBJ_NAME_MAX])
+void nft_counter_name(int64_t id, unsigned kind, char ret_name[NFT_OBJ_NAME_MAX])
 {
-	snprintf(ret_name, NFT_OBJ_NAME_MAX, "%s%" PRId64, direction_prefix[direction], id);
+	snprintf(ret_name, NFT_OBJ_NAME_MAX, "%s%" PRId64, kind_prefix[kind], id);
 }
 
 /* Exactly what nft_counter_name() prints: no sign, no leading zeros. */
-bool nft_counter_name_parse(const char *name, int64_t *ret_id, enum nft_direction *ret_direction)
+bool nft_counter_name_parse(const char *name, int64_t *ret_id, unsigned *ret_kind)
 {
-	enum nft_direction direction;
-	const char *digits;
+	const char *digits = NULL;
+	unsigned kind = 0;
 	int64_t id = 0;
 
-	if (strncmp(name, "up_", 3) == 0) {
-		direction = NFT_UP;
-		digits = name + 3;
-	} else if (strncmp(name, "down_", 5) == 0) {
-		direction = NFT_DOWN;
-		digits = name + 5;
-	} else {
-		return false;
+	for (; kind < NFT_KINDS; kind++) {
+		size_t len = strlen(kind_prefix[kind]);
+
+		if (strncmp(name, kind_prefix[kind], len) == 0) {
+			digits = name + len;
+			break;
+		}
 	}
+	if (!digits)
+		return false;
 	if (*digits == '\0' || (digits[0] == '0' && digits[1] != '\0'))
 		return false;
 	for (const char *p = digits; *p; p++) {
@@ -66,20 +73,19 @@ bool nft_counter_name_parse(const char *name, int64_t *ret_id, enum nft_directio
 		id = id * 10 + (*p - '0');
 	}
 	*ret_id = id;
-	*ret_direction = direction;
+	*ret_kind = kind;
 	return true;
 }
 
 /* Without NLM_F_EXCL an existing counter is left as it is, value and
  * handle: the kernel's counter objects have nothing to update. */
-int nft_counter_add(struct nft_batch *batch, const char *table, int64_t id,
-		    enum nft_direction direction)
+int nft_counter_add(struct nft_batch *batch, const char *table, int64_t id, unsigned kind)
 {
 	char name[NFT_OBJ_NAME_MAX];
 	struct nlmsghdr *nlh;
 	struct nlattr *nest;
 
-	nft_counter_name(id, direction, name);
+	nft_counter_name(id, kind, name);
 	nlh = nft_batch_msg(batch, NFT_MSG_NEWOBJ, NLM_F_CREATE);
 	mnl_attr_put_strz(nlh, NFTA_OBJ_TABLE, table);
 	mnl_attr_put_strz(nlh, NFTA_OBJ_NAME, name);
@@ -91,13 +97,12 @@ int nft_counter_add(struct nft_batch *batch, const char *table, int64_t id,
 	return nft_batch_msg_end(batch);
 }
 
-int nft_counter_delete(struct nft_batch *batch, const char *table, int64_t id,
-		       enum nft_direction direction)
+int nft_counter_delete(struct nft_batch *batch, const char *table, int64_t id, unsigned kind)
 {
 	char name[NFT_OBJ_NAME_MAX];
 	struct nlmsghdr *nlh;
 
-	nft_counter_name(id, direction, name);
+	nft_counter_name(id, kind, name);
 	nlh = nft_batch_msg(batch, NFT_MSG_DELOBJ, 0);
 	mnl_attr_put_strz(nlh, NFTA_OBJ_TABLE, table);
 	mnl_attr_put_strz(nlh, NFTA_OBJ_NAME, name);
@@ -187,7 +192,7 @@ static int parse_object(const struct nlmsghdr *nlh, const char *table, struct nf
 		r = parse_counter_data(obj_data, &obj);
 		if (r < 0)
 			return r;
-		obj.ours = nft_counter_name_parse(name, &obj.id, &obj.direction);
+		obj.ours = nft_counter_name_parse(name, &obj.id, &obj.kind);
 	}
 	*ret_obj = obj;
 	return 0;
@@ -267,9 +272,9 @@ static int get_reply_cb(const struct nlmsghdr *nlh, void *data)
 	int r;
 
 	r = parse_object(nlh, reply->table, &obj);
-	if (r == 0 &&
-	    (obj.type != NFT_OBJECT_COUNTER || !obj.ours ||
-	     obj.id != reply->counter->household_id || obj.direction != reply->counter->direction))
+	if (r == 0 && (obj.type != NFT_OBJECT_COUNTER || !obj.ours ||
+		       obj.id != reply->counter->household_id ||
+		       obj.kind != NFT_KIND(reply->counter->scope, reply->counter->direction)))
 		r = -EPROTO;
 	if (r < 0) {
 		errno = -r;
@@ -287,10 +292,12 @@ static int get_reply_cb(const struct nlmsghdr *nlh, void *data)
  * (its cost grows with the square of how far it gets); a GET costs the same
  * wherever its counter is. Past NFT_DUMP_MAX_COUNTERS objects the dump stops
  * and its CPU asks with GETs too, from the start up. Each counter's slot
- * (two per household: up, down) goes to whichever reader reads it first. */
+ * (kinds per household: up, down, and with uplinks local up, local down)
+ * goes to whichever reader reads it first. */
 struct split {
 	const char *table;
 	const struct nft_model *model;
+	unsigned kinds;
 	struct nft_counter *slots;
 	atomic_uchar *taken;
 	atomic_size_t remaining;
@@ -312,15 +319,16 @@ static void split_take(struct split *split, size_t slot, const struct nft_counte
 	atomic_fetch_sub(&split->remaining, 1);
 }
 
-/* One reader: a socket of its own and either a slice of the requests (two
- * per household: up, down), whose counters it writes to out[first...], or,
- * in a split read, requests taken from the end down. */
+/* One reader: a socket of its own and either a slice of the requests (kinds
+ * per household), whose counters it writes to out[first...], or, in a split
+ * read, requests taken from the end down. */
 struct getter {
 	struct mnl_socket *nl;
 	bool own_socket;
 	uint32_t portid;
 	uint32_t seq;
 	size_t window;
+	unsigned kinds;
 	const char *table;
 	const struct nft_entry *entries;
 	size_t first;
@@ -367,7 +375,7 @@ static int get_window(struct getter *g, size_t count)
 					   .obj_type = NFT_OBJECT_COUNTER };
 		struct nlmsghdr *nlh;
 
-		nft_counter_name(g->entries[request / 2].id, (enum nft_direction)(request % 2),
+		nft_counter_name(g->entries[request / g->kinds].id, (unsigned)(request % g->kinds),
 				 name);
 		nlh = nft_nl_put_query(g->tx + tx_len, &query, 0, seq + (uint32_t)k);
 		tx_len += nlh->nlmsg_len;
@@ -394,7 +402,8 @@ static int get_window(struct getter *g, size_t count)
 			if (g->msgs[j].msg_hdr.msg_flags & MSG_TRUNC)
 				return -EPROTO;
 			*counter = (struct nft_counter){
-				.household_id = g->entries[request / 2].id,
+				.household_id = g->entries[request / g->kinds].id,
+				.scope = (enum nft_scope)(request % g->kinds / 2),
 				.direction = (enum nft_direction)(request % 2),
 			};
 			r = mnl_cb_run(g->rx[j], g->msgs[j].msg_len, seq + (uint32_t)received,
@@ -545,7 +554,8 @@ static bool thread_start(pthread_t *thread, void *(*fn)(void *), void *arg)
 int nft_counters_get(struct nft *nft, const struct nft_entry *entries, size_t n_entries,
 		     struct nft_counter **ret_counters, size_t *ret_n_counters)
 {
-	size_t total = 2 * n_entries, n_readers = reader_count(total), n_out = 0;
+	unsigned kinds = nft_kinds(nft);
+	size_t total = kinds * n_entries, n_readers = reader_count(total), n_out = 0;
 	struct getter *getters[NFT_GET_READERS_MAX] = { 0 };
 	pthread_t threads[NFT_GET_READERS_MAX];
 	bool started[NFT_GET_READERS_MAX] = { 0 };
@@ -565,9 +575,10 @@ int nft_counters_get(struct nft *nft, const struct nft_entry *entries, size_t n_
 		getters[i] = g;
 		g->table = nft->table;
 		g->entries = entries;
-		/* Slices end on a household's boundary (an even request). */
-		g->first = total / 2 * i / n_readers * 2;
-		g->count = total / 2 * (i + 1) / n_readers * 2 - g->first;
+		g->kinds = kinds;
+		/* Slices end on a household's boundary. */
+		g->first = n_entries * i / n_readers * kinds;
+		g->count = n_entries * (i + 1) / n_readers * kinds - g->first;
 		g->out = out + g->first;
 		if (i == 0) {
 			getter_share_socket(g, nft, g->count);
@@ -624,13 +635,19 @@ static int split_object_cb(const struct nlmsghdr *nlh, void *data)
 		errno = -r;
 		return MNL_CB_ERROR;
 	}
-	/* Only counters are ours. */
-	entry = obj.ours ? nft_model_find(split->model, obj.id) : NULL;
+	/* Only counters are ours, and of those only the kinds in use. */
+	entry = obj.ours && obj.kind < split->kinds ? nft_model_find(split->model, obj.id) : NULL;
 	if (entry) {
-		struct nft_counter counter = { obj.id, obj.direction, obj.handle, obj.bytes,
-					       obj.packets };
+		struct nft_counter counter = {
+			.household_id = obj.id,
+			.scope = (enum nft_scope)(obj.kind / 2),
+			.direction = (enum nft_direction)(obj.kind % 2),
+			.handle = obj.handle,
+			.bytes = obj.bytes,
+			.packets = obj.packets,
+		};
 
-		split_take(split, 2 * (size_t)(entry - split->model->entries) + obj.direction,
+		split_take(split, split->kinds * (size_t)(entry - split->model->entries) + obj.kind,
 			   &counter);
 	}
 	/* The GETs have read the rest, or the dump has gone as far as it is
@@ -655,8 +672,9 @@ static int split_get_ascending(struct split *split)
 		g->table = split->table;
 		g->entries = split->model->entries;
 		g->split = split;
+		g->kinds = split->kinds;
 		g->ascending = true;
-		g->count = 2 * split->model->n_entries;
+		g->count = split->kinds * split->model->n_entries;
 		getter_run(g);
 		r = g->result;
 	}
@@ -695,8 +713,8 @@ static void *split_dump_run(void *data)
 int nft_counters_split_read(struct nft *nft, struct nft_counter **ret_counters,
 			    size_t *ret_n_counters)
 {
-	struct split split = { .table = nft->table, .model = &nft->model };
-	size_t total = 2 * nft->model.n_entries, n = 0;
+	struct split split = { .table = nft->table, .model = &nft->model, .kinds = nft_kinds(nft) };
+	size_t total = split.kinds * nft->model.n_entries, n = 0;
 	struct getter *g = NULL;
 	pthread_t thread;
 	bool started;
@@ -714,6 +732,7 @@ int nft_counters_split_read(struct nft *nft, struct nft_counter **ret_counters,
 	getter_share_socket(g, nft, total);
 	g->table = nft->table;
 	g->entries = nft->model.entries;
+	g->kinds = split.kinds;
 	g->split = &split;
 	g->cursor = total;
 

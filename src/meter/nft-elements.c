@@ -21,12 +21,16 @@
 
 static const struct {
 	int family;
-	enum nft_direction direction;
+	unsigned kind; /* of the counters its elements name */
 } map_roles[NFT_MAP_COUNT] = {
-	[NFT_MAP_UP4] = { AF_INET, NFT_UP },
-	[NFT_MAP_DOWN4] = { AF_INET, NFT_DOWN },
-	[NFT_MAP_UP6] = { AF_INET6, NFT_UP },
-	[NFT_MAP_DOWN6] = { AF_INET6, NFT_DOWN },
+	[NFT_MAP_UP4] = { AF_INET, NFT_KIND(NFT_INTERNET, NFT_UP) },
+	[NFT_MAP_DOWN4] = { AF_INET, NFT_KIND(NFT_INTERNET, NFT_DOWN) },
+	[NFT_MAP_UP6] = { AF_INET6, NFT_KIND(NFT_INTERNET, NFT_UP) },
+	[NFT_MAP_DOWN6] = { AF_INET6, NFT_KIND(NFT_INTERNET, NFT_DOWN) },
+	[NFT_MAP_LUP4] = { AF_INET, NFT_KIND(NFT_LOCAL, NFT_UP) },
+	[NFT_MAP_LDOWN4] = { AF_INET, NFT_KIND(NFT_LOCAL, NFT_DOWN) },
+	[NFT_MAP_LUP6] = { AF_INET6, NFT_KIND(NFT_LOCAL, NFT_UP) },
+	[NFT_MAP_LDOWN6] = { AF_INET6, NFT_KIND(NFT_LOCAL, NFT_DOWN) },
 };
 
 static size_t family_len(int family)
@@ -339,7 +343,7 @@ static int writer_put_range(struct elem_writer *w, const struct nft_range *range
 static bool range_in_map(const struct nft_range *range, enum nft_map map)
 {
 	return range->family == map_roles[map].family &&
-	       (range->directions & (1 << map_roles[map].direction));
+	       (range->directions & (1 << map_roles[map].kind));
 }
 
 int nft_elements_flush(struct nft_batch *batch, const char *table, enum nft_map map)
@@ -369,7 +373,7 @@ int nft_elements_add(struct nft_batch *batch, const char *table, enum nft_map ma
 	for (size_t i = 0; i < n_entries; i++) {
 		char name[NFT_OBJ_NAME_MAX];
 
-		nft_counter_name(entries[i].id, map_roles[map].direction, name);
+		nft_counter_name(entries[i].id, map_roles[map].kind, name);
 		for (size_t j = 0; j < entries[i].n_ranges; j++) {
 			if (!range_in_map(&entries[i].ranges[j], map))
 				continue;
@@ -411,7 +415,7 @@ struct loaded_elem {
 
 struct load_ctx {
 	int family;
-	enum nft_direction direction;
+	unsigned kind;
 	struct loaded_elem *elems;
 	size_t n;
 	size_t cap;
@@ -444,13 +448,13 @@ static int parse_elem(const struct nlattr *nest, struct load_ctx *ctx)
 			break;
 		}
 		case NFTA_SET_ELEM_OBJREF: {
-			enum nft_direction direction;
+			unsigned kind;
 
 			if (mnl_attr_validate(attr, MNL_TYPE_NUL_STRING) < 0)
 				return -EPROTO;
-			elem.ours = nft_counter_name_parse(mnl_attr_get_str(attr), &elem.id,
-							   &direction) &&
-				    direction == ctx->direction;
+			elem.ours =
+				nft_counter_name_parse(mnl_attr_get_str(attr), &elem.id, &kind) &&
+				kind == ctx->kind;
 			break;
 		}
 		default:
@@ -559,7 +563,7 @@ static int elems_to_ranges(struct load_ctx *ctx, struct owned_range **ranges, si
 		owned = &(*ranges)[(*n_ranges)++];
 		*owned = (struct owned_range){ .id = start->id };
 		owned->range.family = ctx->family;
-		owned->range.directions = (uint8_t)(1 << ctx->direction);
+		owned->range.directions = (uint8_t)(1 << ctx->kind);
 		memcpy(owned->range.first, start->key, 16);
 		if (next) {
 			addr_prev(next->key, len, owned->range.last);
@@ -585,7 +589,7 @@ static int model_add_ranges(struct nft_model *model, const struct owned_range *r
 		copy = calloc(j - i, sizeof(*copy));
 		if (!copy)
 			return -ENOMEM;
-		/* A range in both an upload and a download map is one range. */
+		/* A range in several maps is one range. */
 		for (size_t k = i; k < j; k++) {
 			if (n > 0 && owned_cmp(&ranges[k], &ranges[k - 1]) == 0)
 				copy[n - 1].directions |= ranges[k].range.directions;
@@ -619,7 +623,7 @@ static int load_ranges(struct nft *nft, struct nft_model *model)
 					   .name = nft_map_names[map] };
 
 		ctx.family = map_roles[map].family;
-		ctx.direction = map_roles[map].direction;
+		ctx.kind = map_roles[map].kind;
 		ctx.n = 0;
 		r = nft_nl_dump(nft, &query, elems_cb, &ctx, elems_restart);
 		if (r == -ENOENT) {
@@ -680,4 +684,32 @@ int nft_model_load(struct nft *nft, struct nft_model *ret_model)
 out:
 	nft_model_clear(&model);
 	return r;
+}
+
+int nft_uplinks_put(struct nft_batch *batch, const struct nft *nft, bool flush, uint32_t set_id)
+{
+	struct elem_writer w = { .batch = batch,
+				 .type = NFT_MSG_DELSETELEM,
+				 .table = nft->table,
+				 .set = NFT_UPLINKS_SET };
+	int r;
+
+	/* Emptied and refilled in the batch, as the maps are. */
+	if (flush) {
+		writer_start(&w);
+		r = writer_finish(&w);
+		if (r < 0)
+			return r;
+	}
+	w.type = NFT_MSG_NEWSETELEM;
+	w.flags = NLM_F_CREATE;
+	w.set_id = set_id;
+	for (size_t i = 0; i < nft->n_uplinks; i++) {
+		/* The kernel compares the whole IFNAMSIZ bytes, NUL padded. */
+		r = writer_put(&w, (const uint8_t *)nft->uplinks[i], NFT_IFNAME_MAX + 1, false,
+			       NULL);
+		if (r < 0)
+			return r;
+	}
+	return writer_finish(&w);
 }

@@ -17,18 +17,33 @@
 #endif
 
 #define NFT_TABLE_PREFIX_MAX 64
-/* "down_" and 19 digits of an int64 and the NUL. */
+/* "ldown_" and 19 digits of an int64 and the NUL. */
 #define NFT_OBJ_NAME_MAX 32
 /* Address ranges of one household, after merging. */
 #define NFT_RANGES_MAX 1024
 
+/* A household's counters: kind = 2 * scope + direction. Without uplinks
+ * only the first two (internet up and down) exist. */
+#define NFT_KINDS		   4
+#define NFT_KIND(scope, direction) (2 * (unsigned)(scope) + (unsigned)(direction))
+
+/* The maps: the internet ones first (the only ones without uplinks), then
+ * the local ones, which hold the same ranges. */
 enum nft_map {
 	NFT_MAP_UP4,
 	NFT_MAP_DOWN4,
 	NFT_MAP_UP6,
 	NFT_MAP_DOWN6,
+	NFT_MAP_LUP4,
+	NFT_MAP_LDOWN4,
+	NFT_MAP_LUP6,
+	NFT_MAP_LDOWN6,
 	NFT_MAP_COUNT,
 };
+#define NFT_MAP_INTERNET_COUNT 4
+
+/* The named set of the uplinks' interface names. */
+#define NFT_UPLINKS_SET "uplinks"
 
 /* One address range, inclusive, big endian; IPv4 uses the first 4 bytes. */
 struct nft_range {
@@ -36,10 +51,11 @@ struct nft_range {
 	uint8_t first[16];
 	uint8_t last[16];
 	bool open_end;	    /* no interval-end element: runs to the top */
-	uint8_t directions; /* in which maps: 1 << NFT_UP, 1 << NFT_DOWN */
+	uint8_t directions; /* in which maps: 1 << NFT_KIND(scope, direction) */
 };
 
-#define NFT_BOTH_DIRECTIONS ((1 << NFT_UP) | (1 << NFT_DOWN))
+/* A household's ranges are in all its maps. */
+#define NFT_BOTH_DIRECTIONS ((1 << NFT_KINDS) - 1)
 
 /* A household as the daemon last wrote it: its merged, sorted ranges. */
 struct nft_entry {
@@ -67,7 +83,22 @@ struct nft {
 	size_t rx_size;
 	char table[NFT_TABLE_PREFIX_MAX + 1];
 	struct nft_model model;
+	/* The configured uplinks; with none, households have two counters. */
+	char uplinks[NFT_UPLINKS_MAX][NFT_IFNAME_MAX + 1];
+	size_t n_uplinks;
 };
+
+/* Counters per household: 4 with uplinks, else 2. */
+static inline unsigned nft_kinds(const struct nft *nft)
+{
+	return nft->n_uplinks ? NFT_KINDS : 2;
+}
+
+/* Maps in use: 8 with uplinks, else the 4 internet ones. */
+static inline int nft_maps(const struct nft *nft)
+{
+	return nft->n_uplinks ? NFT_MAP_COUNT : NFT_MAP_INTERNET_COUNT;
+}
 
 /* nft-netlink.c: one socket, sequence numbers, and three ways to talk. */
 int nft_nl_open(struct nft *nft);
@@ -123,15 +154,25 @@ struct nft_plan {
 	struct nft_names stray_sets;
 	bool chain_exists;
 	bool chain_stale; /* exists but differs: rebuilt */
-	bool rules_ok;	  /* exactly the four rules, in order */
+	bool rules_ok;	  /* exactly the rules wanted (one per map in use), in order */
 	bool map_exists[NFT_MAP_COUNT];
 	bool map_stale[NFT_MAP_COUNT];
 	uint32_t set_ids[NFT_MAP_COUNT]; /* of maps created in the batch */
+	/* What the plan is for: maps in use (nft_maps()), and whether with an
+	 * uplinks set. */
+	int n_maps;
+	bool uplinks_wanted;
+	bool uplinks_exists;
+	bool uplinks_stale;
+	uint32_t uplinks_set_id; /* created in the batch */
 };
 
-int nft_plan_read(struct nft *nft, struct nft_plan *ret_plan);
+/* n_maps: the maps in use, nft_maps(nft). */
+int nft_plan_read(struct nft *nft, int n_maps, struct nft_plan *ret_plan);
 void nft_plan_clear(struct nft_plan *plan);
 bool nft_plan_map_kept(const struct nft_plan *plan, enum nft_map map);
+/* Whether the uplinks set is there to keep (its elements are replaced). */
+bool nft_plan_uplinks_kept(const struct nft_plan *plan);
 int nft_plan_put_tables(struct nft_batch *batch, const char *table, const struct nft_plan *plan);
 int nft_plan_put_removals(struct nft_batch *batch, const char *table, const struct nft_plan *plan);
 int nft_plan_put_creations(struct nft_batch *batch, const char *table, struct nft_plan *plan);
@@ -154,14 +195,15 @@ int nft_elements_add(struct nft_batch *batch, const char *table, enum nft_map ma
 		     const struct nft_entry *entries, size_t n_entries);
 int nft_elements_delete(struct nft_batch *batch, const char *table, enum nft_map map,
 			const struct nft_entry *entry);
+/* Empties the uplinks set and fills it with nft's uplinks. */
+int nft_uplinks_put(struct nft_batch *batch, const struct nft *nft, bool flush, uint32_t set_id);
 
 /* nft-counters.c: counter names, creating and deleting counters, reading them. */
-void nft_counter_name(int64_t id, enum nft_direction direction, char ret_name[NFT_OBJ_NAME_MAX]);
-bool nft_counter_name_parse(const char *name, int64_t *ret_id, enum nft_direction *ret_direction);
-int nft_counter_add(struct nft_batch *batch, const char *table, int64_t id,
-		    enum nft_direction direction);
-int nft_counter_delete(struct nft_batch *batch, const char *table, int64_t id,
-		       enum nft_direction direction);
+/* "up_<id>", "down_<id>" (internet), "lup_<id>", "ldown_<id>" (local). */
+void nft_counter_name(int64_t id, unsigned kind, char ret_name[NFT_OBJ_NAME_MAX]);
+bool nft_counter_name_parse(const char *name, int64_t *ret_id, unsigned *ret_kind);
+int nft_counter_add(struct nft_batch *batch, const char *table, int64_t id, unsigned kind);
+int nft_counter_delete(struct nft_batch *batch, const char *table, int64_t id, unsigned kind);
 int nft_object_delete(struct nft_batch *batch, const char *table, uint32_t obj_type,
 		      uint64_t handle);
 
@@ -169,9 +211,9 @@ int nft_object_delete(struct nft_batch *batch, const char *table, uint32_t obj_t
 struct nft_object {
 	uint32_t type;
 	uint64_t handle;
-	bool ours; /* a counter named like ours; id and direction then hold */
+	bool ours; /* a counter named like ours; id and kind then hold */
 	int64_t id;
-	enum nft_direction direction;
+	unsigned kind;
 	uint64_t bytes;
 	uint64_t packets;
 };

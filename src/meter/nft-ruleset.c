@@ -1,5 +1,7 @@
 /* The fixed part of the daemon's table: the table itself, the forward chain,
- * the four interval maps and the four rules that count through them. Reads
+ * the interval maps and the rules that count through them: four of each
+ * without uplinks; with uplinks, eight (internet and local) and the named set
+ * of the uplinks' names that tells them apart. Reads
  * what the kernel has, and plans what to delete and create so that it is
  * exactly that; leftover shard tables of an earlier layout are deleted. */
 #include <errno.h>
@@ -27,15 +29,18 @@
 #define NFT_CHAIN_PRIORITY 100
 
 /* nft's datatype numbers and its byte order for set user data. */
-#define NFT_TYPE_IPADDR		7
-#define NFT_TYPE_IP6ADDR	8
-#define NFT_UDATA_BYTEORDER_BIG 2
+#define NFT_TYPE_IPADDR		 7
+#define NFT_TYPE_IP6ADDR	 8
+#define NFT_TYPE_IFNAME		 41
+#define NFT_UDATA_BYTEORDER_HOST 1
+#define NFT_UDATA_BYTEORDER_BIG	 2
+/* IFNAMSIZ: the kernel's iifname and oifname are this long, NUL padded. */
+#define NFT_IFNAME_LEN 16
 
 const char *const nft_map_names[NFT_MAP_COUNT] = {
-	[NFT_MAP_UP4] = "up4",
-	[NFT_MAP_DOWN4] = "down4",
-	[NFT_MAP_UP6] = "up6",
-	[NFT_MAP_DOWN6] = "down6",
+	[NFT_MAP_UP4] = "up4",	   [NFT_MAP_DOWN4] = "down4",	[NFT_MAP_UP6] = "up6",
+	[NFT_MAP_DOWN6] = "down6", [NFT_MAP_LUP4] = "lup4",	[NFT_MAP_LDOWN4] = "ldown4",
+	[NFT_MAP_LUP6] = "lup6",   [NFT_MAP_LDOWN6] = "ldown6",
 };
 
 struct map_spec {
@@ -43,13 +48,22 @@ struct map_spec {
 	uint32_t key_len;
 	uint8_t nfproto;
 	uint32_t offset; /* of the address in the network header */
+	/* With uplinks: which interface tells the scope (oifname for traffic
+	 * from the household, iifname for traffic to it), and whether the
+	 * rule wants it not to be an uplink (local traffic). */
+	uint32_t iface_key;
+	bool local;
 };
 
 static const struct map_spec map_specs[NFT_MAP_COUNT] = {
-	[NFT_MAP_UP4] = { NFT_TYPE_IPADDR, 4, NFPROTO_IPV4, 12 },
-	[NFT_MAP_DOWN4] = { NFT_TYPE_IPADDR, 4, NFPROTO_IPV4, 16 },
-	[NFT_MAP_UP6] = { NFT_TYPE_IP6ADDR, 16, NFPROTO_IPV6, 8 },
-	[NFT_MAP_DOWN6] = { NFT_TYPE_IP6ADDR, 16, NFPROTO_IPV6, 24 },
+	[NFT_MAP_UP4] = { NFT_TYPE_IPADDR, 4, NFPROTO_IPV4, 12, NFT_META_OIFNAME, false },
+	[NFT_MAP_DOWN4] = { NFT_TYPE_IPADDR, 4, NFPROTO_IPV4, 16, NFT_META_IIFNAME, false },
+	[NFT_MAP_UP6] = { NFT_TYPE_IP6ADDR, 16, NFPROTO_IPV6, 8, NFT_META_OIFNAME, false },
+	[NFT_MAP_DOWN6] = { NFT_TYPE_IP6ADDR, 16, NFPROTO_IPV6, 24, NFT_META_IIFNAME, false },
+	[NFT_MAP_LUP4] = { NFT_TYPE_IPADDR, 4, NFPROTO_IPV4, 12, NFT_META_OIFNAME, true },
+	[NFT_MAP_LDOWN4] = { NFT_TYPE_IPADDR, 4, NFPROTO_IPV4, 16, NFT_META_IIFNAME, true },
+	[NFT_MAP_LUP6] = { NFT_TYPE_IP6ADDR, 16, NFPROTO_IPV6, 8, NFT_META_OIFNAME, true },
+	[NFT_MAP_LDOWN6] = { NFT_TYPE_IP6ADDR, 16, NFPROTO_IPV6, 24, NFT_META_IIFNAME, true },
 };
 
 static int names_add(struct nft_names *names, const char *name)
@@ -198,9 +212,36 @@ static bool expr_is(const struct nftnl_expr *expr, const char *name)
 	return expr_name && strcmp(expr_name, name) == 0;
 }
 
+/* With uplinks, the interface check: meta iifname or oifname, and a lookup
+ * in the uplinks set (inverted for local traffic). */
+static bool iface_matches(struct nftnl_expr_iter *iter, const struct map_spec *spec)
+{
+	struct nftnl_expr *expr = nftnl_expr_iter_next(iter);
+	const char *set_name;
+	uint32_t flags;
+
+	if (!expr_is(expr, "meta") ||
+	    nftnl_expr_get_u32(expr, NFTNL_EXPR_META_KEY) != spec->iface_key ||
+	    nftnl_expr_get_u32(expr, NFTNL_EXPR_META_DREG) != NFT_REG_1 ||
+	    nftnl_expr_is_set(expr, NFTNL_EXPR_META_SREG))
+		return false;
+	expr = nftnl_expr_iter_next(iter);
+	if (!expr_is(expr, "lookup"))
+		return false;
+	set_name = nftnl_expr_get_str(expr, NFTNL_EXPR_LOOKUP_SET);
+	flags = nftnl_expr_is_set(expr, NFTNL_EXPR_LOOKUP_FLAGS)
+			? nftnl_expr_get_u32(expr, NFTNL_EXPR_LOOKUP_FLAGS)
+			: 0;
+	return set_name && strcmp(set_name, NFT_UPLINKS_SET) == 0 &&
+	       nftnl_expr_get_u32(expr, NFTNL_EXPR_LOOKUP_SREG) == NFT_REG_1 &&
+	       !nftnl_expr_is_set(expr, NFTNL_EXPR_LOOKUP_DREG) &&
+	       flags == (spec->local ? NFT_LOOKUP_F_INV : 0);
+}
+
 /* The rule for a map, as nft generates it for "counter name ip saddr map @up4":
- * meta nfproto, cmp, payload load, objref map lookup. */
-static bool rule_matches(struct nftnl_rule *rule, enum nft_map map)
+ * meta nfproto, cmp, (with uplinks: meta oifname, lookup @uplinks,) payload
+ * load, objref map lookup. */
+static bool rule_matches(struct nftnl_rule *rule, enum nft_map map, bool uplinks)
 {
 	const struct map_spec *spec = &map_specs[map];
 	struct nftnl_expr_iter *iter = nftnl_expr_iter_create(rule);
@@ -224,6 +265,8 @@ static bool rule_matches(struct nftnl_rule *rule, enum nft_map map)
 		goto out;
 	cmp_data = nftnl_expr_get(expr, NFTNL_EXPR_CMP_DATA, &cmp_len);
 	if (!cmp_data || cmp_len != 1 || *(const uint8_t *)cmp_data != spec->nfproto)
+		goto out;
+	if (uplinks && !iface_matches(iter, spec))
 		goto out;
 	expr = nftnl_expr_iter_next(iter);
 	if (!expr_is(expr, "payload") ||
@@ -259,7 +302,8 @@ static int rule_cb(const struct nlmsghdr *nlh, void *data)
 		errno = EPROTO;
 		goto out;
 	}
-	if (ctx->n_rules >= NFT_MAP_COUNT || !rule_matches(rule, (enum nft_map)ctx->n_rules))
+	if (ctx->n_rules >= (size_t)ctx->plan->n_maps ||
+	    !rule_matches(rule, (enum nft_map)ctx->n_rules, ctx->plan->uplinks_wanted))
 		ctx->plan->rules_ok = false;
 	ctx->n_rules++;
 	r = MNL_CB_OK;
@@ -276,6 +320,17 @@ static bool set_matches(const struct nftnl_set *set, enum nft_map map)
 	       nftnl_set_get_u32(set, NFTNL_SET_KEY_TYPE) == spec->key_type &&
 	       nftnl_set_get_u32(set, NFTNL_SET_KEY_LEN) == spec->key_len &&
 	       nftnl_set_get_u32(set, NFTNL_SET_OBJ_TYPE) == NFT_OBJECT_COUNTER &&
+	       !nftnl_set_is_set(set, NFTNL_SET_TIMEOUT) &&
+	       !nftnl_set_is_set(set, NFTNL_SET_EXPR) &&
+	       !nftnl_set_is_set(set, NFTNL_SET_EXPRESSIONS);
+}
+
+static bool uplinks_set_matches(const struct nftnl_set *set)
+{
+	return nftnl_set_get_u32(set, NFTNL_SET_FLAGS) == 0 &&
+	       nftnl_set_get_u32(set, NFTNL_SET_KEY_TYPE) == NFT_TYPE_IFNAME &&
+	       nftnl_set_get_u32(set, NFTNL_SET_KEY_LEN) == NFT_IFNAME_LEN &&
+	       !nftnl_set_is_set(set, NFTNL_SET_DATA_TYPE) &&
 	       !nftnl_set_is_set(set, NFTNL_SET_TIMEOUT) &&
 	       !nftnl_set_is_set(set, NFTNL_SET_EXPR) &&
 	       !nftnl_set_is_set(set, NFTNL_SET_EXPRESSIONS);
@@ -302,6 +357,11 @@ static int set_cb(const struct nlmsghdr *nlh, void *data)
 	if (!name || (nftnl_set_get_u32(set, NFTNL_SET_FLAGS) & NFT_SET_ANONYMOUS))
 		goto out;
 	ctx->plan->n_sets++;
+	if (strcmp(name, NFT_UPLINKS_SET) == 0) {
+		ctx->plan->uplinks_exists = true;
+		ctx->plan->uplinks_stale = !uplinks_set_matches(set);
+		goto out;
+	}
 	for (int map = 0; map < NFT_MAP_COUNT; map++) {
 		if (strcmp(name, nft_map_names[map]) != 0)
 			continue;
@@ -350,12 +410,14 @@ static void restart_sets(void *data)
 
 	names_clear(&ctx->plan->stray_sets);
 	memset(ctx->plan->map_exists, 0, sizeof(ctx->plan->map_exists));
+	ctx->plan->uplinks_exists = false;
 	ctx->plan->n_sets = 0;
 }
 
-int nft_plan_read(struct nft *nft, struct nft_plan *ret_plan)
+int nft_plan_read(struct nft *nft, int n_maps, struct nft_plan *ret_plan)
 {
-	struct nft_plan plan = { 0 };
+	struct nft_plan plan = { .n_maps = n_maps,
+				 .uplinks_wanted = n_maps > NFT_MAP_INTERNET_COUNT };
 	struct read_ctx ctx = { .nft = nft, .plan = &plan };
 	struct nft_query query = { .family = NFPROTO_INET, .table = nft->table };
 	int r;
@@ -378,7 +440,7 @@ int nft_plan_read(struct nft *nft, struct nft_plan *ret_plan)
 		query.name = NULL;
 		if (r < 0)
 			goto out;
-		if (ctx.n_rules != NFT_MAP_COUNT)
+		if (ctx.n_rules != (size_t)plan.n_maps)
 			plan.rules_ok = false;
 	}
 
@@ -386,9 +448,11 @@ int nft_plan_read(struct nft *nft, struct nft_plan *ret_plan)
 	r = nft_nl_dump(nft, &query, set_cb, &ctx, restart_sets);
 	if (r < 0)
 		goto out;
-	for (int map = 0; map < NFT_MAP_COUNT; map++)
+	for (int map = 0; map < plan.n_maps; map++)
 		if (!plan.map_exists[map] || plan.map_stale[map])
 			plan.rules_ok = false;
+	if (plan.uplinks_wanted && (!plan.uplinks_exists || plan.uplinks_stale))
+		plan.rules_ok = false;
 out:
 	if (r < 0) {
 		nft_plan_clear(&plan);
@@ -473,6 +537,43 @@ static int put_flush_chain(struct nft_batch *batch, const char *table, const cha
 	return nft_batch_msg_end(batch);
 }
 
+/* The uplinks set: interface names, as "type ifname" makes it. */
+static int put_uplinks_set(struct nft_batch *batch, const char *table, uint16_t type,
+			   uint32_t set_id)
+{
+	struct nftnl_udata_buf *udata = NULL;
+	struct nftnl_set *set = nftnl_set_alloc();
+	struct nlmsghdr *nlh;
+	int r = -ENOMEM;
+
+	if (!set)
+		return -ENOMEM;
+	if (nftnl_set_set_str(set, NFTNL_SET_TABLE, table) < 0 ||
+	    nftnl_set_set_str(set, NFTNL_SET_NAME, NFT_UPLINKS_SET) < 0)
+		goto out;
+	if (type == NFT_MSG_NEWSET) {
+		nftnl_set_set_u32(set, NFTNL_SET_FLAGS, 0);
+		nftnl_set_set_u32(set, NFTNL_SET_KEY_TYPE, NFT_TYPE_IFNAME);
+		nftnl_set_set_u32(set, NFTNL_SET_KEY_LEN, NFT_IFNAME_LEN);
+		nftnl_set_set_u32(set, NFTNL_SET_ID, set_id);
+		udata = nftnl_udata_buf_alloc(64);
+		if (!udata ||
+		    !nftnl_udata_put_u32(udata, NFTNL_UDATA_SET_KEYBYTEORDER,
+					 NFT_UDATA_BYTEORDER_HOST) ||
+		    nftnl_set_set_data(set, NFTNL_SET_USERDATA, nftnl_udata_buf_data(udata),
+				       nftnl_udata_buf_len(udata)) < 0)
+			goto out;
+	}
+	nlh = nft_batch_msg(batch, type, type == NFT_MSG_NEWSET ? NLM_F_CREATE : 0);
+	nftnl_set_nlmsg_build_payload(nlh, set);
+	r = nft_batch_msg_end(batch);
+out:
+	if (udata)
+		nftnl_udata_buf_free(udata);
+	nftnl_set_free(set);
+	return r;
+}
+
 static int put_set(struct nft_batch *batch, const char *table, const char *name, int map,
 		   uint16_t type, uint32_t set_id)
 {
@@ -548,10 +649,22 @@ int nft_plan_put_removals(struct nft_batch *batch, const char *table, const stru
 		if (r < 0)
 			return r;
 	}
+	/* Stale maps, and the local ones when no uplink is configured: their
+	 * elements first, which frees the counters they name. */
 	for (int map = 0; map < NFT_MAP_COUNT; map++) {
-		if (!plan->map_exists[map] || !plan->map_stale[map])
+		if (!plan->map_exists[map] || (!plan->map_stale[map] && map < plan->n_maps))
 			continue;
+		if (!plan->map_stale[map]) {
+			r = nft_elements_flush(batch, table, (enum nft_map)map);
+			if (r < 0)
+				return r;
+		}
 		r = put_set(batch, table, nft_map_names[map], map, NFT_MSG_DELSET, 0);
+		if (r < 0)
+			return r;
+	}
+	if (plan->uplinks_exists && (plan->uplinks_stale || !plan->uplinks_wanted)) {
+		r = put_uplinks_set(batch, table, NFT_MSG_DELSET, 0);
 		if (r < 0)
 			return r;
 	}
@@ -560,7 +673,14 @@ int nft_plan_put_removals(struct nft_batch *batch, const char *table, const stru
 
 bool nft_plan_map_kept(const struct nft_plan *plan, enum nft_map map)
 {
-	return plan->table_exists && plan->map_exists[map] && !plan->map_stale[map];
+	return plan->table_exists && (int)map < plan->n_maps && plan->map_exists[map] &&
+	       !plan->map_stale[map];
+}
+
+bool nft_plan_uplinks_kept(const struct nft_plan *plan)
+{
+	return plan->table_exists && plan->uplinks_wanted && plan->uplinks_exists &&
+	       !plan->uplinks_stale;
 }
 
 int nft_plan_put_creations(struct nft_batch *batch, const char *table, struct nft_plan *plan)
@@ -572,12 +692,18 @@ int nft_plan_put_creations(struct nft_batch *batch, const char *table, struct nf
 		if (r < 0)
 			return r;
 	}
-	for (int map = 0; map < NFT_MAP_COUNT; map++) {
+	for (int map = 0; map < plan->n_maps; map++) {
 		if (nft_plan_map_kept(plan, (enum nft_map)map))
 			continue;
 		plan->set_ids[map] = nft_batch_set_id(batch);
 		r = put_set(batch, table, nft_map_names[map], map, NFT_MSG_NEWSET,
 			    plan->set_ids[map]);
+		if (r < 0)
+			return r;
+	}
+	if (plan->uplinks_wanted && !nft_plan_uplinks_kept(plan)) {
+		plan->uplinks_set_id = nft_batch_set_id(batch);
+		r = put_uplinks_set(batch, table, NFT_MSG_NEWSET, plan->uplinks_set_id);
 		if (r < 0)
 			return r;
 	}
@@ -592,7 +718,8 @@ static int add_expr(struct nftnl_rule *rule, struct nftnl_expr *expr)
 	return 0;
 }
 
-static int build_rule(struct nftnl_rule *rule, const char *table, enum nft_map map, uint32_t set_id)
+static int build_rule(struct nftnl_rule *rule, const char *table, enum nft_map map, uint32_t set_id,
+		      bool uplinks, uint32_t uplinks_set_id)
 {
 	const struct map_spec *spec = &map_specs[map];
 	struct nftnl_expr *expr;
@@ -617,6 +744,29 @@ static int build_rule(struct nftnl_rule *rule, const char *table, enum nft_map m
 	nftnl_expr_set_u32(expr, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
 	nftnl_expr_set_u32(expr, NFTNL_EXPR_CMP_OP, NFT_CMP_EQ);
 	nftnl_expr_set_u8(expr, NFTNL_EXPR_CMP_DATA, spec->nfproto);
+
+	/* "oifname @uplinks" for internet traffic from the household,
+	 * "oifname != @uplinks" for local; iifname for traffic to it. */
+	if (uplinks) {
+		expr = nftnl_expr_alloc("meta");
+		r = add_expr(rule, expr);
+		if (r < 0)
+			return r;
+		nftnl_expr_set_u32(expr, NFTNL_EXPR_META_KEY, spec->iface_key);
+		nftnl_expr_set_u32(expr, NFTNL_EXPR_META_DREG, NFT_REG_1);
+
+		expr = nftnl_expr_alloc("lookup");
+		r = add_expr(rule, expr);
+		if (r < 0)
+			return r;
+		nftnl_expr_set_u32(expr, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+		if (nftnl_expr_set_str(expr, NFTNL_EXPR_LOOKUP_SET, NFT_UPLINKS_SET) < 0)
+			return -ENOMEM;
+		if (uplinks_set_id)
+			nftnl_expr_set_u32(expr, NFTNL_EXPR_LOOKUP_SET_ID, uplinks_set_id);
+		if (spec->local)
+			nftnl_expr_set_u32(expr, NFTNL_EXPR_LOOKUP_FLAGS, NFT_LOOKUP_F_INV);
+	}
 
 	expr = nftnl_expr_alloc("payload");
 	r = add_expr(rule, expr);
@@ -644,14 +794,15 @@ int nft_plan_put_rules(struct nft_batch *batch, const char *table, const struct 
 {
 	if (plan->rules_ok)
 		return 0;
-	for (int map = 0; map < NFT_MAP_COUNT; map++) {
+	for (int map = 0; map < plan->n_maps; map++) {
 		struct nftnl_rule *rule = nftnl_rule_alloc();
 		struct nlmsghdr *nlh;
 		int r;
 
 		if (!rule)
 			return -ENOMEM;
-		r = build_rule(rule, table, (enum nft_map)map, plan->set_ids[map]);
+		r = build_rule(rule, table, (enum nft_map)map, plan->set_ids[map],
+			       plan->uplinks_wanted, plan->uplinks_set_id);
 		if (r == 0) {
 			nlh = nft_batch_msg(batch, NFT_MSG_NEWRULE, NLM_F_CREATE | NLM_F_APPEND);
 			nftnl_rule_nlmsg_build_payload(nlh, rule);

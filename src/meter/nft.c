@@ -58,6 +58,24 @@ out:
 	return r;
 }
 
+int nft_set_uplinks(struct nft *nft, const char *const *names, size_t n_names)
+{
+	if (n_names > NFT_UPLINKS_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < n_names; i++) {
+		size_t len = strlen(names[i]);
+
+		if (len == 0 || len > NFT_IFNAME_MAX)
+			return -EINVAL;
+	}
+	for (size_t i = 0; i < n_names; i++) {
+		memset(nft->uplinks[i], 0, sizeof(nft->uplinks[i]));
+		memcpy(nft->uplinks[i], names[i], strlen(names[i]));
+	}
+	nft->n_uplinks = n_names;
+	return 0;
+}
+
 int nft_reader_sync(const struct nft *nft, struct nft **reader)
 {
 	size_t n = nft->model.n_entries;
@@ -83,6 +101,8 @@ int nft_reader_sync(const struct nft *nft, struct nft **reader)
 		model->entries[i] = (struct nft_entry){ .id = nft->model.entries[i].id };
 	model->n_entries = n;
 	model->valid = nft->model.valid;
+	memcpy((*reader)->uplinks, nft->uplinks, sizeof(nft->uplinks));
+	(*reader)->n_uplinks = nft->n_uplinks;
 	return 0;
 }
 
@@ -95,19 +115,20 @@ void nft_free(struct nft *nft)
 	free(nft);
 }
 
-static bool object_wanted(const struct nft_object *obj, const struct nft_model *want)
+static bool object_wanted(const struct nft_object *obj, const struct nft_model *want,
+			  unsigned kinds)
 {
-	return obj->ours && nft_model_find(want, obj->id);
+	return obj->ours && obj->kind < kinds && nft_model_find(want, obj->id);
 }
 
-/* present[2 * i + direction]: whether the counter of want's entry i exists. */
-static void mark_present(bool *present, const struct nft_model *want, int64_t id,
-			 enum nft_direction direction)
+/* present[kinds * i + kind]: whether the counter of want's entry i exists. */
+static void mark_present(bool *present, const struct nft_model *want, unsigned kinds, int64_t id,
+			 unsigned kind)
 {
 	const struct nft_entry *entry = nft_model_find(want, id);
 
-	if (entry)
-		present[2 * (size_t)(entry - want->entries) + direction] = true;
+	if (entry && kind < kinds)
+		present[kinds * (size_t)(entry - want->entries) + kind] = true;
 }
 
 /* The table's objects: the unwanted ones, to delete, and which wanted
@@ -136,8 +157,9 @@ static int inventory_dump(struct nft *nft, const struct nft_model *want, struct 
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n_objects; i++) {
-		if (object_wanted(&objects[i], want))
-			mark_present(inv->present, want, objects[i].id, objects[i].direction);
+		if (object_wanted(&objects[i], want, nft_kinds(nft)))
+			mark_present(inv->present, want, nft_kinds(nft), objects[i].id,
+				     objects[i].kind);
 		else
 			objects[inv->n_unwanted++] = objects[i];
 	}
@@ -153,11 +175,12 @@ static int inventory_take(struct nft *nft, const struct nft_plan *plan,
 			  const struct nft_model *want, struct inventory *inv)
 {
 	uint32_t others = plan->n_chains + plan->n_sets;
+	unsigned kinds = nft_kinds(nft);
 	struct nft_counter *found = NULL;
 	size_t n_found = 0;
 	int r;
 
-	inv->present = calloc(2 * want->n_entries + 1, sizeof(*inv->present));
+	inv->present = calloc(kinds * want->n_entries + 1, sizeof(*inv->present));
 	if (!inv->present)
 		return -ENOMEM;
 	if (!plan->table_exists)
@@ -169,17 +192,18 @@ static int inventory_take(struct nft *nft, const struct nft_plan *plan,
 		return r;
 	if (n_found != plan->table_use - others) {
 		free(found);
-		memset(inv->present, 0, (2 * want->n_entries + 1) * sizeof(*inv->present));
+		memset(inv->present, 0, (kinds * want->n_entries + 1) * sizeof(*inv->present));
 		return inventory_dump(nft, want, inv);
 	}
 	for (size_t i = 0; i < n_found; i++)
-		mark_present(inv->present, want, found[i].household_id, found[i].direction);
+		mark_present(inv->present, want, kinds, found[i].household_id,
+			     NFT_KIND(found[i].scope, found[i].direction));
 	free(found);
 	return 0;
 }
 
-static int put_counters(struct nft_batch *batch, const char *table, const struct inventory *inv,
-			const struct nft_model *want)
+static int put_counters(struct nft_batch *batch, const char *table, unsigned kinds,
+			const struct inventory *inv, const struct nft_model *want)
 {
 	int r;
 
@@ -189,11 +213,10 @@ static int put_counters(struct nft_batch *batch, const char *table, const struct
 			return r;
 	}
 	for (size_t i = 0; i < want->n_entries; i++) {
-		for (int direction = NFT_UP; direction <= NFT_DOWN; direction++) {
-			if (inv->present[2 * i + (size_t)direction])
+		for (unsigned kind = 0; kind < kinds; kind++) {
+			if (inv->present[kinds * i + kind])
 				continue;
-			r = nft_counter_add(batch, table, want->entries[i].id,
-					    (enum nft_direction)direction);
+			r = nft_counter_add(batch, table, want->entries[i].id, kind);
 			if (r < 0)
 				return r;
 		}
@@ -213,7 +236,7 @@ static int reconcile_once(struct nft *nft, const struct nft_model *want)
 	r = nft_ruleset_genid(nft, &genid);
 	if (r < 0)
 		goto out;
-	r = nft_plan_read(nft, &plan);
+	r = nft_plan_read(nft, nft_maps(nft), &plan);
 	if (r < 0)
 		goto out;
 	r = inventory_take(nft, &plan, want, &inv);
@@ -231,22 +254,27 @@ static int reconcile_once(struct nft *nft, const struct nft_model *want)
 		goto out;
 	/* Flushing and refilling the maps in one batch: a packet sees the old
 	 * elements or the new ones, never an empty map. */
-	for (int map = 0; map < NFT_MAP_COUNT; map++) {
+	for (int map = 0; map < plan.n_maps; map++) {
 		if (!nft_plan_map_kept(&plan, (enum nft_map)map))
 			continue;
 		r = nft_elements_flush(batch, nft->table, (enum nft_map)map);
 		if (r < 0)
 			goto out;
 	}
-	r = put_counters(batch, nft->table, &inv, want);
+	r = put_counters(batch, nft->table, nft_kinds(nft), &inv, want);
 	if (r < 0)
 		goto out;
 	r = nft_plan_put_creations(batch, nft->table, &plan);
 	if (r < 0)
 		goto out;
-	for (int map = 0; map < NFT_MAP_COUNT; map++) {
+	for (int map = 0; map < plan.n_maps; map++) {
 		r = nft_elements_add(batch, nft->table, (enum nft_map)map, plan.set_ids[map],
 				     want->entries, want->n_entries);
+		if (r < 0)
+			goto out;
+	}
+	if (plan.uplinks_wanted) {
+		r = nft_uplinks_put(batch, nft, nft_plan_uplinks_kept(&plan), plan.uplinks_set_id);
 		if (r < 0)
 			goto out;
 	}
@@ -331,13 +359,12 @@ static int household_set_once(struct nft *nft, const struct nft_household *house
 	r = nft_batch_new(nft, 0, &batch);
 	if (r < 0)
 		goto out;
-	r = nft_counter_add(batch, nft->table, household->id, NFT_UP);
-	if (r < 0)
-		goto out;
-	r = nft_counter_add(batch, nft->table, household->id, NFT_DOWN);
-	if (r < 0)
-		goto out;
-	for (int map = 0; map < NFT_MAP_COUNT; map++) {
+	for (unsigned kind = 0; kind < nft_kinds(nft); kind++) {
+		r = nft_counter_add(batch, nft->table, household->id, kind);
+		if (r < 0)
+			goto out;
+	}
+	for (int map = 0; map < nft_maps(nft); map++) {
 		if (current) {
 			r = nft_elements_delete(batch, nft->table, (enum nft_map)map, current);
 			if (r < 0)
@@ -400,17 +427,16 @@ static int household_remove_once(struct nft *nft, int64_t household_id)
 	r = nft_batch_new(nft, 0, &batch);
 	if (r < 0)
 		goto out;
-	for (int map = 0; current && map < NFT_MAP_COUNT; map++) {
+	for (int map = 0; current && map < nft_maps(nft); map++) {
 		r = nft_elements_delete(batch, nft->table, (enum nft_map)map, current);
 		if (r < 0)
 			goto out;
 	}
-	r = nft_counter_delete(batch, nft->table, household_id, NFT_UP);
-	if (r < 0)
-		goto out;
-	r = nft_counter_delete(batch, nft->table, household_id, NFT_DOWN);
-	if (r < 0)
-		goto out;
+	for (unsigned kind = 0; kind < nft_kinds(nft); kind++) {
+		r = nft_counter_delete(batch, nft->table, household_id, kind);
+		if (r < 0)
+			goto out;
+	}
 	r = nft_batch_commit(nft, batch);
 out:
 	nft_batch_free(batch);
@@ -460,11 +486,14 @@ static int counters_from_dump(struct nft *nft, struct nft_counter **ret_counters
 	for (size_t i = 0; i < n_objects; i++) {
 		if (!objects[i].ours)
 			continue;
-		counters[n++] = (struct nft_counter){ .household_id = objects[i].id,
-						      .direction = objects[i].direction,
-						      .handle = objects[i].handle,
-						      .bytes = objects[i].bytes,
-						      .packets = objects[i].packets };
+		counters[n++] =
+			(struct nft_counter){ .household_id = objects[i].id,
+					      .scope = (enum nft_scope)(objects[i].kind / 2),
+					      .direction =
+						      (enum nft_direction)(objects[i].kind % 2),
+					      .handle = objects[i].handle,
+					      .bytes = objects[i].bytes,
+					      .packets = objects[i].packets };
 	}
 	free(objects);
 	*ret_counters = counters;
@@ -492,10 +521,10 @@ int nft_read_counters(struct nft *nft, struct nft_counter **ret_counters, size_t
 	}
 	/* Pipelined GETs ask for the counters the daemon made; the dump also
 	 * finds ones it did not, which only matters before a reconcile. */
-	if (nft->model.valid && 2 * nft->model.n_entries >= NFT_SPLIT_MIN_COUNTERS &&
+	if (nft->model.valid && nft_kinds(nft) * nft->model.n_entries >= NFT_SPLIT_MIN_COUNTERS &&
 	    sysconf(_SC_NPROCESSORS_ONLN) >= 2)
 		r = nft_counters_split_read(nft, &counters, &n);
-	else if (nft->model.valid && 2 * nft->model.n_entries > NFT_DUMP_MAX_COUNTERS)
+	else if (nft->model.valid && nft_kinds(nft) * nft->model.n_entries > NFT_DUMP_MAX_COUNTERS)
 		r = nft_counters_get(nft, nft->model.entries, nft->model.n_entries, &counters, &n);
 	else
 		r = counters_from_dump(nft, &counters, &n);

@@ -17,11 +17,22 @@ static int direction_from_text(const unsigned char *text)
 	return text && strcmp((const char *)text, "up") == 0 ? 0 : 1;
 }
 
-/* One row, two counters: the columns of a direction not read yet are NULL. */
+static const char *scope_text(int scope)
+{
+	return scope == 1 ? "local" : "internet";
+}
+
+static int scope_from_text(const unsigned char *text)
+{
+	return text && strcmp((const char *)text, "local") == 0 ? 1 : 0;
+}
+
+/* One row, four counters (internet up and down, local up and down): the
+ * columns of a counter not read yet are NULL. */
 static int baseline_decode(sqlite3_stmt *stmt, struct store_rows *rows)
 {
-	for (int direction = 0; direction < 2; direction++) {
-		int column = 1 + 2 * direction;
+	for (int kind = 0; kind < 4; kind++) {
+		int column = 1 + 2 * kind;
 		struct store_baseline *baseline;
 
 		if (sqlite3_column_type(stmt, column) == SQLITE_NULL)
@@ -31,7 +42,8 @@ static int baseline_decode(sqlite3_stmt *stmt, struct store_rows *rows)
 			return -ENOMEM;
 		*baseline = (struct store_baseline){
 			.household_id = sqlite3_column_int64(stmt, 0),
-			.direction = direction,
+			.scope = kind / 2,
+			.direction = kind % 2,
 			.handle = (uint64_t)sqlite3_column_int64(stmt, column),
 			.bytes = (uint64_t)sqlite3_column_int64(stmt, column + 1),
 		};
@@ -43,7 +55,8 @@ int store_baselines_load(struct store *store, struct store_baseline **ret_baseli
 			 size_t *ret_n_baselines)
 {
 	static const char sql[] = "SELECT household_id, up_handle, up_bytes, down_handle, "
-				  "down_bytes FROM meter_baselines ORDER BY household_id";
+				  "down_bytes, local_up_handle, local_up_bytes, local_down_handle, "
+				  "local_down_bytes FROM meter_baselines ORDER BY household_id";
 	struct store_rows rows = { .item_size = sizeof(struct store_baseline) };
 	int r;
 
@@ -69,8 +82,8 @@ static void baseline_values(const struct store_baseline *baseline, struct store_
 /* Rows per multi-row upsert: one statement for many rows is about three
  * times faster than one per row for the thousands of rows of a poll. */
 #define UPSERT_BATCH 32
-/* The most columns a batched row has (a usage row's). */
-#define UPSERT_COLUMNS_MAX 6
+/* The most columns a batched row has (a baseline row's). */
+#define UPSERT_COLUMNS_MAX 9
 
 /* "<head> VALUES (?, ...), ... <tail>" for `rows` rows of n_columns, built
  * on first use; the buffer's address keys the statement cache. */
@@ -79,7 +92,7 @@ struct batch_sql {
 	const char *tail;
 	unsigned n_columns;
 	unsigned rows;
-	char text[2048];
+	char text[4096];
 };
 
 static const char *batch_sql(struct batch_sql *batch)
@@ -135,36 +148,48 @@ static int run_batched(struct store *store, struct batch_sql *many, struct batch
 	return r;
 }
 
+/* SQLite integers are signed 64-bit: a counter past 2^63 bytes is refused. */
+static bool baseline_fits(const struct store_baseline *baseline)
+{
+	return !baseline || (baseline->bytes <= INT64_MAX && baseline->handle <= INT64_MAX);
+}
+
 static int baseline_update_values(const void *rows, size_t row, struct store_value *values)
 {
 	const struct store_baseline_update *update =
 		(const struct store_baseline_update *)rows + row;
 
-	/* SQLite integers are signed 64-bit: a counter past 2^63 bytes is refused. */
-	if ((update->up && (update->up->bytes > INT64_MAX || update->up->handle > INT64_MAX)) ||
-	    (update->down && (update->down->bytes > INT64_MAX || update->down->handle > INT64_MAX)))
+	if (!baseline_fits(update->up) || !baseline_fits(update->down) ||
+	    !baseline_fits(update->local_up) || !baseline_fits(update->local_down))
 		return -EOVERFLOW;
 	values[0] = STORE_INT(update->household_id);
 	baseline_values(update->up, values + 1);
 	baseline_values(update->down, values + 3);
+	baseline_values(update->local_up, values + 5);
+	baseline_values(update->local_down, values + 7);
 	return 0;
 }
 
 #define BASELINES_HEAD                                                     \
 	"INSERT INTO meter_baselines (household_id, up_handle, up_bytes, " \
-	"down_handle, down_bytes)"
-#define BASELINES_TAIL                                                \
-	"ON CONFLICT (household_id) DO UPDATE SET "                   \
-	"up_handle = coalesce(excluded.up_handle, up_handle), "       \
-	"up_bytes = coalesce(excluded.up_bytes, up_bytes), "          \
-	"down_handle = coalesce(excluded.down_handle, down_handle), " \
-	"down_bytes = coalesce(excluded.down_bytes, down_bytes)"
+	"down_handle, down_bytes, local_up_handle, local_up_bytes, "       \
+	"local_down_handle, local_down_bytes)"
+#define BASELINES_TAIL                                                                  \
+	"ON CONFLICT (household_id) DO UPDATE SET "                                     \
+	"up_handle = coalesce(excluded.up_handle, up_handle), "                         \
+	"up_bytes = coalesce(excluded.up_bytes, up_bytes), "                            \
+	"down_handle = coalesce(excluded.down_handle, down_handle), "                   \
+	"down_bytes = coalesce(excluded.down_bytes, down_bytes), "                      \
+	"local_up_handle = coalesce(excluded.local_up_handle, local_up_handle), "       \
+	"local_up_bytes = coalesce(excluded.local_up_bytes, local_up_bytes), "          \
+	"local_down_handle = coalesce(excluded.local_down_handle, local_down_handle), " \
+	"local_down_bytes = coalesce(excluded.local_down_bytes, local_down_bytes)"
 
 int store_baselines_put(struct store *store, const struct store_baseline_update *updates,
 			size_t n_updates)
 {
-	static struct batch_sql many = { BASELINES_HEAD, BASELINES_TAIL, 5, UPSERT_BATCH, "" };
-	static struct batch_sql one = { BASELINES_HEAD, BASELINES_TAIL, 5, 1, "" };
+	static struct batch_sql many = { BASELINES_HEAD, BASELINES_TAIL, 9, UPSERT_BATCH, "" };
+	static struct batch_sql one = { BASELINES_HEAD, BASELINES_TAIL, 9, 1, "" };
 
 	return run_batched(store, &many, &one, updates, n_updates, baseline_update_values);
 }
@@ -175,6 +200,16 @@ int store_baselines_delete(struct store *store, int64_t household_id)
 	const struct store_value values[] = { STORE_INT(household_id) };
 
 	return store_exec(store, sql, values, 1, NULL);
+}
+
+int store_baselines_forget_local(struct store *store)
+{
+	static const char sql[] =
+		"UPDATE meter_baselines SET local_up_handle = NULL, local_up_bytes = NULL, "
+		"local_down_handle = NULL, local_down_bytes = NULL "
+		"WHERE local_up_handle IS NOT NULL OR local_down_handle IS NOT NULL";
+
+	return store_exec(store, sql, NULL, 0, NULL);
 }
 
 static int usage_values(const struct store_usage_row *usage, int64_t start,
@@ -241,7 +276,7 @@ int store_gap_insert(struct store *store, const struct store_gap *gap, bool logg
 {
 	static const char sql[] =
 		"INSERT INTO meter_gaps (household_id, direction, reason, since, "
-		"at, bytes_before, bytes_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+		"at, bytes_before, bytes_after, scope) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 	const struct store_value values[] = {
 		STORE_INT(gap->household_id),
 		STORE_TEXT(direction_text(gap->direction)),
@@ -250,6 +285,7 @@ int store_gap_insert(struct store *store, const struct store_gap *gap, bool logg
 		STORE_INT(gap->at),
 		STORE_INT((int64_t)gap->bytes_before),
 		STORE_INT((int64_t)gap->bytes_after),
+		STORE_TEXT(scope_text(gap->scope)),
 	};
 	int64_t id;
 	int r;
@@ -277,6 +313,7 @@ static int gap_decode(sqlite3_stmt *stmt, struct store_rows *rows)
 		.at = sqlite3_column_int64(stmt, 4),
 		.bytes_before = (uint64_t)sqlite3_column_int64(stmt, 5),
 		.bytes_after = (uint64_t)sqlite3_column_int64(stmt, 6),
+		.scope = scope_from_text(sqlite3_column_text(stmt, 7)),
 	};
 	snprintf(gap->reason, sizeof(gap->reason), "%s", reason ? (const char *)reason : "");
 	return 0;
@@ -285,7 +322,7 @@ static int gap_decode(sqlite3_stmt *stmt, struct store_rows *rows)
 /* The columns gap_decode() reads, from meter_gaps. */
 #define GAP_COLUMNS                                                        \
 	"SELECT household_id, direction, reason, coalesce(since, 0), at, " \
-	"bytes_before, bytes_after FROM meter_gaps "
+	"bytes_before, bytes_after, scope FROM meter_gaps "
 
 static int gaps_collect(struct store *store, const char *sql, const struct store_value *params,
 			size_t n_params, struct store_gap **ret_gaps, size_t *ret_n_gaps)

@@ -8,7 +8,9 @@
 #   gateway   forwards; runs coopbilld
 #      |--- household a  10.0.1.10 and 10.0.1.11     (two IPv4 addresses)
 #      |--- household b  10.0.2.10, 2001:db8:2::10    (an IPv6 /64 prefix)
-#      `--- household c  10.0.3.10
+#      |--- household c  10.0.3.10
+#      `--- server srv    10.0.9.10                  (topo_server_up: a community
+#                                                     server, not a household)
 #
 # Usage: TOPO=cb$$; topo_up; ...; topo_down
 
@@ -44,13 +46,7 @@ topo_up() {
 	done
 	topo_exec gw sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
 
-	topo_link up gw-up up0
-	topo_exec gw ip addr add 203.0.113.254/24 dev gw-up
-	topo_exec gw ip addr add 2001:db8:ff::fe/64 dev gw-up nodad
-	topo_exec up ip addr add "$TOPO_UPSTREAM4/24" dev up0
-	topo_exec up ip addr add "$TOPO_UPSTREAM6/64" dev up0 nodad
-	topo_exec up ip route add 10.0.0.0/16 via 203.0.113.254
-	topo_exec up ip route add 2001:db8::/32 via 2001:db8:ff::fe
+	topo_uplink_up
 
 	topo_link a gw-a a0
 	topo_exec gw ip addr add 10.0.1.1/24 dev gw-a
@@ -72,9 +68,32 @@ topo_up() {
 	topo_exec c ip route add default via 10.0.3.1
 }
 
+# topo_server_up: a community server on another inner interface of the
+# gateway (gw-srv), reached by the households without crossing the uplink.
+topo_server_up() {
+	ip netns add "$(topo_ns srv)"
+	topo_exec srv ip link set lo up
+	topo_link srv gw-srv srv0
+	topo_exec gw ip addr add 10.0.9.1/24 dev gw-srv
+	topo_exec srv ip addr add 10.0.9.10/24 dev srv0
+	topo_exec srv ip route add default via 10.0.9.1
+}
+
+# topo_uplink_up: the gateway's link to the upstream (gw-up), made again
+# after it was deleted.
+topo_uplink_up() {
+	topo_link up gw-up up0
+	topo_exec gw ip addr add 203.0.113.254/24 dev gw-up
+	topo_exec gw ip addr add 2001:db8:ff::fe/64 dev gw-up nodad
+	topo_exec up ip addr add "$TOPO_UPSTREAM4/24" dev up0
+	topo_exec up ip addr add "$TOPO_UPSTREAM6/64" dev up0 nodad
+	topo_exec up ip route add 10.0.0.0/16 via 203.0.113.254
+	topo_exec up ip route add 2001:db8::/32 via 2001:db8:ff::fe
+}
+
 topo_down() {
 	local name pids
-	for name in gw up a b c; do
+	for name in gw up a b c srv; do
 		pids=$(ip netns pids "$(topo_ns "$name")" 2>/dev/null || true)
 		if [ -n "$pids" ]; then kill -9 $pids 2>/dev/null || true; fi
 		ip netns del "$(topo_ns "$name")" 2>/dev/null || true

@@ -128,6 +128,7 @@ static void assert_defaults(const struct config *config)
 	assert_int_equal(config->meter_bucket_s, 300);
 	assert_true(config->meter_wait_for_ntp);
 	assert_int_equal(config->meter_keep_buckets_days, 62);
+	assert_int_equal(config->n_meter_uplinks, 0);
 }
 
 static void test_defaults_when_file_is_empty(void **state)
@@ -190,6 +191,7 @@ static void test_every_key_is_read(void **state)
 				   "bucket_s = 60\n"
 				   "wait_for_ntp = false\n"
 				   "keep_buckets_days = 400\n"
+				   "uplinks = ppp0\twg-coop  eth0.100\n"
 				   "[billing]\n"
 				   "currency = KES\n"
 				   "timezone = Etc/GMT+3\n",
@@ -213,6 +215,10 @@ static void test_every_key_is_read(void **state)
 	assert_int_equal(config->meter_bucket_s, 60);
 	assert_false(config->meter_wait_for_ntp);
 	assert_int_equal(config->meter_keep_buckets_days, 400);
+	assert_int_equal(config->n_meter_uplinks, 3);
+	assert_string_equal(config->meter_uplinks[0], "ppp0");
+	assert_string_equal(config->meter_uplinks[1], "wg-coop");
+	assert_string_equal(config->meter_uplinks[2], "eth0.100");
 	assert_string_equal(config->currency, "KES");
 	assert_string_equal(config->timezone, "Etc/GMT+3");
 	config_free(config);
@@ -308,6 +314,12 @@ static const struct bad_value bad_values[] = {
 	{ "meter", "table", "1coop" },
 	{ "meter", "table", "coop-bill" },
 	{ "meter", "table", "abcdefghijklmnopqrstuvwxyz0123456" },
+	{ "meter", "uplinks", "abcdefghijklmnop" },
+	{ "meter", "uplinks", "eth0 ." },
+	{ "meter", "uplinks", ".." },
+	{ "meter", "uplinks", "ppp0 net/ppp1" },
+	{ "meter", "uplinks", "eth0:1" },
+	{ "meter", "uplinks", "wg0 wg0" },
 	{ "billing", "currency", "eur" },
 	{ "billing", "currency", "XYZ" },
 	{ "billing", "currency", "EURO" },

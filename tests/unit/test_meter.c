@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "coopbill/config.h"
 #include "coopbill/meter.h"
 
 static const int64_t known[] = { 1, 2, 3 };
@@ -27,8 +28,9 @@ static struct meter_accounting account(const struct nft_counter *counters, size_
 
 static void test_normal_delta(void **state)
 {
-	const struct store_baseline before[] = { { 1, 0, 7, 1000 }, { 1, 1, 8, 5000 } };
-	const struct nft_counter now[] = { { 1, NFT_DOWN, 8, 9000, 9 }, { 1, NFT_UP, 7, 1500, 5 } };
+	const struct store_baseline before[] = { { 1, 0, 7, 1000, 0 }, { 1, 1, 8, 5000, 0 } };
+	const struct nft_counter now[] = { { 1, NFT_DOWN, 8, 9000, 9, NFT_INTERNET },
+					   { 1, NFT_UP, 7, 1500, 5, NFT_INTERNET } };
 	struct meter_accounting a = account(now, 2, before, 2);
 
 	assert_int_equal(a.n_deltas, 1);
@@ -44,8 +46,8 @@ static void test_normal_delta(void **state)
 
 static void test_unchanged_gives_nothing(void **state)
 {
-	const struct store_baseline before[] = { { 2, 0, 7, 1000 } };
-	const struct nft_counter now[] = { { 2, NFT_UP, 7, 1000, 1 } };
+	const struct store_baseline before[] = { { 2, 0, 7, 1000, 0 } };
+	const struct nft_counter now[] = { { 2, NFT_UP, 7, 1000, 1, NFT_INTERNET } };
 	struct meter_accounting a = account(now, 1, before, 1);
 
 	assert_int_equal(a.n_deltas, 0);
@@ -58,8 +60,8 @@ static void test_unchanged_gives_nothing(void **state)
  * is the traffic since the reset, and the unknown part is a gap. */
 static void test_reset_is_not_a_wrap(void **state)
 {
-	const struct store_baseline before[] = { { 1, 1, 7, 1000000 } };
-	const struct nft_counter now[] = { { 1, NFT_DOWN, 7, 300, 1 } };
+	const struct store_baseline before[] = { { 1, 1, 7, 1000000, 0 } };
+	const struct nft_counter now[] = { { 1, NFT_DOWN, 7, 300, 1, NFT_INTERNET } };
 	struct meter_accounting a = account(now, 1, before, 1);
 
 	assert_int_equal(a.n_deltas, 1);
@@ -73,8 +75,8 @@ static void test_reset_is_not_a_wrap(void **state)
 
 static void test_reset_to_zero(void **state)
 {
-	const struct store_baseline before[] = { { 1, 0, 7, 5000 } };
-	const struct nft_counter now[] = { { 1, NFT_UP, 7, 0, 0 } };
+	const struct store_baseline before[] = { { 1, 0, 7, 5000, 0 } };
+	const struct nft_counter now[] = { { 1, NFT_UP, 7, 0, 0, NFT_INTERNET } };
 	struct meter_accounting a = account(now, 1, before, 1);
 
 	assert_int_equal(a.n_deltas, 0);
@@ -86,8 +88,8 @@ static void test_reset_to_zero(void **state)
 /* A new handle is a new counter even when its value is higher. */
 static void test_new_handle(void **state)
 {
-	const struct store_baseline before[] = { { 3, 0, 7, 100 } };
-	const struct nft_counter now[] = { { 3, NFT_UP, 99, 4000, 1 } };
+	const struct store_baseline before[] = { { 3, 0, 7, 100, 0 } };
+	const struct nft_counter now[] = { { 3, NFT_UP, 99, 4000, 1, NFT_INTERNET } };
 	struct meter_accounting a = account(now, 1, before, 1);
 
 	assert_int_equal(a.deltas[0].bytes_up, 4000);
@@ -99,7 +101,8 @@ static void test_new_handle(void **state)
 
 static void test_first_sight(void **state)
 {
-	const struct nft_counter now[] = { { 2, NFT_UP, 5, 700, 1 }, { 2, NFT_DOWN, 6, 0, 0 } };
+	const struct nft_counter now[] = { { 2, NFT_UP, 5, 700, 1, NFT_INTERNET },
+					   { 2, NFT_DOWN, 6, 0, 0, NFT_INTERNET } };
 	struct meter_accounting a = account(now, 2, NULL, 0);
 
 	assert_int_equal(a.n_deltas, 1);
@@ -109,14 +112,116 @@ static void test_first_sight(void **state)
 	meter_accounting_clear(&a);
 }
 
+/* Local counters beside the internet ones: each against its own baseline,
+ * into local_up and local_down, a reset on one a gap in its scope only. */
+static void test_local_scope(void **state)
+{
+	const struct store_baseline before[] = {
+		{ 1, 0, 7, 1000, 0 },
+		{ 1, 1, 8, 5000, 0 },
+		{ 1, 0, 9, 300, 1 },
+		{ 1, 1, 10, 9000, 1 },
+	};
+	const struct nft_counter now[] = {
+		{ 1, NFT_DOWN, 10, 20, 1, NFT_LOCAL },
+		{ 1, NFT_UP, 9, 800, 4, NFT_LOCAL },
+		{ 1, NFT_DOWN, 8, 5100, 3, NFT_INTERNET },
+		{ 1, NFT_UP, 7, 1000, 2, NFT_INTERNET },
+	};
+	struct meter_accounting a = account(now, 4, before, 4);
+
+	assert_int_equal(a.n_deltas, 1);
+	assert_int_equal(a.deltas[0].bytes_up, 0);
+	assert_int_equal(a.deltas[0].bytes_down, 100);
+	assert_int_equal(a.deltas[0].local_up, 500);
+	assert_int_equal(a.deltas[0].local_down, 20);
+	assert_int_equal(a.n_gaps, 1);
+	assert_int_equal(a.gaps[0].scope, NFT_LOCAL);
+	assert_int_equal(a.gaps[0].direction, NFT_DOWN);
+	assert_false(a.gaps[0].recreated);
+	assert_int_equal(a.n_baselines, 4);
+	assert_int_equal(a.baselines[2].scope, 1);
+	assert_int_equal(a.baselines[2].direction, 0);
+	assert_int_equal(a.baselines[2].bytes, 800);
+	meter_accounting_clear(&a);
+}
+
 static void test_unknown_household_ignored(void **state)
 {
-	const struct nft_counter now[] = { { 42, NFT_UP, 5, 700, 1 } };
+	const struct nft_counter now[] = { { 42, NFT_UP, 5, 700, 1, NFT_INTERNET } };
 	struct meter_accounting a = account(now, 1, NULL, 0);
 
 	assert_int_equal(a.n_deltas, 0);
 	assert_int_equal(a.n_baselines, 0);
 	meter_accounting_clear(&a);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* The likely uplink: the default route with the lowest metric in the IPv4
+ * table, else in the IPv6 table (its unreachable defaults on lo left out). */
+static void test_default_route_ifname(void **state)
+{
+	char dir[] = "/tmp/coopbill-route.XXXXXX", route4[64], route6[64], ifname[16], note[512];
+	struct config config = { .meter_enabled = true };
+	char eth0[] = "eth0", *uplinks[] = { eth0 };
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(route4, sizeof(route4), "%s/route", dir);
+	snprintf(route6, sizeof(route6), "%s/ipv6_route", dir);
+	write_file(route4, "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\t"
+			   "Window\tIRTT\n"
+			   "br-lan\t0001A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n"
+			   "wg0\t00000000\t00000000\t0001\t0\t0\t200\t00000000\t0\t0\t0\n"
+			   "pppoe-wan\t00000000\t0100000A\t0003\t0\t0\t10\t00000000\t0\t0\t0\n");
+	write_file(route6,
+		   "00000000000000000000000000000000 00 00000000000000000000000000000000 00 "
+		   "00000000000000000000000000000000 ffffffff 00000001 00000000 00200200 "
+		   "      lo\n"
+		   "fd000000000000000000000000000000 40 00000000000000000000000000000000 00 "
+		   "00000000000000000000000000000000 00000100 00000001 00000000 00000001 "
+		   "    eth1\n"
+		   "00000000000000000000000000000000 00 00000000000000000000000000000000 00 "
+		   "fe800000000000000000000000000001 00000400 00000003 00000000 00000003 "
+		   "    eth0\n");
+	assert_int_equal(meter_default_route_ifname(route4, route6, ifname), 0);
+	assert_string_equal(ifname, "pppoe-wan");
+	assert_true(meter_uplinks_note(&config, route4, route6, note, sizeof(note)));
+	assert_non_null(strstr(note, "uplinks is not set"));
+	assert_non_null(strstr(note, "all forwarded traffic is counted as internet traffic"));
+	assert_non_null(strstr(note, "\"uplinks = pppoe-wan\""));
+
+	/* No IPv4 default: the IPv6 one. */
+	write_file(route4, "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\t"
+			   "MTU\tWindow\tIRTT\n");
+	assert_int_equal(meter_default_route_ifname(route4, route6, ifname), 0);
+	assert_string_equal(ifname, "eth0");
+
+	/* None at all, or the files missing: no interface, and the note says so. */
+	write_file(route6, "");
+	assert_int_equal(meter_default_route_ifname(route4, route6, ifname), -ENOENT);
+	assert_true(meter_uplinks_note(&config, route4, route6, note, sizeof(note)));
+	assert_non_null(strstr(note, "no default route"));
+	assert_int_equal(meter_default_route_ifname("/nonexistent/route", NULL, ifname), -ENOENT);
+
+	/* With uplinks, or without metering, nothing to say. */
+	config.meter_uplinks = uplinks;
+	config.n_meter_uplinks = 1;
+	assert_false(meter_uplinks_note(&config, route4, route6, note, sizeof(note)));
+	config.n_meter_uplinks = 0;
+	config.meter_enabled = false;
+	assert_false(meter_uplinks_note(&config, route4, route6, note, sizeof(note)));
+
+	unlink(route4);
+	unlink(route6);
+	rmdir(dir);
 }
 
 static uint64_t shares_sum(const struct meter_share *shares, size_t n)
@@ -318,6 +423,8 @@ int main(void)
 		cmocka_unit_test(test_reset_to_zero),
 		cmocka_unit_test(test_new_handle),
 		cmocka_unit_test(test_first_sight),
+		cmocka_unit_test(test_local_scope),
+		cmocka_unit_test(test_default_route_ifname),
 		cmocka_unit_test(test_unknown_household_ignored),
 		cmocka_unit_test(test_split_one_bucket),
 		cmocka_unit_test(test_split_across_boundary),

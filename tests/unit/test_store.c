@@ -702,21 +702,23 @@ static void test_counts_past_int64_refused(void **state)
 {
 	struct fixture *f = *state;
 	struct store *store = open_store(f);
-	struct store_baseline top = { 1, 1, INT64_MAX, INT64_MAX }, past = top, *baselines;
+	struct store_baseline top = { 1, 1, INT64_MAX, INT64_MAX, 0 }, past = top, *baselines;
 	struct store_usage_row rows[40], *stored;
 	size_t n_baselines, n_stored;
 	int64_t household;
 
 	household = insert_household(store, "Okafor", HOUSEHOLD_ACTIVE, NULL, 0);
 	past.bytes = (uint64_t)INT64_MAX + 1;
-	assert_int_equal(
-		store_baselines_put(store,
-				    &(struct store_baseline_update){ household, NULL, &past }, 1),
-		-EOVERFLOW);
-	assert_int_equal(
-		store_baselines_put(store, &(struct store_baseline_update){ household, NULL, &top },
-				    1),
-		0);
+	assert_int_equal(store_baselines_put(store,
+					     &(struct store_baseline_update){ household, NULL,
+									      &past, NULL, NULL },
+					     1),
+			 -EOVERFLOW);
+	assert_int_equal(store_baselines_put(store,
+					     &(struct store_baseline_update){ household, NULL, &top,
+									      NULL, NULL },
+					     1),
+			 0);
 	assert_int_equal(store_baselines_load(store, &baselines, &n_baselines), 0);
 	assert_int_equal(n_baselines, 1);
 	assert_int_equal(baselines[0].handle, INT64_MAX);
@@ -743,6 +745,64 @@ static void test_counts_past_int64_refused(void **state)
 /* A database from before local traffic was counted apart keeps its usage as
  * internet traffic: the migration adds local traffic as zero, and buckets,
  * hourly totals and imports read back as they were. */
+/* A household's four baselines in one row, loaded back in (household, scope,
+ * direction) order; gaps keep their scope; forgetting the local baselines
+ * keeps the internet ones. */
+static void test_local_baselines_and_gaps(void **state)
+{
+	struct fixture *f = *state;
+	struct store *store = open_store(f);
+	struct store_baseline up = { 0, 0, 11, 100, 0 }, down = { 0, 1, 12, 200, 0 };
+	struct store_baseline lup = { 0, 0, 13, 300, 1 }, ldown = { 0, 1, 14, 400, 1 };
+	struct store_baseline *baselines;
+	struct store_gap gap = {
+		.scope = 1, .direction = 1, .reason = "counter-reset", .at = 7200
+	};
+	struct store_gap *gaps;
+	size_t n_baselines, n_gaps;
+	int64_t household;
+
+	household = insert_household(store, "Mwangi", HOUSEHOLD_ACTIVE, NULL, 0);
+	assert_int_equal(store_baselines_put(store,
+					     &(struct store_baseline_update){ household, &up, NULL,
+									      NULL, &ldown },
+					     1),
+			 0);
+	assert_int_equal(store_baselines_put(store,
+					     &(struct store_baseline_update){ household, NULL,
+									      &down, &lup, NULL },
+					     1),
+			 0);
+	assert_int_equal(store_baselines_load(store, &baselines, &n_baselines), 0);
+	assert_int_equal(n_baselines, 4);
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(baselines[i].household_id, household);
+		assert_int_equal(baselines[i].scope, (int)i / 2);
+		assert_int_equal(baselines[i].direction, (int)i % 2);
+		assert_int_equal(baselines[i].handle, 11 + i);
+		assert_int_equal(baselines[i].bytes, 100 * (i + 1));
+	}
+	free(baselines);
+
+	assert_int_equal(store_baselines_forget_local(store), 0);
+	assert_int_equal(store_baselines_load(store, &baselines, &n_baselines), 0);
+	assert_int_equal(n_baselines, 2);
+	assert_int_equal(baselines[0].scope, 0);
+	assert_int_equal(baselines[1].scope, 0);
+	free(baselines);
+
+	gap.household_id = household;
+	assert_int_equal(store_gap_insert(store, &gap, true), 0);
+	gap.scope = 0;
+	assert_int_equal(store_gap_insert(store, &gap, true), 0);
+	assert_int_equal(store_gaps_list(store, household, 0, 86400, &gaps, &n_gaps), 0);
+	assert_int_equal(n_gaps, 2);
+	assert_int_equal(gaps[0].scope, 1);
+	assert_int_equal(gaps[1].scope, 0);
+	free(gaps);
+	store_free(store);
+}
+
 static void test_usage_before_local_traffic_is_internet(void **state)
 {
 	static const char *const before[] = {
@@ -817,6 +877,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rollback_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tariff_drafts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_counts_past_int64_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_local_baselines_and_gaps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_usage_before_local_traffic_is_internet, setup,
 						teardown),
 	};
