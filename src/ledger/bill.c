@@ -577,11 +577,12 @@ json_t *bill_run_sharing_json(const struct bill_run *run)
 	for (size_t t = 0; t < run->n_tariffs; t++) {
 		const struct bill_tariff *bt = &run->tariffs[t];
 		const struct rate_cost_share *share = NULL;
-		json_t *categories = json_array();
+		json_t *categories;
 		int64_t price_per_gb = 0;
 
 		if (!bt->tariff->has_cost_sharing)
 			continue;
+		categories = json_array();
 		for (size_t m = 0; m < run->n_members; m++)
 			if (run->members[m].tariff == t && run->members[m].has_share)
 				share = &run->members[m].share;
