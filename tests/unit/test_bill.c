@@ -148,6 +148,69 @@ static void test_hourly_and_buckets_agree(void **state)
 	free(after_prune);
 }
 
+/* Local traffic reaches the invoice from the buckets, the hourly totals and
+ * what is left after pruning alike: a local charge bills it, and the cost
+ * shares, weighed by internet traffic, do not move. */
+static void test_local_traffic_billed(void **state)
+{
+	struct fixture *f = *state;
+	char *document = strdup(october_tariff), *with_local, *without, *rolled, *pruned;
+	const char *charges_end = "]}],\"cost_sharing\"";
+	char *cut = strstr(document, charges_end);
+	json_t *a, *b, *usage;
+	char *tariff;
+
+	/* The October tariff with a third charge: local traffic at 0.04 a GB. */
+	assert_non_null(cut);
+	*cut = '\0';
+	assert_true(asprintf(&tariff,
+			     "%s]},{\"name\":\"Neighbours\",\"direction\":\"both\","
+			     "\"scope\":\"local\",\"tiers\":[{\"price_per_gb_minor\":4}]}%s",
+			     document, cut + 2) > 0);
+	publish(f->store, tariff);
+	usage_load(f->store);
+	without = invoices(f);
+
+	/* Household 1 exchanges 10 GB with its neighbours, in two buckets
+	 * that also hold internet traffic. */
+	for (int64_t t = 1790812800 + 300 * 7 * 10; t < 1790812800 + 300 * 7 * 12; t += 300 * 7) {
+		struct store_usage_row row = { t, 1, 0, 0, 2000000000, 3000000000 };
+
+		assert_int_equal(store_usage_add_rows(f->store, 0, &row, 1), 0);
+	}
+	with_local = invoices(f);
+	a = json_loads(without, 0, NULL);
+	b = json_loads(with_local, 0, NULL);
+	usage = json_object_get(json_array_get(b, 0), "usage");
+	assert_int_equal(json_integer_value(json_object_get(usage, "local_up")), 4000000000);
+	assert_int_equal(json_integer_value(json_object_get(usage, "local_down")), 6000000000);
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_array_get(json_object_get(usage, "charges"), 2), "bytes")),
+			 10000000000);
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(b, 0), "total_minor")),
+			 json_integer_value(json_object_get(json_array_get(a, 0), "total_minor")) +
+				 40);
+	/* The other households' invoices, cost shares included, are as they were. */
+	for (size_t i = 1; i < HOUSEHOLDS; i++)
+		assert_true(json_equal(json_array_get(a, i), json_array_get(b, i)));
+	assert_int_equal(shares_sum(with_local), shares_sum(without));
+	json_decref(a);
+	json_decref(b);
+
+	assert_int_equal(store_usage_rollup(f->store, 1793491200), 0);
+	rolled = invoices(f);
+	assert_string_equal(rolled, with_local);
+	assert_int_equal(store_usage_prune(f->store, 1793491200), 0);
+	pruned = invoices(f);
+	assert_string_equal(pruned, with_local);
+	free(rolled);
+	free(pruned);
+	free(with_local);
+	free(without);
+	free(tariff);
+	free(document);
+}
+
 /* A window edge off the hour needs the buckets; where they are pruned the
  * hours are still counted, attributed by their start. */
 static void test_off_hour_window_uses_buckets(void **state)
@@ -505,6 +568,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_hourly_and_buckets_agree, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_off_hour_window_uses_buckets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_local_traffic_billed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_import_before_pruned_hours, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_usage_past_64_bits_fails_cleanly, setup,
 						teardown),
