@@ -1,5 +1,7 @@
-/* Metering benchmark: in a fresh network namespace per size, N households
- * (two counters each) are provisioned, then polls are timed — the netlink
+/* Metering benchmark: in a fresh network namespace per size and layout, N
+ * households are provisioned — two counters each (no uplinks: all traffic is
+ * internet traffic), then four each ([meter] uplinks set: internet and local
+ * counters) — then polls are timed — the netlink
  * read, the accounting and SQLite commit, and both together — side by side
  * with `nft -j list counters table inet coopbill`, run interleaved in the same
  * rounds. Every household has traffic in every round. Also in each round:
@@ -38,6 +40,22 @@
 #define ROUNDS	       7
 #define DAEMON_PORT    8080
 #define DAEMON_PROBE_S 5
+
+/* The layout measured: without uplinks (two counters per household) or with
+ * them (four). */
+static bool with_uplinks;
+static char uplink_name[] = "eth0";
+static char *uplink_names[] = { uplink_name };
+
+static unsigned counters_per_household(void)
+{
+	return with_uplinks ? 4 : 2;
+}
+
+static const char *layout(void)
+{
+	return with_uplinks ? "4 counters" : "2 counters";
+}
 
 static double cpu_ms(void)
 {
@@ -167,8 +185,8 @@ static void daemon_measure(const char *coopbilld, const char *dir, const char *d
 	file = fopen(config_path, "w");
 	fprintf(file,
 		"[server]\nlisten = 127.0.0.1:%d\n[database]\npath = %s\n"
-		"[meter]\ninterval_s = 1\nwait_for_ntp = false\n",
-		DAEMON_PORT, db);
+		"[meter]\ninterval_s = 1\nwait_for_ntp = false\nuplinks = %s\n",
+		DAEMON_PORT, db, with_uplinks ? uplink_name : "");
 	fclose(file);
 	if (!freopen(log_path, "w", stderr))
 		die("daemon log", -errno);
@@ -184,15 +202,16 @@ static void daemon_measure(const char *coopbilld, const char *dir, const char *d
 		if (file)
 			fclose(file);
 	}
-	printf("%7u households: coopbilld RSS after its first poll %ld KiB\n", n, kib);
+	printf("%7u households, %s: coopbilld RSS after its first poll %ld KiB\n", n, layout(),
+	       kib);
 	prober.port = DAEMON_PORT;
 	bench_probe_start(&prober);
 	sleep(DAEMON_PROBE_S);
 	bench_probe_end(&prober);
-	snprintf(line, sizeof(line), "%7u households:", n);
+	snprintf(line, sizeof(line), "%7u households, %s:", n, layout());
 	bench_probe_report(line, "while polling every second", &prober);
-	printf("%7u households: coopbilld RSS after polling every second for %d s %ld KiB\n", n,
-	       DAEMON_PROBE_S, rss_kib(pid));
+	printf("%7u households, %s: coopbilld RSS after polling every second for %d s %ld KiB\n", n,
+	       layout(), DAEMON_PROBE_S, rss_kib(pid));
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
 }
@@ -229,13 +248,16 @@ static void bench_size(const char *coopbilld, unsigned n)
 		wanted[i] = (struct nft_household){ households[i].id, households[i].addresses,
 						    households[i].n_addresses };
 	r = nft_open("coopbill", &nft);
+	if (r == 0 && with_uplinks)
+		r = nft_set_uplinks(nft, (const char *const *)uplink_names, 1);
 	if (r < 0)
 		die("nft_open", r);
 	t = bench_now_ms();
 	r = nft_reconcile(nft, wanted, n_households);
 	if (r < 0)
 		die("provisioning", r);
-	printf("%7u households: provision %.1f ms (one batch)\n", n, bench_now_ms() - t);
+	printf("%7u households, %s: provision %.1f ms (one batch)\n", n, layout(),
+	       bench_now_ms() - t);
 	nft_free(nft);
 
 	config.meter_enabled = true;
@@ -244,6 +266,10 @@ static void bench_size(const char *coopbilld, unsigned n)
 	config.meter_bucket_s = 300;
 	config.meter_wait_for_ntp = false;
 	config.meter_keep_buckets_days = 62;
+	if (with_uplinks) {
+		config.meter_uplinks = uplink_names;
+		config.n_meter_uplinks = 1;
+	}
 	r = meter_new(uv_default_loop(), store, NULL, NULL, &config, &meter);
 	if (r == 0)
 		r = meter_start(meter);
@@ -252,6 +278,8 @@ static void bench_size(const char *coopbilld, unsigned n)
 	/* The meter's own reconcile at start tells the netlink module which
 	 * households exist; this handle learns it the same way. */
 	r = nft_open("coopbill", &nft);
+	if (r == 0 && with_uplinks)
+		r = nft_set_uplinks(nft, (const char *const *)uplink_names, 1);
 	if (r == 0)
 		r = nft_reconcile(nft, wanted, n_households);
 	if (r < 0)
@@ -261,7 +289,7 @@ static void bench_size(const char *coopbilld, unsigned n)
 		t = bench_now_ms();
 		c = cpu_ms();
 		r = nft_read_counters(nft, &counters, &n_counters, &missing);
-		if (r < 0 || n_counters != 2 * n)
+		if (r < 0 || n_counters != counters_per_household() * n)
 			die("reading counters", r < 0 ? r : -EPROTO);
 		read_wall[round] = bench_now_ms() - t;
 		read_cpu[round] = cpu_ms() - c;
@@ -284,18 +312,18 @@ static void bench_size(const char *coopbilld, unsigned n)
 		nft_wall[round] = bench_now_ms() - t;
 
 		kernel_wall[round] = kernel_dump_ms(&n_messages);
-		if (n_messages != 2 * n)
+		if (n_messages != counters_per_household() * n)
 			die("kernel dump: counters missing", -EPROTO);
 	}
-	printf("%7u households: poll %.1f ms wall (read %.2f ms wall / %.2f ms CPU, "
+	printf("%7u households, %s: poll %.1f ms wall (read %.2f ms wall / %.2f ms CPU, "
 	       "account+commit %.1f ms wall / %.1f ms CPU); baseline nft -j list counters %.1f ms: "
 	       "read %.0fx faster\n",
-	       n, median(total_wall, ROUNDS), median(read_wall, ROUNDS), median(read_cpu, ROUNDS),
-	       median(commit_wall, ROUNDS), median(commit_cpu, ROUNDS), median(nft_wall, ROUNDS),
-	       median(nft_wall, ROUNDS) / median(read_wall, ROUNDS));
-	printf("%7u households: the kernel's own dump, replies received and not parsed, %.2f ms: "
-	       "%.0fx faster than the baseline, a ceiling for any one-dump reader\n",
-	       n, median(kernel_wall, ROUNDS),
+	       n, layout(), median(total_wall, ROUNDS), median(read_wall, ROUNDS),
+	       median(read_cpu, ROUNDS), median(commit_wall, ROUNDS), median(commit_cpu, ROUNDS),
+	       median(nft_wall, ROUNDS), median(nft_wall, ROUNDS) / median(read_wall, ROUNDS));
+	printf("%7u households, %s: the kernel's own dump, replies received and not parsed, "
+	       "%.2f ms: %.0fx faster than the baseline, a ceiling for any one-dump reader\n",
+	       n, layout(), median(kernel_wall, ROUNDS),
 	       median(nft_wall, ROUNDS) / median(kernel_wall, ROUNDS));
 	fflush(stdout);
 
@@ -332,18 +360,19 @@ int main(int argc, char **argv)
 	/* The synthetic traffic makes the last poll see every counter "reset". */
 	diag_set_max_priority(LOG_ERR);
 
-	for (size_t i = 0; i < n_sizes; i++) {
+	for (size_t i = 0; i < 2 * n_sizes; i++) {
 		pid_t pid = fork();
 		int status;
 
 		if (pid == 0) {
+			with_uplinks = i % 2 == 1;
 			/* A fresh namespace: its own empty ruleset, loopback up. */
 			if (unshare(CLONE_NEWNET) < 0) {
 				perror("unshare");
 				_exit(77);
 			}
 			bench_run("ip link set lo up");
-			bench_size(argv[1], sizes[i]);
+			bench_size(argv[1], sizes[i / 2]);
 			_exit(0);
 		}
 		waitpid(pid, &status, 0);
