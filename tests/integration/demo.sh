@@ -51,7 +51,7 @@ stop_demo() {
 		fail "run $1: the demo's stderr after SIGINT: $(cat "$WORK/err.$1")"
 	ok "run $1: SIGINT stops the demo, and its stderr has only the daemon's notices"
 	if [ "$METERING" = true ]; then
-		for name in gw up a b c; do
+		for name in gw up a b c srv; do
 			[ -z "$(ip netns pids "$DEMO_NETNS-$name")" ] ||
 				fail "run $1: processes are left in $DEMO_NETNS-$name"
 		done
@@ -122,6 +122,20 @@ if [ "$METERING" = true ]; then
 		sleep 0.1
 	done
 	GAPS=$(gaps)
+	# Both kinds of traffic show: Nguyen receives Garcia's files (local),
+	# Garcia sends to the upstream (internet).
+	admin=$(cat "$DEMO_DIR/admin.token")
+	for _ in $(seq 1 300); do
+		usage=$(curl -sSf -H "Authorization: Bearer $admin" \
+			"$BASE/api/v1/usage/summary?from=${MONTH}T00:00:00Z&to=$(date -u -d tomorrow +%Y-%m-%dT00:00:00Z)")
+		[ "$(jq '[.households[] | select(.household_id == 3) | .local_down] | add // 0' <<<"$usage")" -gt 0 ] &&
+			[ "$(jq '[.households[] | select(.household_id == 1) | .bytes_up] | add // 0' <<<"$usage")" -gt 0 ] &&
+			break
+		sleep 0.1
+	done
+	[ "$(jq '[.households[] | select(.household_id == 3) | .local_down] | add // 0' <<<"$usage")" -gt 0 ] ||
+		fail "no local traffic shows in the usage summary: $usage"
+	ok "the demo shows internet and local traffic"
 fi
 stop_demo 1
 
