@@ -268,13 +268,17 @@ n=$(sqlite3 "$DB" "SELECT count(*) FROM meter_gaps WHERE scope = 'local' AND rea
 [ "$n" = 0 ] || fail "local counters made again were taken for recreated ones ($n gaps)"
 ok "a reload with uplinks again brings local counters back, without gaps"
 
-# Another table is never touched.
+# Another table is never touched; starting again changes nothing.
 topo_exec gw nft add table inet other
 topo_exec gw nft add counter inet other keep
+topo_exec gw nft list table inet coopbill | sed 's/packets [0-9]* bytes [0-9]*//' >"$WORK/before"
 kill -TERM "$DAEMON_PID"
 wait "$DAEMON_PID" || fail "SIGTERM did not exit 0"
 DAEMON_PID=
 start_daemon
+topo_exec gw nft list table inet coopbill | sed 's/packets [0-9]* bytes [0-9]*//' >"$WORK/after"
+diff -u "$WORK/before" "$WORK/after" || fail "restarting with uplinks changed the table"
+ok "starting again with uplinks changes nothing in the kernel"
 topo_exec gw nft list counter inet other keep >/dev/null || fail "another table was touched"
 ok "another table survives untouched"
 
