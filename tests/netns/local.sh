@@ -57,6 +57,9 @@ path = $WORK/coopbill.db
 interval_s = 1
 wait_for_ntp = false
 uplinks = $1
+[billing]
+currency = EUR
+timezone = UTC
 CONF
 }
 write_config gw-up
@@ -165,6 +168,44 @@ b_ldown=$(stored "$B" local_down)
 [ "$(stored "$B" bytes_up)" = 0 ] && [ "$(stored "$B" bytes_down)" = 0 ] ||
 	fail "B never used the uplink, yet has internet traffic"
 ok "only what crossed the uplink is internet traffic; A to B and to the server is local"
+
+# Metered traffic billed: A follows a tariff that also prices local traffic,
+# B one that prices internet traffic only. Each line bills the bytes the
+# meter committed, and the local line's amount is worked out here (rounded
+# half up, per line).
+month=$(date -u +%Y-%m-01)
+tariff() {
+	jq -nc --arg from "$month" --arg name "$1" '{name: $name, currency: "EUR", valid_from: $from,
+		emergency: {reason: "the test bills the month its traffic is in"},
+		usage_charges: [{name: "Internet", direction: "both", tiers: [{price_per_gb_minor: 1000000}]}]}'
+}
+publish() {
+	local id
+	id=$(api POST /api/v1/tariffs "$1" | jq -r .id)
+	[ "$(api POST "/api/v1/tariffs/$id/publish" | jq -r .id)" = "$id" ] || fail "tariff $id not published"
+	echo "$id"
+}
+with_local=$(publish "$(tariff "With local" | jq -c '.usage_charges += [{name: "Neighbours",
+	direction: "both", scope: "local", tiers: [{price_per_gb_minor: 300000}]}]')")
+internet_only=$(publish "$(tariff "Internet only")")
+api PATCH "/api/v1/households/$A" "{\"tariff_id\": $with_local}" >/dev/null
+api PATCH "/api/v1/households/$B" "{\"tariff_id\": $internet_only}" >/dev/null
+a_internet=$(($(stored "$A" bytes_up) + $(stored "$A" bytes_down)))
+a_local=$(($(stored "$A" local_up) + $(stored "$A" local_down)))
+estimate=$(api GET "/api/v1/households/$A/estimate")
+[ "$(jq -c '[.lines[] | select(.kind == "usage") | .quantity]' <<<"$estimate")" = "[$a_internet,$a_local]" ] ||
+	fail "A's usage lines do not bill the metered bytes ($a_internet, $a_local): $estimate"
+[ "$(jq '[.lines[] | select(.kind == "usage")][1].amount_minor' <<<"$estimate")" = \
+	$(((a_local * 300000 * 2 + 1000000000) / 2000000000)) ] ||
+	fail "A's local line: $(jq -c '.lines' <<<"$estimate")"
+ok "a tariff with a local price bills the local traffic metered, to the minor unit"
+estimate=$(api GET "/api/v1/households/$B/estimate")
+b_local=$(($(stored "$B" local_up) + $(stored "$B" local_down)))
+[ "$(jq '[.lines[] | select(.explain | contains("local traffic"))] | length' <<<"$estimate")" = 0 ] &&
+	[ "$b_local" -ge 700000 ] &&
+	[ "$(jq .usage.local_uncharged_bytes <<<"$estimate")" = "$b_local" ] ||
+	fail "B's local traffic ($b_local bytes) is not left free: $estimate"
+ok "a tariff without a local price leaves the local traffic metered free"
 
 # The uplink deleted and made again with the same name while local traffic
 # flows: matched by name, it is counted again once back.
