@@ -163,9 +163,8 @@ for series in 'scope="internet",direction="up"} 7' 'scope="internet",direction="
 		fail "metrics lack $series: $(grep usage "$WORK/metrics")"
 done
 grep -qx '# TYPE coopbill_usage_last_hour_bytes gauge' "$WORK/metrics" || fail "metric without its type"
-if command -v promtool >/dev/null; then
-	promtool check metrics <"$WORK/metrics" || fail "promtool refuses the metrics"
-fi
+command -v promtool >/dev/null || fail "promtool is not installed (package prometheus)"
+promtool check metrics <"$WORK/metrics" || fail "promtool refuses the metrics"
 ok "/metrics shows the last hour's internet and local traffic"
 
 stop_daemon
