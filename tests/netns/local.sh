@@ -8,44 +8,13 @@
 # each scope) and reloads that set and unset the uplinks.
 set -euo pipefail
 
-: "${COOPBILLD:?}" "${COOPBILL_SRCDIR:?}"
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root for network namespaces"; exit 77; }
-for tool in ip nft socat curl jq ss sysctl sqlite3; do
-	command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed"; exit 77; }
-done
 TOPO=cbl$$
-probe="${TOPO}-probe"
-ip netns add "$probe" 2>/dev/null || { echo "SKIP: cannot create network namespaces"; exit 77; }
-ip netns del "$probe"
-
-. "$COOPBILL_SRCDIR/tests/netns/topology.sh"
-WORK=$(mktemp -d /tmp/coopbill-netns.XXXXXX)
-DAEMON_PID=
-PASSED=0
-cleanup() {
-	[ -n "$DAEMON_PID" ] && kill -9 "$DAEMON_PID" 2>/dev/null
-	topo_down
-	wait 2>/dev/null
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-fail() {
-	echo "FAIL: $*" >&2
-	echo "--- daemon log (last 30 lines) ---" >&2
-	tail -30 "$WORK/daemon.log" >&2 || true
-	exit 1
-}
-ok() {
-	PASSED=$((PASSED + 1))
-	echo "ok $PASSED - $*"
-}
+. "$COOPBILL_SRCDIR/tests/netns/daemon.sh" sqlite3
 
 topo_up
 topo_server_up
 ok "topology: gateway, upstream, three households and a community server"
 
-CONFIG=$WORK/coopbill.conf
 # write_config UPLINKS: the daemon's configuration with these uplinks.
 write_config() {
 	cat >"$CONFIG" <<CONF
@@ -63,45 +32,7 @@ timezone = UTC
 CONF
 }
 write_config gw-up
-API=http://127.0.0.1:8080
 DB=$WORK/coopbill.db
-
-start_daemon() {
-	ip netns exec "$(topo_ns gw)" "$COOPBILLD" --config "$CONFIG" 2>>"$WORK/daemon.log" &
-	DAEMON_PID=$!
-	for _ in $(seq 1 100); do
-		topo_exec gw curl -fsS "$API/healthz" >/dev/null 2>&1 && return 0
-		kill -0 "$DAEMON_PID" 2>/dev/null || fail "coopbilld exited during start-up"
-		sleep 0.1
-	done
-	fail "coopbilld did not answer"
-}
-
-api() {
-	local args=(-sS -H "Authorization: Bearer $ADMIN" -X "$1")
-	[ -n "${3:-}" ] && args+=(-d "$3")
-	topo_exec gw curl "${args[@]}" "$API$2"
-}
-
-polls() {
-	topo_exec gw curl -fsS "$API/healthz" | jq -r .meter.polls
-}
-
-wait_polls() {
-	local target=$(($(polls) + $1))
-	for _ in $(seq 1 100); do
-		[ "$(polls)" -ge "$target" ] && return 0
-		sleep 0.1
-	done
-	fail "the meter did not poll"
-}
-
-# kernel ID up|down|lup|ldown: the kernel's byte count of a counter ("" when
-# there is none).
-kernel() {
-	topo_exec gw nft -j list counters table inet coopbill |
-		jq -r --arg name "$2_$1" '.nftables[] | select(.counter.name == $name) | .counter.bytes'
-}
 
 # stored ID bytes_up|bytes_down|local_up|local_down: the household's usage
 # as the meter committed it.
@@ -128,11 +59,7 @@ assert_stored_equals_kernel() {
 }
 
 start_daemon
-ADMIN=$(topo_exec gw "$COOPBILLD" --config "$CONFIG" token create --role admin --name test)
-A=$(api POST /api/v1/households '{"name": "A", "addresses": ["10.0.1.10", "10.0.1.11"], "joined_at": "2026-11-01"}' | jq -r .id)
-B=$(api POST /api/v1/households '{"name": "B", "addresses": ["10.0.2.10/32", "2001:db8:2::/64"], "joined_at": "2026-11-01"}' | jq -r .id)
-C=$(api POST /api/v1/households '{"name": "C", "addresses": ["10.0.3.10/32"], "joined_at": "2026-11-01"}' | jq -r .id)
-[ "$A" = 1 ] && [ "$B" = 2 ] && [ "$C" = 3 ] || fail "households not created: $A $B $C"
+create_households
 table=$(topo_exec gw nft list table inet coopbill)
 for want in 'set uplinks' '"gw-up"' 'oifname @uplinks' 'iifname != @uplinks' \
 	'10.0.1.10 : "lup_1"' '2001:db8:2::/64 : "ldown_2"' 'counter lup_3' 'counter ldown_3'; do
@@ -231,9 +158,7 @@ assert_stored_equals_kernel "after the uplink was deleted and made again"
 done ) &
 traffic=$!
 sleep 0.5
-kill -9 "$DAEMON_PID"
-wait "$DAEMON_PID" 2>/dev/null || true
-DAEMON_PID=
+kill_daemon
 wait "$traffic"
 start_daemon
 sleep 0.3
@@ -257,8 +182,7 @@ for scope in internet local; do
 	n=$(sqlite3 "$DB" "SELECT count(*) FROM meter_gaps WHERE household_id = $A AND scope = '$scope' AND reason = 'counter-reset'")
 	[ "$n" -ge 1 ] || fail "no $scope gap for A after a reset"
 done
-FROM=$(date -u -d "@$(( $(date +%s) / 3600 * 3600 - 3600 ))" +%Y-%m-%dT%H:%M:%SZ)
-TO=$(date -u -d "@$(( $(date +%s) / 3600 * 3600 + 7200 ))" +%Y-%m-%dT%H:%M:%SZ)
+usage_window
 gaps=$(api GET "/api/v1/households/$A/usage?from=$FROM&to=$TO&step=hour" |
 	jq -c '[.gaps[] | .scope] | unique')
 [ "$gaps" = '["internet","local"]' ] || fail "the API's gaps have scopes $gaps"
@@ -310,20 +234,14 @@ n=$(sqlite3 "$DB" "SELECT count(*) FROM meter_gaps WHERE scope = 'local' AND rea
 ok "a reload with uplinks again brings local counters back, without gaps"
 
 # Another table is never touched; starting again changes nothing.
-topo_exec gw nft add table inet other
-topo_exec gw nft add counter inet other keep
-topo_exec gw nft list table inet coopbill | sed 's/packets [0-9]* bytes [0-9]*//' >"$WORK/before"
-kill -TERM "$DAEMON_PID"
-wait "$DAEMON_PID" || fail "SIGTERM did not exit 0"
-DAEMON_PID=
+add_other_table
+table_shape >"$WORK/before"
+stop_daemon
 start_daemon
-topo_exec gw nft list table inet coopbill | sed 's/packets [0-9]* bytes [0-9]*//' >"$WORK/after"
+table_shape >"$WORK/after"
 diff -u "$WORK/before" "$WORK/after" || fail "restarting with uplinks changed the table"
 ok "starting again with uplinks changes nothing in the kernel"
-topo_exec gw nft list counter inet other keep >/dev/null || fail "another table was touched"
-ok "another table survives untouched"
+other_table_untouched
 
-kill -TERM "$DAEMON_PID"
-wait "$DAEMON_PID" || fail "SIGTERM did not exit 0"
-DAEMON_PID=
+stop_daemon
 echo "$PASSED passed, 0 failed"

@@ -5,43 +5,12 @@
 # through kill -9, counter resets, a deleted table and restarts.
 set -euo pipefail
 
-: "${COOPBILLD:?}" "${COOPBILL_SRCDIR:?}"
-[ "$(id -u)" = 0 ] || { echo "SKIP: needs root for network namespaces"; exit 77; }
-for tool in ip nft socat curl jq ss sysctl; do
-	command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed"; exit 77; }
-done
 TOPO=cbt$$
-probe="${TOPO}-probe"
-ip netns add "$probe" 2>/dev/null || { echo "SKIP: cannot create network namespaces"; exit 77; }
-ip netns del "$probe"
-
-. "$COOPBILL_SRCDIR/tests/netns/topology.sh"
-WORK=$(mktemp -d /tmp/coopbill-netns.XXXXXX)
-DAEMON_PID=
-PASSED=0
-cleanup() {
-	[ -n "$DAEMON_PID" ] && kill -9 "$DAEMON_PID" 2>/dev/null
-	topo_down
-	wait 2>/dev/null
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-fail() {
-	echo "FAIL: $*" >&2
-	echo "--- daemon log (last 30 lines) ---" >&2
-	tail -30 "$WORK/daemon.log" >&2 || true
-	exit 1
-}
-ok() {
-	PASSED=$((PASSED + 1))
-	echo "ok $PASSED - $*"
-}
+. "$COOPBILL_SRCDIR/tests/netns/daemon.sh"
 
 topo_up
 ok "topology: gateway, upstream and three households"
 
-CONFIG=$WORK/coopbill.conf
 cat >"$CONFIG" <<CONF
 [server]
 listen = 127.0.0.1:8080
@@ -51,49 +20,7 @@ path = $WORK/coopbill.db
 interval_s = 1
 wait_for_ntp = false
 CONF
-API=http://127.0.0.1:8080
-
-start_daemon() {
-	# Not through a shell function: $! must be the daemon itself.
-	ip netns exec "$(topo_ns gw)" "$COOPBILLD" --config "$CONFIG" 2>>"$WORK/daemon.log" &
-	DAEMON_PID=$!
-	for _ in $(seq 1 100); do
-		topo_exec gw curl -fsS "$API/healthz" >/dev/null 2>&1 && return 0
-		kill -0 "$DAEMON_PID" 2>/dev/null || fail "coopbilld exited during start-up"
-		sleep 0.1
-	done
-	fail "coopbilld did not answer"
-}
-
-# api METHOD PATH [BODY]: as the treasurer; the body on stdout.
-api() {
-	local args=(-sS -H "Authorization: Bearer $ADMIN" -X "$1")
-	[ -n "${3:-}" ] && args+=(-d "$3")
-	topo_exec gw curl "${args[@]}" "$API$2"
-}
-
-polls() {
-	topo_exec gw curl -fsS "$API/healthz" | jq -r .meter.polls
-}
-
-# wait_polls N: waits until N more polls have been committed.
-wait_polls() {
-	local target=$(($(polls) + $1))
-	for _ in $(seq 1 100); do
-		[ "$(polls)" -ge "$target" ] && return 0
-		sleep 0.1
-	done
-	fail "the meter did not poll"
-}
-
-# kernel ID up|down: the kernel's byte count of a household's counter.
-kernel() {
-	topo_exec gw nft -j list counters table inet coopbill |
-		jq -r --arg name "$2_$1" '.nftables[] | select(.counter.name == $name) | .counter.bytes'
-}
-
-FROM=$(date -u -d "@$(( $(date +%s) / 3600 * 3600 - 3600 ))" +%Y-%m-%dT%H:%M:%SZ)
-TO=$(date -u -d "@$(( $(date +%s) / 3600 * 3600 + 7200 ))" +%Y-%m-%dT%H:%M:%SZ)
+usage_window
 # billed ID up|down: what the API reports for the household.
 billed() {
 	api GET "/api/v1/households/$1/usage?from=$FROM&to=$TO&step=hour" | jq -r ".total.bytes_$2"
@@ -113,11 +40,7 @@ assert_billed_equals_kernel() {
 }
 
 start_daemon
-ADMIN=$(topo_exec gw "$COOPBILLD" --config "$CONFIG" token create --role admin --name test)
-A=$(api POST /api/v1/households '{"name": "A", "addresses": ["10.0.1.10", "10.0.1.11"], "joined_at": "2026-11-01"}' | jq -r .id)
-B=$(api POST /api/v1/households '{"name": "B", "addresses": ["10.0.2.10/32", "2001:db8:2::/64"], "joined_at": "2026-11-01"}' | jq -r .id)
-C=$(api POST /api/v1/households '{"name": "C", "addresses": ["10.0.3.10/32"], "joined_at": "2026-11-01"}' | jq -r .id)
-[ "$A" = 1 ] && [ "$B" = 2 ] && [ "$C" = 3 ] || fail "households not created: $A $B $C"
+create_households
 topo_exec gw nft list table inet coopbill >"$WORK/table"
 grep -q '10.0.1.10 : "up_1"' "$WORK/table" && grep -q '2001:db8:2::/64 : "down_2"' "$WORK/table" ||
 	fail "the households' ranges are not in the kernel: $(cat "$WORK/table")"
@@ -150,9 +73,7 @@ ok "each household is billed for its own traffic (payload plus headers), not its
 ( for _ in $(seq 1 20); do topo_send c 400000 "$TOPO_UPSTREAM4" 5001; done ) &
 traffic=$!
 sleep 0.5
-kill -9 "$DAEMON_PID"
-wait "$DAEMON_PID" 2>/dev/null || true
-DAEMON_PID=
+kill_daemon
 wait "$traffic"
 start_daemon
 topo_send c 250000 "$TOPO_UPSTREAM4" 5001
@@ -196,27 +117,23 @@ wait_polls 2
 ok "traffic is counted again after the recreation"
 
 # Another table is never touched; starting twice changes nothing.
-topo_exec gw nft add table inet other
-topo_exec gw nft add counter inet other keep
-topo_exec gw nft list table inet coopbill | sed 's/packets [0-9]* bytes [0-9]*//' >"$WORK/before"
+add_other_table
+table_shape >"$WORK/before"
 billed_all() {
 	local id
 	for id in $A $B $C; do echo "$id $(billed "$id" up) $(billed "$id" down)"; done
 }
 billed_all >"$WORK/billed-before"
-kill -TERM "$DAEMON_PID"
-wait "$DAEMON_PID" || fail "SIGTERM did not exit 0"
-DAEMON_PID=
+stop_daemon
 start_daemon
 kill -TERM "$DAEMON_PID"
 wait "$DAEMON_PID" || true
 DAEMON_PID=
 start_daemon
-topo_exec gw nft list table inet coopbill | sed 's/packets [0-9]* bytes [0-9]*//' >"$WORK/after"
+table_shape >"$WORK/after"
 diff -u "$WORK/before" "$WORK/after" || fail "restarting changed the table"
 ok "starting twice changes nothing in the kernel"
-topo_exec gw nft list counter inet other keep >/dev/null || fail "another table was touched"
-ok "another table survives untouched"
+other_table_untouched
 billed_all >"$WORK/billed-after"
 diff -u "$WORK/billed-before" "$WORK/billed-after" || fail "restarts without traffic changed the bills"
 ok "restarts without traffic change no household's usage"
@@ -265,7 +182,5 @@ summary=$(api GET "/api/v1/usage/summary?from=$FROM&to=$TO")
 	fail "the summary disagrees with the household's usage"
 ok "the usage summary agrees with each household's usage"
 
-kill -TERM "$DAEMON_PID"
-wait "$DAEMON_PID" || fail "SIGTERM did not exit 0"
-DAEMON_PID=
+stop_daemon
 echo "$PASSED passed, 0 failed"
