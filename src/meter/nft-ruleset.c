@@ -537,45 +537,44 @@ static int put_flush_chain(struct nft_batch *batch, const char *table, const cha
 	return nft_batch_msg_end(batch);
 }
 
-/* The uplinks set: interface names, as "type ifname" makes it. */
-static int put_uplinks_set(struct nft_batch *batch, const char *table, uint16_t type,
-			   uint32_t set_id)
-{
-	struct nftnl_udata_buf *udata = NULL;
-	struct nftnl_set *set = nftnl_set_alloc();
-	struct nlmsghdr *nlh;
-	int r = -ENOMEM;
+/* What a set is made with, as nft itself makes it, so that "nft list"
+ * prints it as it would its own. */
+struct set_desc {
+	uint32_t flags;
+	uint32_t key_type;
+	uint32_t key_len;
+	uint32_t obj_type;	/* NFT_OBJECT_UNSPEC: a set of keys only */
+	uint32_t key_byteorder; /* NFT_UDATA_BYTEORDER_* */
+	bool data_interval;
+};
 
-	if (!set)
-		return -ENOMEM;
-	if (nftnl_set_set_str(set, NFTNL_SET_TABLE, table) < 0 ||
-	    nftnl_set_set_str(set, NFTNL_SET_NAME, NFT_UPLINKS_SET) < 0)
-		goto out;
-	if (type == NFT_MSG_NEWSET) {
-		nftnl_set_set_u32(set, NFTNL_SET_FLAGS, 0);
-		nftnl_set_set_u32(set, NFTNL_SET_KEY_TYPE, NFT_TYPE_IFNAME);
-		nftnl_set_set_u32(set, NFTNL_SET_KEY_LEN, NFT_IFNAME_LEN);
-		nftnl_set_set_u32(set, NFTNL_SET_ID, set_id);
-		udata = nftnl_udata_buf_alloc(64);
-		if (!udata ||
-		    !nftnl_udata_put_u32(udata, NFTNL_UDATA_SET_KEYBYTEORDER,
-					 NFT_UDATA_BYTEORDER_HOST) ||
-		    nftnl_set_set_data(set, NFTNL_SET_USERDATA, nftnl_udata_buf_data(udata),
-				       nftnl_udata_buf_len(udata)) < 0)
-			goto out;
-	}
-	nlh = nft_batch_msg(batch, type, type == NFT_MSG_NEWSET ? NLM_F_CREATE : 0);
-	nftnl_set_nlmsg_build_payload(nlh, set);
-	r = nft_batch_msg_end(batch);
-out:
-	if (udata)
-		nftnl_udata_buf_free(udata);
-	nftnl_set_free(set);
-	return r;
+/* The uplinks set: interface names, as "type ifname" makes it. */
+static const struct set_desc uplinks_set_desc = {
+	.flags = 0,
+	.key_type = NFT_TYPE_IFNAME,
+	.key_len = NFT_IFNAME_LEN,
+	.obj_type = NFT_OBJECT_UNSPEC,
+	.key_byteorder = NFT_UDATA_BYTEORDER_HOST,
+	.data_interval = false,
+};
+
+/* An address map: address ranges to counters. */
+static struct set_desc map_set_desc(int map)
+{
+	return (struct set_desc){
+		.flags = NFT_SET_INTERVAL | NFT_SET_OBJECT,
+		.key_type = map_specs[map].key_type,
+		.key_len = map_specs[map].key_len,
+		.obj_type = NFT_OBJECT_COUNTER,
+		.key_byteorder = NFT_UDATA_BYTEORDER_BIG,
+		.data_interval = true,
+	};
 }
 
-static int put_set(struct nft_batch *batch, const char *table, const char *name, int map,
-		   uint16_t type, uint32_t set_id)
+/* NFT_MSG_NEWSET makes the set as desc says; NFT_MSG_DELSET deletes it by
+ * name (desc may be NULL). */
+static int put_set(struct nft_batch *batch, const char *table, const char *name,
+		   const struct set_desc *desc, uint16_t type, uint32_t set_id)
 {
 	struct nftnl_udata_buf *udata = NULL;
 	struct nftnl_set *set = nftnl_set_alloc();
@@ -588,20 +587,18 @@ static int put_set(struct nft_batch *batch, const char *table, const char *name,
 	    nftnl_set_set_str(set, NFTNL_SET_NAME, name) < 0)
 		goto out;
 	if (type == NFT_MSG_NEWSET) {
-		const struct map_spec *spec = &map_specs[map];
-
-		nftnl_set_set_u32(set, NFTNL_SET_FLAGS, NFT_SET_INTERVAL | NFT_SET_OBJECT);
-		nftnl_set_set_u32(set, NFTNL_SET_KEY_TYPE, spec->key_type);
-		nftnl_set_set_u32(set, NFTNL_SET_KEY_LEN, spec->key_len);
-		nftnl_set_set_u32(set, NFTNL_SET_OBJ_TYPE, NFT_OBJECT_COUNTER);
+		nftnl_set_set_u32(set, NFTNL_SET_FLAGS, desc->flags);
+		nftnl_set_set_u32(set, NFTNL_SET_KEY_TYPE, desc->key_type);
+		nftnl_set_set_u32(set, NFTNL_SET_KEY_LEN, desc->key_len);
+		if (desc->obj_type != NFT_OBJECT_UNSPEC)
+			nftnl_set_set_u32(set, NFTNL_SET_OBJ_TYPE, desc->obj_type);
 		nftnl_set_set_u32(set, NFTNL_SET_ID, set_id);
-		/* What nft itself stores, so that "nft list" prints the map as
-		 * it would its own. */
 		udata = nftnl_udata_buf_alloc(64);
 		if (!udata ||
 		    !nftnl_udata_put_u32(udata, NFTNL_UDATA_SET_KEYBYTEORDER,
-					 NFT_UDATA_BYTEORDER_BIG) ||
-		    !nftnl_udata_put_u32(udata, NFTNL_UDATA_SET_DATA_INTERVAL, 0) ||
+					 desc->key_byteorder) ||
+		    (desc->data_interval &&
+		     !nftnl_udata_put_u32(udata, NFTNL_UDATA_SET_DATA_INTERVAL, 0)) ||
 		    nftnl_set_set_data(set, NFTNL_SET_USERDATA, nftnl_udata_buf_data(udata),
 				       nftnl_udata_buf_len(udata)) < 0)
 			goto out;
@@ -645,7 +642,7 @@ int nft_plan_put_removals(struct nft_batch *batch, const char *table, const stru
 			return r;
 	}
 	for (size_t i = 0; i < plan->stray_sets.n; i++) {
-		r = put_set(batch, table, plan->stray_sets.names[i], 0, NFT_MSG_DELSET, 0);
+		r = put_set(batch, table, plan->stray_sets.names[i], NULL, NFT_MSG_DELSET, 0);
 		if (r < 0)
 			return r;
 	}
@@ -659,12 +656,12 @@ int nft_plan_put_removals(struct nft_batch *batch, const char *table, const stru
 			if (r < 0)
 				return r;
 		}
-		r = put_set(batch, table, nft_map_names[map], map, NFT_MSG_DELSET, 0);
+		r = put_set(batch, table, nft_map_names[map], NULL, NFT_MSG_DELSET, 0);
 		if (r < 0)
 			return r;
 	}
 	if (plan->uplinks_exists && (plan->uplinks_stale || !plan->uplinks_wanted)) {
-		r = put_uplinks_set(batch, table, NFT_MSG_DELSET, 0);
+		r = put_set(batch, table, NFT_UPLINKS_SET, NULL, NFT_MSG_DELSET, 0);
 		if (r < 0)
 			return r;
 	}
@@ -693,17 +690,20 @@ int nft_plan_put_creations(struct nft_batch *batch, const char *table, struct nf
 			return r;
 	}
 	for (int map = 0; map < plan->n_maps; map++) {
+		const struct set_desc desc = map_set_desc(map);
+
 		if (nft_plan_map_kept(plan, (enum nft_map)map))
 			continue;
 		plan->set_ids[map] = nft_batch_set_id(batch);
-		r = put_set(batch, table, nft_map_names[map], map, NFT_MSG_NEWSET,
+		r = put_set(batch, table, nft_map_names[map], &desc, NFT_MSG_NEWSET,
 			    plan->set_ids[map]);
 		if (r < 0)
 			return r;
 	}
 	if (plan->uplinks_wanted && !nft_plan_uplinks_kept(plan)) {
 		plan->uplinks_set_id = nft_batch_set_id(batch);
-		r = put_uplinks_set(batch, table, NFT_MSG_NEWSET, plan->uplinks_set_id);
+		r = put_set(batch, table, NFT_UPLINKS_SET, &uplinks_set_desc, NFT_MSG_NEWSET,
+			    plan->uplinks_set_id);
 		if (r < 0)
 			return r;
 	}
