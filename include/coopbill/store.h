@@ -130,6 +130,11 @@ int store_audit_append(struct store *store, const char *actor, const char *actio
 
 /* Metering. direction is 0 for upload, 1 for download; scope is 0 for the
  * internet (through an uplink), 1 for local traffic. */
+/* A counter's direction and scope as the database, the API and the log
+ * name them: "up" or "down", "internet" or "local". */
+const char *store_direction_name(int direction);
+const char *store_scope_name(int scope);
+
 struct store_baseline {
 	int64_t household_id;
 	int direction;

@@ -163,10 +163,10 @@ static json_t *gap_json(const struct tz_zone *zone, const struct store_gap *gap)
 {
 	return json_pack("{s:o, s:o, s:s, s:s, s:s, s:I, s:I, s:s}", "at", time_json(zone, gap->at),
 			 "since", gap->since ? time_json(zone, gap->since) : json_null(),
-			 "direction", gap->direction == 0 ? "up" : "down", "scope",
-			 gap->scope == 1 ? "local" : "internet", "reason", gap->reason,
-			 "bytes_before", (json_int_t)gap->bytes_before, "bytes_after",
-			 (json_int_t)gap->bytes_after, "detail",
+			 "direction", store_direction_name(gap->direction), "scope",
+			 store_scope_name(gap->scope), "reason", gap->reason, "bytes_before",
+			 (json_int_t)gap->bytes_before, "bytes_after", (json_int_t)gap->bytes_after,
+			 "detail",
 			 "the traffic counted between since and at is unknown; what the counter "
 			 "showed after the reset is billed");
 }

@@ -619,7 +619,7 @@ int ledger_tlog_log_gaps(struct ledger_tlog *tlog, const struct store_gap *gaps,
 		if (asprintf(&entries[i],
 			     "meter-gap\nhousehold %s\ndirection %s\n%sreason %s\n%sat %lld\n"
 			     "bytes_before %" PRIu64 "\nbytes_after %" PRIu64 "\n",
-			     commitment, gap->direction == 0 ? "up" : "down",
+			     commitment, store_direction_name(gap->direction),
 			     gap->scope == 1 ? "scope local\n" : "", gap->reason, since,
 			     (long long)gap->at, gap->bytes_before, gap->bytes_after) < 0) {
 			entries[i] = NULL;

@@ -7,7 +7,7 @@
 
 #include "store-internal.h"
 
-static const char *direction_text(int direction)
+const char *store_direction_name(int direction)
 {
 	return direction == 0 ? "up" : "down";
 }
@@ -17,7 +17,7 @@ static int direction_from_text(const unsigned char *text)
 	return text && strcmp((const char *)text, "up") == 0 ? 0 : 1;
 }
 
-static const char *scope_text(int scope)
+const char *store_scope_name(int scope)
 {
 	return scope == 1 ? "local" : "internet";
 }
@@ -279,13 +279,13 @@ int store_gap_insert(struct store *store, const struct store_gap *gap, bool logg
 		"at, bytes_before, bytes_after, scope) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 	const struct store_value values[] = {
 		STORE_INT(gap->household_id),
-		STORE_TEXT(direction_text(gap->direction)),
+		STORE_TEXT(store_direction_name(gap->direction)),
 		STORE_TEXT(gap->reason),
 		STORE_ID(gap->since),
 		STORE_INT(gap->at),
 		STORE_INT((int64_t)gap->bytes_before),
 		STORE_INT((int64_t)gap->bytes_after),
-		STORE_TEXT(scope_text(gap->scope)),
+		STORE_TEXT(store_scope_name(gap->scope)),
 	};
 	int64_t id;
 	int r;
