@@ -29,6 +29,19 @@ struct import_checked {
 	char period[PERIOD_TEXT_MAX];
 };
 
+/* Refuses a pair of byte counts of row i (named as "x and y") when either is
+ * more than a 400 Gbit/s link carries in a bucket. */
+static int link_bound_check(size_t i, const char *pair, int64_t up, int64_t down, unsigned bucket_s,
+			    struct ledger_error *err)
+{
+	if (up <= LINK_BYTES_PER_S * bucket_s && down <= LINK_BYTES_PER_S * bucket_s)
+		return 0;
+	return ledger_refuse(err, LEDGER_INVALID, "invalid-import",
+			     "rows[%zu]: %s are each at most %" PRId64
+			     ", what a 400 Gbit/s link carries in a %u-second bucket",
+			     i, pair, LINK_BYTES_PER_S * bucket_s, bucket_s);
+}
+
 /* Checks row i: a known household, a closed bucket on the meter's grid, in
  * a period that takes imports. */
 static int import_row_check(struct ledger *ledger, size_t i, const struct ledger_usage_row *row,
@@ -56,18 +69,13 @@ static int import_row_check(struct ledger *ledger, size_t i, const struct ledger
 				     "%u-second bucket boundary ([meter] bucket_s) and the bytes "
 				     "non-negative",
 				     i, bucket_s);
-	if (row->bytes_up > LINK_BYTES_PER_S * bucket_s ||
-	    row->bytes_down > LINK_BYTES_PER_S * bucket_s)
-		return ledger_refuse(err, LEDGER_INVALID, "invalid-import",
-				     "rows[%zu]: bytes_up and bytes_down are each at most %" PRId64
-				     ", what a 400 Gbit/s link carries in a %u-second bucket",
-				     i, LINK_BYTES_PER_S * bucket_s, bucket_s);
-	if (row->local_up > LINK_BYTES_PER_S * bucket_s ||
-	    row->local_down > LINK_BYTES_PER_S * bucket_s)
-		return ledger_refuse(err, LEDGER_INVALID, "invalid-import",
-				     "rows[%zu]: local_up and local_down are each at most %" PRId64
-				     ", what a 400 Gbit/s link carries in a %u-second bucket",
-				     i, LINK_BYTES_PER_S * bucket_s, bucket_s);
+	r = link_bound_check(i, "bytes_up and bytes_down", row->bytes_up, row->bytes_down, bucket_s,
+			     err);
+	if (r == 0)
+		r = link_bound_check(i, "local_up and local_down", row->local_up, row->local_down,
+				     bucket_s, err);
+	if (r < 0)
+		return r;
 	if (start + bucket_s > (int64_t)time(NULL))
 		return ledger_refuse(err, LEDGER_CONFLICT, "open-bucket",
 				     "rows[%zu]: the bucket at %s has not ended; only closed "
