@@ -28,6 +28,15 @@ struct config {
 	size_t body_memory_bytes;   /* all bodies being received, together */
 	unsigned max_series_points; /* longest usage series one request may ask for */
 	bool metrics_public;	    /* GET /metrics without a token */
+	char *www_dir;		    /* the member page's files */
+	/* Where members open the page, without a trailing slash, such as
+	 * "http://10.0.0.1:8080"; sign-in links start with it. */
+	char *public_url;
+
+	/* [cooperative]: printed on invoices; "" when not set. */
+	char *coop_name;
+	char *coop_address;
+	char *coop_tax_id;
 
 	/* [database] */
 	char *database_path;

@@ -18,6 +18,8 @@
 #include "coopbill/config.h"
 #include "coopbill/currency.h"
 #include "coopbill/tz.h"
+#include "coopbill/utf8.h"
+#include "build-config.h"
 
 #define CONFIG_DEFAULT_LISTEN	     "127.0.0.1:8080"
 #define CONFIG_DEFAULT_DATABASE_PATH "/var/lib/coopbill/coopbill.db"
@@ -35,6 +37,8 @@
 #define CONFIG_IFNAME_MAX  15
 #define CONFIG_UPLINKS_MAX 32
 #define CONFIG_SPACES	   " \t\n\v\f\r"
+/* A line of an invoice's heading: the cooperative's name, address or tax id. */
+#define CONFIG_COOP_TEXT_MAX 200
 
 enum config_key_id {
 	CONFIG_KEY_LISTEN,
@@ -48,6 +52,11 @@ enum config_key_id {
 	CONFIG_KEY_BODY_MEMORY_BYTES,
 	CONFIG_KEY_MAX_SERIES_POINTS,
 	CONFIG_KEY_METRICS_PUBLIC,
+	CONFIG_KEY_WWW,
+	CONFIG_KEY_PUBLIC_URL,
+	CONFIG_KEY_COOP_NAME,
+	CONFIG_KEY_COOP_ADDRESS,
+	CONFIG_KEY_COOP_TAX_ID,
 	CONFIG_KEY_DATABASE_PATH,
 	CONFIG_KEY_METER_ENABLED,
 	CONFIG_KEY_METER_INTERVAL_S,
@@ -113,6 +122,11 @@ static const struct config_key config_keys[CONFIG_KEY_COUNT] = {
 					   10000 },
 	[CONFIG_KEY_METRICS_PUBLIC] = { "server", "metrics_public", CONFIG_KIND_BOOL,
 					offsetof(struct config, metrics_public), 0, 1, 1 },
+	[CONFIG_KEY_WWW] = { "server", "www", CONFIG_KIND_TEXT },
+	[CONFIG_KEY_PUBLIC_URL] = { "server", "public_url", CONFIG_KIND_TEXT },
+	[CONFIG_KEY_COOP_NAME] = { "cooperative", "name", CONFIG_KIND_TEXT },
+	[CONFIG_KEY_COOP_ADDRESS] = { "cooperative", "address", CONFIG_KIND_TEXT },
+	[CONFIG_KEY_COOP_TAX_ID] = { "cooperative", "tax_id", CONFIG_KIND_TEXT },
 	[CONFIG_KEY_DATABASE_PATH] = { "database", "path", CONFIG_KIND_TEXT },
 	[CONFIG_KEY_METER_ENABLED] = { "meter", "enabled", CONFIG_KIND_BOOL,
 				       offsetof(struct config, meter_enabled), 0, 1, 1 },
@@ -789,6 +803,83 @@ static int config_parse_log_origin(struct config_load *load, const struct config
 	return config_replace_text(load, &load->config->log_origin, value);
 }
 
+static int config_parse_www(struct config_load *load, const struct config_key *key,
+			    const char *value)
+{
+	char quoted[CONFIG_QUOTED_MAX];
+	size_t len = strlen(value);
+
+	if (len == 0 || len >= PATH_MAX || value[0] != '/') {
+		config_error(load, load->lineno, key->section, key->name,
+			     "%s is not an absolute folder path; write a path such as "
+			     "/etc/coopbill/www (default " COOPBILL_WWWDIR ")",
+			     config_quote(value, quoted));
+		return -EINVAL;
+	}
+	return config_replace_text(load, &load->config->www_dir, value);
+}
+
+/* An origin, then an optional path without query or fragment; a trailing
+ * '/' is dropped, so that "<public_url>/#token=..." has one. */
+static int config_parse_public_url(struct config_load *load, const struct config_key *key,
+				   const char *value)
+{
+	char quoted[CONFIG_QUOTED_MAX];
+	const char *host = strstr(value, "://");
+	const char *path = host ? strchr(host + 3, '/') : NULL;
+	size_t origin_len = path ? (size_t)(path - value) : strlen(value);
+	size_t len = strlen(value);
+	const char *problem = NULL;
+	char *origin;
+	int r;
+
+	origin = strndup(value, origin_len);
+	if (!origin) {
+		load->out_of_memory = true;
+		return -ENOMEM;
+	}
+	problem = config_origin_problem(origin);
+	free(origin);
+	if (!problem && path && strpbrk(path, "?# \t"))
+		problem = "has a query, fragment or space";
+	if (problem) {
+		config_error(load, load->lineno, key->section, key->name,
+			     "%s %s; write the address members open, as scheme://host[:port], "
+			     "such as http://10.0.0.1:8080 or https://coop.example",
+			     config_quote(value, quoted), problem);
+		return -EINVAL;
+	}
+	while (len > 0 && value[len - 1] == '/')
+		len--;
+	origin = strndup(value, len);
+	if (!origin) {
+		load->out_of_memory = true;
+		return -ENOMEM;
+	}
+	r = config_replace_text(load, &load->config->public_url, origin);
+	free(origin);
+	return r;
+}
+
+/* One line of text for an invoice's heading: UTF-8, no control characters. */
+static int config_parse_coop_text(struct config_load *load, const struct config_key *key,
+				  const char *value, char **field)
+{
+	char quoted[CONFIG_QUOTED_MAX];
+	bool printable = utf8_valid(value);
+
+	for (const char *p = value; printable && *p; p++)
+		printable = (unsigned char)*p >= 0x20 && *p != 0x7f;
+	if (!printable || strlen(value) > CONFIG_COOP_TEXT_MAX) {
+		config_error(load, load->lineno, key->section, key->name,
+			     "%s is not one line of UTF-8 text of at most %d bytes; write it as it "
+			     "should be printed on invoices",
+			     config_quote(value, quoted), CONFIG_COOP_TEXT_MAX);
+		return -EINVAL;
+	}
+	return config_replace_text(load, field, value);
+}
+
 static int config_parse_value(struct config_load *load, enum config_key_id id, const char *value)
 {
 	const struct config_key *key = &config_keys[id];
@@ -806,6 +897,16 @@ static int config_parse_value(struct config_load *load, enum config_key_id id, c
 		return config_parse_meter_uplinks(load, key, value);
 	case CONFIG_KEY_LOG_ORIGIN:
 		return config_parse_log_origin(load, key, value);
+	case CONFIG_KEY_WWW:
+		return config_parse_www(load, key, value);
+	case CONFIG_KEY_PUBLIC_URL:
+		return config_parse_public_url(load, key, value);
+	case CONFIG_KEY_COOP_NAME:
+		return config_parse_coop_text(load, key, value, &load->config->coop_name);
+	case CONFIG_KEY_COOP_ADDRESS:
+		return config_parse_coop_text(load, key, value, &load->config->coop_address);
+	case CONFIG_KEY_COOP_TAX_ID:
+		return config_parse_coop_text(load, key, value, &load->config->coop_tax_id);
 	case CONFIG_KEY_LOG_KEY_FILE:
 		return config_replace_text(load, &load->config->log_key_file, value);
 	case CONFIG_KEY_CURRENCY:
@@ -1025,6 +1126,16 @@ static void config_check_limits(struct config_load *load)
 			     config->max_connections);
 }
 
+/* Without [server] public_url, the page is where the daemon listens. */
+static int config_default_public_url(struct config *config)
+{
+	if (asprintf(&config->public_url, "http://%s", config->listen) < 0) {
+		config->public_url = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 static int config_new(const char *path, struct config **ret_config)
 {
 	struct config *config = calloc(1, sizeof(*config));
@@ -1038,8 +1149,13 @@ static int config_new(const char *path, struct config **ret_config)
 	config->timezone = strdup(CONFIG_DEFAULT_TIMEZONE);
 	config->log_origin = strdup(CONFIG_DEFAULT_LOG_ORIGIN);
 	config->log_key_file = strdup("");
+	config->www_dir = strdup(COOPBILL_WWWDIR);
+	config->coop_name = strdup("");
+	config->coop_address = strdup("");
+	config->coop_tax_id = strdup("");
 	if (!config->path || !config->listen || !config->database_path || !config->meter_table ||
-	    !config->timezone || !config->log_origin || !config->log_key_file) {
+	    !config->timezone || !config->log_origin || !config->log_key_file || !config->www_dir ||
+	    !config->coop_name || !config->coop_address || !config->coop_tax_id) {
 		config_free(config);
 		return -ENOMEM;
 	}
@@ -1094,6 +1210,8 @@ int config_load(const char *path, struct config **ret_config, char **ret_errors)
 		goto out;
 	}
 	config_check_limits(&load);
+	if (!load.config->public_url && config_default_public_url(load.config) < 0)
+		load.out_of_memory = true;
 	if (!load.key_lines[CONFIG_KEY_TIMEZONE])
 		config_load_zone(&load, 0, CONFIG_DEFAULT_TIMEZONE);
 	/* Hourly roll-ups add whole buckets: a bucket must not straddle an hour. */
@@ -1142,6 +1260,11 @@ void config_free(struct config *config)
 	free(config->meter_uplinks);
 	free(config->log_origin);
 	free(config->log_key_file);
+	free(config->www_dir);
+	free(config->public_url);
+	free(config->coop_name);
+	free(config->coop_address);
+	free(config->coop_tax_id);
 	free(config->timezone);
 	tz_zone_free(config->zone);
 	free(config);

@@ -78,5 +78,3 @@ struct http_server {
 	void *on_closed_data;
 };
 
-/* Whether text is UTF-8 (RFC 3629: no overlong forms, no surrogates). */
-bool http_utf8_valid(const char *text);

@@ -10,6 +10,7 @@
 
 #include "coopbill/config.h"
 #include "coopbill/diag.h"
+#include "coopbill/utf8.h"
 #include "http-internal.h"
 
 static void server_run(struct http_server *server);
@@ -215,7 +216,7 @@ static enum MHD_Result check_query_utf8(void *cls, enum MHD_ValueKind kind, cons
 {
 	bool *valid = cls;
 
-	*valid = http_utf8_valid(key) && (!value || http_utf8_valid(value));
+	*valid = utf8_valid(key) && (!value || utf8_valid(value));
 	return *valid ? MHD_YES : MHD_NO;
 }
 
@@ -223,7 +224,7 @@ static enum MHD_Result check_query_utf8(void *cls, enum MHD_ValueKind kind, cons
  * that are not UTF-8 cannot be named in a JSON reply. */
 static bool request_check_target(struct http_request *request, const char *version)
 {
-	bool valid = http_utf8_valid(request->path);
+	bool valid = utf8_valid(request->path);
 
 	if (request->target_nul || request->target_end + 1 != version) {
 		http_reply_problem(request, 400, "bad-target",

@@ -129,6 +129,11 @@ static void assert_defaults(const struct config *config)
 	assert_true(config->meter_wait_for_ntp);
 	assert_int_equal(config->meter_keep_buckets_days, 62);
 	assert_int_equal(config->n_meter_uplinks, 0);
+	assert_string_equal(config->public_url, "http://127.0.0.1:8080");
+	assert_true(config->www_dir[0] == '/');
+	assert_string_equal(config->coop_name, "");
+	assert_string_equal(config->coop_address, "");
+	assert_string_equal(config->coop_tax_id, "");
 }
 
 static void test_defaults_when_file_is_empty(void **state)
@@ -182,6 +187,12 @@ static void test_every_key_is_read(void **state)
 				   "max_body_bytes = 67108864\n"
 				   "max_series_points = 500\n"
 				   "metrics_public = false\n"
+				   "www = /srv/coop/www\n"
+				   "public_url = http://coop.example:8080/\n"
+				   "[cooperative]\n"
+				   "name = Xarxa Oberta del Poble, SCCL\n"
+				   "address = Carrer Major 1, 25001 Lleida\n"
+				   "tax_id = F25000000\n"
 				   "[database]\n"
 				   "path = data/test.db\n"
 				   "[meter]\n"
@@ -211,6 +222,11 @@ static void test_every_key_is_read(void **state)
 	assert_string_equal(config->meter_table, "Coop_Meter2");
 	assert_int_equal(config->max_series_points, 500);
 	assert_false(config->metrics_public);
+	assert_string_equal(config->www_dir, "/srv/coop/www");
+	assert_string_equal(config->public_url, "http://coop.example:8080");
+	assert_string_equal(config->coop_name, "Xarxa Oberta del Poble, SCCL");
+	assert_string_equal(config->coop_address, "Carrer Major 1, 25001 Lleida");
+	assert_string_equal(config->coop_tax_id, "F25000000");
 	assert_false(config->meter_enabled);
 	assert_int_equal(config->meter_bucket_s, 60);
 	assert_false(config->meter_wait_for_ntp);
@@ -291,6 +307,15 @@ static const struct bad_value bad_values[] = {
 	{ "server", "cors_origins", "http://localhost:70000" },
 	{ "server", "cors_origins", "https://*.coop.example" },
 	{ "server", "cors_origins", "https://[::1" },
+	{ "server", "www", "" },
+	{ "server", "www", "www" },
+	{ "server", "public_url", "coop.example" },
+	{ "server", "public_url", "ftp://coop.example" },
+	{ "server", "public_url", "http://coop.example/?a=1" },
+	{ "server", "public_url", "http://coop.example/#x" },
+	{ "server", "public_url", "http://Coop.example" },
+	{ "cooperative", "name", "A\x01B" },
+	{ "cooperative", "address", "Carrer \xff" },
 	{ "server", "max_connections", "0" },
 	{ "server", "max_connections", "100001" },
 	{ "server", "max_connections", "-1" },

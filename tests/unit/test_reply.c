@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "coopbill/http.h"
+#include "coopbill/utf8.h"
 #include "http/http-internal.h"
 
 static void test_problem_document(void **state)
@@ -68,19 +69,19 @@ static void test_csv_fields(void **state)
 
 static void test_utf8(void **state)
 {
-	assert_true(http_utf8_valid(""));
-	assert_true(http_utf8_valid("/api/v1/tariffs/caf\xc3\xa9"));
-	assert_true(http_utf8_valid("\xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf"));
+	assert_true(utf8_valid(""));
+	assert_true(utf8_valid("/api/v1/tariffs/caf\xc3\xa9"));
+	assert_true(utf8_valid("\xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf"));
 	/* A stray continuation byte, a lead byte cut short, an overlong '/', a
 	 * surrogate, and beyond U+10FFFF. */
-	assert_false(http_utf8_valid("/\xff"));
-	assert_false(http_utf8_valid("\x80"));
-	assert_false(http_utf8_valid("\xc3"));
-	assert_false(http_utf8_valid("\xe2\x82"));
-	assert_false(http_utf8_valid("\xc0\xaf"));
-	assert_false(http_utf8_valid("\xe0\x80\xaf"));
-	assert_false(http_utf8_valid("\xed\xa0\x80"));
-	assert_false(http_utf8_valid("\xf4\x90\x80\x80"));
+	assert_false(utf8_valid("/\xff"));
+	assert_false(utf8_valid("\x80"));
+	assert_false(utf8_valid("\xc3"));
+	assert_false(utf8_valid("\xe2\x82"));
+	assert_false(utf8_valid("\xc0\xaf"));
+	assert_false(utf8_valid("\xe0\x80\xaf"));
+	assert_false(utf8_valid("\xed\xa0\x80"));
+	assert_false(utf8_valid("\xf4\x90\x80\x80"));
 }
 
 int main(void)
