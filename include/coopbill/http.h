@@ -81,6 +81,10 @@ void http_reply_problem(struct http_request *request, unsigned status, const cha
 			const char *detail_format, ...) __attribute__((format(printf, 4, 5)));
 bool http_request_replied(const struct http_request *request);
 
+/* Answers GET or HEAD of the request's path with a file from the folder root
+ * ("/" is index.html), or 404; see src/http/files.c for what is served. */
+void http_reply_file(struct http_request *request, const char *root);
+
 /* Long work: the handler defers its reply and returns; the connection waits
  * (the loop keeps serving others) until the reply is made and
  * http_request_resume() is called. If the connection ends first (a client

@@ -97,6 +97,8 @@ int api_reply_load_error(struct http_request *request, int error, const char *no
 
 void api_health_get(struct api *api, struct http_request *request, const struct api_call *call);
 void api_me_get(struct api *api, struct http_request *request, const struct api_call *call);
+void api_cooperative_get(struct api *api, struct http_request *request,
+			 const struct api_call *call);
 void api_households_list(struct api *api, struct http_request *request,
 			 const struct api_call *call);
 void api_households_create(struct api *api, struct http_request *request,

@@ -50,6 +50,7 @@ struct api_route {
 static const struct api_route routes[] = {
 	{ "GET", "/healthz", ACCESS_PUBLIC, api_health_get, as_json },
 	{ "GET", "/api/v1/me", ACCESS_TOKEN, api_me_get, as_json },
+	{ "GET", "/api/v1/cooperative", ACCESS_PUBLIC, api_cooperative_get, as_json },
 	{ "GET", "/api/v1/households", ACCESS_ADMIN, api_households_list, as_json_or_csv },
 	{ "POST", "/api/v1/households", ACCESS_ADMIN, api_households_create, as_json },
 	{ "GET", "/api/v1/households/{id}", ACCESS_HOUSEHOLD, api_household_get, as_json },
@@ -465,6 +466,24 @@ struct api_admission {
 	struct api_call call;
 };
 
+/* Paths outside the API are the member page's files. */
+static bool page_path(const char *path)
+{
+	return strcmp(path, "/api") != 0 && strncmp(path, "/api/", 5) != 0;
+}
+
+static void reply_page(struct api *api, struct http_request *request, const char *method)
+{
+	if (strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0) {
+		http_reply_file(request, api->ledger.config->www_dir);
+		return;
+	}
+	http_reply_problem(request, 405, "method-not-allowed",
+			   "%s is not allowed on the member page's files; allowed: GET, HEAD",
+			   method);
+	http_reply_header(request, "Allow", "GET, HEAD");
+}
+
 void api_admit(struct http_request *request, void *userdata)
 {
 	struct api *api = userdata;
@@ -482,6 +501,10 @@ void api_admit(struct http_request *request, void *userdata)
 	}
 	http_request_set_data(request, admission);
 	if (!route_allowed_methods(path, allow, sizeof(allow))) {
+		if (page_path(path)) {
+			reply_page(api, request, method);
+			return;
+		}
 		http_reply_problem(request, 404, "not-found",
 				   "there is no resource at %s; see docs/openapi.yaml for the API",
 				   path);
