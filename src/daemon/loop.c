@@ -3,9 +3,12 @@
  * is open, migrated and checked and the server listens; STOPPING=1 when a stop
  * begins. A stop waits for requests in flight, at most STOP_DEADLINE_MS. */
 #include <errno.h>
+#include <limits.h>
 #include <malloc.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <systemd/sd-daemon.h>
 #include <uv.h>
@@ -99,6 +102,20 @@ static void daemon_stop(struct daemon *daemon, const char *why)
 	http_server_quiesce(daemon->http, on_drained, daemon);
 }
 
+/* Where members find their page, or why they will not. */
+static void daemon_notice_page(const struct config *config)
+{
+	char index[PATH_MAX];
+
+	snprintf(index, sizeof(index), "%s/index.html", config->www_dir);
+	if (access(index, R_OK) == 0)
+		diag_notice("member page at %s/ from %s", config->public_url, config->www_dir);
+	else
+		diag_warning("[server] www: %s has no readable index.html; GET / answers 404 "
+			     "until it has",
+			     config->www_dir);
+}
+
 static void on_stop_signal(uv_signal_t *signal, int signum)
 {
 	daemon_stop(signal->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -133,6 +150,7 @@ static void daemon_reload(struct daemon *daemon)
 	daemon->config = config;
 	config_free(old);
 	diag_notice("configuration reloaded from %s", config->path);
+	daemon_notice_page(config);
 }
 
 static void on_sighup(uv_signal_t *signal, int signum)
@@ -229,6 +247,7 @@ static int daemon_start(struct daemon *daemon, const char *config_path)
 
 	diag_notice("coopbilld listening on %s, database %s", daemon->config->listen,
 		    daemon->config->database_path);
+	daemon_notice_page(daemon->config);
 	sd_notify(0, "READY=1");
 	return 0;
 }

@@ -26,6 +26,9 @@ address = Carrer Major 1, 25001 Lleida
 tax_id = F25000000
 CONF
 start_daemon
+grep -q "member page at http://coop.test:8080/ from $WWW" "$WORK/daemon.log" ||
+	fail "the start-up log does not say where the member page is"
+ok "the start-up log says where members find the page"
 
 status=$(req GET /)
 expect 200 "$status" "GET / is the page's index.html"
@@ -106,4 +109,7 @@ start_daemon
 status=$(req GET /)
 expect_problem 404 "$status" "without the folder, GET / is 404 and the daemon serves the API" 'no page'
 expect 200 "$(req GET /healthz)" "the API answers without the page's folder"
+grep -q "\[server\] www: $WORK/missing has no readable index.html" "$WORK/daemon.log" ||
+	fail "the start-up log does not warn that the page's folder is missing"
+ok "the start-up log warns that the page cannot be served"
 finish
