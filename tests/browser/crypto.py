@@ -222,6 +222,8 @@ with lib.Test("crypto", timeout_s=240) as t:
                 "consistency": consistency},
     }
 
+    # The test page is served apart from the daemon, so that what is checked
+    # here is the cryptography alone; member.py checks the daemon's serving.
     port = t.serve(site)
     browser = t.browser()
     runs = [("http://%s:%d" % (lib.LAN_HOST, port), False, "js"),
