@@ -7,18 +7,23 @@ The whole surface:
 
     with lib.Test("member", timeout_s=240) as t:   # one per test script
         d = t.start_daemon(server="public_url = ...", extra="[log]\\norigin = x")
+        # (it serves the page from the source tree's www/, or from www=DIR)
         admin = d.admin_token()                   # coopbilld token create --role admin
         r = d.api("POST", "/api/v1/households", admin, {"name": "Garcia", ...})
         r.status, r.headers, r.body (bytes), r.text, r.json()
         d.cli("token", "list")                    # coopbilld --config ... ARGS: stdout
         d.base                                    # http://127.0.0.1:PORT (a secure context)
         d.lan_base                                # http://coop.test:PORT (not one)
-        base = t.serve(directory)                 # a static server on loopback, if needed
+        d.stop(); d.start()                       # SIGTERM (stop returns the exit code); again
+        d.config, d.db, d.log_path, t.tmp         # its files; the test's temporary folder
+        lib.request("GET", url, token, body)      # any URL; lib.free_port() for a proxy
+        port = t.serve(directory)                 # a static server on 127.0.0.1:port
         b = t.browser(width=375, height=812, lang="es")  # a Selenium WebDriver
         b.get(d.lan_base + "/")
         t.wait_for(b, "return document.title != ''", what="the page loads")
         t.screenshot(b, "phone")                  # <log dir>/<test>-phone.png
         t.check_console(b, "no console errors")   # fails on any SEVERE message
+        t.console(b)                              # every console message so far
         t.ok("what was checked")                  # prints "ok N - what"
         t.check(cond, "what", "detail on failure")
         t.fail("what went wrong")                 # raises; the test ends with exit 1
@@ -114,7 +119,7 @@ def request(method, url, token=None, body=None, headers=None, timeout_s=30):
 class Daemon:
     """A coopbilld with its own config and database in the test's folder."""
 
-    def __init__(self, test, name, server, extra):
+    def __init__(self, test, name, server, extra, www):
         self.test = test
         self.dir = tempfile.mkdtemp(prefix=name + ".", dir=test.tmp)
         self.port = free_port()
@@ -125,7 +130,7 @@ class Daemon:
         self.log_path = os.path.join(self.dir, "daemon.log")
         self.process = None
         with open(self.config, "w") as f:
-            f.write("[server]\nlisten = 127.0.0.1:%d\n%s\n\n" % (self.port, server))
+            f.write("[server]\nlisten = 127.0.0.1:%d\nwww = %s\n%s\n\n" % (self.port, www, server))
             f.write("[database]\npath = %s\n\n" % self.db)
             # The browser tests run in the host's network namespace: no nftables.
             f.write("[meter]\nenabled = false\n\n")
@@ -290,10 +295,12 @@ class Test:
 
     # Daemons, servers, browsers.
 
-    def start_daemon(self, server="", extra=""):
+    def start_daemon(self, server="", extra="", www=None):
         """A coopbilld on a free loopback port: server is extra lines for its
-        [server] section, extra whole sections appended to its config."""
-        daemon = Daemon(self, "daemon%d" % (len(self._daemons) + 1), server, extra)
+        [server] section, extra whole sections appended to its config; it
+        serves the page from www, by default the source tree's www/."""
+        daemon = Daemon(self, "daemon%d" % (len(self._daemons) + 1), server, extra,
+                        www or os.path.join(self.srcdir, "www"))
         self._daemons.append(daemon)
         return daemon.start()
 
