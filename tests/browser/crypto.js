@@ -201,6 +201,11 @@ async function run(input) {
 	check("a checkpoint whose size was changed is refused", forgery !== null &&
 		forgery.includes("does not verify"), forgery ?? "");
 
+	// Shown on the page too, for the screenshot.
+	document.getElementById("results").textContent =
+		`isSecureContext ${globalThis.isSecureContext}, SHA-256 ${sha256Backend()}, ` +
+		`Ed25519 ${await ed25519Backend()}\n` +
+		results.map((result) => `${result.ok ? "ok" : "FAILED"} ${result.name}`).join("\n");
 	return {
 		secure: globalThis.isSecureContext,
 		sha256Backend: sha256Backend(),
