@@ -136,7 +136,6 @@ static void add_page_headers(struct MHD_Response *response, const char *etag)
 	MHD_add_response_header(response, "Content-Security-Policy", FILES_CSP);
 	MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
 	MHD_add_response_header(response, "Referrer-Policy", "no-referrer");
-	MHD_add_response_header(response, "Cross-Origin-Opener-Policy", "same-origin");
 }
 
 void http_reply_file(struct http_request *request, const char *root)

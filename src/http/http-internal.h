@@ -77,4 +77,3 @@ struct http_server {
 	http_server_cb on_closed;
 	void *on_closed_data;
 };
-
