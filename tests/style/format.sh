@@ -4,11 +4,12 @@ set -euo pipefail
 : "${COOPBILL_SRCDIR:?}"
 command -v clang-format >/dev/null || { echo "SKIP: clang-format is not installed"; exit 77; }
 cd "$COOPBILL_SRCDIR"
-bad=0
-while IFS= read -r -d '' file; do
-	if ! clang-format --dry-run --Werror "$file" 2>/dev/null; then
-		echo "not formatted: $file (run clang-format -i $file)"
-		bad=1
-	fi
-done < <(find src include tests bench -name '*.[ch]' -print0 2>/dev/null)
-exit $bad
+# One clang-format for all files; its warnings name each file and line.
+if ! find src include tests bench -name '*.[ch]' -print0 2>/dev/null |
+	xargs -0 clang-format --dry-run --Werror 2>"${TMPDIR:-/tmp}/format.$$"; then
+	grep -o '^[^:]*\.[ch]' "${TMPDIR:-/tmp}/format.$$" | sort -u |
+		sed 's/.*/not formatted: & (run clang-format -i &)/'
+	rm -f "${TMPDIR:-/tmp}/format.$$"
+	exit 1
+fi
+rm -f "${TMPDIR:-/tmp}/format.$$"
