@@ -32,7 +32,13 @@ int auth_role_from_name(const char *name, enum auth_role *ret_role);
 int auth_token_issue(struct store *store, enum auth_role role, int64_t household_id,
 		     const char *name, const char *actor, char ret_token[AUTH_TOKEN_TEXT_MAX]);
 
+/* A token's last use is written at most once per this many seconds. */
+#define AUTH_USED_RESOLUTION_S 60
+
 /* Resolves an "Authorization" header value. No header: role NONE. A header
- * that is not "Bearer <token>" is -EINVAL; an unknown token is -EACCES. */
-int auth_authenticate(struct store *store, const char *authorization,
+ * that is not "Bearer <token>" is -EINVAL; an unknown token is -EACCES, a
+ * revoked one -EKEYREVOKED. A known token's last use becomes now_s (Unix
+ * seconds) when the one recorded is a minute old or more, in a write of
+ * its own (so call this outside a transaction) whose failure is no error. */
+int auth_authenticate(struct store *store, const char *authorization, int64_t now_s,
 		      struct auth_principal *ret_principal);

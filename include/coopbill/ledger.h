@@ -21,6 +21,7 @@ struct household;
 struct period;
 struct store;
 struct store_gap;
+struct store_token;
 
 struct ledger_tlog;
 struct meter;
@@ -136,6 +137,9 @@ int ledger_tlog_sign(struct ledger_tlog *tlog, const char *text, size_t len, cha
 int ledger_tlog_log_household(struct ledger_tlog *tlog, const char *type,
 			      const struct household *household);
 int ledger_tlog_log_token(struct ledger_tlog *tlog, const char *role, int64_t household_id);
+/* One token-revoked entry per token, in the order given, appended together. */
+int ledger_tlog_log_tokens_revoked(struct ledger_tlog *tlog, const struct store_token *tokens,
+				   size_t n_tokens);
 int ledger_tlog_log_gaps(struct ledger_tlog *tlog, const struct store_gap *gaps, size_t n_gaps);
 /* The meter's gaps_log (see meter_new), whose context is the tlog: logs a
  * poll's gaps while the log verifies (1), else leaves them to wait (0) for
@@ -221,6 +225,31 @@ struct ledger_token_request {
  * (not-found) or is closed (household-closed). */
 int ledger_token_issue(struct ledger *ledger, const struct ledger_token_request *in,
 		       char ret_token[AUTH_TOKEN_TEXT_MAX], struct ledger_error *err);
+
+/*
+ * Tokens seen and revoked (src/ledger/tokens.c).
+ */
+
+/* The tokens not revoked of household_id (which must exist: not-found), or
+ * of the whole cooperative, admin tokens too, when it is 0; by id, for
+ * free(). Never their secrets: only hashes are stored. */
+int ledger_tokens_list(struct ledger *ledger, int64_t household_id, struct store_token **ret_tokens,
+		       size_t *ret_n_tokens, struct ledger_error *err);
+
+/* Revokes token_id, which must belong to household_id unless that is 0 (the
+ * treasurer's revocation of any token): the token, an audit event and its
+ * token-revoked tlog entry, together. From then on the token authenticates
+ * no more. Refuses a token that does not exist, is revoked already or is
+ * another household's (not-found). actor is who asks ("token:3", "cli"). */
+int ledger_token_revoke(struct ledger *ledger, int64_t household_id, int64_t token_id,
+			const char *actor, struct ledger_error *err);
+
+/* "Sign out everywhere": revokes every token of household_id (which must
+ * exist: not-found), the caller's own too, in one transaction with an audit
+ * event and a tlog entry each. *ret_ids are the ids revoked, by id, for
+ * free(); none when it had none. */
+int ledger_tokens_revoke_household(struct ledger *ledger, int64_t household_id, const char *actor,
+				   int64_t **ret_ids, size_t *ret_n_ids, struct ledger_error *err);
 
 /*
  * Payments, adjustments, reversals and expenses (src/ledger/entries.c), and

@@ -12,7 +12,7 @@
  *     write runs in;
  *   - households and their address ranges: store_household_*,
  *     store_households_free, store_address_conflict;
- *   - tokens (store_token_*) and the audit trail (store_audit_append);
+ *   - tokens (store_token_*, store_tokens_list) and the audit trail (store_audit_append);
  *   - metering: baselines (store_baselines_*), usage buckets and their hourly
  *     roll-up (store_usage_add_rows, _rows, _slices, _totals, _hour_total,
  *     _rollup, _prune, _watermark, _pruned_to), gaps (store_gap_insert,
@@ -112,15 +112,30 @@ int store_address_conflict(struct store *store, const struct cidr *addresses, si
 
 struct store_token {
 	int64_t id;
-	char role[8];	      /* "admin" or "member" */
-	int64_t household_id; /* 0 for admin tokens */
+	char role[8];	       /* "admin" or "member" */
+	int64_t household_id;  /* 0 for admin tokens */
+	char name[256];	       /* at most 200 bytes, as issued */
+	char created_at[21];   /* YYYY-MM-DDTHH:MM:SSZ */
+	char last_used_at[21]; /* the same, or "" when never used */
+	int64_t last_used_s;   /* last_used_at in Unix seconds; 0 when never used */
+	bool revoked;
 };
 
 /* hash is the 32-byte BLAKE2b hash of the token; the token itself is never stored. */
 int store_token_insert(struct store *store, const uint8_t hash[32], const char *role,
 		       int64_t household_id, const char *name, int64_t *ret_id);
-/* -ENOENT when no token has this hash. */
+/* -ENOENT when no token has this hash (a revoked one is found, revoked). */
 int store_token_find(struct store *store, const uint8_t hash[32], struct store_token *ret_token);
+/* -ENOENT when there is no token with this id. */
+int store_token_get(struct store *store, int64_t id, struct store_token *ret_token);
+/* The tokens not revoked of one household (0: all, admin tokens too), by id;
+ * the caller frees *ret_tokens. */
+int store_tokens_list(struct store *store, int64_t household_id, struct store_token **ret_tokens,
+		      size_t *ret_n_tokens);
+/* Records that the token was used at now_s (Unix seconds). */
+int store_token_used(struct store *store, int64_t id, int64_t now_s);
+/* Revokes a token now; -ENOENT when there is no such token not revoked. */
+int store_token_revoke(struct store *store, int64_t id);
 
 /* Appends to the append-only audit_events table: who (actor, e.g. "token:3" or
  * "cli"), what (action, e.g. "household.create"), about which household (0:

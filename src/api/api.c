@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "api-internal.h"
 #include "coopbill/config.h"
@@ -383,7 +384,7 @@ void api_reply_unauthorized(struct http_request *request, const char *challenge,
 static bool call_authenticate(struct api *api, struct http_request *request, struct api_call *call)
 {
 	int r = auth_authenticate(api->ledger.store, http_request_header(request, "Authorization"),
-				  &call->principal);
+				  (int64_t)time(NULL), &call->principal);
 
 	if (r == -EINVAL) {
 		api_reply_unauthorized(request,
@@ -395,6 +396,12 @@ static bool call_authenticate(struct api *api, struct http_request *request, str
 		api_reply_unauthorized(request,
 				       "Bearer realm=\"coopbill\", error=\"invalid_token\"",
 				       "this token is not known; ask the treasurer for a new one");
+		return false;
+	}
+	if (r == -EKEYREVOKED) {
+		api_reply_unauthorized(request,
+				       "Bearer realm=\"coopbill\", error=\"invalid_token\"",
+				       "this token was revoked; ask the treasurer for a new one");
 		return false;
 	}
 	if (r < 0) {

@@ -1,5 +1,6 @@
 /* Bearer tokens: 32 random bytes shown once as base64url, stored only as their
- * BLAKE2b-256 hash, and resolved back to a role and household per request. */
+ * BLAKE2b-256 hash, and resolved back to a role and household per request,
+ * which also notes when each token was last used. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -72,7 +73,7 @@ out:
 	return r;
 }
 
-int auth_authenticate(struct store *store, const char *authorization,
+int auth_authenticate(struct store *store, const char *authorization, int64_t now_s,
 		      struct auth_principal *ret_principal)
 {
 	uint8_t hash[AUTH_HASH_BYTES];
@@ -99,9 +100,17 @@ int auth_authenticate(struct store *store, const char *authorization,
 		return -EACCES;
 	if (r < 0)
 		return r;
+	if (token.revoked)
+		return -EKEYREVOKED;
 	r = auth_role_from_name(token.role, &role);
 	if (r < 0)
 		return -EIO;
+	/* A page polling every few seconds must not write on every request:
+	 * the time of use is kept to the minute. A write that fails (a busy or
+	 * full disk) leaves the old time; the request itself only reads, and
+	 * goes on. A clock stepped back is written at once. */
+	if (now_s < token.last_used_s || now_s - token.last_used_s >= AUTH_USED_RESOLUTION_S)
+		(void)store_token_used(store, token.id, now_s);
 	*ret_principal = (struct auth_principal){
 		.role = role,
 		.token_id = token.id,

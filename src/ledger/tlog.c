@@ -586,18 +586,52 @@ int ledger_tlog_log_household(struct ledger_tlog *tlog, const char *type,
 	return ledger_tlog_log(tlog, type, household->id, fields, NULL);
 }
 
-int ledger_tlog_log_token(struct ledger_tlog *tlog, const char *role, int64_t household_id)
+/* A token-issued or token-revoked entry: the token's role, then its
+ * household's commitment (member tokens), then the time. */
+static int token_entry(struct ledger_tlog *tlog, const char *type, const char *role,
+		       int64_t household_id, char **ret_entry)
 {
-	char household[80], entry[256];
-	const char *text = entry;
+	char household[80];
 	int r;
 
 	r = household_line(tlog, household_id, household);
 	if (r < 0)
 		return r;
-	snprintf(entry, sizeof(entry), "token-issued\nrole %s\n%stime %lld\n", role, household,
-		 (long long)tlog->clock_s());
-	return ledger_tlog_append(tlog, &text, 1, NULL);
+	if (asprintf(ret_entry, "%s\nrole %s\n%stime %lld\n", type, role, household,
+		     (long long)tlog->clock_s()) < 0) {
+		*ret_entry = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int ledger_tlog_log_token(struct ledger_tlog *tlog, const char *role, int64_t household_id)
+{
+	char *entry = NULL;
+	int r;
+
+	r = token_entry(tlog, "token-issued", role, household_id, &entry);
+	if (r == 0)
+		r = ledger_tlog_append(tlog, (const char *const *)&entry, 1, NULL);
+	free(entry);
+	return r;
+}
+
+int ledger_tlog_log_tokens_revoked(struct ledger_tlog *tlog, const struct store_token *tokens,
+				   size_t n_tokens)
+{
+	char **entries = calloc(n_tokens ? n_tokens : 1, sizeof(*entries));
+	int r = entries ? 0 : -ENOMEM;
+
+	for (size_t i = 0; r == 0 && i < n_tokens; i++)
+		r = token_entry(tlog, "token-revoked", tokens[i].role, tokens[i].household_id,
+				&entries[i]);
+	if (r == 0 && n_tokens > 0)
+		r = ledger_tlog_append(tlog, (const char *const *)entries, n_tokens, NULL);
+	for (size_t i = 0; entries && i < n_tokens; i++)
+		free(entries[i]);
+	free(entries);
+	return r;
 }
 
 int ledger_tlog_log_gaps(struct ledger_tlog *tlog, const struct store_gap *gaps, size_t n_gaps)

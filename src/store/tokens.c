@@ -1,6 +1,8 @@
 /* API tokens: only their BLAKE2b hash is stored, with a role and, for member
- * tokens, the household they speak for. */
+ * tokens, the household they speak for; when each was last used, and
+ * whether it was revoked. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "store-internal.h"
@@ -18,23 +20,52 @@ int store_token_insert(struct store *store, const uint8_t hash[32], const char *
 	return store_exec(store, sql, values, 4, ret_id);
 }
 
+/* Copies a text column into a buffer of size bytes, "" for NULL; -EIO when
+ * it does not fit (a database edited by hand). */
+static int column_text(sqlite3_stmt *stmt, int column, char *buf, size_t size)
+{
+	const unsigned char *text = sqlite3_column_text(stmt, column);
+	size_t len = (size_t)sqlite3_column_bytes(stmt, column);
+
+	if (!text) {
+		buf[0] = '\0';
+		return 0;
+	}
+	if (len >= size)
+		return -EIO;
+	memcpy(buf, text, len + 1);
+	return 0;
+}
+
+/* The columns token_decode() reads, from tokens. */
+#define TOKEN_COLUMNS                                                                  \
+	"SELECT id, role, coalesce(household_id, 0), name, created_at, last_used_at, " \
+	"coalesce(unixepoch(last_used_at), 0), revoked_at IS NOT NULL FROM tokens "
+
 static int token_decode(sqlite3_stmt *stmt, void *data)
 {
 	struct store_token *token = data;
-	const unsigned char *role = sqlite3_column_text(stmt, 1);
-	size_t role_len = (size_t)sqlite3_column_bytes(stmt, 1);
+	int r;
 
-	if (!role || role_len >= sizeof(token->role))
-		return -EIO;
 	token->id = sqlite3_column_int64(stmt, 0);
-	memcpy(token->role, role, role_len + 1);
+	r = column_text(stmt, 1, token->role, sizeof(token->role));
+	if (r == 0)
+		r = column_text(stmt, 3, token->name, sizeof(token->name));
+	if (r == 0)
+		r = column_text(stmt, 4, token->created_at, sizeof(token->created_at));
+	if (r == 0)
+		r = column_text(stmt, 5, token->last_used_at, sizeof(token->last_used_at));
+	if (r < 0)
+		return r;
 	token->household_id = sqlite3_column_int64(stmt, 2);
+	token->last_used_s = sqlite3_column_int64(stmt, 6);
+	token->revoked = sqlite3_column_int(stmt, 7) != 0;
 	return 0;
 }
 
 int store_token_find(struct store *store, const uint8_t hash[32], struct store_token *ret_token)
 {
-	static const char sql[] = "SELECT id, role, household_id FROM tokens WHERE hash = ?1";
+	static const char sql[] = TOKEN_COLUMNS "WHERE hash = ?1";
 	const struct store_value values[] = { STORE_BLOB(hash, 32) };
 	struct store_token token = { 0 };
 	int r;
@@ -44,5 +75,68 @@ int store_token_find(struct store *store, const uint8_t hash[32], struct store_t
 	r = store_query_one(store, sql, values, 1, token_decode, &token);
 	if (r == 0)
 		*ret_token = token;
+	return r;
+}
+
+int store_token_get(struct store *store, int64_t id, struct store_token *ret_token)
+{
+	static const char sql[] = TOKEN_COLUMNS "WHERE id = ?1";
+	const struct store_value values[] = { STORE_INT(id) };
+	struct store_token token = { 0 };
+	int r;
+
+	r = store_query_one(store, sql, values, 1, token_decode, &token);
+	if (r == 0)
+		*ret_token = token;
+	return r;
+}
+
+static int token_row_decode(sqlite3_stmt *stmt, struct store_rows *rows)
+{
+	struct store_token *token = store_rows_add(rows);
+
+	if (!token)
+		return -ENOMEM;
+	return token_decode(stmt, token);
+}
+
+int store_tokens_list(struct store *store, int64_t household_id, struct store_token **ret_tokens,
+		      size_t *ret_n_tokens)
+{
+	static const char sql[] = TOKEN_COLUMNS
+		"WHERE revoked_at IS NULL AND (?1 = 0 OR household_id = ?1) ORDER BY id";
+	const struct store_value params[] = { STORE_INT(household_id) };
+	struct store_rows rows = { .item_size = sizeof(struct store_token) };
+	int r;
+
+	r = store_collect(store, sql, params, 1, token_row_decode, &rows);
+	if (r < 0)
+		return r;
+	*ret_tokens = rows.items;
+	*ret_n_tokens = rows.n;
+	return 0;
+}
+
+int store_token_used(struct store *store, int64_t id, int64_t now_s)
+{
+	static const char sql[] =
+		"UPDATE tokens SET last_used_at = strftime('%Y-%m-%dT%H:%M:%SZ', ?2, 'unixepoch') "
+		"WHERE id = ?1";
+	const struct store_value values[] = { STORE_INT(id), STORE_INT(now_s) };
+
+	return store_exec(store, sql, values, 2, NULL);
+}
+
+int store_token_revoke(struct store *store, int64_t id)
+{
+	static const char sql[] =
+		"UPDATE tokens SET revoked_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
+		"WHERE id = ?1 AND revoked_at IS NULL";
+	const struct store_value values[] = { STORE_INT(id) };
+	int r;
+
+	r = store_exec(store, sql, values, 1, NULL);
+	if (r == 0 && sqlite3_changes(store->db) == 0)
+		return -ENOENT;
 	return r;
 }

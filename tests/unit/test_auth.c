@@ -16,6 +16,9 @@
 #include "coopbill/auth.h"
 #include "coopbill/store.h"
 
+/* 2026-12-06T04:00:00Z */
+#define NOW_S INT64_C(1796529600)
+
 struct fixture {
 	char dir[64];
 	char path[96];
@@ -72,9 +75,9 @@ static void test_issue_and_authenticate(void **state)
 			 0);
 	assert_string_not_equal(admin, member);
 
-	assert_int_equal(auth_authenticate(f->store, bearer(admin), &who), 0);
+	assert_int_equal(auth_authenticate(f->store, bearer(admin), NOW_S, &who), 0);
 	assert_int_equal(who.role, AUTH_ROLE_ADMIN);
-	assert_int_equal(auth_authenticate(f->store, bearer(member), &who), 0);
+	assert_int_equal(auth_authenticate(f->store, bearer(member), NOW_S, &who), 0);
 	assert_int_equal(who.role, AUTH_ROLE_MEMBER);
 	assert_int_equal(who.household_id, f->household_id);
 }
@@ -87,14 +90,14 @@ static void test_refusals(void **state)
 
 	assert_int_equal(auth_token_issue(f->store, AUTH_ROLE_ADMIN, 0, "treasurer", "cli", admin),
 			 0);
-	assert_int_equal(auth_authenticate(f->store, NULL, &who), 0);
+	assert_int_equal(auth_authenticate(f->store, NULL, NOW_S, &who), 0);
 	assert_int_equal(who.role, AUTH_ROLE_NONE);
-	assert_int_equal(auth_authenticate(f->store, admin, &who), -EINVAL);
-	assert_int_equal(auth_authenticate(f->store, "Basic dXNlcjpwYXNz", &who), -EINVAL);
+	assert_int_equal(auth_authenticate(f->store, admin, NOW_S, &who), -EINVAL);
+	assert_int_equal(auth_authenticate(f->store, "Basic dXNlcjpwYXNz", NOW_S, &who), -EINVAL);
 	/* One changed character is another token. */
 	admin[5] = admin[5] == 'A' ? 'B' : 'A';
-	assert_int_equal(auth_authenticate(f->store, bearer(admin), &who), -EACCES);
-	assert_int_equal(auth_authenticate(f->store, bearer("short"), &who), -EACCES);
+	assert_int_equal(auth_authenticate(f->store, bearer(admin), NOW_S, &who), -EACCES);
+	assert_int_equal(auth_authenticate(f->store, bearer("short"), NOW_S, &who), -EACCES);
 	/* A member token needs a household and an admin token has none. */
 	assert_int_equal(auth_token_issue(f->store, AUTH_ROLE_MEMBER, 0, "x", "cli", admin),
 			 -EINVAL);
@@ -130,12 +133,85 @@ static void test_stored_as_hash(void **state)
 	sqlite3_close(db);
 }
 
+/* The token the store keeps for text. */
+static struct store_token stored(struct fixture *f, const char *text)
+{
+	struct auth_principal who;
+	struct store_token token;
+
+	assert_int_equal(auth_authenticate(f->store, bearer(text), NOW_S, &who), 0);
+	assert_int_equal(store_token_get(f->store, who.token_id, &token), 0);
+	return token;
+}
+
+/* A token's last use is written once a minute at most: requests within the
+ * minute leave it, the first after it moves it, a clock stepped back too. */
+static void test_last_used(void **state)
+{
+	struct fixture *f = *state;
+	char member[AUTH_TOKEN_TEXT_MAX];
+	struct auth_principal who;
+	struct store_token token;
+
+	assert_int_equal(auth_token_issue(f->store, AUTH_ROLE_MEMBER, f->household_id, "phone",
+					  "cli", member),
+			 0);
+	token = stored(f, member);
+	assert_string_equal(token.name, "phone");
+	assert_int_equal(strlen(token.created_at), 20);
+	assert_string_equal(token.last_used_at, "2026-12-06T04:00:00Z");
+	assert_int_equal(token.last_used_s, NOW_S);
+
+	assert_int_equal(auth_authenticate(f->store, bearer(member), NOW_S + 59, &who), 0);
+	assert_int_equal(store_token_get(f->store, who.token_id, &token), 0);
+	assert_string_equal(token.last_used_at, "2026-12-06T04:00:00Z");
+	assert_int_equal(auth_authenticate(f->store, bearer(member), NOW_S + 60, &who), 0);
+	assert_int_equal(store_token_get(f->store, who.token_id, &token), 0);
+	assert_string_equal(token.last_used_at, "2026-12-06T04:01:00Z");
+	assert_int_equal(auth_authenticate(f->store, bearer(member), NOW_S - 3600, &who), 0);
+	assert_int_equal(store_token_get(f->store, who.token_id, &token), 0);
+	assert_string_equal(token.last_used_at, "2026-12-06T03:00:00Z");
+}
+
+/* A revoked token is refused at once, by its own error, and stays revoked;
+ * the other tokens go on. */
+static void test_revoked(void **state)
+{
+	struct fixture *f = *state;
+	char phone[AUTH_TOKEN_TEXT_MAX], laptop[AUTH_TOKEN_TEXT_MAX];
+	struct store_token *tokens;
+	struct auth_principal who;
+	size_t n;
+
+	assert_int_equal(auth_token_issue(f->store, AUTH_ROLE_MEMBER, f->household_id, "phone",
+					  "cli", phone),
+			 0);
+	assert_int_equal(auth_token_issue(f->store, AUTH_ROLE_MEMBER, f->household_id, "laptop",
+					  "cli", laptop),
+			 0);
+	assert_int_equal(store_tokens_list(f->store, f->household_id, &tokens, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(tokens[0].last_used_at, "");
+	assert_int_equal(store_token_revoke(f->store, tokens[0].id), 0);
+	assert_int_equal(store_token_revoke(f->store, tokens[0].id), -ENOENT);
+	assert_int_equal(auth_authenticate(f->store, bearer(phone), NOW_S, &who), -EKEYREVOKED);
+	assert_int_equal(auth_authenticate(f->store, bearer(laptop), NOW_S, &who), 0);
+	assert_int_equal(who.token_id, tokens[1].id);
+	free(tokens);
+	assert_int_equal(store_tokens_list(f->store, 0, &tokens, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(tokens[0].name, "laptop");
+	free(tokens);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_issue_and_authenticate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stored_as_hash, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_last_used, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_revoked, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("auth", tests, NULL, NULL);

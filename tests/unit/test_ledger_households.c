@@ -349,7 +349,7 @@ static void test_token_issue(void **state)
 
 	assert_int_equal(ledger_token_issue(&f->ledger, &in, token, &err), 0);
 	snprintf(header, sizeof(header), "Bearer %s", token);
-	assert_int_equal(auth_authenticate(f->ledger.store, header, &principal), 0);
+	assert_int_equal(auth_authenticate(f->ledger.store, header, time(NULL), &principal), 0);
 	assert_int_equal(principal.role, AUTH_ROLE_MEMBER);
 	assert_int_equal(principal.household_id, id);
 	assert_int_equal(tlog_size(f), 2);
