@@ -132,7 +132,8 @@ int store_token_get(struct store *store, int64_t id, struct store_token *ret_tok
  * the caller frees *ret_tokens. */
 int store_tokens_list(struct store *store, int64_t household_id, struct store_token **ret_tokens,
 		      size_t *ret_n_tokens);
-/* Records that the token was used at now_s (Unix seconds). */
+/* Records that the token was used at now_s (Unix seconds); -EBUSY at once,
+ * without waiting, while another connection writes. */
 int store_token_used(struct store *store, int64_t id, int64_t now_s);
 /* Revokes a token now; -ENOENT when there is no such token not revoked. */
 int store_token_revoke(struct store *store, int64_t id);

@@ -16,8 +16,6 @@
 #include "migrations.h"
 #include "store-internal.h"
 
-/* Long enough to ride out a checkpoint or another process's short write. */
-#define STORE_BUSY_TIMEOUT_MS 5000
 /* A disk with less than this left, to an unprivileged writer, is full: a
  * write failed there for want of space, not for a fault of the medium. */
 #define STORE_DISK_FULL_BYTES (1024 * 1024)

@@ -10,6 +10,10 @@
 
 #include "coopbill/store.h"
 
+/* How long a statement waits for another connection's lock: long enough to
+ * ride out a checkpoint or another process's short write. */
+#define STORE_BUSY_TIMEOUT_MS 5000
+
 struct store_statement {
 	const char *sql; /* the cache key: the caller's static string, by address */
 	sqlite3_stmt *stmt;

@@ -123,8 +123,15 @@ int store_token_used(struct store *store, int64_t id, int64_t now_s)
 		"UPDATE tokens SET last_used_at = strftime('%Y-%m-%dT%H:%M:%SZ', ?2, 'unixepoch') "
 		"WHERE id = ?1";
 	const struct store_value values[] = { STORE_INT(id), STORE_INT(now_s) };
+	int r;
 
-	return store_exec(store, sql, values, 2, NULL);
+	/* A time kept to the minute is not worth making a request wait behind
+	 * another process's write: while the database is locked it stays as
+	 * it was (-EBUSY at once). */
+	sqlite3_busy_timeout(store->db, 0);
+	r = store_exec(store, sql, values, 2, NULL);
+	sqlite3_busy_timeout(store->db, STORE_BUSY_TIMEOUT_MS);
+	return r;
 }
 
 int store_token_revoke(struct store *store, int64_t id)
