@@ -121,6 +121,14 @@ void api_tlog_consistency(struct api *api, struct http_request *request,
 			  const struct api_call *call);
 void api_household_token_create(struct api *api, struct http_request *request,
 				const struct api_call *call);
+void api_household_tokens_list(struct api *api, struct http_request *request,
+			       const struct api_call *call);
+void api_household_token_revoke(struct api *api, struct http_request *request,
+				const struct api_call *call);
+void api_household_tokens_revoke(struct api *api, struct http_request *request,
+				 const struct api_call *call);
+void api_tokens_list(struct api *api, struct http_request *request, const struct api_call *call);
+void api_token_revoke(struct api *api, struct http_request *request, const struct api_call *call);
 void api_tariffs_list(struct api *api, struct http_request *request, const struct api_call *call);
 void api_tariffs_create(struct api *api, struct http_request *request, const struct api_call *call);
 void api_tariff_get(struct api *api, struct http_request *request, const struct api_call *call);
