@@ -1,5 +1,5 @@
 /* coopbilld: the command line, then either a one-shot command (check the
- * configuration, create a token) or the daemon. */
+ * configuration, create, list or revoke tokens) or the daemon. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -20,6 +20,8 @@ static void usage(FILE *out)
 		"usage: coopbilld [--config FILE] [--check-config]\n"
 		"       coopbilld [--config FILE] token create --role admin|member --name NAME\n"
 		"                 [--household ID]\n"
+		"       coopbilld [--config FILE] token list\n"
+		"       coopbilld [--config FILE] token revoke ID\n"
 		"\n"
 		"Meters, bills and publishes a community network's usage and prices.\n"
 		"\n"
@@ -32,8 +34,12 @@ static void usage(FILE *out)
 		"commands:\n"
 		"  token create        create an API token and print it alone on stdout; it is\n"
 		"                      shown only this once. --role admin is the treasurer's;\n"
-		"                      --role member needs --household ID. Works while the\n"
-		"                      daemon runs.\n",
+		"                      --role member needs --household ID.\n"
+		"  token list          list the tokens not revoked: id, role, household, name,\n"
+		"                      when issued and when last used (never their secrets)\n"
+		"  token revoke ID     revoke a token (a member's or an admin's) by its id: it\n"
+		"                      is refused from then on\n"
+		"The token commands work while the daemon runs.\n",
 		CONFIG_DEFAULT_PATH);
 }
 
@@ -68,6 +74,68 @@ static int check_config(const char *path)
 	return 0;
 }
 
+/* What the token commands work with: the configuration, the database and
+ * its tlog, opened as the daemon opens them (also while it runs). */
+struct cli {
+	struct config *config;
+	struct store *store;
+	struct ledger_tlog *tlog;
+	struct ledger ledger;
+};
+
+static void cli_close(struct cli *cli)
+{
+	ledger_tlog_free(cli->tlog);
+	store_free(cli->store);
+	config_free(cli->config);
+	*cli = (struct cli){ 0 };
+}
+
+/* Opens what the token commands need, saying on stderr what failed. A log
+ * that does not verify is refused: nothing is written to it. */
+static int cli_open(const char *config_path, struct cli *ret_cli)
+{
+	struct cli cli = { 0 };
+	char errbuf[512];
+	int r;
+
+	r = load_config(config_path, &cli.config);
+	if (r < 0)
+		return r;
+	r = store_open(cli.config->database_path, &cli.store, errbuf, sizeof(errbuf));
+	if (r < 0) {
+		fprintf(stderr, "database %s: %s\n", cli.config->database_path, errbuf);
+		goto out;
+	}
+	r = ledger_tlog_open(cli.store, cli.config, &cli.tlog, errbuf, sizeof(errbuf));
+	if (r < 0) {
+		fprintf(stderr, "%s\n", errbuf);
+		goto out;
+	}
+	if (ledger_tlog_problem(cli.tlog)) {
+		fprintf(stderr, "the transparency log does not verify: %s\n",
+			ledger_tlog_problem(cli.tlog));
+		r = -EBADMSG;
+		goto out;
+	}
+	cli.ledger = (struct ledger){ .store = cli.store, .tlog = cli.tlog, .config = cli.config };
+out:
+	if (r < 0)
+		cli_close(&cli);
+	else
+		*ret_cli = cli;
+	return r;
+}
+
+/* Says on stderr why a ledger operation failed. */
+static void cli_ledger_error(const char *what, int r, const struct ledger_error *err)
+{
+	if (err->kind == LEDGER_STORAGE)
+		fprintf(stderr, "cannot %s: %s\n", what, strerror(-r));
+	else
+		fprintf(stderr, "%s\n", err->detail);
+}
+
 static int token_create(const char *config_path, int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -77,15 +145,12 @@ static int token_create(const char *config_path, int argc, char **argv)
 		{ 0 },
 	};
 	const char *role_name = NULL, *name = NULL, *household_text = NULL;
-	char token[AUTH_TOKEN_TEXT_MAX], errbuf[512];
-	struct ledger_tlog *tlog = NULL;
+	char token[AUTH_TOKEN_TEXT_MAX];
 	struct ledger_error err;
-	struct ledger ledger;
-	struct config *config = NULL;
-	struct store *store = NULL;
+	struct cli cli;
 	int64_t household_id = 0;
 	enum auth_role role;
-	int c, r, exit_code = 1;
+	int c, r;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -122,43 +187,89 @@ static int token_create(const char *config_path, int argc, char **argv)
 		}
 	}
 
-	if (load_config(config_path, &config) < 0)
-		goto out;
-	r = store_open(config->database_path, &store, errbuf, sizeof(errbuf));
-	if (r < 0) {
-		fprintf(stderr, "database %s: %s\n", config->database_path, errbuf);
-		goto out;
-	}
-	r = ledger_tlog_open(store, config, &tlog, errbuf, sizeof(errbuf));
-	if (r < 0) {
-		fprintf(stderr, "%s\n", errbuf);
-		goto out;
-	}
-	if (ledger_tlog_problem(tlog)) {
-		fprintf(stderr, "the transparency log does not verify: %s\n",
-			ledger_tlog_problem(tlog));
-		goto out;
-	}
-	ledger = (struct ledger){ .store = store, .tlog = tlog, .config = config };
+	if (cli_open(config_path, &cli) < 0)
+		return 1;
 	r = ledger_token_issue(
-		&ledger,
+		&cli.ledger,
 		&(struct ledger_token_request){
 			.role = role, .household_id = household_id, .name = name, .actor = "cli" },
 		token, &err);
-	if (r < 0) {
-		if (err.kind == LEDGER_STORAGE)
-			fprintf(stderr, "cannot create the token: %s\n", strerror(-r));
-		else
-			fprintf(stderr, "%s\n", err.detail);
-		goto out;
+	if (r < 0)
+		cli_ledger_error("create the token", r, &err);
+	else
+		printf("%s\n", token);
+	cli_close(&cli);
+	return r < 0 ? 1 : 0;
+}
+
+static int token_list(const char *config_path, int argc, char **argv)
+{
+	struct store_token *tokens = NULL;
+	struct ledger_error err;
+	struct cli cli;
+	int name_width = 4;
+	size_t n = 0;
+	int r;
+
+	if (argc != 1) {
+		fprintf(stderr, "token list takes no arguments\n");
+		return 2;
 	}
-	printf("%s\n", token);
-	exit_code = 0;
-out:
-	ledger_tlog_free(tlog);
-	store_free(store);
-	config_free(config);
-	return exit_code;
+	if (cli_open(config_path, &cli) < 0)
+		return 1;
+	r = ledger_tokens_list(&cli.ledger, 0, &tokens, &n, &err);
+	if (r < 0) {
+		cli_ledger_error("list the tokens", r, &err);
+		cli_close(&cli);
+		return 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if ((int)strlen(tokens[i].name) > name_width)
+			name_width = (int)strlen(tokens[i].name);
+	printf("%-6s %-6s %-9s %-*s %-20s %s\n", "ID", "ROLE", "HOUSEHOLD", name_width, "NAME",
+	       "CREATED", "LAST USED");
+	for (size_t i = 0; i < n; i++) {
+		char household[24] = "-";
+
+		if (tokens[i].household_id)
+			snprintf(household, sizeof(household), "%lld",
+				 (long long)tokens[i].household_id);
+		printf("%-6lld %-6s %-9s %-*s %-20s %s\n", (long long)tokens[i].id, tokens[i].role,
+		       household, name_width, tokens[i].name, tokens[i].created_at,
+		       tokens[i].last_used_at[0] ? tokens[i].last_used_at : "never");
+	}
+	free(tokens);
+	cli_close(&cli);
+	return 0;
+}
+
+static int token_revoke(const char *config_path, int argc, char **argv)
+{
+	struct ledger_error err;
+	long long token_id;
+	struct cli cli;
+	char *end;
+	int r;
+
+	if (argc != 2) {
+		fprintf(stderr, "token revoke takes one token id, as token list shows it\n");
+		return 2;
+	}
+	errno = 0;
+	token_id = strtoll(argv[1], &end, 10);
+	if (errno || token_id <= 0 || *end != '\0' || argv[1][0] < '0' || argv[1][0] > '9') {
+		fprintf(stderr, "\"%s\" is not a token id; token list shows them\n", argv[1]);
+		return 2;
+	}
+	if (cli_open(config_path, &cli) < 0)
+		return 1;
+	r = ledger_token_revoke(&cli.ledger, 0, token_id, "cli", &err);
+	if (r < 0)
+		cli_ledger_error("revoke the token", r, &err);
+	else
+		printf("token %lld revoked\n", token_id);
+	cli_close(&cli);
+	return r < 0 ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -197,9 +308,24 @@ int main(int argc, char **argv)
 	if (check)
 		return check_config(config_path);
 	if (optind < argc) {
-		if (optind + 1 < argc && strcmp(argv[optind], "token") == 0 &&
-		    strcmp(argv[optind + 1], "create") == 0)
-			return token_create(config_path, argc - optind - 1, argv + optind + 1);
+		if (optind + 1 < argc && strcmp(argv[optind], "token") == 0) {
+			const char *command = argv[optind + 1];
+
+			if (strcmp(command, "create") == 0)
+				return token_create(config_path, argc - optind - 1,
+						    argv + optind + 1);
+			if (strcmp(command, "list") == 0)
+				return token_list(config_path, argc - optind - 1,
+						  argv + optind + 1);
+			if (strcmp(command, "revoke") == 0)
+				return token_revoke(config_path, argc - optind - 1,
+						    argv + optind + 1);
+			fprintf(stderr,
+				"unknown command \"token %s\"; the token commands are create, "
+				"list and revoke\n",
+				command);
+			return 2;
+		}
 		fprintf(stderr, "unknown command \"%s\"; see coopbilld --help\n", argv[optind]);
 		return 2;
 	}
