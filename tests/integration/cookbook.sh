@@ -35,8 +35,14 @@ curl() {
 		return 1
 	}
 	printf '%s\n' "$out"
+	# Tokens are listed and revoked on that path too: only an issue
+	# answers with one.
 	case "$*" in
-	*/tokens) COOKBOOK_MEMBER_TOKEN=$(jq -r .token <<<"$out") ;;
+	*/tokens)
+		if jq -e .token <<<"$out" >/dev/null; then
+			COOKBOOK_MEMBER_TOKEN=$(jq -r .token <<<"$out")
+		fi
+		;;
 	esac
 }
 SH
