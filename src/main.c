@@ -19,7 +19,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"usage: coopbilld [--config FILE] [--check-config]\n"
 		"       coopbilld [--config FILE] token create --role admin|member --name NAME\n"
-		"                 [--household ID]\n"
+		"                 [--household ID] [--link]\n"
 		"       coopbilld [--config FILE] token list\n"
 		"       coopbilld [--config FILE] token revoke ID\n"
 		"\n"
@@ -34,7 +34,8 @@ static void usage(FILE *out)
 		"commands:\n"
 		"  token create        create an API token and print it alone on stdout; it is\n"
 		"                      shown only this once. --role admin is the treasurer's;\n"
-		"                      --role member needs --household ID.\n"
+		"                      --role member needs --household ID. --link prints the\n"
+		"                      sign-in link, [server] public_url/#token=TOKEN, instead\n"
 		"  token list          list the tokens not revoked: id, role, household, name,\n"
 		"                      when issued and when last used (never their secrets)\n"
 		"  token revoke ID     revoke a token (a member's or an admin's) by its id: it\n"
@@ -142,14 +143,16 @@ static int token_create(const char *config_path, int argc, char **argv)
 		{ "role", required_argument, NULL, 'r' },
 		{ "name", required_argument, NULL, 'N' },
 		{ "household", required_argument, NULL, 'H' },
+		{ "link", no_argument, NULL, 'l' },
 		{ 0 },
 	};
 	const char *role_name = NULL, *name = NULL, *household_text = NULL;
-	char token[AUTH_TOKEN_TEXT_MAX];
+	char token[AUTH_TOKEN_TEXT_MAX], *signin_url = NULL;
 	struct ledger_error err;
 	struct cli cli;
 	int64_t household_id = 0;
 	enum auth_role role;
+	bool link = false, issued;
 	int c, r;
 
 	optind = 1;
@@ -163,6 +166,9 @@ static int token_create(const char *config_path, int argc, char **argv)
 			break;
 		case 'H':
 			household_text = optarg;
+			break;
+		case 'l':
+			link = true;
 			break;
 		default:
 			usage(stderr);
@@ -194,10 +200,19 @@ static int token_create(const char *config_path, int argc, char **argv)
 		&(struct ledger_token_request){
 			.role = role, .household_id = household_id, .name = name, .actor = "cli" },
 		token, &err);
-	if (r < 0)
-		cli_ledger_error("create the token", r, &err);
+	issued = r == 0;
+	if (issued && link)
+		r = auth_signin_url(cli.config->public_url, token, &signin_url);
+	if (r == 0)
+		printf("%s\n", link ? signin_url : token);
+	else if (issued)
+		/* Issued and never shown: it should not stay valid. */
+		fprintf(stderr, "the token was created, but its sign-in link could not be made "
+				"(short of memory); revoke it (token list shows it) and create "
+				"another\n");
 	else
-		printf("%s\n", token);
+		cli_ledger_error("create the token", r, &err);
+	free(signin_url);
 	cli_close(&cli);
 	return r < 0 ? 1 : 0;
 }

@@ -32,6 +32,12 @@ int auth_role_from_name(const char *name, enum auth_role *ret_role);
 int auth_token_issue(struct store *store, enum auth_role role, int64_t household_id,
 		     const char *name, const char *actor, char ret_token[AUTH_TOKEN_TEXT_MAX]);
 
+/* A token's sign-in link: public_url (the address members open, without a
+ * trailing slash), then "/#token=" and the token. The token is in the
+ * fragment, which a browser sends neither to a server nor in a Referer.
+ * The caller frees *ret_url. */
+int auth_signin_url(const char *public_url, const char *token, char **ret_url);
+
 /* A token's last use is written at most once per this many seconds. */
 #define AUTH_USED_RESOLUTION_S 60
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api-internal.h"
+#include "coopbill/config.h"
 #include "coopbill/ledger.h"
 #include "coopbill/store.h"
 
@@ -255,7 +256,7 @@ void api_household_token_create(struct api *api, struct http_request *request,
 {
 	struct ledger_token_request token_request = { .role = AUTH_ROLE_MEMBER,
 						      .actor = call->actor };
-	char token[AUTH_TOKEN_TEXT_MAX];
+	char token[AUTH_TOKEN_TEXT_MAX], *signin_url = NULL;
 	struct ledger_error err;
 	json_t *body = NULL;
 	size_t len;
@@ -278,10 +279,18 @@ void api_household_token_create(struct api *api, struct http_request *request,
 		api_reply_ledger_error(request, &err);
 		goto out;
 	}
+	if (auth_signin_url(api->ledger.config->public_url, token, &signin_url) < 0) {
+		http_reply_problem(request, 503, "out-of-memory",
+				   "the server is short of memory; the token was issued, but is "
+				   "not shown: revoke it and issue another");
+		goto out;
+	}
 	http_reply_json(request, 201,
-			json_pack("{s:s, s:s, s:I}", "token", token, "role", "member",
-				  "household_id", (json_int_t)token_request.household_id));
+			json_pack("{s:s, s:s, s:I, s:s}", "token", token, "role", "member",
+				  "household_id", (json_int_t)token_request.household_id,
+				  "signin_url", signin_url));
 out:
+	free(signin_url);
 	json_decref(body);
 }
 

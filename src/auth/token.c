@@ -34,6 +34,18 @@ int auth_role_from_name(const char *name, enum auth_role *ret_role)
 	return 0;
 }
 
+int auth_signin_url(const char *public_url, const char *token, char **ret_url)
+{
+	char *url;
+
+	if (!public_url || !token)
+		return -EINVAL;
+	if (asprintf(&url, "%s/#token=%s", public_url, token) < 0)
+		return -ENOMEM;
+	*ret_url = url;
+	return 0;
+}
+
 static void token_hash(const char *text, uint8_t ret_hash[AUTH_HASH_BYTES])
 {
 	crypto_generichash(ret_hash, AUTH_HASH_BYTES, (const unsigned char *)text, strlen(text),

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Tokens seen and revoked, as a member and the treasurer use them: a member
-# lists their household's tokens (never a secret) and revokes one or all of
-# them ("sign out everywhere"), each refused at once; the treasurer does the
-# same for any token, admin tokens too, with the API and on the box; each
-# revocation is in the transparency log, which verifies; and a token's last
-# use is never a reason for a request to wait or fail.
+# Tokens seen and revoked, as a member and the treasurer use them: a token
+# comes with its sign-in link; a member lists their household's tokens
+# (never a secret) and revokes one or all of them ("sign out everywhere"),
+# each refused at once; the treasurer does the same for any token, admin
+# tokens too, with the API and on the box; each revocation is in the
+# transparency log, which verifies; and a token's last use is never a
+# reason for a request to wait or fail.
 . "$(dirname "$0")/lib.sh"
 : "${COOPBILL_VERIFY:?COOPBILL_VERIFY must name the coopbill-verify binary}"
 
-write_config
+# The address members open, as the operator writes it (a trailing slash
+# is dropped).
+write_config 'public_url = http://10.0.0.1:8080/'
 printf '[log]\norigin = coop.example/log\n' >>"$CONFIG"
 start_daemon
 ADMIN=$(admin_token)
@@ -25,6 +28,11 @@ member_token() {
 	body -e .token
 }
 PHONE=$(member_token "$GARCIA" phone)
+# A token issued for a household comes with its sign-in link: the token in
+# the fragment of the address members open.
+[ "$(body .signin_url)" = "http://10.0.0.1:8080/#token=$PHONE" ] ||
+	fail "the sign-in link: $(cat "$WORK/body")"
+ok "an issued token comes with its sign-in link, <public_url>/#token=<token>"
 LAPTOP=$(member_token "$GARCIA" laptop)
 TABLET=$(member_token "$GARCIA" tablet)
 NEIGHBOUR=$(member_token "$LOPEZ" phone)
@@ -153,7 +161,14 @@ expect_problem 400 "$status" "token id 0 is refused" '"0" is not a token id'
 status=$(req DELETE /api/v1/tokens/999 "$ADMIN")
 expect_problem 404 "$status" "an unknown token id is not found" 'no token 999'
 
-# On the box: token list and token revoke.
+# On the box: token create --link, token list and token revoke.
+link=$("$COOPBILLD" --config "$CONFIG" token create --role member --name "shared screen" \
+	--household "$LOPEZ" --link)
+[[ "$link" =~ ^http://10\.0\.0\.1:8080/#token=([A-Za-z0-9_-]{43})$ ]] || fail "token create --link: $link"
+SCREEN=${BASH_REMATCH[1]}
+SCREEN_ID=$(token_id "$SCREEN")
+"$COOPBILLD" --config "$CONFIG" token revoke "$SCREEN_ID" >/dev/null || fail "revoking the screen's token"
+ok "token create --link prints the sign-in link of a token that works"
 "$COOPBILLD" --config "$CONFIG" token list >"$WORK/list" 2>"$WORK/list.err" || fail "token list: $(cat "$WORK/list.err")"
 head -1 "$WORK/list" | grep -Eq '^ID +ROLE +HOUSEHOLD +NAME +CREATED +LAST USED$' || fail "the table's head: $(head -1 "$WORK/list")"
 [ "$(wc -l <"$WORK/list")" = 3 ] || fail "token list: $(cat "$WORK/list")"
@@ -175,9 +190,9 @@ code=0
 "$COOPBILLD" --config "$CONFIG" token revoke 3x 2>"$WORK/revoke.err" || code=$?
 [ "$code" = 2 ] || fail "token revoke 3x: exit $code"
 ok "token revoke refuses a token revoked already and what is not an id"
-[ "$(sqlite3 "$DB" "SELECT count(*) FROM audit_events WHERE action = 'token.revoke'")" = 5 ] ||
+[ "$(sqlite3 "$DB" "SELECT count(*) FROM audit_events WHERE action = 'token.revoke'")" = 6 ] ||
 	fail "the audit trail has $(sqlite3 "$DB" "SELECT count(*) FROM audit_events WHERE action = 'token.revoke'") revocations"
-ok "the audit trail has each of the 5 revocations"
+ok "the audit trail has each of the 6 revocations"
 
 # A token's last use is written at most once a minute, and never makes a
 # request wait: while another process holds the database's write lock, a

@@ -204,6 +204,24 @@ static void test_revoked(void **state)
 	free(tokens);
 }
 
+/* The sign-in link carries the token in its fragment, after the address
+ * members open. */
+static void test_signin_url(void **state)
+{
+	char *url;
+
+	assert_int_equal(auth_signin_url("http://10.0.0.1:8080",
+					 "q3Zk0mYlH5b7Vd2pXe9sT1uWcR4aN8fJgLhK6iOyBzA", &url),
+			 0);
+	assert_string_equal(
+		url, "http://10.0.0.1:8080/#token=q3Zk0mYlH5b7Vd2pXe9sT1uWcR4aN8fJgLhK6iOyBzA");
+	free(url);
+	assert_int_equal(auth_signin_url("https://coop.example/members", "abc", &url), 0);
+	assert_string_equal(url, "https://coop.example/members/#token=abc");
+	free(url);
+	assert_int_equal(auth_signin_url(NULL, "abc", &url), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -212,6 +230,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_stored_as_hash, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_last_used, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revoked, setup, teardown),
+		cmocka_unit_test(test_signin_url),
 	};
 
 	return cmocka_run_group_tests_name("auth", tests, NULL, NULL);
