@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "coopbill/config.h"
 #include "coopbill/ledger.h"
@@ -30,6 +31,17 @@ static inline void test_dir_remove(const char *dir)
 
 /* A cooperative in UTC whose tlog key is made beside its database; the
  * database itself is named by ledger_fixture_open(). */
+/* A ledger call refused r < 0 with this kind, slug and words in its detail. */
+static inline void assert_ledger_refused(int r, const struct ledger_error *err,
+					 enum ledger_refusal kind, const char *slug,
+					 const char *detail)
+{
+	assert_true(r < 0);
+	assert_int_equal(err->kind, kind);
+	assert_string_equal(err->slug, slug);
+	assert_non_null(strstr(err->detail, detail));
+}
+
 static inline void ledger_fixture_config(struct config *config)
 {
 	config->log_origin = (char *)"coop.example/log";

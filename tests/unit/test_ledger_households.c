@@ -73,15 +73,6 @@ static bool last_entry_has(struct fixture *f, const char *text)
 	return found;
 }
 
-static void assert_refused(int r, const struct ledger_error *err, enum ledger_refusal kind,
-			   const char *slug, const char *detail)
-{
-	assert_true(r < 0);
-	assert_int_equal(err->kind, kind);
-	assert_string_equal(err->slug, slug);
-	assert_non_null(strstr(err->detail, detail));
-}
-
 /* Creates a household of the given ranges that joined on joined_at. */
 static int64_t create_on(struct fixture *f, const char *joined_at, const char *name,
 			 const struct cidr *addresses, size_t n_addresses)
@@ -141,29 +132,31 @@ static void test_create_refusals(void **state)
 
 	create(f, "A", &f->ranges[0], 1);
 	in.name = "";
-	assert_refused(ledger_household_create(&f->ledger, &in, &household, &err), &err,
-		       LEDGER_INVALID, "invalid-household", "name must be 1 to 200 bytes long");
+	assert_ledger_refused(ledger_household_create(&f->ledger, &in, &household, &err), &err,
+			      LEDGER_INVALID, "invalid-household",
+			      "name must be 1 to 200 bytes long");
 	in.name = "B";
-	assert_refused(ledger_household_create(&f->ledger, &in, &household, &err), &err,
-		       LEDGER_INVALID, "invalid-household",
-		       "joined_at \"2026-11-31\" is not a date");
+	assert_ledger_refused(ledger_household_create(&f->ledger, &in, &household, &err), &err,
+			      LEDGER_INVALID, "invalid-household",
+			      "joined_at \"2026-11-31\" is not a date");
 	in.joined_at = "2026-11-01";
 	/* 10.0.1.10/32 lies inside 10.0.1.0/24. */
 	in.addresses = &f->ranges[1];
 	in.n_addresses = 2;
-	assert_refused(ledger_household_create(&f->ledger, &in, &household, &err), &err,
-		       LEDGER_CONFLICT, "address-conflict",
-		       "10.0.1.10/32 overlaps 10.0.1.0/24 of household 1 (\"A\")");
+	assert_ledger_refused(ledger_household_create(&f->ledger, &in, &household, &err), &err,
+			      LEDGER_CONFLICT, "address-conflict",
+			      "10.0.1.10/32 overlaps 10.0.1.0/24 of household 1 (\"A\")");
 	in.addresses = f->ranges;
 	in.n_addresses = 3;
-	assert_refused(ledger_household_create(&f->ledger, &in, &household, &err), &err,
-		       LEDGER_INVALID, "invalid-address",
-		       "addresses[2] \"10.0.1.10/32\" overlaps addresses[0]");
+	assert_ledger_refused(ledger_household_create(&f->ledger, &in, &household, &err), &err,
+			      LEDGER_INVALID, "invalid-address",
+			      "addresses[2] \"10.0.1.10/32\" overlaps addresses[0]");
 	/* A member more would change how November, being closed, shares its costs. */
 	assert_int_equal(store_period_close_begin(f->ledger.store, "2026-11"), 0);
 	in.n_addresses = 0;
-	assert_refused(ledger_household_create(&f->ledger, &in, &household, &err), &err,
-		       LEDGER_CONFLICT, "close-in-progress", "period 2026-11 is being closed");
+	assert_ledger_refused(ledger_household_create(&f->ledger, &in, &household, &err), &err,
+			      LEDGER_CONFLICT, "close-in-progress",
+			      "period 2026-11 is being closed");
 	assert_null(household);
 	assert_int_equal(store_household_list(f->ledger.store, &households, &n), 0);
 	store_households_free(households, n);
@@ -239,39 +232,41 @@ static void test_change_refusals(void **state)
 
 	create(f, "B", &f->ranges[1], 1);
 	size = tlog_size(f);
-	assert_refused(ledger_household_change(&f->ledger, &in, &household, &err), &err,
-		       LEDGER_NOT_FOUND, "not-found", "there is no household");
+	assert_ledger_refused(ledger_household_change(&f->ledger, &in, &household, &err), &err,
+			      LEDGER_NOT_FOUND, "not-found", "there is no household");
 	in = (struct ledger_household_change){
 		.id = id, .actor = "test", .has_tariff_id = true, .tariff_id = draft
 	};
-	assert_refused(ledger_household_change(&f->ledger, &in, &household, &err), &err,
-		       LEDGER_CONFLICT, "tariff-draft", "is a draft; publish it first");
+	assert_ledger_refused(ledger_household_change(&f->ledger, &in, &household, &err), &err,
+			      LEDGER_CONFLICT, "tariff-draft", "is a draft; publish it first");
 	in.tariff_id = draft + 1;
-	assert_refused(ledger_household_change(&f->ledger, &in, &household, &err), &err,
-		       LEDGER_NOT_FOUND, "not-found", "there is no tariff");
+	assert_ledger_refused(ledger_household_change(&f->ledger, &in, &household, &err), &err,
+			      LEDGER_NOT_FOUND, "not-found", "there is no tariff");
 	in = (struct ledger_household_change){
 		.id = id, .actor = "test", .has_addresses = true, .addresses = f->ranges
 	};
 	in.n_addresses = 2;
-	assert_refused(ledger_household_change(&f->ledger, &in, &household, &err), &err,
-		       LEDGER_CONFLICT, "address-conflict", "overlaps 2001:db8:1::/56");
+	assert_ledger_refused(ledger_household_change(&f->ledger, &in, &household, &err), &err,
+			      LEDGER_CONFLICT, "address-conflict", "overlaps 2001:db8:1::/56");
 	in.by_member = true;
-	assert_refused(ledger_household_change(&f->ledger, &in, &household, &err), &err,
-		       LEDGER_FORBIDDEN, "forbidden", "a member may change the household's name");
+	assert_ledger_refused(ledger_household_change(&f->ledger, &in, &household, &err), &err,
+			      LEDGER_FORBIDDEN, "forbidden",
+			      "a member may change the household's name");
 	in = (struct ledger_household_change){ .id = id, .actor = "test", .left_at = "2026-12-01" };
-	assert_refused(ledger_household_change(&f->ledger, &in, &household, &err), &err,
-		       LEDGER_INVALID, "invalid-household",
-		       "left_at applies to a closed household");
+	assert_ledger_refused(ledger_household_change(&f->ledger, &in, &household, &err), &err,
+			      LEDGER_INVALID, "invalid-household",
+			      "left_at applies to a closed household");
 	in.has_status = true;
 	in.status = HOUSEHOLD_CLOSED;
 	in.left_at = "2026-10-31";
-	assert_refused(ledger_household_change(&f->ledger, &in, &household, &err), &err,
-		       LEDGER_INVALID, "invalid-household",
-		       "left_at 2026-10-31 is before joined_at 2026-11-01");
+	assert_ledger_refused(ledger_household_change(&f->ledger, &in, &household, &err), &err,
+			      LEDGER_INVALID, "invalid-household",
+			      "left_at 2026-10-31 is before joined_at 2026-11-01");
 	assert_int_equal(store_period_close_begin(f->ledger.store, "2026-11"), 0);
 	in.left_at = "2026-12-01";
-	assert_refused(ledger_household_change(&f->ledger, &in, &household, &err), &err,
-		       LEDGER_CONFLICT, "close-in-progress", "period 2026-11 is being closed");
+	assert_ledger_refused(ledger_household_change(&f->ledger, &in, &household, &err), &err,
+			      LEDGER_CONFLICT, "close-in-progress",
+			      "period 2026-11 is being closed");
 	assert_null(household);
 	assert_int_equal(tlog_size(f), size);
 	/* Renaming does not change what a period bills. */
@@ -309,8 +304,9 @@ static void test_close(void **state)
 	in = (struct ledger_household_change){
 		.id = id, .by_member = true, .actor = "test", .name = "A2"
 	};
-	assert_refused(ledger_household_change(&f->ledger, &in, &household, &err), &err,
-		       LEDGER_FORBIDDEN, "forbidden", "is closed: its member token may read");
+	assert_ledger_refused(ledger_household_change(&f->ledger, &in, &household, &err), &err,
+			      LEDGER_FORBIDDEN, "forbidden",
+			      "is closed: its member token may read");
 	/* The treasurer moves the day it left, and reopening clears it; its
 	 * ranges are taken meanwhile. */
 	in = (struct ledger_household_change){ .id = id, .actor = "test", .left_at = "2026-11-30" };
@@ -320,8 +316,8 @@ static void test_close(void **state)
 	in = (struct ledger_household_change){
 		.id = id, .actor = "test", .has_status = true, .status = HOUSEHOLD_ACTIVE
 	};
-	assert_refused(ledger_household_change(&f->ledger, &in, &household, &err), &err,
-		       LEDGER_CONFLICT, "address-conflict", "of household 2 (\"B\")");
+	assert_ledger_refused(ledger_household_change(&f->ledger, &in, &household, &err), &err,
+			      LEDGER_CONFLICT, "address-conflict", "of household 2 (\"B\")");
 	in.has_addresses = true;
 	in.addresses = &f->ranges[1];
 	in.n_addresses = 1;
@@ -364,13 +360,14 @@ static void test_token_issue(void **state)
 	in = (struct ledger_token_request){ .role = AUTH_ROLE_MEMBER,
 					    .household_id = id + 1,
 					    .actor = "test" };
-	assert_refused(ledger_token_issue(&f->ledger, &in, token, &err), &err, LEDGER_NOT_FOUND,
-		       "not-found", "there is no household 2");
+	assert_ledger_refused(ledger_token_issue(&f->ledger, &in, token, &err), &err,
+			      LEDGER_NOT_FOUND, "not-found", "there is no household 2");
 	assert_int_equal(ledger_household_change(&f->ledger, &close, &household, &err), 0);
 	store_household_free(household);
 	in.household_id = id;
-	assert_refused(ledger_token_issue(&f->ledger, &in, token, &err), &err, LEDGER_CONFLICT,
-		       "household-closed", "reopen it before issuing tokens");
+	assert_ledger_refused(ledger_token_issue(&f->ledger, &in, token, &err), &err,
+			      LEDGER_CONFLICT, "household-closed",
+			      "reopen it before issuing tokens");
 	assert_int_equal(tlog_size(f), 4);
 }
 
@@ -387,8 +384,9 @@ static void test_commitment(void **state)
 	assert_true(last_entry_has(f, commitment));
 	assert_int_equal(ledger_household_commitment(&f->ledger, id, again, salt, &err), 0);
 	assert_string_equal(again, commitment);
-	assert_refused(ledger_household_commitment(&f->ledger, id + 1, commitment, salt, &err),
-		       &err, LEDGER_NOT_FOUND, "not-found", "there is no household 2");
+	assert_ledger_refused(
+		ledger_household_commitment(&f->ledger, id + 1, commitment, salt, &err), &err,
+		LEDGER_NOT_FOUND, "not-found", "there is no household 2");
 }
 
 int main(void)

@@ -144,15 +144,6 @@ static int audit_revocations(struct fixture *f)
 	return n;
 }
 
-static void assert_refused(int r, const struct ledger_error *err, enum ledger_refusal kind,
-			   const char *slug, const char *detail)
-{
-	assert_true(r < 0);
-	assert_int_equal(err->kind, kind);
-	assert_string_equal(err->slug, slug);
-	assert_non_null(strstr(err->detail, detail));
-}
-
 static void test_list(void **state)
 {
 	struct fixture *f = *state;
@@ -175,8 +166,8 @@ static void test_list(void **state)
 	assert_int_equal(tokens[3].household_id, 0);
 	free(tokens);
 
-	assert_refused(ledger_tokens_list(&f->ledger, 99, &tokens, &n, &err), &err,
-		       LEDGER_NOT_FOUND, "not-found", "there is no household 99");
+	assert_ledger_refused(ledger_tokens_list(&f->ledger, 99, &tokens, &n, &err), &err,
+			      LEDGER_NOT_FOUND, "not-found", "there is no household 99");
 }
 
 static void test_revoke_one(void **state)
@@ -190,9 +181,9 @@ static void test_revoke_one(void **state)
 	size_t n;
 
 	/* Another household's token is not Garcia's to revoke. */
-	assert_refused(ledger_token_revoke(&f->ledger, f->garcia, lopez_phone, "token:1", &err),
-		       &err, LEDGER_NOT_FOUND, "not-found",
-		       "household 1 has no token 3 that is still valid");
+	assert_ledger_refused(
+		ledger_token_revoke(&f->ledger, f->garcia, lopez_phone, "token:1", &err), &err,
+		LEDGER_NOT_FOUND, "not-found", "household 1 has no token 3 that is still valid");
 	assert_int_equal(authenticate(f, f->lopez_phone, NULL), 0);
 	assert_int_equal(tlog_size(f), size);
 
@@ -214,10 +205,11 @@ static void test_revoke_one(void **state)
 	free(tokens);
 
 	/* Once revoked, it is gone: revoking it again finds nothing. */
-	assert_refused(ledger_token_revoke(&f->ledger, f->garcia, phone, "token:1", &err), &err,
-		       LEDGER_NOT_FOUND, "not-found", "no token 1");
-	assert_refused(ledger_token_revoke(&f->ledger, 0, 99, "cli", &err), &err, LEDGER_NOT_FOUND,
-		       "not-found", "there is no token 99 that is still valid");
+	assert_ledger_refused(ledger_token_revoke(&f->ledger, f->garcia, phone, "token:1", &err),
+			      &err, LEDGER_NOT_FOUND, "not-found", "no token 1");
+	assert_ledger_refused(ledger_token_revoke(&f->ledger, 0, 99, "cli", &err), &err,
+			      LEDGER_NOT_FOUND, "not-found",
+			      "there is no token 99 that is still valid");
 	assert_int_equal(tlog_size(f), size + 1);
 
 	/* The treasurer revokes any token, an admin token too. */
@@ -260,8 +252,8 @@ static void test_revoke_household(void **state)
 	assert_int_equal(n, 0);
 	free(ids);
 	assert_int_equal(tlog_size(f), size + 2);
-	assert_refused(ledger_tokens_revoke_household(&f->ledger, 99, "cli", &ids, &n, &err), &err,
-		       LEDGER_NOT_FOUND, "not-found", "there is no household 99");
+	assert_ledger_refused(ledger_tokens_revoke_household(&f->ledger, 99, "cli", &ids, &n, &err),
+			      &err, LEDGER_NOT_FOUND, "not-found", "there is no household 99");
 }
 
 int main(void)
