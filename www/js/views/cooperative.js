@@ -19,7 +19,8 @@ function charge(c, currency) {
 		parts.push(windows.join('; '));
 	if (c.allowance_gb)
 		parts.push(t('tariff.allowance', {gb: number(c.allowance_gb)}));
-	let below = 0;
+	// The allowance comes first: the first tier starts where it ends.
+	let below = c.allowance_gb || 0;
 	for (const tier of c.tiers || []) {
 		parts.push(tier.up_to_gb !== undefined
 			? t('tariff.tier-upto', {from: number(below), to: number(tier.up_to_gb), price: price(tier.price_per_gb_minor, currency)})

@@ -52,30 +52,34 @@ function checkText(c) {
 	return t(`verify.fail.${c.name}`, params) + (c.reason ? ` (${c.reason})` : '');
 }
 
-function verificationView(ctx, inv, result, rerun) {
+// The key warning goes to the top of the invoice, where it cannot be missed;
+// the short verdict sits under the invoice's title, the details at the end.
+function keyWarning(result, rerun) {
+	return h('div', {class: 'key-warning', role: 'alert'}, [
+		h('p', {class: 'warning-title'}, t('verify.key-changed.title')),
+		h('p', {}, t('verify.key-changed.text')),
+		h('p', {}, [t('verify.key.pinned'), ' ', h('code', {class: 'key-line'}, result.keyLine)]),
+		h('p', {}, [t('verify.key.served'), ' ', h('code', {class: 'key-line served'}, result.servedKey)]),
+		h('button', {type: 'button', class: 'secondary', onclick: () => rerun(result.servedKey)},
+			t('verify.key-changed.trust')),
+	]);
+}
+
+function verificationView(result) {
 	const box = h('div', {class: `verify ${result.ok ? 'ok' : 'failed'}`, id: 'verification'});
 	if (result.error) {
-		box.append(h('p', {class: 'verdict', role: 'status'}, t('verify.could-not', {detail: result.error})));
+		box.append(h('p', {class: 'verdict', role: 'status', 'data-verified': 'false'},
+			t('verify.could-not', {detail: result.error})));
 		return box;
-	}
-	if (result.keyChanged) {
-		box.append(h('div', {class: 'key-warning', role: 'alert'}, [
-			h('p', {class: 'warning-title'}, t('verify.key-changed.title')),
-			h('p', {}, t('verify.key-changed.text')),
-			h('p', {}, [t('verify.key.pinned'), ' ', h('code', {class: 'key-line'}, result.keyLine)]),
-			h('p', {}, [t('verify.key.served'), ' ', h('code', {class: 'key-line served'}, result.servedKey)]),
-			h('button', {type: 'button', class: 'secondary', onclick: () => rerun(result.servedKey)},
-				t('verify.key-changed.trust')),
-		]));
 	}
 	const failed = result.checks.filter((c) => !c.ok);
 	box.append(
-		h('p', {class: 'verdict', role: 'status', 'data-verified': String(result.ok)},
+		h('p', {class: 'verdict', 'data-verified': String(result.ok)},
 			result.ok ? t('verify.verified', {index: result.index, size: result.size})
 				: t('verify.not-verified', {what: failed.map(checkText).join(' ')})),
 		h('ul', {class: 'checks'}, result.checks.map((c) => h('li', {class: c.ok ? 'pass' : 'fail',
 			'data-check': c.name}, [h('span', {class: 'mark', 'aria-hidden': 'true'}, c.ok ? '✓ ' : '✗ '),
-			h('span', {class: 'sr-only'}, c.ok ? t('verify.passed') : t('verify.failed')),
+			h('span', {class: 'sr-only'}, `${c.ok ? t('verify.passed') : t('verify.failed')} `),
 			checkText(c)]))),
 		h('p', {class: 'key'}, [t('verify.key.line', {since: dateTime(result.pinnedSince)}), ' ',
 			h('code', {class: 'key-line', id: 'pinned-key'}, result.keyLine)]),
@@ -84,9 +88,19 @@ function verificationView(ctx, inv, result, rerun) {
 	return box;
 }
 
-async function runVerification(ctx, inv, container, trustKey) {
-	clear(container);
-	container.append(h('p', {class: 'loading', role: 'status'}, t('verify.running')));
+function shortVerdict(result) {
+	const ok = result.ok && !result.error;
+	return h('p', {class: `short-verdict ${ok ? 'ok' : 'failed'}`, role: 'status'}, [
+		h('span', {'aria-hidden': 'true'}, ok ? '✓ ' : '✗ '),
+		h('a', {href: '#verification'}, t(ok ? 'verify.short-ok' : 'verify.short-failed')),
+	]);
+}
+
+// boxes: {details, top, warning}: where the outcome goes.
+async function runVerification(ctx, inv, boxes, trustKey) {
+	for (const box of Object.values(boxes))
+		clear(box);
+	boxes.top.append(h('p', {class: 'short-verdict', role: 'status'}, t('verify.running')));
 	let result;
 	try {
 		const verify = await import('../verify.js');
@@ -97,15 +111,26 @@ async function runVerification(ctx, inv, container, trustKey) {
 		result = {ok: false, error: ctx.errorText(error)};
 	}
 	verifications.set(inv.id, result);
-	clear(container);
-	container.append(verificationView(ctx, inv, result,
-		(key) => runVerification(ctx, inv, container, key)));
+	showVerification(ctx, inv, boxes, result);
+}
+
+function showVerification(ctx, inv, boxes, result) {
+	for (const box of Object.values(boxes))
+		clear(box);
+	if (result.keyChanged)
+		boxes.warning.append(keyWarning(result, (key) => runVerification(ctx, inv, boxes, key)));
+	boxes.top.append(shortVerdict(result));
+	boxes.details.append(verificationView(result));
 }
 
 function invoiceDocument(ctx, inv, ledger, invoices) {
 	const coop = ctx.coop;
 	const doc = inv.invoice;
-	const verifyBox = h('div', {class: 'verify-box', 'aria-live': 'polite'});
+	const boxes = {
+		details: h('div', {class: 'verify-box'}),
+		top: h('div', {class: 'verify-top', 'aria-live': 'polite'}),
+		warning: h('div', {class: 'no-print'}),
+	};
 	const article = h('article', {class: 'invoice-doc', 'aria-labelledby': 'invoice-title'}, [
 		h('header', {class: 'doc-head'}, [
 			h('div', {class: 'issuer'}, [
@@ -114,6 +139,7 @@ function invoiceDocument(ctx, inv, ledger, invoices) {
 				coop.tax_id ? h('p', {class: 'issuer-tax'}, t('invoice.tax-id', {id: coop.tax_id})) : null,
 			]),
 			h('h3', {id: 'invoice-title', tabindex: '-1'}, t('invoice.title', {period: period(inv.period)})),
+			boxes.top,
 			h('dl', {class: 'doc-facts'}, [
 				h('dt', {}, t('invoice.number')), h('dd', {}, String(inv.id)),
 				h('dt', {}, t('invoice.issued')), h('dd', {}, date(inv.created_at)),
@@ -137,18 +163,19 @@ function invoiceDocument(ctx, inv, ledger, invoices) {
 		]),
 		h('div', {class: 'log'}, [
 			h('h4', {}, t('invoice.verification')),
-			verifyBox,
+			boxes.details,
 		]),
 	]);
 	const known = verifications.get(inv.id);
 	if (known)
-		verifyBox.append(verificationView(ctx, inv, known, (key) => runVerification(ctx, inv, verifyBox, key)));
+		showVerification(ctx, inv, boxes, known);
 	else
-		runVerification(ctx, inv, verifyBox);
+		runVerification(ctx, inv, boxes);
 	return [
+		boxes.warning,
 		h('div', {class: 'doc-actions no-print'}, [
 			h('button', {type: 'button', onclick: () => window.print()}, t('invoice.print')),
-			h('button', {type: 'button', class: 'secondary', onclick: () => runVerification(ctx, inv, verifyBox)},
+			h('button', {type: 'button', class: 'secondary', onclick: () => runVerification(ctx, inv, boxes)},
 				t('invoice.verify-again')),
 		]),
 		article,

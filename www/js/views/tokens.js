@@ -34,13 +34,14 @@ export function renderTokens(ctx) {
 	function show() {
 		fillFrom(ctx, list, async () => {
 			const answer = await ctx.load(path);
-			return table(t('tokens.caption'), [t('tokens.col.name'), t('tokens.col.created'),
-				t('tokens.col.used'), t('tokens.col.action')],
+			return table(t('tokens.caption'), [t('tokens.col.name'), t('tokens.col.when'),
+				t('tokens.col.action')],
 			answer.tokens.map((tok) => [
 				{node: [tok.name || t('tokens.unnamed'), tok.current
 					? h('span', {class: 'badge current'}, t('tokens.this-device')) : null]},
-				dateTime(tok.created_at),
-				tok.last_used_at ? dateTime(tok.last_used_at) : t('tokens.never'),
+				{node: [h('span', {class: 'line-name'}, t('tokens.created', {when: dateTime(tok.created_at)})),
+					h('span', {class: 'line-name'}, tok.last_used_at
+						? t('tokens.used', {when: dateTime(tok.last_used_at)}) : t('tokens.never'))]},
 				{node: h('button', {type: 'button', class: 'secondary',
 					'aria-label': t('tokens.revoke-named', {name: tok.name || t('tokens.unnamed')}),
 					onclick: () => revoke(`${path}/${tok.id}`, tok.current)},

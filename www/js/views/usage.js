@@ -106,11 +106,12 @@ function legend(gaps) {
 	]);
 }
 
-function periodBlock(ctx, usage, label, max, width, onPick) {
+function periodBlock(ctx, usage, key, label, max, width, onPick) {
 	const id = uid('period');
 	const marks = usage.gaps.map((gap) => ({at: pointIndex(usage.series, usage.to, gap.at), text: gapText(gap)}))
 		.filter((m) => m.at !== null);
-	return h('div', {class: 'period-usage', 'aria-labelledby': `${id}-h`, role: 'group'}, [
+	return h('div', {class: 'period-usage', 'data-period': key, 'aria-labelledby': `${id}-h`,
+		role: 'group'}, [
 		h('h3', {id: `${id}-h`}, label),
 		totals(usage, label, `${id}-totals`),
 		h('div', {class: 'chart-box'}, barChart({
@@ -189,9 +190,9 @@ export function renderUsage(ctx) {
 		pick(select.value);
 		return [
 			legend(cur.gaps.length + prev.gaps.length > 0),
-			periodBlock(ctx, cur, t('usage.current', {period: period(current.label)}), max, width,
+			periodBlock(ctx, cur, current.label, t('usage.current', {period: period(current.label)}), max, width,
 				pickFrom(cur.series)),
-			periodBlock(ctx, prev, t('usage.previous', {period: period(previous.label)}), max, width,
+			periodBlock(ctx, prev, previous.label, t('usage.previous', {period: period(previous.label)}), max, width,
 				pickFrom(prev.series)),
 			h('div', {class: 'day-pick'}, [h('label', {for: selectId}, t('usage.pick-label')), select]),
 			hoursBox,
