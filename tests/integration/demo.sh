@@ -87,6 +87,13 @@ printed_commands() {
 		grep -q "^    invoice-issued" <<<"$out" ||
 		fail "run $1: coopbill-verify did not check the invoice's entry: $out"
 	ok "run $1: the printed coopbill-verify checks the invoice's entry in the log"
+
+	line=$(sed -n '/sign-in link/{n;s/^  //p}' "$WORK/out.$1")
+	[ "$line" = "$BASE/#token=$(cat "$DEMO_DIR/member.token")" ] ||
+		fail "run $1: the printed sign-in link is \"$line\""
+	out=$(curl -sSf -D - -o /dev/null "$line") || fail "run $1: the sign-in link does not open"
+	grep -qi '^content-type: text/html' <<<"$out" || fail "run $1: the sign-in link opens no page: $out"
+	ok "run $1: the printed sign-in link is the member token's and opens the member page"
 }
 
 # token_line N WHAT: the token printed under the line that names WHAT.
