@@ -16,12 +16,13 @@ export function errorBox(text) {
 	return h('p', {class: 'error', role: 'alert'}, text);
 }
 
-// Shows "loading" in container until work() gives its nodes, or the error.
+// Shows "loading" in container until work() gives its nodes, or the error;
+// the promise it returns settles when either is shown.
 export function fillFrom(ctx, container, work) {
 	clear(container);
 	container.setAttribute('aria-busy', 'true');
 	container.append(h('p', {class: 'loading'}, t('app.loading')));
-	Promise.resolve().then(work).then((nodes) => {
+	return Promise.resolve().then(work).then((nodes) => {
 		clear(container);
 		container.append(...[].concat(nodes).filter(Boolean));
 	}, (error) => {

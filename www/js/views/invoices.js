@@ -197,16 +197,7 @@ export function renderInvoices(ctx) {
 				ctx.load(`/api/v1/households/${hid}/ledger`),
 			]);
 			return invoiceDocument(ctx, inv, ledger, invoices);
-		});
-		// The document's heading takes the focus once it is there.
-		const observer = new MutationObserver(() => {
-			const title = detail.querySelector('#invoice-title');
-			if (title) {
-				observer.disconnect();
-				title.focus();
-			}
-		});
-		observer.observe(detail, {childList: true, subtree: true});
+		}).then(() => detail.querySelector('#invoice-title')?.focus());
 	}
 
 	fillFrom(ctx, list, async () => {

@@ -2,7 +2,7 @@
 // before, per hour on a chosen day, the meter's gaps with their reasons, the
 // totals, and every figure again in tables for screen readers.
 
-import {h, clear, uid} from '../dom.js';
+import {h, uid} from '../dom.js';
 import {t, bytes, dateTime, dayNumber, hour, period, timeZone, date} from '../i18n.js';
 import {localDay, localMidnight, periodOf, rfc3339} from '../zone.js';
 import {barChart, pointIndex} from './chart.js';
