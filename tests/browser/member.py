@@ -347,6 +347,20 @@ with lib.Test("member", timeout_s=280) as t:
     with open(os.path.join(t.logdir, "member-invoice.pdf"), "wb") as f:
         f.write(base64.b64decode(pdf["data"]))
     b.execute_cdp_cmd("Emulation.setEmulatedMedia", {"media": ""})
+    # The log grows; checked again, the new checkpoint must extend the one
+    # the device kept (a consistency proof from the old size to the new).
+    size = b.execute_script("return JSON.parse(localStorage.getItem('coopbill.checkpoint')).size")
+    expect(t, d.api("POST", "/api/v1/payments", admin,
+                    {"household_id": 2, "amount_minor": 1000, "method": "transfer",
+                     "received_on": now.strftime("%Y-%m-%d")}), 201, "the log grows by a payment")
+    b.execute_script("document.querySelector('.verdict').remove()")
+    b.find_element(By.ID, "verify-again").click()
+    t.check(t.wait_for(b, "return document.querySelector('.verdict')?.dataset.verified",
+                       "the second check ends", timeout_s=60) == "true" and
+            checks_of(b).get("consistency") == "pass" and
+            b.execute_script("return JSON.parse(localStorage.getItem('coopbill.checkpoint')).size")
+            == size + 1, "checked again, the grown log is consistent with the kept checkpoint",
+            b.find_element(By.CSS_SELECTOR, ".verify").text)
     t.check_console(b, "no console errors on the desktop page")
 
     # An altered inclusion proof, then another log key, through a proxy (a

@@ -29,7 +29,7 @@ export default {
 	'usage.total': 'Total',
 	'usage.gaps': 'Gaps in the meter’s count',
 	'usage.gap-key': 'Gap in the count',
-	'usage.gap': '{at}: the {counter} counter {reason}. The traffic between {since} and {at} is unknown; the {after} it showed after that are counted.',
+	'usage.gap': '{at}: the {counter} counter {reason}. The traffic between {since} and {at} is unknown; what it showed after that, {after}, is counted.',
 	'usage.gap-detail': '(The server says: {detail}.)',
 	'usage.counter.internet-down': 'download',
 	'usage.counter.internet-up': 'upload',

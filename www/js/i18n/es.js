@@ -29,7 +29,7 @@ export default {
 	'usage.total': 'Total',
 	'usage.gaps': 'Huecos en la cuenta del contador',
 	'usage.gap-key': 'Hueco en la cuenta',
-	'usage.gap': '{at}: el contador de {counter} {reason}. El tráfico entre {since} y {at} se desconoce; se cuentan los {after} que marcaba después.',
+	'usage.gap': '{at}: el contador de {counter} {reason}. El tráfico entre {since} y {at} se desconoce; se cuenta lo que marcaba después, {after}.',
 	'usage.gap-detail': '(El servidor dice: {detail}.)',
 	'usage.counter.internet-down': 'descarga',
 	'usage.counter.internet-up': 'subida',

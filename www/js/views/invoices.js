@@ -175,7 +175,8 @@ function invoiceDocument(ctx, inv, ledger, invoices) {
 		boxes.warning,
 		h('div', {class: 'doc-actions no-print'}, [
 			h('button', {type: 'button', onclick: () => window.print()}, t('invoice.print')),
-			h('button', {type: 'button', class: 'secondary', onclick: () => runVerification(ctx, inv, boxes)},
+			h('button', {type: 'button', class: 'secondary', id: 'verify-again',
+				onclick: () => runVerification(ctx, inv, boxes)},
 				t('invoice.verify-again')),
 		]),
 		article,
