@@ -264,6 +264,8 @@ with lib.Test("member", timeout_s=280) as t:
     member = issued["token"]
     t.check(link == "%s/#token=%s" % (d.lan_base, member), "the sign-in link is the public "
             "address with the token in the fragment", link)
+    laptop = expect(t, d.api("POST", "/api/v1/households/1/tokens", admin, {"name": "laptop"}),
+                    201, "a second member token issued")["token"]
     api_usage = {}
     for label, start in (("current", current), ("previous", previous)):
         end = month_start(start, 1)
@@ -446,6 +448,16 @@ with lib.Test("member", timeout_s=280) as t:
                        "the check ends", timeout_s=60) == "true",
             "the invoice opened with the keyboard is verified")
     t.check_console(k, "keyboard: no console errors")
+
+    # One other sign-in revoked from the list, then all of them.
+    b.set_window_size(1280, 900)
+    b.find_element(By.CSS_SELECTOR, "#tokens button[aria-label='Sign out laptop']").click()
+    t.wait_for(b, "return document.querySelector('#tokens [role=status]') && "
+                  "![...document.querySelectorAll('#tokens tbody th')]"
+                  ".some((th) => th.textContent.startsWith('laptop'))",
+               "the revoked sign-in leaves the list")
+    reply = d.api("GET", "/api/v1/me", laptop)
+    t.check(reply.status == 401, "the API refuses the sign-in revoked from the list", repr(reply))
 
     # Sign out everywhere, then the API refuses the token.
     b.find_element(By.ID, "sign-out-everywhere").click()
