@@ -15,6 +15,8 @@
 
 struct bill_run;
 struct rate_invoice;
+struct rate_slice;
+struct tariff;
 struct store;
 
 /* Prepares a period: its members and their tariffs, its bounds and
@@ -54,6 +56,43 @@ int bill_run_invoice(struct bill_run *run, size_t index, struct bill_invoice *re
  * made. The caller frees *ret_document. */
 int bill_run_estimate(struct bill_run *run, size_t index, char **ret_document);
 void bill_invoice_clear(struct bill_invoice *invoice);
+
+/* Re-pricing: before the scan, asks the run to sum household_id's usage
+ * under tariff_id (any tariff, a draft too) as well. -ENOENT when the
+ * household was not a member in the period or there is no such tariff. */
+int bill_run_reprice_add(struct bill_run *run, int64_t household_id, int64_t tariff_id);
+/* After the scan: that member's invoice under that tariff, whatever its
+ * valid_from, as the document an invoice is (with "repriced": true), and its
+ * total. Under a tariff with cost sharing, the member's share is its own if
+ * it followed that tariff, else the one it would have had if every member of
+ * the period had followed it. */
+int bill_run_reprice(struct bill_run *run, json_t **ret_json, int64_t *ret_total_minor);
+
+/* A membership from the start of joined_at's local day to the end of
+ * left_at's (NULL: a current member, INT64_MAX); -EINVAL when a date is not
+ * one or left_at comes before joined_at. */
+int bill_membership(const struct tz_zone *zone, const char *joined_at, const char *left_at,
+		    int64_t *ret_from_s, int64_t *ret_to_s);
+
+/* A quote: the invoice a tariff would give usage in a period, made as the
+ * close makes an invoice but from usage given, for nobody, with nothing
+ * stored. */
+struct bill_quote_request {
+	const struct tz_zone *zone;
+	const struct period *period;
+	int64_t tariff_id;
+	const struct tariff *tariff;
+	const char *tariff_sha256;
+	int64_t member_from_s, member_to_s; /* see bill_membership() */
+	const struct rate_slice *slices;    /* each starting inside the period */
+	size_t n_slices;
+};
+/* The quote's document: an invoice's without household_id and imported,
+ * with "quote": true and, for a tariff with cost sharing (whose share only
+ * the close can work out, and which the quote leaves out),
+ * "cost_share_excluded": true. Sorted keys. -EINVAL for input the rating
+ * engine refuses. The caller frees *ret_document. */
+int bill_quote(const struct bill_quote_request *in, char **ret_document);
 
 /* For the period's summary: per tariff with cost sharing, the pool, the
  * usage it was split by, the equal part per household and the price per GB

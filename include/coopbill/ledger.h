@@ -374,6 +374,43 @@ int ledger_tariff_publish(struct ledger *ledger, const struct ledger_tariff_publ
 			  struct ledger_tariff_publish_result *out, struct ledger_error *err);
 
 /*
+ * Quotes (src/ledger/quote.c).
+ */
+
+/* A point of usage: an hour's (start, RFC 3339 on the hour) or a period's
+ * totals (start unused), in bytes, as the usage series shows them. */
+struct ledger_quote_point {
+	const char *start;
+	int64_t bytes_up;
+	int64_t bytes_down;
+	int64_t local_up;
+	int64_t local_down;
+};
+struct ledger_quote_request {
+	int64_t tariff_id;
+	bool drafts; /* the treasurer asks, who may quote a draft */
+	const char *period;
+	const char *joined_at; /* YYYY-MM-DD */
+	const char *left_at;   /* NULL: still a member */
+	/* The usage: an hourly series (at most a point per hour of the
+	 * period), or totals. */
+	const struct ledger_quote_point *points;
+	size_t n_points;
+	bool has_totals;
+	struct ledger_quote_point totals;
+};
+/* The invoice tariff_id would give this usage in the period, made as the
+ * close makes a household's (see bill_quote()), nothing stored or logged:
+ * the document (JSON text) for the caller to free. Refuses a tariff that
+ * does not exist, or a draft when drafts is false (not-found), a bad period
+ * (invalid-period), and (invalid-quote) dates that are not dates or a
+ * membership outside the period, points off the hour, outside the period,
+ * twice or with more bytes than a 400 Gbit/s link carries, and totals for a
+ * tariff that prices by the time of the week. */
+int ledger_quote(struct ledger *ledger, const struct ledger_quote_request *in, char **ret_document,
+		 struct ledger_error *err);
+
+/*
  * The period close, the estimate and the period's summary
  * (src/ledger/close.c).
  */
@@ -448,6 +485,26 @@ void ledger_reading_free(struct ledger_reading *reading);
  * caller frees *ret_document. */
 int ledger_estimate(struct ledger_reading *reading, int64_t household_id, char **ret_document,
 		    struct ledger_error *err);
+
+/* Re-pricing: a household's usage of a closed period priced under another
+ * tariff, beside the invoice it was issued. A re-pricing is a reading of the
+ * period (stepped with ledger_reading_step() until done, freed with
+ * ledger_reading_free()). Refuses a bad period (invalid-period), a household
+ * or tariff that does not exist, a draft when drafts is false, no invoice
+ * for the household (not-found), and a period not closed (period-open). */
+struct ledger_reprice_request {
+	int64_t household_id;
+	const char *period; /* YYYY-MM */
+	int64_t tariff_id;
+	bool drafts; /* the treasurer asks, who may re-price under a draft */
+};
+int ledger_reprice_new(struct ledger *ledger, const struct ledger_reprice_request *in,
+		       struct ledger_reading **ret_reading, struct ledger_error *err);
+/* Once read: {"household_id", "period", "invoice": the issued document,
+ * "repriced": the document the tariff makes of the same usage (see
+ * bill_run_reprice()), "difference_minor": repriced total - issued total}
+ * as JSON text, for the caller to free. */
+int ledger_reprice(struct ledger_reading *reading, char **ret_document, struct ledger_error *err);
 
 /* An open period's summary from a reading (which must outlive it): every
  * member rated, a slice at a time, and added up with the period's expenses

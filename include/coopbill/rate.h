@@ -68,6 +68,11 @@ int rate_cost_shares(int64_t pool_minor, int32_t equal_bp,
 		     const struct rate_household_usage *households, size_t n,
 		     struct rate_cost_share *ret_shares);
 
+/* Whether the tariff charges every byte of a direction and scope alike at
+ * any time of the week (no windows that part it): then totals without their
+ * times price as a series would. */
+bool rate_tariff_timeless(const struct tariff *tariff);
+
 /* A household's usage in a period as a tariff charges it: the bytes each
  * usage charge takes (a local charge local bytes, an internet one internet
  * bytes) and the totals, summed slice by slice in any order. Start from all
@@ -109,6 +114,9 @@ struct rate_input {
 	/* The household's cost share, or NULL when nothing is shared this period;
 	 * only for a tariff with cost_sharing. */
 	const struct rate_cost_share *cost_share;
+	/* A quote or a re-pricing: the tariff prices the period as if it were
+	 * in force then, whatever its valid_from. */
+	bool any_valid_from;
 };
 
 enum rate_line_kind {

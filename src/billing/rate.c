@@ -529,6 +529,19 @@ static size_t week_slot(int64_t local_s)
 	return (size_t)(weekday * SLOTS_PER_DAY + second_of_day / TARIFF_SLOT_S);
 }
 
+bool rate_tariff_timeless(const struct tariff *tariff)
+{
+	const uint8_t(*tables[])[TARIFF_WEEK_SLOTS] = { tariff->charge_by_slot,
+							tariff->local_charge_by_slot };
+
+	for (size_t t = 0; t < 2; t++)
+		for (size_t direction = 0; direction < 2; direction++)
+			for (size_t slot = 1; slot < TARIFF_WEEK_SLOTS; slot++)
+				if (tables[t][direction][slot] != tables[t][direction][0])
+					return false;
+	return true;
+}
+
 /* Adds bytes to the charge a slot table gives, if any. */
 static int charge_add(struct rate_usage *usage, uint8_t charge, uint64_t bytes)
 {
@@ -612,7 +625,7 @@ static int check_input(const struct rate_input *input)
 	local_start_s =
 		input->period_start_s + zone_offset(input->zone, input->period_start_s, &span);
 	period_date = date_from_days(floor_div(local_start_s, 86400));
-	if (date_compare(&period_date, &tariff->valid_from) < 0)
+	if (!input->any_valid_from && date_compare(&period_date, &tariff->valid_from) < 0)
 		return -EINVAL;
 	return 0;
 }

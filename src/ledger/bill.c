@@ -58,6 +58,14 @@ struct bill_run {
 	int64_t scanned_to;  /* usage before this is summed */
 	size_t imports_next; /* the next member whose imports to read */
 	bool scanned;
+	/* A re-pricing: one member's usage summed under another tariff too,
+	 * and the share of that tariff's costs it would have had. */
+	bool repricing;
+	size_t reprice_member;
+	size_t reprice_tariff;
+	struct rate_usage reprice_usage;
+	bool reprice_has_share;
+	struct rate_cost_share reprice_share;
 };
 
 static bool zone_whole_hours(const struct rate_zone *zone)
@@ -201,6 +209,45 @@ static int members_load(struct bill_run *run, const struct tz_zone *zone, int64_
 	return 0;
 }
 
+/* The share of the re-pricing tariff's costs the member would have had: its
+ * own when it followed that tariff; otherwise the one it would have had if
+ * every member of the period had followed it, as when the cooperative
+ * changes its tariff. usage and shares hold a member each. */
+static int reprice_share_compute(struct bill_run *run, struct rate_household_usage *usage,
+				 struct rate_cost_share *shares)
+{
+	const struct bill_member *member = &run->members[run->reprice_member];
+	const struct tariff *tariff = run->tariffs[run->reprice_tariff].tariff;
+	int64_t pool_minor = 0, total;
+	int r = 0;
+
+	if (!tariff->has_cost_sharing)
+		return 0;
+	if (member->tariff == run->reprice_tariff) {
+		run->reprice_share = member->share;
+		run->reprice_has_share = member->has_share;
+		return 0;
+	}
+	for (size_t c = 0; r == 0 && c < tariff->n_categories; c++) {
+		r = store_expense_total(run->store, run->period_text, tariff->categories[c],
+					&total);
+		if (r == 0)
+			r = money_add(pool_minor, total, &pool_minor);
+	}
+	for (size_t m = 0; r == 0 && m < run->n_members; m++) {
+		usage[m].id = run->members[m].id;
+		r = rate_usage_bytes(&run->members[m].usage, tariff->cost_sharing_direction,
+				     &usage[m].usage_bytes);
+	}
+	if (r == 0)
+		r = rate_cost_shares(pool_minor, tariff->equal_bp, usage, run->n_members, shares);
+	if (r < 0)
+		return r;
+	run->reprice_share = shares[run->reprice_member];
+	run->reprice_has_share = true;
+	return 0;
+}
+
 /* Each cost-sharing tariff splits the period's expenses in its categories
  * among the households that follow it. */
 static int shares_compute(struct bill_run *run)
@@ -255,6 +302,8 @@ static int shares_compute(struct bill_run *run)
 			run->members[who[i]].has_share = true;
 		}
 	}
+	if (r == 0 && run->repricing)
+		r = reprice_share_compute(run, usage, shares);
 out:
 	free(usage);
 	free(shares);
@@ -309,6 +358,10 @@ static int scan_rows(struct bill_run *run, bool hourly, int64_t from, int64_t to
 		member = &run->members[index];
 		r = rate_usage_add(&member->usage, run->tariffs[member->tariff].tariff, &run->zone,
 				   run->start_s, run->end_s, &slice);
+		if (r == 0 && run->repricing && index == run->reprice_member)
+			r = rate_usage_add(&run->reprice_usage,
+					   run->tariffs[run->reprice_tariff].tariff, &run->zone,
+					   run->start_s, run->end_s, &slice);
 	}
 	free(rows);
 	return r;
@@ -458,23 +511,74 @@ int bill_run_find(const struct bill_run *run, int64_t household_id, size_t *ret_
 	return 0;
 }
 
-int bill_run_rate(struct bill_run *run, size_t index, struct rate_invoice **ret_rated)
+/* Rates a member of the run under a tariff of the run with the usage and
+ * cost share given (NULL: none): its own, or a re-pricing's. */
+static int member_rate(const struct bill_run *run, const struct bill_member *member, size_t tariff,
+		       const struct rate_usage *usage, const struct rate_cost_share *share,
+		       struct rate_invoice **ret_rated)
 {
-	const struct bill_member *member = &run->members[index];
-
-	if (!run->scanned)
-		return -EINVAL;
 	struct rate_input input = {
-		.tariff = run->tariffs[member->tariff].tariff,
+		.tariff = run->tariffs[tariff].tariff,
 		.zone = &run->zone,
 		.period_start_s = run->start_s,
 		.period_end_s = run->end_s,
 		.member_from_s = member->member_from_s,
 		.member_to_s = member->member_to_s,
-		.usage = &member->usage,
-		.cost_share = member->has_share ? &member->share : NULL,
+		.usage = usage,
+		.cost_share = share,
+		/* Only a re-pricing rates under a tariff the member did not
+		 * follow, which may come into force later. */
+		.any_valid_from = tariff != member->tariff,
 	};
+
+	if (!run->scanned)
+		return -EINVAL;
 	return rate_invoice_new(&input, ret_rated);
+}
+
+int bill_run_rate(struct bill_run *run, size_t index, struct rate_invoice **ret_rated)
+{
+	const struct bill_member *member = &run->members[index];
+
+	return member_rate(run, member, member->tariff, &member->usage,
+			   member->has_share ? &member->share : NULL, ret_rated);
+}
+
+/* An invoice document: the rating engine's invoice with the period, the
+ * tariff it was rated with and, for a member's, the household and how much
+ * of its usage was imported. A quote has no member. */
+static int document_json(const struct bill_tariff *bt, const char *period_text,
+			 const struct bill_member *member, const struct rate_invoice *rated,
+			 json_t **ret_json)
+{
+	json_t *json = NULL;
+	int r;
+
+	r = rate_invoice_to_json(rated, &json);
+	if (r < 0)
+		return r;
+	if (json_object_set_new(json, "period", json_string(period_text)) < 0 ||
+	    json_object_set_new(json, "tariff",
+				json_pack("{s:I, s:s, s:s}", "id", (json_int_t)bt->id, "name",
+					  bt->tariff->name, "sha256", bt->sha256)) < 0)
+		goto fail;
+	/* What a member sees of imported usage: how much of the invoice's usage
+	 * came from another meter. */
+	if (member &&
+	    (json_object_set_new(json, "household_id", json_integer(member->id)) < 0 ||
+	     json_object_set_new(json, "imported",
+				 json_pack("{s:I, s:I, s:I, s:I, s:I}", "rows",
+					   (json_int_t)member->imported.rows, "bytes_up",
+					   (json_int_t)member->imported.bytes_up, "bytes_down",
+					   (json_int_t)member->imported.bytes_down, "local_up",
+					   (json_int_t)member->imported.local_up, "local_down",
+					   (json_int_t)member->imported.local_down)) < 0))
+		goto fail;
+	*ret_json = json;
+	return 0;
+fail:
+	json_decref(json);
+	return -ENOMEM;
 }
 
 /* A member's invoice as JSON, and the rating engine's invoice it shows. */
@@ -482,40 +586,132 @@ static int invoice_json(struct bill_run *run, size_t index, json_t **ret_json,
 			struct rate_invoice **ret_rated)
 {
 	const struct bill_member *member = &run->members[index];
-	const struct bill_tariff *bt = &run->tariffs[member->tariff];
 	struct rate_invoice *rated = NULL;
-	json_t *json = NULL;
+	json_t *json;
 	int r;
 
 	r = bill_run_rate(run, index, &rated);
 	if (r == 0)
-		r = rate_invoice_to_json(rated, &json);
-	if (r < 0)
-		goto out;
-	/* What a member sees of imported usage: how much of the invoice's usage
-	 * came from another meter. */
-	if (json_object_set_new(json, "household_id", json_integer(member->id)) < 0 ||
-	    json_object_set_new(json, "period", json_string(run->period_text)) < 0 ||
-	    json_object_set_new(json, "tariff",
-				json_pack("{s:I, s:s, s:s}", "id", (json_int_t)bt->id, "name",
-					  bt->tariff->name, "sha256", bt->sha256)) < 0 ||
-	    json_object_set_new(json, "imported",
-				json_pack("{s:I, s:I, s:I, s:I, s:I}", "rows",
-					  (json_int_t)member->imported.rows, "bytes_up",
-					  (json_int_t)member->imported.bytes_up, "bytes_down",
-					  (json_int_t)member->imported.bytes_down, "local_up",
-					  (json_int_t)member->imported.local_up, "local_down",
-					  (json_int_t)member->imported.local_down)) < 0) {
-		r = -ENOMEM;
-		goto out;
+		r = document_json(&run->tariffs[member->tariff], run->period_text, member, rated,
+				  &json);
+	if (r < 0) {
+		rate_invoice_free(rated);
+		return r;
 	}
 	*ret_json = json;
 	*ret_rated = rated;
 	return 0;
-out:
-	json_decref(json);
+}
+
+int bill_membership(const struct tz_zone *zone, const char *joined_at, const char *left_at,
+		    int64_t *ret_from_s, int64_t *ret_to_s)
+{
+	struct date date;
+	int64_t from_s, to_s = INT64_MAX;
+
+	if (date_parse(joined_at, &date) < 0 || (left_at && date_parse(left_at, &date) < 0))
+		return -EINVAL;
+	from_s = membership_edge(zone, joined_at, false);
+	if (left_at)
+		to_s = membership_edge(zone, left_at, true);
+	if (from_s == 0 || to_s == 0 || to_s <= from_s)
+		return -EINVAL;
+	*ret_from_s = from_s;
+	*ret_to_s = to_s;
+	return 0;
+}
+
+int bill_quote(const struct bill_quote_request *in, char **ret_document)
+{
+	const struct bill_tariff bt = { .id = in->tariff_id,
+					.sha256 = (char *)in->tariff_sha256,
+					.tariff = (struct tariff *)in->tariff };
+	struct rate_invoice *rated = NULL;
+	char period_text[PERIOD_TEXT_MAX], *document = NULL;
+	struct rate_zone zone;
+	int64_t start_s, end_s;
+	json_t *json = NULL;
+	int r;
+
+	period_format(in->period, period_text);
+	r = period_bounds(in->zone, in->period, &start_s, &end_s);
+	if (r == 0)
+		r = period_zone(in->zone, start_s, end_s, &zone);
+	if (r < 0)
+		return r;
+	struct rate_input input = {
+		.tariff = in->tariff,
+		.zone = &zone,
+		.period_start_s = start_s,
+		.period_end_s = end_s,
+		.member_from_s = in->member_from_s,
+		.member_to_s = in->member_to_s,
+		.slices = in->slices,
+		.n_slices = in->n_slices,
+		.any_valid_from = true,
+	};
+	r = rate_invoice_new(&input, &rated);
+	if (r == 0)
+		r = document_json(&bt, period_text, NULL, rated, &json);
 	rate_invoice_free(rated);
-	return r;
+	if (r < 0)
+		return r;
+	/* A quote says that it is one, and that it leaves out a share of costs
+	 * that only the period's close can work out. */
+	if (json_object_set_new(json, "quote", json_true()) == 0 &&
+	    (!in->tariff->has_cost_sharing ||
+	     json_object_set_new(json, "cost_share_excluded", json_true()) == 0))
+		document = json_dumps(json, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(json);
+	if (!document)
+		return -ENOMEM;
+	*ret_document = document;
+	return 0;
+}
+
+int bill_run_reprice_add(struct bill_run *run, int64_t household_id, int64_t tariff_id)
+{
+	size_t member, tariff;
+	int r;
+
+	if (run->scanned_to > run->start_s || run->repricing)
+		return -EINVAL;
+	r = bill_run_find(run, household_id, &member);
+	if (r == 0)
+		r = tariff_index(run, tariff_id, &tariff);
+	if (r < 0)
+		return r;
+	run->repricing = true;
+	run->reprice_member = member;
+	run->reprice_tariff = tariff;
+	return 0;
+}
+
+int bill_run_reprice(struct bill_run *run, json_t **ret_json, int64_t *ret_total_minor)
+{
+	const struct bill_member *member = &run->members[run->reprice_member];
+	struct rate_invoice *rated = NULL;
+	json_t *json;
+	int r;
+
+	if (!run->repricing)
+		return -EINVAL;
+	r = member_rate(run, member, run->reprice_tariff, &run->reprice_usage,
+			run->reprice_has_share ? &run->reprice_share : NULL, &rated);
+	if (r == 0)
+		r = document_json(&run->tariffs[run->reprice_tariff], run->period_text, member,
+				  rated, &json);
+	if (r == 0 && json_object_set_new(json, "repriced", json_true()) < 0) {
+		json_decref(json);
+		r = -ENOMEM;
+	}
+	if (r == 0)
+		*ret_total_minor = rated->total_minor;
+	rate_invoice_free(rated);
+	if (r < 0)
+		return r;
+	*ret_json = json;
+	return 0;
 }
 
 int bill_run_invoice(struct bill_run *run, size_t index, struct bill_invoice *ret_invoice)

@@ -49,6 +49,9 @@ struct ledger_reading {
 	struct ledger *ledger;
 	struct bill_run *run;
 	char period[PERIOD_TEXT_MAX];
+	/* A re-pricing's: the household and the invoice it was issued. */
+	int64_t household_id;
+	json_t *issued;
 };
 
 struct ledger_summary {
@@ -497,6 +500,7 @@ void ledger_reading_free(struct ledger_reading *reading)
 	if (!reading)
 		return;
 	bill_run_free(reading->run);
+	json_decref(reading->issued);
 	free(reading);
 }
 
@@ -513,6 +517,118 @@ int ledger_estimate(struct ledger_reading *reading, int64_t household_id, char *
 	r = bill_run_estimate(reading->run, index, ret_document);
 	if (r < 0)
 		return ledger_storage_error(err, r, "making the estimate");
+	return 0;
+}
+
+/* Checks what a re-pricing names, refusing as ledger_reprice_new() says;
+ * *ret_issued is the household's invoice row. */
+static int reprice_check(struct ledger *ledger, const struct ledger_reprice_request *in,
+			 struct period *ret_period, json_t **ret_issued, struct ledger_error *err)
+{
+	struct ledger_closed_period closed;
+	struct store_tariff tariff = { 0 };
+	int r;
+
+	r = ledger_period_parse(in->period, ret_period, err);
+	if (r == 0)
+		r = ledger_household_require(ledger, in->household_id, err);
+	if (r < 0)
+		return r;
+	r = ledger_period_closed(ledger, in->period, &closed, err);
+	if (r == -ENOENT)
+		return ledger_refuse(err, LEDGER_CONFLICT, "period-open",
+				     "period %s is not closed; re-pricing sets a closed period's "
+				     "invoice beside what another tariff makes of the same usage "
+				     "(the estimate shows the open period)",
+				     in->period);
+	if (r < 0)
+		return r;
+	ledger_closed_period_clear(&closed);
+	r = store_tariff_load(ledger->store, in->tariff_id, &tariff);
+	free(tariff.document);
+	if (r == -ENOENT || (r == 0 && !tariff.published && !in->drafts))
+		return ledger_refuse(err, LEDGER_NOT_FOUND, "not-found",
+				     r == 0 ? "tariff %" PRId64 " is a draft; it is shown once "
+					      "published"
+					    : "there is no tariff %" PRId64,
+				     in->tariff_id);
+	if (r < 0)
+		return ledger_storage_error(err, r, "reading the tariff");
+	r = store_invoice_get(ledger->store, in->household_id, in->period, ret_issued);
+	if (r == -ENOENT)
+		return ledger_refuse(err, LEDGER_NOT_FOUND, "not-found",
+				     "household %" PRId64 " has no invoice for %s (it was not a "
+				     "member then)",
+				     in->household_id, in->period);
+	if (r < 0)
+		return ledger_storage_error(err, r, "reading the invoice");
+	return 0;
+}
+
+int ledger_reprice_new(struct ledger *ledger, const struct ledger_reprice_request *in,
+		       struct ledger_reading **ret_reading, struct ledger_error *err)
+{
+	struct ledger_reading *reading;
+	struct period period;
+	json_t *issued = NULL;
+	int r;
+
+	r = reprice_check(ledger, in, &period, &issued, err);
+	if (r < 0)
+		return r;
+	/* The period's whole usage is read, as its close read it, so that the
+	 * household's share of the costs is worked out as the close did. */
+	r = ledger_reading_new(ledger, &period, INT64_MAX, &reading, err);
+	if (r < 0) {
+		json_decref(issued);
+		return r;
+	}
+	reading->household_id = in->household_id;
+	reading->issued = issued;
+	r = bill_run_reprice_add(reading->run, in->household_id, in->tariff_id);
+	if (r < 0) {
+		ledger_reading_free(reading);
+		return ledger_storage_error(err, r, "reading what the period was billed from");
+	}
+	*ret_reading = reading;
+	return 0;
+}
+
+int ledger_reprice(struct ledger_reading *reading, char **ret_document, struct ledger_error *err)
+{
+	json_t *repriced = NULL, *issued, *reply;
+	int64_t total_minor, issued_minor, difference_minor;
+	char *document = NULL;
+	int r;
+
+	if (!reading->issued)
+		return ledger_storage_error(err, -EINVAL, "re-pricing");
+	issued = json_loads(json_string_value(json_object_get(reading->issued, "document")), 0,
+			    NULL);
+	if (!issued)
+		return ledger_refuse(err, LEDGER_BROKEN, "broken-invoice",
+				     "the stored invoice of household %" PRId64
+				     " for %s does not parse",
+				     reading->household_id, reading->period);
+	issued_minor = json_integer_value(json_object_get(reading->issued, "total_minor"));
+	r = bill_run_reprice(reading->run, &repriced, &total_minor);
+	if (r == 0)
+		r = money_sub(total_minor, issued_minor, &difference_minor);
+	if (r < 0) {
+		json_decref(issued);
+		json_decref(repriced);
+		return ledger_storage_error(err, r, "re-pricing");
+	}
+	reply = json_pack("{s:I, s:s, s:o, s:o, s:I}", "household_id",
+			  (json_int_t)reading->household_id, "period", reading->period, "invoice",
+			  issued, "repriced", repriced, "difference_minor",
+			  (json_int_t)difference_minor);
+	if (reply)
+		document = json_dumps(reply, JSON_COMPACT);
+	json_decref(reply);
+	if (!document)
+		return ledger_storage_error(err, -ENOMEM, "re-pricing");
+	*ret_document = document;
 	return 0;
 }
 

@@ -923,6 +923,12 @@ static void test_rejects_inconsistent_input(void **state)
 	/* A tariff that is not valid yet in June. */
 	input.tariff = later;
 	assert_int_equal(rate_invoice_new(&input, &invoice), -EINVAL);
+	/* Unless a quote or a re-pricing asks what it would have cost. */
+	input.any_valid_from = true;
+	assert_int_equal(rate_invoice_new(&input, &invoice), 0);
+	rate_invoice_free(invoice);
+	invoice = NULL;
+	input.any_valid_from = false;
 	input.tariff = tariff;
 	input.zone = &bad_zone;
 	assert_int_equal(rate_invoice_new(&input, &invoice), -EINVAL);
@@ -940,6 +946,30 @@ static void test_rejects_inconsistent_input(void **state)
 	rate_invoice_free(NULL);
 	tariff_free(tariff);
 	tariff_free(later);
+}
+
+/* Totals price as a series does only where no window parts the week. */
+static void test_tariff_timeless(void **state)
+{
+	struct tariff *peak = tariff_of(peak_tariff);
+	struct tariff *flat = tariff_of(
+		"{\"name\": \"F\", \"currency\": \"EUR\", \"valid_from\": \"2026-01-01\", "
+		"\"usage_charges\": [{\"name\": \"Down\", \"direction\": \"down\", \"tiers\": "
+		"[{\"price_per_gb_minor\": 5}]}, {\"name\": \"Local\", \"direction\": \"both\", "
+		"\"scope\": \"local\", \"tiers\": [{\"price_per_gb_minor\": 1}]}]}");
+	struct tariff *whole_week = tariff_of(
+		"{\"name\": \"W\", \"currency\": \"EUR\", \"valid_from\": \"2026-01-01\", "
+		"\"usage_charges\": [{\"name\": \"Evening\", \"direction\": \"up\", "
+		"\"windows\": [{\"days\": [\"sat\"], \"from\": \"18:00\", \"to\": \"23:00\"}], "
+		"\"tiers\": [{\"price_per_gb_minor\": 5}]}]}");
+
+	(void)state;
+	assert_false(rate_tariff_timeless(peak));
+	assert_true(rate_tariff_timeless(flat));
+	assert_false(rate_tariff_timeless(whole_week));
+	tariff_free(peak);
+	tariff_free(flat);
+	tariff_free(whole_week);
 }
 
 static void test_invoice_json(void **state)
@@ -1131,6 +1161,7 @@ int main(void)
 		cmocka_unit_test(test_notice_start),
 		cmocka_unit_test(test_cost_shares),
 		cmocka_unit_test(test_rejects_inconsistent_input),
+		cmocka_unit_test(test_tariff_timeless),
 		cmocka_unit_test(test_invoice_json),
 		cmocka_unit_test(test_properties),
 	};
