@@ -110,6 +110,8 @@ enum http_json_type {
 	HTTP_JSON_ARRAY,
 	/* ret is a json_t **: an integer, or JSON null. */
 	HTTP_JSON_INTEGER_OR_NULL,
+	/* ret is a json_t **, borrowed from the object. */
+	HTTP_JSON_OBJECT,
 };
 struct http_json_field {
 	const char *key;

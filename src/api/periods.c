@@ -1,8 +1,9 @@
 /* Billing periods over HTTP: closing one, a member's running estimate of the
- * open period, and the cooperative's totals for a period, each the ledger's
- * work (src/ledger/close.c).
+ * open period, the cooperative's totals for a period, and a household's
+ * closed period re-priced under another tariff, each the ledger's work
+ * (src/ledger/close.c).
  *
- * All three read a month of everyone's usage, which takes seconds for
+ * All four read a month of everyone's usage, which takes seconds for
  * thousands of households: they run as jobs in slices of at most
  * JOB_SLICE_NS on an idle handle, so that the loop serves requests and polls
  * the meter in between, and answer when done. A finished reading of the open
@@ -35,6 +36,7 @@ enum job_kind {
 	JOB_CLOSE,
 	JOB_ESTIMATE,
 	JOB_SUMMARY,
+	JOB_REPRICE,
 };
 
 struct job {
@@ -42,7 +44,7 @@ struct job {
 	enum job_kind kind;
 	struct http_request *request; /* NULL once the client is gone */
 	struct ledger_close *close;   /* the close's */
-	struct shared_run *shared;    /* the estimate's and the summary's */
+	struct shared_run *shared;    /* the estimate's, the summary's and the re-pricing's */
 	struct ledger_summary *summary;
 	int64_t household_id; /* the estimate's */
 	uv_idle_t idle;
@@ -209,10 +211,21 @@ static int reading_slice(struct job *job, uint64_t deadline_ns, bool *ret_done,
 		if (r < 0 || !*ret_done)
 			return r;
 		job->shared->done_ns = uv_hrtime();
-		/* Later estimates and summaries of the period use it too. */
-		shared_run_unref(api->open_run);
-		api->open_run = shared_run_ref(job->shared);
+		/* Later estimates and summaries of the period use it too; a
+		 * re-pricing's reading is its own. */
+		if (job->kind != JOB_REPRICE) {
+			shared_run_unref(api->open_run);
+			api->open_run = shared_run_ref(job->shared);
+		}
 		*ret_done = false;
+		return 0;
+	}
+	if (job->kind == JOB_REPRICE) {
+		r = ledger_reprice(job->shared->reading, &document, err);
+		if (r < 0)
+			return r;
+		*ret_done = true;
+		job_reply_text(job, document);
 		return 0;
 	}
 	if (job->kind == JOB_ESTIMATE) {
@@ -403,6 +416,47 @@ void api_household_estimate(struct api *api, struct http_request *request,
 	job = reading_job_start(api, request, JOB_ESTIMATE, &period);
 	if (job)
 		job->household_id = id;
+}
+
+void api_household_reprice(struct api *api, struct http_request *request,
+			   const struct api_call *call)
+{
+	struct ledger_reprice_request in = {
+		.period = http_request_query(request, "period"),
+		.drafts = call->principal.role == AUTH_ROLE_ADMIN,
+	};
+	const char *tariff_text = http_request_query(request, "tariff_id");
+	struct shared_run *shared;
+	struct ledger_error err;
+	struct job *job;
+
+	if (api_parse_id(call->params.values[0], &in.household_id) < 0) {
+		api_reply_load_error(request, -EINVAL, "household", call->params.values[0]);
+		return;
+	}
+	if (!in.period || !tariff_text || api_parse_id(tariff_text, &in.tariff_id) < 0) {
+		http_reply_problem(request, 400, "invalid-reprice",
+				   "name the closed period and the tariff: "
+				   "?period=YYYY-MM&tariff_id=N (a tariff's id)");
+		return;
+	}
+	shared = calloc(1, sizeof(*shared));
+	if (!shared) {
+		http_reply_problem(request, 503, "out-of-memory", "the server is short of memory");
+		return;
+	}
+	if (ledger_reprice_new(&api->ledger, &in, &shared->reading, &err) < 0) {
+		free(shared);
+		api_reply_ledger_error(request, &err);
+		return;
+	}
+	shared->refs = 1;
+	job = job_start(api, request, JOB_REPRICE);
+	if (!job) {
+		shared_run_unref(shared);
+		return;
+	}
+	job->shared = shared;
 }
 
 void api_periods_free(struct api *api)

@@ -199,3 +199,111 @@ void api_tariff_publish(struct api *api, struct http_request *request, const str
 	}
 	reply_tariff(api, request, 200, in.id);
 }
+
+/* A quote's body is a month of hourly points at most: some 750 of about
+ * 150 bytes each fit in this many bytes, with room to spare. */
+#define QUOTE_BODY_MAX (256 * 1024)
+
+static const char quote_shape[] =
+	"{\"period\": \"2026-11\", \"joined_at\": \"2025-03-01\", \"left_at\": \"2026-11-20\" "
+	"(optional), and either \"series\": [{\"start\": \"2026-11-01T00:00:00Z\", \"bytes_up\": "
+	"1000, \"bytes_down\": 5000, \"local_up\": 0, \"local_down\": 0}, ...] (an hourly point "
+	"each, local_up and local_down optional) or \"totals\": {\"bytes_up\": 1000, "
+	"\"bytes_down\": 5000, \"local_up\": 0, \"local_down\": 0}}";
+
+/* Unpacks a point of usage (where names it: "series[3]", "totals"); replies
+ * 400 when it does not fit. */
+static int quote_point_unpack(struct http_request *request, const char *where, json_t *item,
+			      bool has_start, struct ledger_quote_point *ret_point)
+{
+	json_int_t up = 0, down = 0, local_up = 0, local_down = 0;
+	const char *start = NULL;
+	char reason[256];
+	const struct http_json_field fields[] = {
+		{ "bytes_up", HTTP_JSON_INTEGER, false, &up },
+		{ "bytes_down", HTTP_JSON_INTEGER, false, &down },
+		/* As in the usage series, local traffic may be left out. */
+		{ "local_up", HTTP_JSON_INTEGER, true, &local_up },
+		{ "local_down", HTTP_JSON_INTEGER, true, &local_down },
+		{ "start", HTTP_JSON_STRING, false, &start },
+	};
+	size_t n_fields = sizeof(fields) / sizeof(fields[0]) - (has_start ? 0 : 1);
+
+	if (!json_is_object(item) ||
+	    http_json_unpack(item, fields, n_fields, reason, sizeof(reason)) < 0) {
+		http_reply_problem(request, 400, "invalid-quote", "%s: %s; expected %s", where,
+				   json_is_object(item) ? reason : "must be an object",
+				   quote_shape);
+		return -EINVAL;
+	}
+	*ret_point = (struct ledger_quote_point){ start, up, down, local_up, local_down };
+	return 0;
+}
+
+void api_tariff_quote(struct api *api, struct http_request *request, const struct api_call *call)
+{
+	struct ledger_quote_request in = { .drafts = call->principal.role == AUTH_ROLE_ADMIN };
+	struct ledger_quote_point *points = NULL;
+	json_t *body = NULL, *series = NULL, *totals = NULL, *item, *reply;
+	struct ledger_error err;
+	char *document = NULL, where[32];
+	size_t len, i;
+	const struct http_json_field fields[] = {
+		{ "period", HTTP_JSON_STRING, false, &in.period },
+		{ "joined_at", HTTP_JSON_STRING, false, &in.joined_at },
+		{ "left_at", HTTP_JSON_STRING, true, &in.left_at },
+		{ "series", HTTP_JSON_ARRAY, true, &series },
+		{ "totals", HTTP_JSON_OBJECT, true, &totals },
+	};
+
+	if (path_draft(request, call, &in.tariff_id) < 0)
+		return;
+	(void)http_request_body(request, &len);
+	if (len > QUOTE_BODY_MAX) {
+		http_reply_problem(request, 413, "body-too-large",
+				   "a quote's body is at most %d bytes: a month of hourly points "
+				   "fits",
+				   QUOTE_BODY_MAX);
+		return;
+	}
+	if (http_request_json(request, &body) < 0)
+		return;
+	if (!api_body_unpack(request, body, "invalid-quote", quote_shape, fields,
+			     sizeof(fields) / sizeof(fields[0])))
+		goto out;
+	if (series) {
+		points = calloc(json_array_size(series) + 1, sizeof(*points));
+		if (!points) {
+			http_reply_problem(request, 503, "out-of-memory",
+					   "the server is short of memory");
+			goto out;
+		}
+		json_array_foreach(series, i, item)
+		{
+			snprintf(where, sizeof(where), "series[%zu]", i);
+			if (quote_point_unpack(request, where, item, true, &points[i]) < 0)
+				goto out;
+		}
+		in.points = points;
+		in.n_points = json_array_size(series);
+	}
+	if (totals) {
+		if (quote_point_unpack(request, "totals", totals, false, &in.totals) < 0)
+			goto out;
+		in.has_totals = true;
+	}
+	if (ledger_quote(&api->ledger, &in, &document, &err) < 0) {
+		api_reply_ledger_error(request, &err);
+		goto out;
+	}
+	reply = json_loads(document, 0, NULL);
+	if (!reply) {
+		http_reply_problem(request, 503, "out-of-memory", "the server is short of memory");
+		goto out;
+	}
+	http_reply_json(request, 200, reply);
+out:
+	free(document);
+	free(points);
+	json_decref(body);
+}

@@ -38,10 +38,9 @@ int http_request_json(struct http_request *request, json_t **ret_body)
 }
 
 static const char *const json_type_names[] = {
-	[HTTP_JSON_STRING] = "a string",
-	[HTTP_JSON_INTEGER] = "an integer",
-	[HTTP_JSON_ARRAY] = "an array",
-	[HTTP_JSON_INTEGER_OR_NULL] = "an integer or null",
+	[HTTP_JSON_STRING] = "a string",  [HTTP_JSON_INTEGER] = "an integer",
+	[HTTP_JSON_ARRAY] = "an array",	  [HTTP_JSON_INTEGER_OR_NULL] = "an integer or null",
+	[HTTP_JSON_OBJECT] = "an object",
 };
 
 static bool json_type_matches(enum http_json_type type, const json_t *value)
@@ -55,6 +54,8 @@ static bool json_type_matches(enum http_json_type type, const json_t *value)
 		return json_is_array(value);
 	case HTTP_JSON_INTEGER_OR_NULL:
 		return json_is_integer(value) || json_is_null(value);
+	case HTTP_JSON_OBJECT:
+		return json_is_object(value);
 	}
 	return false;
 }
@@ -111,6 +112,7 @@ int http_json_unpack(json_t *object, const struct http_json_field *fields, size_
 			break;
 		case HTTP_JSON_ARRAY:
 		case HTTP_JSON_INTEGER_OR_NULL:
+		case HTTP_JSON_OBJECT:
 			*(json_t **)fields[i].ret = value;
 			break;
 		}

@@ -623,8 +623,10 @@ int ledger_reprice(struct ledger_reading *reading, char **ret_document, struct l
 			  (json_int_t)reading->household_id, "period", reading->period, "invoice",
 			  issued, "repriced", repriced, "difference_minor",
 			  (json_int_t)difference_minor);
+	/* Sorted keys, as the issued invoice is stored: the two documents
+	 * read alike. */
 	if (reply)
-		document = json_dumps(reply, JSON_COMPACT);
+		document = json_dumps(reply, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(reply);
 	if (!document)
 		return ledger_storage_error(err, -ENOMEM, "re-pricing");
