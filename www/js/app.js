@@ -147,4 +147,11 @@ function render() {
 	);
 }
 
+// A sign-in link opened in a tab that already shows the page changes only
+// the fragment: the page does not load again, so it signs in from here.
+window.addEventListener('hashchange', () => {
+	if (takeTokenFromFragment())
+		signIn();
+});
+
 start();

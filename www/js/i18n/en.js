@@ -15,7 +15,7 @@ export default {
 	'signin.label': 'Sign-in link or token',
 	'signin.help': 'You can also paste the link here.',
 	'signin.submit': 'Sign in',
-	'signin.refused': 'This sign-in was refused: {detail}. Ask the treasurer for a new link.',
+	'signin.refused': 'This sign-in was refused: {detail}.',
 	'signin.not-member': 'This is not a member’s sign-in: the member page shows one household’s account.',
 
 	'usage.title': 'Usage',

@@ -15,7 +15,7 @@ export default {
 	'signin.label': 'Enlace o clave de acceso',
 	'signin.help': 'También puede pegar el enlace aquí.',
 	'signin.submit': 'Entrar',
-	'signin.refused': 'Se ha rechazado este acceso: {detail}. Pida un enlace nuevo a la tesorería.',
+	'signin.refused': 'Se ha rechazado este acceso: {detail}.',
 	'signin.not-member': 'Este no es el acceso de un socio: la página de socio muestra la cuenta de un hogar.',
 
 	'usage.title': 'Consumo',
