@@ -58,6 +58,7 @@ try:
     from selenium import webdriver
     from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common import utils as selenium_utils
 except ImportError:
     print("FAIL: selenium is not importable by %s; install python3-selenium "
           "(scripts/deps.sh)" % sys.executable)
@@ -66,6 +67,18 @@ except ImportError:
 # A name that is not loopback, so that a page opened with it is not a
 # secure context (as on a cooperative's LAN); Chromium maps it to 127.0.0.1.
 LAN_HOST = "coop.test"
+
+
+class LoopbackService(Service):
+    """chromedriver reached at 127.0.0.1 rather than by the name localhost,
+    which a bare system without /etc/hosts cannot resolve."""
+
+    @property
+    def service_url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def is_connectable(self):
+        return selenium_utils.is_connectable(self.port, "127.0.0.1")
 
 
 class Failure(Exception):
@@ -324,7 +337,7 @@ class Test:
                       "chromium-driver (scripts/deps.sh)")
         options.binary_location = chromium
         for arg in ("--headless=new", "--no-sandbox", "--disable-gpu",
-                    "--disable-dev-shm-usage", "--no-first-run",
+                    "--disable-dev-shm-usage", "--no-first-run", "--remote-debugging-pipe",
                     "--user-data-dir=" + tempfile.mkdtemp(prefix="profile.", dir=self.tmp),
                     "--window-size=%d,%d" % (width, height),
                     "--host-resolver-rules=MAP %s 127.0.0.1" % LAN_HOST,
@@ -333,7 +346,7 @@ class Test:
         options.add_experimental_option("prefs", {"intl.accept_languages": lang})
         options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         try:
-            browser = webdriver.Chrome(service=Service(driver_path), options=options)
+            browser = webdriver.Chrome(service=LoopbackService(driver_path), options=options)
         except WebDriverException as error:
             self.fail("chromium did not start: %s" % error.msg)
         browser.set_page_load_timeout(30)
