@@ -42,6 +42,26 @@ static inline void assert_ledger_refused(int r, const struct ledger_error *err,
 	assert_non_null(strstr(err->detail, detail));
 }
 
+/* Creates a household of the given ranges that joined on joined_at. */
+static inline int64_t ledger_fixture_household(struct ledger *ledger, const char *joined_at,
+					       const char *name, const struct cidr *addresses,
+					       size_t n_addresses)
+{
+	struct ledger_household_new in = { .name = name,
+					   .joined_at = joined_at,
+					   .addresses = addresses,
+					   .n_addresses = n_addresses,
+					   .actor = "test" };
+	struct household *household = NULL;
+	struct ledger_error err;
+	int64_t id;
+
+	assert_int_equal(ledger_household_create(ledger, &in, &household, &err), 0);
+	id = household->id;
+	store_household_free(household);
+	return id;
+}
+
 static inline void ledger_fixture_config(struct config *config)
 {
 	config->log_origin = (char *)"coop.example/log";

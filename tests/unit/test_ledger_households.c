@@ -73,29 +73,10 @@ static bool last_entry_has(struct fixture *f, const char *text)
 	return found;
 }
 
-/* Creates a household of the given ranges that joined on joined_at. */
-static int64_t create_on(struct fixture *f, const char *joined_at, const char *name,
-			 const struct cidr *addresses, size_t n_addresses)
-{
-	struct ledger_household_new in = { .name = name,
-					   .joined_at = joined_at,
-					   .addresses = addresses,
-					   .n_addresses = n_addresses,
-					   .actor = "test" };
-	struct household *household = NULL;
-	struct ledger_error err;
-	int64_t id;
-
-	assert_int_equal(ledger_household_create(&f->ledger, &in, &household, &err), 0);
-	id = household->id;
-	store_household_free(household);
-	return id;
-}
-
 static int64_t create(struct fixture *f, const char *name, const struct cidr *addresses,
 		      size_t n_addresses)
 {
-	return create_on(f, "2026-11-01", name, addresses, n_addresses);
+	return ledger_fixture_household(&f->ledger, "2026-11-01", name, addresses, n_addresses);
 }
 
 static void test_create(void **state)
@@ -279,7 +260,7 @@ static void test_close(void **state)
 {
 	struct fixture *f = *state;
 	/* It joined long before any day the test may run on. */
-	int64_t id = create_on(f, "2000-01-01", "A", f->ranges, 2);
+	int64_t id = ledger_fixture_household(&f->ledger, "2000-01-01", "A", f->ranges, 2);
 	struct ledger_household_change in = {
 		.id = id, .actor = "test", .has_status = true, .status = HOUSEHOLD_CLOSED
 	};

@@ -36,21 +36,6 @@ struct fixture {
 	char lopez_phone[AUTH_TOKEN_TEXT_MAX], admin[AUTH_TOKEN_TEXT_MAX];
 };
 
-static int64_t household_create(struct fixture *f, const char *name)
-{
-	struct ledger_household_new in = { .name = name,
-					   .joined_at = "2026-11-01",
-					   .actor = "test" };
-	struct household *household = NULL;
-	struct ledger_error err;
-	int64_t id;
-
-	assert_int_equal(ledger_household_create(&f->ledger, &in, &household, &err), 0);
-	id = household->id;
-	store_household_free(household);
-	return id;
-}
-
 static void token_issue(struct fixture *f, enum auth_role role, int64_t household_id,
 			const char *name, char token[AUTH_TOKEN_TEXT_MAX])
 {
@@ -70,8 +55,8 @@ static int setup(void **state)
 	test_dir_make(f->dir, sizeof(f->dir), "tokens");
 	ledger_fixture_config(&f->config);
 	ledger_fixture_open(f->dir, f->db, sizeof(f->db), &f->config, &f->ledger);
-	f->garcia = household_create(f, "Garcia");
-	f->lopez = household_create(f, "Lopez");
+	f->garcia = ledger_fixture_household(&f->ledger, "2026-11-01", "Garcia", NULL, 0);
+	f->lopez = ledger_fixture_household(&f->ledger, "2026-11-01", "Lopez", NULL, 0);
 	token_issue(f, AUTH_ROLE_MEMBER, f->garcia, "phone", f->phone);
 	token_issue(f, AUTH_ROLE_MEMBER, f->garcia, "laptop", f->laptop);
 	token_issue(f, AUTH_ROLE_MEMBER, f->lopez, "phone", f->lopez_phone);
