@@ -67,6 +67,9 @@ bool api_body_unpack(struct http_request *request, json_t *body, const char *typ
 /* Checks that a household exists; replies 404 (or 503) and returns an error
  * when there is none. */
 int api_household_require(struct api *api, struct http_request *request, int64_t id);
+/* The household id the path's {id} names, or a 404 reply. */
+int api_path_household_id(struct http_request *request, const struct api_call *call,
+			  int64_t *ret_id);
 /* The household named by the path's {id}, which must exist; replies
  * otherwise. */
 int api_path_household(struct api *api, struct http_request *request, const struct api_call *call,

@@ -293,12 +293,20 @@ int api_reply_load_error(struct http_request *request, int error, const char *no
 	return error;
 }
 
-int api_path_household(struct api *api, struct http_request *request, const struct api_call *call,
-		       int64_t *ret_id)
+int api_path_household_id(struct http_request *request, const struct api_call *call,
+			  int64_t *ret_id)
 {
 	if (api_parse_id(call->params.values[0], ret_id) < 0)
 		return api_reply_load_error(request, -EINVAL, "household", call->params.values[0]);
-	return api_household_require(api, request, *ret_id);
+	return 0;
+}
+
+int api_path_household(struct api *api, struct http_request *request, const struct api_call *call,
+		       int64_t *ret_id)
+{
+	int r = api_path_household_id(request, call, ret_id);
+
+	return r < 0 ? r : api_household_require(api, request, *ret_id);
 }
 
 void api_reply_store_error(struct http_request *request, int error, const char *what)

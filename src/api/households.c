@@ -155,21 +155,13 @@ out:
 	json_decref(body);
 }
 
-/* The household id the path names, or a 404 reply. */
-static int path_id(struct http_request *request, const struct api_call *call, int64_t *ret_id)
-{
-	if (api_parse_id(call->params.values[0], ret_id) < 0)
-		return api_reply_load_error(request, -EINVAL, "household", call->params.values[0]);
-	return 0;
-}
-
 void api_household_get(struct api *api, struct http_request *request, const struct api_call *call)
 {
 	struct household *household;
 	int64_t id;
 	int r;
 
-	if (path_id(request, call, &id) < 0)
+	if (api_path_household_id(request, call, &id) < 0)
 		return;
 	r = store_household_get(api->ledger.store, id, &household);
 	if (r < 0) {
@@ -215,7 +207,7 @@ void api_household_patch(struct api *api, struct http_request *request, const st
 		{ "tariff_id", HTTP_JSON_INTEGER_OR_NULL, true, &tariff },
 	};
 
-	if (path_id(request, call, &change.id) < 0)
+	if (api_path_household_id(request, call, &change.id) < 0)
 		return;
 	if (http_request_json(request, &body) < 0)
 		return;
@@ -264,7 +256,7 @@ void api_household_token_create(struct api *api, struct http_request *request,
 		{ "name", HTTP_JSON_STRING, true, &token_request.name },
 	};
 
-	if (path_id(request, call, &token_request.household_id) < 0)
+	if (api_path_household_id(request, call, &token_request.household_id) < 0)
 		return;
 	http_request_body(request, &len);
 	if (len > 0) {
@@ -301,7 +293,7 @@ void api_household_tlog_salt(struct api *api, struct http_request *request,
 	struct ledger_error err;
 	int64_t id;
 
-	if (path_id(request, call, &id) < 0)
+	if (api_path_household_id(request, call, &id) < 0)
 		return;
 	if (ledger_household_commitment(&api->ledger, id, commitment, salt, &err) < 0) {
 		api_reply_ledger_error(request, &err);

@@ -46,15 +46,6 @@ static void reply_tokens(struct api *api, struct http_request *request, const st
 	http_reply_json(request, 200, json_pack("{s:o}", "tokens", list));
 }
 
-/* The household id the path names, or a 404 reply. */
-static int path_household(struct http_request *request, const struct api_call *call,
-			  int64_t *ret_id)
-{
-	if (api_parse_id(call->params.values[0], ret_id) < 0)
-		return api_reply_load_error(request, -EINVAL, "household", call->params.values[0]);
-	return 0;
-}
-
 /* The token id in the path's segment `index`, or a 400 reply. */
 static int path_token(struct http_request *request, const struct api_call *call, size_t index,
 		      int64_t *ret_id)
@@ -85,7 +76,7 @@ void api_household_tokens_list(struct api *api, struct http_request *request,
 {
 	int64_t household_id;
 
-	if (path_household(request, call, &household_id) < 0)
+	if (api_path_household_id(request, call, &household_id) < 0)
 		return;
 	reply_tokens(api, request, call, household_id);
 }
@@ -96,7 +87,7 @@ void api_household_token_revoke(struct api *api, struct http_request *request,
 	int64_t household_id, token_id;
 	struct ledger_error err;
 
-	if (path_household(request, call, &household_id) < 0 ||
+	if (api_path_household_id(request, call, &household_id) < 0 ||
 	    path_token(request, call, 1, &token_id) < 0)
 		return;
 	if (ledger_token_revoke(&api->ledger, household_id, token_id, call->actor, &err) < 0) {
@@ -113,7 +104,7 @@ void api_household_tokens_revoke(struct api *api, struct http_request *request,
 	struct ledger_error err;
 	size_t n_ids;
 
-	if (path_household(request, call, &household_id) < 0)
+	if (api_path_household_id(request, call, &household_id) < 0)
 		return;
 	if (ledger_tokens_revoke_household(&api->ledger, household_id, call->actor, &ids, &n_ids,
 					   &err) < 0) {
