@@ -86,12 +86,15 @@ struct bill_quote_request {
 	int64_t member_from_s, member_to_s; /* see bill_membership() */
 	const struct rate_slice *slices;    /* each starting inside the period */
 	size_t n_slices;
+	/* For a tariff with cost sharing, an estimated share to price (a
+	 * label's, see rate_cost_share_estimate()); NULL: none. */
+	const struct rate_cost_share *cost_share;
 };
 /* The quote's document: an invoice's without household_id and imported,
  * with "quote": true and, for a tariff with cost sharing (whose share only
- * the close can work out, and which the quote leaves out),
- * "cost_share_excluded": true. Sorted keys. -EINVAL for input the rating
- * engine refuses. The caller frees *ret_document. */
+ * the close can work out, and which the quote leaves out unless it is given
+ * an estimate), "cost_share_excluded": true. Sorted keys. -EINVAL for input
+ * the rating engine refuses. The caller frees *ret_document. */
 int bill_quote(const struct bill_quote_request *in, char **ret_document);
 
 /* For the period's summary: per tariff with cost sharing, the pool, the

@@ -65,6 +65,15 @@ struct config {
 	struct tz_zone *zone;
 	/* Days between a tariff's publication and the start of its first period. */
 	unsigned notice_days;
+
+	/* [label]: the profiles a tariff's label prices when too few
+	 * households were billed to take them from a period, in GB a month. */
+	unsigned label_light_down_gb;
+	unsigned label_light_up_gb;
+	unsigned label_typical_down_gb;
+	unsigned label_typical_up_gb;
+	unsigned label_heavy_down_gb;
+	unsigned label_heavy_up_gb;
 };
 
 /* Reads and validates the whole file. On failure returns a negative errno and,

@@ -374,6 +374,25 @@ int ledger_tariff_publish(struct ledger *ledger, const struct ledger_tariff_publ
 			  struct ledger_tariff_publish_result *out, struct ledger_error *err);
 
 /*
+ * Labels of published tariffs (src/ledger/label.c).
+ */
+
+struct tariff;
+/* Makes the label of the tariff being published (stored is its row,
+ * tariff its parsed document), signs it with the log key, logs it
+ * (label-published) and stores it, in the caller's transaction; see
+ * docs/tariffs.md, "Label". Refuses (invalid-tariff) a tariff whose charges
+ * for a profile do not fit in 64 bits. */
+int ledger_label_publish(struct ledger *ledger, const struct store_tariff *stored,
+			 const struct tariff *tariff, struct ledger_error *err);
+/* A published tariff's label as the API shows it: {"tariff_id", "sha256",
+ * "signature", "log_index", "published_at", "document"} as JSON text, for
+ * the caller to free. not-found for no such tariff, a draft, or a tariff
+ * published before labels existed. */
+int ledger_label_get(struct ledger *ledger, int64_t tariff_id, char **ret_reply,
+		     struct ledger_error *err);
+
+/*
  * Quotes (src/ledger/quote.c).
  */
 

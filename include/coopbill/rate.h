@@ -68,6 +68,18 @@ int rate_cost_shares(int64_t pool_minor, int32_t equal_bp,
 		     const struct rate_household_usage *households, size_t n,
 		     struct rate_cost_share *ret_shares);
 
+/* An estimate, not a split: the share a household that used usage_bytes
+ * would have had of pool_minor had it been one of n_households that used
+ * total_usage_bytes together (as a tariff's label prices a profile against
+ * a period): pool × equal_bp / 10000 (rounded once, as rate_cost_shares()
+ * does) divided by n_households, plus the rest of the pool × usage_bytes /
+ * total_usage_bytes (divided by n_households when nobody used any), each
+ * rounded by the one rule. -EINVAL for no households or a bad equal_bp,
+ * -ERANGE when an amount does not fit. */
+int rate_cost_share_estimate(int64_t pool_minor, int32_t equal_bp, size_t n_households,
+			     uint64_t total_usage_bytes, uint64_t usage_bytes,
+			     struct rate_cost_share *ret_share);
+
 /* Whether the tariff charges every byte of a direction and scope alike at
  * any time of the week (no windows that part it): then totals without their
  * times price as a series would. */

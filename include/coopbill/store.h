@@ -21,8 +21,9 @@
  *   - billing: tariffs (store_tariff_*, store_tariffs_list), expenses
  *     (store_expense_*, store_expenses_list), invoices (store_invoice_*,
  *     store_invoices_list), ledger entries (store_ledger_*,
- *     store_payments_list), periods and their close (store_period_*), and
- *     imported usage (store_usage_import, _imports_list, _imported).
+ *     store_payments_list), periods and their close (store_period_*),
+ *     imported usage (store_usage_import, _imports_list, _imported) and the
+ *     labels of published tariffs (store_label_*).
  *
  * Most reads return typed structs. The billing reads that return a JSON row
  * (struct json_t, keyed by column name) are those whose row the API hands on
@@ -232,6 +233,16 @@ int store_usage_slices(struct store *store, bool hourly, int64_t from, int64_t t
 int store_usage_totals(struct store *store, int64_t from, int64_t to,
 		       struct store_usage_row **ret_rows, size_t *ret_n_rows);
 
+/* The hourly usage of a group of households (household_ids: a JSON array
+ * of ids, "[3,7,12]") added up hour by hour, in [from, to), ordered by
+ * hour; household_id is 0. */
+int store_usage_group_hours(struct store *store, const char *household_ids, int64_t from,
+			    int64_t to, struct store_usage_row **ret_rows, size_t *ret_n_rows);
+/* The usage each invoice of a period ("YYYY-MM") was made from, by
+ * household (start is 0). */
+int store_usage_invoiced(struct store *store, const char *period, struct store_usage_row **ret_rows,
+			 size_t *ret_n_rows);
+
 /* Every household's usage in one hour (a whole hour) added up, in
  * ret_total's bytes; its household_id is 0. */
 int store_usage_hour_total(struct store *store, int64_t hour, struct store_usage_row *ret_total);
@@ -369,6 +380,8 @@ int store_period_closing(struct store *store, const char *from, char ret_period[
 int store_period_close_begin(struct store *store, const char *period);
 int store_period_close_insert(struct store *store, const char *period, int64_t households,
 			      int64_t total_minor, const char *summary, int64_t log_index);
+/* The latest closed period ("YYYY-MM"); -ENOENT when none is closed. */
+int store_period_last_closed(struct store *store, char ret_period[8]);
 
 /* Records one row of imported usage, inside the caller's transaction; the
  * usage itself goes in with store_usage_add_rows(). */
@@ -395,3 +408,19 @@ struct store_imported {
 int store_usage_imported(struct store *store, int64_t first_household_id, int64_t end_household_id,
 			 int64_t from, int64_t to, struct store_imported **ret_imported,
 			 size_t *ret_n_imported);
+
+/* A published tariff's label: its canonical JSON document, that text's
+ * SHA-256, the log key's signature over it and its label-published entry. */
+struct store_label {
+	int64_t tariff_id;
+	char *document;
+	char sha256[65];
+	char *signature;
+	int64_t log_index;
+	char published_at[21]; /* YYYY-MM-DDTHH:MM:SSZ; set by the store */
+};
+/* -EEXIST when the tariff has a label already (a label never changes). */
+int store_label_insert(struct store *store, const struct store_label *label);
+/* -ENOENT when the tariff has no label. Free with store_label_clear(). */
+int store_label_get(struct store *store, int64_t tariff_id, struct store_label *ret_label);
+void store_label_clear(struct store_label *label);

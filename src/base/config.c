@@ -70,6 +70,12 @@ enum config_key_id {
 	CONFIG_KEY_CURRENCY,
 	CONFIG_KEY_TIMEZONE,
 	CONFIG_KEY_NOTICE_DAYS,
+	CONFIG_KEY_LABEL_LIGHT_DOWN_GB,
+	CONFIG_KEY_LABEL_LIGHT_UP_GB,
+	CONFIG_KEY_LABEL_TYPICAL_DOWN_GB,
+	CONFIG_KEY_LABEL_TYPICAL_UP_GB,
+	CONFIG_KEY_LABEL_HEAVY_DOWN_GB,
+	CONFIG_KEY_LABEL_HEAVY_UP_GB,
 	CONFIG_KEY_COUNT,
 };
 
@@ -147,6 +153,27 @@ static const struct config_key config_keys[CONFIG_KEY_COUNT] = {
 	[CONFIG_KEY_TIMEZONE] = { "billing", "timezone", CONFIG_KIND_TEXT },
 	[CONFIG_KEY_NOTICE_DAYS] = { "billing", "notice_days", CONFIG_KIND_UNSIGNED,
 				     offsetof(struct config, notice_days), 0, 366, 30 },
+	/* A label's profiles when too few households were billed to take them
+	 * from a period: GB a month, up to 100 TB (what a 300 Mbit/s line
+	 * carries flat out). */
+	[CONFIG_KEY_LABEL_LIGHT_DOWN_GB] = { "label", "light_down_gb", CONFIG_KIND_UNSIGNED,
+					     offsetof(struct config, label_light_down_gb), 0,
+					     100000, 15 },
+	[CONFIG_KEY_LABEL_LIGHT_UP_GB] = { "label", "light_up_gb", CONFIG_KIND_UNSIGNED,
+					   offsetof(struct config, label_light_up_gb), 0, 100000,
+					   2 },
+	[CONFIG_KEY_LABEL_TYPICAL_DOWN_GB] = { "label", "typical_down_gb", CONFIG_KIND_UNSIGNED,
+					       offsetof(struct config, label_typical_down_gb), 0,
+					       100000, 80 },
+	[CONFIG_KEY_LABEL_TYPICAL_UP_GB] = { "label", "typical_up_gb", CONFIG_KIND_UNSIGNED,
+					     offsetof(struct config, label_typical_up_gb), 0,
+					     100000, 10 },
+	[CONFIG_KEY_LABEL_HEAVY_DOWN_GB] = { "label", "heavy_down_gb", CONFIG_KIND_UNSIGNED,
+					     offsetof(struct config, label_heavy_down_gb), 0,
+					     100000, 300 },
+	[CONFIG_KEY_LABEL_HEAVY_UP_GB] = { "label", "heavy_up_gb", CONFIG_KIND_UNSIGNED,
+					   offsetof(struct config, label_heavy_up_gb), 0, 100000,
+					   40 },
 };
 
 /* State of one config_load() call, shared by the line reader and the handler. */

@@ -126,6 +126,43 @@ out:
 	return r;
 }
 
+int rate_cost_share_estimate(int64_t pool_minor, int32_t equal_bp, size_t n_households,
+			     uint64_t total_usage_bytes, uint64_t usage_bytes,
+			     struct rate_cost_share *ret_share)
+{
+	struct rate_cost_share share = { .pool_minor = pool_minor,
+					 .equal_bp = equal_bp,
+					 .n_households = n_households,
+					 .usage_bytes = usage_bytes,
+					 .total_usage_bytes = total_usage_bytes };
+	int r;
+
+	if (equal_bp < 0 || equal_bp > TARIFF_BP_MAX || n_households == 0 ||
+	    n_households > INT64_MAX)
+		return -EINVAL;
+	if (total_usage_bytes > INT64_MAX || usage_bytes > INT64_MAX)
+		return -ERANGE;
+	r = money_mul_div(pool_minor, equal_bp, TARIFF_BP_MAX, &share.equal_pool_minor);
+	if (r == 0)
+		r = money_sub(pool_minor, share.equal_pool_minor, &share.usage_pool_minor);
+	if (r == 0)
+		r = money_mul_div(share.equal_pool_minor, 1, (int64_t)n_households,
+				  &share.equal_minor);
+	/* Nobody used any: the usage part is split equally too. */
+	if (r == 0 && total_usage_bytes == 0)
+		r = money_mul_div(share.usage_pool_minor, 1, (int64_t)n_households,
+				  &share.usage_minor);
+	else if (r == 0)
+		r = money_mul_div(share.usage_pool_minor, (int64_t)usage_bytes,
+				  (int64_t)total_usage_bytes, &share.usage_minor);
+	if (r == 0)
+		r = money_add(share.equal_minor, share.usage_minor, &share.amount_minor);
+	if (r < 0)
+		return r;
+	*ret_share = share;
+	return 0;
+}
+
 /* Bytes as GB of 10^9 bytes, exactly: 12403000000 → "12.403". */
 static void format_gb(uint64_t bytes, char ret_text[GB_TEXT_MAX])
 {

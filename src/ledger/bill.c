@@ -648,6 +648,7 @@ int bill_quote(const struct bill_quote_request *in, char **ret_document)
 		.member_to_s = in->member_to_s,
 		.slices = in->slices,
 		.n_slices = in->n_slices,
+		.cost_share = in->cost_share,
 		.any_valid_from = true,
 	};
 	r = rate_invoice_new(&input, &rated);
@@ -656,10 +657,10 @@ int bill_quote(const struct bill_quote_request *in, char **ret_document)
 	rate_invoice_free(rated);
 	if (r < 0)
 		return r;
-	/* A quote says that it is one, and that it leaves out a share of costs
+	/* A quote says that it is one, and when it leaves out a share of costs
 	 * that only the period's close can work out. */
 	if (json_object_set_new(json, "quote", json_true()) == 0 &&
-	    (!in->tariff->has_cost_sharing ||
+	    (!in->tariff->has_cost_sharing || in->cost_share ||
 	     json_object_set_new(json, "cost_share_excluded", json_true()) == 0))
 		document = json_dumps(json, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(json);

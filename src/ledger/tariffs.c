@@ -1,7 +1,7 @@
 /* Tariffs: a draft is a tariff document validated strictly and in the
  * cooperative's currency, which the treasurer may replace or delete; once
  * published, with the notice members are owed, it is signed with the log key,
- * logged, and immutable. */
+ * logged, and immutable, and so is its label. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,7 +247,10 @@ static int publish(struct ledger *ledger, const struct ledger_tariff_publish_req
 				  "tariff %lld is published already", (long long)in->id);
 	else if (r < 0)
 		r = ledger_storage_error(err, r, "publishing the tariff");
-	else
+	/* The label comes with the tariff: without one, nothing is published. */
+	if (r == 0)
+		r = ledger_label_publish(ledger, &stored, tariff, err);
+	if (r == 0)
 		out->log_index = log_index;
 out:
 	tariff_free(tariff);

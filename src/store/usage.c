@@ -538,3 +538,40 @@ int store_usage_prune(struct store *store, int64_t before)
 		r = store_exec(store, mark_sql, values, 1, NULL);
 	return store_atomic_leave(store, own_transaction, r);
 }
+
+int store_usage_group_hours(struct store *store, const char *household_ids, int64_t from,
+			    int64_t to, struct store_usage_row **ret_rows, size_t *ret_n_rows)
+{
+	/* As store_usage_rows() reads one household's hours: the roll-up
+	 * before the watermark, the buckets after it. */
+	static const char sql[] =
+		"SELECT hour, 0, " USAGE_SUMS " FROM ("
+		"SELECT hour_start AS hour, " USAGE_COLUMNS " FROM usage_hourly "
+		"WHERE household_id IN (SELECT value FROM json_each(?1)) "
+		"AND hour_start >= ?2 AND hour_start < ?3 "
+		"AND hour_start < (SELECT rolled_up_to FROM meter_state) "
+		"UNION ALL "
+		"SELECT bucket_start - bucket_start % 3600, " USAGE_COLUMNS " FROM usage_buckets "
+		"WHERE household_id IN (SELECT value FROM json_each(?1)) "
+		"AND bucket_start >= ?2 AND bucket_start < ?3 "
+		"AND bucket_start >= (SELECT rolled_up_to FROM meter_state)) "
+		"GROUP BY hour ORDER BY hour";
+	const struct store_value params[] = { STORE_TEXT(household_ids), STORE_INT(from),
+					      STORE_INT(to) };
+
+	return usage_query(store, sql, params, 3, ret_rows, ret_n_rows);
+}
+
+int store_usage_invoiced(struct store *store, const char *period, struct store_usage_row **ret_rows,
+			 size_t *ret_n_rows)
+{
+	static const char sql[] =
+		"SELECT 0, household_id, json_extract(document, '$.usage.bytes_up'), "
+		"json_extract(document, '$.usage.bytes_down'), "
+		"json_extract(document, '$.usage.local_up'), "
+		"json_extract(document, '$.usage.local_down') "
+		"FROM invoices WHERE period = ?1 ORDER BY household_id";
+	const struct store_value params[] = { STORE_TEXT(period) };
+
+	return usage_query(store, sql, params, 1, ret_rows, ret_n_rows);
+}

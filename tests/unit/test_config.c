@@ -134,6 +134,12 @@ static void assert_defaults(const struct config *config)
 	assert_string_equal(config->coop_name, "");
 	assert_string_equal(config->coop_address, "");
 	assert_string_equal(config->coop_tax_id, "");
+	assert_int_equal(config->label_light_down_gb, 15);
+	assert_int_equal(config->label_light_up_gb, 2);
+	assert_int_equal(config->label_typical_down_gb, 80);
+	assert_int_equal(config->label_typical_up_gb, 10);
+	assert_int_equal(config->label_heavy_down_gb, 300);
+	assert_int_equal(config->label_heavy_up_gb, 40);
 }
 
 static void test_defaults_when_file_is_empty(void **state)
@@ -205,7 +211,14 @@ static void test_every_key_is_read(void **state)
 				   "uplinks = ppp0\twg-coop  eth0.100\n"
 				   "[billing]\n"
 				   "currency = KES\n"
-				   "timezone = Etc/GMT+3\n",
+				   "timezone = Etc/GMT+3\n"
+				   "[label]\n"
+				   "light_down_gb = 0\n"
+				   "light_up_gb = 1\n"
+				   "typical_down_gb = 50\n"
+				   "typical_up_gb = 5\n"
+				   "heavy_down_gb = 100000\n"
+				   "heavy_up_gb = 900\n",
 				   path, &config, &errors),
 			 0);
 	assert_string_equal(config->listen, "10.0.0.1:9090");
@@ -237,6 +250,12 @@ static void test_every_key_is_read(void **state)
 	assert_string_equal(config->meter_uplinks[2], "eth0.100");
 	assert_string_equal(config->currency, "KES");
 	assert_string_equal(config->timezone, "Etc/GMT+3");
+	assert_int_equal(config->label_light_down_gb, 0);
+	assert_int_equal(config->label_light_up_gb, 1);
+	assert_int_equal(config->label_typical_down_gb, 50);
+	assert_int_equal(config->label_typical_up_gb, 5);
+	assert_int_equal(config->label_heavy_down_gb, 100000);
+	assert_int_equal(config->label_heavy_up_gb, 900);
 	config_free(config);
 }
 
@@ -356,6 +375,12 @@ static const struct bad_value bad_values[] = {
 	{ "billing", "timezone", "Mars/Olympus" },
 	{ "billing", "timezone", "Europe" },
 	{ "billing", "timezone", "Europe/Madrid;rm" },
+	{ "label", "light_down_gb", "-1" },
+	{ "label", "light_up_gb", "1.5" },
+	{ "label", "typical_down_gb", "80GB" },
+	{ "label", "typical_up_gb", "" },
+	{ "label", "heavy_down_gb", "100001" },
+	{ "label", "heavy_up_gb", "99999999999999999999999" },
 };
 
 static void test_each_bad_value_is_reported(void **state)
@@ -377,6 +402,12 @@ static void test_bad_number_says_range(void **state)
 {
 	assert_single_error("[meter]\ninterval_s = 0\n", 2,
 			    "[meter] interval_s: ", "from 1 to 3600 (default 60)");
+}
+
+static void test_label_gb_says_range(void **state)
+{
+	assert_single_error("[label]\nlight_down_gb = 15\nheavy_down_gb = 200000\n", 3,
+			    "[label] heavy_down_gb: ", "from 0 to 100000 (default 300)");
 }
 
 static void test_unknown_key(void **state)
@@ -625,6 +656,7 @@ int main(void)
 		cmocka_unit_test(test_listen_error_line_is_exact),
 		cmocka_unit_test(test_each_bad_value_is_reported),
 		cmocka_unit_test(test_bad_number_says_range),
+		cmocka_unit_test(test_label_gb_says_range),
 		cmocka_unit_test(test_unknown_key),
 		cmocka_unit_test(test_unknown_section),
 		cmocka_unit_test(test_key_outside_section),
