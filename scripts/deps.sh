@@ -8,6 +8,7 @@ COOPBILL_PACKAGES=(
 	libmnl-dev libnftnl-dev libsystemd-dev libinih-dev libcurl4-openssl-dev
 	# tests
 	libcmocka-dev curl jq sqlite3 valgrind systemd clang-format tzdata openssl faketime
+	man-db groff-base # man --warnings checks the manual pages
 	prometheus # for promtool, which checks the /metrics text
 	chromium chromium-driver python3-selenium # the browser suite
 	# network namespaces and traffic for the metering tests and the demo

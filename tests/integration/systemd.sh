@@ -113,6 +113,13 @@ fi
 # host's units; the plain run also loads the dependencies and creates the start
 # job, so a missing required unit fails it. Both exit codes concern only the
 # unit given, so both must be 0.
+# verify also looks up the Documentation= pages with man: the built ones
+# (man/), laid out as installed.
+for page in "$COOPBILL_BUILDDIR"/man/*.[0-9]; do
+	mkdir -p "$tmp/man/man${page##*.}"
+	ln -s "$page" "$tmp/man/man${page##*.}/"
+done
+export MANPATH=$tmp/man
 verify_out=$tmp/verify.out
 verify_rc=0
 {
