@@ -158,6 +158,7 @@ void api_household_estimate(struct api *api, struct http_request *request,
 void api_household_reprice(struct api *api, struct http_request *request,
 			   const struct api_call *call);
 void api_tariff_quote(struct api *api, struct http_request *request, const struct api_call *call);
+void api_tariff_label(struct api *api, struct http_request *request, const struct api_call *call);
 void api_household_invoices(struct api *api, struct http_request *request,
 			    const struct api_call *call);
 void api_household_invoice(struct api *api, struct http_request *request,

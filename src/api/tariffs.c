@@ -1,8 +1,8 @@
 /* Tariffs: the treasurer drafts one (a JSON document, validated strictly),
  * may read, replace or delete it while it is a draft, and publishes it, which
  * makes it immutable, signs it with the log key and logs it. Anyone may read
- * published tariffs, their hash, signature and log index, and the JSON Schema
- * of the document. */
+ * published tariffs, their hash, signature and log index, their labels, and
+ * the JSON Schema of the document. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -198,6 +198,32 @@ void api_tariff_publish(struct api *api, struct http_request *request, const str
 		return;
 	}
 	reply_tariff(api, request, 200, in.id);
+}
+
+/* A published tariff's label: public, as the tariff is; a draft has none
+ * yet. */
+void api_tariff_label(struct api *api, struct http_request *request, const struct api_call *call)
+{
+	struct ledger_error err;
+	char *document = NULL;
+	json_t *reply;
+	int64_t id;
+
+	if (api_parse_id(call->params.values[0], &id) < 0) {
+		api_reply_load_error(request, -EINVAL, "tariff", call->params.values[0]);
+		return;
+	}
+	if (ledger_label_get(&api->ledger, id, &document, &err) < 0) {
+		api_reply_ledger_error(request, &err);
+		return;
+	}
+	reply = json_loads(document, 0, NULL);
+	free(document);
+	if (!reply) {
+		http_reply_problem(request, 503, "out-of-memory", "the server is short of memory");
+		return;
+	}
+	http_reply_json(request, 200, reply);
 }
 
 /* A quote's body is a month of hourly points at most: some 750 of about

@@ -125,6 +125,30 @@ expect_problem() {
 	body .detail | grep -Eq -- "$4" || fail "$3: detail \"$(body .detail)\" does not match /$4/"
 }
 
+# signature_verifies TEXT SIGNATURE_LINE KEY: whether the signature line (as
+# a published tariff or label carries it) is the log key's (a verifier key
+# line, GET /api/v1/log/key) over TEXT and a newline, checked with openssl
+# alone, as a member would without coopbill.
+signature_verifies() {
+	python3 - "$1" "$2" "$3" <<'PY'
+import base64, subprocess, sys, tempfile, os
+text, sig_line, key = sys.argv[1] + "\n", sys.argv[2], sys.argv[3].strip()
+name, key_hash, key_b64 = key.split("+", 2)
+raw = base64.b64decode(key_b64)[1:]
+sig = base64.b64decode(sig_line.split(" ")[2])[4:]
+der = bytes.fromhex("302a300506032b6570032100") + raw
+d = tempfile.mkdtemp()
+open(os.path.join(d, "k.der"), "wb").write(der)
+open(os.path.join(d, "m"), "wb").write(text.encode())
+open(os.path.join(d, "s"), "wb").write(sig)
+subprocess.run(["openssl", "pkey", "-pubin", "-inform", "DER", "-in", os.path.join(d, "k.der"),
+                "-out", os.path.join(d, "k.pem")], check=True)
+subprocess.run(["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", os.path.join(d, "k.pem"),
+                "-rawin", "-in", os.path.join(d, "m"), "-sigfile", os.path.join(d, "s")],
+               check=True, stdout=subprocess.DEVNULL)
+PY
+}
+
 finish() {
 	echo "$PASSED passed, 0 failed"
 }
