@@ -339,6 +339,11 @@ int ledger_usage_import(struct ledger *ledger, const struct ledger_usage_import_
 /* The SHA-256 of text in lowercase hex. */
 void ledger_sha256_hex(const char *text, char ret_hex[65]);
 
+/* Whether everyone may see a tariff, quote and re-price under it: once it
+ * is published or proposed to the members. A draft otherwise is the
+ * treasurer's alone. */
+bool ledger_tariff_shown(const struct store_tariff *tariff);
+
 /* A tariff document as the treasurer sent it (len bytes, not necessarily
  * NUL-terminated), for a new draft or to replace draft id. */
 struct ledger_tariff_draft_request {
@@ -356,8 +361,18 @@ int ledger_tariff_create(struct ledger *ledger, const struct ledger_tariff_draft
 			 struct ledger_tariff_draft_result *out, struct ledger_error *err);
 int ledger_tariff_replace(struct ledger *ledger, const struct ledger_tariff_draft_request *in,
 			  struct ledger_tariff_draft_result *out, struct ledger_error *err);
-/* Deletes a draft; a published tariff is refused as tariff-immutable. */
+/* Deletes a draft; a published tariff is refused as tariff-immutable. A
+ * proposed draft is neither replaced nor deleted (tariff-proposed). */
 int ledger_tariff_delete(struct ledger *ledger, int64_t id, struct ledger_error *err);
+
+/* Proposes draft id to the members before it is published: a
+ * tariff-proposed tlog entry (its id, sha256 and valid_from) and the
+ * tariff's proposed status, together; *ret_log_index is the entry's index.
+ * From then on anyone may read it, quote and re-price under it, and it can
+ * only be published. Refuses a tariff that does not exist (not-found), or
+ * is proposed or published already (already-proposed, already-published). */
+int ledger_tariff_consult(struct ledger *ledger, int64_t id, int64_t *ret_log_index,
+			  struct ledger_error *err);
 
 struct ledger_tariff_publish_request {
 	int64_t id;
@@ -407,7 +422,7 @@ struct ledger_quote_point {
 };
 struct ledger_quote_request {
 	int64_t tariff_id;
-	bool drafts; /* the treasurer asks, who may quote a draft */
+	bool drafts; /* the treasurer asks, who may quote a draft not proposed */
 	const char *period;
 	const char *joined_at; /* YYYY-MM-DD */
 	const char *left_at;   /* NULL: still a member */
@@ -421,8 +436,8 @@ struct ledger_quote_request {
 /* The invoice tariff_id would give this usage in the period, made as the
  * close makes a household's (see bill_quote()), nothing stored or logged:
  * the document (JSON text) for the caller to free. Refuses a tariff that
- * does not exist, or a draft when drafts is false (not-found), a bad period
- * (invalid-period), and (invalid-quote) dates that are not dates or a
+ * does not exist, or a draft not proposed when drafts is false (not-found),
+ * a bad period (invalid-period), and (invalid-quote) dates that are not dates or a
  * membership outside the period, points off the hour, outside the period,
  * twice or with more bytes than a 400 Gbit/s link carries, and totals for a
  * tariff that prices by the time of the week. */
@@ -509,13 +524,14 @@ int ledger_estimate(struct ledger_reading *reading, int64_t household_id, char *
  * tariff, beside the invoice it was issued. A re-pricing is a reading of the
  * period (stepped with ledger_reading_step() until done, freed with
  * ledger_reading_free()). Refuses a bad period (invalid-period), a household
- * or tariff that does not exist, a draft when drafts is false, no invoice
- * for the household (not-found), and a period not closed (period-open). */
+ * or tariff that does not exist, a draft not proposed when drafts is false,
+ * no invoice for the household (not-found), and a period not closed
+ * (period-open). */
 struct ledger_reprice_request {
 	int64_t household_id;
 	const char *period; /* YYYY-MM */
 	int64_t tariff_id;
-	bool drafts; /* the treasurer asks, who may re-price under a draft */
+	bool drafts; /* the treasurer asks, who may re-price under a draft not proposed */
 };
 int ledger_reprice_new(struct ledger *ledger, const struct ledger_reprice_request *in,
 		       struct ledger_reading **ret_reading, struct ledger_error *err);

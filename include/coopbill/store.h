@@ -294,8 +294,13 @@ int store_tariff_insert(struct store *store, const char *name, const char *valid
 /* Publishes a draft; -ENOENT when there is no such tariff, -EALREADY when it
  * is published already. */
 int store_tariff_publish(struct store *store, int64_t id, const char *signature, int64_t log_index);
+/* Proposes a draft to the members (log_index: its tariff-proposed entry);
+ * -ENOENT when there is no such tariff, -EALREADY when it is published,
+ * -EPERM when it is proposed already. */
+int store_tariff_propose(struct store *store, int64_t id, int64_t log_index);
 /* Replaces a draft's document, or deletes a draft; -ENOENT when there is no
- * such tariff, -EALREADY when it is published (and so immutable). */
+ * such tariff, -EALREADY when it is published (and so immutable), -EPERM
+ * when it is proposed (and so kept as the members saw it). */
 int store_tariff_replace(struct store *store, int64_t id, const char *name, const char *valid_from,
 			 const char *document, const char *sha256);
 int store_tariff_delete(struct store *store, int64_t id);
@@ -303,6 +308,7 @@ int store_tariff_delete(struct store *store, int64_t id);
 struct store_tariff {
 	int64_t id;
 	bool published;
+	bool proposed;	 /* a draft proposed to the members */
 	char sha256[65]; /* of the document, lowercase hex */
 	char *document;	 /* the canonical JSON text; the caller frees it */
 };
@@ -310,7 +316,8 @@ struct store_tariff {
 int store_tariff_load(struct store *store, int64_t id, struct store_tariff *ret_tariff);
 /* -ENOENT when there is no such tariff. */
 int store_tariff_get(struct store *store, int64_t id, struct json_t **ret_tariff);
-/* The tariffs with status ("draft" or "published"), ordered by id. */
+/* The tariffs with status ("draft", "proposed" or "published"), ordered
+ * by id. */
 int store_tariffs_list(struct store *store, const char *status, struct json_t **ret_tariffs);
 /* The published tariff in force on a period's first day (YYYY-MM-01): the one
  * with the latest valid_from not after it. -ENOENT when there is none. */

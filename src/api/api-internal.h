@@ -137,6 +137,7 @@ void api_tariffs_create(struct api *api, struct http_request *request, const str
 void api_tariff_get(struct api *api, struct http_request *request, const struct api_call *call);
 void api_tariff_schema(struct api *api, struct http_request *request, const struct api_call *call);
 void api_tariff_publish(struct api *api, struct http_request *request, const struct api_call *call);
+void api_tariff_consult(struct api *api, struct http_request *request, const struct api_call *call);
 void api_tariff_replace(struct api *api, struct http_request *request, const struct api_call *call);
 void api_tariff_delete(struct api *api, struct http_request *request, const struct api_call *call);
 void api_payments_create(struct api *api, struct http_request *request,

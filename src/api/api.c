@@ -84,6 +84,7 @@ static const struct api_route routes[] = {
 	{ "PUT", "/api/v1/tariffs/{id}", ACCESS_ADMIN, api_tariff_replace, as_json },
 	{ "DELETE", "/api/v1/tariffs/{id}", ACCESS_ADMIN, api_tariff_delete, as_json },
 	{ "POST", "/api/v1/tariffs/{id}/publish", ACCESS_ADMIN, api_tariff_publish, as_json },
+	{ "POST", "/api/v1/tariffs/{id}/consult", ACCESS_ADMIN, api_tariff_consult, as_json },
 	{ "POST", "/api/v1/tariffs/{id}/quote", ACCESS_ANYONE, api_tariff_quote, as_json },
 	{ "GET", "/api/v1/tariffs/{id}/label", ACCESS_PUBLIC, api_tariff_label, as_json },
 	{ "GET", "/api/v1/households/{id}/estimate", ACCESS_HOUSEHOLD, api_household_estimate,

@@ -1,8 +1,9 @@
 /* Tariffs: the treasurer drafts one (a JSON document, validated strictly),
- * may read, replace or delete it while it is a draft, and publishes it, which
+ * may read, replace or delete it while it is a draft, may propose it to the
+ * members (logged; it can then only be published), and publishes it, which
  * makes it immutable, signs it with the log key and logs it. Anyone may read
- * published tariffs, their hash, signature and log index, their labels, and
- * the JSON Schema of the document. */
+ * proposed and published tariffs, their hash, signature and log index, the
+ * labels of published ones, and the JSON Schema of the document. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,9 +15,10 @@
 #include "coopbill/store.h"
 #include "coopbill/tariff.h"
 
-static bool is_published(json_t *row)
+/* Whether anyone may read the tariff: published, or proposed to the members. */
+static bool is_shown(json_t *row)
 {
-	return strcmp(json_string_value(json_object_get(row, "status")), "published") == 0;
+	return strcmp(json_string_value(json_object_get(row, "status")), "draft") != 0;
 }
 
 /* Drafts are the treasurer's work in progress: others see what is
@@ -44,9 +46,10 @@ void api_tariffs_list(struct api *api, struct http_request *request, const struc
 
 	if (!status)
 		status = "published";
-	if (strcmp(status, "published") != 0 && strcmp(status, "draft") != 0) {
+	if (strcmp(status, "published") != 0 && strcmp(status, "proposed") != 0 &&
+	    strcmp(status, "draft") != 0) {
 		http_reply_problem(request, 400, "invalid-status",
-				   "status must be published (the default) or draft");
+				   "status must be published (the default), proposed or draft");
 		return;
 	}
 	if (strcmp(status, "draft") == 0 && !drafts_visible(request, call))
@@ -83,11 +86,11 @@ void api_tariff_get(struct api *api, struct http_request *request, const struct 
 	if (tariff_load(api, request, call, &row) < 0)
 		return;
 	/* Only the treasurer reads a draft; to anyone else it does not exist
-	 * yet. */
-	if (!is_published(row) && call->principal.role != AUTH_ROLE_ADMIN) {
+	 * until it is proposed to the members or published. */
+	if (!is_shown(row) && call->principal.role != AUTH_ROLE_ADMIN) {
 		json_decref(row);
 		http_reply_problem(request, 404, "not-found",
-				   "tariff %s is a draft; it is shown once published",
+				   "tariff %s is a draft; it is shown once proposed or published",
 				   call->params.values[0]);
 		return;
 	}
@@ -224,6 +227,20 @@ void api_tariff_label(struct api *api, struct http_request *request, const struc
 		return;
 	}
 	http_reply_json(request, 200, reply);
+}
+
+void api_tariff_consult(struct api *api, struct http_request *request, const struct api_call *call)
+{
+	struct ledger_error err;
+	int64_t id, log_index;
+
+	if (path_draft(request, call, &id) < 0)
+		return;
+	if (ledger_tariff_consult(&api->ledger, id, &log_index, &err) < 0) {
+		api_reply_ledger_error(request, &err);
+		return;
+	}
+	reply_tariff(api, request, 200, id);
 }
 
 /* A quote's body is a month of hourly points at most: some 750 of about

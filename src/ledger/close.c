@@ -546,7 +546,7 @@ static int reprice_check(struct ledger *ledger, const struct ledger_reprice_requ
 	ledger_closed_period_clear(&closed);
 	r = store_tariff_load(ledger->store, in->tariff_id, &tariff);
 	free(tariff.document);
-	if (r == -ENOENT || (r == 0 && !tariff.published && !in->drafts))
+	if (r == -ENOENT || (r == 0 && !ledger_tariff_shown(&tariff) && !in->drafts))
 		return ledger_refuse(err, LEDGER_NOT_FOUND, "not-found",
 				     r == 0 ? "tariff %" PRId64 " is a draft; it is shown once "
 					      "published"

@@ -117,7 +117,7 @@ int ledger_quote(struct ledger *ledger, const struct ledger_quote_request *in, c
 	int r;
 
 	r = store_tariff_load(ledger->store, in->tariff_id, &row);
-	if (r == -ENOENT || (r == 0 && !row.published && !in->drafts)) {
+	if (r == -ENOENT || (r == 0 && !ledger_tariff_shown(&row) && !in->drafts)) {
 		free(row.document);
 		if (r == 0)
 			return ledger_refuse(err, LEDGER_NOT_FOUND, "not-found",

@@ -1,7 +1,8 @@
 /* Tariffs: a draft is a tariff document validated strictly and in the
- * cooperative's currency, which the treasurer may replace or delete; once
- * published, with the notice members are owed, it is signed with the log key,
- * logged, and immutable, and so is its label. */
+ * cooperative's currency, which the treasurer may replace or delete, or
+ * propose to the members (logged, and kept as they saw it from then on);
+ * once published, with the notice members are owed, it is signed with the
+ * log key, logged, and immutable, and so is its label. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,11 @@ void ledger_sha256_hex(const char *text, char ret_hex[65])
 
 	crypto_hash_sha256(hash, (const uint8_t *)text, strlen(text));
 	sodium_bin2hex(ret_hex, 65, hash, sizeof(hash));
+}
+
+bool ledger_tariff_shown(const struct store_tariff *tariff)
+{
+	return tariff->published || tariff->proposed;
 }
 
 /* Parses a draft's document: strictly, and in the cooperative's currency.
@@ -66,6 +72,11 @@ static int draft_error(struct ledger_error *err, int r, int64_t id, const char *
 		return ledger_refuse(err, LEDGER_CONFLICT, "tariff-immutable",
 				     "tariff %lld is published, and a published tariff is "
 				     "immutable; draft a new one with a later valid_from instead",
+				     (long long)id);
+	if (r == -EPERM)
+		return ledger_refuse(err, LEDGER_CONFLICT, "tariff-proposed",
+				     "tariff %lld is proposed to the members, and stays as they "
+				     "saw it; publish it, or draft a new one instead",
 				     (long long)id);
 	return ledger_storage_error(err, r, what);
 }
@@ -139,6 +150,70 @@ int ledger_tariff_delete(struct ledger *ledger, int64_t id, struct ledger_error 
 	else
 		store_rollback(ledger->store);
 	return r < 0 ? draft_error(err, r, id, "deleting the tariff") : 0;
+}
+
+/* Logs the draft as proposed and marks it so, in the caller's transaction. */
+static int consult(struct ledger *ledger, int64_t id, int64_t *ret_log_index,
+		   struct ledger_error *err)
+{
+	struct store_tariff stored = { 0 };
+	struct tariff *tariff = NULL;
+	char reason[256], valid_from[DATE_TEXT_MAX], *fields = NULL;
+	int64_t log_index;
+	int r;
+
+	r = store_tariff_load(ledger->store, id, &stored);
+	if (r < 0)
+		return draft_error(err, r, id, "reading the tariff");
+	if (stored.published || stored.proposed) {
+		r = ledger_refuse(err, LEDGER_CONFLICT,
+				  stored.published ? "already-published" : "already-proposed",
+				  "tariff %lld is %s already; members see it as it is",
+				  (long long)id, stored.published ? "published" : "proposed");
+		goto out;
+	}
+	r = tariff_parse(stored.document, strlen(stored.document), &tariff, reason, sizeof(reason));
+	if (r < 0) {
+		r = ledger_refuse(err, LEDGER_BROKEN, "internal",
+				  "the stored draft does not parse: %s", reason);
+		goto out;
+	}
+	date_format(&tariff->valid_from, valid_from);
+	if (asprintf(&fields, "tariff %lld\nsha256 %s\nvalid_from %s\n", (long long)id,
+		     stored.sha256, valid_from) < 0) {
+		fields = NULL;
+		r = ledger_storage_error(err, -ENOMEM, "proposing the tariff");
+		goto out;
+	}
+	r = ledger_tlog_log(ledger->tlog, "tariff-proposed", 0, fields, &log_index);
+	if (r == 0)
+		r = store_tariff_propose(ledger->store, id, log_index);
+	if (r < 0)
+		r = draft_error(err, r, id, "proposing the tariff");
+	else
+		*ret_log_index = log_index;
+out:
+	free(fields);
+	tariff_free(tariff);
+	free(stored.document);
+	return r;
+}
+
+int ledger_tariff_consult(struct ledger *ledger, int64_t id, int64_t *ret_log_index,
+			  struct ledger_error *err)
+{
+	int r;
+
+	r = store_begin(ledger->store);
+	if (r < 0)
+		return ledger_storage_error(err, r, "proposing the tariff");
+	r = consult(ledger, id, ret_log_index, err);
+	if (r < 0) {
+		store_rollback(ledger->store);
+		return r;
+	}
+	r = store_commit(ledger->store);
+	return r < 0 ? ledger_storage_error(err, r, "proposing the tariff") : 0;
 }
 
 /* What publishing checks beyond the document itself: the notice period and

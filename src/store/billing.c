@@ -94,14 +94,14 @@ int store_tariff_insert(struct store *store, const char *name, const char *valid
  * (r: the statement's): 0 when it changed it, else why not. */
 static int draft_changed(struct store *store, int64_t id, int r)
 {
-	static const char sql[] = "SELECT id FROM tariffs WHERE id = ?1";
+	static const char sql[] = "SELECT status = 'published' FROM tariffs WHERE id = ?1";
 	const struct store_value values[] = { STORE_INT(id) };
-	int64_t found;
+	int64_t published;
 
 	if (r < 0 || sqlite3_changes(store->db) == 1)
 		return r;
-	r = store_query_int64(store, sql, values, 1, &found);
-	return r < 0 ? r : -EALREADY;
+	r = store_query_int64(store, sql, values, 1, &published);
+	return r < 0 ? r : published ? -EALREADY : -EPERM;
 }
 
 int store_tariff_publish(struct store *store, int64_t id, const char *signature, int64_t log_index)
@@ -116,11 +116,22 @@ int store_tariff_publish(struct store *store, int64_t id, const char *signature,
 	return draft_changed(store, id, store_exec(store, sql, values, 3, NULL));
 }
 
+int store_tariff_propose(struct store *store, int64_t id, int64_t log_index)
+{
+	static const char sql[] = "UPDATE tariffs SET proposed_log_index = ?2, "
+				  "proposed_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
+				  "WHERE id = ?1 AND status = 'draft' AND proposed_at IS NULL";
+	const struct store_value values[] = { STORE_INT(id), STORE_INT(log_index) };
+
+	return draft_changed(store, id, store_exec(store, sql, values, 2, NULL));
+}
+
 int store_tariff_replace(struct store *store, int64_t id, const char *name, const char *valid_from,
 			 const char *document, const char *sha256)
 {
 	static const char sql[] = "UPDATE tariffs SET name = ?2, valid_from = ?3, document = ?4, "
-				  "sha256 = ?5 WHERE id = ?1 AND status = 'draft'";
+				  "sha256 = ?5 WHERE id = ?1 AND status = 'draft' "
+				  "AND proposed_at IS NULL";
 	const struct store_value values[] = { STORE_INT(id), STORE_TEXT(name),
 					      STORE_TEXT(valid_from), STORE_TEXT(document),
 					      STORE_TEXT(sha256) };
@@ -130,15 +141,19 @@ int store_tariff_replace(struct store *store, int64_t id, const char *name, cons
 
 int store_tariff_delete(struct store *store, int64_t id)
 {
-	static const char sql[] = "DELETE FROM tariffs WHERE id = ?1 AND status = 'draft'";
+	static const char sql[] = "DELETE FROM tariffs WHERE id = ?1 AND status = 'draft' "
+				  "AND proposed_at IS NULL";
 	const struct store_value values[] = { STORE_INT(id) };
 
 	return draft_changed(store, id, store_exec(store, sql, values, 1, NULL));
 }
 
-#define TARIFF_COLUMNS                                                                           \
-	"id, name, valid_from, status, sha256, created_at, published_at, signature, log_index, " \
-	"document"
+/* A draft proposed to the members shows as "proposed". */
+#define TARIFF_STATUS \
+	"CASE WHEN status = 'draft' AND proposed_at IS NOT NULL THEN 'proposed' ELSE status END"
+#define TARIFF_COLUMNS                                                                         \
+	"id, name, valid_from, " TARIFF_STATUS " AS status, sha256, created_at, proposed_at, " \
+	"proposed_log_index, published_at, signature, log_index, document"
 
 int store_tariff_get(struct store *store, int64_t id, json_t **ret_tariff)
 {
@@ -159,6 +174,7 @@ static int tariff_decode(sqlite3_stmt *stmt, void *data)
 		return -EIO;
 	tariff->id = sqlite3_column_int64(stmt, 0);
 	tariff->published = strcmp((const char *)status, "published") == 0;
+	tariff->proposed = strcmp((const char *)status, "proposed") == 0;
 	memcpy(tariff->sha256, sha256, 65);
 	tariff->document = strdup((const char *)document);
 	return tariff->document ? 0 : -ENOMEM;
@@ -166,7 +182,8 @@ static int tariff_decode(sqlite3_stmt *stmt, void *data)
 
 int store_tariff_load(struct store *store, int64_t id, struct store_tariff *ret_tariff)
 {
-	static const char sql[] = "SELECT id, status, sha256, document FROM tariffs WHERE id = ?1";
+	static const char sql[] = "SELECT id, " TARIFF_STATUS ", sha256, document "
+				  "FROM tariffs WHERE id = ?1";
 	const struct store_value values[] = { STORE_INT(id) };
 	struct store_tariff tariff;
 	int r;
@@ -180,7 +197,7 @@ int store_tariff_load(struct store *store, int64_t id, struct store_tariff *ret_
 int store_tariffs_list(struct store *store, const char *status, json_t **ret_tariffs)
 {
 	static const char sql[] =
-		"SELECT " TARIFF_COLUMNS " FROM tariffs WHERE status = ?1 ORDER BY id";
+		"SELECT " TARIFF_COLUMNS " FROM tariffs WHERE " TARIFF_STATUS " = ?1 ORDER BY id";
 	const struct store_value values[] = { STORE_TEXT(status) };
 
 	return query_json(store, sql, values, 1, ret_tariffs);
