@@ -58,15 +58,18 @@ int bill_run_estimate(struct bill_run *run, size_t index, char **ret_document);
 void bill_invoice_clear(struct bill_invoice *invoice);
 
 /* Re-pricing: before the scan, asks the run to sum household_id's usage
- * under tariff_id (any tariff, a draft too) as well. -ENOENT when the
- * household was not a member in the period or there is no such tariff. */
+ * (0: every member's) under tariff_id (any tariff, a draft too) as well.
+ * -ENOENT when the household was not a member in the period or there is no
+ * such tariff. */
 int bill_run_reprice_add(struct bill_run *run, int64_t household_id, int64_t tariff_id);
-/* After the scan: that member's invoice under that tariff, whatever its
- * valid_from, as the document an invoice is (with "repriced": true), and its
- * total. Under a tariff with cost sharing, the member's share is its own if
- * it followed that tariff, else the one it would have had if every member of
- * the period had followed it. */
-int bill_run_reprice(struct bill_run *run, json_t **ret_json, int64_t *ret_total_minor);
+/* After the scan: the invoice of the member at index (one asked for) under
+ * that tariff, whatever its valid_from, as the document an invoice is (with
+ * "repriced": true; ret_json NULL: none made), and its total. Under a tariff
+ * with cost sharing, the member's share is its own if it followed that
+ * tariff, else the one it would have had if every member of the period had
+ * followed it. */
+int bill_run_reprice(struct bill_run *run, size_t index, json_t **ret_json,
+		     int64_t *ret_total_minor);
 
 /* A membership from the start of joined_at's local day to the end of
  * left_at's (NULL: a current member, INT64_MAX); -EINVAL when a date is not

@@ -541,6 +541,44 @@ int ledger_reprice_new(struct ledger *ledger, const struct ledger_reprice_reques
  * as JSON text, for the caller to free. */
 int ledger_reprice(struct ledger_reading *reading, char **ret_document, struct ledger_error *err);
 
+/*
+ * The impact of a tariff (src/ledger/impact.c).
+ */
+struct ledger_impact;
+
+/* Who asks for an impact: the treasurer (drafts true, household_id 0), who
+ * sees every household, or a member, who sees their own. */
+struct ledger_impact_request {
+	int64_t tariff_id;
+	bool drafts;	      /* the treasurer asks, who may see a draft's */
+	int64_t household_id; /* the member's; 0 for the treasurer */
+};
+/* Refuses a tariff that does not exist, or a draft not proposed when drafts
+ * is false (not-found). */
+int ledger_impact_check(struct ledger *ledger, const struct ledger_impact_request *in,
+			struct ledger_error *err);
+/* Begins the impact of tariff_id on the last three closed periods (fewer
+ * when fewer are closed): every household invoiced in them re-priced under
+ * it (with cost sharing, shares as if every household had followed it),
+ * beside its invoice. Refuses with no-closed-period when none is closed.
+ * Step it until done; its figures serve any number of replies. */
+int ledger_impact_new(struct ledger *ledger, int64_t tariff_id, struct ledger_impact **ret_impact,
+		      struct ledger_error *err);
+/* One step: reads a period's usage, or re-prices its invoices, until
+ * deadline_ns (uv_hrtime()). Call again until *ret_done. */
+int ledger_impact_step(struct ledger_impact *impact, uint64_t deadline_ns, bool *ret_done,
+		       struct ledger_error *err);
+/* Once done, the reply for in as JSON text, for the caller to free: the
+ * periods, how many household-periods would pay more, less or the same and
+ * by how much in all, the differences' quantiles (nearest rank), revenue as
+ * invoiced and as re-priced against the periods' expenses, the same by
+ * period, and "mine" (a member's household, each period it was invoiced in)
+ * or "households" (every one, for the treasurer). */
+int ledger_impact_document(const struct ledger_impact *impact,
+			   const struct ledger_impact_request *in, char **ret_document,
+			   struct ledger_error *err);
+void ledger_impact_free(struct ledger_impact *impact);
+
 /* An open period's summary from a reading (which must outlive it): every
  * member rated, a slice at a time, and added up with the period's expenses
  * and cost sharing. Aggregates only. */

@@ -20,10 +20,10 @@
  *   - the transparency log: store_tlog_*, store_household_salt_*;
  *   - billing: tariffs (store_tariff_*, store_tariffs_list), expenses
  *     (store_expense_*, store_expenses_list), invoices (store_invoice_*,
- *     store_invoices_list), ledger entries (store_ledger_*,
- *     store_payments_list), periods and their close (store_period_*),
- *     imported usage (store_usage_import, _imports_list, _imported) and the
- *     labels of published tariffs (store_label_*).
+ *     store_invoices_list, store_invoice_totals), ledger entries
+ *     (store_ledger_*, store_payments_list), periods and their close
+ *     (store_period_*), imported usage (store_usage_import, _imports_list,
+ *     _imported) and the labels of published tariffs (store_label_*).
  *
  * Most reads return typed structs. The billing reads that return a JSON row
  * (struct json_t, keyed by column name) are those whose row the API hands on
@@ -345,6 +345,15 @@ int store_invoice_get(struct store *store, int64_t household_id, const char *per
 int store_invoices_list(struct store *store, int64_t household_id, const char *period,
 			struct json_t **ret_invoices);
 
+/* What each household was invoiced for a period, by household, in one
+ * query; the caller frees *ret_totals. */
+struct store_invoice_total {
+	int64_t household_id;
+	int64_t total_minor;
+};
+int store_invoice_totals(struct store *store, const char *period,
+			 struct store_invoice_total **ret_totals, size_t *ret_n_totals);
+
 struct store_ledger_entry {
 	int64_t household_id;
 	const char *kind; /* "invoice", "payment", "adjustment" or "reversal" */
@@ -381,6 +390,10 @@ int store_period_state(struct store *store, const char *period, enum store_perio
 /* The earliest period being closed from `from` ("YYYY-MM"; NULL: any) on;
  * -ENOENT when there is none. */
 int store_period_closing(struct store *store, const char *from, char ret_period[8]);
+/* The last max closed periods ("YYYY-MM"), oldest first; none when no
+ * period is closed. The caller frees *ret_periods. */
+int store_periods_closed_last(struct store *store, size_t max, char (**ret_periods)[8],
+			      size_t *ret_n_periods);
 /* Records that a period's close begins, with the expenses it shares: those
  * recorded so far (store_expense_total() counts no later one for it).
  * Nothing when it began already. */

@@ -39,6 +39,14 @@ struct bill_member {
 	struct store_imported imported; /* the part of usage imported */
 };
 
+/* A member's usage summed under a re-pricing's tariff, and the share of that
+ * tariff's costs it would have had. */
+struct bill_reprice {
+	struct rate_usage usage;
+	bool has_share;
+	struct rate_cost_share share;
+};
+
 struct bill_run {
 	struct store *store;
 	struct period period;
@@ -58,14 +66,13 @@ struct bill_run {
 	int64_t scanned_to;  /* usage before this is summed */
 	size_t imports_next; /* the next member whose imports to read */
 	bool scanned;
-	/* A re-pricing: one member's usage summed under another tariff too,
-	 * and the share of that tariff's costs it would have had. */
+	/* A re-pricing: the usage of members [reprice_first, reprice_end)
+	 * (one, or all) summed under another tariff too, each in
+	 * reprices[index - reprice_first]. */
 	bool repricing;
-	size_t reprice_member;
+	size_t reprice_first, reprice_end;
 	size_t reprice_tariff;
-	struct rate_usage reprice_usage;
-	bool reprice_has_share;
-	struct rate_cost_share reprice_share;
+	struct bill_reprice *reprices;
 };
 
 static bool zone_whole_hours(const struct rate_zone *zone)
@@ -209,25 +216,19 @@ static int members_load(struct bill_run *run, const struct tz_zone *zone, int64_
 	return 0;
 }
 
-/* The share of the re-pricing tariff's costs the member would have had: its
- * own when it followed that tariff; otherwise the one it would have had if
- * every member of the period had followed it, as when the cooperative
- * changes its tariff. usage and shares hold a member each. */
-static int reprice_share_compute(struct bill_run *run, struct rate_household_usage *usage,
-				 struct rate_cost_share *shares)
+/* The share of the re-pricing tariff's costs each member re-priced would
+ * have had: its own when it followed that tariff; otherwise the one it
+ * would have had if every member of the period had followed it, as when
+ * the cooperative changes its tariff. usage and shares hold a member each. */
+static int reprice_shares_compute(struct bill_run *run, struct rate_household_usage *usage,
+				  struct rate_cost_share *shares)
 {
-	const struct bill_member *member = &run->members[run->reprice_member];
 	const struct tariff *tariff = run->tariffs[run->reprice_tariff].tariff;
 	int64_t pool_minor = 0, total;
 	int r = 0;
 
 	if (!tariff->has_cost_sharing)
 		return 0;
-	if (member->tariff == run->reprice_tariff) {
-		run->reprice_share = member->share;
-		run->reprice_has_share = member->has_share;
-		return 0;
-	}
 	for (size_t c = 0; r == 0 && c < tariff->n_categories; c++) {
 		r = store_expense_total(run->store, run->period_text, tariff->categories[c],
 					&total);
@@ -243,8 +244,18 @@ static int reprice_share_compute(struct bill_run *run, struct rate_household_usa
 		r = rate_cost_shares(pool_minor, tariff->equal_bp, usage, run->n_members, shares);
 	if (r < 0)
 		return r;
-	run->reprice_share = shares[run->reprice_member];
-	run->reprice_has_share = true;
+	for (size_t m = run->reprice_first; m < run->reprice_end; m++) {
+		const struct bill_member *member = &run->members[m];
+		struct bill_reprice *reprice = &run->reprices[m - run->reprice_first];
+
+		if (member->tariff == run->reprice_tariff) {
+			reprice->share = member->share;
+			reprice->has_share = member->has_share;
+		} else {
+			reprice->share = shares[m];
+			reprice->has_share = true;
+		}
+	}
 	return 0;
 }
 
@@ -303,7 +314,7 @@ static int shares_compute(struct bill_run *run)
 		}
 	}
 	if (r == 0 && run->repricing)
-		r = reprice_share_compute(run, usage, shares);
+		r = reprice_shares_compute(run, usage, shares);
 out:
 	free(usage);
 	free(shares);
@@ -358,8 +369,9 @@ static int scan_rows(struct bill_run *run, bool hourly, int64_t from, int64_t to
 		member = &run->members[index];
 		r = rate_usage_add(&member->usage, run->tariffs[member->tariff].tariff, &run->zone,
 				   run->start_s, run->end_s, &slice);
-		if (r == 0 && run->repricing && index == run->reprice_member)
-			r = rate_usage_add(&run->reprice_usage,
+		if (r == 0 && run->repricing && index >= run->reprice_first &&
+		    index < run->reprice_end)
+			r = rate_usage_add(&run->reprices[index - run->reprice_first].usage,
 					   run->tariffs[run->reprice_tariff].tariff, &run->zone,
 					   run->start_s, run->end_s, &slice);
 	}
@@ -471,6 +483,7 @@ void bill_run_free(struct bill_run *run)
 	free(run->tariffs);
 	free(run->members);
 	free(run->member_by_id);
+	free(run->reprices);
 	free(run);
 }
 
@@ -672,37 +685,45 @@ int bill_quote(const struct bill_quote_request *in, char **ret_document)
 
 int bill_run_reprice_add(struct bill_run *run, int64_t household_id, int64_t tariff_id)
 {
-	size_t member, tariff;
-	int r;
+	size_t member = 0, tariff;
+	int r = 0;
 
 	if (run->scanned_to > run->start_s || run->repricing)
 		return -EINVAL;
-	r = bill_run_find(run, household_id, &member);
+	if (household_id != 0)
+		r = bill_run_find(run, household_id, &member);
 	if (r == 0)
 		r = tariff_index(run, tariff_id, &tariff);
 	if (r < 0)
 		return r;
+	run->reprice_first = member;
+	run->reprice_end = household_id != 0 ? member + 1 : run->n_members;
+	run->reprices = calloc(run->reprice_end - run->reprice_first + 1, sizeof(*run->reprices));
+	if (!run->reprices)
+		return -ENOMEM;
 	run->repricing = true;
-	run->reprice_member = member;
 	run->reprice_tariff = tariff;
 	return 0;
 }
 
-int bill_run_reprice(struct bill_run *run, json_t **ret_json, int64_t *ret_total_minor)
+int bill_run_reprice(struct bill_run *run, size_t index, json_t **ret_json,
+		     int64_t *ret_total_minor)
 {
-	const struct bill_member *member = &run->members[run->reprice_member];
+	const struct bill_member *member = &run->members[index];
+	const struct bill_reprice *reprice;
 	struct rate_invoice *rated = NULL;
-	json_t *json;
+	json_t *json = NULL;
 	int r;
 
-	if (!run->repricing)
+	if (!run->repricing || index < run->reprice_first || index >= run->reprice_end)
 		return -EINVAL;
-	r = member_rate(run, member, run->reprice_tariff, &run->reprice_usage,
-			run->reprice_has_share ? &run->reprice_share : NULL, &rated);
-	if (r == 0)
+	reprice = &run->reprices[index - run->reprice_first];
+	r = member_rate(run, member, run->reprice_tariff, &reprice->usage,
+			reprice->has_share ? &reprice->share : NULL, &rated);
+	if (r == 0 && ret_json)
 		r = document_json(&run->tariffs[run->reprice_tariff], run->period_text, member,
 				  rated, &json);
-	if (r == 0 && json_object_set_new(json, "repriced", json_true()) < 0) {
+	if (r == 0 && json && json_object_set_new(json, "repriced", json_true()) < 0) {
 		json_decref(json);
 		r = -ENOMEM;
 	}
@@ -711,7 +732,8 @@ int bill_run_reprice(struct bill_run *run, json_t **ret_json, int64_t *ret_total
 	rate_invoice_free(rated);
 	if (r < 0)
 		return r;
-	*ret_json = json;
+	if (ret_json)
+		*ret_json = json;
 	return 0;
 }
 

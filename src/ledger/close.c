@@ -599,6 +599,7 @@ int ledger_reprice(struct ledger_reading *reading, char **ret_document, struct l
 	json_t *repriced = NULL, *issued, *reply;
 	int64_t total_minor, issued_minor, difference_minor;
 	char *document = NULL;
+	size_t index;
 	int r;
 
 	if (!reading->issued)
@@ -611,7 +612,9 @@ int ledger_reprice(struct ledger_reading *reading, char **ret_document, struct l
 				     " for %s does not parse",
 				     reading->household_id, reading->period);
 	issued_minor = json_integer_value(json_object_get(reading->issued, "total_minor"));
-	r = bill_run_reprice(reading->run, &repriced, &total_minor);
+	r = bill_run_find(reading->run, reading->household_id, &index);
+	if (r == 0)
+		r = bill_run_reprice(reading->run, index, &repriced, &total_minor);
 	if (r == 0)
 		r = money_sub(total_minor, issued_minor, &difference_minor);
 	if (r < 0) {

@@ -303,6 +303,34 @@ int store_invoices_list(struct store *store, int64_t household_id, const char *p
 	return query_json(store, sql, values, 2, ret_invoices);
 }
 
+static int invoice_total_decode(sqlite3_stmt *stmt, struct store_rows *rows)
+{
+	struct store_invoice_total *total = store_rows_add(rows);
+
+	if (!total)
+		return -ENOMEM;
+	total->household_id = sqlite3_column_int64(stmt, 0);
+	total->total_minor = sqlite3_column_int64(stmt, 1);
+	return 0;
+}
+
+int store_invoice_totals(struct store *store, const char *period,
+			 struct store_invoice_total **ret_totals, size_t *ret_n_totals)
+{
+	static const char sql[] = "SELECT household_id, total_minor FROM invoices "
+				  "WHERE period = ?1 ORDER BY household_id";
+	const struct store_value values[] = { STORE_TEXT(period) };
+	struct store_rows rows = { .item_size = sizeof(struct store_invoice_total) };
+	int r;
+
+	r = store_collect(store, sql, values, 1, invoice_total_decode, &rows);
+	if (r < 0)
+		return r;
+	*ret_totals = rows.items;
+	*ret_n_totals = rows.n;
+	return 0;
+}
+
 int store_ledger_insert(struct store *store, const struct store_ledger_entry *entry,
 			int64_t *ret_id)
 {
@@ -388,6 +416,39 @@ static int period_decode(sqlite3_stmt *stmt, void *data)
 	if (!period || sqlite3_column_bytes(stmt, 0) != 7)
 		return -EIO;
 	memcpy(data, period, 8);
+	return 0;
+}
+
+static int closed_decode(sqlite3_stmt *stmt, struct store_rows *rows)
+{
+	char *period = store_rows_add(rows);
+
+	return period ? period_decode(stmt, period) : -ENOMEM;
+}
+
+int store_periods_closed_last(struct store *store, size_t max, char (**ret_periods)[8],
+			      size_t *ret_n_periods)
+{
+	static const char sql[] = "SELECT period FROM period_closes ORDER BY period DESC LIMIT ?1";
+	const struct store_value values[] = { STORE_INT((int64_t)max) };
+	struct store_rows rows = { .item_size = 8 };
+	char(*periods)[8];
+	int r;
+
+	r = store_collect(store, sql, values, 1, closed_decode, &rows);
+	if (r < 0)
+		return r;
+	/* Read newest first, for the limit; handed on oldest first. */
+	periods = rows.items;
+	for (size_t i = 0; i < rows.n / 2; i++) {
+		char swap[8];
+
+		memcpy(swap, periods[i], 8);
+		memcpy(periods[i], periods[rows.n - 1 - i], 8);
+		memcpy(periods[rows.n - 1 - i], swap, 8);
+	}
+	*ret_periods = periods;
+	*ret_n_periods = rows.n;
 	return 0;
 }
 
