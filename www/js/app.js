@@ -1,7 +1,9 @@
 // The member page: signs in from the link's fragment, then shows the
 // household's usage, this month's estimate, its invoices (verified in the
-// browser against the transparency log), the cooperative's tariffs and
-// figures, and the household's sign-ins.
+// browser against the transparency log), a tariff's price label, the last
+// invoice re-priced under another tariff, proposed changes and what they
+// would mean, the cooperative's tariffs and figures, and the household's
+// sign-ins.
 
 import {ApiError, get, setToken, takeTokenFromFragment, token} from './api.js';
 import {h, clear} from './dom.js';
@@ -10,6 +12,9 @@ import {renderSignIn} from './views/signin.js';
 import {renderUsage} from './views/usage.js';
 import {renderEstimate} from './views/estimate.js';
 import {renderInvoices} from './views/invoices.js';
+import {renderLabel} from './views/label.js';
+import {renderReprice} from './views/reprice.js';
+import {renderProposed} from './views/proposed.js';
 import {renderCooperative} from './views/cooperative.js';
 import {renderTokens} from './views/tokens.js';
 
@@ -53,7 +58,8 @@ function renderHeader() {
 	if (state.household) {
 		header.append(h('nav', {'aria-label': t('nav.label')}, h('ul', {}, [
 			['usage', 'usage.title'], ['estimate', 'estimate.title'],
-			['invoices', 'invoices.title'], ['cooperative', 'coop.title'],
+			['invoices', 'invoices.title'], ['label', 'label.title'], ['try', 'try.title'],
+			['proposed', 'proposed.title'], ['cooperative', 'coop.title'],
 			['tokens', 'tokens.title'],
 		].map(([id, key]) => h('li', {}, h('a', {href: `#${id}`}, t(key)))))));
 	}
@@ -142,6 +148,9 @@ function render() {
 		renderUsage(ctx),
 		renderEstimate(ctx),
 		renderInvoices(ctx),
+		renderLabel(ctx),
+		renderReprice(ctx),
+		renderProposed(ctx),
 		renderCooperative(ctx),
 		renderTokens(ctx),
 	);

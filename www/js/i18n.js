@@ -11,6 +11,7 @@ const LANG_KEY = 'coopbill.lang';
 let lang = 'en';
 let zone = 'UTC';
 let currency = 'EUR';
+let exponent = null;
 
 export function chooseLanguage() {
 	const saved = localStorage.getItem(LANG_KEY);
@@ -41,6 +42,8 @@ export function setCooperative(coop) {
 		zone = coop.timezone;
 	if (coop.currency)
 		currency = coop.currency;
+	if (Number.isInteger(coop.currency_exponent))
+		exponent = coop.currency_exponent;
 }
 
 export function timeZone() {
@@ -54,18 +57,32 @@ export function t(key, params = {}) {
 	return text.replace(/\{(\w+)\}/g, (all, name) => (name in params ? String(params[name]) : all));
 }
 
-// Amounts are integers in the currency's minor unit; Intl knows how many digits
-// the currency has (2 for EUR, 0 for JPY).
+// Amounts are integers in the currency's minor unit. How many digits the
+// minor unit has is the cooperative's currency exponent (as the API gives
+// it); for another currency, what Intl knows (2 for EUR, 0 for JPY).
 export function currencyDigits(code = currency) {
+	if (code === currency && exponent !== null)
+		return exponent;
 	return new Intl.NumberFormat('en', {style: 'currency', currency: code})
 		.resolvedOptions().maximumFractionDigits;
 }
 
-export function money(minor, code = currency) {
-	const digits = currencyDigits(code);
+// An integer amount of minor units as exact decimal text (-1234 with 2
+// digits is "-12.34"): the digits are moved, never divided, so no floating
+// point touches money. Intl formats decimal text exactly.
+function decimalText(minor, digits) {
+	const sign = minor < 0 ? '-' : '';
+	const text = String(Math.abs(minor)).padStart(digits + 1, '0');
+	return digits ? `${sign}${text.slice(0, -digits)}.${text.slice(-digits)}` : `${sign}${text}`;
+}
+
+// money(1234) is "€12.34"; {digits} is the currency exponent when a reply
+// gives one, {signed: true} writes "+€0.50" for a difference.
+export function money(minor, code = currency, {digits = currencyDigits(code), signed = false} = {}) {
 	return new Intl.NumberFormat(lang, {style: 'currency', currency: code,
-		minimumFractionDigits: digits, maximumFractionDigits: digits})
-		.format(minor / 10 ** digits);
+		minimumFractionDigits: digits, maximumFractionDigits: digits,
+		signDisplay: signed ? 'exceptZero' : 'auto'})
+		.format(decimalText(minor, digits));
 }
 
 // Bytes in decimal units (1 GB = 10^9 bytes), as the tariffs count them.

@@ -57,6 +57,39 @@ function parseEntry(text) {
 	return fields;
 }
 
+// The key served now, and the pinned one (the served one, when this device
+// has pinned none yet).
+async function keyOfLog() {
+	const servedKey = (await get('/api/v1/log/key', {as: 'text', auth: false})).trim();
+	let pin = pinnedKey();
+	if (!pin) {
+		pinKey(servedKey);
+		pin = pinnedKey();
+	}
+	return {pin, servedKey, keyChanged: pin.line !== servedKey};
+}
+
+// Strings escaped as jansson escapes them: the quote, the backslash and
+// control characters (these as \u with upper-case hex), nothing else.
+const ESCAPES = {'"': '\\"', '\\': '\\\\', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r',
+	'\t': '\\t'};
+function jsonString(text) {
+	return `"${text.replace(/["\\\u0000-\u001f]/g, (c) => ESCAPES[c] ??
+		`\\u${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`)}"`;
+}
+
+// A signed document's canonical text, as the daemon writes it (JSON with its
+// keys sorted and no white space): what its SHA-256 and signature are over.
+// Signed documents hold integers, strings, booleans, objects and arrays.
+export function canonicalJson(value) {
+	if (Array.isArray(value))
+		return `[${value.map(canonicalJson).join(',')}]`;
+	if (value !== null && typeof value === 'object')
+		return `{${Object.keys(value).sort().map((key) =>
+			`${jsonString(key)}:${canonicalJson(value[key])}`).join(',')}}`;
+	return typeof value === 'string' ? jsonString(value) : JSON.stringify(value);
+}
+
 function merkleResult(value) {
 	if (value === true || value?.ok === true)
 		return {ok: true};
@@ -73,13 +106,7 @@ export async function verifyInvoice(invoice) {
 		checks.push({name, ok, ...extra});
 		return ok;
 	};
-	const servedKey = (await get('/api/v1/log/key', {as: 'text', auth: false})).trim();
-	let pin = pinnedKey();
-	if (!pin) {
-		pinKey(servedKey);
-		pin = pinnedKey();
-	}
-	const keyChanged = pin.line !== servedKey;
+	const {pin, servedKey, keyChanged} = await keyOfLog();
 	check('key', !keyChanged);
 
 	const checkpointText = await get('/api/v1/log/checkpoint', {as: 'text', auth: false});
@@ -144,4 +171,36 @@ export async function verifyInvoice(invoice) {
 	}
 	return {ok: checks.every((c) => c.ok), checks, keyLine: pin.line, pinnedSince: pin.since,
 		servedKey, keyChanged, size, index};
+}
+
+// Checking a tariff's price label: the SHA-256 of its canonical text is the
+// one the server gives, its signature (over that text and a newline, as a
+// tariff's) verifies with the pinned log key, and its log entry is its
+// label-published entry. The outcome has the shape verifyInvoice's has.
+export async function verifyLabel(label) {
+	const {sha, note} = await loadCrypto();
+	const checks = [];
+	const check = (name, ok, extra = {}) => {
+		checks.push({name, ok, ...extra});
+		return ok;
+	};
+	const text = canonicalJson(label.document);
+	const documentHash = hex(await sha.sha256(utf8(text)));
+	check('document', documentHash === label.sha256, {computed: documentHash, logged: label.sha256});
+	const {pin, servedKey, keyChanged} = await keyOfLog();
+	check('key', !keyChanged);
+	let signed;
+	try {
+		await note.openNote(`${text}\n\n${label.signature}\n`, pin.line);
+		signed = {ok: true};
+	} catch (error) {
+		signed = {ok: false, reason: error.message};
+	}
+	check('signature', signed.ok, {reason: signed.reason});
+	const entry = parseEntry(await get(`/api/v1/log/entries/${label.log_index}`,
+		{as: 'text', auth: false}));
+	check('entry', entry.type === 'label-published' && entry.tariff === String(label.tariff_id) &&
+		entry.sha256 === label.sha256);
+	return {ok: checks.every((c) => c.ok), checks, keyLine: pin.line, pinnedSince: pin.since,
+		servedKey, keyChanged, index: label.log_index};
 }

@@ -32,8 +32,10 @@ function charge(c, currency) {
 		parts.join('; ')]);
 }
 
-function tariffCard(tariff, status) {
-	const doc = tariff.document;
+// A tariff document's terms, one list item each: the fee, each usage charge
+// (direction, windows, allowance, tiers), minimum, cap, cost sharing, tax.
+// The price label shows the same list.
+export function tariffTerms(doc) {
 	const items = [];
 	if (doc.fixed_fee)
 		items.push(h('li', {}, [h('strong', {}, doc.fixed_fee.description || t('tariff.fixed')), ': ',
@@ -52,6 +54,11 @@ function tariffCard(tariff, status) {
 	if (doc.tax)
 		items.push(h('li', {}, t(doc.tax.included ? 'tariff.tax-included' : 'tariff.tax-added',
 			{rate: percent(doc.tax.rate_bp)})));
+	return h('ul', {class: 'tariff-parts'}, items);
+}
+
+function tariffCard(tariff, status) {
+	const doc = tariff.document;
 	return h('article', {class: `tariff ${status}`, 'data-tariff': String(tariff.id),
 		'aria-labelledby': `tariff-${tariff.id}`}, [
 		h('h4', {id: `tariff-${tariff.id}`}, [tariff.name, ' ',
@@ -59,16 +66,22 @@ function tariffCard(tariff, status) {
 		h('p', {class: 'when'}, t(status === 'upcoming' ? 'tariff.from-upcoming' : 'tariff.from-current',
 			{date: calendarDate(tariff.valid_from)})),
 		doc.emergency ? h('p', {class: 'emergency'}, t('tariff.emergency', {reason: doc.emergency.reason})) : null,
-		h('ul', {class: 'tariff-parts'}, items),
+		tariffTerms(doc),
 		h('p', {class: 'hash'}, [t('tariff.hash', {id: tariff.id, index: tariff.log_index}), ' ',
 			h('code', {}, tariff.sha256)]),
 	]);
 }
 
-function tariffs(list, firstDay) {
-	const inForce = list.filter((x) => x.valid_from <= firstDay)
+// The published tariff in force on a day (YYYY-MM-DD): the latest
+// valid_from on or before it, of two the one published last.
+export function tariffInForce(list, day) {
+	return list.filter((x) => x.valid_from <= day)
 		.sort((a, b) => (a.valid_from === b.valid_from ? (a.published_at < b.published_at ? -1 : 1)
 			: a.valid_from < b.valid_from ? -1 : 1)).pop();
+}
+
+function tariffs(list, firstDay) {
+	const inForce = tariffInForce(list, firstDay);
 	const upcoming = list.filter((x) => x.valid_from > firstDay)
 		.sort((a, b) => (a.valid_from < b.valid_from ? -1 : 1));
 	const nodes = [];
