@@ -1,15 +1,18 @@
-"""The member page's prices, in Chromium on plain HTTP, against a daemon
-seeded with twelve households: a tariff in force (with peak windows, an
-allowance, tiers, a cap and tax) published before any period was closed, last
-month's usage imported for every household and the month closed, then an
-announced tariff (with cost sharing) published. The member sees the price
-label of the tariff they follow with its three monthly costs as the label API
-gives them and its signature verified (an altered copy fails the check);
-the announced tariff's label, whose profiles come from last month's
-households; the label printed alone on one A4 and one Letter page; last
-month re-priced under the announced tariff, as the reprice API gives it,
-line by line; the page in Spanish on a 375-pixel phone. The English and Spanish strings have the same keys, and nothing is
-logged to the console. Screenshots go to the log folder."""
+"""The member page's prices, in Chromium on plain HTTP, against a daemon seeded
+with twelve households: a tariff in force (with peak windows, an allowance,
+tiers, a cap and tax) published before any period was closed, the last two
+months' usage imported for every household and the months closed, then an
+announced tariff (with cost sharing) published and another proposed. The
+member sees the price label of the tariff they follow with its three monthly
+costs as the label API gives them and its signature verified (an altered copy
+fails the check); the announced tariff's label, whose profiles come from last
+month's households; the label printed alone on one A4 and one Letter page;
+last month re-priced under the announced tariff, as the reprice API gives it,
+line by line, and under a tariff proposed to the members; the proposed and the
+announced tariff as proposed changes, each with the household's last two
+months and the cooperative's counts as the impact API gives them; the page in
+Spanish on a 375-pixel phone. The English and Spanish strings have the same
+keys, and nothing is logged to the console. Screenshots go to the log folder."""
 
 import base64
 import datetime
@@ -54,10 +57,12 @@ def euros(minor, lang):
 
 
 def seed(t, d, admin, now):
-    """Twelve households; the tariff in force published; last month's usage
-    imported and closed; the announced tariff published after the close."""
+    """Twelve households; the tariff in force published; the last two months'
+    usage imported and the months closed; then the announced tariff published
+    and another proposed to the members."""
+    first = month_start(now, -2)
     previous = month_start(now, -1)
-    joined = (previous - datetime.timedelta(days=40)).strftime("%Y-%m-%d")
+    joined = (first - datetime.timedelta(days=40)).strftime("%Y-%m-%d")
     for i in range(1, HOUSEHOLDS + 1):
         d.api("POST", "/api/v1/households", admin,
               {"name": "Household %d" % i, "joined_at": joined,
@@ -66,7 +71,7 @@ def seed(t, d, admin, now):
             "%d households created" % HOUSEHOLDS)
     in_force = {
         "name": "Village standard", "currency": "EUR",
-        "valid_from": previous.strftime("%Y-%m-%d"),
+        "valid_from": first.strftime("%Y-%m-%d"),
         "emergency": {"reason": "the cooperative bills for the first time"},
         "fixed_fee": {"amount_minor": 1500, "prorate": True,
                       "description": "Membership and access"},
@@ -92,6 +97,14 @@ def seed(t, d, admin, now):
         "minimum_minor": 1200,
         "tax": {"rate_bp": 2100, "included": False},
     }
+    proposed = {
+        "name": "Flat proposal", "currency": "EUR",
+        "valid_from": month_start(now, 3).strftime("%Y-%m-%d"),
+        "fixed_fee": {"amount_minor": 1800, "prorate": True, "description": "Membership"},
+        "usage_charges": [{"name": "Download", "direction": "down",
+                           "tiers": [{"price_per_gb_minor": 5}]}],
+        "tax": {"rate_bp": 2100, "included": True},
+    }
     ids = {}
     draft = expect(t, d.api("POST", "/api/v1/tariffs", admin, in_force), 201, "tariff in force drafted")
     expect(t, d.api("POST", "/api/v1/tariffs/%d/publish" % draft["id"], admin), 200,
@@ -99,9 +112,9 @@ def seed(t, d, admin, now):
     ids["in_force"] = draft["id"]
 
     # Each household's own amount of traffic, at 9:00, 13:00 and 20:00 (peak)
-    # every day of last month.
+    # every day of the last two months.
     rows = []
-    day = previous
+    day = first
     while day < month_start(now):
         for hour, down, up in ((9, 150e6, 20e6), (13, 300e6, 40e6), (20, 900e6, 80e6)):
             bucket = day.replace(hour=hour)
@@ -109,21 +122,28 @@ def seed(t, d, admin, now):
                 scale = household / 4
                 rows.append({"household_id": household, "bucket_start": rfc3339(bucket),
                              "bytes_up": int(up * scale), "bytes_down": int(down * scale)})
-        day = month_start(day) + datetime.timedelta(days=(day - month_start(day)).days + 1)
+        day += datetime.timedelta(days=1)
     for i in range(0, len(rows), 500):
         expect(t, d.api("POST", "/api/v1/usage/import", admin,
                         {"reason": "history from the old meter", "rows": rows[i:i + 500]}),
                201, "usage imported (%d rows)" % len(rows[i:i + 500]))
-    expect(t, d.api("POST", "/api/v1/expenses", admin,
-                    {"period": previous.strftime("%Y-%m"), "category": "transit",
-                     "amount_minor": 24000, "description": "transit"}), 201, "an expense recorded")
-    expect(t, d.api("POST", "/api/v1/periods/%s/close" % previous.strftime("%Y-%m"), admin), 200,
-           "last month closed")
+    for month in (first, previous):
+        expect(t, d.api("POST", "/api/v1/expenses", admin,
+                        {"period": month.strftime("%Y-%m"), "category": "transit",
+                         "amount_minor": 24000, "description": "transit"}), 201,
+               "an expense recorded for %s" % month.strftime("%Y-%m"))
+        expect(t, d.api("POST", "/api/v1/periods/%s/close" % month.strftime("%Y-%m"), admin),
+               200, "%s closed" % month.strftime("%Y-%m"))
     draft = expect(t, d.api("POST", "/api/v1/tariffs", admin, announced), 201,
                    "announced tariff drafted")
     expect(t, d.api("POST", "/api/v1/tariffs/%d/publish" % draft["id"], admin), 200,
            "announced tariff published, from %s" % announced["valid_from"])
     ids["announced"] = draft["id"]
+    draft = expect(t, d.api("POST", "/api/v1/tariffs", admin, proposed), 201,
+                   "proposed tariff drafted")
+    expect(t, d.api("POST", "/api/v1/tariffs/%d/consult" % draft["id"], admin), 200,
+           "the tariff is proposed to the members")
+    ids["proposed"] = draft["id"]
     return previous.strftime("%Y-%m"), ids
 
 
@@ -187,7 +207,8 @@ with lib.Test("prices", timeout_s=280) as t:
                     201, "a member token issued")["token"]
     link = "%s/#token=%s" % (d.lan_base, member)
     labels = {}
-    for key, tariff_id in ids.items():
+    for key in ("in_force", "announced"):
+        tariff_id = ids[key]
         labels[key] = expect(t, d.api("GET", "/api/v1/tariffs/%d/label" % tariff_id), 200,
                              "the label API gives the %s tariff's label" % key)
     t.check(labels["in_force"]["document"]["profiles"]["source"] == "configuration" and
@@ -283,6 +304,71 @@ with lib.Test("prices", timeout_s=280) as t:
         for line in doc["lines"]:
             t.check(line["description"] in result["text"] and line["explain"] in result["text"],
                     "the comparison shows %s with its explanation" % line["description"])
+
+    # The proposed tariff tried too: members may re-price under it.
+    proposed_reprice = expect(t, d.api("GET", "/api/v1/households/1/reprice?period=%s&tariff_id=%d"
+                                       % (period, ids["proposed"]), member), 200,
+                              "the reprice API re-prices last month under the proposed tariff")
+    Select(b.find_element(By.ID, "try-tariff")).select_by_value(str(ids["proposed"]))
+    b.find_element(By.ID, "try-go").click()
+    shown = t.wait_for(b, "const r = document.querySelector(`.try-result[data-tariff='%d']`);"
+                          "return r && Number(r.querySelector('.repriced-total').dataset.minor)"
+                       % ids["proposed"], "the month re-priced under the proposed tariff shows",
+                       timeout_s=60)
+    t.check(shown == proposed_reprice["repriced"]["total_minor"],
+            "under the proposed tariff, the re-priced total is the reprice API's", repr(shown))
+
+    # Proposed changes: the proposed tariff and the announced one, each with
+    # this household's months and the cooperative's counts from the impact.
+    changes = t.wait_for(b, "const c = [...document.querySelectorAll('#proposed article.change')];"
+                            "return c.length && c.map((a) => [Number(a.dataset.tariff), a.className])",
+                         "the proposed changes show")
+    t.check(changes == [[ids["proposed"], "change proposed"], [ids["announced"], "change upcoming"]],
+            "the proposed tariff and the announced one are listed, the proposed first",
+            repr(changes))
+    announced_label = t.wait_for(
+        b, "return document.querySelector(`#proposed .change[data-tariff='%d'] .label-doc "
+           ".signature-status[data-verified]`)?.dataset.verified" % ids["announced"],
+        "the announced tariff's label shows in its change", timeout_s=60)
+    t.check(announced_label == "true", "the announced change shows its verified label")
+    terms = b.execute_script("return document.querySelector(`#proposed .change[data-tariff='%d']`)"
+                             ".textContent" % ids["proposed"])
+    t.check("Flat proposal" in terms and "€18.00 per month" in terms and "€0.05/GB" in terms,
+            "the proposed change shows its terms", terms[:300])
+    for key in ("proposed", "announced"):
+        if "/impact" in unserved:
+            text = t.wait_for(b, "return document.querySelector(`#proposed .change[data-tariff='%d'] "
+                                 ".impact .unavailable`)?.textContent" % ids[key],
+                              "the %s change says its effect is not available" % key)
+            t.check("cannot be shown" in text, "without the impact route, the %s change says its "
+                    "effect is not available" % key, text)
+            continue
+        impact = expect(t, d.api("GET", "/api/v1/tariffs/%d/impact" % ids[key], member), 200,
+                        "the impact API answers the member for the %s tariff" % key)
+        t.check("households" not in impact and
+                all(set(row) == {"period", "invoice_minor", "repriced_minor", "difference_minor"}
+                    for row in impact["mine"]),
+                "the member's impact has their own rows and aggregates only")
+        shown = t.wait_for(b, "const a = document.querySelector(`#proposed .change[data-tariff='%d']`);"
+                              "const rows = [...a.querySelectorAll('table.mine tbody tr')];"
+                              "return rows.length && {mine: rows.map((r) => [r.querySelector('th')"
+                              ".dataset.period, Number(r.querySelector('.difference').dataset.minor)]),"
+                              "counts: Object.fromEntries([...a.querySelectorAll('[data-outcome]')]"
+                              ".map((c) => [c.dataset.outcome, Number(c.dataset.count)])),"
+                              "revenue: Number(a.querySelector('.repriced-revenue').dataset.minor),"
+                              "median: Number(a.querySelector(\"[data-quantile='p50']\").dataset.minor)}"
+                           % ids[key], "the %s change's effect shows" % key, timeout_s=60)
+        t.check(shown["mine"] == [[r["period"], r["difference_minor"]] for r in impact["mine"]] and
+                len(shown["mine"]) == 2,
+                "the %s change shows the household's two closed months as the impact API "
+                "gives them" % key, repr(shown["mine"]))
+        t.check(shown["counts"] == {o: impact[o]["count"] for o in ("more", "less", "same")} and
+                sum(shown["counts"].values()) == impact["invoices"] == 2 * HOUSEHOLDS,
+                "the %s change shows how many invoices would be higher, lower and the same, as "
+                "the impact API counts them" % key, repr(shown["counts"]))
+        t.check(shown["revenue"] == impact["repriced_revenue_minor"] and
+                shown["median"] == impact["difference_quantiles_minor"]["p50"],
+                "the %s change shows the impact API's revenue and median change" % key)
     section_shots(t, b, "desktop-en", 1280)
     t.check_console(b, "no console errors on the desktop page", unserved)
 
