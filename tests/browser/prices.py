@@ -399,5 +399,11 @@ with lib.Test("prices", timeout_s=280) as t:
     overflow = ph.execute_script("return [innerWidth, document.documentElement.scrollWidth]")
     t.check(overflow == [375, 375], "nothing is wider than the 375-pixel screen",
             "window and page widths %r" % overflow)
+    scrolled = ph.execute_script(
+        "return [...document.querySelectorAll('#label .table-wrap, #try .table-wrap, "
+        "#proposed .table-wrap')].filter((w) => w.scrollWidth > w.clientWidth)"
+        ".map((w) => [w.querySelector('caption').textContent, w.scrollWidth, w.clientWidth])")
+    t.check(not scrolled, "every table of the prices fits the phone's width without scrolling",
+            repr(scrolled))
     section_shots(t, ph, "phone-es", 375)
     t.check_console(ph, "no console errors on the Spanish phone", unserved)

@@ -148,3 +148,10 @@ export function period(text) {
 	return new Intl.DateTimeFormat(lang, {timeZone: 'UTC', month: 'long', year: 'numeric'})
 		.format(new Date(Date.UTC(y, m - 1, 1)));
 }
+
+// The same, short, for a table's rows: "Nov 2026".
+export function shortPeriod(text) {
+	const [y, m] = text.split('-').map(Number);
+	return new Intl.DateTimeFormat(lang, {timeZone: 'UTC', month: 'short', year: 'numeric'})
+		.format(new Date(Date.UTC(y, m - 1, 1)));
+}

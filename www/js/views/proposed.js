@@ -6,7 +6,7 @@
 // shown: a member's reply has only aggregates besides their own rows.
 
 import {h} from '../dom.js';
-import {t, money, number, period, calendarDate, date} from '../i18n.js';
+import {t, money, number, period, shortPeriod, calendarDate, date} from '../i18n.js';
 import {section, fillFrom, table} from './common.js';
 import {tariffTerms} from './cooperative.js';
 import {labelDocument, loadLabel, today} from './label.js';
@@ -46,7 +46,7 @@ function mineView(impact, name) {
 		{text: t('proposed.col.paid'), num: true}, {text: t('proposed.col.under'), num: true},
 		{text: t('proposed.col.difference'), num: true}],
 	impact.mine.map((row) => [
-		{node: period(row.period), attrs: {'data-period': row.period}},
+		{node: shortPeriod(row.period), attrs: {'data-period': row.period}},
 		{text: plain(row.invoice_minor, impact), num: true},
 		{text: plain(row.repriced_minor, impact), num: true},
 		{node: h('span', {class: 'difference', 'data-minor': String(row.difference_minor)},
@@ -75,17 +75,21 @@ function quantilesView(impact) {
 			num: true}]), {class: 'quantiles'});
 }
 
+// Revenue against expenses, month by month and in all.
 function revenueView(impact, name) {
 	const balance = impact.repriced_revenue_minor - impact.expenses_minor;
+	const row = (head, f, attrs = {}) => [head,
+		{text: plain(f.revenue_minor, impact), num: true},
+		{node: h('span', attrs, plain(f.repriced_revenue_minor, impact)), num: true},
+		{text: plain(f.expenses_minor, impact), num: true}];
+	const rows = (impact.by_period || []).map((f) => row(shortPeriod(f.period), f));
+	rows.push(row(h('strong', {}, t('proposed.in-all')), impact, {class: 'repriced-revenue',
+		'data-minor': String(impact.repriced_revenue_minor)}));
 	return [
-		table(t('proposed.revenue-caption', {periods: periodsText(impact.periods)}),
-			[t('proposed.col.what'), {text: t('proposed.col.amount'), num: true}], [
-				[t('proposed.revenue'), {text: plain(impact.revenue_minor, impact), num: true}],
-				[t('proposed.repriced-revenue', {name}), {node: h('span', {'data-minor':
-					String(impact.repriced_revenue_minor), class: 'repriced-revenue'},
-				plain(impact.repriced_revenue_minor, impact)), num: true}],
-				[t('proposed.expenses'), {text: plain(impact.expenses_minor, impact), num: true}],
-			], {class: 'revenue'}),
+		table(t('proposed.revenue-caption', {name, periods: periodsText(impact.periods)}),
+			[t('proposed.col.period'), {text: t('proposed.revenue'), num: true},
+				{text: t('proposed.col.under'), num: true}, {text: t('proposed.expenses'), num: true}],
+			rows, {class: 'revenue'}),
 		h('p', {class: 'balance-note'}, t(balance >= 0 ? 'proposed.covers' : 'proposed.short',
 			{name, amount: plain(Math.abs(balance), impact)})),
 	];
