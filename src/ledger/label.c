@@ -474,8 +474,8 @@ int ledger_label_get(struct ledger *ledger, int64_t tariff_id, char **ret_reply,
 		return ledger_storage_error(err, r, "reading the tariff");
 	if (!stored.published)
 		return ledger_refuse(err, LEDGER_NOT_FOUND, "not-found",
-				     "tariff %" PRId64 " is a draft; its label is made when it is "
-				     "published",
+				     "tariff %" PRId64 " is not published yet; its label is made "
+				     "when it is published",
 				     tariff_id);
 	r = store_label_get(ledger->store, tariff_id, &label);
 	if (r == -ENOENT)

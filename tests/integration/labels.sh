@@ -33,9 +33,9 @@ TARIFF=$(printf '{"name":"Flat","currency":"EUR","valid_from":"%s","fixed_fee":{
 expect 201 "$(req POST /api/v1/tariffs "$ADMIN" "$TARIFF")" "a draft"
 ID=$(body .id)
 expect_problem 404 "$(req GET "/api/v1/tariffs/$ID/label")" "a draft has no label" \
-	"tariff $ID is a draft; its label is made when it is published"
+	"tariff $ID is not published yet; its label is made when it is published"
 expect_problem 404 "$(req GET "/api/v1/tariffs/$ID/label" "$ADMIN")" \
-	"not even for the treasurer" "is a draft"
+	"not even for the treasurer" "not published yet"
 expect 200 "$(req POST "/api/v1/tariffs/$ID/publish" "$ADMIN")" "the tariff is published"
 TARIFF_SHA=$(body -r .sha256)
 TARIFF_LOG_INDEX=$(body .log_index)

@@ -95,9 +95,9 @@ static int teardown(void **state)
 }
 
 /* n households (ids 1 to n), a tariff for October, household k using k ×
- * DOWN_PER_K down and k × UP_PER_K up every hour of October, and October
- * closed: n invoices. */
-static void cooperative_closed(struct fixture *f, int64_t n)
+ * DOWN_PER_K down and k × UP_PER_K up every hour of October, transit_minor
+ * of transit to share (0: none), and October closed: n invoices. */
+static void cooperative_closed(struct fixture *f, int64_t n, int64_t transit_minor)
 {
 	struct store *store = f->ledger.store;
 	struct store_usage_row *rows = calloc((size_t)n, sizeof(*rows));
@@ -120,6 +120,10 @@ static void cooperative_closed(struct fixture *f, int64_t n)
 			};
 		assert_int_equal(store_usage_add_rows(store, 0, rows, (size_t)n), 0);
 	}
+	if (transit_minor)
+		assert_int_equal(store_expense_insert(store, "2026-10", "transit", transit_minor,
+						      "upstream", NULL, "test", 0, NULL),
+				 0);
 	assert_int_equal(store_commit(store), 0);
 	free(rows);
 
@@ -137,11 +141,11 @@ static void cooperative_closed(struct fixture *f, int64_t n)
 	ledger_closed_period_clear(&closed);
 }
 
-/* Drafts and publishes the label tariff; its id. */
-static int64_t publish(struct fixture *f)
+/* Drafts and publishes a tariff; its id. */
+static int64_t publish_document(struct fixture *f, const char *document)
 {
-	struct ledger_tariff_draft_request draft = { .document = label_tariff,
-						     .len = strlen(label_tariff) };
+	struct ledger_tariff_draft_request draft = { .document = document,
+						     .len = strlen(document) };
 	struct ledger_tariff_draft_result drafted;
 	struct ledger_tariff_publish_result out;
 	struct ledger_error err;
@@ -153,6 +157,11 @@ static int64_t publish(struct fixture *f)
 					       &out, &err),
 			 0);
 	return drafted.id;
+}
+
+static int64_t publish(struct fixture *f)
+{
+	return publish_document(f, label_tariff);
 }
 
 /* The label as the API replies it. */
@@ -253,7 +262,7 @@ static void test_few_households_configured_profiles(void **state)
 	json_t *label, *profiles, *light, *typical, *heavy;
 	int64_t id;
 
-	cooperative_closed(f, 8);
+	cooperative_closed(f, 8, 0);
 	id = publish(f);
 	label = label_get(f, id);
 	assert_int_equal(integer(label, "tariff_id"), id);
@@ -320,7 +329,7 @@ static void test_percentile_profiles(void **state)
 	json_t *label, *profiles, *light, *typical, *heavy;
 	int64_t id;
 
-	cooperative_closed(f, 30);
+	cooperative_closed(f, 30, 0);
 	id = publish(f);
 	label = label_get(f, id);
 	profiles = json_object_get(json_object_get(label, "document"), "profiles");
@@ -367,6 +376,48 @@ static void test_percentile_profiles(void **state)
 	json_decref(label);
 }
 
+/* A tariff with cost sharing, a quarter equally and the rest by download:
+ * from a period, each profile has its estimated share of October's 300.00
+ * of transit, as if all 30 households had followed the tariff. */
+static void test_cost_share_estimated(void **state)
+{
+	struct fixture *f = *state;
+	char *document = NULL;
+	json_t *label, *light, *typical, *heavy;
+	int64_t id;
+
+	assert_true(asprintf(&document,
+			     "%.*s,\"cost_sharing\":{\"categories\":[\"transit\"],"
+			     "\"equal_bp\":2500,\"direction\":\"down\"}}",
+			     (int)strlen(label_tariff) - 1, label_tariff) > 0);
+	cooperative_closed(f, 30, 30000);
+	id = publish_document(f, document);
+	free(document);
+	label = label_get(f, id);
+	light = profile(label, "light");
+	typical = profile(label, "typical");
+	heavy = profile(label, "heavy");
+	assert_true(json_is_true(json_object_get(light, "cost_share_estimated")));
+	assert_null(json_object_get(json_object_get(light, "invoice"), "cost_share_excluded"));
+
+	/* A quarter of 300.00 is 75.00, 2.50 for each of 30 households. The
+	 * other 225.00 by download: household k downloads k × 12.5 MB an hour,
+	 * so a profile of average k has k / (1 + 2 + … + 30) = k / 465 of all
+	 * downloads. Light, k = 8: 225.00 × 8 / 465 = 3.870…, 3.87; with 2.50,
+	 * 6.37, and 21.42 + 6.37 = 27.79. Typical, k = 15: 225.00 × 15 / 465 =
+	 * 7.258…, 7.26; 9.76, and 29.67 + 9.76 = 39.43. Heavy, k = 27: 225.00 ×
+	 * 27 / 465 = 13.064…, 13.06; 15.56, and 43.81 + 15.56 = 59.37, capped
+	 * at 43.00. */
+	assert_int_equal(line_amount(light, "cost_share", NULL), 637);
+	assert_int_equal(integer(light, "total_minor"), 2779);
+	assert_int_equal(line_amount(typical, "cost_share", NULL), 976);
+	assert_int_equal(integer(typical, "total_minor"), 3943);
+	assert_int_equal(line_amount(heavy, "cost_share", NULL), 1556);
+	assert_int_equal(line_amount(heavy, "cap", NULL), -(5937 - 4300));
+	assert_int_equal(integer(heavy, "total_minor"), 4300);
+	json_decref(label);
+}
+
 /* A label never changes: publishing again is refused and leaves it as it
  * was, and the database refuses to change or delete it. */
 static void test_label_immutable(void **state)
@@ -378,7 +429,7 @@ static void test_label_immutable(void **state)
 	sqlite3 *db;
 	int64_t id, size;
 
-	cooperative_closed(f, 30);
+	cooperative_closed(f, 30, 0);
 	id = publish(f);
 	before = label_get(f, id);
 	size = ledger_fixture_tlog_size(f->ledger.store);
@@ -417,7 +468,7 @@ static void test_no_label_for_a_draft(void **state)
 
 	assert_int_equal(ledger_tariff_create(&f->ledger, &draft, &drafted, &err), 0);
 	assert_ledger_refused(ledger_label_get(&f->ledger, drafted.id, &text, &err), &err,
-			      LEDGER_NOT_FOUND, "not-found", "is a draft");
+			      LEDGER_NOT_FOUND, "not-found", "not published yet");
 	assert_ledger_refused(ledger_label_get(&f->ledger, drafted.id + 1, &text, &err), &err,
 			      LEDGER_NOT_FOUND, "not-found", "there is no tariff");
 	assert_null(text);
@@ -429,6 +480,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_few_households_configured_profiles, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_percentile_profiles, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cost_share_estimated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_label_immutable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_label_for_a_draft, setup, teardown),
 	};
