@@ -7,7 +7,9 @@
  * closes the month while a prober asks /healthz every 10 ms. The figures: the
  * close's wall time beside the rating of the same month in process with no
  * writes (the baseline), and /healthz latency during the close beside that
- * on the idle daemon just before.
+ * on the idle daemon just before. Then a tariff is published, whose label
+ * takes its profiles from the month just closed: the publish's wall time and
+ * /healthz latency during it.
  * usage: bench_close COOPBILLD metered|imported [N] */
 #include <errno.h>
 #include <inttypes.h>
@@ -228,17 +230,19 @@ static void usage_import(const struct bench *bench)
 	       bench->n, hours, (bench_now_ms() - t) / 1e3);
 }
 
-/* The tariff of docs/examples/tariff.json, in force from the month's start. */
-static char *tariff_text(const struct bench *bench, const char *path)
+/* The tariff of docs/examples/tariff.json, in force from the start of the
+ * month (the emergency it declares lets it apply without notice). */
+static char *tariff_text(const struct period *period, const char *path)
 {
-	char valid_from[DATE_TEXT_MAX];
+	char valid_from[DATE_TEXT_MAX], period_text[PERIOD_TEXT_MAX];
 	json_error_t error;
 	json_t *tariff = json_load_file(path, 0, &error);
 	char *text;
 
 	if (!tariff)
 		die(error.text);
-	snprintf(valid_from, sizeof(valid_from), "%s-01", bench->period_text);
+	period_format(period, period_text);
+	snprintf(valid_from, sizeof(valid_from), "%s-01", period_text);
 	json_object_set_new(tariff, "valid_from", json_string(valid_from));
 	text = json_dumps(tariff, JSON_COMPACT);
 	json_decref(tariff);
@@ -247,7 +251,7 @@ static char *tariff_text(const struct bench *bench, const char *path)
 
 static void billing_setup(const struct bench *bench, const char *tariff_path)
 {
-	char body[65536], *tariff = tariff_text(bench, tariff_path);
+	char body[65536], *tariff = tariff_text(&bench->period, tariff_path);
 	static const struct {
 		const char *category;
 		int64_t amount_minor;
@@ -271,6 +275,52 @@ static void billing_setup(const struct bench *bench, const char *tariff_path)
 			       sizeof(body)) != 201)
 			die(body);
 	}
+}
+
+/* Publishes the same tariff again from the month after the one closed: its
+ * label takes its profiles from the closed month's households. */
+static void label_publish(const struct bench *bench, struct bench_prober *prober)
+{
+	struct period next =
+		bench->period.month == 12
+			? (struct period){ bench->period.year + 1, 1 }
+			: (struct period){ bench->period.year, bench->period.month + 1 };
+	char body[65536], path[64], *tariff = tariff_text(&next, BENCH_TARIFF);
+	json_t *reply, *profiles;
+	double t;
+
+	if (bench_http(bench->port, "POST", "/api/v1/tariffs", bench->token, tariff, body,
+		       sizeof(body)) != 201)
+		die(body);
+	free(tariff);
+	reply = json_loads(body, 0, NULL);
+	snprintf(path, sizeof(path), "/api/v1/tariffs/%" JSON_INTEGER_FORMAT "/publish",
+		 json_integer_value(json_object_get(reply, "id")));
+	json_decref(reply);
+	bench_probe_start(prober);
+	/* A few probes before, so that the publish falls among them. */
+	usleep(50000);
+	t = bench_now_ms();
+	if (bench_http(bench->port, "POST", path, bench->token, NULL, body, sizeof(body)) != 200)
+		die(body);
+	t = bench_now_ms() - t;
+	usleep(50000);
+	bench_probe_end(prober);
+	snprintf(path + strlen(path) - strlen("publish"), 8, "label");
+	if (bench_http(bench->port, "GET", path, NULL, NULL, body, sizeof(body)) != 200)
+		die(body);
+	reply = json_loads(body, 0, NULL);
+	profiles = json_object_get(json_object_get(reply, "document"), "profiles");
+	if (strcmp(json_string_value(json_object_get(profiles, "source")), "period") != 0)
+		die("the label's profiles do not come from the closed month");
+	printf("%7u households: publish with its label (profiles of %" JSON_INTEGER_FORMAT
+	       " households each) in %.0f ms\n",
+	       bench->n,
+	       json_integer_value(
+		       json_object_get(json_object_get(profiles, "typical"), "households")),
+	       t);
+	json_decref(reply);
+	bench_probe_report("", "during the publish", prober);
 }
 
 /* The baseline: the close's reading and rating of the month, in this
@@ -390,6 +440,7 @@ int main(int argc, char **argv)
 		 bench.period_text);
 	if (bench_http(bench.port, "GET", path, bench.token, NULL, body, sizeof(body)) != 200)
 		die(body);
+	label_publish(&bench, &prober);
 
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);

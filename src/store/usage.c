@@ -543,18 +543,20 @@ int store_usage_group_hours(struct store *store, const char *household_ids, int6
 			    int64_t to, struct store_usage_row **ret_rows, size_t *ret_n_rows)
 {
 	/* As store_usage_rows() reads one household's hours: the roll-up
-	 * before the watermark, the buckets after it. */
+	 * before the watermark, the buckets after it. The watermark bounds
+	 * each index range itself (min, max), so that a month rolled up long
+	 * ago reads none of its buckets. */
 	static const char sql[] =
 		"SELECT hour, 0, " USAGE_SUMS " FROM ("
 		"SELECT hour_start AS hour, " USAGE_COLUMNS " FROM usage_hourly "
 		"WHERE household_id IN (SELECT value FROM json_each(?1)) "
-		"AND hour_start >= ?2 AND hour_start < ?3 "
-		"AND hour_start < (SELECT rolled_up_to FROM meter_state) "
+		"AND hour_start >= ?2 AND hour_start < min(?3, (SELECT rolled_up_to FROM "
+		"meter_state)) "
 		"UNION ALL "
 		"SELECT bucket_start - bucket_start % 3600, " USAGE_COLUMNS " FROM usage_buckets "
 		"WHERE household_id IN (SELECT value FROM json_each(?1)) "
-		"AND bucket_start >= ?2 AND bucket_start < ?3 "
-		"AND bucket_start >= (SELECT rolled_up_to FROM meter_state)) "
+		"AND bucket_start >= max(?2, (SELECT rolled_up_to FROM meter_state)) "
+		"AND bucket_start < ?3) "
 		"GROUP BY hour ORDER BY hour";
 	const struct store_value params[] = { STORE_TEXT(household_ids), STORE_INT(from),
 					      STORE_INT(to) };
