@@ -14,6 +14,7 @@
 #include "coopbill/tz.h"
 
 struct job;
+struct shared_impact;
 struct shared_run;
 
 struct api {
@@ -25,6 +26,9 @@ struct api {
 	struct job *closing;
 	/* The latest reading of the open period's usage, for estimates. */
 	struct shared_run *open_run;
+	/* The impacts of tariffs computed, or being computed, since the last
+	 * close finished. */
+	struct shared_impact *impacts;
 };
 
 struct api_call {
@@ -53,7 +57,8 @@ int api_tlog_inclusion_proof(struct api *api, int64_t index, json_t **ret_proof)
 /* Stops the jobs in progress, each answering 503 (the daemon is stopping):
  * a period being closed keeps what it wrote. */
 void api_jobs_stop(struct api *api);
-/* Drops the kept reading of the open period (jobs using it keep theirs). */
+/* Drops the kept reading of the open period and the impacts kept (jobs
+ * using them keep theirs). */
 void api_periods_free(struct api *api);
 /* Checks a free-text field: 1 to max_bytes bytes, no control characters.
  * Replies 400 with problem type_slug and returns false when it is not. */
@@ -159,6 +164,7 @@ void api_household_estimate(struct api *api, struct http_request *request,
 void api_household_reprice(struct api *api, struct http_request *request,
 			   const struct api_call *call);
 void api_tariff_quote(struct api *api, struct http_request *request, const struct api_call *call);
+void api_tariff_impact(struct api *api, struct http_request *request, const struct api_call *call);
 void api_tariff_label(struct api *api, struct http_request *request, const struct api_call *call);
 void api_household_invoices(struct api *api, struct http_request *request,
 			    const struct api_call *call);

@@ -86,6 +86,7 @@ static const struct api_route routes[] = {
 	{ "POST", "/api/v1/tariffs/{id}/publish", ACCESS_ADMIN, api_tariff_publish, as_json },
 	{ "POST", "/api/v1/tariffs/{id}/consult", ACCESS_ADMIN, api_tariff_consult, as_json },
 	{ "POST", "/api/v1/tariffs/{id}/quote", ACCESS_ANYONE, api_tariff_quote, as_json },
+	{ "GET", "/api/v1/tariffs/{id}/impact", ACCESS_TOKEN, api_tariff_impact, as_json },
 	{ "GET", "/api/v1/tariffs/{id}/label", ACCESS_PUBLIC, api_tariff_label, as_json },
 	{ "GET", "/api/v1/households/{id}/estimate", ACCESS_HOUSEHOLD, api_household_estimate,
 	  as_json },

@@ -1,14 +1,16 @@
 /* Billing periods over HTTP: closing one, a member's running estimate of the
- * open period, the cooperative's totals for a period, and a household's
- * closed period re-priced under another tariff, each the ledger's work
- * (src/ledger/close.c).
+ * open period, the cooperative's totals for a period, a household's closed
+ * period re-priced under another tariff, and the impact of a tariff on the
+ * last closed periods, each the ledger's work (src/ledger/close.c,
+ * src/ledger/impact.c).
  *
- * All four read a month of everyone's usage, which takes seconds for
+ * All five read months of everyone's usage, which takes seconds for
  * thousands of households: they run as jobs in slices of at most
  * JOB_SLICE_NS on an idle handle, so that the loop serves requests and polls
  * the meter in between, and answer when done. A finished reading of the open
  * period is kept for OPEN_RUN_FRESH_NS and shared by the estimates and
- * summaries that follow. */
+ * summaries that follow. A tariff's impact is computed once for all who ask
+ * meanwhile, and kept until the next close finishes. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,11 +34,23 @@ struct shared_run {
 	uint64_t done_ns; /* when its scan finished; 0 while scanning */
 };
 
+/* A tariff's impact: computed by one job at a time (stepper) for every
+ * request that waits for it, and kept in api->impacts once begun. */
+struct shared_impact {
+	struct ledger_impact *impact;
+	int64_t tariff_id;
+	unsigned refs;
+	bool done;
+	struct job *stepper;
+	struct shared_impact *next; /* in api->impacts */
+};
+
 enum job_kind {
 	JOB_CLOSE,
 	JOB_ESTIMATE,
 	JOB_SUMMARY,
 	JOB_REPRICE,
+	JOB_IMPACT,
 };
 
 struct job {
@@ -47,6 +61,8 @@ struct job {
 	struct shared_run *shared;    /* the estimate's, the summary's and the re-pricing's */
 	struct ledger_summary *summary;
 	int64_t household_id; /* the estimate's */
+	struct shared_impact *impact;
+	struct ledger_impact_request impact_request;
 	uv_idle_t idle;
 	struct job *next_job; /* in api->jobs */
 };
@@ -65,6 +81,33 @@ static void shared_run_unref(struct shared_run *shared)
 	free(shared);
 }
 
+static struct shared_impact *shared_impact_ref(struct shared_impact *shared)
+{
+	shared->refs++;
+	return shared;
+}
+
+static void shared_impact_unref(struct shared_impact *shared)
+{
+	if (!shared || --shared->refs > 0)
+		return;
+	ledger_impact_free(shared->impact);
+	free(shared);
+}
+
+/* Forgets the impacts computed or begun: a close changes what they are
+ * worked out from. The jobs computing one finish it for their requests. */
+static void impacts_forget(struct api *api)
+{
+	while (api->impacts) {
+		struct shared_impact *shared = api->impacts;
+
+		api->impacts = shared->next;
+		shared->next = NULL;
+		shared_impact_unref(shared);
+	}
+}
+
 static void on_job_closed(uv_handle_t *handle)
 {
 	struct job *job = handle->data;
@@ -72,6 +115,7 @@ static void on_job_closed(uv_handle_t *handle)
 	ledger_close_free(job->close);
 	ledger_summary_free(job->summary);
 	shared_run_unref(job->shared);
+	shared_impact_unref(job->impact);
 	free(job);
 }
 
@@ -79,6 +123,9 @@ static void job_finish(struct job *job)
 {
 	struct job **link = &job->api->jobs;
 
+	/* Another request waiting for the impact takes its computation on. */
+	if (job->impact && job->impact->stepper == job)
+		job->impact->stepper = NULL;
 	if (job->api->closing == job)
 		job->api->closing = NULL;
 	while (*link && *link != job)
@@ -191,6 +238,7 @@ static int close_slice(struct job *job, uint64_t deadline_ns, bool *ret_done,
 	r = ledger_close_finish(job->close, &closed, err);
 	if (r < 0)
 		return r;
+	impacts_forget(job->api);
 	job_reply(job, close_json(&closed, false));
 	ledger_closed_period_clear(&closed);
 	return 0;
@@ -247,6 +295,33 @@ static int reading_slice(struct job *job, uint64_t deadline_ns, bool *ret_done,
 	return r;
 }
 
+/* One slice of an impact: computed by one of the jobs that wait for it,
+ * then each replies with what its token may see. */
+static int impact_slice(struct job *job, uint64_t deadline_ns, bool *ret_done,
+			struct ledger_error *err)
+{
+	struct shared_impact *shared = job->impact;
+	char *document;
+	int r;
+
+	*ret_done = false;
+	if (!shared->done) {
+		if (shared->stepper && shared->stepper != job)
+			return 0;
+		shared->stepper = job;
+		r = ledger_impact_step(shared->impact, deadline_ns, &shared->done, err);
+		if (r < 0 || !shared->done)
+			return r;
+		shared->stepper = NULL;
+	}
+	r = ledger_impact_document(shared->impact, &job->impact_request, &document, err);
+	if (r < 0)
+		return r;
+	*ret_done = true;
+	job_reply_text(job, document);
+	return 0;
+}
+
 /* One slice of a job. A close goes on without its client; the others stop
  * when theirs is gone. */
 static void on_job_idle(uv_idle_t *idle)
@@ -263,6 +338,8 @@ static void on_job_idle(uv_idle_t *idle)
 	}
 	if (job->kind == JOB_CLOSE)
 		r = close_slice(job, deadline_ns, &done, &err);
+	else if (job->kind == JOB_IMPACT)
+		r = impact_slice(job, deadline_ns, &done, &err);
 	else
 		r = reading_slice(job, deadline_ns, &done, &err);
 	if (r < 0)
@@ -459,8 +536,73 @@ void api_household_reprice(struct api *api, struct http_request *request,
 	job->shared = shared;
 }
 
+/* The impact of the tariff the path names: at once when it is known, else
+ * from a job that computes it, or waits for the one that does. */
+void api_tariff_impact(struct api *api, struct http_request *request, const struct api_call *call)
+{
+	struct ledger_impact_request in = {
+		.drafts = call->principal.role == AUTH_ROLE_ADMIN,
+		.household_id =
+			call->principal.role == AUTH_ROLE_ADMIN ? 0 : call->principal.household_id,
+	};
+	struct shared_impact *shared;
+	struct ledger_error err;
+	char *document;
+	json_t *body;
+	struct job *job;
+
+	if (api_parse_id(call->params.values[0], &in.tariff_id) < 0) {
+		api_reply_load_error(request, -EINVAL, "tariff", call->params.values[0]);
+		return;
+	}
+	if (ledger_impact_check(&api->ledger, &in, &err) < 0) {
+		api_reply_ledger_error(request, &err);
+		return;
+	}
+	for (shared = api->impacts; shared && shared->tariff_id != in.tariff_id;
+	     shared = shared->next)
+		;
+	if (shared && shared->done) {
+		if (ledger_impact_document(shared->impact, &in, &document, &err) < 0) {
+			api_reply_ledger_error(request, &err);
+			return;
+		}
+		body = json_loads(document, 0, NULL);
+		free(document);
+		if (!body)
+			http_reply_problem(request, 503, "out-of-memory",
+					   "the server is short of memory");
+		else
+			http_reply_json(request, 200, body);
+		return;
+	}
+	if (!shared) {
+		shared = calloc(1, sizeof(*shared));
+		if (!shared) {
+			http_reply_problem(request, 503, "out-of-memory",
+					   "the server is short of memory");
+			return;
+		}
+		if (ledger_impact_new(&api->ledger, in.tariff_id, &shared->impact, &err) < 0) {
+			free(shared);
+			api_reply_ledger_error(request, &err);
+			return;
+		}
+		shared->tariff_id = in.tariff_id;
+		shared->refs = 1;
+		shared->next = api->impacts;
+		api->impacts = shared;
+	}
+	job = job_start(api, request, JOB_IMPACT);
+	if (!job)
+		return;
+	job->impact = shared_impact_ref(shared);
+	job->impact_request = in;
+}
+
 void api_periods_free(struct api *api)
 {
 	shared_run_unref(api->open_run);
 	api->open_run = NULL;
+	impacts_forget(api);
 }

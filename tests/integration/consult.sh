@@ -91,6 +91,8 @@ IMPORT='{"reason": "history", "rows": [
  {"household_id": 1, "bucket_start": "2026-10-05T19:00:00Z", "bytes_up": 0, "bytes_down": 30000000000},
  {"household_id": 2, "bucket_start": "2026-10-20T10:00:00Z", "bytes_up": 0, "bytes_down": 5000000000}]}'
 expect 201 "$(req POST /api/v1/usage/import "$ADMIN" "$IMPORT")" "usage imported"
+expect_problem 409 "$(req GET "/api/v1/tariffs/$PROPOSED_ID/impact" "$MEMBER1")" \
+	"no impact before a period is closed" 'no period is closed'
 expect 200 "$(req POST /api/v1/periods/2026-10/close "$ADMIN")" "October closed"
 
 # Anyone quotes under a proposed tariff, and a member re-prices their
@@ -106,6 +108,46 @@ expect 200 "$(req GET "/api/v1/households/1/reprice?period=2026-10&tariff_id=$PR
 	fail "the re-pricing: $(body -c '[.invoice.total_minor, .repriced.total_minor, .difference_minor]')"
 expect_problem 404 "$(req GET "/api/v1/households/1/reprice?period=2026-10&tariff_id=$DRAFT_ID" "$MEMBER1")" \
 	"but not under a plain draft" 'is a draft'
+
+# The impact: October re-priced under the proposal. Garcia: 15.00 + 30 GB x
+# 0.10 = 18.00 invoiced, 10.00 + 30 GB x 0.20 = 16.00 proposed (-2.00);
+# Lopez: 15.00 + 5 GB x 0.10 = 15.50, 10.00 + 1.00 = 11.00 (-4.50).
+expect_problem 401 "$(req GET "/api/v1/tariffs/$PROPOSED_ID/impact")" \
+	"the impact needs a token" ''
+# Two members' requests at once share one computation and both get it.
+curl -sS -H "Authorization: Bearer $MEMBER1" "$BASE/api/v1/tariffs/$PROPOSED_ID/impact" >"$WORK/first" &
+FIRST=$!
+expect 200 "$(req GET "/api/v1/tariffs/$PROPOSED_ID/impact" "$MEMBER1")" "a member sees the impact"
+wait "$FIRST"
+cmp -s "$WORK/first" "$WORK/body" || fail "two requests at once differ: $(cat "$WORK/first")"
+ok "a request made meanwhile gets the same figures"
+[ "$(body -c '[.status, .currency, .exponent, .periods, .invoices, .more, .less, .same]')" = \
+	'["proposed","EUR",2,["2026-10"],2,{"count":0,"total_minor":0},{"count":2,"total_minor":-650},{"count":0}]' ] ||
+	fail "the aggregates: $(body -c .)"
+[ "$(body -c '[.revenue_minor, .repriced_revenue_minor, .expenses_minor, .difference_quantiles_minor.min, .difference_quantiles_minor.p50, .difference_quantiles_minor.max]')" = \
+	'[3350,2700,0,-450,-450,-200]' ] || fail "revenue and quantiles: $(body -c .)"
+ok "the cooperative's aggregates, worked out by hand"
+[ "$(body -c .mine)" = '[{"period":"2026-10","invoice_minor":1800,"repriced_minor":1600,"difference_minor":-200}]' ] ||
+	fail "mine: $(body -c .mine)"
+[ "$(body -c 'has("households")')" = false ] || fail "a member sees other households"
+grep -q 1550 "$WORK/body" && fail "Lopez's invoice shows in Garcia's impact"
+ok "the member sees their own household, and no other's figures"
+expect_problem 404 "$(req GET "/api/v1/tariffs/$DRAFT_ID/impact" "$MEMBER1")" \
+	"a member sees no impact of a draft not proposed" 'is a draft'
+expect 200 "$(req GET "/api/v1/tariffs/$PROPOSED_ID/impact" "$ADMIN")" "the treasurer sees the impact"
+[ "$(body -c '[.households[] | [.household_id, .period, .invoice_minor, .repriced_minor, .difference_minor]]')" = \
+	'[[1,"2026-10",1800,1600,-200],[2,"2026-10",1550,1100,-450]]' ] || fail "households: $(body -c .households)"
+[ "$(body -c 'has("mine")')" = false ] || fail "the treasurer's reply has mine"
+ok "the treasurer sees every household"
+expect 200 "$(req GET "/api/v1/tariffs/$DRAFT_ID/impact" "$ADMIN")" "the treasurer sees a draft's impact"
+[ "$(body -r .status)" = draft ] || fail "the draft's status: $(body -r .status)"
+
+# A close makes the kept figures stale: November counts from then on.
+expect 200 "$(req POST /api/v1/periods/2026-11/close "$ADMIN")" "November closed"
+expect 200 "$(req GET "/api/v1/tariffs/$PROPOSED_ID/impact" "$MEMBER1")" "the impact after November's close"
+[ "$(body -c '[.periods, .invoices, (.mine | length)]')" = '[["2026-10","2026-11"],4,2]' ] ||
+	fail "after the close: $(body -c '[.periods, .invoices, .mine]')"
+ok "the impact counts the period closed since"
 
 # Published after the consultation, as it was proposed.
 expect 200 "$(req POST "/api/v1/tariffs/$PROPOSED_ID/publish" "$ADMIN")" "the proposal is published"
