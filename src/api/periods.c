@@ -310,9 +310,10 @@ static int impact_slice(struct job *job, uint64_t deadline_ns, bool *ret_done,
 			return 0;
 		shared->stepper = job;
 		r = ledger_impact_step(shared->impact, deadline_ns, &shared->done, err);
-		if (r < 0 || !shared->done)
-			return r;
-		shared->stepper = NULL;
+		if (r == 0 && shared->done)
+			shared->stepper = NULL;
+		/* The replies are made in the slices that follow. */
+		return r;
 	}
 	r = ledger_impact_document(shared->impact, &job->impact_request, &document, err);
 	if (r < 0)
