@@ -9,6 +9,7 @@ COOPBILL_PACKAGES=(
 	# tests
 	libcmocka-dev curl jq sqlite3 valgrind systemd clang-format tzdata openssl faketime
 	man-db groff-base # man --warnings checks the manual pages
+	debhelper dpkg-dev lintian debootstrap # the package suite builds and installs the .deb
 	prometheus # for promtool, which checks the /metrics text
 	chromium chromium-driver python3-selenium # the browser suite
 	# network namespaces and traffic for the metering tests and the demo
