@@ -25,9 +25,11 @@ void api_set_config(struct api *api, const struct config *config);
 
 /* The http_dispatch_fns; userdata is the struct api. api_admit() finds the
  * route and checks the token before the body is read; api_dispatch() runs
- * the route's handler. */
+ * the route's handler; api_done() counts the request for /metrics and logs
+ * an admin's change or a refusal. */
 void api_admit(struct http_request *request, void *userdata);
 void api_dispatch(struct http_request *request, void *userdata);
+void api_done(struct http_request *request, void *userdata);
 
 /* The route table, for the test that holds it against docs/openapi.yaml. */
 size_t api_route_count(void);

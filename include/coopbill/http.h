@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include <jansson.h>
@@ -21,11 +22,14 @@ typedef void (*http_server_cb)(void *data);
 /* Each request meets admit once its headers are in, before its body is read:
  * a reply made there (401, 403, 404...) is sent without reading the body.
  * When admit does not reply, the body is read (within the limits) and
- * dispatch replies. Starts listening on config's address with its limits.
- * The config must stay valid until http_server_set_config() replaces it or
- * the server closes. */
+ * dispatch replies. done meets every request whose headers came in, once it
+ * has ended (its reply sent, or the client gone): the place to count and
+ * log it, on the loop thread. Starts listening on config's address with its
+ * limits. The config must stay valid until http_server_set_config()
+ * replaces it or the server closes. */
 int http_server_new(uv_loop_t *loop, const struct config *config, http_dispatch_fn admit,
-		    http_dispatch_fn dispatch, void *userdata, struct http_server **ret_server);
+		    http_dispatch_fn dispatch, http_dispatch_fn done, void *userdata,
+		    struct http_server **ret_server);
 void http_server_set_config(struct http_server *server, const struct config *config);
 /* Stops accepting connections; on_drained runs once no request is in flight. */
 void http_server_quiesce(struct http_server *server, http_server_cb on_drained, void *data);
@@ -33,7 +37,39 @@ void http_server_quiesce(struct http_server *server, http_server_cb on_drained, 
  * server is freed. */
 void http_server_close(struct http_server *server, http_server_cb on_closed, void *data);
 
-/* Request accessors, valid during dispatch. */
+/* What the server refuses for a limit of [server]: a connection when
+ * max_connections are open (or one waiting for its request's headers ended
+ * to make room) and past max_connections_per_ip; one whose request's
+ * headers are not in within header_timeout_s; a body over max_body_bytes;
+ * a body past body_memory_bytes of all bodies being received. */
+enum http_limit {
+	HTTP_LIMIT_CONNECTIONS,
+	HTTP_LIMIT_CONNECTIONS_PER_IP,
+	HTTP_LIMIT_HEADER_DEADLINE,
+	HTTP_LIMIT_BODY_SIZE,
+	HTTP_LIMIT_BODY_MEMORY,
+	HTTP_LIMITS,
+};
+/* "connections", "connections_per_ip", "header_deadline", "body_size",
+ * "body_memory". */
+const char *http_limit_name(enum http_limit limit);
+/* The server's counters: refusals since the start, by limit, and the
+ * connections open. */
+struct http_stats {
+	uint64_t refused[HTTP_LIMITS];
+	unsigned connections;
+};
+/* The counters of the server a request came through. */
+void http_request_stats(const struct http_request *request, struct http_stats *ret_stats);
+
+/* The statuses the server replies with, for tables indexed by status:
+ * http_status_index() is below HTTP_STATUSES for each of them, and
+ * HTTP_STATUSES for any other; http_status_at() is its inverse. */
+#define HTTP_STATUSES 17
+size_t http_status_index(unsigned status);
+unsigned http_status_at(size_t index);
+
+/* Request accessors, valid during dispatch (and done). */
 const char *http_request_method(const struct http_request *request);
 const char *http_request_path(const struct http_request *request);
 const char *http_request_header(const struct http_request *request, const char *name);
@@ -80,6 +116,12 @@ void http_reply_empty(struct http_request *request, unsigned status);
 void http_reply_problem(struct http_request *request, unsigned status, const char *type_slug,
 			const char *detail_format, ...) __attribute__((format(printf, 4, 5)));
 bool http_request_replied(const struct http_request *request);
+/* The reply's status, 0 while there is none; its problem type ("forbidden")
+ * when it is a problem, else NULL; and the time since the request line came
+ * in. */
+unsigned http_request_status(const struct http_request *request);
+const char *http_request_problem(const struct http_request *request);
+uint64_t http_request_duration_ns(const struct http_request *request);
 
 /* Answers GET or HEAD of the request's path with a file from the folder root
  * ("/" is index.html), or 404; see src/http/files.c for what is served. */

@@ -60,6 +60,19 @@ int store_ping(struct store *store);
 /* Whether writes fail: -ENOSPC or -EIO when the last transaction failed for
  * want of space or by an I/O error, until one commits again; else 0. */
 int store_write_error(const struct store *store);
+/* What the database takes on its disk, and how often a statement waited
+ * for another connection's lock (each retry of SQLite's busy handler), for
+ * /metrics. */
+struct store_footprint {
+	uint64_t database_bytes;
+	uint64_t wal_bytes; /* the -wal file beside it; 0 when there is none */
+	/* The file system holding the database: free to an unprivileged
+	 * writer, and its size. */
+	uint64_t filesystem_free_bytes;
+	uint64_t filesystem_size_bytes;
+	uint64_t busy_retries;
+};
+int store_footprint_get(struct store *store, struct store_footprint *ret_footprint);
 /* Says why writes fail in a sentence for the operator ("the disk holding
  * /var/lib/coopbill is full"), given the error of a failed write or open. */
 void store_describe_write_error(const char *path, int error, char *buf, size_t len);

@@ -8,14 +8,69 @@
 #include "coopbill/api.h"
 #include "coopbill/auth.h"
 #include "coopbill/date.h"
+#include "coopbill/diag.h"
 #include "coopbill/http.h"
 #include "coopbill/ledger.h"
 #include "coopbill/period.h"
 #include "coopbill/tz.h"
 
+struct api_call;
 struct job;
 struct shared_impact;
 struct shared_run;
+
+/* The kinds of long work that run as jobs (src/api/periods.c). */
+enum api_job_kind {
+	API_JOB_CLOSE,
+	API_JOB_ESTIMATE,
+	API_JOB_SUMMARY,
+	API_JOB_REPRICE,
+	API_JOB_IMPACT,
+	API_JOB_KINDS,
+};
+
+/* Requests are counted by route (slot), method and status. A route slot is
+ * API_SLOT_UNMATCHED for an API path no route has, API_SLOT_PAGE for the
+ * member page's files, or API_SLOT_ROUTES plus the index of a route whose
+ * pattern the path matches (/metrics adds up the routes of one pattern): a
+ * client cannot add to the series. */
+enum {
+	API_SLOT_UNMATCHED,
+	API_SLOT_PAGE,
+	API_SLOT_ROUTES,
+};
+enum api_method {
+	API_GET,
+	API_HEAD,
+	API_POST,
+	API_PUT,
+	API_PATCH,
+	API_DELETE,
+	API_OPTIONS,
+	API_METHOD_OTHER,
+	API_METHODS,
+};
+/* The upper bounds of the request duration histogram's buckets. */
+#define API_DURATION_BUCKETS 16
+extern const uint64_t api_duration_bounds_ns[API_DURATION_BUCKETS];
+struct api_route_stats {
+	uint64_t requests[API_METHODS][HTTP_STATUSES + 1];
+	/* Requests by the first bucket that holds their duration (the last:
+	 * longer than every bound), and the durations' sum. */
+	uint64_t durations[API_DURATION_BUCKETS + 1];
+	uint64_t duration_sum_ns;
+};
+/* The number of route slots, and each one's label: the route's pattern,
+ * "page" or "unmatched". */
+size_t api_route_slots(void);
+const char *api_route_slot_name(size_t slot);
+/* "GET", ..., "OPTIONS", "other". */
+const char *api_method_name(enum api_method method);
+/* A request ended (src/api/requests.c): counted in its route slot, and
+ * logged when the treasurer changed something or it was refused. call is
+ * NULL for a request refused before admit. */
+void api_request_ended(struct api *api, struct http_request *request, size_t slot,
+		       const struct api_call *call);
 
 struct api {
 	uv_loop_t *loop;
@@ -24,11 +79,18 @@ struct api {
 	/* Jobs in progress, and the period being closed (one at a time). */
 	struct job *jobs;
 	struct job *closing;
+	/* How long the last close that finished took, from its request; 0
+	 * before the first. */
+	uint64_t last_close_ns;
 	/* The latest reading of the open period's usage, for estimates. */
 	struct shared_run *open_run;
 	/* The impacts of tariffs computed, or being computed, since the last
 	 * close finished. */
 	struct shared_impact *impacts;
+	/* Requests since the start, by route slot; and the lines logging the
+	 * refused ones. */
+	struct api_route_stats *route_stats;
+	struct diag_limit refusals_log;
 };
 
 struct api_call {
@@ -57,6 +119,9 @@ int api_tlog_inclusion_proof(struct api *api, int64_t index, json_t **ret_proof)
 /* Stops the jobs in progress, each answering 503 (the daemon is stopping):
  * a period being closed keeps what it wrote. */
 void api_jobs_stop(struct api *api);
+/* The name of a kind of job ("close"), and how many of that kind run. */
+const char *api_job_kind_name(enum api_job_kind kind);
+unsigned api_jobs_running(const struct api *api, enum api_job_kind kind);
 /* Drops the kept reading of the open period and the impacts kept (jobs
  * using them keep theirs). */
 void api_periods_free(struct api *api);

@@ -113,6 +113,20 @@ static const struct api_route routes[] = {
 
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
 
+size_t api_route_slots(void)
+{
+	return API_SLOT_ROUTES + N_ROUTES;
+}
+
+const char *api_route_slot_name(size_t slot)
+{
+	if (slot == API_SLOT_UNMATCHED)
+		return "unmatched";
+	if (slot == API_SLOT_PAGE)
+		return "page";
+	return routes[slot - API_SLOT_ROUTES].pattern;
+}
+
 size_t api_route_count(void)
 {
 	return N_ROUTES;
@@ -131,6 +145,11 @@ int api_new(uv_loop_t *loop, struct store *store, struct meter *meter, struct le
 
 	if (!api)
 		return -ENOMEM;
+	api->route_stats = calloc(api_route_slots(), sizeof(*api->route_stats));
+	if (!api->route_stats) {
+		free(api);
+		return -ENOMEM;
+	}
 	api->loop = loop;
 	api->ledger = (struct ledger){
 		.store = store,
@@ -149,8 +168,10 @@ void api_close(struct api *api)
 
 void api_free(struct api *api)
 {
-	if (api)
+	if (api) {
 		api_periods_free(api);
+		free(api->route_stats);
+	}
 	free(api);
 }
 
@@ -338,8 +359,10 @@ static bool allow_lists(const char *allow, const char *method)
 	return false;
 }
 
-/* The methods allowed on a path, as an "Allow" header value. */
-static bool route_allowed_methods(const char *path, char *allow, size_t allow_len)
+/* The methods allowed on a path, as an "Allow" header value, and the
+ * index of the first route whose pattern matches it. */
+static bool route_allowed_methods(const char *path, char *allow, size_t allow_len,
+				  size_t *ret_first)
 {
 	struct http_params params;
 	bool found = false;
@@ -351,6 +374,8 @@ static bool route_allowed_methods(const char *path, char *allow, size_t allow_le
 		if (!http_path_match(routes[i].pattern, path, &params) ||
 		    allow_lists(allow, routes[i].method))
 			continue;
+		if (!found)
+			*ret_first = i;
 		if (found)
 			strncat(allow, ", ", allow_len - strlen(allow) - 1);
 		strncat(allow, routes[i].method, allow_len - strlen(allow) - 1);
@@ -489,16 +514,31 @@ static bool call_permitted(struct api *api, struct http_request *request, enum a
 	return false;
 }
 
-/* What api_admit() found, for api_dispatch(). */
+/* What api_admit() found, for api_dispatch() and api_done(). */
 struct api_admission {
 	const struct api_route *route;
 	struct api_call call;
+	size_t slot;
 };
 
 /* Paths outside the API are the member page's files. */
 static bool page_path(const char *path)
 {
 	return strcmp(path, "/api") != 0 && strncmp(path, "/api/", 5) != 0;
+}
+
+/* The route slot of a path (see api-internal.h), and the methods allowed
+ * on it, as an "Allow" header value; false when no route has the path. */
+static bool path_slot(const char *path, char *allow, size_t allow_len, size_t *ret_slot)
+{
+	size_t first;
+
+	if (route_allowed_methods(path, allow, allow_len, &first)) {
+		*ret_slot = API_SLOT_ROUTES + first;
+		return true;
+	}
+	*ret_slot = page_path(path) ? API_SLOT_PAGE : API_SLOT_UNMATCHED;
+	return false;
 }
 
 static void reply_page(struct api *api, struct http_request *request, const char *method)
@@ -529,7 +569,7 @@ void api_admit(struct http_request *request, void *userdata)
 		return;
 	}
 	http_request_set_data(request, admission);
-	if (!route_allowed_methods(path, allow, sizeof(allow))) {
+	if (!path_slot(path, allow, sizeof(allow), &admission->slot)) {
 		if (page_path(path)) {
 			reply_page(api, request, method);
 			return;
@@ -581,4 +621,18 @@ void api_dispatch(struct http_request *request, void *userdata)
 	 * longer show it. */
 	if (strcmp(admission->route->method, "GET") != 0)
 		api_periods_free(api);
+}
+
+void api_done(struct http_request *request, void *userdata)
+{
+	const struct api_admission *admission = http_request_data(request);
+	char allow[128];
+	size_t slot;
+
+	/* Refused before admit: found the way admit would have. */
+	if (admission)
+		slot = admission->slot;
+	else
+		path_slot(http_request_path(request), allow, sizeof(allow), &slot);
+	api_request_ended(userdata, request, slot, admission ? &admission->call : NULL);
 }

@@ -45,17 +45,9 @@ struct shared_impact {
 	struct shared_impact *next; /* in api->impacts */
 };
 
-enum job_kind {
-	JOB_CLOSE,
-	JOB_ESTIMATE,
-	JOB_SUMMARY,
-	JOB_REPRICE,
-	JOB_IMPACT,
-};
-
 struct job {
 	struct api *api;
-	enum job_kind kind;
+	enum api_job_kind kind;
 	struct http_request *request; /* NULL once the client is gone */
 	struct ledger_close *close;   /* the close's */
 	struct shared_run *shared;    /* the estimate's, the summary's and the re-pricing's */
@@ -64,8 +56,29 @@ struct job {
 	struct shared_impact *impact;
 	struct ledger_impact_request impact_request;
 	uv_idle_t idle;
+	uint64_t started_ns;
 	struct job *next_job; /* in api->jobs */
 };
+
+const char *api_job_kind_name(enum api_job_kind kind)
+{
+	static const char *const names[] = {
+		[API_JOB_CLOSE] = "close",     [API_JOB_ESTIMATE] = "estimate",
+		[API_JOB_SUMMARY] = "summary", [API_JOB_REPRICE] = "reprice",
+		[API_JOB_IMPACT] = "impact",
+	};
+
+	return names[kind];
+}
+
+unsigned api_jobs_running(const struct api *api, enum api_job_kind kind)
+{
+	unsigned n = 0;
+
+	for (const struct job *job = api->jobs; job; job = job->next_job)
+		n += job->kind == kind;
+	return n;
+}
 
 static struct shared_run *shared_run_ref(struct shared_run *shared)
 {
@@ -197,7 +210,7 @@ void api_jobs_stop(struct api *api)
 		struct job *job = api->jobs;
 
 		if (job->request) {
-			if (job->kind == JOB_CLOSE)
+			if (job->kind == API_JOB_CLOSE)
 				http_reply_problem(job->request, 503, "stopping",
 						   "the daemon is stopping; what was closed so far "
 						   "is kept, and closing %s again finishes it",
@@ -239,6 +252,7 @@ static int close_slice(struct job *job, uint64_t deadline_ns, bool *ret_done,
 	if (r < 0)
 		return r;
 	impacts_forget(job->api);
+	job->api->last_close_ns = uv_hrtime() - job->started_ns;
 	job_reply(job, close_json(&closed, false));
 	ledger_closed_period_clear(&closed);
 	return 0;
@@ -261,14 +275,14 @@ static int reading_slice(struct job *job, uint64_t deadline_ns, bool *ret_done,
 		job->shared->done_ns = uv_hrtime();
 		/* Later estimates and summaries of the period use it too; a
 		 * re-pricing's reading is its own. */
-		if (job->kind != JOB_REPRICE) {
+		if (job->kind != API_JOB_REPRICE) {
 			shared_run_unref(api->open_run);
 			api->open_run = shared_run_ref(job->shared);
 		}
 		*ret_done = false;
 		return 0;
 	}
-	if (job->kind == JOB_REPRICE) {
+	if (job->kind == API_JOB_REPRICE) {
 		r = ledger_reprice(job->shared->reading, &document, err);
 		if (r < 0)
 			return r;
@@ -276,7 +290,7 @@ static int reading_slice(struct job *job, uint64_t deadline_ns, bool *ret_done,
 		job_reply_text(job, document);
 		return 0;
 	}
-	if (job->kind == JOB_ESTIMATE) {
+	if (job->kind == API_JOB_ESTIMATE) {
 		r = ledger_estimate(job->shared->reading, job->household_id, &document, err);
 		if (r < 0)
 			return r;
@@ -333,13 +347,13 @@ static void on_job_idle(uv_idle_t *idle)
 	bool done = false;
 	int r;
 
-	if (!job->request && job->kind != JOB_CLOSE) {
+	if (!job->request && job->kind != API_JOB_CLOSE) {
 		job_finish(job);
 		return;
 	}
-	if (job->kind == JOB_CLOSE)
+	if (job->kind == API_JOB_CLOSE)
 		r = close_slice(job, deadline_ns, &done, &err);
-	else if (job->kind == JOB_IMPACT)
+	else if (job->kind == API_JOB_IMPACT)
 		r = impact_slice(job, deadline_ns, &done, &err);
 	else
 		r = reading_slice(job, deadline_ns, &done, &err);
@@ -350,7 +364,7 @@ static void on_job_idle(uv_idle_t *idle)
 }
 
 /* Starts a job that has what it works on; the request waits for its reply. */
-static struct job *job_start(struct api *api, struct http_request *request, enum job_kind kind)
+static struct job *job_start(struct api *api, struct http_request *request, enum api_job_kind kind)
 {
 	struct job *job;
 
@@ -362,6 +376,7 @@ static struct job *job_start(struct api *api, struct http_request *request, enum
 	job->api = api;
 	job->kind = kind;
 	job->request = request;
+	job->started_ns = uv_hrtime();
 	uv_idle_init(api->loop, &job->idle);
 	job->idle.data = job;
 	job->next_job = api->jobs;
@@ -374,7 +389,7 @@ static struct job *job_start(struct api *api, struct http_request *request, enum
 /* Starts an estimate or a summary of a period's usage up to now, on a
  * recent reading of it if there is one; replies itself when it cannot. */
 static struct job *reading_job_start(struct api *api, struct http_request *request,
-				     enum job_kind kind, const struct period *period)
+				     enum api_job_kind kind, const struct period *period)
 {
 	struct shared_run *shared = NULL;
 	struct ledger_error err;
@@ -438,7 +453,7 @@ void api_period_close(struct api *api, struct http_request *request, const struc
 		ledger_closed_period_clear(&closed);
 		return;
 	}
-	job = job_start(api, request, JOB_CLOSE);
+	job = job_start(api, request, API_JOB_CLOSE);
 	if (!job) {
 		ledger_close_free(close);
 		return;
@@ -474,7 +489,7 @@ void api_period_summary(struct api *api, struct http_request *request, const str
 		api_reply_ledger_error(request, &err);
 		return;
 	}
-	reading_job_start(api, request, JOB_SUMMARY, &period);
+	reading_job_start(api, request, API_JOB_SUMMARY, &period);
 }
 
 void api_household_estimate(struct api *api, struct http_request *request,
@@ -491,7 +506,7 @@ void api_household_estimate(struct api *api, struct http_request *request,
 				   "the current period cannot be worked out from the clock");
 		return;
 	}
-	job = reading_job_start(api, request, JOB_ESTIMATE, &period);
+	job = reading_job_start(api, request, API_JOB_ESTIMATE, &period);
 	if (job)
 		job->household_id = id;
 }
@@ -529,7 +544,7 @@ void api_household_reprice(struct api *api, struct http_request *request,
 		return;
 	}
 	shared->refs = 1;
-	job = job_start(api, request, JOB_REPRICE);
+	job = job_start(api, request, API_JOB_REPRICE);
 	if (!job) {
 		shared_run_unref(shared);
 		return;
@@ -594,7 +609,7 @@ void api_tariff_impact(struct api *api, struct http_request *request, const stru
 		shared->next = api->impacts;
 		api->impacts = shared;
 	}
-	job = job_start(api, request, JOB_IMPACT);
+	job = job_start(api, request, API_JOB_IMPACT);
 	if (!job)
 		return;
 	job->impact = shared_impact_ref(shared);

@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "coopbill/diag.h"
 
@@ -41,4 +42,33 @@ void diag_emit(int priority, const char *format, ...)
 		pos = (size_t)snprintf(out, sizeof(out), "<%d>\n", priority);
 	/* One write per message keeps concurrent writers from interleaving. */
 	fwrite(out, 1, pos, stderr);
+}
+
+void diag_emit_limited(struct diag_limit *limit, int priority, const char *format, ...)
+{
+	char message[1024];
+	struct timespec now;
+	va_list ap;
+
+	if (priority > max_priority)
+		return;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+	if ((uint64_t)now.tv_sec != limit->second) {
+		limit->second = (uint64_t)now.tv_sec;
+		limit->lines = 0;
+	}
+	if (limit->lines == DIAG_LIMIT_PER_S) {
+		limit->left_out++;
+		return;
+	}
+	limit->lines++;
+	va_start(ap, format);
+	vsnprintf(message, sizeof(message), format, ap);
+	va_end(ap);
+	if (limit->left_out)
+		diag_emit(priority, "%s (%llu such lines left out before this one)", message,
+			  (unsigned long long)limit->left_out);
+	else
+		diag_emit(priority, "%s", message);
+	limit->left_out = 0;
 }

@@ -222,8 +222,8 @@ static int daemon_start(struct daemon *daemon, const char *config_path)
 		    &daemon->api);
 	if (r < 0)
 		return r;
-	r = http_server_new(&daemon->loop, daemon->config, api_admit, api_dispatch, daemon->api,
-			    &daemon->http);
+	r = http_server_new(&daemon->loop, daemon->config, api_admit, api_dispatch, api_done,
+			    daemon->api, &daemon->http);
 	if (r < 0) {
 		diag_error("cannot listen on %s: %s", daemon->config->listen, strerror(-r));
 		return r;

@@ -5,6 +5,7 @@
 
 #include <microhttpd.h>
 
+#include "coopbill/diag.h"
 #include "coopbill/http.h"
 
 struct http_request {
@@ -25,7 +26,11 @@ struct http_request {
 	size_t body_reserved;
 	/* The admit callback's, for dispatch. */
 	void *data;
+	/* When the request line came in (uv_hrtime). */
+	uint64_t started_ns;
 	unsigned status;
+	/* The problem type of a problem reply, else "". */
+	char problem[32];
 	struct MHD_Response *response;
 	/* What content negotiation chose, one of the offered media types. */
 	const char *media_type;
@@ -58,7 +63,11 @@ struct http_server {
 	const struct config *config;
 	http_dispatch_fn admit;
 	http_dispatch_fn dispatch;
+	http_dispatch_fn done;
 	void *userdata;
+	/* Refusals by limit, since the start; and the lines logging them. */
+	uint64_t refused[HTTP_LIMITS];
+	struct diag_limit refusals_log;
 	size_t requests_in_flight;
 	/* Bytes reserved by the request bodies being received. */
 	size_t body_bytes;

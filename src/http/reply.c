@@ -16,6 +16,7 @@ static const struct {
 	{ 200, "OK" },
 	{ 201, "Created" },
 	{ 204, "No Content" },
+	{ 304, "Not Modified" },
 	{ 400, "Bad Request" },
 	{ 401, "Unauthorized" },
 	{ 403, "Forbidden" },
@@ -31,17 +32,43 @@ static const struct {
 	{ 503, "Service Unavailable" },
 };
 
+_Static_assert(sizeof(status_phrases) / sizeof(status_phrases[0]) == HTTP_STATUSES,
+	       "HTTP_STATUSES counts the statuses of status_phrases");
+
+size_t http_status_index(unsigned status)
+{
+	size_t i = 0;
+
+	while (i < HTTP_STATUSES && status_phrases[i].status != status)
+		i++;
+	return i;
+}
+
+unsigned http_status_at(size_t index)
+{
+	return status_phrases[index].status;
+}
+
 const char *http_status_phrase(unsigned status)
 {
-	for (size_t i = 0; i < sizeof(status_phrases) / sizeof(status_phrases[0]); i++)
-		if (status_phrases[i].status == status)
-			return status_phrases[i].phrase;
-	return "Error";
+	size_t i = http_status_index(status);
+
+	return i < HTTP_STATUSES ? status_phrases[i].phrase : "Error";
 }
 
 bool http_request_replied(const struct http_request *request)
 {
 	return request->status != 0;
+}
+
+unsigned http_request_status(const struct http_request *request)
+{
+	return request->status;
+}
+
+const char *http_request_problem(const struct http_request *request)
+{
+	return request->problem[0] ? request->problem : NULL;
 }
 
 /* Takes ownership of body (malloc'd, or NULL when len is 0). */
@@ -162,6 +189,8 @@ void http_reply_problem(struct http_request *request, unsigned status, const cha
 	if (status >= 500 && !http_request_replied(request))
 		diag_error("%s %s: %u %s: %s", request->method, log_safe_path(request->path, path),
 			   status, type_slug, detail);
+	if (!http_request_replied(request))
+		snprintf(request->problem, sizeof(request->problem), "%s", type_slug);
 	problem = http_problem_new(status, type_slug, detail);
 	text = problem ? json_dumps(problem, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
 	json_decref(problem);

@@ -63,14 +63,38 @@ static void connection_end(struct http_server *server, struct http_connection *c
 	shutdown(conn->fd, SHUT_RDWR);
 }
 
+const char *http_limit_name(enum http_limit limit)
+{
+	static const char *const names[] = {
+		[HTTP_LIMIT_CONNECTIONS] = "connections",
+		[HTTP_LIMIT_CONNECTIONS_PER_IP] = "connections_per_ip",
+		[HTTP_LIMIT_HEADER_DEADLINE] = "header_deadline",
+		[HTTP_LIMIT_BODY_SIZE] = "body_size",
+		[HTTP_LIMIT_BODY_MEMORY] = "body_memory",
+	};
+
+	return names[limit];
+}
+
+/* A connection refused, or ended before its request: counted, and logged
+ * with the limit (never the client's address). */
+static void connection_refused(struct http_server *server, enum http_limit limit)
+{
+	server->refused[limit]++;
+	diag_emit_limited(&server->refusals_log, LOG_INFO, "refused: connection limit=%s",
+			  http_limit_name(limit));
+}
+
 static void on_sweep(uv_timer_t *timer)
 {
 	struct http_server *server = timer->data;
 	uint64_t now = uv_now(server->loop);
 	uint64_t limit = (uint64_t)server->config->header_timeout_s * 1000;
 
-	while (server->waiting_head && now - server->waiting_head->waiting_since >= limit)
+	while (server->waiting_head && now - server->waiting_head->waiting_since >= limit) {
+		connection_refused(server, HTTP_LIMIT_HEADER_DEADLINE);
 		connection_end(server, server->waiting_head);
+	}
 	sweep_arm(server);
 }
 
@@ -152,15 +176,29 @@ static void on_connection(void *cls, struct MHD_Connection *connection, void **s
 	conn->fd = info->connect_fd;
 	*socket_context = conn;
 	server->connections++;
-	if (server->connections >= server->max_connections && server->waiting_head)
+	if (server->connections >= server->max_connections && server->waiting_head) {
+		connection_refused(server, HTTP_LIMIT_CONNECTIONS);
 		connection_end(server, server->waiting_head);
+	}
 	conn_wait(server, conn);
 }
 
+/* MHD says so when it refuses a connection for its table or for one
+ * address's share of it; it has no other way of telling. */
+#define MHD_LIMIT_MESSAGE "Server reached connection limit"
+
 static void on_mhd_log(void *cls, const char *format, va_list ap)
 {
+	struct http_server *server = cls;
 	char line[512];
 	size_t len;
+
+	if (strncmp(format, MHD_LIMIT_MESSAGE, strlen(MHD_LIMIT_MESSAGE)) == 0) {
+		connection_refused(server, server->connections >= server->max_connections
+						   ? HTTP_LIMIT_CONNECTIONS
+						   : HTTP_LIMIT_CONNECTIONS_PER_IP);
+		return;
+	}
 
 	vsnprintf(line, sizeof(line), format, ap);
 	len = strlen(line);
@@ -205,6 +243,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *connectio
 		return NULL;
 	request->server = server;
 	request->connection = connection;
+	request->started_ns = uv_hrtime();
 	request->target_end = uri + strlen(uri);
 	request->target_nul = strstr(uri, "%00") != NULL;
 	server->requests_in_flight++;
@@ -325,6 +364,7 @@ static bool request_check_framing(struct http_request *request)
 		return false;
 	}
 	if (content_length && content_length_parse(content_length, &len) && len > max) {
+		request->server->refused[HTTP_LIMIT_BODY_SIZE]++;
 		http_reply_problem(request, 413, "body-too-large",
 				   "the request body is %zu bytes; the limit is %zu bytes", len,
 				   max);
@@ -352,6 +392,7 @@ static bool request_reserve(struct http_request *request, size_t len)
 	if (len <= request->body_reserved)
 		return true;
 	if (others > 0 && (others > budget || len > budget - others)) {
+		server->refused[HTTP_LIMIT_BODY_MEMORY]++;
 		http_reply_problem(request, 503, "busy",
 				   "the server is receiving %zu bytes of other request bodies and "
 				   "holds at most %zu at once; try again in a moment",
@@ -371,6 +412,7 @@ static void request_append(struct http_request *request, const char *data, size_
 	size_t max = request->server->config->max_body_bytes;
 
 	if (len > max - request->body_len) {
+		request->server->refused[HTTP_LIMIT_BODY_SIZE]++;
 		http_reply_problem(request, 413, "body-too-large",
 				   "the request body exceeds the limit of %zu bytes", max);
 		return;
@@ -494,6 +536,8 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
 		return;
 	if (request->deferred && request->on_gone)
 		request->on_gone(request->on_gone_data);
+	if (request->begun)
+		server->done(request, server->userdata);
 	if (request->response)
 		MHD_destroy_response(request->response);
 	server->body_bytes -= request->body_reserved;
@@ -511,7 +555,8 @@ static void on_completed(void *cls, struct MHD_Connection *connection, void **re
 }
 
 int http_server_new(uv_loop_t *loop, const struct config *config, http_dispatch_fn admit,
-		    http_dispatch_fn dispatch, void *userdata, struct http_server **ret_server)
+		    http_dispatch_fn dispatch, http_dispatch_fn done, void *userdata,
+		    struct http_server **ret_server)
 {
 	struct http_server *server;
 	const union MHD_DaemonInfo *info;
@@ -526,6 +571,7 @@ int http_server_new(uv_loop_t *loop, const struct config *config, http_dispatch_
 	server->admit = admit;
 	server->max_connections = config->max_connections;
 	server->dispatch = dispatch;
+	server->done = done;
 	server->userdata = userdata;
 	if (config->listen_addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
@@ -624,6 +670,19 @@ void http_server_close(struct http_server *server, http_server_cb on_closed, voi
 	uv_close((uv_handle_t *)&server->poll, on_handle_closed);
 	uv_close((uv_handle_t *)&server->timer, on_handle_closed);
 	uv_close((uv_handle_t *)&server->sweep, on_handle_closed);
+}
+
+void http_request_stats(const struct http_request *request, struct http_stats *ret_stats)
+{
+	const struct http_server *server = request->server;
+
+	*ret_stats = (struct http_stats){ .connections = server->connections };
+	memcpy(ret_stats->refused, server->refused, sizeof(server->refused));
+}
+
+uint64_t http_request_duration_ns(const struct http_request *request)
+{
+	return uv_hrtime() - request->started_ns;
 }
 
 const char *http_request_method(const struct http_request *request)

@@ -267,6 +267,28 @@ static bool describe_disk_full(const char *path, char *buf, size_t len)
 	return true;
 }
 
+int store_footprint_get(struct store *store, struct store_footprint *ret_footprint)
+{
+	struct store_footprint footprint = { .busy_retries = store->busy_retries };
+	char folder[PATH_MAX], wal[PATH_MAX];
+	struct statvfs fs;
+	struct stat st;
+
+	if (stat(store->path, &st) < 0)
+		return -errno;
+	footprint.database_bytes = (uint64_t)st.st_size;
+	snprintf(wal, sizeof(wal), "%s-wal", store->path);
+	if (stat(wal, &st) == 0)
+		footprint.wal_bytes = (uint64_t)st.st_size;
+	path_folder(store->path, folder);
+	if (statvfs(folder, &fs) < 0)
+		return -errno;
+	footprint.filesystem_free_bytes = (uint64_t)fs.f_bavail * fs.f_frsize;
+	footprint.filesystem_size_bytes = (uint64_t)fs.f_blocks * fs.f_frsize;
+	*ret_footprint = footprint;
+	return 0;
+}
+
 void store_describe_write_error(const char *path, int error, char *buf, size_t len)
 {
 	if (!describe_disk_full(path, buf, len))
@@ -547,6 +569,29 @@ static int create_private(const char *path)
 	return 0;
 }
 
+/* SQLite's own busy_timeout handler, counting: waits a little longer each
+ * time, up to store->busy_timeout_ms in all. */
+static int on_busy(void *data, int count)
+{
+	static const int delays_ms[] = { 1, 2, 5, 10, 15, 20, 25, 25, 25, 50, 50, 100 };
+	const int n_delays = (int)(sizeof(delays_ms) / sizeof(delays_ms[0]));
+	struct store *store = data;
+	int waited_ms = 0, delay_ms;
+
+	for (int i = 0; i < count && i < n_delays; i++)
+		waited_ms += delays_ms[i];
+	if (count >= n_delays)
+		waited_ms += (count - n_delays) * delays_ms[n_delays - 1];
+	delay_ms = delays_ms[count < n_delays ? count : n_delays - 1];
+	if (waited_ms >= (int)store->busy_timeout_ms)
+		return 0;
+	if (waited_ms + delay_ms > (int)store->busy_timeout_ms)
+		delay_ms = (int)store->busy_timeout_ms - waited_ms;
+	store->busy_retries++;
+	sqlite3_sleep(delay_ms);
+	return 1;
+}
+
 int store_open(const char *path, struct store **ret_store, char *errbuf, size_t errbuf_len)
 {
 	struct store *store;
@@ -562,6 +607,12 @@ int store_open(const char *path, struct store **ret_store, char *errbuf, size_t 
 		return -ENOMEM;
 	}
 
+	store->path = strdup(path);
+	if (!store->path) {
+		r = -ENOMEM;
+		format_error(errbuf, errbuf_len, "out of memory opening database %s", path);
+		goto out;
+	}
 	r = create_private(path);
 	if (r < 0) {
 		format_error(errbuf, errbuf_len, "cannot create database %s: %s", path,
@@ -579,7 +630,8 @@ int store_open(const char *path, struct store **ret_store, char *errbuf, size_t 
 			     store->db ? sqlite3_errmsg(store->db) : sqlite3_errstr(rc));
 		goto out;
 	}
-	sqlite3_busy_timeout(store->db, STORE_BUSY_TIMEOUT_MS);
+	store->busy_timeout_ms = STORE_BUSY_TIMEOUT_MS;
+	sqlite3_busy_handler(store->db, on_busy, store);
 
 	/* Read the version before anything writes to the file, so that a
 	 * database from a newer coopbilld is left exactly as it was. */
@@ -675,5 +727,6 @@ void store_free(struct store *store)
 		sqlite3_finalize(store->statements[i].stmt);
 	free(store->statements);
 	sqlite3_close_v2(store->db);
+	free(store->path);
 	free(store);
 }

@@ -21,6 +21,11 @@ struct store_statement {
 
 struct store {
 	sqlite3 *db;
+	char *path;
+	/* How long a statement waits for another connection's lock (0: it
+	 * fails at once), and the waits so far, for /metrics. */
+	unsigned busy_timeout_ms;
+	uint64_t busy_retries;
 	int write_error; /* the last failed write's -ENOSPC or -EIO; 0 once one succeeds */
 	struct store_statement *statements;
 	size_t n_statements;

@@ -128,9 +128,9 @@ int store_token_used(struct store *store, int64_t id, int64_t now_s)
 	/* A time kept to the minute is not worth making a request wait behind
 	 * another process's write: while the database is locked it stays as
 	 * it was (-EBUSY at once). */
-	sqlite3_busy_timeout(store->db, 0);
+	store->busy_timeout_ms = 0;
 	r = store_exec(store, sql, values, 2, NULL);
-	sqlite3_busy_timeout(store->db, STORE_BUSY_TIMEOUT_MS);
+	store->busy_timeout_ms = STORE_BUSY_TIMEOUT_MS;
 	return r;
 }
 
