@@ -374,9 +374,13 @@ int ledger_tariff_delete(struct ledger *ledger, int64_t id, struct ledger_error 
 int ledger_tariff_consult(struct ledger *ledger, int64_t id, int64_t *ret_log_index,
 			  struct ledger_error *err);
 
+struct ledger_label;
 struct ledger_tariff_publish_request {
 	int64_t id;
 	struct date today; /* in the cooperative's time zone */
+	/* Its label's profiles, read in steps (ledger_label_step) until done;
+	 * NULL: they are read in the publish, at once. */
+	struct ledger_label *label;
 };
 struct ledger_tariff_publish_result {
 	int64_t log_index; /* of its tariff-published entry */
@@ -387,19 +391,35 @@ struct ledger_tariff_publish_result {
  * closed. Signs the document with the log key and logs it with its hash. */
 int ledger_tariff_publish(struct ledger *ledger, const struct ledger_tariff_publish_request *in,
 			  struct ledger_tariff_publish_result *out, struct ledger_error *err);
+/* What ledger_tariff_publish() would refuse in, refused now, changing
+ * nothing: so that a publish is refused before its label is read. */
+int ledger_tariff_publish_check(struct ledger *ledger,
+				const struct ledger_tariff_publish_request *in,
+				struct ledger_error *err);
 
 /*
  * Labels of published tariffs (src/ledger/label.c).
  */
 
 struct tariff;
+/* Begins reading the profiles of a label from the last closed period's
+ * usage, when it billed enough households: max(5, n / 20) households each,
+ * read one at a time by ledger_label_step() until *ret_done, so that
+ * thousands of households do not hold the loop. */
+int ledger_label_new(struct ledger *ledger, struct ledger_label **ret_label,
+		     struct ledger_error *err);
+int ledger_label_step(struct ledger_label *label, uint64_t deadline_ns, bool *ret_done,
+		      struct ledger_error *err);
+void ledger_label_free(struct ledger_label *label);
 /* Makes the label of the tariff being published (stored is its row,
- * tariff its parsed document), signs it with the log key, logs it
- * (label-published) and stores it, in the caller's transaction; see
+ * tariff its parsed document) from the profiles read in label (NULL, or
+ * a period closed since it was begun: read now), signs it with the log key,
+ * logs it (label-published) and stores it, in the caller's transaction; see
  * docs/tariffs.md, "Label". Refuses (invalid-tariff) a tariff whose charges
  * for a profile do not fit in 64 bits. */
 int ledger_label_publish(struct ledger *ledger, const struct store_tariff *stored,
-			 const struct tariff *tariff, struct ledger_error *err);
+			 const struct tariff *tariff, struct ledger_label *label,
+			 struct ledger_error *err);
 /* A published tariff's label as the API shows it: {"tariff_id", "sha256",
  * "signature", "log_index", "published_at", "document"} as JSON text, for
  * the caller to free. not-found for no such tariff, a draft, or a tariff

@@ -246,11 +246,6 @@ int store_usage_slices(struct store *store, bool hourly, int64_t from, int64_t t
 int store_usage_totals(struct store *store, int64_t from, int64_t to,
 		       struct store_usage_row **ret_rows, size_t *ret_n_rows);
 
-/* The hourly usage of a group of households (household_ids: a JSON array
- * of ids, "[3,7,12]") added up hour by hour, in [from, to), ordered by
- * hour; household_id is 0. */
-int store_usage_group_hours(struct store *store, const char *household_ids, int64_t from,
-			    int64_t to, struct store_usage_row **ret_rows, size_t *ret_n_rows);
 /* The usage each invoice of a period ("YYYY-MM") was made from, by
  * household (start is 0). */
 int store_usage_invoiced(struct store *store, const char *period, struct store_usage_row **ret_rows,

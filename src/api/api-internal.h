@@ -26,6 +26,7 @@ enum api_job_kind {
 	API_JOB_SUMMARY,
 	API_JOB_REPRICE,
 	API_JOB_IMPACT,
+	API_JOB_PUBLISH,
 	API_JOB_KINDS,
 };
 
@@ -207,6 +208,8 @@ void api_tariffs_create(struct api *api, struct http_request *request, const str
 void api_tariff_get(struct api *api, struct http_request *request, const struct api_call *call);
 void api_tariff_schema(struct api *api, struct http_request *request, const struct api_call *call);
 void api_tariff_publish(struct api *api, struct http_request *request, const struct api_call *call);
+/* Replies with the tariff's row after a change. */
+void api_reply_tariff(struct api *api, struct http_request *request, unsigned status, int64_t id);
 void api_tariff_consult(struct api *api, struct http_request *request, const struct api_call *call);
 void api_tariff_replace(struct api *api, struct http_request *request, const struct api_call *call);
 void api_tariff_delete(struct api *api, struct http_request *request, const struct api_call *call);

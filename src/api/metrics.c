@@ -218,8 +218,8 @@ static void meter_metrics(FILE *out, const struct meter_status *status)
 static void jobs_metrics(FILE *out, const struct api *api)
 {
 	family(out, "coopbill_billing_jobs", "gauge",
-	       "Billing jobs running: period closes, estimates, summaries, re-pricings and "
-	       "impacts.");
+	       "Billing jobs running: period closes, estimates, summaries, re-pricings, "
+	       "impacts and labels of tariffs being published.");
 	for (int kind = 0; kind < API_JOB_KINDS; kind++)
 		fprintf(out, "coopbill_billing_jobs{kind=\"%s\"} %u\n", api_job_kind_name(kind),
 			api_jobs_running(api, kind));

@@ -1,10 +1,11 @@
 /* Billing periods over HTTP: closing one, a member's running estimate of the
  * open period, the cooperative's totals for a period, a household's closed
- * period re-priced under another tariff, and the impact of a tariff on the
- * last closed periods, each the ledger's work (src/ledger/close.c,
- * src/ledger/impact.c).
+ * period re-priced under another tariff, the impact of a tariff on the last
+ * closed periods, and publishing a tariff, whose label is priced on profiles
+ * of the last closed period; each the ledger's work (src/ledger/close.c,
+ * src/ledger/impact.c, src/ledger/label.c).
  *
- * All five read months of everyone's usage, which takes seconds for
+ * All six read months of everyone's usage, which takes seconds for
  * thousands of households: they run as jobs in slices of at most
  * JOB_SLICE_NS on an idle handle, so that the loop serves requests and polls
  * the meter in between, and answer when done. A finished reading of the open
@@ -55,6 +56,8 @@ struct job {
 	int64_t household_id; /* the estimate's */
 	struct shared_impact *impact;
 	struct ledger_impact_request impact_request;
+	struct ledger_label *label; /* the publish's */
+	int64_t tariff_id;
 	uv_idle_t idle;
 	uint64_t started_ns;
 	struct job *next_job; /* in api->jobs */
@@ -65,7 +68,7 @@ const char *api_job_kind_name(enum api_job_kind kind)
 	static const char *const names[] = {
 		[API_JOB_CLOSE] = "close",     [API_JOB_ESTIMATE] = "estimate",
 		[API_JOB_SUMMARY] = "summary", [API_JOB_REPRICE] = "reprice",
-		[API_JOB_IMPACT] = "impact",
+		[API_JOB_IMPACT] = "impact",   [API_JOB_PUBLISH] = "publish",
 	};
 
 	return names[kind];
@@ -129,6 +132,7 @@ static void on_job_closed(uv_handle_t *handle)
 	ledger_summary_free(job->summary);
 	shared_run_unref(job->shared);
 	shared_impact_unref(job->impact);
+	ledger_label_free(job->label);
 	free(job);
 }
 
@@ -337,6 +341,27 @@ static int impact_slice(struct job *job, uint64_t deadline_ns, bool *ret_done,
 	return 0;
 }
 
+/* One slice of a publish: read the label's profiles, then publish the
+ * tariff with its label at once. */
+static int publish_slice(struct job *job, uint64_t deadline_ns, bool *ret_done,
+			 struct ledger_error *err)
+{
+	struct ledger_tariff_publish_request in = { .id = job->tariff_id, .label = job->label };
+	struct ledger_tariff_publish_result out;
+	int r;
+
+	r = ledger_label_step(job->label, deadline_ns, ret_done, err);
+	if (r < 0 || !*ret_done)
+		return r;
+	ledger_today(&job->api->ledger, &in.today);
+	r = ledger_tariff_publish(&job->api->ledger, &in, &out, err);
+	if (r < 0)
+		return r;
+	api_reply_tariff(job->api, job->request, 200, job->tariff_id);
+	job_resume(job);
+	return 0;
+}
+
 /* One slice of a job. A close goes on without its client; the others stop
  * when theirs is gone. */
 static void on_job_idle(uv_idle_t *idle)
@@ -355,6 +380,8 @@ static void on_job_idle(uv_idle_t *idle)
 		r = close_slice(job, deadline_ns, &done, &err);
 	else if (job->kind == API_JOB_IMPACT)
 		r = impact_slice(job, deadline_ns, &done, &err);
+	else if (job->kind == API_JOB_PUBLISH)
+		r = publish_slice(job, deadline_ns, &done, &err);
 	else
 		r = reading_slice(job, deadline_ns, &done, &err);
 	if (r < 0)
@@ -614,6 +641,34 @@ void api_tariff_impact(struct api *api, struct http_request *request, const stru
 		return;
 	job->impact = shared_impact_ref(shared);
 	job->impact_request = in;
+}
+
+/* Publishes the draft the path names, once its label's profiles are read;
+ * what the publish refuses is refused first. */
+void api_tariff_publish(struct api *api, struct http_request *request, const struct api_call *call)
+{
+	struct ledger_tariff_publish_request in = { 0 };
+	struct ledger_label *label;
+	struct ledger_error err;
+	struct job *job;
+
+	if (api_parse_id(call->params.values[0], &in.id) < 0) {
+		api_reply_load_error(request, -EINVAL, "tariff", call->params.values[0]);
+		return;
+	}
+	ledger_today(&api->ledger, &in.today);
+	if (ledger_tariff_publish_check(&api->ledger, &in, &err) < 0 ||
+	    ledger_label_new(&api->ledger, &label, &err) < 0) {
+		api_reply_ledger_error(request, &err);
+		return;
+	}
+	job = job_start(api, request, API_JOB_PUBLISH);
+	if (!job) {
+		ledger_label_free(label);
+		return;
+	}
+	job->label = label;
+	job->tariff_id = in.id;
 }
 
 void api_periods_free(struct api *api)

@@ -109,8 +109,7 @@ void api_tariff_schema(struct api *api, struct http_request *request, const stru
 	http_reply_text(request, 200, "application/schema+json", body, strlen(body));
 }
 
-/* Replies with the tariff's row after a change. */
-static void reply_tariff(struct api *api, struct http_request *request, unsigned status, int64_t id)
+void api_reply_tariff(struct api *api, struct http_request *request, unsigned status, int64_t id)
 {
 	json_t *row;
 	int r;
@@ -143,7 +142,7 @@ void api_tariffs_create(struct api *api, struct http_request *request, const str
 		api_reply_ledger_error(request, &err);
 		return;
 	}
-	reply_tariff(api, request, 201, out.id);
+	api_reply_tariff(api, request, 201, out.id);
 	snprintf(location, sizeof(location), "/api/v1/tariffs/%lld", (long long)out.id);
 	http_reply_header(request, "Location", location);
 }
@@ -170,7 +169,7 @@ void api_tariff_replace(struct api *api, struct http_request *request, const str
 		api_reply_ledger_error(request, &err);
 		return;
 	}
-	reply_tariff(api, request, 200, out.id);
+	api_reply_tariff(api, request, 200, out.id);
 }
 
 void api_tariff_delete(struct api *api, struct http_request *request, const struct api_call *call)
@@ -185,22 +184,6 @@ void api_tariff_delete(struct api *api, struct http_request *request, const stru
 		return;
 	}
 	http_reply_empty(request, 204);
-}
-
-void api_tariff_publish(struct api *api, struct http_request *request, const struct api_call *call)
-{
-	struct ledger_tariff_publish_request in;
-	struct ledger_tariff_publish_result out;
-	struct ledger_error err;
-
-	if (path_draft(request, call, &in.id) < 0)
-		return;
-	ledger_today(&api->ledger, &in.today);
-	if (ledger_tariff_publish(&api->ledger, &in, &out, &err) < 0) {
-		api_reply_ledger_error(request, &err);
-		return;
-	}
-	reply_tariff(api, request, 200, in.id);
 }
 
 /* A published tariff's label: public, as the tariff is; a draft has none
@@ -240,7 +223,7 @@ void api_tariff_consult(struct api *api, struct http_request *request, const str
 		api_reply_ledger_error(request, &err);
 		return;
 	}
-	reply_tariff(api, request, 200, id);
+	api_reply_tariff(api, request, 200, id);
 }
 
 /* A quote's body is a month of hourly points at most: some 750 of about

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <uv.h>
 
 #include "coopbill/bill.h"
 #include "coopbill/config.h"
@@ -62,6 +63,30 @@ struct label_profile {
 	size_t households;
 };
 
+/* An hour's bytes of a group, added up over its households. */
+struct label_hour {
+	bool seen;
+	uint64_t bytes_up, bytes_down, local_up, local_down;
+};
+
+/* The households of a profile taken from a period (source.invoiced[first]
+ * and the n - 1 after it), how many of them were read, and their hours
+ * added up from the period's first whole hour. */
+struct label_group {
+	size_t first, n, read;
+	struct label_hour *hours;
+};
+
+struct ledger_label {
+	struct ledger *ledger;
+	/* The last closed period when it was begun ("" for none): the label
+	 * is made again when another has been closed since. */
+	char closed[PERIOD_TEXT_MAX];
+	struct label_source source;
+	struct label_group groups[LABEL_KINDS];
+	size_t n_hours, group; /* the group being read */
+};
+
 static uint64_t internet_bytes(const struct store_usage_row *row)
 {
 	return row->bytes_up + row->bytes_down;
@@ -78,43 +103,75 @@ static int invoiced_compare(const void *a, const void *b)
 	return (x->household_id > y->household_id) - (x->household_id < y->household_id);
 }
 
-/* The last closed period when it billed enough households, else the
- * tariff's first month. */
-static int source_load(struct ledger *ledger, const struct tariff *tariff,
-		       struct label_source *source)
+/* The households nearest the percentile's nearest rank in a list of n,
+ * max(5, ceil(n / 20)) of them in a window kept inside the list. */
+static void group_place(size_t n, unsigned percentile, struct label_group *group)
 {
-	char closed[PERIOD_TEXT_MAX];
+	size_t size = (n + 19) / 20, rank, first;
+
+	if (size < LABEL_GROUP_MIN)
+		size = LABEL_GROUP_MIN;
+	/* The nearest rank: the smallest rank whose share of the list is at
+	 * least the percentile, counted from 1. */
+	rank = (percentile * n + 99) / 100;
+	rank = rank < 1 ? 1 : rank;
+	first = rank - 1 > size / 2 ? rank - 1 - size / 2 : 0;
+	first = first + size > n ? n - size : first;
+	group->first = first;
+	group->n = size;
+}
+
+/* The last closed period as the profiles' source, when it billed enough
+ * households; else the source stays the configuration. */
+static int source_load(struct ledger_label *label)
+{
+	struct ledger *ledger = label->ledger;
+	struct label_source *source = &label->source;
+	int64_t hour0;
 	int r;
 
-	r = store_period_last_closed(ledger->store, closed);
+	r = store_period_last_closed(ledger->store, label->closed);
+	if (r == -ENOENT)
+		return 0;
 	if (r == 0)
-		r = store_usage_invoiced(ledger->store, closed, &source->invoiced,
+		r = store_usage_invoiced(ledger->store, label->closed, &source->invoiced,
 					 &source->n_invoiced);
-	if (r < 0 && r != -ENOENT)
+	if (r < 0 || source->n_invoiced < LABEL_PERIOD_MIN)
 		return r;
-	if (r == 0 && source->n_invoiced >= LABEL_PERIOD_MIN) {
-		for (size_t i = 0; i < source->n_invoiced; i++)
-			if (source->invoiced[i].bytes_up > INT64_MAX ||
-			    source->invoiced[i].bytes_down > INT64_MAX)
-				return -ERANGE;
-		source->from_period = true;
-		r = period_parse(closed, &source->period);
-		if (r < 0)
-			return -EIO;
-		qsort(source->invoiced, source->n_invoiced, sizeof(*source->invoiced),
-		      invoiced_compare);
-	} else {
-		source->period =
-			(struct period){ tariff->valid_from.year, tariff->valid_from.month };
+	for (size_t i = 0; i < source->n_invoiced; i++)
+		if (source->invoiced[i].bytes_up > INT64_MAX ||
+		    source->invoiced[i].bytes_down > INT64_MAX)
+			return -ERANGE;
+	source->from_period = true;
+	if (period_parse(label->closed, &source->period) < 0)
+		return -EIO;
+	qsort(source->invoiced, source->n_invoiced, sizeof(*source->invoiced), invoiced_compare);
+	period_format(&source->period, source->period_text);
+	r = period_bounds(ledger->config->zone, &source->period, &source->start_s, &source->end_s);
+	if (r < 0)
+		return r;
+	/* In a zone off the whole hour, the hour the period starts in counts
+	 * from the period's start. */
+	hour0 = source->start_s - source->start_s % HOUR_S;
+	label->n_hours = (size_t)((source->end_s - hour0 + HOUR_S - 1) / HOUR_S);
+	for (size_t k = 0; k < LABEL_KINDS; k++) {
+		group_place(source->n_invoiced, label_kinds[k].percentile, &label->groups[k]);
+		label->groups[k].hours = calloc(label->n_hours, sizeof(struct label_hour));
+		if (!label->groups[k].hours)
+			return -ENOMEM;
 	}
+	return 0;
+}
+
+/* The configuration as the profiles' source, priced in the tariff's first
+ * month. */
+static int source_configured(const struct ledger *ledger, const struct tariff *tariff,
+			     struct label_source *source)
+{
+	source->period = (struct period){ tariff->valid_from.year, tariff->valid_from.month };
 	period_format(&source->period, source->period_text);
 	return period_bounds(ledger->config->zone, &source->period, &source->start_s,
 			     &source->end_s);
-}
-
-static void source_clear(struct label_source *source)
-{
-	free(source->invoiced);
 }
 
 static int profile_add(struct label_profile *profile, const struct rate_slice *slice)
@@ -172,61 +229,65 @@ static int average(uint64_t sum, size_t households, uint64_t *ret_average)
 	return r;
 }
 
-/* A profile from a period: the households nearest the percentile's
- * nearest rank, max(5, ceil(n / 20)) of them in a window kept inside the
- * list, and their hourly usage in the period averaged hour by hour. */
-static int profile_from_period(struct ledger *ledger, const struct label_source *source,
-			       unsigned percentile, struct label_profile *profile)
+/* Adds one household's hours of the period to its group's. */
+static int group_read(struct ledger_label *label, struct label_group *group)
 {
-	size_t n = source->n_invoiced, group = (n + 19) / 20, rank, first;
+	const struct label_source *source = &label->source;
+	int64_t hour0 = source->start_s - source->start_s % HOUR_S;
 	struct store_usage_row *rows = NULL;
-	size_t n_rows = 0, pos = 0;
-	char *ids = NULL;
+	size_t n_rows = 0;
+	int r;
+
+	r = store_usage_rows(label->ledger->store,
+			     source->invoiced[group->first + group->read].household_id, hour0,
+			     source->end_s, false, &rows, &n_rows);
+	for (size_t i = 0; r == 0 && i < n_rows; i++) {
+		struct label_hour *hour = &group->hours[(rows[i].start - hour0) / HOUR_S];
+
+		hour->seen = true;
+		if (__builtin_add_overflow(hour->bytes_up, rows[i].bytes_up, &hour->bytes_up) ||
+		    __builtin_add_overflow(hour->bytes_down, rows[i].bytes_down,
+					   &hour->bytes_down) ||
+		    __builtin_add_overflow(hour->local_up, rows[i].local_up, &hour->local_up) ||
+		    __builtin_add_overflow(hour->local_down, rows[i].local_down, &hour->local_down))
+			r = -ERANGE;
+	}
+	free(rows);
+	if (r == 0)
+		group->read++;
+	return r;
+}
+
+/* A profile from a period: its group's usage averaged hour by hour. */
+static int profile_from_period(const struct ledger_label *label, const struct label_group *group,
+			       struct label_profile *profile)
+{
+	const struct label_source *source = &label->source;
+	int64_t hour0 = source->start_s - source->start_s % HOUR_S;
 	int r = 0;
 
-	if (group < LABEL_GROUP_MIN)
-		group = LABEL_GROUP_MIN;
-	/* The nearest rank: the smallest rank whose share of the list is at
-	 * least the percentile, counted from 1. */
-	rank = (percentile * n + 99) / 100;
-	rank = rank < 1 ? 1 : rank;
-	first = rank - 1 > group / 2 ? rank - 1 - group / 2 : 0;
-	first = first + group > n ? n - group : first;
-	ids = malloc(group * 21 + 3);
-	if (!ids)
-		return -ENOMEM;
-	ids[pos++] = '[';
-	for (size_t i = first; i < first + group; i++)
-		pos += (size_t)sprintf(ids + pos, "%s%" PRId64, i > first ? "," : "",
-				       source->invoiced[i].household_id);
-	strcpy(ids + pos, "]");
-	/* In a zone off the whole hour, the hour the period starts in counts
-	 * from the period's start. */
-	r = store_usage_group_hours(ledger->store, ids, source->start_s - source->start_s % HOUR_S,
-				    source->end_s, &rows, &n_rows);
-	free(ids);
-	if (r < 0)
-		return r;
-	profile->households = group;
-	profile->slices = calloc(n_rows + 1, sizeof(*profile->slices));
+	profile->households = group->n;
+	profile->slices = calloc(label->n_hours + 1, sizeof(*profile->slices));
 	if (!profile->slices)
-		r = -ENOMEM;
-	for (size_t i = 0; r == 0 && i < n_rows; i++) {
-		struct rate_slice slice = { .start_s = rows[i].start < source->start_s
-							       ? source->start_s
-							       : rows[i].start };
+		return -ENOMEM;
+	for (size_t h = 0; r == 0 && h < label->n_hours; h++) {
+		const struct label_hour *hour = &group->hours[h];
+		int64_t start = hour0 + (int64_t)h * HOUR_S;
+		struct rate_slice slice = { .start_s = start < source->start_s ? source->start_s
+									       : start };
 
-		r = average(rows[i].bytes_up, group, &slice.bytes_up);
+		if (!hour->seen)
+			continue;
+		r = average(hour->bytes_up, group->n, &slice.bytes_up);
 		if (r == 0)
-			r = average(rows[i].bytes_down, group, &slice.bytes_down);
+			r = average(hour->bytes_down, group->n, &slice.bytes_down);
 		if (r == 0)
-			r = average(rows[i].local_up, group, &slice.local_up);
+			r = average(hour->local_up, group->n, &slice.local_up);
 		if (r == 0)
-			r = average(rows[i].local_down, group, &slice.local_down);
+			r = average(hour->local_down, group->n, &slice.local_down);
 		if (r == 0)
 			r = profile_add(profile, &slice);
 	}
-	free(rows);
 	return r;
 }
 
@@ -322,9 +383,10 @@ static int profile_json(struct ledger *ledger, const struct store_tariff *stored
 }
 
 static int profiles_json(struct ledger *ledger, const struct store_tariff *stored,
-			 const struct tariff *tariff, const struct label_source *source,
+			 const struct tariff *tariff, const struct ledger_label *label,
 			 json_t **ret_json)
 {
+	const struct label_source *source = &label->source;
 	const struct config *config = ledger->config;
 	const unsigned configured[LABEL_KINDS][2] = {
 		{ config->label_light_down_gb, config->label_light_up_gb },
@@ -346,8 +408,7 @@ static int profiles_json(struct ledger *ledger, const struct store_tariff *store
 		struct label_profile profile = { 0 };
 
 		if (source->from_period)
-			r = profile_from_period(ledger, source, label_kinds[k].percentile,
-						&profile);
+			r = profile_from_period(label, &label->groups[k], &profile);
 		else
 			r = profile_configured(source, configured[k][0], configured[k][1],
 					       &profile);
@@ -369,7 +430,7 @@ static int profiles_json(struct ledger *ledger, const struct store_tariff *store
 /* The label's document: the tariff it describes, its terms, the notice
  * members are owed and the three profiles, as canonical JSON. */
 static int label_document(struct ledger *ledger, const struct store_tariff *stored,
-			  const struct tariff *tariff, const struct label_source *source,
+			  const struct tariff *tariff, const struct ledger_label *label,
 			  char **ret_document)
 {
 	char valid_from[DATE_TEXT_MAX];
@@ -384,7 +445,7 @@ static int label_document(struct ledger *ledger, const struct store_tariff *stor
 	terms = json_loads(tariff->canonical_json, JSON_REJECT_DUPLICATES, NULL);
 	if (!terms)
 		return -ENOMEM;
-	r = profiles_json(ledger, stored, tariff, source, &profiles);
+	r = profiles_json(ledger, stored, tariff, label, &profiles);
 	if (r < 0) {
 		json_decref(terms);
 		return r;
@@ -409,50 +470,156 @@ static int label_document(struct ledger *ledger, const struct store_tariff *stor
 	return 0;
 }
 
-int ledger_label_publish(struct ledger *ledger, const struct store_tariff *stored,
-			 const struct tariff *tariff, struct ledger_error *err)
+void ledger_label_free(struct ledger_label *label)
 {
-	struct label_source source = { 0 };
-	struct store_label label = { .tariff_id = stored->id };
+	if (!label)
+		return;
+	free(label->source.invoiced);
+	for (size_t k = 0; k < LABEL_KINDS; k++)
+		free(label->groups[k].hours);
+	free(label);
+}
+
+static int label_begin(struct ledger *ledger, struct ledger_label **ret_label)
+{
+	struct ledger_label *label;
+	int r;
+
+	label = calloc(1, sizeof(*label));
+	if (!label)
+		return -ENOMEM;
+	label->ledger = ledger;
+	r = source_load(label);
+	if (r < 0) {
+		ledger_label_free(label);
+		return r;
+	}
+	/* Profiles from the configuration need no reading. */
+	if (!label->source.from_period)
+		label->group = LABEL_KINDS;
+	*ret_label = label;
+	return 0;
+}
+
+/* Reads households of the groups, one at a time, until the deadline. */
+static int label_read(struct ledger_label *label, uint64_t deadline_ns, bool *ret_done)
+{
+	int r;
+
+	while (label->group < LABEL_KINDS) {
+		struct label_group *group = &label->groups[label->group];
+
+		if (group->read == group->n) {
+			label->group++;
+			continue;
+		}
+		r = group_read(label, group);
+		if (r < 0)
+			return r;
+		if (uv_hrtime() >= deadline_ns)
+			break;
+	}
+	*ret_done = label->group == LABEL_KINDS;
+	return 0;
+}
+
+int ledger_label_new(struct ledger *ledger, struct ledger_label **ret_label,
+		     struct ledger_error *err)
+{
+	int r;
+
+	r = label_begin(ledger, ret_label);
+	return r < 0 ? ledger_storage_error(err, r, "reading the last closed period for a label")
+		     : 0;
+}
+
+int ledger_label_step(struct ledger_label *label, uint64_t deadline_ns, bool *ret_done,
+		      struct ledger_error *err)
+{
+	int r;
+
+	r = label_read(label, deadline_ns, ret_done);
+	return r < 0 ? ledger_storage_error(err, r, "reading usage for a label") : 0;
+}
+
+/* The label read whole: for a publish that was not given one, and for one
+ * whose period is no longer the last closed. */
+static int label_make(struct ledger *ledger, struct ledger_label **ret_label)
+{
+	struct ledger_label *label;
+	bool done;
+	int r;
+
+	r = label_begin(ledger, &label);
+	if (r < 0)
+		return r;
+	r = label_read(label, UINT64_MAX, &done);
+	if (r < 0) {
+		ledger_label_free(label);
+		return r;
+	}
+	*ret_label = label;
+	return 0;
+}
+
+int ledger_label_publish(struct ledger *ledger, const struct store_tariff *stored,
+			 const struct tariff *tariff, struct ledger_label *label,
+			 struct ledger_error *err)
+{
+	struct ledger_label *made = NULL;
+	struct store_label stored_label = { .tariff_id = stored->id };
+	char closed[PERIOD_TEXT_MAX] = "";
 	char *text = NULL, *fields = NULL;
 	int r;
 
-	r = source_load(ledger, tariff, &source);
+	/* A period closed since the label was begun is its source now. */
+	r = store_period_last_closed(ledger->store, closed);
+	if (r == -ENOENT)
+		r = 0;
+	if (r == 0 && (!label || strcmp(closed, label->closed) != 0)) {
+		r = label_make(ledger, &made);
+		label = made;
+	}
+	if (r < 0)
+		return ledger_storage_error(err, r, "reading usage for the tariff's label");
+	if (!label->source.from_period)
+		r = source_configured(ledger, tariff, &label->source);
 	if (r == 0)
-		r = label_document(ledger, stored, tariff, &source, &label.document);
+		r = label_document(ledger, stored, tariff, label, &stored_label.document);
 	if (r == -ERANGE || r == -EINVAL) {
 		r = ledger_refuse(err, LEDGER_POLICY, "invalid-tariff",
 				  "the tariff's label cannot be made: what it charges the profiles "
 				  "of %s (see docs/tariffs.md, \"Label\") does not fit in 64 bits; "
 				  "check its prices and cap",
-				  source.period_text);
+				  label->source.period_text);
 		goto out;
 	}
 	if (r < 0) {
 		r = ledger_storage_error(err, r, "making the tariff's label");
 		goto out;
 	}
-	ledger_sha256_hex(label.document, label.sha256);
-	if (asprintf(&text, "%s\n", label.document) < 0 ||
+	ledger_sha256_hex(stored_label.document, stored_label.sha256);
+	if (asprintf(&text, "%s\n", stored_label.document) < 0 ||
 	    asprintf(&fields, "tariff %" PRId64 "\nsha256 %s\nprofiles %s\nperiod %s\n", stored->id,
-		     label.sha256, source.from_period ? "period" : "configuration",
-		     source.period_text) < 0) {
+		     stored_label.sha256, label->source.from_period ? "period" : "configuration",
+		     label->source.period_text) < 0) {
 		r = ledger_storage_error(err, -ENOMEM, "making the tariff's label");
 		goto out;
 	}
-	r = ledger_tlog_sign(ledger->tlog, text, strlen(text), &label.signature);
+	r = ledger_tlog_sign(ledger->tlog, text, strlen(text), &stored_label.signature);
 	if (r == 0)
-		r = ledger_tlog_log(ledger->tlog, "label-published", 0, fields, &label.log_index);
+		r = ledger_tlog_log(ledger->tlog, "label-published", 0, fields,
+				    &stored_label.log_index);
 	if (r == 0)
-		r = store_label_insert(ledger->store, &label);
+		r = store_label_insert(ledger->store, &stored_label);
 	if (r < 0)
 		r = ledger_storage_error(err, r, "storing the tariff's label");
 out:
 	free(text);
 	free(fields);
-	free(label.document);
-	free(label.signature);
-	source_clear(&source);
+	free(stored_label.document);
+	free(stored_label.signature);
+	ledger_label_free(made);
 	return r;
 }
 

@@ -282,38 +282,67 @@ out:
 	return r;
 }
 
+/* Loads the draft and checks that it may be published now. */
+static int publish_load(struct ledger *ledger, const struct ledger_tariff_publish_request *in,
+			struct store_tariff *stored, struct tariff **ret_tariff,
+			struct ledger_error *err)
+{
+	struct tariff *tariff = NULL;
+	char reason[256];
+	int r;
+
+	r = store_tariff_load(ledger->store, in->id, stored);
+	if (r == -ENOENT)
+		return refuse_missing(err, in->id);
+	if (r < 0)
+		return ledger_storage_error(err, r, "reading the tariff");
+	if (stored->published)
+		return ledger_refuse(
+			err, LEDGER_CONFLICT, "already-published",
+			"tariff %lld is published already and cannot change; publish a "
+			"new tariff instead",
+			(long long)in->id);
+	r = tariff_parse(stored->document, strlen(stored->document), &tariff, reason,
+			 sizeof(reason));
+	if (r < 0)
+		return ledger_refuse(err, LEDGER_BROKEN, "internal",
+				     "the stored draft does not parse: %s", reason);
+	r = publish_check(ledger, tariff, &in->today, err);
+	if (r == 0)
+		r = ledger_no_close_from(ledger, &tariff->valid_from, "tariff that applies to it",
+					 err);
+	if (r < 0) {
+		tariff_free(tariff);
+		return r;
+	}
+	*ret_tariff = tariff;
+	return 0;
+}
+
+int ledger_tariff_publish_check(struct ledger *ledger,
+				const struct ledger_tariff_publish_request *in,
+				struct ledger_error *err)
+{
+	struct store_tariff stored = { 0 };
+	struct tariff *tariff = NULL;
+	int r;
+
+	r = publish_load(ledger, in, &stored, &tariff, err);
+	tariff_free(tariff);
+	free(stored.document);
+	return r;
+}
+
 /* Loads, checks and publishes the draft inside the caller's transaction. */
 static int publish(struct ledger *ledger, const struct ledger_tariff_publish_request *in,
 		   struct ledger_tariff_publish_result *out, struct ledger_error *err)
 {
 	struct store_tariff stored = { 0 };
 	struct tariff *tariff = NULL;
-	char reason[256];
 	int64_t log_index;
 	int r;
 
-	r = store_tariff_load(ledger->store, in->id, &stored);
-	if (r == -ENOENT)
-		return refuse_missing(err, in->id);
-	if (r < 0)
-		return ledger_storage_error(err, r, "reading the tariff");
-	if (stored.published) {
-		r = ledger_refuse(err, LEDGER_CONFLICT, "already-published",
-				  "tariff %lld is published already and cannot change; publish a "
-				  "new tariff instead",
-				  (long long)in->id);
-		goto out;
-	}
-	r = tariff_parse(stored.document, strlen(stored.document), &tariff, reason, sizeof(reason));
-	if (r < 0) {
-		r = ledger_refuse(err, LEDGER_BROKEN, "internal",
-				  "the stored draft does not parse: %s", reason);
-		goto out;
-	}
-	r = publish_check(ledger, tariff, &in->today, err);
-	if (r == 0)
-		r = ledger_no_close_from(ledger, &tariff->valid_from, "tariff that applies to it",
-					 err);
+	r = publish_load(ledger, in, &stored, &tariff, err);
 	if (r < 0)
 		goto out;
 	r = publish_write(ledger, &stored, tariff, &log_index);
@@ -324,7 +353,7 @@ static int publish(struct ledger *ledger, const struct ledger_tariff_publish_req
 		r = ledger_storage_error(err, r, "publishing the tariff");
 	/* The label comes with the tariff: without one, nothing is published. */
 	if (r == 0)
-		r = ledger_label_publish(ledger, &stored, tariff, err);
+		r = ledger_label_publish(ledger, &stored, tariff, in->label, err);
 	if (r == 0)
 		out->log_index = log_index;
 out:

@@ -402,16 +402,19 @@ int store_usage_rows(struct store *store, int64_t household_id, int64_t from, in
 		"WHERE household_id = ?1 AND bucket_start >= ?2 AND bucket_start < ?3 "
 		"ORDER BY bucket_start";
 	/* Hours before the watermark come from the roll-up, later ones from the
-	 * buckets not rolled up yet. */
+	 * buckets not rolled up yet. The watermark bounds each index range
+	 * itself (min, max), so that a month rolled up long ago reads none of
+	 * its buckets. */
 	static const char hourly_sql[] =
 		"SELECT hour_start, household_id, " USAGE_COLUMNS " FROM usage_hourly "
-		"WHERE household_id = ?1 AND hour_start >= ?2 AND hour_start < ?3 "
-		"AND hour_start < (SELECT rolled_up_to FROM meter_state) "
+		"WHERE household_id = ?1 AND hour_start >= ?2 "
+		"AND hour_start < min(?3, (SELECT rolled_up_to FROM meter_state)) "
 		"UNION ALL "
 		"SELECT bucket_start - bucket_start % 3600, household_id, " USAGE_SUMS " "
 		"FROM usage_buckets "
-		"WHERE household_id = ?1 AND bucket_start >= ?2 AND bucket_start < ?3 "
-		"AND bucket_start >= (SELECT rolled_up_to FROM meter_state) "
+		"WHERE household_id = ?1 "
+		"AND bucket_start >= max(?2, (SELECT rolled_up_to FROM meter_state)) "
+		"AND bucket_start < ?3 "
 		"GROUP BY 1 ORDER BY 1";
 	const struct store_value params[] = { STORE_INT(household_id), STORE_INT(from),
 					      STORE_INT(to) };
@@ -537,31 +540,6 @@ int store_usage_prune(struct store *store, int64_t before)
 	if (r == 0)
 		r = store_exec(store, mark_sql, values, 1, NULL);
 	return store_atomic_leave(store, own_transaction, r);
-}
-
-int store_usage_group_hours(struct store *store, const char *household_ids, int64_t from,
-			    int64_t to, struct store_usage_row **ret_rows, size_t *ret_n_rows)
-{
-	/* As store_usage_rows() reads one household's hours: the roll-up
-	 * before the watermark, the buckets after it. The watermark bounds
-	 * each index range itself (min, max), so that a month rolled up long
-	 * ago reads none of its buckets. */
-	static const char sql[] =
-		"SELECT hour, 0, " USAGE_SUMS " FROM ("
-		"SELECT hour_start AS hour, " USAGE_COLUMNS " FROM usage_hourly "
-		"WHERE household_id IN (SELECT value FROM json_each(?1)) "
-		"AND hour_start >= ?2 AND hour_start < min(?3, (SELECT rolled_up_to FROM "
-		"meter_state)) "
-		"UNION ALL "
-		"SELECT bucket_start - bucket_start % 3600, " USAGE_COLUMNS " FROM usage_buckets "
-		"WHERE household_id IN (SELECT value FROM json_each(?1)) "
-		"AND bucket_start >= max(?2, (SELECT rolled_up_to FROM meter_state)) "
-		"AND bucket_start < ?3) "
-		"GROUP BY hour ORDER BY hour";
-	const struct store_value params[] = { STORE_TEXT(household_ids), STORE_INT(from),
-					      STORE_INT(to) };
-
-	return usage_query(store, sql, params, 3, ret_rows, ret_n_rows);
 }
 
 int store_usage_invoiced(struct store *store, const char *period, struct store_usage_row **ret_rows,

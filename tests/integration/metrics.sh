@@ -193,7 +193,7 @@ ok "the log's size and its last checkpoint's are the signed checkpoint's ($size)
 
 # A period closed: no job runs before or after, and the close's duration is
 # at most what the client waited.
-for kind in close estimate summary reprice impact; do
+for kind in close estimate summary reprice impact publish; do
 	[ "$(metric "coopbill_billing_jobs{kind=\"$kind\"}")" = 0 ] || fail "a $kind job runs"
 done
 grep -q coopbill_billing_last_close_duration_seconds "$WORK/metrics" &&
@@ -210,7 +210,7 @@ scrape
 took=$(metric coopbill_billing_last_close_duration_seconds)
 python3 -c 'import sys; sys.exit(not 0 < float(sys.argv[1]) <= float(sys.argv[2]))' "$took" "$waited" ||
 	fail "the close took $took s by /metrics, and the client waited $waited s"
-for kind in close estimate summary reprice impact; do
+for kind in close estimate summary reprice impact publish; do
 	[ "$(metric "coopbill_billing_jobs{kind=\"$kind\"}")" = 0 ] || fail "a $kind job runs after the close"
 done
 [ "$(metric coopbill_tlog_entries)" = "$(checkpoint_size)" ] || fail "the log's size after the close"

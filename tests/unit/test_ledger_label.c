@@ -95,16 +95,12 @@ static int teardown(void **state)
 }
 
 /* n households (ids 1 to n), a tariff for October, household k using k ×
- * DOWN_PER_K down and k × UP_PER_K up every hour of October, transit_minor
- * of transit to share (0: none), and October closed: n invoices. */
-static void cooperative_closed(struct fixture *f, int64_t n, int64_t transit_minor)
+ * DOWN_PER_K down and k × UP_PER_K up every hour of October, and
+ * transit_minor of transit to share (0: none). */
+static void cooperative(struct fixture *f, int64_t n, int64_t transit_minor)
 {
 	struct store *store = f->ledger.store;
 	struct store_usage_row *rows = calloc((size_t)n, sizeof(*rows));
-	struct ledger_closed_period closed = { 0 };
-	struct ledger_close *close = NULL;
-	struct ledger_error err;
-	bool done = false;
 
 	assert_non_null(rows);
 	for (int64_t k = 1; k <= n; k++)
@@ -126,6 +122,15 @@ static void cooperative_closed(struct fixture *f, int64_t n, int64_t transit_min
 				 0);
 	assert_int_equal(store_commit(store), 0);
 	free(rows);
+}
+
+/* October closed: n invoices. */
+static void october_close(struct fixture *f, int64_t n)
+{
+	struct ledger_closed_period closed = { 0 };
+	struct ledger_close *close = NULL;
+	struct ledger_error err;
+	bool done = false;
 
 	assert_int_equal(ledger_close_begin(&f->ledger,
 					    &(struct ledger_close_request){ .period = &october,
@@ -141,8 +146,15 @@ static void cooperative_closed(struct fixture *f, int64_t n, int64_t transit_min
 	ledger_closed_period_clear(&closed);
 }
 
-/* Drafts and publishes a tariff; its id. */
-static int64_t publish_document(struct fixture *f, const char *document)
+static void cooperative_closed(struct fixture *f, int64_t n, int64_t transit_minor)
+{
+	cooperative(f, n, transit_minor);
+	october_close(f, n);
+}
+
+/* Drafts and publishes a tariff with the profiles read in label (NULL:
+ * read by the publish); its id. */
+static int64_t publish_with(struct fixture *f, const char *document, struct ledger_label *label)
 {
 	struct ledger_tariff_draft_request draft = { .document = document,
 						     .len = strlen(document) };
@@ -151,12 +163,18 @@ static int64_t publish_document(struct fixture *f, const char *document)
 	struct ledger_error err;
 
 	assert_int_equal(ledger_tariff_create(&f->ledger, &draft, &drafted, &err), 0);
-	assert_int_equal(ledger_tariff_publish(&f->ledger,
-					       &(struct ledger_tariff_publish_request){
-						       .id = drafted.id, .today = today },
-					       &out, &err),
-			 0);
+	assert_int_equal(
+		ledger_tariff_publish(&f->ledger,
+				      &(struct ledger_tariff_publish_request){
+					      .id = drafted.id, .today = today, .label = label },
+				      &out, &err),
+		0);
 	return drafted.id;
+}
+
+static int64_t publish_document(struct fixture *f, const char *document)
+{
+	return publish_with(f, document, NULL);
 }
 
 static int64_t publish(struct fixture *f)
@@ -376,6 +394,73 @@ static void test_percentile_profiles(void **state)
 	json_decref(label);
 }
 
+/* The profiles read one household at a time, as the daemon reads them
+ * between requests, make the label the publish makes reading them at
+ * once. */
+static void test_label_read_in_steps(void **state)
+{
+	struct fixture *f = *state;
+	struct ledger_label *label = NULL;
+	struct ledger_error err;
+	json_t *stepped, *whole;
+	unsigned steps = 0;
+	bool done = false;
+	int64_t id;
+
+	cooperative_closed(f, 30, 0);
+	assert_int_equal(ledger_label_new(&f->ledger, &label, &err), 0);
+	/* A deadline already past: one household a step, 5 in each of 3 groups. */
+	while (!done) {
+		assert_int_equal(ledger_label_step(label, 0, &done, &err), 0);
+		steps++;
+	}
+	assert_true(steps >= 15);
+	id = publish_with(f, label_tariff, label);
+	ledger_label_free(label);
+	stepped = label_get(f, id);
+	whole = label_get(f, publish(f));
+	assert_int_equal(integer(profile(stepped, "light"), "total_minor"), 2142);
+	assert_int_equal(integer(profile(stepped, "typical"), "total_minor"), 2967);
+	assert_int_equal(integer(profile(stepped, "heavy"), "total_minor"), 4300);
+	/* The same profiles; the invoices differ only by the tariff they name. */
+	for (const char *const *name = (const char *const[]){ "light", "typical", "heavy", NULL };
+	     *name; name++)
+		for (const char *const *key =
+			     (const char *const[]){ "bytes_up", "bytes_down", "households",
+						    "total_minor", NULL };
+		     *key; key++)
+			assert_int_equal(integer(profile(stepped, *name), *key),
+					 integer(profile(whole, *name), *key));
+	json_decref(stepped);
+	json_decref(whole);
+}
+
+/* A period closed while a label was being read is the label's source: the
+ * publish reads it again. */
+static void test_label_period_closed_meanwhile(void **state)
+{
+	struct fixture *f = *state;
+	struct ledger_label *label = NULL;
+	struct ledger_error err;
+	json_t *published;
+	bool done = false;
+
+	cooperative(f, 30, 0);
+	assert_int_equal(ledger_label_new(&f->ledger, &label, &err), 0);
+	assert_int_equal(ledger_label_step(label, UINT64_MAX, &done, &err), 0);
+	assert_true(done);
+	october_close(f, 30);
+	published = label_get(f, publish_with(f, label_tariff, label));
+	ledger_label_free(label);
+	assert_string_equal(
+		json_string_value(json_object_get(
+			json_object_get(json_object_get(published, "document"), "profiles"),
+			"source")),
+		"period");
+	assert_int_equal(integer(profile(published, "light"), "total_minor"), 2142);
+	json_decref(published);
+}
+
 /* A tariff with cost sharing, a quarter equally and the rest by download:
  * from a period, each profile has its estimated share of October's 300.00
  * of transit, as if all 30 households had followed the tariff. */
@@ -480,6 +565,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_few_households_configured_profiles, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_percentile_profiles, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_label_read_in_steps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_label_period_closed_meanwhile, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_cost_share_estimated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_label_immutable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_label_for_a_draft, setup, teardown),
