@@ -1,10 +1,12 @@
 /* coopbilld: the command line, then either a one-shot command (check the
- * configuration, create, list or revoke tokens) or the daemon. */
+ * configuration; create, list or revoke tokens; back up or restore the
+ * database; record a loss in the log) or the daemon. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "build-config.h"
 #include "coopbill/auth.h"
@@ -22,6 +24,9 @@ static void usage(FILE *out)
 		"                 [--household ID] [--link]\n"
 		"       coopbilld [--config FILE] token list\n"
 		"       coopbilld [--config FILE] token revoke ID\n"
+		"       coopbilld [--config FILE] backup DEST\n"
+		"       coopbilld [--config FILE] restore SRC\n"
+		"       coopbilld [--config FILE] log record-loss\n"
 		"\n"
 		"Meters, bills and publishes a community network's usage and prices.\n"
 		"\n"
@@ -40,7 +45,17 @@ static void usage(FILE *out)
 		"                      when issued and when last used (never their secrets)\n"
 		"  token revoke ID     revoke a token (a member's or an admin's) by its id: it\n"
 		"                      is refused from then on\n"
-		"The token commands work while the daemon runs.\n",
+		"  backup DEST         copy the database (a snapshot, while the daemon runs)\n"
+		"                      and the log key into the new folder DEST, and verify\n"
+		"                      the copy: its integrity and its log against the last\n"
+		"                      signed checkpoint\n"
+		"  restore SRC         replace the database with the backup in folder SRC,\n"
+		"                      verified first; refused while the daemon runs\n"
+		"  log record-loss     after restoring a backup older than the last checkpoint\n"
+		"                      the box published: record the entries lost in the log,\n"
+		"                      so that it takes entries again; refused while the\n"
+		"                      daemon runs\n"
+		"The token commands and backup work while the daemon runs.\n",
 		CONFIG_DEFAULT_PATH);
 }
 
@@ -93,8 +108,9 @@ static void cli_close(struct cli *cli)
 }
 
 /* Opens what the token commands need, saying on stderr what failed. A log
- * that does not verify is refused: nothing is written to it. */
-static int cli_open(const char *config_path, struct cli *ret_cli)
+ * that does not verify is refused (nothing is written to it), unless
+ * problems_too. */
+static int cli_open_log(const char *config_path, bool problems_too, struct cli *ret_cli)
 {
 	struct cli cli = { 0 };
 	char errbuf[512];
@@ -113,8 +129,8 @@ static int cli_open(const char *config_path, struct cli *ret_cli)
 		fprintf(stderr, "%s\n", errbuf);
 		goto out;
 	}
-	if (ledger_tlog_problem(cli.tlog)) {
-		fprintf(stderr, "the transparency log does not verify: %s\n",
+	if (!problems_too && ledger_tlog_problem(cli.tlog)) {
+		fprintf(stderr, "the transparency log cannot take entries: %s\n",
 			ledger_tlog_problem(cli.tlog));
 		r = -EBADMSG;
 		goto out;
@@ -126,6 +142,144 @@ out:
 	else
 		*ret_cli = cli;
 	return r;
+}
+
+static int cli_open(const char *config_path, struct cli *ret_cli)
+{
+	return cli_open_log(config_path, false, ret_cli);
+}
+
+/* Takes the database's lock, which the daemon holds while it runs; says on
+ * stderr who holds it. Returns the lock's descriptor. */
+static int cli_lock(const char *config_path, const char *what)
+{
+	struct config *config;
+	long holder = 0;
+	int fd, r;
+
+	if (load_config(config_path, &config) < 0)
+		return -EINVAL;
+	r = store_lock(config->database_path, &fd, &holder);
+	if (r == -EBUSY)
+		fprintf(stderr,
+			"cannot %s while coopbilld (process %ld) runs on the database %s: stop it "
+			"first (systemctl stop coopbilld)\n",
+			what, holder, config->database_path);
+	else if (r < 0)
+		fprintf(stderr, "cannot lock the database %s: %s\n", config->database_path,
+			strerror(-r));
+	config_free(config);
+	return r < 0 ? r : fd;
+}
+
+/* Shows how far a copy is, on a terminal only. */
+static void copy_progress(int pages_done, int pages_total, void *ctx)
+{
+	const char *what = ctx;
+
+	fprintf(stderr, "\r%s: %3d%% (%d of %d pages)", what,
+		pages_total ? (int)(100LL * pages_done / pages_total) : 100, pages_done,
+		pages_total);
+	if (pages_done == pages_total)
+		fputc('\n', stderr);
+}
+
+static int backup(const char *config_path, int argc, char **argv)
+{
+	struct config *config;
+	char errbuf[1024];
+	int64_t log_size;
+	int r;
+
+	if (argc != 2) {
+		fprintf(stderr, "backup takes the folder to create, like "
+				"/var/backups/coopbill/2026-01-31\n");
+		return 2;
+	}
+	if (load_config(config_path, &config) < 0)
+		return 1;
+	r = ledger_backup(config, argv[1], isatty(STDERR_FILENO) ? copy_progress : NULL,
+			  (void *)"copying the database", &log_size, errbuf, sizeof(errbuf));
+	if (r < 0)
+		fprintf(stderr, "backup failed: %s\n", errbuf);
+	else
+		printf("backed up %s and its log key into %s; the copy verifies (log of %lld "
+		       "entries)\n",
+		       config->database_path, argv[1], (long long)log_size);
+	config_free(config);
+	return r < 0 ? 1 : 0;
+}
+
+static int restore(const char *config_path, int argc, char **argv)
+{
+	struct config *config = NULL;
+	char errbuf[1024];
+	int64_t log_size;
+	struct cli cli;
+	int lock, r;
+
+	if (argc != 2) {
+		fprintf(stderr,
+			"restore takes the folder of a backup that coopbilld backup made\n");
+		return 2;
+	}
+	lock = cli_lock(config_path, "restore");
+	if (lock < 0)
+		return 1;
+	r = load_config(config_path, &config);
+	if (r == 0) {
+		r = ledger_restore(config, argv[1], isatty(STDERR_FILENO) ? copy_progress : NULL,
+				   (void *)"copying the backup", &log_size, errbuf, sizeof(errbuf));
+		if (r < 0)
+			fprintf(stderr, "restore failed, the database is as it was: %s\n", errbuf);
+	}
+	/* Opened as the daemon will: says whether the log may sign again. */
+	if (r == 0)
+		r = cli_open_log(config_path, true, &cli);
+	if (r == 0) {
+		printf("restored %s from %s (log of %lld entries)\n", config->database_path,
+		       argv[1], (long long)log_size);
+		if (ledger_tlog_problem(cli.tlog))
+			fprintf(stderr, "but: %s\n", ledger_tlog_problem(cli.tlog));
+		cli_close(&cli);
+	}
+	config_free(config);
+	close(lock);
+	return r < 0 ? 1 : 0;
+}
+
+static int log_record_loss(const char *config_path, int argc, char **argv)
+{
+	int64_t restored_size, size;
+	struct cli cli;
+	int lock, r;
+
+	if (argc != 1) {
+		fprintf(stderr, "log record-loss takes no arguments\n");
+		return 2;
+	}
+	lock = cli_lock(config_path, "record a loss in the log");
+	if (lock < 0)
+		return 1;
+	r = cli_open_log(config_path, true, &cli);
+	if (r == 0) {
+		r = ledger_tlog_record_loss(cli.tlog, &restored_size, &size);
+		if (r == -EALREADY)
+			fprintf(stderr, "%s\n",
+				ledger_tlog_problem(cli.tlog)
+					? ledger_tlog_problem(cli.tlog)
+					: "the log is not behind what this box published: there is "
+					  "no loss to record");
+		else if (r < 0)
+			fprintf(stderr, "cannot record the loss: %s\n", strerror(-r));
+		else
+			printf("recorded the loss: the log had %lld entries, and goes on from a "
+			       "checkpoint of %lld, past every size this box signed before\n",
+			       (long long)restored_size, (long long)size);
+		cli_close(&cli);
+	}
+	close(lock);
+	return r < 0 ? 1 : 0;
 }
 
 /* Says on stderr why a ledger operation failed. */
@@ -341,6 +495,13 @@ int main(int argc, char **argv)
 				command);
 			return 2;
 		}
+		if (strcmp(argv[optind], "backup") == 0)
+			return backup(config_path, argc - optind, argv + optind);
+		if (strcmp(argv[optind], "restore") == 0)
+			return restore(config_path, argc - optind, argv + optind);
+		if (strcmp(argv[optind], "log") == 0 && optind + 1 < argc &&
+		    strcmp(argv[optind + 1], "record-loss") == 0)
+			return log_record_loss(config_path, argc - optind - 1, argv + optind + 1);
 		fprintf(stderr, "unknown command \"%s\"; see coopbilld --help\n", argv[optind]);
 		return 2;
 	}

@@ -104,6 +104,44 @@ void ledger_tlog_free(struct ledger_tlog *tlog);
 const char *ledger_tlog_problem(const struct ledger_tlog *tlog);
 /* The verifier key line members check checkpoints with. */
 const char *ledger_tlog_verifier_key(const struct ledger_tlog *tlog);
+/* Where the log key is: [log] key_file, else log.key beside the database. */
+int ledger_tlog_key_path(const struct config *config, char *ret_path, size_t len);
+/* Where the largest checkpoint published is recorded: the database's path
+ * with ".published", a file a restore of the database leaves alone. */
+int ledger_tlog_published_path(const struct config *config, char *ret_path, size_t len);
+/* The latest checkpoint's size and signed note, for publishing: recorded
+ * first as published when it is larger than any before. The caller frees
+ * *ret_note. */
+int ledger_tlog_checkpoint_latest(struct ledger_tlog *tlog, int64_t *ret_size, char **ret_note);
+/* For a log restored to before what this box published (or to another
+ * log): appends an entry-lost entry for each index from the log's size to
+ * the largest size published, then a log-restored entry, and signs the
+ * checkpoint past that size; from then on the log takes entries again.
+ * *ret_size is the size restored, *ret_published the new checkpoint's.
+ * -EALREADY when the log is not behind. */
+int ledger_tlog_record_loss(struct ledger_tlog *tlog, int64_t *ret_size, int64_t *ret_published);
+/* Backs up the database and the log key into a new folder dest (which must
+ * not exist): the database's snapshot of one moment, copied in steps while
+ * the daemon goes on (progress, when not NULL, is told how far), as
+ * dest/coopbill.db, and the key as dest/log.key. The copy is checked
+ * (integrity_check, and its log verified with the key) before it takes the
+ * name dest; on failure nothing is left at dest and errbuf says why.
+ * *ret_log_size is the size of the copy's log. */
+int ledger_backup(const struct config *config, const char *dest, store_copy_progress progress,
+		  void *ctx, int64_t *ret_log_size, char *errbuf, size_t errbuf_len);
+/* Replaces the database with the backup in folder source, checked first as
+ * ledger_backup checks it (and migrated as the daemon would); the log key
+ * must be this box's, or is installed from the backup when the box has none.
+ * The caller holds the database's lock (store_lock). On failure the database
+ * is as it was and errbuf says why. */
+int ledger_restore(const struct config *config, const char *source, store_copy_progress progress,
+		   void *ctx, int64_t *ret_log_size, char *errbuf, size_t errbuf_len);
+/* Verifies the log of another copy of the database (a backup) with the key
+ * in key_path, read-only: every entry against its stored hash and the root
+ * against the last checkpoint, signed by that key under origin. On success
+ * *ret_size is the log's size; otherwise errbuf says what is wrong. */
+int ledger_tlog_check_copy(struct store *store, const char *key_path, const char *origin,
+			   int64_t *ret_size, char *errbuf, size_t errbuf_len);
 
 /* Appends entries (each non-empty text ending in a newline, at most 64 KiB)
  * and signs a checkpoint for the new size, all in the caller's transaction.

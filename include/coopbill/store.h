@@ -6,8 +6,10 @@
  * implement these functions, with the same results and errors (-ENOENT for
  * no such row, -EEXIST for a duplicate, -EBUSY, -ENOSPC, -EIO), and nothing of
  * src/store/ beyond them. They come in groups, by what they store:
- *   - the connection: store_open, store_free, store_schema_version(_latest),
- *     store_ping, store_write_error, store_describe_write_error, and the write
+ *   - the connection: store_open, store_open_readonly, store_free,
+ *     store_schema_version(_latest), store_ping, store_write_error,
+ *     store_describe_write_error, store_integrity_check, store_copy,
+ *     store_lock, and the write
  *     transaction (store_begin, store_commit, store_rollback) every other
  *     write runs in;
  *   - households and their address ranges: store_household_*,
@@ -49,6 +51,11 @@ struct store;
  * than this binary is refused with -EPROTONOSUPPORT. On failure errbuf says
  * what went wrong in a sentence fit for the operator. */
 int store_open(const char *path, struct store **ret_store, char *errbuf, size_t errbuf_len);
+/* Opens a copy of the database to read it only (a backup being checked):
+ * no pragmas, no migrations; -EPROTONOSUPPORT when its schema is not this
+ * binary's. */
+int store_open_readonly(const char *path, struct store **ret_store, char *errbuf,
+			size_t errbuf_len);
 void store_free(struct store *store);
 
 /* The schema version this binary migrates to, and the one the file has. */
@@ -76,6 +83,26 @@ int store_footprint_get(struct store *store, struct store_footprint *ret_footpri
 /* Says why writes fail in a sentence for the operator ("the disk holding
  * /var/lib/coopbill is full"), given the error of a failed write or open. */
 void store_describe_write_error(const char *path, int error, char *buf, size_t len);
+
+/* PRAGMA integrity_check, the full one (store_open runs the quick one):
+ * -EIO and the first problem in errbuf when the file is damaged. */
+int store_integrity_check(struct store *store, const char *path, char *errbuf, size_t errbuf_len);
+
+/* Copies the database at source_path into a new file dest_path (-EEXIST
+ * when it exists) with SQLite's online backup: the snapshot of one moment,
+ * taken in steps while other connections go on writing, the copy in
+ * rollback-journal mode (one file). progress, when not NULL, is told the
+ * pages copied so far after each step. On failure nothing is left at
+ * dest_path and errbuf says why ("the disk holding … is full"). */
+typedef void (*store_copy_progress)(int pages_done, int pages_total, void *ctx);
+int store_copy(const char *source_path, const char *dest_path, store_copy_progress progress,
+	       void *ctx, char *errbuf, size_t errbuf_len);
+
+/* The lock that says a process owns the database (the daemon while it
+ * runs, a restore while it replaces the file): an exclusive flock on
+ * database_path + ".lock", held until *ret_fd is closed. -EBUSY when another
+ * process holds it, with *ret_holder its process id (0 when unknown). */
+int store_lock(const char *database_path, int *ret_fd, long *ret_holder);
 
 /* Write transactions: BEGIN IMMEDIATE … COMMIT, or ROLLBACK on any failure. */
 int store_begin(struct store *store);

@@ -584,13 +584,13 @@ void api_admit(struct http_request *request, void *userdata)
 		return;
 	}
 	admission->route = route_find(method, path, &admission->call.params);
-	/* A log that does not verify means the database was edited: nothing it
-	 * holds can be vouched for. Only /healthz answers, to say so. */
+	/* A log that does not verify means the database was edited, and one
+	 * restored to before what was published cannot sign: nothing it holds
+	 * can be vouched for. Only /healthz answers, to say so. */
 	if (admission->route && admission->route->handler != api_health_get &&
 	    ledger_tlog_problem(api->ledger.tlog)) {
 		http_reply_problem(request, 503, "log-broken",
-				   "the transparency log does not verify (%s); the operator must "
-				   "restore the database from a backup",
+				   "the transparency log cannot be served: %s",
 				   ledger_tlog_problem(api->ledger.tlog));
 		return;
 	}

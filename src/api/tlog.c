@@ -78,14 +78,13 @@ static void reply_text(struct http_request *request, char *text, size_t len)
 
 void api_tlog_checkpoint(struct api *api, struct http_request *request, const struct api_call *call)
 {
-	uint8_t root[TLOG_HASH_SIZE];
 	int64_t size;
 	char *note;
 	int r;
 
-	r = store_tlog_checkpoint_latest(api->ledger.store, &size, root, &note);
+	r = ledger_tlog_checkpoint_latest(api->ledger.tlog, &size, &note);
 	if (r < 0) {
-		api_reply_store_error(request, r, "reading the log's checkpoint");
+		api_reply_store_error(request, r, "publishing the log's checkpoint");
 		return;
 	}
 	reply_text(request, note, strlen(note));
@@ -145,14 +144,13 @@ static int inclusion_json(struct api *api, int64_t size, int64_t index, json_t *
 
 int api_tlog_inclusion_proof(struct api *api, int64_t index, json_t **ret_proof)
 {
-	uint8_t root[TLOG_HASH_SIZE];
 	int64_t size;
 	char *note, *entry;
 	size_t len;
 	json_t *proof;
 	int r;
 
-	r = store_tlog_checkpoint_latest(api->ledger.store, &size, root, &note);
+	r = ledger_tlog_checkpoint_latest(api->ledger.tlog, &size, &note);
 	if (r < 0)
 		return r;
 	r = inclusion_json(api, size, index, &proof);

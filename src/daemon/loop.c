@@ -37,6 +37,7 @@ struct daemon {
 	struct meter *meter;
 	struct api *api;
 	struct http_server *http;
+	int lock_fd; /* the database's lock, held while the daemon runs */
 	bool stopping;
 	bool drained;
 };
@@ -176,6 +177,7 @@ static int daemon_start(struct daemon *daemon, const char *config_path)
 {
 	uint64_t watchdog_usec = 0;
 	char *errors = NULL, errbuf[512];
+	long holder = 0;
 	int r;
 
 	r = config_load(config_path, &daemon->config, &errors);
@@ -185,6 +187,20 @@ static int daemon_start(struct daemon *daemon, const char *config_path)
 		return r;
 	}
 
+	/* A restore must not replace the database under a running daemon,
+	 * nor may two daemons share it. */
+	r = store_lock(daemon->config->database_path, &daemon->lock_fd, &holder);
+	if (r == -EBUSY) {
+		diag_error("database %s is in use by another coopbilld (process %ld): a daemon "
+			   "or a restore; stop it first",
+			   daemon->config->database_path, holder);
+		return r;
+	}
+	if (r < 0) {
+		diag_error("cannot lock the database %s: %s", daemon->config->database_path,
+			   strerror(-r));
+		return r;
+	}
 	r = store_open(daemon->config->database_path, &daemon->store, errbuf, sizeof(errbuf));
 	if (r < 0) {
 		diag_error("database %s: %s", daemon->config->database_path, errbuf);
@@ -196,8 +212,8 @@ static int daemon_start(struct daemon *daemon, const char *config_path)
 		return r;
 	}
 	if (ledger_tlog_problem(daemon->tlog))
-		diag_error("transparency log: %s. Refusing to serve the API until the database is "
-			   "restored from a backup; metering goes on",
+		diag_error("transparency log: %s. Refusing to serve the API meanwhile; metering "
+			   "goes on",
 			   ledger_tlog_problem(daemon->tlog));
 	r = meter_new(&daemon->loop, daemon->store, ledger_tlog_meter_gaps, daemon->tlog,
 		      daemon->config, &daemon->meter);
@@ -254,7 +270,7 @@ static int daemon_start(struct daemon *daemon, const char *config_path)
 
 int daemon_run(const char *config_path)
 {
-	struct daemon daemon = { 0 };
+	struct daemon daemon = { .lock_fd = -1 };
 	int r;
 
 	/* One malloc arena for every thread: what the meter's readers free on
@@ -276,6 +292,8 @@ int daemon_run(const char *config_path)
 	ledger_tlog_free(daemon.tlog);
 	store_free(daemon.store);
 	config_free(daemon.config);
+	if (daemon.lock_fd >= 0)
+		close(daemon.lock_fd);
 	if (r == 0)
 		diag_notice("stopped");
 	return r < 0 ? 1 : 0;

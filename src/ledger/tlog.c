@@ -1,9 +1,11 @@
 /* The transparency log on top of the store: key handling, appending entries
- * with their stored hashes and a signed checkpoint, verification at open, and
- * the canonical entries of each kind. */
+ * with their stored hashes and a signed checkpoint, verification at open, the
+ * record of the largest checkpoint published (which a restore does not roll
+ * back), and the canonical entries of each kind. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +37,13 @@ struct ledger_tlog {
 	struct tlog_signer signer;
 	char verifier_key[TLOG_VERIFIER_KEY_TEXT_MAX];
 	char *problem;
+	/* The largest checkpoint published (-1: none yet), kept in a file
+	 * beside the database that a restore leaves alone; behind_published
+	 * when the log was restored to before it. */
+	char published_path[PATH_MAX];
+	int64_t published_size;
+	uint8_t published_root[TLOG_HASH_SIZE];
+	bool behind_published;
 	/* What entries are stamped with: the wall clock, unless a test hands
 	 * another. */
 	int64_t (*clock_s)(void);
@@ -57,8 +66,7 @@ static void errbuf_set(char *errbuf, size_t len, const char *format, ...)
 	va_end(ap);
 }
 
-/* The key file: configured, or log.key in the database's directory. */
-static int key_path(const struct config *config, char *ret_path, size_t len)
+int ledger_tlog_key_path(const struct config *config, char *ret_path, size_t len)
 {
 	const char *slash;
 
@@ -75,50 +83,63 @@ static int key_path(const struct config *config, char *ret_path, size_t len)
 		       : -ENAMETOOLONG;
 }
 
+/* Reads the signing key in path; -ENOENT (and errbuf unset) when there is none. */
+static int key_load(struct tlog_signer *ret_signer, const char *path, const char *origin,
+		    char *errbuf, size_t errbuf_len)
+{
+	char text[TLOG_SIGNER_KEY_TEXT_MAX + 2];
+	ssize_t len;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
+		return -ENOENT;
+	if (fd < 0) {
+		errbuf_set(errbuf, errbuf_len, "cannot open the log key %s: %m", path);
+		return -errno;
+	}
+	len = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	if (len < 0) {
+		errbuf_set(errbuf, errbuf_len, "cannot read the log key %s: %m", path);
+		return -errno;
+	}
+	text[len] = '\0';
+	text[strcspn(text, "\n")] = '\0';
+	r = tlog_signer_parse(text, ret_signer);
+	sodium_memzero(text, sizeof(text));
+	if (r < 0) {
+		errbuf_set(errbuf, errbuf_len, "%s is not a log signing key", path);
+		return r;
+	}
+	if (strcmp(ret_signer->verifier.name, origin) != 0) {
+		errbuf_set(errbuf, errbuf_len,
+			   "the log key %s is named %s but [log] origin is %s; the origin "
+			   "cannot change once members verify the log",
+			   path, ret_signer->verifier.name, origin);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* A key is made only for a log that has none yet: a new key beside an
  * existing log would sign nothing that members could check against the
  * checkpoints they hold, so a missing key there is an error that names it. */
 static int key_load_or_create(struct ledger_tlog *tlog, const struct config *config,
 			      bool log_exists, char *errbuf, size_t errbuf_len)
 {
-	char path[4096], text[TLOG_SIGNER_KEY_TEXT_MAX + 2];
+	char path[PATH_MAX], text[TLOG_SIGNER_KEY_TEXT_MAX + 2];
 	ssize_t len;
 	int fd, r;
 
-	r = key_path(config, path, sizeof(path));
+	r = ledger_tlog_key_path(config, path, sizeof(path));
 	if (r < 0) {
 		errbuf_set(errbuf, errbuf_len, "the log key's path is too long");
 		return r;
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		len = read(fd, text, sizeof(text) - 1);
-		close(fd);
-		if (len < 0) {
-			errbuf_set(errbuf, errbuf_len, "cannot read the log key %s: %m", path);
-			return -errno;
-		}
-		text[len] = '\0';
-		text[strcspn(text, "\n")] = '\0';
-		r = tlog_signer_parse(text, &tlog->signer);
-		sodium_memzero(text, sizeof(text));
-		if (r < 0) {
-			errbuf_set(errbuf, errbuf_len, "%s is not a log signing key", path);
-			return r;
-		}
-		if (strcmp(tlog->signer.verifier.name, config->log_origin) != 0) {
-			errbuf_set(errbuf, errbuf_len,
-				   "the log key %s is named %s but [log] origin is %s; the origin "
-				   "cannot change once members verify the log",
-				   path, tlog->signer.verifier.name, config->log_origin);
-			return -EINVAL;
-		}
-		return 0;
-	}
-	if (errno != ENOENT) {
-		errbuf_set(errbuf, errbuf_len, "cannot open the log key %s: %m", path);
-		return -errno;
-	}
+	r = key_load(&tlog->signer, path, config->log_origin, errbuf, errbuf_len);
+	if (r != -ENOENT)
+		return r;
 	if (log_exists) {
 		errbuf_set(errbuf, errbuf_len,
 			   "the log key %s is missing, but the database's transparency log is "
@@ -293,7 +314,7 @@ static int ledger_tlog_verify(struct ledger_tlog *tlog)
 	if (r < 0) {
 		r = problem_set(tlog,
 				"the latest checkpoint (size %" PRId64 ") is not signed by "
-				"the log key",
+				"the log key; restore the database and its key from a backup",
 				checkpoint_size);
 		goto out;
 	}
@@ -304,7 +325,8 @@ static int ledger_tlog_verify(struct ledger_tlog *tlog)
 		r = problem_set(tlog,
 				"the log has %" PRId64 " entries but its latest signed checkpoint "
 				"covers %" PRId64
-				"; the database was edited or the storage is corrupt",
+				"; the database was edited or the storage is corrupt; restore the "
+				"database from a backup",
 				size, checkpoint_size);
 		goto out;
 	}
@@ -313,7 +335,8 @@ static int ledger_tlog_verify(struct ledger_tlog *tlog)
 		r = problem_set(tlog,
 				"log entry %" PRId64
 				" does not match its stored hash; the database "
-				"was edited or the storage is corrupt",
+				"was edited or the storage is corrupt; restore the database "
+				"from a backup",
 				state.bad_index);
 		goto out;
 	}
@@ -324,10 +347,134 @@ static int ledger_tlog_verify(struct ledger_tlog *tlog)
 		r = problem_set(tlog,
 				"the log's root hash differs from its latest signed checkpoint "
 				"(size %" PRId64
-				"); the database was edited or the storage is corrupt",
+				"); the database was edited or the storage is corrupt; restore the "
+				"database from a backup",
 				size);
 out:
 	return r;
+}
+
+int ledger_tlog_published_path(const struct config *config, char *ret_path, size_t len)
+{
+	return snprintf(ret_path, len, "%s.published", config->database_path) < (int)len
+		       ? 0
+		       : -ENAMETOOLONG;
+}
+
+/* Reads the largest checkpoint published, if any, and checks it against the
+ * log: a log restored to before it, or that differs from it, may not sign
+ * again (that would sign a size twice, with two roots). */
+static int published_check(struct ledger_tlog *tlog, int64_t size)
+{
+	char note[TLOG_NOTE_LINE_MAX], *text = NULL;
+	struct tlog_checkpoint checkpoint;
+	uint8_t root[TLOG_HASH_SIZE];
+	size_t text_len;
+	ssize_t len;
+	int fd, r;
+
+	fd = open(tlog->published_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	len = read(fd, note, sizeof(note) - 1);
+	close(fd);
+	if (len < 0)
+		return -errno;
+	note[len] = '\0';
+	r = tlog_note_open(note, (size_t)len, &tlog->signer.verifier, &text, &text_len);
+	if (r == 0)
+		r = tlog_checkpoint_parse(text, text_len, &checkpoint);
+	free(text);
+	if (r < 0)
+		return problem_set(tlog,
+				   "%s, the record of the largest checkpoint this box published, "
+				   "is not a checkpoint signed by the log key; put back the one "
+				   "the box wrote, or delete it if the storage damaged it",
+				   tlog->published_path);
+	tlog->published_size = checkpoint.size;
+	memcpy(tlog->published_root, checkpoint.root, TLOG_HASH_SIZE);
+	if (size < checkpoint.size) {
+		tlog->behind_published = true;
+		return problem_set(tlog,
+				   "the log has %" PRId64 " entries, but this box already "
+				   "published a checkpoint of %" PRId64 " (the database was "
+				   "restored from an older backup); signing now would sign sizes "
+				   "it has signed before with other roots, so the log refuses "
+				   "new entries until the loss is recorded with coopbilld log "
+				   "record-loss",
+				   size, checkpoint.size);
+	}
+	r = tlog_tree_hash(checkpoint.size, store_tlog_hashes_read, tlog->store, root);
+	if (r == 0 && sodium_memcmp(root, checkpoint.root, TLOG_HASH_SIZE) != 0) {
+		tlog->behind_published = true;
+		return problem_set(tlog,
+				   "the log's first %" PRId64 " entries differ from the checkpoint "
+				   "of that size this box published (the database was restored "
+				   "from another log's backup); the log refuses new entries "
+				   "until the loss is recorded with coopbilld log record-loss",
+				   checkpoint.size);
+	}
+	return r;
+}
+
+/* Records note (the checkpoint of `size`) as published: written and synced
+ * before anyone may see it, by replacing the file whole. */
+static int published_write(struct ledger_tlog *tlog, int64_t size,
+			   const uint8_t root[TLOG_HASH_SIZE], const char *note)
+{
+	char tmp[PATH_MAX + 8], folder[PATH_MAX];
+	size_t len = strlen(note);
+	const char *slash;
+	int fd, r;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.new", tlog->published_path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	r = write(fd, note, len) == (ssize_t)len ? 0 : -(errno ? errno : EIO);
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	if (r == 0 && rename(tmp, tlog->published_path) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlink(tmp);
+		return r;
+	}
+	slash = strrchr(tlog->published_path, '/');
+	snprintf(folder, sizeof(folder), "%.*s", slash ? (int)(slash - tlog->published_path) : 1,
+		 slash ? tlog->published_path : ".");
+	fd = open(folder[0] ? folder : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (fsync(fd) < 0)
+			r = -errno;
+		close(fd);
+	}
+	if (r < 0)
+		return r;
+	tlog->published_size = size;
+	memcpy(tlog->published_root, root, TLOG_HASH_SIZE);
+	return 0;
+}
+
+int ledger_tlog_checkpoint_latest(struct ledger_tlog *tlog, int64_t *ret_size, char **ret_note)
+{
+	uint8_t root[TLOG_HASH_SIZE];
+	char *note = NULL;
+	int64_t size;
+	int r;
+
+	r = store_tlog_checkpoint_latest(tlog->store, &size, root, &note);
+	if (r == 0 && size > tlog->published_size)
+		r = published_write(tlog, size, root, note);
+	if (r < 0) {
+		free(note);
+		return r;
+	}
+	*ret_size = size;
+	*ret_note = note;
+	return 0;
 }
 
 /* Appends the meter gaps recorded while the log did not verify. */
@@ -353,6 +500,23 @@ static int ledger_tlog_log_unlogged_gaps(struct ledger_tlog *tlog)
 	return r;
 }
 
+static int tlog_new(struct store *store, struct ledger_tlog **ret_tlog)
+{
+	struct ledger_tlog *tlog;
+
+	if (sodium_init() < 0)
+		return -EIO;
+	tlog = calloc(1, sizeof(*tlog));
+	if (!tlog)
+		return -ENOMEM;
+	tlog->store = store;
+	tlog->clock_s = wall_clock_s;
+	tlog->published_size = -1;
+	cache_clear(tlog);
+	*ret_tlog = tlog;
+	return 0;
+}
+
 int ledger_tlog_open(struct store *store, const struct config *config,
 		     struct ledger_tlog **ret_tlog, char *errbuf, size_t errbuf_len)
 {
@@ -363,14 +527,14 @@ int ledger_tlog_open(struct store *store, const struct config *config,
 	bool log_exists;
 	int r;
 
-	if (sodium_init() < 0)
-		return -EIO;
-	tlog = calloc(1, sizeof(*tlog));
-	if (!tlog)
-		return -ENOMEM;
-	tlog->store = store;
-	tlog->clock_s = wall_clock_s;
-	cache_clear(tlog);
+	r = tlog_new(store, &tlog);
+	if (r < 0)
+		return r;
+	r = ledger_tlog_published_path(config, tlog->published_path, sizeof(tlog->published_path));
+	if (r < 0) {
+		errbuf_set(errbuf, errbuf_len, "the database's path is too long");
+		goto out;
+	}
 	r = store_tlog_checkpoint_latest(store, &size, root, &note);
 	free(note);
 	log_exists = r == 0;
@@ -394,6 +558,11 @@ int ledger_tlog_open(struct store *store, const struct config *config,
 	}
 	if (r == 0)
 		r = ledger_tlog_verify(tlog);
+	if (r == 0 && !tlog->problem) {
+		r = store_tlog_size(store, &size);
+		if (r == 0)
+			r = published_check(tlog, size);
+	}
 	if (r == 0 && !tlog->problem)
 		r = ledger_tlog_log_unlogged_gaps(tlog);
 	if (r < 0)
@@ -469,6 +638,104 @@ int ledger_tlog_append(struct ledger_tlog *tlog, const char *const *entries, siz
 fail:
 	/* The caller rolls back: what this call cached never happened. */
 	cache_drop_from(tlog, tlog_stored_hash_index(0, size));
+	return r;
+}
+
+int ledger_tlog_record_loss(struct ledger_tlog *tlog, int64_t *ret_size, int64_t *ret_published)
+{
+	char b64[sodium_base64_ENCODED_LEN(TLOG_HASH_SIZE, sodium_base64_VARIANT_ORIGINAL)];
+	char **entries = NULL, fields[160], *problem = tlog->problem, *note = NULL;
+	uint8_t root[TLOG_HASH_SIZE];
+	int64_t size, n = 0, new_size;
+	int r;
+
+	if (!tlog->behind_published)
+		return -EALREADY;
+	r = store_begin(tlog->store);
+	if (r < 0)
+		return r;
+	r = store_tlog_size(tlog->store, &size);
+	if (r < 0)
+		goto out;
+	/* One entry for each index lost, then one that says why: the next
+	 * checkpoint is past every size this box has signed. */
+	n = (size < tlog->published_size ? tlog->published_size - size : 0) + 1;
+	entries = calloc((size_t)n, sizeof(*entries));
+	if (!entries) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (int64_t i = 0; r == 0 && i < n - 1; i++) {
+		snprintf(fields, sizeof(fields), "index %" PRId64 "\n", size + i);
+		r = ledger_tlog_entry_new(tlog, "entry-lost", 0, fields, &entries[i]);
+	}
+	sodium_bin2base64(b64, sizeof(b64), tlog->published_root, TLOG_HASH_SIZE,
+			  sodium_base64_VARIANT_ORIGINAL);
+	snprintf(fields, sizeof(fields),
+		 "restored_size %" PRId64 "\npublished_size %" PRId64 "\npublished_root %s\n", size,
+		 tlog->published_size, b64);
+	if (r == 0)
+		r = ledger_tlog_entry_new(tlog, "log-restored", 0, fields, &entries[n - 1]);
+	tlog->problem = NULL;
+	if (r == 0)
+		r = ledger_tlog_append(tlog, (const char *const *)entries, (size_t)n, NULL);
+	/* Published before it commits: a crash in between leaves a record
+	 * ahead of the log, which this command then records again. */
+	if (r == 0)
+		r = store_tlog_checkpoint_latest(tlog->store, &new_size, root, &note);
+	if (r == 0)
+		r = published_write(tlog, new_size, root, note);
+	if (r == 0)
+		r = store_commit(tlog->store);
+out:
+	for (int64_t i = 0; entries && i < n; i++)
+		free(entries[i]);
+	free(entries);
+	free(note);
+	if (r < 0) {
+		store_rollback(tlog->store);
+		cache_clear(tlog);
+		tlog->problem = problem;
+		return r;
+	}
+	free(problem);
+	tlog->behind_published = false;
+	*ret_size = size;
+	*ret_published = new_size;
+	return 0;
+}
+
+int ledger_tlog_check_copy(struct store *store, const char *key_path, const char *origin,
+			   int64_t *ret_size, char *errbuf, size_t errbuf_len)
+{
+	struct ledger_tlog *tlog;
+	int64_t size;
+	int r;
+
+	r = tlog_new(store, &tlog);
+	if (r < 0)
+		return r;
+	errbuf_set(errbuf, errbuf_len, "%s", "");
+	r = key_load(&tlog->signer, key_path, origin, errbuf, errbuf_len);
+	if (r == -ENOENT)
+		errbuf_set(errbuf, errbuf_len, "the log key %s is missing", key_path);
+	else if (r == 0)
+		r = ledger_tlog_verify(tlog);
+	if (r == -ENOENT && !errbuf[0])
+		errbuf_set(errbuf, errbuf_len, "it holds no transparency log");
+	if (r == 0 && tlog->problem) {
+		errbuf_set(errbuf, errbuf_len, "its transparency log does not verify: %s",
+			   tlog->problem);
+		r = -EBADMSG;
+	}
+	if (r == 0)
+		r = store_tlog_size(store, &size);
+	if (r < 0 && !errbuf[0])
+		errbuf_set(errbuf, errbuf_len, "cannot read its transparency log: %s",
+			   strerror(-r));
+	if (r == 0)
+		*ret_size = size;
+	ledger_tlog_free(tlog);
 	return r;
 }
 

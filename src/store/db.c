@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -496,6 +497,34 @@ static const char *first_problem(char *report)
 	return problem;
 }
 
+/* Runs quick_check or integrity_check; errbuf names the first problem. */
+static int check_integrity(struct store *store, const char *sql, const char *path, char *errbuf,
+			   size_t errbuf_len)
+{
+	char text[256];
+	int r;
+
+	r = query_text(store, sql, text, sizeof(text));
+	if (r < 0) {
+		format_error(errbuf, errbuf_len,
+			     "database %s failed its integrity check: %s; restore a backup", path,
+			     sqlite3_errmsg(store->db));
+		return r;
+	}
+	if (strcmp(text, "ok") != 0) {
+		format_error(errbuf, errbuf_len,
+			     "database %s failed its integrity check: %s; restore a backup", path,
+			     first_problem(text));
+		return -EIO;
+	}
+	return 0;
+}
+
+int store_integrity_check(struct store *store, const char *path, char *errbuf, size_t errbuf_len)
+{
+	return check_integrity(store, "PRAGMA integrity_check", path, errbuf, errbuf_len);
+}
+
 static int apply_migration(struct store *store, const struct store_migration *migration,
 			   char *errbuf, size_t errbuf_len)
 {
@@ -592,6 +621,58 @@ static int on_busy(void *data, int count)
 	return 1;
 }
 
+/* Opens the connection with flags and reads the schema version, before
+ * anything writes to the file. */
+static int connection_open(struct store *store, const char *path, int flags, unsigned *ret_version,
+			   char *errbuf, size_t errbuf_len)
+{
+	int rc, r;
+
+	/* One connection per struct store, used from one thread: no mutex. */
+	rc = sqlite3_open_v2(path, &store->db, flags | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+			     NULL);
+	if (rc != SQLITE_OK) {
+		r = store_map_error(rc);
+		format_error(errbuf, errbuf_len, "cannot open database %s: %s", path,
+			     store->db ? sqlite3_errmsg(store->db) : sqlite3_errstr(rc));
+		return r;
+	}
+	store->busy_timeout_ms = STORE_BUSY_TIMEOUT_MS;
+	sqlite3_busy_handler(store->db, on_busy, store);
+	r = store_schema_version(store, ret_version);
+	if (r < 0)
+		format_error(errbuf, errbuf_len, "cannot read database %s: %s", path,
+			     sqlite3_errmsg(store->db));
+	return r;
+}
+
+int store_open_readonly(const char *path, struct store **ret_store, char *errbuf, size_t errbuf_len)
+{
+	struct store *store;
+	unsigned version;
+	int r;
+
+	format_error(errbuf, errbuf_len, "%s", "");
+	store = calloc(1, sizeof(*store));
+	if (!store)
+		return -ENOMEM;
+	r = connection_open(store, path, SQLITE_OPEN_READONLY, &version, errbuf, errbuf_len);
+	if (r < 0)
+		goto out;
+	if (version != store_schema_version_latest()) {
+		r = -EPROTONOSUPPORT;
+		format_error(errbuf, errbuf_len,
+			     "database %s has schema version %u, not this coopbilld's %u", path,
+			     version, store_schema_version_latest());
+		goto out;
+	}
+	*ret_store = store;
+	store = NULL;
+out:
+	store_free(store);
+	return r;
+}
+
 int store_open(const char *path, struct store **ret_store, char *errbuf, size_t errbuf_len)
 {
 	struct store *store;
@@ -619,28 +700,12 @@ int store_open(const char *path, struct store **ret_store, char *errbuf, size_t 
 			     strerror(-r));
 		goto out;
 	}
-	/* One connection per struct store, used from one thread: no mutex. */
-	rc = sqlite3_open_v2(path, &store->db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
-				     SQLITE_OPEN_EXRESCODE,
-			     NULL);
-	if (rc != SQLITE_OK) {
-		r = store_map_error(rc);
-		format_error(errbuf, errbuf_len, "cannot open database %s: %s", path,
-			     store->db ? sqlite3_errmsg(store->db) : sqlite3_errstr(rc));
-		goto out;
-	}
-	store->busy_timeout_ms = STORE_BUSY_TIMEOUT_MS;
-	sqlite3_busy_handler(store->db, on_busy, store);
-
 	/* Read the version before anything writes to the file, so that a
 	 * database from a newer coopbilld is left exactly as it was. */
-	r = store_schema_version(store, &version);
-	if (r < 0) {
-		format_error(errbuf, errbuf_len, "cannot read database %s: %s", path,
-			     sqlite3_errmsg(store->db));
+	r = connection_open(store, path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &version,
+			    errbuf, errbuf_len);
+	if (r < 0)
 		goto out;
-	}
 	if (version > latest) {
 		r = -EPROTONOSUPPORT;
 		format_error(errbuf, errbuf_len,
@@ -650,20 +715,9 @@ int store_open(const char *path, struct store **ret_store, char *errbuf, size_t 
 		goto out;
 	}
 
-	r = query_text(store, "PRAGMA quick_check", text, sizeof(text));
-	if (r < 0) {
-		format_error(errbuf, errbuf_len,
-			     "database %s failed its integrity check: %s; restore a backup", path,
-			     sqlite3_errmsg(store->db));
+	r = check_integrity(store, "PRAGMA quick_check", path, errbuf, errbuf_len);
+	if (r < 0)
 		goto out;
-	}
-	if (strcmp(text, "ok") != 0) {
-		r = -EIO;
-		format_error(errbuf, errbuf_len,
-			     "database %s failed its integrity check: %s; restore a backup", path,
-			     first_problem(text));
-		goto out;
-	}
 
 	/* The pragma answers with the mode in force, which stays the old one
 	 * when WAL is impossible (an in-memory database, some file systems). */
@@ -729,4 +783,47 @@ void store_free(struct store *store)
 	sqlite3_close_v2(store->db);
 	free(store->path);
 	free(store);
+}
+
+/* The lock the daemon holds on its database while it runs, which the
+ * commands that replace the database take too. */
+int store_lock(const char *database_path, int *ret_fd, long *ret_holder)
+{
+	char path[PATH_MAX], pid[24];
+	ssize_t len;
+	int fd, r;
+
+	if (snprintf(path, sizeof(path), "%s.lock", database_path) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	/* The lock is taken before the database is opened: its folder may
+	 * not exist yet. */
+	r = create_private(path);
+	if (r < 0)
+		return r;
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	/* Made by root (a restore on a new SD card), it is only read by the
+	 * daemon's user, which a read-only descriptor is enough to lock. */
+	if (fd < 0 && errno == EACCES)
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (geteuid() == 0)
+		fchmod(fd, 0644);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		len = pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[len > 0 ? len : 0] = '\0';
+		*ret_holder = strtol(pid, NULL, 10);
+		close(fd);
+		return r;
+	}
+	/* Who holds it, for the message of whoever finds it held. */
+	len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if ((fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDWR &&
+	    (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)len, 0) != len)) {
+		close(fd);
+		return -EIO;
+	}
+	*ret_fd = fd;
+	return 0;
 }

@@ -2,8 +2,8 @@
 # What the install instructions promise a newcomer: the README's and the
 # operations guide's apt-get lines name every package the build needs (the
 # build group of scripts/deps.sh, which the tests install), the guide's table
-# names every file `meson install` puts on the box, and its restore brings
-# back the log key with the database.
+# names every file `meson install` puts on the box, and its backup and
+# restore are the daemon's commands, the log key backed up with the database.
 . "$(dirname "$0")/lib.sh"
 : "${COOPBILL_BUILDDIR:?COOPBILL_BUILDDIR must name the build tree}"
 
@@ -33,9 +33,18 @@ while read -r path; do
 done <<<"$installed"
 ok "docs/operations.md: the table names every file meson installs"
 
-restore=$(awk '/^To restore a backup/ { on = 1 } on && /^```$/ && seen++ { exit } on' \
-	"$COOPBILL_SRCDIR/docs/operations.md")
-grep -q 'coopbill.db' <<<"$restore" || fail "docs/operations.md: no restore of the database found"
-grep -q 'log.key' <<<"$restore" || fail "docs/operations.md: the restore does not bring back the log key"
-ok "docs/operations.md: the restore brings back the database and the log key"
+# The backup and the restore are the commands the backup suite runs, and
+# the backup holds the log key.
+section() {
+	awk -v title="$1" '$0 == "## " title { on = 1; next } on && /^## / { exit } on' \
+		"$COOPBILL_SRCDIR/docs/operations.md"
+}
+grep -q '^sudo -u coopbill coopbilld backup ' <<<"$(section Backup)" ||
+	fail "docs/operations.md: Backup does not show coopbilld backup"
+grep -q '`log.key`' <<<"$(section Backup)" || fail "docs/operations.md: the backup does not name the log key"
+grep -q '^sudo -u coopbill coopbilld restore ' <<<"$(section Restore)" ||
+	fail "docs/operations.md: Restore does not show coopbilld restore"
+grep -q '^sudo -u coopbill coopbilld log record-loss$' <<<"$(section Restore)" ||
+	fail "docs/operations.md: Restore does not show how to record a loss"
+ok "docs/operations.md: backup and restore are the commands, with the log key"
 finish

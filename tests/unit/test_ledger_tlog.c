@@ -270,6 +270,79 @@ static void test_rolled_back_append(void **state)
 	assert_null(ledger_tlog_problem(f->tlog));
 }
 
+/* Publishes the latest checkpoint as the API does; its size. */
+static int64_t publish(struct fixture *f)
+{
+	int64_t size;
+	char *note;
+
+	assert_int_equal(ledger_tlog_checkpoint_latest(f->tlog, &size, &note), 0);
+	free(note);
+	return size;
+}
+
+/* A backup taken at 3 entries, restored after 5 were published: the log
+ * signs nothing until the loss is recorded, and then only past 5. A
+ * checkpoint signed but never published is no obstacle. */
+static void test_restored_log_never_signs_a_published_size(void **state)
+{
+	struct fixture *f = *state;
+	const char *entry = "token-issued\nrole member\n";
+	char backup[128], cmd[512], published[128];
+	int64_t size, restored, resumed;
+	uint8_t root[32];
+	char *note;
+
+	for (int i = 0; i < 3; i++)
+		append(f, entry);
+	assert_int_equal(publish(f), 3);
+	fixture_close(f);
+	snprintf(backup, sizeof(backup), "%s/backup.db", f->dir);
+	snprintf(cmd, sizeof(cmd), "cp %s %s", f->db, backup);
+	assert_int_equal(system(cmd), 0);
+	fixture_open(f);
+	append(f, entry);
+	append(f, entry);
+	assert_int_equal(publish(f), 5);
+	/* Signed, not served: a restore may sign this size again. */
+	append(f, entry);
+	fixture_close(f);
+
+	snprintf(cmd, sizeof(cmd), "cp %s %s && rm -f %s-wal %s-shm", backup, f->db, f->db, f->db);
+	assert_int_equal(system(cmd), 0);
+	fixture_open(f);
+	assert_non_null(strstr(ledger_tlog_problem(f->tlog),
+			       "the log has 3 entries, but this box already published a "
+			       "checkpoint of 5"));
+	assert_int_equal(store_begin(f->store), 0);
+	assert_int_equal(ledger_tlog_append(f->tlog, &entry, 1, NULL), -EBADMSG);
+	store_rollback(f->store);
+	assert_int_equal(store_tlog_checkpoint_latest(f->store, &size, root, &note), 0);
+	free(note);
+	assert_int_equal(size, 3);
+
+	assert_int_equal(ledger_tlog_record_loss(f->tlog, &restored, &resumed), 0);
+	assert_int_equal(restored, 3);
+	assert_int_equal(resumed, 6);
+	assert_null(ledger_tlog_problem(f->tlog));
+	assert_int_equal(ledger_tlog_record_loss(f->tlog, &restored, &resumed), -EALREADY);
+	append(f, entry);
+	assert_int_equal(publish(f), 7);
+	fixture_close(f);
+	fixture_open(f);
+	assert_null(ledger_tlog_problem(f->tlog));
+
+	/* A record of what was published that the key did not sign stops the log. */
+	fixture_close(f);
+	assert_int_equal(ledger_tlog_published_path(&f->config, published, sizeof(published)), 0);
+	snprintf(cmd, sizeof(cmd), "sed -i 2s/7/9/ %s", published);
+	assert_int_equal(system(cmd), 0);
+	fixture_open(f);
+	assert_non_null(strstr(ledger_tlog_problem(f->tlog), "is not a checkpoint signed by the "
+							     "log key"));
+	assert_int_equal(ledger_tlog_record_loss(f->tlog, &restored, &resumed), -EALREADY);
+}
+
 static void test_append_only(void **state)
 {
 	struct fixture *f = *state;
@@ -406,6 +479,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_missing_middle_entry_is_caught, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_rolled_back_append, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_restored_log_never_signs_a_published_size,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_append_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_of_another_origin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gaps_logged_with_their_poll, setup, teardown),
