@@ -17,136 +17,23 @@
 set -euo pipefail
 : "${COOPBILL_SRCDIR:?COOPBILL_SRCDIR must name the source tree}"
 
-if [ "$(id -u)" != 0 ]; then
-	echo "SKIP: the package test needs root (debootstrap, chroot and mounts)"
-	exit 77
-fi
-for tool in dpkg-buildpackage dh lintian debootstrap curl; do
-	command -v "$tool" >/dev/null || {
-		echo "SKIP: $tool is not installed (scripts/test installs it: scripts/deps.sh)"
-		exit 77
-	}
-done
+. "$(dirname "$0")/lib.sh"
+package_require dpkg-buildpackage dh lintian debootstrap curl
+package_work package
 
-SUITE=bookworm
-CACHE_DIR=${XDG_CACHE_HOME:-$HOME/.cache}/coopbill
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/coopbill-package.XXXXXX")
-ROOT=$WORK/root
-PASSED=0
-STARTED=$SECONDS
-
-# Unmounts everything under a folder, the deepest first (debootstrap mounts
-# in its target too).
-unmount_under() {
-	local m
-	for m in $(awk -v dir="$1/" 'index($5, dir) == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
-		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
-	done
-}
-
-# Removes WORK without crossing into a mount left behind.
-cleanup() {
-	unmount_under "$WORK"
-	rm -rf --one-file-system "$WORK"
-}
-trap cleanup EXIT
-# A signal (meson's timeout, ^C) ends the script through its EXIT trap too.
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-fail() {
-	echo "FAIL: $*" >&2
-	exit 1
-}
-
-ok() {
-	PASSED=$((PASSED + 1))
-	echo "ok $PASSED - $* ($((SECONDS - STARTED)) s so far)"
-}
-
-# Runs a command in the bare Debian, with a clean environment.
-in_root() {
-	chroot "$ROOT" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 \
-		DEBIAN_FRONTEND=noninteractive "$@"
-}
-
-# As the coopbill user, as `sudo -u coopbill` would run it.
+# As `sudo -u coopbill` would run it.
 as_coopbill() {
 	in_root setpriv --reuid=coopbill --regid=coopbill --init-groups "$@"
 }
 
-# The Debian mirror this machine's apt uses (deb822 or one-line sources).
-apt_mirror() {
-	{
-		awk '/^URIs:/ { print $2 }' /etc/apt/sources.list.d/*.sources 2>/dev/null
-		awk '$1 == "deb" { print $2 }' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null
-	} | grep -v security | head -1 || true
-}
-
-# --- Build, from a copy of the tree: the files git knows and the new ones it
-# does not ignore (so uncommitted work is built too), or, outside a git
-# checkout, every file but meson build trees.
-mkdir -p "$WORK/src/coopbill"
-if git -C "$COOPBILL_SRCDIR" rev-parse --show-toplevel >/dev/null 2>&1; then
-	(cd "$COOPBILL_SRCDIR" && git ls-files -z --cached --others --exclude-standard |
-		while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done |
-		tar --null -T - -cf -) | tar -C "$WORK/src/coopbill" -xf -
-else
-	tar -C "$COOPBILL_SRCDIR" --exclude=.git --exclude-tag-all=build.ninja -cf - . |
-		tar -C "$WORK/src/coopbill" -xf -
-fi
-build_start=$SECONDS
-(cd "$WORK/src/coopbill" &&
-	DEB_BUILD_OPTIONS="parallel=$(nproc)" dpkg-buildpackage -us -uc -b) >"$WORK/build.log" 2>&1 ||
-	{ tail -40 "$WORK/build.log" >&2; fail "dpkg-buildpackage -us -uc -b failed (the end of its log is above)"; }
-build_s=$((SECONDS - build_start))
-debs=("$WORK"/src/coopbill_*.deb "$WORK"/src/coopbill-verify_*.deb)
-for deb in "${debs[@]}"; do [ -f "$deb" ] || fail "dpkg-buildpackage made no $(basename "$deb")"; done
-ok "dpkg-buildpackage -us -uc -b built $(cd "$WORK/src" && echo coopbill_*.deb coopbill-verify_*.deb) in $build_s s"
-
+package_build
 lintian_start=$SECONDS
 lintian --fail-on error,warning "$WORK"/src/coopbill_*.changes >"$WORK/lintian.log" 2>&1 ||
 	{ cat "$WORK/lintian.log" >&2; fail "lintian reports errors or warnings (above)"; }
 ok "lintian: no error, no warning ($((SECONDS - lintian_start)) s)"
 
-# --- A bare Debian 12.
-mirror=$(apt_mirror)
-[ -n "$mirror" ] || { echo "SKIP: this machine's apt names no Debian mirror"; exit 77; }
-curl -fsS --max-time 30 -o /dev/null "$mirror/dists/$SUITE/Release" ||
-	{ echo "SKIP: the Debian mirror $mirror does not answer"; exit 77; }
-root_start=$SECONDS
-tarball=$CACHE_DIR/debian-$SUITE-minbase.tar
-mkdir -p "$ROOT" "$CACHE_DIR"
-if [ -n "$(find "$tarball" -mtime -30 2>/dev/null)" ]; then
-	tar -C "$ROOT" -xf "$tarball"
-else
-	debootstrap --variant=minbase "$SUITE" "$ROOT" "$mirror" >"$WORK/debootstrap.log" 2>&1 || {
-		tail -20 "$WORK/debootstrap.log" >&2
-		grep -qiE 'Failed getting release file|Couldn.t download|Temporary failure|resolve' \
-			"$WORK/debootstrap.log" && { echo "SKIP: debootstrap cannot reach $mirror"; exit 77; }
-		fail "debootstrap failed (the end of its log is above)"
-	}
-	unmount_under "$ROOT"
-	tar -C "$ROOT" -cf "$tarball.$$" . && mv "$tarball.$$" "$tarball"
-fi
-mount -t proc proc "$ROOT/proc"
-mount --rbind /dev "$ROOT/dev"
-mount --make-rslave "$ROOT/dev"
-cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
-ok "a bare Debian 12 from $mirror ($((SECONDS - root_start)) s)"
-
-# --- Install with apt, which fetches the dependencies.
-install_start=$SECONDS
-mkdir -p "$ROOT/tmp/debs"
-cp "${debs[@]}" "$ROOT/tmp/debs/"
-# The packages as the bare Debian sees them.
-coopbill_deb=/tmp/debs/$(basename "${debs[0]}")
-verify_deb=/tmp/debs/$(basename "${debs[1]}")
-{
-	in_root apt-get update -q &&
-		in_root apt-get install -y -q --no-install-recommends "$coopbill_deb" "$verify_deb"
-} >"$WORK/apt.log" 2>&1 || { tail -30 "$WORK/apt.log" >&2; fail "apt-get install of the packages failed"; }
-ok "apt-get install ./coopbill_*.deb ./coopbill-verify_*.deb in the bare Debian ($((SECONDS - install_start)) s)"
+package_bare_root
+package_install
 
 # The postinst made the user and, after it, the folders' owners and modes.
 in_root getent passwd coopbill >/dev/null || fail "the coopbill user was not created (sysusers.d)"
