@@ -10,6 +10,7 @@ COOPBILL_PACKAGES=(
 	libcmocka-dev curl jq sqlite3 valgrind systemd clang-format tzdata openssl faketime
 	man-db groff-base # man --warnings checks the manual pages
 	debhelper dpkg-dev lintian debootstrap # the package suite builds and installs the .deb
+	systemd-container # systemd-nspawn boots the installed package under a real systemd
 	prometheus # for promtool, which checks the /metrics text
 	chromium chromium-driver python3-selenium # the browser suite
 	# network namespaces and traffic for the metering tests and the demo
