@@ -97,10 +97,16 @@ struct config_key {
 	unsigned long long fallback;
 };
 
+/* A key of text: none of the numeric fields. */
+#define TEXT_KEY(section_name, key_name)                                            \
+	{                                                                           \
+		.section = section_name, .name = key_name, .kind = CONFIG_KIND_TEXT \
+	}
+
 /* Keys of one section are kept together: the "known keys" hints rely on it. */
 static const struct config_key config_keys[CONFIG_KEY_COUNT] = {
-	[CONFIG_KEY_LISTEN] = { "server", "listen", CONFIG_KIND_TEXT },
-	[CONFIG_KEY_CORS_ORIGINS] = { "server", "cors_origins", CONFIG_KIND_TEXT },
+	[CONFIG_KEY_LISTEN] = TEXT_KEY("server", "listen"),
+	[CONFIG_KEY_CORS_ORIGINS] = TEXT_KEY("server", "cors_origins"),
 	[CONFIG_KEY_MAX_CONNECTIONS] = { "server", "max_connections", CONFIG_KIND_UNSIGNED,
 					 offsetof(struct config, max_connections), 1, 100000, 256 },
 	[CONFIG_KEY_MAX_CONNECTIONS_PER_IP] = { "server", "max_connections_per_ip",
@@ -128,17 +134,17 @@ static const struct config_key config_keys[CONFIG_KEY_COUNT] = {
 					   10000 },
 	[CONFIG_KEY_METRICS_PUBLIC] = { "server", "metrics_public", CONFIG_KIND_BOOL,
 					offsetof(struct config, metrics_public), 0, 1, 1 },
-	[CONFIG_KEY_WWW] = { "server", "www", CONFIG_KIND_TEXT },
-	[CONFIG_KEY_PUBLIC_URL] = { "server", "public_url", CONFIG_KIND_TEXT },
-	[CONFIG_KEY_COOP_NAME] = { "cooperative", "name", CONFIG_KIND_TEXT },
-	[CONFIG_KEY_COOP_ADDRESS] = { "cooperative", "address", CONFIG_KIND_TEXT },
-	[CONFIG_KEY_COOP_TAX_ID] = { "cooperative", "tax_id", CONFIG_KIND_TEXT },
-	[CONFIG_KEY_DATABASE_PATH] = { "database", "path", CONFIG_KIND_TEXT },
+	[CONFIG_KEY_WWW] = TEXT_KEY("server", "www"),
+	[CONFIG_KEY_PUBLIC_URL] = TEXT_KEY("server", "public_url"),
+	[CONFIG_KEY_COOP_NAME] = TEXT_KEY("cooperative", "name"),
+	[CONFIG_KEY_COOP_ADDRESS] = TEXT_KEY("cooperative", "address"),
+	[CONFIG_KEY_COOP_TAX_ID] = TEXT_KEY("cooperative", "tax_id"),
+	[CONFIG_KEY_DATABASE_PATH] = TEXT_KEY("database", "path"),
 	[CONFIG_KEY_METER_ENABLED] = { "meter", "enabled", CONFIG_KIND_BOOL,
 				       offsetof(struct config, meter_enabled), 0, 1, 1 },
 	[CONFIG_KEY_METER_INTERVAL_S] = { "meter", "interval_s", CONFIG_KIND_UNSIGNED,
 					  offsetof(struct config, meter_interval_s), 1, 3600, 60 },
-	[CONFIG_KEY_METER_TABLE] = { "meter", "table", CONFIG_KIND_TEXT },
+	[CONFIG_KEY_METER_TABLE] = TEXT_KEY("meter", "table"),
 	[CONFIG_KEY_METER_BUCKET_S] = { "meter", "bucket_s", CONFIG_KIND_UNSIGNED,
 					offsetof(struct config, meter_bucket_s), 60, 3600, 300 },
 	[CONFIG_KEY_METER_WAIT_FOR_NTP] = { "meter", "wait_for_ntp", CONFIG_KIND_BOOL,
@@ -146,11 +152,11 @@ static const struct config_key config_keys[CONFIG_KEY_COUNT] = {
 	[CONFIG_KEY_METER_KEEP_BUCKETS_DAYS] = { "meter", "keep_buckets_days", CONFIG_KIND_UNSIGNED,
 						 offsetof(struct config, meter_keep_buckets_days),
 						 1, 3650, 62 },
-	[CONFIG_KEY_METER_UPLINKS] = { "meter", "uplinks", CONFIG_KIND_TEXT },
-	[CONFIG_KEY_LOG_ORIGIN] = { "log", "origin", CONFIG_KIND_TEXT },
-	[CONFIG_KEY_LOG_KEY_FILE] = { "log", "key_file", CONFIG_KIND_TEXT },
-	[CONFIG_KEY_CURRENCY] = { "billing", "currency", CONFIG_KIND_TEXT },
-	[CONFIG_KEY_TIMEZONE] = { "billing", "timezone", CONFIG_KIND_TEXT },
+	[CONFIG_KEY_METER_UPLINKS] = TEXT_KEY("meter", "uplinks"),
+	[CONFIG_KEY_LOG_ORIGIN] = TEXT_KEY("log", "origin"),
+	[CONFIG_KEY_LOG_KEY_FILE] = TEXT_KEY("log", "key_file"),
+	[CONFIG_KEY_CURRENCY] = TEXT_KEY("billing", "currency"),
+	[CONFIG_KEY_TIMEZONE] = TEXT_KEY("billing", "timezone"),
 	[CONFIG_KEY_NOTICE_DAYS] = { "billing", "notice_days", CONFIG_KIND_UNSIGNED,
 				     offsetof(struct config, notice_days), 0, 366, 30 },
 	/* A label's profiles when too few households were billed to take them

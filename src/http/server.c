@@ -188,6 +188,9 @@ static void on_connection(void *cls, struct MHD_Connection *connection, void **s
 #define MHD_LIMIT_MESSAGE "Server reached connection limit"
 
 static void on_mhd_log(void *cls, const char *format, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static void on_mhd_log(void *cls, const char *format, va_list ap)
 {
 	struct http_server *server = cls;
 	char line[512];

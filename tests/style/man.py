@@ -113,7 +113,7 @@ def documented_keys(path):
 def code_keys():
     """[(section, key)] of the key table in src/base/config.c."""
     source = open(os.path.join(SRCDIR, "src/base/config.c"), encoding="utf-8").read()
-    keys = re.findall(r'\[CONFIG_KEY_\w+\]\s*=\s*\{\s*"(\w+)",\s*"(\w+)"', source)
+    keys = re.findall(r'\[CONFIG_KEY_\w+\]\s*=\s*(?:\{|TEXT_KEY\()\s*"(\w+)",\s*"(\w+)"', source)
     enum = re.search(r"enum config_key_id \{(.*?)\};", source, re.S).group(1)
     ids = [i for i in re.findall(r"(CONFIG_KEY_\w+)", enum) if i != "CONFIG_KEY_COUNT"]
     if len(keys) != len(ids):
