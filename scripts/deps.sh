@@ -12,6 +12,7 @@ COOPBILL_PACKAGES=(
 	debhelper dpkg-dev lintian debootstrap # the package suite builds and installs the .deb
 	systemd-container # systemd-nspawn boots the installed package under a real systemd
 	prometheus # for promtool, which checks the /metrics text
+	clang-14 libclang-rt-14-dev # the fuzz targets: clang and libFuzzer's runtime
 	chromium chromium-driver python3-selenium # the browser suite
 	# network namespaces and traffic for the metering tests and the demo
 	iproute2 nftables socat procps
