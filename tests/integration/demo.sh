@@ -16,7 +16,9 @@ PREV_START=$(date -u -d "$MONTH -1 month" +%Y-%m-01)
 PREV=${PREV_START%-01}
 
 demo_cleanup() {
-	[ -n "$DEMO_PID" ] && kill -INT "$DEMO_PID" 2>/dev/null && wait "$DEMO_PID" 2>/dev/null
+	if [ -n "$DEMO_PID" ] && kill -INT "$DEMO_PID" 2>/dev/null; then
+		wait "$DEMO_PID" 2>/dev/null || true
+	fi
 	"$COOPBILL_SRCDIR/scripts/demo" down >/dev/null 2>&1
 	cleanup
 }

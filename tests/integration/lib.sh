@@ -14,8 +14,10 @@ NOTIFY_PID=
 PASSED=0
 
 cleanup() {
-	[ -n "$DAEMON_PID" ] && kill -9 "$DAEMON_PID" 2>/dev/null
-	[ -n "$NOTIFY_PID" ] && kill "$NOTIFY_PID" 2>/dev/null
+	# Under set -e a failed kill (the process gone already) would end the
+	# trap here, before the rest of the cleanup.
+	[ -z "$DAEMON_PID" ] || kill -9 "$DAEMON_PID" 2>/dev/null || true
+	[ -z "$NOTIFY_PID" ] || kill "$NOTIFY_PID" 2>/dev/null || true
 	wait 2>/dev/null
 	rm -rf "$WORK"
 }

@@ -23,7 +23,9 @@ API=http://127.0.0.1:8080
 DAEMON_PID=
 PASSED=0
 cleanup() {
-	[ -n "$DAEMON_PID" ] && kill -9 "$DAEMON_PID" 2>/dev/null
+	# Under set -e a failed kill (a daemon that died by itself) would end
+	# the trap here and leave the namespaces behind.
+	[ -z "$DAEMON_PID" ] || kill -9 "$DAEMON_PID" 2>/dev/null || true
 	topo_down
 	wait 2>/dev/null
 	rm -rf "$WORK"
