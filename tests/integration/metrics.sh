@@ -59,7 +59,7 @@ metric() {
 write_config "metrics_public = true
 max_body_bytes = 1024
 max_connections_per_ip = 4
-header_timeout_s = 1"
+header_timeout_s = 2"
 start_daemon
 ADMIN=$(admin_token)
 
@@ -78,7 +78,9 @@ ok "coopbill_build_info names the version coopbilld --version prints"
 	fail "database files: $(grep database_bytes "$WORK/metrics") against $(stat -c %s "$DB" "$DB-wal")"
 [ "$(metric coopbill_database_filesystem_size_bytes)" = "$(($(stat -f -c '%b * %S' "$WORK")))" ] ||
 	fail "file system size: $(metric coopbill_database_filesystem_size_bytes)"
-python3 -c 'import sys; a, b = int(sys.argv[1]), int(sys.argv[2]); sys.exit(abs(a - b) > 64 << 20)' \
+# Other programs write to the same file system meanwhile: within 512 MiB
+# (what root alone may use, often 5 % of it, is not free to the daemon).
+python3 -c 'import sys; a, b = int(sys.argv[1]), int(sys.argv[2]); sys.exit(abs(a - b) > 512 << 20)' \
 	"$(metric coopbill_database_filesystem_free_bytes)" "$(($(stat -f -c '%a * %S' "$WORK")))" ||
 	fail "free space: $(metric coopbill_database_filesystem_free_bytes) against df's $(($(stat -f -c '%a * %S' "$WORK")))"
 ok "the database's and its write-ahead log's sizes and the file system's space are stat's"
