@@ -343,6 +343,43 @@ static void test_restored_log_never_signs_a_published_size(void **state)
 	assert_int_equal(ledger_tlog_record_loss(f->tlog, &restored, &resumed), -EALREADY);
 }
 
+/* A database holding another log than the one published (a backup of
+ * another box with the same key), longer than it: refused as well, and the
+ * loss recorded with one entry past its end. */
+static void test_another_log_than_published_is_refused(void **state)
+{
+	struct fixture *f = *state;
+	const char *entry = "token-issued\nrole member\n";
+	const char *other = "token-issued\nrole admin\n";
+	char published[128], cmd[1024];
+	int64_t restored, resumed;
+
+	for (int i = 0; i < 3; i++)
+		append(f, entry);
+	assert_int_equal(publish(f), 3);
+	fixture_close(f);
+	assert_int_equal(ledger_tlog_published_path(&f->config, published, sizeof(published)), 0);
+	snprintf(cmd, sizeof(cmd), "mv %s %s.saved && rm %s %s-wal %s-shm; true", published,
+		 published, f->db, f->db, f->db);
+	assert_int_equal(system(cmd), 0);
+	fixture_open(f);
+	for (int i = 0; i < 4; i++)
+		append(f, other);
+	fixture_close(f);
+	snprintf(cmd, sizeof(cmd), "mv %s.saved %s", published, published);
+	assert_int_equal(system(cmd), 0);
+
+	fixture_open(f);
+	assert_non_null(strstr(ledger_tlog_problem(f->tlog),
+			       "the log's first 3 entries differ from the checkpoint"));
+	assert_int_equal(ledger_tlog_record_loss(f->tlog, &restored, &resumed), 0);
+	assert_int_equal(restored, 4);
+	assert_int_equal(resumed, 5);
+	fixture_close(f);
+	fixture_open(f);
+	assert_null(ledger_tlog_problem(f->tlog));
+}
+
 static void test_append_only(void **state)
 {
 	struct fixture *f = *state;
@@ -481,6 +518,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rolled_back_append, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restored_log_never_signs_a_published_size,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_another_log_than_published_is_refused, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_append_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_key_of_another_origin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gaps_logged_with_their_poll, setup, teardown),
