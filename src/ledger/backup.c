@@ -181,7 +181,7 @@ static int restore_key(const char *key_path, const char *source_key, char *errbu
 		       size_t errbuf_len)
 {
 	char ours[KEY_FILE_MAX], theirs[KEY_FILE_MAX], tmp[PATH_MAX + 8];
-	size_t ours_len, theirs_len;
+	size_t ours_len = 0, theirs_len = 0;
 	int r;
 
 	r = key_read(source_key, theirs, &theirs_len);
