@@ -284,9 +284,8 @@ int main(int argc, char **argv)
 		execl(argv[1], argv[1], "--config", config, (char *)NULL);
 		_exit(127);
 	}
-	for (int i = 0;
-	     i < 600 && bench_http(bench.port, "GET", "/healthz", NULL, NULL, NULL, 0) != 200; i++)
-		usleep(100000);
+	if (!bench_wait_ready(bench.port, 300))
+		die("the daemon did not answer /healthz within 300 s of its start");
 	billing_setup(&bench);
 
 	prober.port = bench.port;

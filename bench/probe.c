@@ -94,6 +94,18 @@ int bench_http(unsigned port, const char *method, const char *path, const char *
 	return status;
 }
 
+bool bench_wait_ready(unsigned port, unsigned max_s)
+{
+	double until = bench_now_ms() + max_s * 1e3;
+
+	while (bench_http(port, "GET", "/healthz", NULL, NULL, NULL, 0) != 200) {
+		if (bench_now_ms() > until)
+			return false;
+		usleep(100000);
+	}
+	return true;
+}
+
 static void *probe_run(void *data)
 {
 	struct bench_prober *prober = data;

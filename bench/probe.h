@@ -22,6 +22,10 @@ int bench_compare_double(const void *a, const void *b);
  * NULL). */
 int bench_http(unsigned port, const char *method, const char *path, const char *token,
 	       const char *body, char *ret_body, size_t body_size);
+/* Waits for the daemon on port to answer /healthz with 200: true, or false
+ * after max_s seconds. A daemon opening a large database on a busy machine
+ * takes tens of seconds. */
+bool bench_wait_ready(unsigned port, unsigned max_s);
 
 struct bench_prober {
 	unsigned port;
