@@ -352,6 +352,10 @@ end_checks() {
 			kernel=$(ref "$name" "$dir")
 			[ "$recorded" = "$kernel" ] ||
 				fail "$phase: household $name $dir: recorded $recorded bytes, the kernel counted $kernel"
+			# The daemon's own counter, while the household is open, counted the same.
+			own=$(kernel "$id" "$dir")
+			[ -z "$own" ] || [ "$own" = "$kernel" ] ||
+				fail "$phase: household $name $dir: the daemon's counter has $own bytes, the test's $kernel"
 		done
 		[ "$kernel" -gt 0 ] || fail "$phase: household $name moved nothing"
 	done
