@@ -569,7 +569,14 @@ void api_admit(struct http_request *request, void *userdata)
 		return;
 	}
 	http_request_set_data(request, admission);
-	if (!path_slot(path, allow, sizeof(allow), &admission->slot)) {
+	/* The path's allowed methods are worked out only for the replies that
+	 * name them (OPTIONS, 404, 405): a request for a route finds it alone,
+	 * and is counted in its slot. */
+	if (strcmp(method, "OPTIONS") != 0)
+		admission->route = route_find(method, path, &admission->call.params);
+	if (admission->route) {
+		admission->slot = API_SLOT_ROUTES + (size_t)(admission->route - routes);
+	} else if (!path_slot(path, allow, sizeof(allow), &admission->slot)) {
 		if (page_path(path)) {
 			reply_page(api, request, method);
 			return;
@@ -578,26 +585,23 @@ void api_admit(struct http_request *request, void *userdata)
 				   "there is no resource at %s; see docs/openapi.yaml for the API",
 				   path);
 		return;
-	}
-	if (strcmp(method, "OPTIONS") == 0) {
-		reply_preflight(api, request, allow);
-		return;
-	}
-	admission->route = route_find(method, path, &admission->call.params);
-	/* A log that does not verify means the database was edited, and one
-	 * restored to before what was published cannot sign: nothing it holds
-	 * can be vouched for. Only /healthz answers, to say so. */
-	if (admission->route && admission->route->handler != api_health_get &&
-	    ledger_tlog_problem(api->ledger.tlog)) {
-		http_reply_problem(request, 503, "log-broken",
-				   "the transparency log cannot be served: %s",
-				   ledger_tlog_problem(api->ledger.tlog));
-		return;
-	}
-	if (!admission->route) {
+	} else {
+		if (strcmp(method, "OPTIONS") == 0) {
+			reply_preflight(api, request, allow);
+			return;
+		}
 		http_reply_problem(request, 405, "method-not-allowed",
 				   "%s is not allowed on %s; allowed: %s", method, path, allow);
 		http_reply_header(request, "Allow", allow);
+		return;
+	}
+	/* A log that does not verify means the database was edited, and one
+	 * restored to before what was published cannot sign: nothing it holds
+	 * can be vouched for. Only /healthz answers, to say so. */
+	if (admission->route->handler != api_health_get && ledger_tlog_problem(api->ledger.tlog)) {
+		http_reply_problem(request, 503, "log-broken",
+				   "the transparency log cannot be served: %s",
+				   ledger_tlog_problem(api->ledger.tlog));
 		return;
 	}
 	access = admission->route->access;
