@@ -62,8 +62,10 @@ void store_free(struct store *store);
 unsigned store_schema_version_latest(void);
 int store_schema_version(struct store *store, unsigned *ret_version);
 
-/* A cheap read that fails when the database is unusable. */
-int store_ping(struct store *store);
+/* A cheap read that fails when the database is unusable, with the schema
+ * version it reads; answered without a query while nothing was committed
+ * since the last one that answered. */
+int store_ping(struct store *store, unsigned *ret_schema_version);
 /* Whether writes fail: -ENOSPC or -EIO when the last transaction failed for
  * want of space or by an I/O error, until one commits again; else 0. */
 int store_write_error(const struct store *store);

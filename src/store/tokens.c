@@ -63,16 +63,58 @@ static int token_decode(sqlite3_stmt *stmt, void *data)
 	return 0;
 }
 
+/* Each request's token is looked up here: while nothing was committed to
+ * the database, by this process or another, a token found is found again
+ * without a query. A commit anywhere (a token revoked on the box, the time
+ * of use written) forgets them all. Unknown hashes are always queried. */
+static const struct store_token *token_kept(struct store *store, const uint8_t hash[32],
+					    const struct store_version *version)
+{
+	if (!store_version_same(version, &store->tokens_version)) {
+		store->n_tokens = 0;
+		store->tokens_next = 0;
+		store->tokens_version = *version;
+		return NULL;
+	}
+	for (size_t i = 0; i < store->n_tokens; i++)
+		if (memcmp(store->tokens[i].hash, hash, 32) == 0)
+			return &store->tokens[i].token;
+	return NULL;
+}
+
+static void token_keep(struct store *store, const uint8_t hash[32], const struct store_token *token)
+{
+	struct store_token_kept *kept = &store->tokens[store->tokens_next];
+
+	memcpy(kept->hash, hash, 32);
+	kept->token = *token;
+	store->tokens_next = (store->tokens_next + 1) % STORE_TOKENS_KEPT;
+	if (store->n_tokens < STORE_TOKENS_KEPT)
+		store->n_tokens++;
+}
+
 int store_token_find(struct store *store, const uint8_t hash[32], struct store_token *ret_token)
 {
 	static const char sql[] = TOKEN_COLUMNS "WHERE hash = ?1";
 	const struct store_value values[] = { STORE_BLOB(hash, 32) };
 	struct store_token token = { 0 };
+	const struct store_token *kept;
+	struct store_version version;
 	int r;
 
 	if (!hash)
 		return -EINVAL;
+	/* The version is taken before the query: a commit in between makes
+	 * the next lookup query again. */
+	store_version_get(store, &version);
+	kept = token_kept(store, hash, &version);
+	if (kept) {
+		*ret_token = *kept;
+		return 0;
+	}
 	r = store_query_one(store, sql, values, 1, token_decode, &token);
+	if (r == 0 && version.known)
+		token_keep(store, hash, &token);
 	if (r == 0)
 		*ret_token = token;
 	return r;

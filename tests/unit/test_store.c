@@ -176,7 +176,8 @@ static void test_new_database(void **state)
 	assert_true(store_schema_version_latest() >= 1);
 	assert_int_equal(store_schema_version(store, &version), 0);
 	assert_int_equal(version, store_schema_version_latest());
-	assert_int_equal(store_ping(store), 0);
+	assert_int_equal(store_ping(store, &version), 0);
+	assert_int_equal(version, store_schema_version_latest());
 	/* Foreign keys are enforced: a token for a household that does not exist. */
 	assert_int_equal(store_token_insert(store, hash, "member", 999, "ghost", &token_id),
 			 -ENOENT);
@@ -562,6 +563,52 @@ static void test_tokens(void **state)
 	store_free(store);
 }
 
+/* A token found once is found again without a query while nothing changes;
+ * a revocation committed by another connection (token revoke on the box,
+ * in another process) is seen by the very next lookup, and so is a revoked
+ * token's removal by hand. */
+static void test_token_found_again_sees_other_connections(void **state)
+{
+	struct fixture *f = *state;
+	struct store *daemon_store = open_store(f), *box_store = open_store(f);
+	struct store_token token = { 0 };
+	uint8_t hash[32], other_hash[32];
+	unsigned version;
+	int64_t id, other_id;
+	sqlite3 *db;
+
+	memset(hash, 0x51, sizeof(hash));
+	memset(other_hash, 0x52, sizeof(other_hash));
+	assert_int_equal(store_token_insert(box_store, hash, "admin", 0, "treasurer", &id), 0);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(store_token_find(daemon_store, hash, &token), 0);
+		assert_int_equal(token.id, id);
+		assert_false(token.revoked);
+	}
+	assert_int_equal(store_token_find(daemon_store, other_hash, &token), -ENOENT);
+
+	assert_int_equal(store_token_revoke(box_store, id), 0);
+	assert_int_equal(store_token_find(daemon_store, hash, &token), 0);
+	assert_true(token.revoked);
+	/* A token issued on the box is found at once too. */
+	assert_int_equal(store_token_insert(box_store, other_hash, "admin", 0, "deputy", &other_id),
+			 0);
+	assert_int_equal(store_token_find(daemon_store, other_hash, &token), 0);
+	assert_int_equal(token.id, other_id);
+	assert_int_equal(store_token_find(daemon_store, hash, &token), 0);
+
+	db = raw_open(f->path);
+	assert_int_equal(sqlite3_exec(db, "DELETE FROM tokens WHERE revoked_at IS NOT NULL", NULL,
+				      NULL, NULL),
+			 SQLITE_OK);
+	sqlite3_close(db);
+	assert_int_equal(store_token_find(daemon_store, hash, &token), -ENOENT);
+	assert_int_equal(store_ping(daemon_store, &version), 0);
+	assert_int_equal(version, store_schema_version_latest());
+	store_free(box_store);
+	store_free(daemon_store);
+}
+
 static void assert_refused_append_only(sqlite3 *db, const char *sql)
 {
 	assert_int_not_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
@@ -873,6 +920,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_address_conflicts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_token_found_again_sees_other_connections,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_append_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tariff_drafts, setup, teardown),
