@@ -122,7 +122,7 @@ static const struct config_key config_keys[CONFIG_KEY_COUNT] = {
 	[CONFIG_KEY_CONNECTION_MEMORY_BYTES] = { "server", "connection_memory_bytes",
 						 CONFIG_KIND_SIZE,
 						 offsetof(struct config, connection_memory_bytes),
-						 4096, 16777216, 65536 },
+						 4096, 16777216, 16384 },
 	[CONFIG_KEY_MAX_BODY_BYTES] = { "server", "max_body_bytes", CONFIG_KIND_SIZE,
 					offsetof(struct config, max_body_bytes), 1024, 67108864,
 					1048576 },

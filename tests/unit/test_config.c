@@ -115,7 +115,7 @@ static void assert_defaults(const struct config *config)
 	assert_int_equal(config->max_connections, 256);
 	assert_int_equal(config->max_connections_per_ip, 32);
 	assert_int_equal(config->connection_timeout_s, 30);
-	assert_int_equal(config->connection_memory_bytes, 65536);
+	assert_int_equal(config->connection_memory_bytes, 16384);
 	assert_int_equal(config->max_body_bytes, 1048576);
 	assert_string_equal(config->database_path, "/var/lib/coopbill/coopbill.db");
 	assert_int_equal(config->meter_interval_s, 60);
