@@ -11,6 +11,7 @@
 #include "coopbill/diag.h"
 #include "coopbill/http.h"
 #include "coopbill/ledger.h"
+#include "coopbill/meter.h"
 #include "coopbill/period.h"
 #include "coopbill/tz.h"
 
@@ -73,6 +74,16 @@ const char *api_method_name(enum api_method method);
 void api_request_ended(struct api *api, struct http_request *request, size_t slot,
 		       const struct api_call *call);
 
+/* The last healthy reply of /healthz, its JSON text with what it said
+ * (src/api/health.c). */
+struct api_health {
+	const char *status;
+	unsigned schema_version;
+	struct meter_status meter;
+	char *text;
+	size_t len;
+};
+
 struct api {
 	uv_loop_t *loop;
 	/* The database, log, configuration and meter the handlers work with. */
@@ -92,6 +103,7 @@ struct api {
 	 * refused ones. */
 	struct api_route_stats *route_stats;
 	struct diag_limit refusals_log;
+	struct api_health health;
 };
 
 struct api_call {

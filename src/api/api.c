@@ -171,6 +171,7 @@ void api_free(struct api *api)
 	if (api) {
 		api_periods_free(api);
 		free(api->route_stats);
+		free(api->health.text);
 	}
 	free(api);
 }
