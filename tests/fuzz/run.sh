@@ -18,8 +18,12 @@ trap 'rm -rf "$work"' EXIT
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:strict_string_checks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+# A dictionary beside the corpus (tests/fuzz/<name>.dict) gives the
+# target the words of its input.
+dict=()
+[ -f "$(dirname "$seeds")/../$name.dict" ] && dict=(-dict="$(dirname "$seeds")/../$name.dict")
 status=0
-"$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=1024 -detect_leaks=1 \
+"$target" "${dict[@]}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=1024 -detect_leaks=1 \
 	-print_final_stats=1 -artifact_prefix="$artifacts/$name-" "$work" "$seeds" \
 	>"$work/log" 2>&1 || status=$?
 if [ "$status" -ne 0 ]; then
