@@ -13,6 +13,7 @@ COOPBILL_PACKAGES=(
 	systemd-container # systemd-nspawn boots the installed package under a real systemd
 	prometheus # for promtool, which checks the /metrics text
 	clang-14 libclang-rt-14-dev # the fuzz targets: clang and libFuzzer's runtime
+	python3-yaml # the isolation walk reads docs/openapi.yaml
 	chromium chromium-driver python3-selenium # the browser suite
 	# network namespaces and traffic for the metering tests and the demo
 	iproute2 nftables socat procps
