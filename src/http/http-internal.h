@@ -11,10 +11,12 @@
 struct http_request {
 	struct http_server *server;
 	struct MHD_Connection *connection;
+	struct http_connection *conn;
 	/* Where the request target ends in MHD's buffer, and whether it holds
-	 * %00, as the client sent it. */
+	 * %00 or white space, as the client sent it. */
 	const char *target_end;
 	bool target_nul;
+	bool target_space;
 	/* The headers are in and were checked (the handler's first call). */
 	bool begun;
 	const char *method;
@@ -51,6 +53,11 @@ struct http_connection {
 	uint64_t waiting_since;
 	struct http_connection *prev;
 	struct http_connection *next;
+	/* The request being received or answered, until MHD completes it.
+	 * libmicrohttpd 0.9.75 never completes one it refused itself once
+	 * the headers were in (a malformed Cookie, for one): the connection's
+	 * closing frees it then. */
+	struct http_request *request;
 };
 
 struct http_server {
