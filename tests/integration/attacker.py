@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """What an attacker on the LAN does to the HTTP server, with raw sockets from
-several loopback addresses (127.0.0.2, 127.0.0.3, ...). Used by http.sh.
+several loopback addresses (127.0.0.2, 127.0.0.3, ...). Used by http.sh, and
+imported by hostile.py, which runs them all against one daemon at once.
 
   attacker.py flood PORT CONNECTIONS ADDRESSES HOLD_S
       opens idle connections, holds them, closes them all; prints how many
@@ -69,7 +70,7 @@ def flood(port, count, addresses, hold):
             time.sleep(0.1)
     for sock in socks:
         sock.close()
-    print(connected)
+    return connected
 
 
 def slowloris(port, count, addresses, duration, ready_file):
@@ -144,6 +145,8 @@ def trickle(port, most):
 
 
 def bodies(port, count, addresses, size, token):
+    """Returns the status codes received, counted."""
+    counts = {}
     socks = open_all(port, count, addresses)
     head = b"POST /api/v1/households HTTP/1.1\r\nHost: coop\r\n"
     if token:
@@ -189,7 +192,7 @@ def bodies(port, count, addresses, size, token):
     for sock in state:
         sock.close()
     counts["unanswered"] = len(state)
-    print(" ".join("%s %d" % kv for kv in sorted(counts.items()) if kv[1]))
+    return counts
 
 
 def complete(reply):
@@ -217,18 +220,23 @@ def raw(port):
     sys.stdout.buffer.write(reply)
 
 
-counts = {}
-command, port = sys.argv[1], int(sys.argv[2])
-if command == "flood":
-    flood(port, int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]))
-elif command == "slowloris":
-    slowloris(port, int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), sys.argv[6])
-elif command == "trickle":
-    trickle(port, float(sys.argv[3]))
-elif command == "bodies":
-    bodies(port, int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]),
-           sys.argv[6] if len(sys.argv) > 6 else "")
-elif command == "raw":
-    raw(port)
-else:
-    sys.exit("unknown command " + command)
+def main():
+    command, port = sys.argv[1], int(sys.argv[2])
+    if command == "flood":
+        print(flood(port, int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5])))
+    elif command == "slowloris":
+        slowloris(port, int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), sys.argv[6])
+    elif command == "trickle":
+        trickle(port, float(sys.argv[3]))
+    elif command == "bodies":
+        counts = bodies(port, int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]),
+                        sys.argv[6] if len(sys.argv) > 6 else "")
+        print(" ".join("%s %d" % kv for kv in sorted(counts.items()) if kv[1]))
+    elif command == "raw":
+        raw(port)
+    else:
+        sys.exit("unknown command " + command)
+
+
+if __name__ == "__main__":
+    main()
