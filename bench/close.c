@@ -364,7 +364,6 @@ int main(int argc, char **argv)
 	FILE *file;
 	double rating_s, close_s, t;
 	int status;
-	pid_t pid;
 
 	if (argc < 3 || (strcmp(argv[2], "metered") != 0 && strcmp(argv[2], "imported") != 0)) {
 		fprintf(stderr, "usage: bench_close COOPBILLD metered|imported [N]\n");
@@ -380,6 +379,7 @@ int main(int argc, char **argv)
 	period_pick(&bench);
 	if (!mkdtemp(dir))
 		die("mkdtemp");
+	bench_at_exit(dir);
 	snprintf(bench.db, sizeof(bench.db), "%s/coopbill.db", dir);
 	snprintf(config, sizeof(config), "%s/coopbill.conf", dir);
 	file = fopen(config, "w");
@@ -399,11 +399,7 @@ int main(int argc, char **argv)
 		die("token create");
 	pclose(file);
 	bench.token[strcspn(bench.token, "\n")] = '\0';
-	pid = fork();
-	if (pid == 0) {
-		execl(argv[1], argv[1], "--config", config, (char *)NULL);
-		_exit(127);
-	}
+	bench_daemon_start(argv[1], config);
 	if (!bench_wait_ready(bench.port, 300))
 		die("the daemon did not answer /healthz within 300 s of its start");
 	billing_setup(&bench, BENCH_TARIFF);
@@ -441,10 +437,7 @@ int main(int argc, char **argv)
 		die(body);
 	label_publish(&bench, &prober);
 
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
-	snprintf(command, sizeof(command), "rm -rf %s", dir);
-	bench_run(command);
+	bench_finish();
 	tz_zone_free(bench.zone);
 	return 0;
 }

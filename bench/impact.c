@@ -248,7 +248,6 @@ int main(int argc, char **argv)
 	double impact_s, again_ms, t;
 	json_t *json;
 	FILE *file;
-	pid_t pid;
 
 	if (argc < 2 || !reply) {
 		fprintf(stderr, "usage: bench_impact COOPBILLD [N]\n");
@@ -261,6 +260,7 @@ int main(int argc, char **argv)
 	periods_pick(&bench);
 	if (!mkdtemp(dir))
 		die("mkdtemp");
+	bench_at_exit(dir);
 	snprintf(bench.db, sizeof(bench.db), "%s/coopbill.db", dir);
 	snprintf(config, sizeof(config), "%s/coopbill.conf", dir);
 	file = fopen(config, "w");
@@ -279,11 +279,7 @@ int main(int argc, char **argv)
 		die("token create");
 	pclose(file);
 	bench.token[strcspn(bench.token, "\n")] = '\0';
-	pid = fork();
-	if (pid == 0) {
-		execl(argv[1], argv[1], "--config", config, (char *)NULL);
-		_exit(127);
-	}
+	bench_daemon_start(argv[1], config);
 	if (!bench_wait_ready(bench.port, 300))
 		die("the daemon did not answer /healthz within 300 s of its start");
 	billing_setup(&bench);
@@ -320,10 +316,7 @@ int main(int argc, char **argv)
 	printf("%7u households: the same impact asked again (kept) in %.1f ms\n", bench.n,
 	       again_ms);
 
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
-	snprintf(command, sizeof(command), "rm -rf %s", dir);
-	bench_run(command);
+	bench_finish();
 	tz_zone_free(bench.zone);
 	free(reply);
 	return 0;

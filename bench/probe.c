@@ -1,5 +1,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,9 @@
 #include "probe.h"
 
 #define PROBE_MS 10
+
+static pid_t started_pid;
+static char work_dir[256];
 
 double bench_now_ms(void)
 {
@@ -92,6 +96,38 @@ int bench_http(unsigned port, const char *method, const char *path, const char *
 		snprintf(ret_body, body_size, "%s", start ? start + 4 : "");
 	}
 	return status;
+}
+
+void bench_finish(void)
+{
+	char command[300];
+
+	if (started_pid > 0) {
+		kill(started_pid, SIGTERM);
+		waitpid(started_pid, NULL, 0);
+		started_pid = 0;
+	}
+	if (work_dir[0]) {
+		snprintf(command, sizeof(command), "rm -rf %s", work_dir);
+		bench_run(command);
+		work_dir[0] = '\0';
+	}
+}
+
+void bench_at_exit(const char *dir)
+{
+	snprintf(work_dir, sizeof(work_dir), "%s", dir);
+	atexit(bench_finish);
+}
+
+pid_t bench_daemon_start(const char *coopbilld, const char *config)
+{
+	started_pid = fork();
+	if (started_pid == 0) {
+		execl(coopbilld, coopbilld, "--config", config, (char *)NULL);
+		_exit(127);
+	}
+	return started_pid;
 }
 
 bool bench_wait_ready(unsigned port, unsigned max_s)

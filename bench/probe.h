@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #define BENCH_PROBES_MAX 100000
 
@@ -22,6 +23,14 @@ int bench_compare_double(const void *a, const void *b);
  * NULL). */
 int bench_http(unsigned port, const char *method, const char *path, const char *token,
 	       const char *body, char *ret_body, size_t body_size);
+/* The folder a benchmark works in: removed at exit, with the daemon that
+ * bench_daemon_start() started stopped first, also when the benchmark
+ * stops early. */
+void bench_at_exit(const char *dir);
+/* Starts COOPBILLD --config config in the background. */
+pid_t bench_daemon_start(const char *coopbilld, const char *config);
+/* Stops the daemon (SIGTERM, then waits for it) and removes the folder. */
+void bench_finish(void);
 /* Waits for the daemon on port to answer /healthz with 200: true, or false
  * after max_s seconds. A daemon opening a large database on a busy machine
  * takes tens of seconds. */
