@@ -116,9 +116,12 @@ int tlog_check_tree(const uint8_t (*proof)[TLOG_HASH_SIZE], size_t proof_len, in
 #define TLOG_SIGNER_KEY_TEXT_MAX   (TLOG_VERIFIER_KEY_TEXT_MAX + 12)
 
 /* Limits on notes this module reads or writes. The signature limit is the
- * C2SP minimum of 16 with room to spare; a line fits a post-quantum signature. */
+ * C2SP minimum of 16 with room to spare. A line fits the one-line canonical
+ * JSON of a tariff or of its label (three profiles' invoices, line by line
+ * with their explanations: over 8 KiB for a tariff with windows, tiers and
+ * cost sharing). */
 #define TLOG_NOTE_SIZE_MAX	 (256 * 1024)
-#define TLOG_NOTE_LINE_MAX	 8192
+#define TLOG_NOTE_LINE_MAX	 (64 * 1024)
 #define TLOG_NOTE_SIGNATURES_MAX 100
 
 struct tlog_verifier {

@@ -366,7 +366,8 @@ int ledger_tlog_published_path(const struct config *config, char *ret_path, size
  * again (that would sign a size twice, with two roots). */
 static int published_check(struct ledger_tlog *tlog, int64_t size)
 {
-	char note[TLOG_NOTE_LINE_MAX], *text = NULL;
+	/* A checkpoint note with the box's one signature. */
+	char note[8192], *text = NULL;
 	struct tlog_checkpoint checkpoint;
 	uint8_t root[TLOG_HASH_SIZE];
 	size_t text_len;

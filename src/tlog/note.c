@@ -21,7 +21,8 @@
 /* Key ID and signature: the payload of an Ed25519 signature line. */
 #define SIGNATURE_SIZE (4 + crypto_sign_BYTES)
 /* The most bytes a signature line's base64 can decode to. */
-#define SIGNATURE_DECODED_MAX (TLOG_NOTE_LINE_MAX / 4 * 3)
+/* A signature line's signature, decoded: room for a post-quantum one. */
+#define SIGNATURE_DECODED_MAX (8192 / 4 * 3)
 /* base64 of the signature type byte and a 32-byte key: 44 characters. */
 #define KEY_BASE64_SIZE sodium_base64_ENCODED_LEN(1 + 32, sodium_base64_VARIANT_ORIGINAL)
 

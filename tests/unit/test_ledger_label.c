@@ -461,6 +461,38 @@ static void test_label_period_closed_meanwhile(void **state)
 	json_decref(published);
 }
 
+/* The tariff of docs/examples/tariff.json (windows, tiers, an allowance,
+ * cost sharing) priced on a period: its label's document, one line of
+ * canonical JSON, is longer than 8 KiB, and is signed, logged and
+ * published all the same. */
+static void test_long_label(void **state)
+{
+	struct fixture *f = *state;
+	const char *srcdir = getenv("COOPBILL_SRCDIR");
+	char path[512], *document;
+	json_error_t error;
+	json_t *tariff, *label;
+	int64_t id;
+
+	assert_non_null(srcdir);
+	snprintf(path, sizeof(path), "%s/docs/examples/tariff.json", srcdir);
+	tariff = json_load_file(path, 0, &error);
+	assert_non_null(tariff);
+	document = json_dumps(tariff, JSON_COMPACT);
+	json_decref(tariff);
+	assert_non_null(document);
+	cooperative_closed(f, 30, 30000);
+	id = publish_document(f, document);
+	free(document);
+	label = label_get(f, id);
+	document = json_dumps(json_object_get(label, "document"), JSON_COMPACT | JSON_SORT_KEYS);
+	assert_non_null(document);
+	assert_true(strlen(document) > 8192);
+	free(document);
+	assert_signed_and_logged(f, label, id, "period", "2026-10");
+	json_decref(label);
+}
+
 /* A tariff with cost sharing, a quarter equally and the rest by download:
  * from a period, each profile has its estimated share of October's 300.00
  * of transit, as if all 30 households had followed the tariff. */
@@ -566,6 +598,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_percentile_profiles, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_label_read_in_steps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_long_label, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_label_period_closed_meanwhile, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_cost_share_estimated, setup, teardown),

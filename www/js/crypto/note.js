@@ -11,7 +11,7 @@ export class NoteError extends Error {}
 
 const NAME_MAX = 255;
 const NOTE_SIZE_MAX = 256 * 1024;
-const NOTE_LINE_MAX = 8192;
+const NOTE_LINE_MAX = 64 * 1024;
 const SIGNATURES_MAX = 100;
 const TYPE_ED25519 = 0x01;
 const encoder = new TextEncoder();
@@ -62,7 +62,7 @@ function checkNoteBytes(bytes) {
 	for (const byte of bytes) {
 		lineLength = byte === 0x0a ? 0 : lineLength + 1;
 		if (lineLength > NOTE_LINE_MAX)
-			throw new NoteError("the note has a line longer than 8192 bytes");
+			throw new NoteError("the note has a line longer than 65536 bytes");
 	}
 	return text;
 }
