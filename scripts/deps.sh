@@ -9,7 +9,7 @@ COOPBILL_PACKAGES=(
 	# tests
 	libcmocka-dev curl jq sqlite3 valgrind systemd clang-format tzdata openssl faketime
 	man-db groff-base # man --warnings checks the manual pages
-	debhelper dpkg-dev lintian debootstrap # the package suite builds and installs the .deb
+	build-essential debhelper dpkg-dev lintian debootstrap # the package suite builds and installs the .deb
 	systemd-container # systemd-nspawn boots the installed package under a real systemd
 	prometheus # for promtool, which checks the /metrics text
 	clang-14 libclang-rt-14-dev # the fuzz targets: clang and libFuzzer's runtime

@@ -99,7 +99,7 @@ package_build() {
 			tar -C "$WORK/src/coopbill" -xf -
 	fi
 	(cd "$WORK/src/coopbill" &&
-		DEB_BUILD_OPTIONS="$* parallel=$(nproc)" dpkg-buildpackage -us -uc -b) >"$WORK/build.log" 2>&1 ||
+		DEB_BUILD_OPTIONS="${*:+$* }parallel=$(nproc)" dpkg-buildpackage -us -uc -b) >"$WORK/build.log" 2>&1 ||
 		{ tail -40 "$WORK/build.log" >&2; fail "dpkg-buildpackage -us -uc -b failed (the end of its log is above)"; }
 	build_s=$((SECONDS - build_start))
 	debs=("$WORK"/src/coopbill_*.deb "$WORK"/src/coopbill-verify_*.deb)
