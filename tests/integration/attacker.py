@@ -17,6 +17,18 @@ imported by hostile.py, which runs them all against one daemon at once.
   attacker.py bodies PORT CONNECTIONS ADDRESSES BODY_BYTES [TOKEN]
       sends a POST with a body of BODY_BYTES on each connection at once and
       prints the status codes received, counted ("401 256").
+  attacker.py crowd PORT TABLE EXTRA
+      once the server holds no connection, opens TABLE - 1 idle connections
+      from several addresses, then EXTRA more one at a time, each waiting
+      until the server has closed one of the earlier ones to make room, then
+      a GET /healthz, which makes room once more; prints the connections the
+      server closed and the status of the GET ("refused 3 healthz 200").
+  attacker.py budget PORT TOKEN BODY_BYTES REFUSALS DATE
+      holds a POST /api/v1/households whose body of BODY_BYTES is announced
+      and not yet sent (the server has read its headers: it answered 100
+      Continue), sends REFUSALS more such POSTs one after another, and a GET
+      /healthz, then the held body; prints the status codes in that order
+      and the problem types of the refusals ("503 503 200 201 busy busy").
   attacker.py raw PORT
       sends stdin as one request and prints the reply (status line, headers,
       body) as it comes, until the server closes or 5 s pass.
@@ -195,6 +207,101 @@ def bodies(port, count, addresses, size, token):
     return counts
 
 
+def server_connections(port):
+    """The server's sockets on port not yet closed by the server (states
+    ESTABLISHED and CLOSE_WAIT in /proc/net/tcp)."""
+    count = 0
+    with open("/proc/net/tcp") as table:
+        next(table)
+        for line in table:
+            local, state = line.split()[1], line.split()[3]
+            if int(local.split(":")[1], 16) == port and state in ("01", "08"):
+                count += 1
+    return count
+
+
+def closed_by_server(sock):
+    try:
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
+
+
+def await_closes(socks, closed, wanted, timeout):
+    """Waits until wanted more of socks were closed by the server; returns
+    the set of those closed."""
+    deadline = time.monotonic() + timeout
+    goal = len(closed) + wanted
+    while len(closed) < goal and time.monotonic() < deadline:
+        closed |= {sock for sock in socks if sock not in closed and closed_by_server(sock)}
+        time.sleep(0.01)
+    return closed
+
+
+def crowd(port, table, extra):
+    deadline = time.monotonic() + 10
+    while server_connections(port) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    socks, closed = [], set()
+    for i in range(table - 1 + extra):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5,
+                                        source_address=(source(i, 8), 0))
+        sock.setblocking(False)
+        socks.append(sock)
+        if i >= table - 1:
+            await_closes(socks, closed, 1, 5)
+    status = http_status(port, b"GET /healthz HTTP/1.1\r\nHost: coop\r\nConnection: close\r\n\r\n")
+    await_closes(socks, closed, 1, 5)
+    # Nothing else is closed by the server while the connections wait.
+    time.sleep(0.2)
+    closed |= {sock for sock in socks if closed_by_server(sock)}
+    for sock in socks:
+        sock.close()
+    return len(closed), status
+
+
+def http_status(port, request, sock=None):
+    """Sends request (on sock, or a new connection) and returns the status
+    code and the whole reply, read until the server closes or 5 s pass."""
+    sock = sock or socket.create_connection(("127.0.0.1", port), timeout=5)
+    reply = b""
+    try:
+        sock.sendall(request)
+        while not complete(reply):
+            data = sock.recv(65536)
+            if not data:
+                break
+            reply += data
+    except OSError:
+        pass
+    sock.close()
+    return (reply.split(b" ", 2)[1].decode() if reply else "closed"), reply
+
+
+def budget(port, token, size, refusals, date):
+    post = (b"POST /api/v1/households HTTP/1.1\r\nHost: coop\r\n"
+            b"Authorization: Bearer %s\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n" % (token.encode(), size))
+    held = socket.create_connection(("127.0.0.1", port), timeout=5)
+    held.sendall(post + b"Expect: 100-continue\r\n\r\n")
+    interim = held.recv(4096)
+    if not interim.startswith(b"HTTP/1.1 100 "):
+        sys.exit("the held POST was answered %r" % interim[:200])
+    statuses, types = [], []
+    for _ in range(refusals):
+        status, reply = http_status(port, post + b"\r\n")
+        statuses.append(status)
+        problem = re.search(rb'"type": *"urn:coopbill:problem:([a-z-]+)"', reply)
+        types.append(problem.group(1).decode() if problem else "none")
+    statuses.append(http_status(port, b"GET /healthz HTTP/1.1\r\nHost: coop\r\n"
+                                b"Connection: close\r\n\r\n")[0])
+    body = b'{"name":"Budget","joined_at":"%s"}' % date.encode()
+    statuses.append(http_status(port, body.ljust(size), held)[0])
+    return statuses + types
+
+
 def complete(reply):
     head, sep, body = reply.partition(b"\r\n\r\n")
     length = re.search(rb"(?im)^content-length: *(\d+)", head)
@@ -232,6 +339,11 @@ def main():
         counts = bodies(port, int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]),
                         sys.argv[6] if len(sys.argv) > 6 else "")
         print(" ".join("%s %d" % kv for kv in sorted(counts.items()) if kv[1]))
+    elif command == "crowd":
+        refused, (status, _) = crowd(port, int(sys.argv[3]), int(sys.argv[4]))
+        print("refused %d healthz %s" % (refused, status))
+    elif command == "budget":
+        print(" ".join(budget(port, sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6])))
     elif command == "raw":
         raw(port)
     else:

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # GET /metrics against what the test did and what the system says: the
 # database's files, the transparency log, a period close, a locked
-# database, the process; every float in its shortest exact form, and
-# promtool's check clean.
+# database, the process, and the connections and bodies refused for each
+# limit of a daemon with small ones; every float in its shortest exact
+# form, and promtool's check clean.
 . "$(dirname "$0")/lib.sh"
 
 command -v promtool >/dev/null || fail "promtool is not installed (package prometheus)"
@@ -127,6 +128,14 @@ delta() {
 	awk -v series="$1" '$1 == series { value[FILENAME] = $2 }
 		END { print value[ARGV[2]] - value[ARGV[1]] }' "$WORK/before" "$WORK/metrics"
 }
+# grew_by "N SERIES"...: each series grew by N since $WORK/before.
+grew_by() {
+	local expected
+	for expected in "$@"; do
+		[ "$(delta "${expected#* }")" = "${expected%% *}" ] ||
+			fail "${expected#* } grew by $(delta "${expected#* }"), not ${expected%% *}"
+	done
+}
 # requests ROUTE METHOD CODE: its coopbill_http_requests_total series.
 requests() {
 	echo "coopbill_http_requests_total{route=\"$1\",method=\"$2\",code=\"$3\"}"
@@ -148,7 +157,7 @@ done
 python3 "$(dirname "$0")/attacker.py" flood "$PORT" 6 1 0.3 >/dev/null
 python3 "$(dirname "$0")/attacker.py" trickle "$PORT" 5 >/dev/null
 scrape
-for expected in "3 $(requests /healthz GET 200)" "2 $(requests unmatched GET 404)" \
+grew_by "3 $(requests /healthz GET 200)" "2 $(requests unmatched GET 404)" \
 	"1 $(requests '/api/v1/households/{id}' GET 401)" "2 $(requests '/api/v1/households/{id}' GET 200)" \
 	"1 $(requests '/api/v1/households/{id}' GET 403)" "1 $(requests /api/v1/households POST 413)" \
 	'3 coopbill_http_request_duration_seconds_count{route="/healthz"}' \
@@ -157,10 +166,7 @@ for expected in "3 $(requests /healthz GET 200)" "2 $(requests unmatched GET 404
 	'2 coopbill_http_refused_total{limit="connections_per_ip"}' \
 	'1 coopbill_http_refused_total{limit="header_deadline"}' \
 	'0 coopbill_http_refused_total{limit="connections"}' \
-	'0 coopbill_http_refused_total{limit="body_memory"}'; do
-	[ "$(delta "${expected#* }")" = "${expected%% *}" ] ||
-		fail "${expected#* } grew by $(delta "${expected#* }"), not ${expected%% *}"
-done
+	'0 coopbill_http_refused_total{limit="body_memory"}'
 ok "requests by route, method and status, durations and refusals grew by exactly the traffic sent"
 grep -q 'no/such\|nothing' "$WORK/metrics" && fail "a path a client sent became a label"
 python3 -c 'import sys; sys.exit(not 0 < float(sys.argv[1]) < 3)' \
@@ -221,6 +227,44 @@ done
 grep -qF "admin action: token=1 role=admin name=\"treasurer\" method=POST route=/api/v1/periods/{period}/close period=$PREV status=200" \
 	"$WORK/daemon.log" || fail "no line for the close"
 ok "the close took $took s by /metrics (the client waited $waited s); no job runs"
+
+stop_daemon
+[ "$STOP_STATUS" = 0 ] || fail "coopbilld exited with $STOP_STATUS"
+
+# coopbilld again, with room for four connections and 64 KiB of bodies being
+# received: each connection and body it refuses is counted once.
+write_config "metrics_public = true
+max_connections = 4
+max_connections_per_ip = 4
+max_body_bytes = 65536
+body_memory_bytes = 65536"
+start_daemon
+scrape
+cp "$WORK/metrics" "$WORK/before"
+# Three idle connections fill the table with the next one; three more
+# each end the oldest, and so does a GET /healthz, which is answered.
+crowd=$(python3 "$(dirname "$0")/attacker.py" crowd "$PORT" 4 3) || fail "the crowd of connections"
+read -r _ refused _ status <<<"$crowd"
+[ "$status" = 200 ] || fail "GET /healthz with the table full of idle connections: $status"
+[ "$refused" = 4 ] || fail "$refused idle connections were ended to make room, not 4"
+scrape
+grew_by '4 coopbill_http_refused_total{limit="connections"}' \
+	'0 coopbill_http_refused_total{limit="connections_per_ip"}' \
+	'0 coopbill_http_refused_total{limit="header_deadline"}'
+ok "4 connections ended to make room are counted as refused for max_connections; GET /healthz is answered meanwhile"
+# While one 40,000-byte body is announced, three more are refused (503),
+# a GET is answered, and then the body held is taken.
+cp "$WORK/metrics" "$WORK/before"
+replies=$(python3 "$(dirname "$0")/attacker.py" budget "$PORT" "$ADMIN" 40000 3 "$PREV-01") ||
+	fail "the bodies past body_memory_bytes"
+[ "$replies" = "503 503 503 200 201 busy busy busy" ] ||
+	fail "three bodies past body_memory_bytes, a GET and the body held: $replies"
+scrape
+grew_by '3 coopbill_http_refused_total{limit="body_memory"}' \
+	'0 coopbill_http_refused_total{limit="body_size"}' \
+	'0 coopbill_http_refused_total{limit="connections"}' \
+	"1 $(requests /api/v1/households POST 201)"
+ok "3 bodies past body_memory_bytes are refused with 503 and counted; the body held is taken"
 
 stop_daemon
 [ "$STOP_STATUS" = 0 ] || fail "coopbilld exited with $STOP_STATUS"
