@@ -22,8 +22,10 @@ cannot fill fails the walk, naming it. Bodies are the spec's examples
 
 What the spec says of an operation decides what must happen:
 
-- `security` absent, empty or holding `{}`: anyone. Without a token, with
-  its own ids, it answers (no 401 or 403); naming the draft, it refuses.
+- `security` absent (in the operation and at the top): the spec does not
+  say who may call it, which fails the walk.
+- `security` empty or holding `{}`: anyone. Without a token, with its own
+  ids, it answers (no 401 or 403); naming the draft, it refuses.
 - `bearerAuth` alone: without a token, 401 with WWW-Authenticate.
 - for A's member token, an operation whose responses list 403 and whose
   path names no household is the treasurer's: 403. Any other answers A's
@@ -96,7 +98,11 @@ class Operation:
         self.path, self.method, self.op = path, method.upper(), op
         self.name = "%s %s" % (self.method, path)
         self.responses = {str(code) for code in op["responses"]}
-        security = op.get("security", spec.get("security", []))
+        security = op.get("security", spec.get("security"))
+        if security is None:
+            sys.exit("FAIL: %s: docs/openapi.yaml does not say who may call it; give it "
+                     "security: [] (anyone), [{}, {bearerAuth: []}] (anyone, a token "
+                     "counts when sent) or [{bearerAuth: []}] (a token)" % self.name)
         self.public = not security or {} in security
         self.params = []  # (parameter, FILL key or None)
         for param in map(resolve, op.get("parameters", [])):
