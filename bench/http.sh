@@ -53,10 +53,11 @@ auth="Authorization: Bearer $token"
 
 # A household with last month's usage hour by hour, as the meter leaves a
 # month behind it: rolled up into hourly totals (the roll-up's watermark at
-# this hour). Without nftables here, the rows are written straight into the
-# database, while the daemon runs, as the meter's commits would be; the
-# query asks for that month by day (the cooperative's time zone is UTC by
-# default).
+# this hour) and daily ones. Without nftables here, the hourly rows are
+# written straight into the database, as the meter's commits would be, and
+# the daily totals marked to be made again, which the daemon does when it
+# starts again, between requests; the query asks for that month by day (the
+# cooperative's time zone is UTC by default).
 month_start=$(date -u -d "$(date -u +%Y-%m-01) -1 month" +%Y-%m-%d)
 month_end=$(date -u +%Y-%m-01)
 curl -fsS -H "$auth" -H 'Content-Type: application/json' \
@@ -70,7 +71,15 @@ sqlite3 "$work/coopbill.db" "PRAGMA busy_timeout = 5000;
 	WITH RECURSIVE hours(t) AS (SELECT $from_s UNION ALL SELECT t + 3600 FROM hours WHERE t + 3600 < $to_s)
 	INSERT INTO usage_hourly (hour_start, household_id, bytes_up, bytes_down, local_up, local_down)
 	SELECT t, $household, 1000003 * (t / 3600 % 24 + 1), 7000019 * (t / 3600 % 97), 0, 0 FROM hours;
-	UPDATE meter_state SET rolled_up_to = $now_s - $now_s % 3600;" >/dev/null
+	UPDATE meter_state SET rolled_up_to = $now_s - $now_s % 3600, daily_zone = NULL;" >/dev/null
+kill "$pid"
+wait "$pid" || true
+"$coopbilld" --config "$work/coopbill.conf" 2>>"$work/daemon.log" &
+pid=$!
+wait_for "$base/healthz"
+for _ in $(seq 1 100); do grep -q 'daily usage totals made' "$work/daemon.log" && break; sleep 0.1; done
+grep -q 'daily usage totals made' "$work/daemon.log" ||
+	{ echo "the daemon did not make the daily usage totals" >&2; exit 1; }
 usage_path="/api/v1/households/$household/usage?from=${month_start}T00:00:00Z&to=${month_end}T00:00:00Z&step=day"
 
 # nginx answers each route with the daemon's own reply, from memory.

@@ -9,15 +9,16 @@
  *   - the connection: store_open, store_open_readonly, store_free,
  *     store_schema_version(_latest), store_ping, store_write_error,
  *     store_describe_write_error, store_integrity_check, store_copy,
- *     store_lock, and the write
+ *     store_lock, the write
  *     transaction (store_begin, store_commit, store_rollback) every other
- *     write runs in;
+ *     write runs in, and read snapshots (store_read_begin, store_read_end);
  *   - households and their address ranges: store_household_*,
  *     store_households_free, store_address_conflict;
  *   - tokens (store_token_*, store_tokens_list) and the audit trail (store_audit_append);
  *   - metering: baselines (store_baselines_*), usage buckets and their hourly
- *     roll-up (store_usage_add_rows, _rows, _slices, _totals, _hour_total,
- *     _rollup, _prune, _watermark, _pruned_to), gaps (store_gap_insert,
+ *     and daily roll-up (store_usage_add_rows, _rows, _slices, _totals,
+ *     _hour_total, _rollup, _prune, _watermark, _pruned_to, and
+ *     store_zone_set, _build for the days' zone), gaps (store_gap_insert,
  *     store_gaps_*);
  *   - the transparency log: store_tlog_*, store_household_salt_*;
  *   - billing: tariffs (store_tariff_*, store_tariffs_list), expenses
@@ -42,6 +43,7 @@
 #include <stdint.h>
 
 #include "coopbill/cidr.h"
+#include "coopbill/tz.h"
 
 struct store;
 
@@ -111,6 +113,13 @@ int store_begin(struct store *store);
 int store_commit(struct store *store);
 void store_rollback(struct store *store);
 
+/* Reads from one snapshot: BEGIN (deferred) … the end. A reply made of
+ * several queries then sees one state of the database and takes SQLite's
+ * file locks once instead of once a query. store_read_end() never fails
+ * (a read has nothing to commit). Not inside a write transaction. */
+int store_read_begin(struct store *store);
+void store_read_end(struct store *store);
+
 enum household_status {
 	HOUSEHOLD_ACTIVE,
 	HOUSEHOLD_CLOSED,
@@ -137,6 +146,8 @@ struct json_t *store_household_json(const struct household *household);
 int store_household_insert(struct store *store, const struct household *household, int64_t *ret_id);
 /* Replaces name, status, left_at, tariff and the address list of household->id. */
 int store_household_update(struct store *store, const struct household *household);
+/* 0 when the household is there, -ENOENT when not. */
+int store_household_exists(struct store *store, int64_t id);
 /* -ENOENT when there is no such household. */
 int store_household_get(struct store *store, int64_t id, struct household **ret_household);
 int store_household_list(struct store *store, struct household **ret_households,
@@ -263,10 +274,21 @@ struct store_usage_row {
 	uint64_t local_down;
 };
 
-/* One household's usage in [from, to), ordered by time: per bucket when fine
- * is true (while buckets are kept), else per hour. */
-int store_usage_rows(struct store *store, int64_t household_id, int64_t from, int64_t to, bool fine,
-		     struct store_usage_row **ret_rows, size_t *ret_n_rows);
+/* How finely store_usage_rows() reads: per bucket (while buckets are kept),
+ * per hour, or per day of the cooperative's time zone where the daily
+ * totals hold the hours (per hour elsewhere). */
+enum store_usage_grain {
+	STORE_USAGE_BUCKETS,
+	STORE_USAGE_HOURS,
+	STORE_USAGE_DAYS,
+};
+
+/* One household's usage in [from, to), ordered by time, each row starting
+ * at its bucket, hour or day; for STORE_USAGE_DAYS, from and to are the
+ * starts of days. */
+int store_usage_rows(struct store *store, int64_t household_id, int64_t from, int64_t to,
+		     enum store_usage_grain grain, struct store_usage_row **ret_rows,
+		     size_t *ret_n_rows);
 /* Every household's rows starting in [from, to), in the order they are kept
  * (time, then household): the hourly totals when hourly, else the buckets. */
 int store_usage_slices(struct store *store, bool hourly, int64_t from, int64_t to,
@@ -284,9 +306,22 @@ int store_usage_invoiced(struct store *store, const char *period, struct store_u
  * ret_total's bytes; its household_id is 0. */
 int store_usage_hour_total(struct store *store, int64_t hour, struct store_usage_row *ret_total);
 
-/* Adds the buckets in [watermark, up_to) to the hourly totals and moves the
- * watermark to up_to (a whole hour). */
+/* Adds the buckets in [watermark, up_to) to the hourly totals (and daily
+ * ones) and moves the watermark to up_to (a whole hour). */
 int store_usage_rollup(struct store *store, int64_t up_to);
+
+/* The cooperative's time zone, whose days the daily totals are in; zone is
+ * the caller's and must outlive its use (set it again before freeing it).
+ * 0 when the daily totals are those of the zone (name and TZif file) and
+ * whole; 1 when they are to be made, by store_zone_build() (at first, and
+ * after a change of zone, they are emptied). Until then usage by day is
+ * read by the hour. Without a zone the store keeps no daily totals, and
+ * marks them to be made again. */
+int store_zone_set(struct store *store, const struct tz_zone *zone, const char *name);
+/* Makes the daily totals a day at a time, at least one, until deadline_ns
+ * (uv_hrtime()), in one transaction: 1 while days are left, 0 once they
+ * are whole. */
+int store_zone_build(struct store *store, uint64_t deadline_ns);
 /* Deletes buckets before `before` that are already in the hourly totals,
  * and records the hours that lost buckets. */
 int store_usage_prune(struct store *store, int64_t before);

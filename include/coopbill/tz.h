@@ -31,6 +31,10 @@ int tz_zone_load(const char *name, struct tz_zone **ret_zone);
 /* The same from the bytes of a TZif file. */
 int tz_zone_parse(const uint8_t *data, size_t size, struct tz_zone **ret_zone);
 void tz_zone_free(struct tz_zone *zone);
+/* What tells two versions of a zone apart: the same number for the same
+ * TZif bytes, another (but for a one in 2^64 chance) once tzdata changes
+ * the file. */
+uint64_t tz_zone_id(const struct tz_zone *zone);
 
 /* The UTC offset (local = UTC + offset) in force at the instant t (Unix
  * seconds); *ret_next_s is the next instant after t at which it may change

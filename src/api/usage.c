@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -64,26 +65,46 @@ static bool step_aligned(const struct tz_zone *zone, enum step step, int64_t t)
 	       (step == STEP_DAY || local.date.day == 1);
 }
 
-/* RFC 3339 in the cooperative's time zone, "Z" where that is UTC. */
+/* Writes n digits of v (its last n, zero-padded) at text. */
+static char *digits_put(char *text, unsigned v, int n)
+{
+	for (int i = n - 1; i >= 0; i--, v /= 10)
+		text[i] = (char)('0' + v % 10);
+	return text + n;
+}
+
+/* RFC 3339 in the cooperative's time zone, "Z" where that is UTC; written
+ * digit by digit, as a series has thousands of them. */
 static void time_format(const struct tz_zone *zone, int64_t t, char ret_text[32])
 {
-	char date_text[DATE_TEXT_MAX];
 	struct tz_time local;
 	int32_t offset_s;
-	int len;
+	char *p = ret_text;
 
 	if (tz_local(zone, t, &local, &offset_s) < 0) {
 		snprintf(ret_text, 32, "%" PRId64, t);
 		return;
 	}
-	date_format(&local.date, date_text);
-	len = snprintf(ret_text, 32, "%sT%02d:%02d:%02d", date_text, local.hour, local.minute,
-		       local.second);
-	if (offset_s == 0)
-		snprintf(ret_text + len, 32 - (size_t)len, "Z");
-	else
-		snprintf(ret_text + len, 32 - (size_t)len, "%c%02d:%02d", offset_s < 0 ? '-' : '+',
-			 abs(offset_s) / 3600, abs(offset_s) / 60 % 60);
+	p = digits_put(p, (unsigned)local.date.year % 10000u, 4);
+	*p++ = '-';
+	p = digits_put(p, (unsigned)local.date.month, 2);
+	*p++ = '-';
+	p = digits_put(p, (unsigned)local.date.day, 2);
+	*p++ = 'T';
+	p = digits_put(p, (unsigned)local.hour, 2);
+	*p++ = ':';
+	p = digits_put(p, (unsigned)local.minute, 2);
+	*p++ = ':';
+	p = digits_put(p, (unsigned)local.second, 2);
+	if (offset_s == 0) {
+		*p++ = 'Z';
+	} else {
+		*p++ = offset_s < 0 ? '-' : '+';
+		p = digits_put(p, (unsigned)abs(offset_s) / 3600, 2);
+		*p++ = ':';
+		p = digits_put(p, (unsigned)abs(offset_s) / 60 % 60, 2);
+	}
+	*p = '\0';
 }
 
 static json_t *time_json(const struct tz_zone *zone, int64_t t)
@@ -203,54 +224,153 @@ static json_t *traffic_json(json_t *object, const struct store_usage_row *traffi
 	return object;
 }
 
-static void reply_series_csv(const struct tz_zone *zone, struct http_request *request,
-			     const int64_t *starts, const struct store_usage_row *points,
-			     const bool *imported, size_t n_points)
+/* The points' bounds from `from` to `to` at the step: point i covers
+ * [bounds[i], bounds[i + 1]). Replies 400 past max points. */
+static int bounds_make(const struct tz_zone *zone, struct http_request *request, enum step step,
+		       int64_t from, int64_t to, unsigned max, int64_t **ret_bounds,
+		       size_t *ret_n_points)
 {
-	char *csv = NULL, start[32];
-	size_t len = 0;
-	FILE *out = open_memstream(&csv, &len);
+	int64_t *bounds = NULL, *grown;
+	size_t n = 0, allocated = 0;
 
-	if (!out) {
-		http_reply_problem(request, 503, "out-of-memory", "short of memory");
+	for (int64_t t = from;; t = step_next(zone, step, t)) {
+		if (n == allocated) {
+			allocated = allocated ? 2 * allocated : 64;
+			grown = realloc(bounds, allocated * sizeof(*bounds));
+			if (!grown) {
+				free(bounds);
+				http_reply_problem(request, 503, "out-of-memory",
+						   "short of memory");
+				return -ENOMEM;
+			}
+			bounds = grown;
+		}
+		bounds[n++] = t;
+		if (t >= to)
+			break;
+		if (n > max) {
+			free(bounds);
+			http_reply_problem(request, 400, "range-too-long",
+					   "the range has more than %u points at step=%s; ask for "
+					   "a shorter range or a longer step",
+					   max, step_names[step]);
+			return -E2BIG;
+		}
+	}
+	*ret_bounds = bounds;
+	*ret_n_points = n - 1;
+	return 0;
+}
+
+/* A number as decimal text, for the series written by hand. */
+static void number_put(FILE *out, uint64_t value)
+{
+	char text[21], *p = text + sizeof(text) - 1;
+
+	*p = '\0';
+	do
+		*--p = (char)('0' + value % 10);
+	while (value /= 10);
+	fputs(p, out);
+}
+
+/* "bytes_up":N,… for the four traffic figures. */
+static void traffic_put(FILE *out, const struct store_usage_row *traffic)
+{
+	const char *const names[] = { "\"bytes_up\":", ",\"bytes_down\":", ",\"local_up\":",
+				      ",\"local_down\":" };
+	const uint64_t values[] = { traffic->bytes_up, traffic->bytes_down, traffic->local_up,
+				    traffic->local_down };
+
+	for (size_t i = 0; i < 4; i++) {
+		fputs(names[i], out);
+		number_put(out, values[i]);
+	}
+}
+
+/* The series as CSV, or as the JSON document of the reply: written by hand,
+ * as jansson spends most of a month's reply on its thousands of small
+ * allocations; the rare gaps with jansson. */
+struct series {
+	int64_t household_id;
+	enum step step;
+	const int64_t *bounds;
+	const struct store_usage_row *points;
+	const bool *imported;
+	size_t n_points;
+	struct store_usage_row total;
+	json_t *gaps;
+};
+
+static void series_write(FILE *out, const struct tz_zone *zone, const struct series *series,
+			 bool csv)
+{
+	char time[32];
+
+	if (csv)
+		fputs("start,bytes_up,bytes_down,imported,local_up,local_down\r\n", out);
+	else {
+		fputs("{\"household_id\":", out);
+		number_put(out, (uint64_t)series->household_id);
+		fprintf(out, ",\"step\":\"%s\",\"from\":\"", step_names[series->step]);
+		time_format(zone, series->bounds[0], time);
+		fputs(time, out);
+		fputs("\",\"to\":\"", out);
+		time_format(zone, series->bounds[series->n_points], time);
+		fputs(time, out);
+		fputs("\",\"series\":[", out);
+	}
+	for (size_t i = 0; i < series->n_points; i++) {
+		const struct store_usage_row *point = &series->points[i];
+		const char *imported = series->imported[i] ? "true" : "false";
+
+		time_format(zone, series->bounds[i], time);
+		if (csv) {
+			fprintf(out, "%s,%" PRIu64 ",%" PRIu64 ",%s,%" PRIu64 ",%" PRIu64 "\r\n",
+				time, point->bytes_up, point->bytes_down, imported, point->local_up,
+				point->local_down);
+			continue;
+		}
+		fputs(i > 0 ? ",{\"start\":\"" : "{\"start\":\"", out);
+		fputs(time, out);
+		fputs("\",", out);
+		traffic_put(out, point);
+		fputs(",\"imported\":", out);
+		fputs(imported, out);
+		fputc('}', out);
+	}
+	if (csv)
 		return;
-	}
-	fputs("start,bytes_up,bytes_down,imported,local_up,local_down\r\n", out);
-	for (size_t i = 0; i < n_points; i++) {
-		time_format(zone, starts[i], start);
-		fprintf(out, "%s,%" PRIu64 ",%" PRIu64 ",%s,%" PRIu64 ",%" PRIu64 "\r\n", start,
-			points[i].bytes_up, points[i].bytes_down, imported[i] ? "true" : "false",
-			points[i].local_up, points[i].local_down);
-	}
-	fclose(out);
-	http_reply_csv(request, 200, csv, len);
+	fputs("],\"total\":{", out);
+	traffic_put(out, &series->total);
+	fputs("},\"gaps\":", out);
+	json_dumpf(series->gaps, out, JSON_COMPACT | JSON_ENSURE_ASCII);
+	fputc('}', out);
 }
 
 void api_household_usage(struct api *api, struct http_request *request, const struct api_call *call)
 {
 	const struct config *config = api->ledger.config;
-	struct store_usage_row *rows = NULL, *points = NULL, total = { 0 };
+	struct store_usage_row *rows = NULL, *points = NULL;
 	struct store_gap *gaps = NULL;
-	size_t n_rows = 0, n_points = 0, n_gaps = 0;
-	int64_t household_id, from, to, *starts = NULL;
+	size_t n_rows = 0, n_gaps = 0, len = 0;
+	struct series series = { 0 };
+	int64_t from, to, *bounds = NULL;
 	json_t *imports = NULL, *import;
 	bool *imported = NULL;
-	struct household *household = NULL;
-	enum step step;
-	json_t *series, *gap_list;
+	char *text = NULL;
+	FILE *out;
 	int r;
 
-	if (api_parse_id(call->params.values[0], &household_id) < 0 ||
-	    store_household_get(api->ledger.store, household_id, &household) < 0) {
+	if (api_parse_id(call->params.values[0], &series.household_id) < 0) {
 		http_reply_problem(request, 404, "not-found", "there is no household %s",
 				   call->params.values[0]);
 		return;
 	}
-	store_household_free(household);
-	if (step_parse(request, config, &step) < 0 ||
-	    range_parse(config->zone, request, step, &from, &to) < 0)
+	if (step_parse(request, config, &series.step) < 0 ||
+	    range_parse(config->zone, request, series.step, &from, &to) < 0)
 		return;
-	if (step == STEP_5M &&
+	if (series.step == STEP_5M &&
 	    from < (int64_t)time(NULL) - (int64_t)config->meter_keep_buckets_days * 86400) {
 		http_reply_problem(request, 400, "invalid-range",
 				   "5-minute usage is kept for %u days; use step=hour for older "
@@ -258,40 +378,51 @@ void api_household_usage(struct api *api, struct http_request *request, const st
 				   config->meter_keep_buckets_days);
 		return;
 	}
-	for (int64_t t = from; t < to; t = step_next(config->zone, step, t)) {
-		if (++n_points > config->max_series_points) {
-			http_reply_problem(request, 400, "range-too-long",
-					   "the range has more than %u points at step=%s; ask for "
-					   "a shorter range or a longer step",
-					   config->max_series_points, step_names[step]);
-			return;
-		}
-	}
+	if (bounds_make(config->zone, request, series.step, from, to, config->max_series_points,
+			&bounds, &series.n_points) < 0)
+		return;
 
-	r = store_usage_rows(api->ledger.store, household_id, from, to, step == STEP_5M, &rows,
-			     &n_rows);
-	if (r == 0)
-		r = store_gaps_list(api->ledger.store, household_id, from, to, &gaps, &n_gaps);
-	if (r == 0)
-		r = store_usage_imports_list(api->ledger.store, household_id, from, to, &imports);
+	/* One snapshot: the household, its usage, gaps and imports as they
+	 * were at one moment. */
+	r = store_read_begin(api->ledger.store);
+	if (r == 0) {
+		r = store_household_exists(api->ledger.store, series.household_id);
+		if (r == 0)
+			r = store_usage_rows(api->ledger.store, series.household_id, from, to,
+					     series.step == STEP_5M	? STORE_USAGE_BUCKETS
+					     : series.step == STEP_HOUR ? STORE_USAGE_HOURS
+									: STORE_USAGE_DAYS,
+					     &rows, &n_rows);
+		if (r == 0)
+			r = store_gaps_list(api->ledger.store, series.household_id, from, to, &gaps,
+					    &n_gaps);
+		if (r == 0)
+			r = store_usage_imports_list(api->ledger.store, series.household_id, from,
+						     to, &imports);
+		store_read_end(api->ledger.store);
+	}
+	if (r == -ENOENT) {
+		http_reply_problem(request, 404, "not-found", "there is no household %s",
+				   call->params.values[0]);
+		goto out;
+	}
 	if (r < 0) {
 		api_reply_store_error(request, r, "reading usage");
 		goto out;
 	}
-	starts = calloc(n_points, sizeof(*starts));
-	points = calloc(n_points, sizeof(*points));
-	imported = calloc(n_points, sizeof(*imported));
-	if (!starts || !points || !imported) {
+	points = calloc(series.n_points, sizeof(*points));
+	imported = calloc(series.n_points, sizeof(*imported));
+	series.gaps = json_array();
+	if (!points || !imported || !series.gaps) {
 		http_reply_problem(request, 503, "out-of-memory", "short of memory");
 		goto out;
 	}
 	/* Rows and imports are in time order: each falls in the point whose
 	 * range holds it. */
-	size_t row = 0, i = 0, k = 0;
-	for (int64_t t = from; t < to; t = step_next(config->zone, step, t), i++) {
-		int64_t next = step_next(config->zone, step, t);
+	size_t row = 0, k = 0;
+	for (size_t i = 0; r == 0 && i < series.n_points; i++) {
+		int64_t next = bounds[i + 1];
 
-		starts[i] = t;
 		for (; r == 0 && row < n_rows && rows[row].start < next; row++)
 			r = usage_add(&points[i], &rows[row]);
 		for (; (import = json_array_get(imports, k)) &&
@@ -299,41 +430,42 @@ void api_household_usage(struct api *api, struct http_request *request, const st
 		     k++)
 			imported[i] = true;
 		if (r == 0)
-			r = usage_add(&total, &points[i]);
+			r = usage_add(&series.total, &points[i]);
 	}
 	if (r < 0) {
 		api_reply_store_error(request, r, "adding up usage");
 		goto out;
 	}
+	for (size_t i = 0; i < n_gaps; i++)
+		json_array_append_new(series.gaps, gap_json(config->zone, &gaps[i]));
+	series.bounds = bounds;
+	series.points = points;
+	series.imported = imported;
 
-	if (http_request_wants_csv(request)) {
-		reply_series_csv(config->zone, request, starts, points, imported, n_points);
+	out = open_memstream(&text, &len);
+	if (!out) {
+		http_reply_problem(request, 503, "out-of-memory", "short of memory");
 		goto out;
 	}
-	series = json_array();
-	for (i = 0; i < n_points; i++) {
-		json_t *point = traffic_json(
-			json_pack("{s:o}", "start", time_json(config->zone, starts[i])),
-			&points[i]);
-
-		json_object_set_new(point, "imported", json_boolean(imported[i]));
-		json_array_append_new(series, point);
+	/* The stream is this function's alone: no lock around each write. */
+	__fsetlocking(out, FSETLOCKING_BYCALLER);
+	series_write(out, config->zone, &series, http_request_wants_csv(request));
+	if (fclose(out) != 0) {
+		free(text);
+		http_reply_problem(request, 503, "out-of-memory", "short of memory");
+		goto out;
 	}
-	gap_list = json_array();
-	for (i = 0; i < n_gaps; i++)
-		json_array_append_new(gap_list, gap_json(config->zone, &gaps[i]));
-	http_reply_json(request, 200,
-			json_pack("{s:I, s:s, s:o, s:o, s:o, s:o, s:o}", "household_id",
-				  (json_int_t)household_id, "step", step_names[step], "from",
-				  time_json(config->zone, from), "to", time_json(config->zone, to),
-				  "series", series, "total", traffic_json(json_object(), &total),
-				  "gaps", gap_list));
+	if (http_request_wants_csv(request))
+		http_reply_csv(request, 200, text, len);
+	else
+		http_reply_text(request, 200, "application/json", text, len);
 out:
 	free(rows);
 	free(points);
-	free(starts);
+	free(bounds);
 	free(imported);
 	json_decref(imports);
+	json_decref(series.gaps);
 	free(gaps);
 }
 

@@ -31,6 +31,7 @@ struct daemon {
 	uv_signal_t sighup;
 	uv_timer_t watchdog;
 	uv_timer_t stop_timer;
+	uv_timer_t daily_timer; /* makes the daily usage totals, while it runs */
 	struct config *config;
 	struct store *store;
 	struct ledger_tlog *tlog;
@@ -51,7 +52,7 @@ static void daemon_close_handles(struct daemon *daemon)
 	uv_handle_t *handles[] = {
 		(uv_handle_t *)&daemon->sigterm,    (uv_handle_t *)&daemon->sigint,
 		(uv_handle_t *)&daemon->sighup,	    (uv_handle_t *)&daemon->watchdog,
-		(uv_handle_t *)&daemon->stop_timer,
+		(uv_handle_t *)&daemon->stop_timer, (uv_handle_t *)&daemon->daily_timer,
 	};
 
 	for (size_t i = 0; i < sizeof(handles) / sizeof(handles[0]); i++)
@@ -122,6 +123,52 @@ static void on_stop_signal(uv_signal_t *signal, int signum)
 	daemon_stop(signal->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
+#define DAILY_SLICE_NS (20 * 1000 * 1000)
+
+static void daily_failed(const struct config *config, int error)
+{
+	char errbuf[256];
+
+	store_describe_write_error(config->database_path, error, errbuf, sizeof(errbuf));
+	diag_warning("cannot make the daily usage totals in time zone %s (usage by day is read "
+		     "by the hour meanwhile; a reload tries again): %s",
+		     config->timezone, errbuf);
+}
+
+/* A few days of the daily usage totals, 20 ms at a time between requests. */
+static void on_daily_timer(uv_timer_t *timer)
+{
+	struct daemon *daemon = timer->data;
+	int r;
+
+	r = store_zone_build(daemon->store, uv_hrtime() + DAILY_SLICE_NS);
+	if (r == 1)
+		return;
+	uv_timer_stop(timer);
+	if (r < 0)
+		daily_failed(daemon->config, r);
+	else
+		diag_notice("daily usage totals made in time zone %s", daemon->config->timezone);
+}
+
+/* The cooperative's days for the daily usage totals, made again from the
+ * hourly ones when the zone changed (name or tzdata). Until they are made,
+ * usage by day is read by the hour, slower; metering goes on. */
+static void daemon_zone_set(struct daemon *daemon, const struct config *config)
+{
+	int r;
+
+	uv_timer_stop(&daemon->daily_timer);
+	r = store_zone_set(daemon->store, config->zone, config->timezone);
+	if (r < 0) {
+		daily_failed(config, r);
+	} else if (r == 1) {
+		diag_notice("making the daily usage totals in time zone %s from the hourly ones",
+			    config->timezone);
+		uv_timer_start(&daemon->daily_timer, on_daily_timer, 0, 1);
+	}
+}
+
 /* SIGHUP: the new file is validated completely and swapped in only if valid;
  * otherwise the old configuration stays and the log says why. */
 static void daemon_reload(struct daemon *daemon)
@@ -145,6 +192,9 @@ static void daemon_reload(struct daemon *daemon)
 	if (strcmp(config->meter_table, old->meter_table) != 0 ||
 	    config->meter_enabled != old->meter_enabled)
 		diag_warning("reload: [meter] table and enabled take effect on restart");
+	/* The store reads the new zone before the old one is freed; days
+	 * in a zone it cannot make stay read by the hour. */
+	daemon_zone_set(daemon, config);
 	meter_set_config(daemon->meter, config);
 	api_set_config(daemon->api, config);
 	http_server_set_config(daemon->http, config);
@@ -250,8 +300,10 @@ static int daemon_start(struct daemon *daemon, const char *config_path)
 	uv_signal_init(&daemon->loop, &daemon->sighup);
 	uv_timer_init(&daemon->loop, &daemon->watchdog);
 	uv_timer_init(&daemon->loop, &daemon->stop_timer);
+	uv_timer_init(&daemon->loop, &daemon->daily_timer);
 	daemon->sigterm.data = daemon->sigint.data = daemon->sighup.data = daemon;
-	daemon->watchdog.data = daemon->stop_timer.data = daemon;
+	daemon->watchdog.data = daemon->stop_timer.data = daemon->daily_timer.data = daemon;
+	daemon_zone_set(daemon, daemon->config);
 	uv_signal_start(&daemon->sigterm, on_stop_signal, SIGTERM);
 	uv_signal_start(&daemon->sigint, on_stop_signal, SIGINT);
 	uv_signal_start(&daemon->sighup, on_sighup, SIGHUP);

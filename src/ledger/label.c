@@ -240,7 +240,7 @@ static int group_read(struct ledger_label *label, struct label_group *group)
 
 	r = store_usage_rows(label->ledger->store,
 			     source->invoiced[group->first + group->read].household_id, hour0,
-			     source->end_s, false, &rows, &n_rows);
+			     source->end_s, STORE_USAGE_HOURS, &rows, &n_rows);
 	for (size_t i = 0; r == 0 && i < n_rows; i++) {
 		struct label_hour *hour = &group->hours[(rows[i].start - hour0) / HOUR_S];
 

@@ -233,6 +233,23 @@ void store_rollback(struct store *store)
 	(void)run_cached(store, sql);
 }
 
+int store_read_begin(struct store *store)
+{
+	static const char sql[] = "BEGIN DEFERRED";
+
+	return run_cached(store, sql);
+}
+
+void store_read_end(struct store *store)
+{
+	static const char sql[] = "COMMIT";
+
+	static const char rollback_sql[] = "ROLLBACK";
+
+	if (!sqlite3_get_autocommit(store->db) && run_cached(store, sql) < 0)
+		(void)run_cached(store, rollback_sql);
+}
+
 int store_write_error(const struct store *store)
 {
 	return store->write_error;

@@ -325,6 +325,14 @@ out:
 	return store_atomic_leave(store, own_transaction, r);
 }
 
+int store_household_exists(struct store *store, int64_t id)
+{
+	static const char sql[] = "SELECT id FROM households WHERE id = ?1";
+	int64_t found;
+
+	return store_query_int64(store, sql, &STORE_INT(id), 1, &found);
+}
+
 int store_household_get(struct store *store, int64_t id, struct household **ret_household)
 {
 	static const char sql[] = "SELECT " HOUSEHOLD_COLUMNS "WHERE h.id = ?1 ORDER BY a.id";

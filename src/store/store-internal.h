@@ -58,6 +58,10 @@ struct store {
 	struct store_token_kept tokens[STORE_TOKENS_KEPT];
 	size_t n_tokens;
 	size_t tokens_next; /* the slot the next token found goes to */
+	/* The cooperative's time zone (the caller's, see store_zone_set), and
+	 * whether usage_daily holds every hourly total by its days. */
+	const struct tz_zone *zone;
+	bool daily_ready;
 };
 
 /* The database's version now: unknown without a wal-index, inside a

@@ -1,10 +1,15 @@
-/* Metering data: counter baselines, usage buckets with their hourly roll-up,
- * and gap events. */
+/* Metering data: counter baselines, usage buckets with their hourly and
+ * daily roll-up, and gap events. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include <uv.h>
+
+#include "coopbill/date.h"
 #include "store-internal.h"
 
 const char *store_direction_name(int direction)
@@ -255,6 +260,36 @@ static int hour_row_values(const void *rows, size_t row, struct store_value *val
 #define HOURLY_HEAD  "INSERT INTO usage_hourly (hour_start, household_id, " USAGE_COLUMNS ")"
 #define HOURLY_TAIL  "ON CONFLICT (hour_start, household_id) " USAGE_ADD
 
+#define DAILY_HEAD "INSERT INTO usage_daily (household_id, day_start, " USAGE_COLUMNS ")"
+#define DAILY_TAIL "ON CONFLICT (household_id, day_start) " USAGE_ADD
+
+/* Without a zone the days are unknown: the daily totals are marked, in the
+ * same transaction as the usage written, to be made again by the next
+ * store_zone_set(). */
+static int daily_forget(struct store *store)
+{
+	store->daily_ready = false;
+	return store_exec(store, "UPDATE meter_state SET daily_zone = NULL, daily_to = 0", NULL, 0,
+			  NULL);
+}
+
+/* Adds one bucket's usage to its day's totals, if they are made that far. */
+static int daily_add(struct store *store, const struct store_usage_row *row)
+{
+	static const char sql[] = DAILY_HEAD " SELECT ?2, coop_day(?1 - ?1 % 3600), ?3, ?4, ?5, ?6 "
+					     "WHERE ?1 - ?1 % 3600 < "
+					     "(SELECT daily_to FROM meter_state) " DAILY_TAIL;
+	struct store_value values[6];
+	int r;
+
+	if (!store->zone)
+		return daily_forget(store);
+	r = usage_values(row, row->start, values);
+	if (r < 0)
+		return r;
+	return store_exec(store, sql, values, 6, NULL);
+}
+
 int store_usage_add_rows(struct store *store, int64_t watermark, const struct store_usage_row *rows,
 			 size_t n_rows)
 {
@@ -264,11 +299,14 @@ int store_usage_add_rows(struct store *store, int64_t watermark, const struct st
 	int r;
 
 	r = run_batched(store, &many, &one, rows, n_rows, bucket_row_values);
-	/* Buckets before the watermark (a clock stepped back) are in the hourly
-	 * totals already: add to those too. */
+	/* Buckets before the watermark (a clock stepped back, an import) are in
+	 * the hourly and daily totals already: add to those too. */
 	for (size_t i = 0; r == 0 && i < n_rows; i++)
-		if (rows[i].start < watermark)
+		if (rows[i].start < watermark) {
 			r = run_rows(store, &hourly, rows, i, hour_row_values);
+			if (r == 0)
+				r = daily_add(store, &rows[i]);
+		}
 	return r;
 }
 
@@ -394,8 +432,18 @@ static int usage_query(struct store *store, const char *sql, const struct store_
 	return 0;
 }
 
-int store_usage_rows(struct store *store, int64_t household_id, int64_t from, int64_t to, bool fine,
-		     struct store_usage_row **ret_rows, size_t *ret_n_rows)
+/* A household's buckets not rolled up yet, by the hour. */
+#define BUCKET_HOURS_SQL                                                           \
+	"SELECT bucket_start - bucket_start % 3600, household_id, " USAGE_SUMS " " \
+	"FROM usage_buckets "                                                      \
+	"WHERE household_id = ?1 "                                                 \
+	"AND bucket_start >= max(?2, (SELECT rolled_up_to FROM meter_state)) "     \
+	"AND bucket_start < ?3 "                                                   \
+	"GROUP BY 1 ORDER BY 1"
+
+int store_usage_rows(struct store *store, int64_t household_id, int64_t from, int64_t to,
+		     enum store_usage_grain grain, struct store_usage_row **ret_rows,
+		     size_t *ret_n_rows)
 {
 	static const char fine_sql[] =
 		"SELECT bucket_start, household_id, " USAGE_COLUMNS " FROM usage_buckets "
@@ -409,17 +457,20 @@ int store_usage_rows(struct store *store, int64_t household_id, int64_t from, in
 		"SELECT hour_start, household_id, " USAGE_COLUMNS " FROM usage_hourly "
 		"WHERE household_id = ?1 AND hour_start >= ?2 "
 		"AND hour_start < min(?3, (SELECT rolled_up_to FROM meter_state)) "
-		"UNION ALL "
-		"SELECT bucket_start - bucket_start % 3600, household_id, " USAGE_SUMS " "
-		"FROM usage_buckets "
-		"WHERE household_id = ?1 "
-		"AND bucket_start >= max(?2, (SELECT rolled_up_to FROM meter_state)) "
-		"AND bucket_start < ?3 "
-		"GROUP BY 1 ORDER BY 1";
+		"UNION ALL " BUCKET_HOURS_SQL;
+	/* Days before the watermark from the daily totals (the day that holds
+	 * it, the hours up to it), the rest from the buckets by hour. */
+	static const char daily_sql[] =
+		"SELECT day_start, household_id, " USAGE_COLUMNS " FROM usage_daily "
+		"WHERE household_id = ?1 AND day_start >= ?2 AND day_start < ?3 "
+		"UNION ALL " BUCKET_HOURS_SQL;
 	const struct store_value params[] = { STORE_INT(household_id), STORE_INT(from),
 					      STORE_INT(to) };
+	const char *sql = grain == STORE_USAGE_BUCKETS			    ? fine_sql
+			  : grain == STORE_USAGE_DAYS && store->daily_ready ? daily_sql
+									    : hourly_sql;
 
-	return usage_query(store, fine ? fine_sql : hourly_sql, params, 3, ret_rows, ret_n_rows);
+	return usage_query(store, sql, params, 3, ret_rows, ret_n_rows);
 }
 
 int store_usage_slices(struct store *store, bool hourly, int64_t from, int64_t to,
@@ -499,6 +550,11 @@ int store_usage_rollup(struct store *store, int64_t up_to)
 		HOURLY_HEAD " SELECT bucket_start - bucket_start % 3600, household_id, " USAGE_SUMS
 			    " FROM usage_buckets WHERE bucket_start >= ?1 AND bucket_start < ?2 "
 			    "GROUP BY 1, 2 " HOURLY_TAIL;
+	static const char daily_sql[] = DAILY_HEAD
+		" SELECT household_id, coop_day(bucket_start - bucket_start % 3600), " USAGE_SUMS
+		" FROM usage_buckets WHERE bucket_start >= ?1 AND bucket_start < ?2 "
+		"AND bucket_start - bucket_start % 3600 < (SELECT daily_to FROM meter_state) "
+		"GROUP BY 1, 2 " DAILY_TAIL;
 	static const char watermark_sql[] = "UPDATE meter_state SET rolled_up_to = ?2 "
 					    "WHERE rolled_up_to = ?1";
 	int64_t watermark;
@@ -517,8 +573,166 @@ int store_usage_rollup(struct store *store, int64_t up_to)
 
 	r = store_exec(store, rollup_sql, values, 2, NULL);
 	if (r == 0)
+		r = store->zone ? store_exec(store, daily_sql, values, 2, NULL)
+				: daily_forget(store);
+	if (r == 0)
 		r = store_exec(store, watermark_sql, values, 2, NULL);
 	return store_atomic_leave(store, own_transaction, r);
+}
+
+/* The start of the cooperative's local day that holds t. */
+static int day_start(const struct tz_zone *zone, int64_t t, int64_t *ret_start)
+{
+	struct tz_time local;
+
+	if (tz_local(zone, t, &local, NULL) < 0)
+		return -ERANGE;
+	return tz_mktime(zone, &(struct tz_time){ .date = local.date }, ret_start);
+}
+
+/* coop_day(t) in SQL. */
+static void day_start_function(sqlite3_context *context, int argc, sqlite3_value **argv)
+{
+	const struct store *store = sqlite3_user_data(context);
+	int64_t start;
+
+	(void)argc;
+	if (!store->zone || day_start(store->zone, sqlite3_value_int64(argv[0]), &start) < 0) {
+		sqlite3_result_error(context, "no local day holds this time", -1);
+		return;
+	}
+	sqlite3_result_int64(context, start);
+}
+
+/* The zone the daily totals are in, into a buffer of TZ_NAME_MAX + 24, and
+ * how far they are made. */
+struct daily_state {
+	char zone[TZ_NAME_MAX + 24];
+	int64_t to;
+};
+
+static int daily_state_decode(sqlite3_stmt *stmt, void *data)
+{
+	struct daily_state *state = data;
+
+	snprintf(state->zone, sizeof(state->zone), "%s",
+		 (const char *)sqlite3_column_text(stmt, 0));
+	state->to = sqlite3_column_int64(stmt, 1);
+	return 0;
+}
+
+static int daily_state_get(struct store *store, struct daily_state *ret_state)
+{
+	static const char sql[] = "SELECT coalesce(daily_zone, ''), daily_to FROM meter_state";
+
+	return store_query_one(store, sql, NULL, 0, daily_state_decode, ret_state);
+}
+
+int store_zone_set(struct store *store, const struct tz_zone *zone, const char *name)
+{
+	static const char mark_sql[] = "UPDATE meter_state SET daily_zone = ?1, daily_to = 0";
+	char key[TZ_NAME_MAX + 24];
+	struct daily_state state;
+	bool own_transaction;
+	int rc, r;
+
+	store->daily_ready = false;
+	store->zone = zone;
+	if (!zone)
+		return daily_forget(store);
+	rc = sqlite3_create_function(store->db, "coop_day", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY,
+				     store, day_start_function, NULL, NULL);
+	if (rc != SQLITE_OK)
+		return store_map_error(rc);
+	snprintf(key, sizeof(key), "%s %016" PRIx64, name, tz_zone_id(zone));
+	r = daily_state_get(store, &state);
+	if (r < 0)
+		return r;
+	if (strcmp(state.zone, key) == 0) {
+		store->daily_ready = state.to == INT64_MAX;
+		return store->daily_ready ? 0 : 1;
+	}
+	r = store_atomic_enter(store, &own_transaction);
+	if (r < 0)
+		return r;
+	r = store_exec(store, "DELETE FROM usage_daily", NULL, 0, NULL);
+	if (r == 0)
+		r = store_exec(store, mark_sql,
+			       &(struct store_value){ .kind = STORE_TEXT, .text = key }, 1, NULL);
+	r = store_atomic_leave(store, own_transaction, r);
+	return r < 0 ? r : 1;
+}
+
+/* Makes the daily totals of the day from `from` (a day start) and moves
+ * daily_to to the next day that has hourly totals (all of them: INT64_MAX). */
+static int daily_make_day(struct store *store, int64_t from, int64_t *ret_to)
+{
+	static const char day_sql[] = DAILY_HEAD " SELECT household_id, ?1, " USAGE_SUMS " "
+						 "FROM usage_hourly WHERE hour_start >= ?1 "
+						 "AND hour_start < ?2 GROUP BY household_id";
+	static const char next_sql[] =
+		"SELECT coalesce(min(hour_start), -1) FROM usage_hourly WHERE hour_start >= ?1";
+	static const char to_sql[] = "UPDATE meter_state SET daily_to = ?1";
+	struct tz_time local;
+	int64_t end, next;
+	int r;
+
+	if (tz_local(store->zone, from, &local, NULL) < 0 ||
+	    tz_mktime(store->zone,
+		      &(struct tz_time){ .date = date_from_days(date_to_days(&local.date) + 1) },
+		      &end) < 0)
+		return -ERANGE;
+	const struct store_value values[] = { STORE_INT(from), STORE_INT(end) };
+
+	r = store_exec(store, day_sql, values, 2, NULL);
+	if (r == 0)
+		r = store_query_int64(store, next_sql, &values[1], 1, &next);
+	if (r < 0)
+		return r;
+	if (next < 0)
+		*ret_to = INT64_MAX;
+	else if (day_start(store->zone, next, ret_to) < 0)
+		return -ERANGE;
+	return store_exec(store, to_sql, &STORE_INT(*ret_to), 1, NULL);
+}
+
+int store_zone_build(struct store *store, uint64_t deadline_ns)
+{
+	static const char first_sql[] = "SELECT coalesce(min(hour_start), -1) FROM usage_hourly";
+	static const char all_sql[] = "UPDATE meter_state SET daily_to = 9223372036854775807";
+	struct daily_state state;
+	bool own_transaction;
+	int64_t first;
+	int r;
+
+	if (!store->zone)
+		return -EINVAL;
+	if (store->daily_ready)
+		return 0;
+	r = store_atomic_enter(store, &own_transaction);
+	if (r < 0)
+		return r;
+	r = daily_state_get(store, &state);
+	/* From the first day with hourly totals; with none, whole at once. */
+	if (r == 0 && state.to == 0) {
+		r = store_query_int64(store, first_sql, NULL, 0, &first);
+		if (r == 0 && first < 0) {
+			state.to = INT64_MAX;
+			r = store_exec(store, all_sql, NULL, 0, NULL);
+		} else if (r == 0 && day_start(store->zone, first, &state.to) < 0) {
+			r = -ERANGE;
+		}
+	}
+	/* A day at least, then until the deadline. */
+	do {
+		if (r == 0 && state.to != INT64_MAX)
+			r = daily_make_day(store, state.to, &state.to);
+	} while (r == 0 && state.to != INT64_MAX && uv_hrtime() < deadline_ns);
+	r = store_atomic_leave(store, own_transaction, r);
+	if (r < 0)
+		return r;
+	store->daily_ready = state.to == INT64_MAX;
+	return store->daily_ready ? 0 : 1;
 }
 
 int store_usage_prune(struct store *store, int64_t before)

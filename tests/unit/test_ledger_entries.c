@@ -266,9 +266,9 @@ static void usage_total(const struct fixture *f, uint64_t *ret_up, uint64_t *ret
 	size_t n;
 
 	*ret_up = *ret_down = 0;
-	assert_int_equal(
-		store_usage_rows(f->ledger.store, f->household, now - 86400, now, true, &rows, &n),
-		0);
+	assert_int_equal(store_usage_rows(f->ledger.store, f->household, now - 86400, now,
+					  STORE_USAGE_BUCKETS, &rows, &n),
+			 0);
 	for (size_t i = 0; i < n; i++) {
 		*ret_up += rows[i].bytes_up;
 		*ret_down += rows[i].bytes_down;
@@ -329,9 +329,9 @@ static void test_import_local(void **state)
 						     "old meter", &row, 1, "test" },
 					     &err),
 			 0);
-	assert_int_equal(
-		store_usage_rows(f->ledger.store, f->household, now - 86400, now, true, &rows, &n),
-		0);
+	assert_int_equal(store_usage_rows(f->ledger.store, f->household, now - 86400, now,
+					  STORE_USAGE_BUCKETS, &rows, &n),
+			 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(rows[0].bytes_up, 1000);
 	assert_int_equal(rows[0].bytes_down, 5000);

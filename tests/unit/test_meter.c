@@ -368,7 +368,8 @@ static void test_rollup_and_prune(void **state)
 		0);
 
 	/* Before the roll-up, hourly rows come from the buckets. */
-	assert_int_equal(store_usage_rows(store, id, hour, hour + 7200, false, &rows, &n), 0);
+	assert_int_equal(
+		store_usage_rows(store, id, hour, hour + 7200, STORE_USAGE_HOURS, &rows, &n), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(rows[0].bytes_up, 16);
 	assert_int_equal(rows[0].bytes_down, 151);
@@ -383,7 +384,8 @@ static void test_rollup_and_prune(void **state)
 
 	/* Pruning keeps what is not rolled up yet. */
 	assert_int_equal(store_usage_prune(store, hour + 7200), 0);
-	assert_int_equal(store_usage_rows(store, id, hour, hour + 7200, true, &rows, &n), 0);
+	assert_int_equal(
+		store_usage_rows(store, id, hour, hour + 7200, STORE_USAGE_BUCKETS, &rows, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(rows[0].start, hour + 3600);
 	free(rows);
@@ -393,7 +395,8 @@ static void test_rollup_and_prune(void **state)
 				 store, watermark,
 				 &(struct store_usage_row){ hour + 600, id, 1000, 0, 500, 0 }, 1),
 			 0);
-	assert_int_equal(store_usage_rows(store, id, hour, hour + 7200, false, &rows, &n), 0);
+	assert_int_equal(
+		store_usage_rows(store, id, hour, hour + 7200, STORE_USAGE_HOURS, &rows, &n), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(rows[0].bytes_up, 1016);
 	assert_int_equal(rows[0].local_up, 506);

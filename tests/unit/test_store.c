@@ -20,7 +20,9 @@
 
 #include "source-file.h"
 #include "coopbill/cidr.h"
+#include "coopbill/period.h"
 #include "coopbill/store.h"
+#include "coopbill/tz.h"
 
 struct fixture {
 	char dir[32];
@@ -781,7 +783,9 @@ static void test_counts_past_int64_refused(void **state)
 	store_rollback(store);
 	rows[20].bytes_down = INT64_MAX;
 	assert_int_equal(store_usage_add_rows(store, 0, rows, 40), 0);
-	assert_int_equal(store_usage_rows(store, household, 0, 86400, true, &stored, &n_stored), 0);
+	assert_int_equal(store_usage_rows(store, household, 0, 86400, STORE_USAGE_BUCKETS, &stored,
+					  &n_stored),
+			 0);
 	assert_int_equal(n_stored, 40);
 	assert_int_equal(stored[20].bytes_down, INT64_MAX);
 	assert_int_equal(stored[39].bytes_up, 1);
@@ -888,7 +892,9 @@ static void test_usage_before_local_traffic_is_internet(void **state)
 	sqlite3_close(db);
 
 	assert_int_equal(store_open(f->path, &store, errbuf, sizeof(errbuf)), 0);
-	assert_int_equal(store_usage_rows(store, 1, 1790809200, 1790816400, false, &rows, &n), 0);
+	assert_int_equal(
+		store_usage_rows(store, 1, 1790809200, 1790816400, STORE_USAGE_HOURS, &rows, &n),
+		0);
 	assert_int_equal(n, 2);
 	assert_int_equal(rows[0].bytes_up, 30);
 	assert_int_equal(rows[0].bytes_down, 40);
@@ -904,6 +910,141 @@ static void test_usage_before_local_traffic_is_internet(void **state)
 	assert_int_equal(imported[0].local_up + imported[0].local_down, 0);
 	free(imported);
 	store_free(store);
+}
+
+/* Checks the daily totals of n_days local days from first against the
+ * hourly totals: each day's row starts at the day's first instant and holds
+ * the hours that start in the day. Returns the hours of the day at index
+ * `hours_of`. */
+static size_t check_days(struct store *store, int64_t household, const struct tz_zone *zone,
+			 struct date first, size_t n_days, size_t hours_of)
+{
+	struct store_usage_row *hours, *days;
+	size_t n_hours, n_days_read, hour = 0, counted = 0;
+	int64_t from, to, start, end;
+
+	assert_int_equal(period_day_start(zone, &first, &from), 0);
+	struct date last = date_from_days(date_to_days(&first) + (int64_t)n_days);
+	assert_int_equal(period_day_start(zone, &last, &to), 0);
+	assert_int_equal(
+		store_usage_rows(store, household, from, to, STORE_USAGE_HOURS, &hours, &n_hours),
+		0);
+	assert_int_equal(
+		store_usage_rows(store, household, from, to, STORE_USAGE_DAYS, &days, &n_days_read),
+		0);
+	assert_int_equal(n_days_read, n_days);
+	for (size_t i = 0; i < n_days; i++) {
+		struct date day = date_from_days(date_to_days(&first) + (int64_t)i),
+			    next = date_from_days(date_to_days(&day) + 1);
+		struct store_usage_row sum = { 0 };
+		size_t n = 0;
+
+		assert_int_equal(period_day_start(zone, &day, &start), 0);
+		assert_int_equal(period_day_start(zone, &next, &end), 0);
+		for (; hour < n_hours && hours[hour].start < end; hour++, n++) {
+			sum.bytes_up += hours[hour].bytes_up;
+			sum.bytes_down += hours[hour].bytes_down;
+		}
+		assert_int_equal(days[i].start, start);
+		assert_int_equal(days[i].bytes_up, sum.bytes_up);
+		assert_int_equal(days[i].bytes_down, sum.bytes_down);
+		if (i == hours_of)
+			counted = n;
+	}
+	assert_int_equal(hour, n_hours);
+	free(hours);
+	free(days);
+	return counted;
+}
+
+/* Sets the zone and makes its daily totals a day a step; returns the steps
+ * it took. */
+static int zone_set_made(struct store *store, const struct tz_zone *zone, const char *name)
+{
+	int r, steps = 0;
+
+	r = store_zone_set(store, zone, name);
+	assert_true(r == 0 || r == 1);
+	while (r == 1) {
+		r = store_zone_build(store, 0);
+		assert_true(r == 0 || r == 1);
+		steps++;
+	}
+	return steps;
+}
+
+/* Usage by day comes from daily totals in the cooperative's zone: an hour
+ * counts in the day it starts in (Kolkata's days start at half past), a day
+ * of a clock change has 25 hours, usage added before the watermark reaches
+ * them, and another zone, or usage rolled up while no zone was set, makes
+ * them again. */
+static void test_daily_totals(void **state)
+{
+	struct fixture *f = *state;
+	struct store *store = open_store(f);
+	struct tz_zone *kolkata, *madrid;
+	/* 2026-10-23T00:00:00Z, four days on: Madrid goes back to UTC+1 on
+	 * 25 October 2026 at 01:00 UTC. */
+	const int64_t t0 = 1792713600;
+	struct store_usage_row rows[96], late, *read;
+	int64_t household, from;
+	size_t n_read;
+
+	assert_int_equal(tz_zone_load("Asia/Kolkata", &kolkata), 0);
+	assert_int_equal(tz_zone_load("Europe/Madrid", &madrid), 0);
+	household = insert_household(store, "Okafor", HOUSEHOLD_ACTIVE, NULL, 0);
+	/* No hourly totals yet: whole at once. */
+	assert_int_equal(zone_set_made(store, kolkata, "Asia/Kolkata"), 1);
+	for (size_t i = 0; i < 96; i++)
+		rows[i] =
+			(struct store_usage_row){ t0 + 3600 * (int64_t)i + 300 * (int64_t)(i % 12),
+						  household,
+						  1,
+						  1000 + i,
+						  0,
+						  0 };
+	assert_int_equal(store_usage_add_rows(store, 0, rows, 96), 0);
+	assert_int_equal(store_usage_rollup(store, t0 + 96 * 3600), 0);
+	/* 2026-10-23 in Kolkata starts at 18:30 UTC on the 22nd: its first
+	 * hour (18:00 UTC) is before t0, and the 24th has all 24 hours. */
+	assert_int_equal(check_days(store, household, kolkata, (struct date){ 2026, 10, 23 }, 3, 1),
+			 24);
+
+	/* An import before the watermark reaches the day it falls in. */
+	late = (struct store_usage_row){ t0 + 30 * 3600, household, 7, 70000, 0, 0 };
+	assert_int_equal(store_usage_add_rows(store, t0 + 96 * 3600, &late, 1), 0);
+	check_days(store, household, kolkata, (struct date){ 2026, 10, 23 }, 3, 0);
+
+	/* The same zone again: nothing to make. Another: made again, a day a
+	 * step (23 to 27 October), in Madrid's days, the 25th 25 hours long;
+	 * until made, days are read by the hour. */
+	assert_int_equal(zone_set_made(store, kolkata, "Asia/Kolkata"), 0);
+	assert_int_equal(store_zone_set(store, madrid, "Europe/Madrid"), 1);
+	assert_int_equal(period_day_start(madrid, &(struct date){ 2026, 10, 24 }, &from), 0);
+	assert_int_equal(store_usage_rows(store, household, from, from + 86400, STORE_USAGE_DAYS,
+					  &read, &n_read),
+			 0);
+	assert_int_equal(n_read, 24);
+	free(read);
+	assert_int_equal(store_zone_build(store, 0), 1);
+	assert_int_equal(zone_set_made(store, madrid, "Europe/Madrid"), 4);
+	assert_int_equal(check_days(store, household, madrid, (struct date){ 2026, 10, 24 }, 3, 1),
+			 25);
+
+	/* Rolled up with no zone, then the same zone again: made again. */
+	assert_int_equal(store_zone_set(store, NULL, NULL), 0);
+	for (size_t i = 0; i < 24; i++)
+		rows[i] = (struct store_usage_row){
+			t0 + 3600 * (int64_t)(96 + i), household, 2, 5, 0, 0
+		};
+	assert_int_equal(store_usage_add_rows(store, 0, rows, 24), 0);
+	assert_int_equal(store_usage_rollup(store, t0 + 120 * 3600), 0);
+	assert_int_equal(zone_set_made(store, madrid, "Europe/Madrid"), 6);
+	check_days(store, household, madrid, (struct date){ 2026, 10, 24 }, 4, 0);
+
+	store_free(store);
+	tz_zone_free(kolkata);
+	tz_zone_free(madrid);
 }
 
 int main(void)
@@ -927,6 +1068,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tariff_drafts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_counts_past_int64_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_local_baselines_and_gaps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_daily_totals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_usage_before_local_traffic_is_internet, setup,
 						teardown),
 	};
