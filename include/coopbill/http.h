@@ -41,17 +41,22 @@ void http_server_close(struct http_server *server, http_server_cb on_closed, voi
  * max_connections are open (or one waiting for its request's headers ended
  * to make room) and past max_connections_per_ip; one whose request's
  * headers are not in within header_timeout_s; a body over max_body_bytes;
- * a body past body_memory_bytes of all bodies being received. */
+ * a body past body_memory_bytes of all bodies being received. And what
+ * libmicrohttpd refuses itself before the daemon sees the request: a
+ * request line or header block past connection_memory_bytes (414, 431),
+ * and a request it cannot read (400, 413, 505). */
 enum http_limit {
 	HTTP_LIMIT_CONNECTIONS,
 	HTTP_LIMIT_CONNECTIONS_PER_IP,
 	HTTP_LIMIT_HEADER_DEADLINE,
 	HTTP_LIMIT_BODY_SIZE,
 	HTTP_LIMIT_BODY_MEMORY,
+	HTTP_LIMIT_REQUEST_HEAD,
+	HTTP_LIMIT_MALFORMED,
 	HTTP_LIMITS,
 };
 /* "connections", "connections_per_ip", "header_deadline", "body_size",
- * "body_memory". */
+ * "body_memory", "request_head", "malformed". */
 const char *http_limit_name(enum http_limit limit);
 /* The server's counters: refusals since the start, by limit, and the
  * connections open. */

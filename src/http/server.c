@@ -72,6 +72,8 @@ const char *http_limit_name(enum http_limit limit)
 		[HTTP_LIMIT_HEADER_DEADLINE] = "header_deadline",
 		[HTTP_LIMIT_BODY_SIZE] = "body_size",
 		[HTTP_LIMIT_BODY_MEMORY] = "body_memory",
+		[HTTP_LIMIT_REQUEST_HEAD] = "request_head",
+		[HTTP_LIMIT_MALFORMED] = "malformed",
 	};
 
 	return names[limit];
@@ -188,6 +190,26 @@ static void on_connection(void *cls, struct MHD_Connection *connection, void **s
 /* MHD says so when it refuses a connection for its table or for one
  * address's share of it; it has no other way of telling. */
 #define MHD_LIMIT_MESSAGE "Server reached connection limit"
+/* And so, with the status as the first argument, when it answers a request
+ * with its own page before the daemon sees it (docs/operations.md,
+ * "Refusals libmicrohttpd sends itself"). */
+#define MHD_REFUSAL_MESSAGE "Error processing request (HTTP response code is %u"
+
+/* A request libmicrohttpd refused itself: counted, and logged like the
+ * daemon's own refusals. Other statuses (its 500 when a handler fails) are
+ * not refusals of the client's request. */
+static void mhd_refused(struct http_server *server, unsigned status)
+{
+	enum http_limit limit =
+		status == 414 || status == 431 ? HTTP_LIMIT_REQUEST_HEAD : HTTP_LIMIT_MALFORMED;
+
+	if (status != 400 && status != 413 && status != 414 && status != 431 && status != 505)
+		return;
+	server->refused[limit]++;
+	diag_emit_limited(&server->refusals_log, LOG_INFO,
+			  "refused: request by libmicrohttpd limit=%s status=%u",
+			  http_limit_name(limit), status);
+}
 
 static void on_mhd_log(void *cls, const char *format, va_list ap)
 	__attribute__((format(printf, 2, 0)));
@@ -205,6 +227,13 @@ static void on_mhd_log(void *cls, const char *format, va_list ap)
 		return;
 	}
 
+	if (strncmp(format, MHD_REFUSAL_MESSAGE, strlen(MHD_REFUSAL_MESSAGE)) == 0) {
+		va_list status_ap;
+
+		va_copy(status_ap, ap);
+		mhd_refused(server, va_arg(status_ap, unsigned));
+		va_end(status_ap);
+	}
 	vsnprintf(line, sizeof(line), format, ap);
 	len = strlen(line);
 	while (len > 0 && line[len - 1] == '\n')
@@ -627,15 +656,17 @@ int http_server_new(uv_loop_t *loop, const struct config *config, http_dispatch_
 	 * whose target holds a space without a word; request_check_target
 	 * and request_check_framing refuse both with a problem document. */
 	server->mhd = MHD_start_daemon(
-		flags, 0, NULL, NULL, on_request, server, MHD_OPTION_SOCK_ADDR,
+		flags, 0, NULL, NULL, on_request, server,
+		/* First, so that libmicrohttpd logs nothing elsewhere while it
+		 * reads the options after it. */
+		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, server, MHD_OPTION_SOCK_ADDR,
 		(const struct sockaddr *)&config->listen_addr, MHD_OPTION_CONNECTION_LIMIT,
 		config->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 		config->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
 		config->connection_timeout_s, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 		config->connection_memory_bytes, MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
 		MHD_OPTION_NOTIFY_CONNECTION, on_connection, server, MHD_OPTION_URI_LOG_CALLBACK,
-		on_uri, server, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, server,
-		MHD_OPTION_STRICT_FOR_CLIENT, 0, MHD_OPTION_END);
+		on_uri, server, MHD_OPTION_STRICT_FOR_CLIENT, 0, MHD_OPTION_END);
 	if (!server->mhd) {
 		r = -EADDRNOTAVAIL;
 		goto out;

@@ -156,6 +156,15 @@ done
 # are refused. Then one that trickles its headers past header_timeout_s.
 python3 "$(dirname "$0")/attacker.py" flood "$PORT" 6 1 0.3 >/dev/null
 python3 "$(dirname "$0")/attacker.py" trickle "$PORT" 5 >/dev/null
+# Two that libmicrohttpd refuses itself: a request line past
+# connection_memory_bytes (414) and an HTTP version it does not speak (505).
+raw() {
+	python3 "$(dirname "$0")/attacker.py" raw "$PORT" | head -1 | tr -d '\r'
+}
+status=$(printf 'GET /%s HTTP/1.1\r\nHost: x\r\n\r\n' "$(head -c 20000 /dev/zero | tr '\0' a)" | raw)
+[ "$status" = "HTTP/1.1 414 URI Too Long" ] || fail "a 20,000-byte request line: $status"
+status=$(printf 'GET / HTTP/0.9\r\n\r\n' | raw)
+case $status in *' 505 '*) ;; *) fail "HTTP/0.9: $status" ;; esac
 scrape
 grew_by "3 $(requests /healthz GET 200)" "2 $(requests unmatched GET 404)" \
 	"1 $(requests '/api/v1/households/{id}' GET 401)" "2 $(requests '/api/v1/households/{id}' GET 200)" \
@@ -166,8 +175,13 @@ grew_by "3 $(requests /healthz GET 200)" "2 $(requests unmatched GET 404)" \
 	'2 coopbill_http_refused_total{limit="connections_per_ip"}' \
 	'1 coopbill_http_refused_total{limit="header_deadline"}' \
 	'0 coopbill_http_refused_total{limit="connections"}' \
-	'0 coopbill_http_refused_total{limit="body_memory"}'
+	'0 coopbill_http_refused_total{limit="body_memory"}' \
+	'1 coopbill_http_refused_total{limit="request_head"}' \
+	'1 coopbill_http_refused_total{limit="malformed"}'
 ok "requests by route, method and status, durations and refusals grew by exactly the traffic sent"
+grep -q 'refused: request by libmicrohttpd limit=request_head status=414' "$WORK/daemon.log" ||
+	fail "libmicrohttpd's 414 is not logged as a refusal"
+ok "libmicrohttpd's own refusals are counted and logged"
 grep -q 'no/such\|nothing' "$WORK/metrics" && fail "a path a client sent became a label"
 python3 -c 'import sys; sys.exit(not 0 < float(sys.argv[1]) < 3)' \
 	"$(delta 'coopbill_http_request_duration_seconds_sum{route="/healthz"}')" ||
