@@ -185,8 +185,11 @@ void http_reply_problem(struct http_request *request, unsigned status, const cha
 	vsnprintf(detail, sizeof(detail), detail_format, ap);
 	va_end(ap);
 	utf8_repair(detail);
-	/* A server error's reply sends the operator here: say what failed. */
-	if (status >= 500 && !http_request_replied(request))
+	/* A server error's reply sends the operator here: say what failed. A
+	 * refusal for load ("busy") is the client's doing: it is logged as a
+	 * refused request, at most 20 lines a second, so that a flood of
+	 * bodies cannot fill the disk. */
+	if (status >= 500 && strcmp(type_slug, "busy") != 0 && !http_request_replied(request))
 		diag_error("%s %s: %u %s: %s", request->method, log_safe_path(request->path, path),
 			   status, type_slug, detail);
 	if (!http_request_replied(request))

@@ -279,6 +279,12 @@ grew_by '3 coopbill_http_refused_total{limit="body_memory"}' \
 	'0 coopbill_http_refused_total{limit="connections"}' \
 	"1 $(requests /api/v1/households POST 201)"
 ok "3 bodies past body_memory_bytes are refused with 503 and counted; the body held is taken"
+# Refused for load, not failed: no error line each (a flood would fill the
+# disk), only the treasurer's action lines, as for any of their requests.
+grep '^<3>.*busy' "$WORK/daemon.log" && fail "a body refused for load was logged as a server error"
+[ "$(grep -c '^<5>admin action: .* status=503 problem=busy' "$WORK/daemon.log")" = 3 ] ||
+	fail "the treasurer's three bodies refused for load are not logged as their actions"
+ok "bodies refused for load are logged as the treasurer's actions, not as server errors"
 
 stop_daemon
 [ "$STOP_STATUS" = 0 ] || fail "coopbilld exited with $STOP_STATUS"
