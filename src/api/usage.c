@@ -30,23 +30,24 @@ static const char *const step_names[] = {
 	[STEP_MONTH] = "month",
 };
 
-/* The start of the next point: days and months in the cooperative's zone.
- * Where that cannot be worked out (no such time in range), an hour on, so
- * that loops over points always end. */
-static int64_t step_next(const struct tz_zone *zone, enum step step, int64_t t)
+/* The start of the next point after t, whose local time is `local` (NULL
+ * where unknown): days and months in the cooperative's zone. Where that
+ * cannot be worked out (no such time in range), an hour on, so that loops
+ * over points always end. */
+static int64_t step_next(const struct tz_zone *zone, enum step step, int64_t t,
+			 const struct tz_time *local)
 {
-	struct tz_time local;
 	int64_t start_s, next_s;
 	int r;
 
 	if (step == STEP_5M)
 		return t + 300;
-	if (step == STEP_HOUR || tz_local(zone, t, &local, NULL) < 0)
+	if (step == STEP_HOUR || !local)
 		return t + 3600;
 	if (step == STEP_DAY)
-		r = period_day_end(zone, &local.date, &next_s);
+		r = period_day_end(zone, &local->date, &next_s);
 	else
-		r = period_bounds(zone, &(struct period){ local.date.year, local.date.month },
+		r = period_bounds(zone, &(struct period){ local->date.year, local->date.month },
 				  &start_s, &next_s);
 	return r < 0 ? t + 3600 : next_s;
 }
@@ -75,27 +76,21 @@ static char *digits_put(char *text, unsigned v, int n)
 
 /* RFC 3339 in the cooperative's time zone, "Z" where that is UTC; written
  * digit by digit, as a series has thousands of them. */
-static void time_format(const struct tz_zone *zone, int64_t t, char ret_text[32])
+static void local_format(const struct tz_time *local, int32_t offset_s, char ret_text[32])
 {
-	struct tz_time local;
-	int32_t offset_s;
 	char *p = ret_text;
 
-	if (tz_local(zone, t, &local, &offset_s) < 0) {
-		snprintf(ret_text, 32, "%" PRId64, t);
-		return;
-	}
-	p = digits_put(p, (unsigned)local.date.year % 10000u, 4);
+	p = digits_put(p, (unsigned)local->date.year % 10000u, 4);
 	*p++ = '-';
-	p = digits_put(p, (unsigned)local.date.month, 2);
+	p = digits_put(p, (unsigned)local->date.month, 2);
 	*p++ = '-';
-	p = digits_put(p, (unsigned)local.date.day, 2);
+	p = digits_put(p, (unsigned)local->date.day, 2);
 	*p++ = 'T';
-	p = digits_put(p, (unsigned)local.hour, 2);
+	p = digits_put(p, (unsigned)local->hour, 2);
 	*p++ = ':';
-	p = digits_put(p, (unsigned)local.minute, 2);
+	p = digits_put(p, (unsigned)local->minute, 2);
 	*p++ = ':';
-	p = digits_put(p, (unsigned)local.second, 2);
+	p = digits_put(p, (unsigned)local->second, 2);
 	if (offset_s == 0) {
 		*p++ = 'Z';
 	} else {
@@ -105,6 +100,17 @@ static void time_format(const struct tz_zone *zone, int64_t t, char ret_text[32]
 		p = digits_put(p, (unsigned)abs(offset_s) / 60 % 60, 2);
 	}
 	*p = '\0';
+}
+
+static void time_format(const struct tz_zone *zone, int64_t t, char ret_text[32])
+{
+	struct tz_time local;
+	int32_t offset_s;
+
+	if (tz_local(zone, t, &local, &offset_s) < 0)
+		snprintf(ret_text, 32, "%" PRId64, t);
+	else
+		local_format(&local, offset_s, ret_text);
 }
 
 static json_t *time_json(const struct tz_zone *zone, int64_t t)
@@ -224,16 +230,28 @@ static json_t *traffic_json(json_t *object, const struct store_usage_row *traffi
 	return object;
 }
 
+/* A bound between points: its time, and that time as the cooperative's
+ * clock shows it, in RFC 3339 ("" where unknown). */
+struct bound {
+	int64_t t;
+	char text[32];
+};
+
 /* The points' bounds from `from` to `to` at the step: point i covers
- * [bounds[i], bounds[i + 1]). Replies 400 past max points. */
+ * [bounds[i].t, bounds[i + 1].t). Each time's local time is worked out
+ * once, for the next bound and its text. Replies 400 past max points. */
 static int bounds_make(const struct tz_zone *zone, struct http_request *request, enum step step,
-		       int64_t from, int64_t to, unsigned max, int64_t **ret_bounds,
+		       int64_t from, int64_t to, unsigned max, struct bound **ret_bounds,
 		       size_t *ret_n_points)
 {
-	int64_t *bounds = NULL, *grown;
+	struct bound *bounds = NULL, *grown;
 	size_t n = 0, allocated = 0;
+	struct tz_time local;
+	int32_t offset_s;
 
-	for (int64_t t = from;; t = step_next(zone, step, t)) {
+	for (int64_t t = from;;) {
+		bool known = tz_local(zone, t, &local, &offset_s) == 0;
+
 		if (n == allocated) {
 			allocated = allocated ? 2 * allocated : 64;
 			grown = realloc(bounds, allocated * sizeof(*bounds));
@@ -245,7 +263,12 @@ static int bounds_make(const struct tz_zone *zone, struct http_request *request,
 			}
 			bounds = grown;
 		}
-		bounds[n++] = t;
+		bounds[n].t = t;
+		if (known)
+			local_format(&local, offset_s, bounds[n].text);
+		else
+			snprintf(bounds[n].text, sizeof(bounds[n].text), "%" PRId64, t);
+		n++;
 		if (t >= to)
 			break;
 		if (n > max) {
@@ -256,45 +279,51 @@ static int bounds_make(const struct tz_zone *zone, struct http_request *request,
 					   max, step_names[step]);
 			return -E2BIG;
 		}
+		t = step_next(zone, step, t, known ? &local : NULL);
 	}
 	*ret_bounds = bounds;
 	*ret_n_points = n - 1;
 	return 0;
 }
 
-/* A number as decimal text, for the series written by hand. */
-static void number_put(FILE *out, uint64_t value)
+/* A number as decimal text at p, for the series written by hand; returns
+ * the end. */
+static char *number_put(char *p, uint64_t value)
 {
-	char text[21], *p = text + sizeof(text) - 1;
+	char text[20], *digits = text + sizeof(text);
 
-	*p = '\0';
 	do
-		*--p = (char)('0' + value % 10);
+		*--digits = (char)('0' + value % 10);
 	while (value /= 10);
-	fputs(p, out);
+	memcpy(p, digits, (size_t)(text + sizeof(text) - digits));
+	return p + (text + sizeof(text) - digits);
 }
 
-/* "bytes_up":N,… for the four traffic figures. */
-static void traffic_put(FILE *out, const struct store_usage_row *traffic)
+static char *text_put(char *p, const char *text)
 {
-	const char *const names[] = { "\"bytes_up\":", ",\"bytes_down\":", ",\"local_up\":",
-				      ",\"local_down\":" };
-	const uint64_t values[] = { traffic->bytes_up, traffic->bytes_down, traffic->local_up,
-				    traffic->local_down };
+	size_t len = strlen(text);
 
-	for (size_t i = 0; i < 4; i++) {
-		fputs(names[i], out);
-		number_put(out, values[i]);
-	}
+	memcpy(p, text, len);
+	return p + len;
+}
+
+/* "bytes_up":N,… for the four traffic figures at p; returns the end (at
+ * most 4 × 34 bytes on). */
+static char *traffic_put(char *p, const struct store_usage_row *traffic)
+{
+	p = number_put(text_put(p, "\"bytes_up\":"), traffic->bytes_up);
+	p = number_put(text_put(p, ",\"bytes_down\":"), traffic->bytes_down);
+	p = number_put(text_put(p, ",\"local_up\":"), traffic->local_up);
+	return number_put(text_put(p, ",\"local_down\":"), traffic->local_down);
 }
 
 /* The series as CSV, or as the JSON document of the reply: written by hand,
- * as jansson spends most of a month's reply on its thousands of small
- * allocations; the rare gaps with jansson. */
+ * a point at a time, as jansson spends most of a month's reply on its
+ * thousands of small allocations; the rare gaps with jansson. */
 struct series {
 	int64_t household_id;
 	enum step step;
-	const int64_t *bounds;
+	const struct bound *bounds;
 	const struct store_usage_row *points;
 	const bool *imported;
 	size_t n_points;
@@ -302,48 +331,41 @@ struct series {
 	json_t *gaps;
 };
 
-static void series_write(FILE *out, const struct tz_zone *zone, const struct series *series,
-			 bool csv)
+static void series_write(FILE *out, const struct series *series, bool csv)
 {
-	char time[32];
+	/* A point: its start (32), four figures with their names, "imported". */
+	char text[256], *p;
 
 	if (csv)
 		fputs("start,bytes_up,bytes_down,imported,local_up,local_down\r\n", out);
-	else {
-		fputs("{\"household_id\":", out);
-		number_put(out, (uint64_t)series->household_id);
-		fprintf(out, ",\"step\":\"%s\",\"from\":\"", step_names[series->step]);
-		time_format(zone, series->bounds[0], time);
-		fputs(time, out);
-		fputs("\",\"to\":\"", out);
-		time_format(zone, series->bounds[series->n_points], time);
-		fputs(time, out);
-		fputs("\",\"series\":[", out);
-	}
+	else
+		fprintf(out,
+			"{\"household_id\":%" PRId64 ",\"step\":\"%s\",\"from\":\"%s\","
+			"\"to\":\"%s\",\"series\":[",
+			series->household_id, step_names[series->step], series->bounds[0].text,
+			series->bounds[series->n_points].text);
 	for (size_t i = 0; i < series->n_points; i++) {
 		const struct store_usage_row *point = &series->points[i];
 		const char *imported = series->imported[i] ? "true" : "false";
 
-		time_format(zone, series->bounds[i], time);
 		if (csv) {
 			fprintf(out, "%s,%" PRIu64 ",%" PRIu64 ",%s,%" PRIu64 ",%" PRIu64 "\r\n",
-				time, point->bytes_up, point->bytes_down, imported, point->local_up,
-				point->local_down);
+				series->bounds[i].text, point->bytes_up, point->bytes_down,
+				imported, point->local_up, point->local_down);
 			continue;
 		}
-		fputs(i > 0 ? ",{\"start\":\"" : "{\"start\":\"", out);
-		fputs(time, out);
-		fputs("\",", out);
-		traffic_put(out, point);
-		fputs(",\"imported\":", out);
-		fputs(imported, out);
-		fputc('}', out);
+		p = text_put(text, i > 0 ? ",{\"start\":\"" : "{\"start\":\"");
+		p = text_put(p, series->bounds[i].text);
+		p = traffic_put(text_put(p, "\","), point);
+		p = text_put(text_put(p, ",\"imported\":"), imported);
+		*p++ = '}';
+		fwrite(text, 1, (size_t)(p - text), out);
 	}
 	if (csv)
 		return;
-	fputs("],\"total\":{", out);
-	traffic_put(out, &series->total);
-	fputs("},\"gaps\":", out);
+	p = traffic_put(text_put(text, "],\"total\":{"), &series->total);
+	p = text_put(p, "},\"gaps\":");
+	fwrite(text, 1, (size_t)(p - text), out);
 	json_dumpf(series->gaps, out, JSON_COMPACT | JSON_ENSURE_ASCII);
 	fputc('}', out);
 }
@@ -355,7 +377,8 @@ void api_household_usage(struct api *api, struct http_request *request, const st
 	struct store_gap *gaps = NULL;
 	size_t n_rows = 0, n_gaps = 0, len = 0;
 	struct series series = { 0 };
-	int64_t from, to, *bounds = NULL;
+	struct bound *bounds = NULL;
+	int64_t from, to;
 	json_t *imports = NULL, *import;
 	bool *imported = NULL;
 	char *text = NULL;
@@ -383,16 +406,16 @@ void api_household_usage(struct api *api, struct http_request *request, const st
 		return;
 
 	/* One snapshot: the household, its usage, gaps and imports as they
-	 * were at one moment. */
+	 * were at one moment. Usage is only there for a household that is. */
 	r = store_read_begin(api->ledger.store);
 	if (r == 0) {
-		r = store_household_exists(api->ledger.store, series.household_id);
-		if (r == 0)
-			r = store_usage_rows(api->ledger.store, series.household_id, from, to,
-					     series.step == STEP_5M	? STORE_USAGE_BUCKETS
-					     : series.step == STEP_HOUR ? STORE_USAGE_HOURS
-									: STORE_USAGE_DAYS,
-					     &rows, &n_rows);
+		r = store_usage_rows(api->ledger.store, series.household_id, from, to,
+				     series.step == STEP_5M	? STORE_USAGE_BUCKETS
+				     : series.step == STEP_HOUR ? STORE_USAGE_HOURS
+								: STORE_USAGE_DAYS,
+				     &rows, &n_rows);
+		if (r == 0 && n_rows == 0)
+			r = store_household_exists(api->ledger.store, series.household_id);
 		if (r == 0)
 			r = store_gaps_list(api->ledger.store, series.household_id, from, to, &gaps,
 					    &n_gaps);
@@ -421,7 +444,7 @@ void api_household_usage(struct api *api, struct http_request *request, const st
 	 * range holds it. */
 	size_t row = 0, k = 0;
 	for (size_t i = 0; r == 0 && i < series.n_points; i++) {
-		int64_t next = bounds[i + 1];
+		int64_t next = bounds[i + 1].t;
 
 		for (; r == 0 && row < n_rows && rows[row].start < next; row++)
 			r = usage_add(&points[i], &rows[row]);
@@ -449,7 +472,7 @@ void api_household_usage(struct api *api, struct http_request *request, const st
 	}
 	/* The stream is this function's alone: no lock around each write. */
 	__fsetlocking(out, FSETLOCKING_BYCALLER);
-	series_write(out, config->zone, &series, http_request_wants_csv(request));
+	series_write(out, &series, http_request_wants_csv(request));
 	if (fclose(out) != 0) {
 		free(text);
 		http_reply_problem(request, 503, "out-of-memory", "short of memory");
