@@ -273,7 +273,8 @@ static int daily_forget(struct store *store)
 			  NULL);
 }
 
-/* Adds one bucket's usage to its day's totals, if they are made that far. */
+/* Adds one bucket's usage to its day's totals, if they are made that far
+ * (with a zone set). */
 static int daily_add(struct store *store, const struct store_usage_row *row)
 {
 	static const char sql[] = DAILY_HEAD " SELECT ?2, coop_day(?1 - ?1 % 3600), ?3, ?4, ?5, ?6 "
@@ -282,8 +283,6 @@ static int daily_add(struct store *store, const struct store_usage_row *row)
 	struct store_value values[6];
 	int r;
 
-	if (!store->zone)
-		return daily_forget(store);
 	r = usage_values(row, row->start, values);
 	if (r < 0)
 		return r;
@@ -296,6 +295,7 @@ int store_usage_add_rows(struct store *store, int64_t watermark, const struct st
 	static struct batch_sql many = { BUCKETS_HEAD, BUCKETS_TAIL, 6, UPSERT_BATCH, "" };
 	static struct batch_sql one = { BUCKETS_HEAD, BUCKETS_TAIL, 6, 1, "" };
 	static struct batch_sql hourly = { HOURLY_HEAD, HOURLY_TAIL, 6, 1, "" };
+	bool rolled_up = false;
 	int r;
 
 	r = run_batched(store, &many, &one, rows, n_rows, bucket_row_values);
@@ -303,10 +303,13 @@ int store_usage_add_rows(struct store *store, int64_t watermark, const struct st
 	 * the hourly and daily totals already: add to those too. */
 	for (size_t i = 0; r == 0 && i < n_rows; i++)
 		if (rows[i].start < watermark) {
+			rolled_up = true;
 			r = run_rows(store, &hourly, rows, i, hour_row_values);
-			if (r == 0)
+			if (r == 0 && store->zone)
 				r = daily_add(store, &rows[i]);
 		}
+	if (r == 0 && rolled_up && !store->zone)
+		r = daily_forget(store);
 	return r;
 }
 
