@@ -19,9 +19,7 @@ stop_daemon
 now=$(date -u +%s)
 sqlite3 "$DB" "UPDATE meter_state SET rolled_up_to = $((now - now % 3600))"
 start_daemon
-for _ in $(seq 1 100); do grep -q 'daily usage totals made in time zone UTC' "$WORK/daemon.log" && break; sleep 0.1; done
-grep -q 'daily usage totals made in time zone UTC' "$WORK/daemon.log" ||
-	fail "the daemon did not make the daily totals: $(cat "$WORK/daemon.log")"
+await_log 'daily usage totals made in time zone UTC' "the daemon did not make the daily totals"
 
 # October 2026, hour by hour, a different amount each hour; 22:30 UTC on the
 # 5th is 00:30 on the 6th in Madrid.
@@ -66,11 +64,9 @@ ok "a month is the sum of its days"
 # Another zone on reload: the days are made again in Madrid's.
 sed -i 's|^timezone = UTC|timezone = Europe/Madrid|' "$CONFIG"
 kill -HUP "$DAEMON_PID"
-for _ in $(seq 1 100); do grep -q 'daily usage totals made in time zone Europe/Madrid' "$WORK/daemon.log" && break; sleep 0.1; done
+await_log 'daily usage totals made in time zone Europe/Madrid' "Madrid's days were not made"
 grep -q 'making the daily usage totals in time zone Europe/Madrid' "$WORK/daemon.log" ||
 	fail "the reload did not start making Madrid's days: $(cat "$WORK/daemon.log")"
-grep -q 'daily usage totals made in time zone Europe/Madrid' "$WORK/daemon.log" ||
-	fail "Madrid's days were not made: $(cat "$WORK/daemon.log")"
 by_day 2026-10-01T00:00:00%2B02:00 2026-11-01T00:00:00%2B01:00
 [ "$(wc -l <"$WORK/days")" = 31 ] || fail "October has $(wc -l <"$WORK/days") days in Madrid"
 # October's last UTC hour is 1 November in Madrid: 32 daily totals.

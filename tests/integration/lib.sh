@@ -87,6 +87,13 @@ stop_daemon() {
 	DAEMON_PID=
 }
 
+# await_log PATTERN WHAT: waits up to 10 s for a line of the daemon's log
+# that matches PATTERN; fails saying WHAT, with the log, when none comes.
+await_log() {
+	for _ in $(seq 1 100); do grep -q -- "$1" "$WORK/daemon.log" && return 0; sleep 0.1; done
+	fail "$2: $(cat "$WORK/daemon.log")"
+}
+
 admin_token() {
 	"$COOPBILLD" --config "$CONFIG" token create --role admin --name "${1:-treasurer}"
 }

@@ -36,8 +36,7 @@ ok "WATCHDOG=1 while running"
 cp "$CONFIG" "$WORK/good.conf"
 printf '[billing]\ncurrency = EURO\n' >>"$CONFIG"
 kill -HUP "$DAEMON_PID"
-for _ in $(seq 1 50); do grep -q 'reload refused' "$WORK/daemon.log" && break; sleep 0.1; done
-grep -q 'reload refused' "$WORK/daemon.log" || fail "no log line for the refused reload"
+await_log 'reload refused' "no log line for the refused reload"
 grep -q 'currency' "$WORK/daemon.log" || fail "the refused reload does not say why"
 # journald files a line without its "<N>" prefix as a message of its own.
 unprefixed=$(grep -cv '^<[0-7]>' "$WORK/daemon.log" || true)
