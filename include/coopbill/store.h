@@ -7,7 +7,8 @@
  * no such row, -EEXIST for a duplicate, -EBUSY, -ENOSPC, -EIO), and nothing of
  * src/store/ beyond them. They come in groups, by what they store:
  *   - the connection: store_open, store_open_readonly, store_free,
- *     store_schema_version(_latest), store_ping, store_write_error,
+ *     store_schema_version(_latest), store_ping, store_version_get and
+ *     store_version_same, store_write_error,
  *     store_describe_write_error, store_integrity_check, store_copy,
  *     store_lock, the write
  *     transaction (store_begin, store_commit, store_rollback) every other
@@ -68,6 +69,23 @@ int store_schema_version(struct store *store, unsigned *ret_version);
  * version it reads; answered without a query while nothing was committed
  * since the last one that answered. */
 int store_ping(struct store *store, unsigned *ret_schema_version);
+/* What the database was at one moment: a copy of its wal-index header
+ * (https://www.sqlite.org/walformat.html), the 48 bytes at the start of the
+ * -shm file that every connection, in any process, rewrites when it commits.
+ * Two versions that are the same tell, without a system call or a lock,
+ * that nothing was committed between them: what was read from the database
+ * at the first would read the same at the second. */
+struct store_version {
+	uint32_t header[12];
+	bool known;
+};
+/* The database's version now: unknown without a wal-index, inside a
+ * transaction (whose own changes the header does not show yet), and while
+ * another connection is writing the header. */
+void store_version_get(const struct store *store, struct store_version *ret_version);
+/* Whether both versions are known and the same: nothing was committed
+ * between them. */
+bool store_version_same(const struct store_version *a, const struct store_version *b);
 /* Whether writes fail: -ENOSPC or -EIO when the last transaction failed for
  * want of space or by an I/O error, until one commits again; else 0. */
 int store_write_error(const struct store *store);

@@ -13,6 +13,7 @@
 #include "coopbill/ledger.h"
 #include "coopbill/meter.h"
 #include "coopbill/period.h"
+#include "coopbill/store.h"
 #include "coopbill/tz.h"
 
 struct api_call;
@@ -84,6 +85,22 @@ struct api_health {
 	size_t len;
 };
 
+/* A household's usage series as replied, kept while nothing is committed
+ * to the database (src/api/usage.c): the same question, asked again by the
+ * member page as its views change or by the household's other members, is
+ * then answered without reading the database or working out the points.
+ * A series is a function of the database, the question and the
+ * configuration: a commit, by any process, or a reload forgets them all. */
+#define API_USAGE_KEPT	       16
+#define API_USAGE_KEPT_MAX_LEN (64 * 1024)
+struct api_usage_kept {
+	int64_t household_id, from, to;
+	int step;
+	bool csv;
+	char *text;
+	size_t len;
+};
+
 struct api {
 	uv_loop_t *loop;
 	/* The database, log, configuration and meter the handlers work with. */
@@ -104,7 +121,15 @@ struct api {
 	struct api_route_stats *route_stats;
 	struct diag_limit refusals_log;
 	struct api_health health;
+	/* The series kept, and the version of the database they were read at. */
+	struct store_version usage_version;
+	struct api_usage_kept usage_kept[API_USAGE_KEPT];
+	size_t n_usage_kept;
+	size_t usage_kept_next; /* the slot the next series kept goes to */
 };
+
+/* Forgets the usage series kept (src/api/usage.c). */
+void api_usage_forget(struct api *api);
 
 struct api_call {
 	struct auth_principal principal;

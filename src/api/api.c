@@ -172,6 +172,7 @@ void api_free(struct api *api)
 		api_periods_free(api);
 		free(api->route_stats);
 		free(api->health.text);
+		api_usage_forget(api);
 	}
 	free(api);
 }
@@ -179,6 +180,9 @@ void api_free(struct api *api)
 void api_set_config(struct api *api, const struct config *config)
 {
 	api->ledger.config = config;
+	/* A series kept was worked out in the zone, and with the limits, of
+	 * the configuration before. */
+	api_usage_forget(api);
 }
 
 int api_parse_count(const char *text, int64_t *ret_value)

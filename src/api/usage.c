@@ -370,6 +370,84 @@ static void series_write(FILE *out, const struct series *series, bool csv)
 	fputc('}', out);
 }
 
+void api_usage_forget(struct api *api)
+{
+	for (size_t i = 0; i < api->n_usage_kept; i++)
+		free(api->usage_kept[i].text);
+	api->n_usage_kept = 0;
+	api->usage_kept_next = 0;
+	api->usage_version.known = false;
+}
+
+/* The series kept for the same question at this version of the database,
+ * or NULL. Once the database has changed, forgets them all. */
+static const struct api_usage_kept *usage_kept_find(struct api *api,
+						    const struct store_version *version,
+						    const struct api_usage_kept *question)
+{
+	if (!store_version_same(version, &api->usage_version)) {
+		api_usage_forget(api);
+		api->usage_version = *version;
+		return NULL;
+	}
+	for (size_t i = 0; i < api->n_usage_kept; i++) {
+		const struct api_usage_kept *kept = &api->usage_kept[i];
+
+		if (kept->household_id == question->household_id && kept->from == question->from &&
+		    kept->to == question->to && kept->step == question->step &&
+		    kept->csv == question->csv)
+			return kept;
+	}
+	return NULL;
+}
+
+/* Keeps a copy of the series read at this version of the database, in
+ * place of the oldest one kept; not when the version is unknown (nothing
+ * would tell when the copy is out of date) or the series long. */
+static void usage_keep(struct api *api, const struct store_version *version,
+		       const struct api_usage_kept *question, const char *text, size_t len)
+{
+	struct api_usage_kept *slot = &api->usage_kept[api->usage_kept_next];
+	char *copy;
+
+	if (!store_version_same(version, &api->usage_version) || len > API_USAGE_KEPT_MAX_LEN)
+		return;
+	copy = malloc(len);
+	if (!copy)
+		return;
+	memcpy(copy, text, len);
+	if (api->n_usage_kept == API_USAGE_KEPT)
+		free(slot->text);
+	else
+		api->n_usage_kept++;
+	*slot = *question;
+	slot->text = copy;
+	slot->len = len;
+	api->usage_kept_next = (api->usage_kept_next + 1) % API_USAGE_KEPT;
+}
+
+/* Replies a series written as CSV or JSON, taking text. */
+static void series_reply(struct http_request *request, bool csv, char *text, size_t len)
+{
+	if (csv)
+		http_reply_csv(request, 200, text, len);
+	else
+		http_reply_text(request, 200, "application/json", text, len);
+}
+
+/* Replies a copy of a series kept. */
+static void kept_reply(struct http_request *request, const struct api_usage_kept *kept)
+{
+	char *text = malloc(kept->len);
+
+	if (!text) {
+		http_reply_problem(request, 503, "out-of-memory", "short of memory");
+		return;
+	}
+	memcpy(text, kept->text, kept->len);
+	series_reply(request, kept->csv, text, kept->len);
+}
+
 void api_household_usage(struct api *api, struct http_request *request, const struct api_call *call)
 {
 	const struct config *config = api->ledger.config;
@@ -377,6 +455,9 @@ void api_household_usage(struct api *api, struct http_request *request, const st
 	struct store_gap *gaps = NULL;
 	size_t n_rows = 0, n_gaps = 0, len = 0;
 	struct series series = { 0 };
+	struct api_usage_kept question = { .csv = http_request_wants_csv(request) };
+	const struct api_usage_kept *kept;
+	struct store_version version;
 	struct bound *bounds = NULL;
 	int64_t from, to;
 	json_t *imports = NULL, *import;
@@ -399,6 +480,19 @@ void api_household_usage(struct api *api, struct http_request *request, const st
 				   "5-minute usage is kept for %u days; use step=hour for older "
 				   "ranges",
 				   config->meter_keep_buckets_days);
+		return;
+	}
+	question = (struct api_usage_kept){ .household_id = series.household_id,
+					    .from = from,
+					    .to = to,
+					    .step = (int)series.step,
+					    .csv = question.csv };
+	/* The version is taken before the database is read: a commit in
+	 * between makes the next request read again. */
+	store_version_get(api->ledger.store, &version);
+	kept = usage_kept_find(api, &version, &question);
+	if (kept) {
+		kept_reply(request, kept);
 		return;
 	}
 	if (bounds_make(config->zone, request, series.step, from, to, config->max_series_points,
@@ -472,16 +566,14 @@ void api_household_usage(struct api *api, struct http_request *request, const st
 	}
 	/* The stream is this function's alone: no lock around each write. */
 	__fsetlocking(out, FSETLOCKING_BYCALLER);
-	series_write(out, &series, http_request_wants_csv(request));
+	series_write(out, &series, question.csv);
 	if (fclose(out) != 0) {
 		free(text);
 		http_reply_problem(request, 503, "out-of-memory", "short of memory");
 		goto out;
 	}
-	if (http_request_wants_csv(request))
-		http_reply_csv(request, 200, text, len);
-	else
-		http_reply_text(request, 200, "application/json", text, len);
+	usage_keep(api, &version, &question, text, len);
+	series_reply(request, question.csv, text, len);
 out:
 	free(rows);
 	free(points);

@@ -20,16 +20,6 @@ struct store_statement {
 	sqlite3_stmt *stmt;
 };
 
-/* What the database was at one moment: a copy of its wal-index header
- * (https://www.sqlite.org/walformat.html), the 48 bytes at the start of the
- * -shm file that every connection, in any process, rewrites when it commits.
- * Two versions that are the same tell, without a system call or a lock,
- * that nothing was committed between them. */
-struct store_version {
-	uint32_t header[12];
-	bool known;
-};
-
 /* The tokens the store found, by hash, as they were at one version of the
  * database: a request's token is then checked without a query. */
 #define STORE_TOKENS_KEPT 32
@@ -63,15 +53,6 @@ struct store {
 	const struct tz_zone *zone;
 	bool daily_ready;
 };
-
-/* The database's version now: unknown without a wal-index, inside a
- * transaction (whose own changes the header does not show yet), and while
- * another connection is writing the header. */
-void store_version_get(const struct store *store, struct store_version *ret_version);
-
-/* Whether both versions are known and the same: nothing was committed
- * between them. */
-bool store_version_same(const struct store_version *a, const struct store_version *b);
 
 /* Maps an SQLite result code (primary or extended) to a negative errno. */
 int store_map_error(int sqlite_code);

@@ -61,12 +61,43 @@ expect 200 "$(req GET '/api/v1/households/1/usage?from=2026-10-01T00:00:00Z&to=2
 	fail "the month is not its days: $(body -c .series)"
 ok "a month is the sum of its days"
 
+# A series asked again while nothing was committed is the same reply; a
+# commit, by the daemon or by another process, is seen by the next one.
+october='/api/v1/households/1/usage?from=2026-10-01T00:00:00Z&to=2026-11-01T00:00:00Z&step=day'
+expect 200 "$(req GET "$october" "$ADMIN")" "October by day"
+cp "$WORK/body" "$WORK/first"
+expect 200 "$(req GET "$october" "$ADMIN")" "October by day again"
+cmp -s "$WORK/first" "$WORK/body" || fail "the same series, asked twice, differs"
+expect 200 "$(req GET "$october" "$ADMIN" '' -H 'Accept: text/csv')" "October by day as CSV"
+head -1 "$WORK/body" | grep -q '^start,bytes_up,bytes_down' ||
+	fail "asked as CSV after JSON, the series is not CSV: $(head -c 200 "$WORK/body")"
+down=$(jq .total.bytes_down "$WORK/first")
+expect 201 "$(req POST /api/v1/usage/import "$ADMIN" \
+	'{"reason":"late reading","rows":[{"household_id":1,"bucket_start":"2026-10-09T08:15:00Z","bytes_up":0,"bytes_down":4321}]}')" \
+	"a late reading imported into October"
+expect 200 "$(req GET "$october" "$ADMIN")" "October by day after the import"
+[ "$(body .total.bytes_down)" = $((down + 4321)) ] ||
+	fail "after importing 4321 bytes, October's download is $(body .total.bytes_down), not $((down + 4321))"
+sqlite3 "$DB" "PRAGMA busy_timeout = 5000; UPDATE usage_daily SET bytes_down = bytes_down + 1 WHERE day_start = 1791331200" >/dev/null
+expect 200 "$(req GET "$october" "$ADMIN")" "October by day after another process wrote"
+[ "$(body .total.bytes_down)" = $((down + 4322)) ] ||
+	fail "a commit by another process is not seen: October's download is $(body .total.bytes_down), not $((down + 4322))"
+sqlite3 "$DB" "PRAGMA busy_timeout = 5000; UPDATE usage_daily SET bytes_down = bytes_down - 1 WHERE day_start = 1791331200" >/dev/null
+ok "a series asked again is the same; a commit by the daemon or another process is seen at once"
+tenth='/api/v1/households/1/usage?from=2026-10-10T00:00:00Z&to=2026-10-10T02:00:00Z&step=hour'
+expect 200 "$(req GET "$tenth" "$ADMIN")" "10 October by hour, in UTC"
+[ "$(body -r '.series[0].start')" = 2026-10-10T00:00:00Z ] ||
+	fail "in UTC, 10 October by hour starts at $(body -r '.series[0].start')"
+
 # Another zone on reload: the days are made again in Madrid's.
 sed -i 's|^timezone = UTC|timezone = Europe/Madrid|' "$CONFIG"
 kill -HUP "$DAEMON_PID"
 await_log 'daily usage totals made in time zone Europe/Madrid' "Madrid's days were not made"
 grep -q 'making the daily usage totals in time zone Europe/Madrid' "$WORK/daemon.log" ||
 	fail "the reload did not start making Madrid's days: $(cat "$WORK/daemon.log")"
+expect 200 "$(req GET "$tenth" "$ADMIN")" "10 October by hour, in Madrid"
+[ "$(body -r '.series[0].start')" = 2026-10-10T02:00:00+02:00 ] ||
+	fail "after the reload, 10 October by hour starts at $(body -r '.series[0].start'), not in Madrid's time"
 by_day 2026-10-01T00:00:00%2B02:00 2026-11-01T00:00:00%2B01:00
 [ "$(wc -l <"$WORK/days")" = 31 ] || fail "October has $(wc -l <"$WORK/days") days in Madrid"
 # October's last UTC hour is 1 November in Madrid: 32 daily totals.
@@ -80,4 +111,19 @@ six=$(awk '$1 == "2026-10-06" { print $2 }' "$WORK/days")
 [ "$six" -gt 5000000 ] || fail "the download at 00:30 on 6 October in Madrid is not on the 6th: $six"
 [ "$five" -gt 5000000 ] || fail "the download at 22:30 UTC on 5 October is not on the 5th in UTC: $five"
 ok "after a reload in Madrid, the days are Madrid's: 25 October has 25 hours, 22:30 UTC on the 5th is on the 6th"
+
+# A series kept is forgotten on reload: a shorter limit refuses it at once.
+october='/api/v1/households/1/usage?from=2026-10-01T00:00:00%2B02:00&to=2026-11-01T00:00:00%2B01:00&step=day'
+expect 200 "$(req GET "$october" "$ADMIN")" "October by day in Madrid"
+expect 200 "$(req GET "$october" "$ADMIN")" "October by day in Madrid, again"
+sed -i 's|^\[server\]$|[server]\nmax_series_points = 10|' "$CONFIG"
+reloads=$(grep -c 'configuration reloaded' "$WORK/daemon.log")
+kill -HUP "$DAEMON_PID"
+for _ in $(seq 1 100); do
+	[ "$(grep -c 'configuration reloaded' "$WORK/daemon.log")" -gt "$reloads" ] && break
+	sleep 0.1
+done
+expect 400 "$(req GET "$october" "$ADMIN")" "October by day, past a limit of 10 points"
+[[ "$(body -r .type)" == *:range-too-long ]] ||
+	fail "October past a limit of 10 points: $(cat "$WORK/body")"
 finish
