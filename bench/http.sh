@@ -2,8 +2,11 @@
 # HTTP beside the reference: nginx (one worker, answering from memory a body
 # of the same size and headers as the daemon's reply) and coopbilld on
 # GET /api/v1/me (a token checked), GET /healthz (the database pinged) and a
-# month of one household's usage by day, each with wrk -t2 -c64 -d10s, the
-# two servers taking turns so that both see the same load on the machine.
+# month of usage by day (one household's, asked again and again, which the
+# daemon answers from the reply it keeps while nothing is committed; and a
+# hundred households' in turn, which it reads from the database each time),
+# each with wrk -t2 -c64 -d10s, the two servers taking turns so that both see
+# the same load on the machine.
 # Prints requests/s, p50, p99 and each server's CPU time a request per run
 # and the ratio to nginx, the median ratio per route against its target, and
 # the daemon's memory under the load.
@@ -51,7 +54,7 @@ base=http://127.0.0.1:$port
 wait_for "$base/healthz"
 auth="Authorization: Bearer $token"
 
-# A household with last month's usage hour by hour, as the meter leaves a
+# Households with last month's usage hour by hour, as the meter leaves a
 # month behind it: rolled up into hourly totals (the roll-up's watermark at
 # this hour) and daily ones. Without nftables here, the hourly rows are
 # written straight into the database, as the meter's commits would be, and
@@ -64,13 +67,20 @@ curl -fsS -H "$auth" -H 'Content-Type: application/json' \
 	-d "{\"name\": \"Bench\", \"addresses\": [\"10.0.1.10\"], \"joined_at\": \"$month_start\"}" \
 	"$base/api/v1/households" >"$work/household.json"
 household=$(jq -r .id "$work/household.json")
+# A hundred more, whose ids (100 to 199) all have three digits: their
+# replies are all of one size.
+for i in $(seq 2 199); do
+	curl -fsS -o /dev/null -H "$auth" -H 'Content-Type: application/json' \
+		-d "{\"name\": \"Bench $i\", \"joined_at\": \"$month_start\"}" "$base/api/v1/households"
+done
 from_s=$(date -u -d "$month_start" +%s)
 to_s=$(date -u -d "$month_end" +%s)
 now_s=$(date -u +%s)
 sqlite3 "$work/coopbill.db" "PRAGMA busy_timeout = 5000;
 	WITH RECURSIVE hours(t) AS (SELECT $from_s UNION ALL SELECT t + 3600 FROM hours WHERE t + 3600 < $to_s)
 	INSERT INTO usage_hourly (hour_start, household_id, bytes_up, bytes_down, local_up, local_down)
-	SELECT t, $household, 1000003 * (t / 3600 % 24 + 1), 7000019 * (t / 3600 % 97), 0, 0 FROM hours;
+	SELECT t, id, 1000003 * (t / 3600 % 24 + 1), 7000019 * (t / 3600 % 97), 0, 0 FROM hours, households
+	WHERE id = $household OR id >= 100;
 	UPDATE meter_state SET rolled_up_to = $now_s - $now_s % 3600, daily_zone = NULL;" >/dev/null
 kill "$pid"
 wait "$pid" || true
@@ -80,12 +90,29 @@ wait_for "$base/healthz"
 for _ in $(seq 1 100); do grep -q 'daily usage totals made' "$work/daemon.log" && break; sleep 0.1; done
 grep -q 'daily usage totals made' "$work/daemon.log" ||
 	{ echo "the daemon did not make the daily usage totals" >&2; exit 1; }
-usage_path="/api/v1/households/$household/usage?from=${month_start}T00:00:00Z&to=${month_end}T00:00:00Z&step=day"
+usage_query="usage?from=${month_start}T00:00:00Z&to=${month_end}T00:00:00Z&step=day"
+usage_path="/api/v1/households/$household/$usage_query"
+# Households 100 to 199 in turn, each of wrk's two threads half the round
+# apart: the same series comes again a hundred requests later, long after
+# the 16 the daemon keeps are replaced.
+cat >"$work/each.lua" <<LUA
+local threads = 0
+function setup(thread)
+	thread:set("offset", threads * 50)
+	threads = threads + 1
+end
+local i = 0
+function request()
+	i = i + 1
+	return wrk.format(nil, "/api/v1/households/" .. (100 + (offset + i) % 100) .. "/$usage_query")
+end
+LUA
 
 # nginx answers each route with the daemon's own reply, from memory.
-names=(me healthz usage)
-paths=(/api/v1/me /healthz "$usage_path")
-targets=(0.8 0.8 0.5)
+names=(me healthz usage usage-each)
+paths=(/api/v1/me /healthz "$usage_path" "/api/v1/households/100/$usage_query")
+scripts=("" "" "" "$work/each.lua")
+targets=(0.8 0.8 0.5 none)
 mkdir -p "$work/nginx"
 nginx_port=$(free_port)
 locations=
@@ -161,7 +188,7 @@ measure() {
 echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) before the runs"
 echo "bodies:"
 sed 's/^/  /' "$work/sizes"
-printf '%-8s %3s  %-34s %-34s %s\n' route run "nginx req/s p50 p99 (ms) CPU (µs)" \
+printf '%-10s %3s  %-34s %-34s %s\n' route run "nginx req/s p50 p99 (ms) CPU (µs)" \
 	"coopbilld req/s p50 p99 (ms) CPU (µs)" "ratio"
 rss_peak=0
 for run in $(seq 1 "$runs"); do
@@ -171,13 +198,14 @@ for run in $(seq 1 "$runs"); do
 		# The daemon's memory halfway through its run.
 		(sleep 5 && awk '/^VmRSS/ { print $2 }' "/proc/$pid/status" >"$work/rss") &
 		sampler=$!
-		read -r c_rps c_p50 c_p99 c_cpu c_err < <(measure "$pid" -H "$auth" "$base${paths[$i]}")
+		read -r c_rps c_p50 c_p99 c_cpu c_err < <(measure "$pid" -H "$auth" \
+			${scripts[$i]:+-s "${scripts[$i]}"} "$base${paths[$i]}")
 		wait "$sampler"
 		rss=$(cat "$work/rss")
 		[ "$rss" -gt "$rss_peak" ] && rss_peak=$rss
 		ratio=$(awk -v c="$c_rps" -v n="$n_rps" 'BEGIN { printf "%.2f", (n > 0 ? c / n : 0) }')
 		echo "${names[$i]} $ratio $c_p99 $n_cpu $c_cpu" >>"$work/ratios"
-		printf '%-8s %3d  %8s %6s %7s %6s      %8s %6s %7s %6s      %s %s\n' "${names[$i]}" \
+		printf '%-10s %3d  %8s %6s %7s %6s      %8s %6s %7s %6s      %s %s\n' "${names[$i]}" \
 			"$run" "$n_rps" "$n_p50" "$n_p99" "$n_cpu" "$c_rps" "$c_p50" "$c_p99" "$c_cpu" \
 			"$ratio" "$n_err$c_err"
 	done
@@ -192,7 +220,7 @@ for i in "${!names[@]}"; do
 	c_cpu=$(awk -v r="${names[$i]}" '$1 == r { print $5 }' "$work/ratios" | median)
 	printf '%-30s %4s of nginx (target %s), p99 %s ms%s, CPU %s µs a request against %s\n' \
 		"${names[$i]}, median of $runs runs:" "$ratio" "${targets[$i]}" "$p99" \
-		"$([ "${names[$i]}" = usage ] || echo ' (target under 5)')" "$c_cpu" "$n_cpu"
+		"$(case ${names[$i]} in usage*) ;; *) echo ' (target under 5)' ;; esac)" "$c_cpu" "$n_cpu"
 done
 printf '%-30s %s KiB\n' "coopbilld RSS idle:" "$rss_idle"
 printf '%-30s %s KiB (target under 30720)\n' "coopbilld RSS under the load:" "$rss_peak"
