@@ -145,7 +145,8 @@ static double kernel_dump_ms(size_t *ret_messages)
 static void households_create(struct store *store, unsigned n)
 {
 	struct cidr address = { .family = AF_INET, .prefix_len = 32 };
-	struct household household = { .name = (char *)"bench",
+	struct household household = { .gateway = "main",
+				       .name = (char *)"bench",
 				       .joined_at = "2026-11-01",
 				       .addresses = &address,
 				       .n_addresses = 1 };
@@ -263,6 +264,7 @@ static void bench_size(const char *coopbilld, unsigned n)
 	config.meter_enabled = true;
 	config.meter_interval_s = 3600;
 	config.meter_table = (char *)"coopbill";
+	config.meter_gateway = (char *)"main";
 	config.meter_bucket_s = 300;
 	config.meter_wait_for_ntp = false;
 	config.meter_keep_buckets_days = 62;

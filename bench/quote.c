@@ -110,7 +110,9 @@ static void time_format(int64_t t, char ret_text[32])
  * the estimate, and as a quote's points and body. */
 static void usage_make(struct bench *bench)
 {
-	struct household household = { .name = (char *)"bench", .joined_at = "2025-01-01" };
+	struct household household = { .gateway = "main",
+				       .name = (char *)"bench",
+				       .joined_at = "2025-01-01" };
 	uint64_t state = 88172645463325252ULL;
 	size_t len = 0, size = 160 * HOURS_MAX + 256;
 	int64_t id;

@@ -45,6 +45,9 @@ struct config {
 	bool meter_enabled;
 	unsigned meter_interval_s;
 	char *meter_table;
+	/* The gateway this daemon meters the households of (households carry
+	 * theirs); it takes effect on restart. */
+	char *meter_gateway;
 	unsigned meter_bucket_s;
 	bool meter_wait_for_ntp;
 	unsigned meter_keep_buckets_days;
@@ -82,4 +85,11 @@ int config_load(const char *path, struct config **ret_config, char **ret_errors)
 void config_free(struct config *config);
 
 /* True when the origin is one of the configured CORS origins. */
+/* A gateway's name: 1 to 32 lower-case letters, digits or '-', starting
+ * with a letter or digit; CONFIG_GATEWAY_RULE says so to the operator. */
+#define CONFIG_GATEWAY_MAX 32
+#define CONFIG_GATEWAY_RULE \
+	"1 to 32 lower-case letters, digits or '-', starting with a letter or digit"
+bool config_gateway_valid(const char *name);
+
 bool config_cors_allows(const struct config *config, const char *origin);

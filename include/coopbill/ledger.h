@@ -195,13 +195,15 @@ struct ledger_household_new {
 	const char *joined_at;
 	const struct cidr *addresses;
 	size_t n_addresses;
+	const char *gateway; /* the gateway that counts it; NULL: this daemon's */
 	const char *actor;
 };
 
 /* Creates a household: the database, the audit trail, the tlog entry and
  * its ranges in the kernel, together. Refuses a joined_at that is not a
- * date (invalid-household), ranges that overlap each other
- * (invalid-address) or another active household's (address-conflict), a
+ * date or a gateway that is not a name (invalid-household), ranges that
+ * overlap each other (invalid-address) or those of another active
+ * household on its gateway (address-conflict), a
  * member joining while a period that ends after joined_at is being closed
  * (close-in-progress), and ranges the kernel refuses (LEDGER_UNAVAILABLE,
  * meter). *ret_household is the household created, for
@@ -228,14 +230,18 @@ struct ledger_household_change {
 	const char *left_at;
 	bool has_tariff_id;
 	int64_t tariff_id; /* a published tariff; 0: the cooperative's */
+	/* Another gateway to count it (NULL: the same): this daemon's kernel
+	 * counts its traffic until the change, that gateway's from then. */
+	const char *gateway;
 };
 
 /* Changes a household, closes or reopens it: the database, the audit
- * trail, the tlog entry and (when addresses or status are named) its ranges
- * in the kernel, together. Refuses as ledger_household_create() does, and
- * also: a household that does not exist or a tariff that does not
+ * trail, the tlog entry and (when addresses, status or gateway are named)
+ * its ranges in the kernel, together. Refuses as ledger_household_create()
+ * does, and also: a household that does not exist or a tariff that does not
  * (not-found), a draft tariff (tariff-draft), a member's change of anything
- * but the name or of a closed household (forbidden), a left_at without a
+ * but the name or of a closed household (forbidden), a gateway that is not
+ * a name (invalid-household), a left_at without a
  * closed status or before joined_at (invalid-household), and a change of
  * tariff or membership while any period is being closed
  * (close-in-progress). *ret_household is the household changed. */

@@ -44,6 +44,7 @@
 #include <stdint.h>
 
 #include "coopbill/cidr.h"
+#include "coopbill/config.h"
 #include "coopbill/tz.h"
 
 struct store;
@@ -152,6 +153,7 @@ struct household {
 	int64_t tariff_id; /* a published tariff of its own; 0: the cooperative's */
 	struct cidr *addresses;
 	size_t n_addresses;
+	char gateway[CONFIG_GATEWAY_MAX + 1]; /* the gateway whose kernel counts it */
 };
 
 /* Frees the members and the struct itself; accepts NULL. */
@@ -162,7 +164,8 @@ struct json_t *store_household_json(const struct household *household);
 
 /* Inserts the household and its addresses (household->id is ignored). */
 int store_household_insert(struct store *store, const struct household *household, int64_t *ret_id);
-/* Replaces name, status, left_at, tariff and the address list of household->id. */
+/* Replaces name, status, left_at, tariff, gateway and the address list of
+ * household->id. */
 int store_household_update(struct store *store, const struct household *household);
 /* 0 when the household is there, -ENOENT when not. */
 int store_household_exists(struct store *store, int64_t id);
@@ -171,16 +174,18 @@ int store_household_get(struct store *store, int64_t id, struct household **ret_
 int store_household_list(struct store *store, struct household **ret_households,
 			 size_t *ret_n_households);
 
-/* The ids of all households, active and closed, each sorted. */
-int store_household_ids(struct store *store, int64_t **ret_active, size_t *ret_n_active,
-			int64_t **ret_closed, size_t *ret_n_closed);
+/* The ids of all households, each sorted: those active on gateway (NULL:
+ * on any), and the others (closed, or on another gateway). */
+int store_household_ids(struct store *store, const char *gateway, int64_t **ret_active,
+			size_t *ret_n_active, int64_t **ret_closed, size_t *ret_n_closed);
 
-/* Finds an active household other than except_household_id (0: none) whose
- * address ranges overlap any of addresses. Returns 0 and that household's id
- * and range, or -ENOENT when nothing overlaps. */
-int store_address_conflict(struct store *store, const struct cidr *addresses, size_t n_addresses,
-			   int64_t except_household_id, int64_t *ret_household_id,
-			   struct cidr *ret_range);
+/* Finds an active household on gateway other than except_household_id (0:
+ * none) whose address ranges overlap any of addresses: gateways are apart,
+ * and two may use the same private ranges. Returns 0 and that household's
+ * id and range, or -ENOENT when nothing overlaps. */
+int store_address_conflict(struct store *store, const char *gateway, const struct cidr *addresses,
+			   size_t n_addresses, int64_t except_household_id,
+			   int64_t *ret_household_id, struct cidr *ret_range);
 
 struct store_token {
 	int64_t id;

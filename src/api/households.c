@@ -17,11 +17,12 @@
 
 static const char household_shape[] =
 	"{\"name\": string, \"joined_at\": \"YYYY-MM-DD\", \"addresses\": [\"10.0.1.10/32\", "
-	"\"2001:db8:1::/56\", ...]}";
+	"\"2001:db8:1::/56\", ...], \"gateway\": \"main\"} (addresses and gateway optional)";
 
 static const char household_patch_shape[] =
 	"any of {\"name\": string, \"addresses\": [CIDR, ...], \"status\": \"active\" | "
-	"\"closed\", \"left_at\": \"YYYY-MM-DD\", \"tariff_id\": id or null}";
+	"\"closed\", \"left_at\": \"YYYY-MM-DD\", \"tariff_id\": id or null, \"gateway\": "
+	"\"main\"}";
 
 /* Parses the "addresses" array into ranges, refusing what is not one. */
 static int addresses_parse(struct http_request *request, json_t *array, struct cidr **ret_addresses,
@@ -88,7 +89,7 @@ void api_households_list(struct api *api, struct http_request *request, const st
 			http_reply_problem(request, 503, "out-of-memory", "short of memory");
 			return;
 		}
-		fputs("id,name,status,joined_at,left_at,addresses\r\n", out);
+		fputs("id,name,status,joined_at,left_at,addresses,gateway\r\n", out);
 		for (size_t i = 0; i < n; i++) {
 			snprintf(id, sizeof(id), "%lld", (long long)households[i].id);
 			http_csv_field(out, id, false);
@@ -103,7 +104,8 @@ void api_households_list(struct api *api, struct http_request *request, const st
 				cidr_format(&households[i].addresses[j], text);
 				fprintf(out, "%s%s", j ? " " : "", text);
 			}
-			fputs("\"\r\n", out);
+			fputs("\",", out);
+			http_csv_field(out, households[i].gateway, true);
 		}
 		fclose(out);
 		store_households_free(households, n);
@@ -131,6 +133,7 @@ void api_households_create(struct api *api, struct http_request *request,
 		{ "name", HTTP_JSON_STRING, false, &household.name },
 		{ "joined_at", HTTP_JSON_STRING, false, &household.joined_at },
 		{ "addresses", HTTP_JSON_ARRAY, true, &addresses_json },
+		{ "gateway", HTTP_JSON_STRING, true, &household.gateway },
 	};
 
 	if (http_request_json(request, &body) < 0)
@@ -205,6 +208,7 @@ void api_household_patch(struct api *api, struct http_request *request, const st
 		{ "status", HTTP_JSON_STRING, true, &status },
 		{ "left_at", HTTP_JSON_STRING, true, &change.left_at },
 		{ "tariff_id", HTTP_JSON_INTEGER_OR_NULL, true, &tariff },
+		{ "gateway", HTTP_JSON_STRING, true, &change.gateway },
 	};
 
 	if (api_path_household_id(request, call, &change.id) < 0)

@@ -332,7 +332,7 @@ void api_metrics_get(struct api *api, struct http_request *request, const struct
 	FILE *out;
 	int r;
 
-	r = store_household_ids(store, &active, &n_active, &closed, &n_closed);
+	r = store_household_ids(store, NULL, &active, &n_active, &closed, &n_closed);
 	if (r < 0) {
 		api_reply_store_error(request, r, "counting households");
 		return;

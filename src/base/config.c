@@ -24,6 +24,7 @@
 #define CONFIG_DEFAULT_LISTEN	     "127.0.0.1:8080"
 #define CONFIG_DEFAULT_DATABASE_PATH "/var/lib/coopbill/coopbill.db"
 #define CONFIG_DEFAULT_METER_TABLE   "coopbill"
+#define CONFIG_DEFAULT_GATEWAY	     "main"
 #define CONFIG_DEFAULT_CURRENCY	     "EUR"
 #define CONFIG_DEFAULT_LOG_ORIGIN    "coopbill.example/log"
 #define CONFIG_DEFAULT_TIMEZONE	     "UTC"
@@ -61,6 +62,7 @@ enum config_key_id {
 	CONFIG_KEY_METER_ENABLED,
 	CONFIG_KEY_METER_INTERVAL_S,
 	CONFIG_KEY_METER_TABLE,
+	CONFIG_KEY_METER_GATEWAY,
 	CONFIG_KEY_METER_BUCKET_S,
 	CONFIG_KEY_METER_WAIT_FOR_NTP,
 	CONFIG_KEY_METER_KEEP_BUCKETS_DAYS,
@@ -145,6 +147,7 @@ static const struct config_key config_keys[CONFIG_KEY_COUNT] = {
 	[CONFIG_KEY_METER_INTERVAL_S] = { "meter", "interval_s", CONFIG_KIND_UNSIGNED,
 					  offsetof(struct config, meter_interval_s), 1, 3600, 60 },
 	[CONFIG_KEY_METER_TABLE] = TEXT_KEY("meter", "table"),
+	[CONFIG_KEY_METER_GATEWAY] = TEXT_KEY("meter", "gateway"),
 	[CONFIG_KEY_METER_BUCKET_S] = { "meter", "bucket_s", CONFIG_KIND_UNSIGNED,
 					offsetof(struct config, meter_bucket_s), 60, 3600, 300 },
 	[CONFIG_KEY_METER_WAIT_FOR_NTP] = { "meter", "wait_for_ntp", CONFIG_KIND_BOOL,
@@ -651,6 +654,31 @@ static int config_parse_meter_table(struct config_load *load, const struct confi
 	return config_replace_text(load, &load->config->meter_table, value);
 }
 
+bool config_gateway_valid(const char *name)
+{
+	size_t len = name ? strlen(name) : 0;
+	bool valid = len >= 1 && len <= CONFIG_GATEWAY_MAX && config_is_lower_alnum(name[0]);
+
+	for (size_t i = 1; valid && i < len; i++)
+		valid = config_is_lower_alnum(name[i]) || name[i] == '-';
+	return valid;
+}
+
+static int config_parse_meter_gateway(struct config_load *load, const struct config_key *key,
+				      const char *value)
+{
+	char quoted[CONFIG_QUOTED_MAX];
+
+	if (!config_gateway_valid(value)) {
+		config_error(load, load->lineno, key->section, key->name,
+			     "%s is not a gateway name; write " CONFIG_GATEWAY_RULE
+			     " (default " CONFIG_DEFAULT_GATEWAY ")",
+			     config_quote(value, quoted));
+		return -EINVAL;
+	}
+	return config_replace_text(load, &load->config->meter_gateway, value);
+}
+
 /* What the kernel takes as an interface name (dev_valid_name()), or NULL. */
 static const char *config_ifname_problem(const char *name)
 {
@@ -926,6 +954,8 @@ static int config_parse_value(struct config_load *load, enum config_key_id id, c
 		return config_parse_database_path(load, key, value);
 	case CONFIG_KEY_METER_TABLE:
 		return config_parse_meter_table(load, key, value);
+	case CONFIG_KEY_METER_GATEWAY:
+		return config_parse_meter_gateway(load, key, value);
 	case CONFIG_KEY_METER_UPLINKS:
 		return config_parse_meter_uplinks(load, key, value);
 	case CONFIG_KEY_LOG_ORIGIN:
@@ -1179,6 +1209,7 @@ static int config_new(const char *path, struct config **ret_config)
 	config->listen = strdup(CONFIG_DEFAULT_LISTEN);
 	config->database_path = strdup(CONFIG_DEFAULT_DATABASE_PATH);
 	config->meter_table = strdup(CONFIG_DEFAULT_METER_TABLE);
+	config->meter_gateway = strdup(CONFIG_DEFAULT_GATEWAY);
 	config->timezone = strdup(CONFIG_DEFAULT_TIMEZONE);
 	config->log_origin = strdup(CONFIG_DEFAULT_LOG_ORIGIN);
 	config->log_key_file = strdup("");
@@ -1187,8 +1218,9 @@ static int config_new(const char *path, struct config **ret_config)
 	config->coop_address = strdup("");
 	config->coop_tax_id = strdup("");
 	if (!config->path || !config->listen || !config->database_path || !config->meter_table ||
-	    !config->timezone || !config->log_origin || !config->log_key_file || !config->www_dir ||
-	    !config->coop_name || !config->coop_address || !config->coop_tax_id) {
+	    !config->meter_gateway || !config->timezone || !config->log_origin ||
+	    !config->log_key_file || !config->www_dir || !config->coop_name ||
+	    !config->coop_address || !config->coop_tax_id) {
 		config_free(config);
 		return -ENOMEM;
 	}
@@ -1288,6 +1320,7 @@ void config_free(struct config *config)
 	free(config->cors_origins);
 	free(config->database_path);
 	free(config->meter_table);
+	free(config->meter_gateway);
 	for (size_t i = 0; i < config->n_meter_uplinks; i++)
 		free(config->meter_uplinks[i]);
 	free(config->meter_uplinks);

@@ -192,6 +192,22 @@ static void daemon_reload(struct daemon *daemon)
 	if (strcmp(config->meter_table, old->meter_table) != 0 ||
 	    config->meter_enabled != old->meter_enabled)
 		diag_warning("reload: [meter] table and enabled take effect on restart");
+	/* The kernel holds the households of the gateway the daemon started
+	 * with: new households go there too until a restart. */
+	if (strcmp(config->meter_gateway, old->meter_gateway) != 0) {
+		char *running = strdup(old->meter_gateway);
+
+		if (!running) {
+			diag_error("reload refused, keeping the running configuration: %s",
+				   strerror(ENOMEM));
+			config_free(config);
+			return;
+		}
+		diag_warning("reload: [meter] gateway changed to %s; it takes effect on restart",
+			     config->meter_gateway);
+		free(config->meter_gateway);
+		config->meter_gateway = running;
+	}
 	/* The store reads the new zone before the old one is freed; days
 	 * in a zone it cannot make stay read by the hour. */
 	daemon_zone_set(daemon, config);

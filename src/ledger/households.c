@@ -82,8 +82,9 @@ static int addresses_set(struct household *household, const struct cidr *address
 	return 0;
 }
 
-/* Refuses (address-conflict) when another active household owns a range
- * that overlaps one of the household's. Runs inside the transaction. */
+/* Refuses (address-conflict) when another active household on the same
+ * gateway owns a range that overlaps one of the household's. Runs inside
+ * the transaction. */
 static int addresses_free(struct ledger *ledger, const struct household *household,
 			  struct ledger_error *err)
 {
@@ -93,8 +94,8 @@ static int addresses_free(struct ledger *ledger, const struct household *househo
 	int64_t other_id;
 	int r;
 
-	r = store_address_conflict(ledger->store, household->addresses, household->n_addresses,
-				   household->id, &other_id, &their_range);
+	r = store_address_conflict(ledger->store, household->gateway, household->addresses,
+				   household->n_addresses, household->id, &other_id, &their_range);
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)
@@ -190,9 +191,19 @@ rollback:
 	return r;
 }
 
+/* Refuses (invalid-household) a gateway that is not a name. */
+static int gateway_require(const char *gateway, struct ledger_error *err)
+{
+	if (!config_gateway_valid(gateway))
+		return ledger_refuse(err, LEDGER_INVALID, "invalid-household",
+				     "gateway must be " CONFIG_GATEWAY_RULE);
+	return 0;
+}
+
 int ledger_household_create(struct ledger *ledger, const struct ledger_household_new *in,
 			    struct household **ret_household, struct ledger_error *err)
 {
+	const char *gateway = in->gateway ? in->gateway : ledger->config->meter_gateway;
 	struct household *household;
 	struct date joined;
 	int r;
@@ -208,6 +219,8 @@ int ledger_household_create(struct ledger *ledger, const struct ledger_household
 	if (r < 0)
 		return r;
 	r = addresses_distinct(in->addresses, in->n_addresses, err);
+	if (r == 0)
+		r = gateway_require(gateway, err);
 	if (r < 0)
 		return r;
 
@@ -221,6 +234,7 @@ int ledger_household_create(struct ledger *ledger, const struct ledger_household
 		return ledger_storage_error(err, -ENOMEM, "creating the household");
 	}
 	date_format(&joined, household->joined_at);
+	strcpy(household->gateway, gateway);
 
 	r = household_write(ledger, household, in->actor, true, err);
 	if (r < 0) {
@@ -301,11 +315,16 @@ static int change_allowed(struct ledger *ledger, const struct ledger_household_c
 {
 	int r;
 
-	if (in->by_member &&
-	    (in->has_addresses || in->has_status || in->left_at || in->has_tariff_id))
+	if (in->by_member && (in->has_addresses || in->has_status || in->left_at ||
+			      in->has_tariff_id || in->gateway))
 		return ledger_refuse(err, LEDGER_FORBIDDEN, "forbidden",
 				     "a member may change the household's name only; addresses, "
-				     "status and tariff are the treasurer's");
+				     "status, tariff and gateway are the treasurer's");
+	if (in->gateway) {
+		r = gateway_require(in->gateway, err);
+		if (r < 0)
+			return r;
+	}
 	if (in->has_tariff_id && in->tariff_id) {
 		r = tariff_require(ledger, in->tariff_id, err);
 		if (r < 0)
@@ -336,6 +355,8 @@ static int change_apply(struct ledger *ledger, const struct ledger_household_cha
 		return r;
 	if (in->has_tariff_id)
 		household->tariff_id = in->tariff_id;
+	if (in->gateway)
+		strcpy(household->gateway, in->gateway);
 	if (in->name) {
 		char *name = strdup(in->name);
 
@@ -376,7 +397,7 @@ int ledger_household_change(struct ledger *ledger, const struct ledger_household
 		r = change_apply(ledger, in, household, err);
 	if (r == 0)
 		r = household_write(ledger, household, in->actor,
-				    in->has_addresses || in->has_status, err);
+				    in->has_addresses || in->has_status || in->gateway, err);
 	if (r < 0) {
 		store_household_free(household);
 		return r;

@@ -848,9 +848,9 @@ int ledger_tlog_log_household(struct ledger_tlog *tlog, const char *type,
 		snprintf(left_at, sizeof(left_at), "left_at %s\n", household->left_at);
 	if (household->tariff_id)
 		snprintf(tariff, sizeof(tariff), "tariff %lld\n", (long long)household->tariff_id);
-	snprintf(fields, sizeof(fields), "status %s\njoined_at %s\n%saddresses %zu\n%s",
+	snprintf(fields, sizeof(fields), "status %s\njoined_at %s\n%saddresses %zu\n%sgateway %s\n",
 		 household->status == HOUSEHOLD_ACTIVE ? "active" : "closed", household->joined_at,
-		 left_at, household->n_addresses, tariff);
+		 left_at, household->n_addresses, tariff, household->gateway);
 	return ledger_tlog_log(tlog, type, household->id, fields, NULL);
 }
 

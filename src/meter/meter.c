@@ -215,12 +215,20 @@ static void apply_uplinks(struct meter *meter)
 		usage_notes(config);
 }
 
-/* Makes the kernel's tables match the active households. */
+/* Whether this gateway's kernel counts the household: active, and on the
+ * gateway the daemon started with. */
+static bool counted_here(const struct meter *meter, const struct household *household)
+{
+	return household->status == HOUSEHOLD_ACTIVE &&
+	       strcmp(household->gateway, meter->config->meter_gateway) == 0;
+}
+
+/* Makes the kernel's tables match the households counted here. */
 static int meter_reconcile(struct meter *meter)
 {
 	struct household *households = NULL;
 	struct nft_household *wanted = NULL;
-	size_t n = 0, n_wanted = 0;
+	size_t n = 0, n_wanted = 0, n_elsewhere = 0;
 	int r;
 
 	r = store_household_list(meter->store, &households, &n);
@@ -231,13 +239,24 @@ static int meter_reconcile(struct meter *meter)
 		r = -ENOMEM;
 		goto out;
 	}
-	for (size_t i = 0; i < n; i++)
-		if (households[i].status == HOUSEHOLD_ACTIVE)
+	for (size_t i = 0; i < n; i++) {
+		if (counted_here(meter, &households[i]))
 			wanted[n_wanted++] = (struct nft_household){
 				.id = households[i].id,
 				.addresses = households[i].addresses,
 				.n_addresses = households[i].n_addresses,
 			};
+		else if (households[i].status == HOUSEHOLD_ACTIVE)
+			n_elsewhere++;
+	}
+	/* A gateway renamed in the configuration leaves its households on
+	 * the old name: say what to do rather than meter nothing silently. */
+	if (n_wanted == 0 && n_elsewhere > 0)
+		diag_warning("meter: no active household is on gateway %s ([meter] gateway); %zu "
+			     "are on other gateways, metered there: to meter one here, change its "
+			     "\"gateway\" to %s",
+			     meter->config->meter_gateway, n_elsewhere,
+			     meter->config->meter_gateway);
 	r = nft_reconcile(meter->nft, wanted, n_wanted);
 	meter->sets_valid = false;
 out:
@@ -502,12 +521,15 @@ static void household_sets_clear(struct household_sets *sets)
 	*sets = (struct household_sets){ 0 };
 }
 
-static int household_sets_load(struct store *store, struct household_sets *ret)
+/* The households counted here, and the others: closed, or moved to another
+ * gateway, whose counters are drained and removed. */
+static int household_sets_load(struct store *store, const char *gateway, struct household_sets *ret)
 {
 	struct household_sets sets = { 0 };
 	int r;
 
-	r = store_household_ids(store, &sets.active, &sets.n_active, &sets.closed, &sets.n_closed);
+	r = store_household_ids(store, gateway, &sets.active, &sets.n_active, &sets.closed,
+				&sets.n_closed);
 	if (r < 0)
 		return r;
 	sets.known = malloc((sets.n_active + sets.n_closed + 1) * sizeof(int64_t));
@@ -558,7 +580,7 @@ static int commit_reading(struct meter *meter, const struct nft_counter *counter
 
 	if (!meter->sets_valid) {
 		household_sets_clear(sets);
-		r = household_sets_load(meter->store, sets);
+		r = household_sets_load(meter->store, meter->config->meter_gateway, sets);
 		if (r < 0)
 			goto out;
 		meter->sets_valid = true;
@@ -875,7 +897,7 @@ int meter_household_apply(struct meter *meter, const struct household *household
 		return 0;
 	meter->sets_valid = false;
 	meter->household_changes++;
-	if (household->status == HOUSEHOLD_ACTIVE) {
+	if (counted_here(meter, household)) {
 		wanted.addresses = household->addresses;
 		wanted.n_addresses = household->n_addresses;
 	}

@@ -11,10 +11,10 @@
 #include "store-internal.h"
 
 /* The columns households_read() expects, in this order. */
-#define HOUSEHOLD_COLUMNS                                                                      \
-	"h.id, h.name, h.joined_at, h.left_at, h.status, a.family, a.first, a.prefix_len, "    \
-	"coalesce(h.tariff_id, 0) FROM households AS h LEFT JOIN household_addresses AS a ON " \
-	"a.household_id = h.id "
+#define HOUSEHOLD_COLUMNS                                                                   \
+	"h.id, h.name, h.joined_at, h.left_at, h.status, a.family, a.first, a.prefix_len, " \
+	"coalesce(h.tariff_id, 0), h.gateway FROM households AS h "                         \
+	"LEFT JOIN household_addresses AS a ON a.household_id = h.id "
 #define COLUMN_ADDRESS 5
 
 static const char *status_text(enum household_status status)
@@ -101,7 +101,7 @@ static int date_from_column(sqlite3_stmt *stmt, int column, char ret_date[11])
 static int household_from_row(sqlite3_stmt *stmt, struct household *ret_household)
 {
 	struct household household = { 0 };
-	const unsigned char *name, *status;
+	const unsigned char *name, *status, *gateway;
 	int r;
 
 	household.id = sqlite3_column_int64(stmt, 0);
@@ -112,6 +112,10 @@ static int household_from_row(sqlite3_stmt *stmt, struct household *ret_househol
 	r = date_from_column(stmt, 3, household.left_at);
 	if (r < 0)
 		return r;
+	gateway = sqlite3_column_text(stmt, 9);
+	if (!gateway || strlen((const char *)gateway) >= sizeof(household.gateway))
+		return -EIO;
+	strcpy(household.gateway, (const char *)gateway);
 	status = sqlite3_column_text(stmt, 4);
 	if (!status)
 		return -EIO;
@@ -256,17 +260,19 @@ void store_households_free(struct household *households, size_t n_households)
 
 int store_household_insert(struct store *store, const struct household *household, int64_t *ret_id)
 {
-	static const char sql[] = "INSERT INTO households (name, joined_at, left_at, status) "
-				  "VALUES (?1, ?2, ?3, ?4)";
+	static const char sql[] =
+		"INSERT INTO households (name, joined_at, left_at, status, gateway) "
+		"VALUES (?1, ?2, ?3, ?4, ?5)";
 	const char *status = status_text(household->status);
 	const struct store_value values[] = { STORE_TEXT(household->name),
 					      date_value(household->joined_at),
-					      date_value(household->left_at), STORE_TEXT(status) };
+					      date_value(household->left_at), STORE_TEXT(status),
+					      STORE_TEXT(household->gateway) };
 	bool own_transaction = false;
 	int64_t id = 0;
 	int r;
 
-	if (!household->name || !status)
+	if (!household->name || !status || !config_gateway_valid(household->gateway))
 		return -EINVAL;
 	r = addresses_check(household->addresses, household->n_addresses);
 	if (r < 0)
@@ -275,7 +281,7 @@ int store_household_insert(struct store *store, const struct household *househol
 	r = store_atomic_enter(store, &own_transaction);
 	if (r < 0)
 		return r;
-	r = store_exec(store, sql, values, 4, &id);
+	r = store_exec(store, sql, values, 5, &id);
 	if (r < 0)
 		goto out;
 	r = addresses_insert(store, id, household->addresses, household->n_addresses);
@@ -290,18 +296,18 @@ out:
 int store_household_update(struct store *store, const struct household *household)
 {
 	static const char update_sql[] = "UPDATE households SET name = ?1, status = ?2, "
-					 "left_at = ?3, tariff_id = ?4 WHERE id = ?5";
+					 "left_at = ?3, tariff_id = ?4, gateway = ?6 WHERE id = ?5";
 	static const char delete_sql[] = "DELETE FROM household_addresses WHERE household_id = ?1";
 	const char *status = status_text(household->status);
 	const struct store_value values[] = {
 		STORE_TEXT(household->name),	STORE_TEXT(status),
 		date_value(household->left_at), STORE_ID(household->tariff_id),
-		STORE_INT(household->id),
+		STORE_INT(household->id),	STORE_TEXT(household->gateway),
 	};
 	bool own_transaction = false;
 	int r;
 
-	if (!household->name || !status)
+	if (!household->name || !status || !config_gateway_valid(household->gateway))
 		return -EINVAL;
 	r = addresses_check(household->addresses, household->n_addresses);
 	if (r < 0)
@@ -310,7 +316,7 @@ int store_household_update(struct store *store, const struct household *househol
 	r = store_atomic_enter(store, &own_transaction);
 	if (r < 0)
 		return r;
-	r = store_exec(store, update_sql, values, 5, NULL);
+	r = store_exec(store, update_sql, values, 6, NULL);
 	if (r < 0)
 		goto out;
 	if (sqlite3_changes(store->db) == 0) {
@@ -379,19 +385,20 @@ static int conflict_decode(sqlite3_stmt *stmt, void *data)
 
 /* Finds the first active household other than except_household_id with a
  * range overlapping address: 0 and its id and range, or -ENOENT. */
-static int conflict_find(struct store *store, const struct cidr *address,
+static int conflict_find(struct store *store, const char *gateway, const struct cidr *address,
 			 int64_t except_household_id, int64_t *ret_household_id,
 			 struct cidr *ret_range)
 {
 	/* Ranges of one family have BLOBs of one length, so BLOB order (memcmp)
 	 * is address order and two ranges overlap when each starts before the
 	 * other ends. */
-	static const char sql[] = "SELECT a.household_id, a.family, a.first, a.prefix_len "
-				  "FROM household_addresses AS a "
-				  "JOIN households AS h ON h.id = a.household_id "
-				  "WHERE a.family = ?1 AND a.first <= ?2 AND a.last >= ?3 "
-				  "AND h.status = 'active' AND a.household_id != ?4 "
-				  "ORDER BY a.household_id, a.id LIMIT 1";
+	static const char sql[] =
+		"SELECT a.household_id, a.family, a.first, a.prefix_len "
+		"FROM household_addresses AS a "
+		"JOIN households AS h ON h.id = a.household_id "
+		"WHERE a.family = ?1 AND a.first <= ?2 AND a.last >= ?3 "
+		"AND h.status = 'active' AND a.household_id != ?4 AND h.gateway = ?5 "
+		"ORDER BY a.household_id, a.id LIMIT 1";
 	uint8_t first[16], last[16];
 	size_t len = cidr_addr_len(address);
 	const struct store_value values[] = {
@@ -399,12 +406,13 @@ static int conflict_find(struct store *store, const struct cidr *address,
 		STORE_BLOB(last, len),
 		STORE_BLOB(first, len),
 		STORE_INT(except_household_id),
+		STORE_TEXT(gateway),
 	};
 	struct conflict conflict;
 	int r;
 
 	cidr_range(address, first, last);
-	r = store_query_one(store, sql, values, 4, conflict_decode, &conflict);
+	r = store_query_one(store, sql, values, 5, conflict_decode, &conflict);
 	if (r < 0)
 		return r;
 	*ret_household_id = conflict.household_id;
@@ -412,9 +420,9 @@ static int conflict_find(struct store *store, const struct cidr *address,
 	return 0;
 }
 
-int store_address_conflict(struct store *store, const struct cidr *addresses, size_t n_addresses,
-			   int64_t except_household_id, int64_t *ret_household_id,
-			   struct cidr *ret_range)
+int store_address_conflict(struct store *store, const char *gateway, const struct cidr *addresses,
+			   size_t n_addresses, int64_t except_household_id,
+			   int64_t *ret_household_id, struct cidr *ret_range)
 {
 	struct cidr range = { 0 };
 	int64_t household_id = 0;
@@ -424,7 +432,8 @@ int store_address_conflict(struct store *store, const struct cidr *addresses, si
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < n_addresses; i++) {
-		r = conflict_find(store, &addresses[i], except_household_id, &household_id, &range);
+		r = conflict_find(store, gateway, &addresses[i], except_household_id, &household_id,
+				  &range);
 		if (r == -ENOENT)
 			continue;
 		if (r < 0)
@@ -436,10 +445,13 @@ int store_address_conflict(struct store *store, const struct cidr *addresses, si
 	return -ENOENT;
 }
 
-int store_household_ids(struct store *store, int64_t **ret_active, size_t *ret_n_active,
-			int64_t **ret_closed, size_t *ret_n_closed)
+int store_household_ids(struct store *store, const char *gateway, int64_t **ret_active,
+			size_t *ret_n_active, int64_t **ret_closed, size_t *ret_n_closed)
 {
-	static const char sql[] = "SELECT id, status = 'active' FROM households ORDER BY id";
+	static const char sql[] = "SELECT id, status = 'active' AND (?1 IS NULL OR gateway = ?1) "
+				  "FROM households "
+				  "ORDER BY id";
+	const struct store_value values[] = { STORE_TEXT(gateway) };
 	int64_t *lists[2] = { NULL, NULL };
 	size_t counts[2] = { 0, 0 }, allocated[2] = { 0, 0 };
 	sqlite3_stmt *stmt;
@@ -448,6 +460,9 @@ int store_household_ids(struct store *store, int64_t **ret_active, size_t *ret_n
 	r = store_prepare(store, sql, &stmt);
 	if (r < 0)
 		return r;
+	r = store_bind_values(store, stmt, values, 1);
+	if (r < 0)
+		goto out;
 	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		int which = sqlite3_column_int(stmt, 1) ? 0 : 1;
 
@@ -488,11 +503,12 @@ json_t *store_household_json(const struct household *household)
 		cidr_format(&household->addresses[i], text);
 		json_array_append_new(addresses, json_string(text));
 	}
-	return json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:o}", "id", (json_int_t)household->id,
-			 "name", household->name, "status",
+	return json_pack("{s:I, s:s, s:s, s:s, s:o, s:o, s:o, s:s}", "id",
+			 (json_int_t)household->id, "name", household->name, "status",
 			 household->status == HOUSEHOLD_ACTIVE ? "active" : "closed", "joined_at",
 			 household->joined_at, "left_at",
 			 household->left_at[0] ? json_string(household->left_at) : json_null(),
 			 "addresses", addresses, "tariff_id",
-			 household->tariff_id ? json_integer(household->tariff_id) : json_null());
+			 household->tariff_id ? json_integer(household->tariff_id) : json_null(),
+			 "gateway", household->gateway);
 }

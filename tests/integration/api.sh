@@ -39,6 +39,7 @@ GARCIA=$(body .id)
 ok "addresses are normalised"
 [ "$(header Location)" = "/api/v1/households/$GARCIA" ] || fail "Location is $(header Location)"
 [ "$(body .status)" = active ] && [ "$(body .joined_at)" = 2026-11-01 ] || fail "bad household"
+[ "$(body .gateway)" = main ] || fail "a household is on gateway $(body .gateway), not this daemon's"
 
 status=$(req POST /api/v1/households "$ADMIN" \
 	'{"name": "Okafor", "addresses": ["10.0.2.0/24", "10.0.3.5/32"], "joined_at": "2026-11-15"}')
@@ -53,6 +54,21 @@ expect_problem 409 "$status" "an overlapping range is refused" \
 status=$(req POST /api/v1/households "$ADMIN" \
 	'{"name": "Nguyen", "addresses": ["2001:db8:1:ff::/64"], "joined_at": "2026-11-20"}')
 expect_problem 409 "$status" "an IPv6 /64 inside another household's /56 is refused" 'Garcia'
+
+# Gateways are apart: the same range on another gateway is no conflict.
+status=$(req POST /api/v1/households "$ADMIN" \
+	'{"name": "Nguyen", "addresses": ["10.0.1.0/24"], "joined_at": "2026-11-20", "gateway": "Village"}')
+expect_problem 400 "$status" "a gateway that is not a name is refused" 'gateway must be 1 to 32'
+status=$(req PATCH "/api/v1/households/$OKAFOR" "$ADMIN" '{"gateway": "village-2"}')
+expect 200 "$status" "Okafor moved to gateway village-2"
+[ "$(body .gateway)" = village-2 ] || fail "the move did not apply: $(cat "$WORK/body")"
+status=$(req PATCH "/api/v1/households/$OKAFOR" "$ADMIN" '{"addresses": ["10.0.1.0/24"]}')
+expect 200 "$status" "on gateway village-2, Okafor may take a range Garcia has on main"
+status=$(req PATCH "/api/v1/households/$OKAFOR" "$ADMIN" '{"gateway": "main"}')
+expect_problem 409 "$status" "moved back onto Garcia's range, Okafor is refused" 'Garcia'
+status=$(req PATCH "/api/v1/households/$OKAFOR" "$ADMIN" \
+	'{"gateway": "main", "addresses": ["10.0.2.0/24", "10.0.3.5/32"]}')
+expect 200 "$status" "Okafor back on main with its own ranges"
 
 status=$(req POST /api/v1/households "$ADMIN" '{"name": "Nguyen", ')
 expect_problem 400 "$status" "malformed JSON is refused" 'not valid JSON'
@@ -120,6 +136,8 @@ status=$(req POST "/api/v1/households/$GARCIA/tokens" "$MEMBER" '')
 expect_problem 403 "$status" "a member cannot issue tokens" 'treasurer'
 status=$(req PATCH "/api/v1/households/$GARCIA" "$MEMBER" '{"addresses": ["10.9.9.9"]}')
 expect_problem 403 "$status" "a member cannot change addresses" 'name only'
+status=$(req PATCH "/api/v1/households/$GARCIA" "$MEMBER" '{"gateway": "village-2"}')
+expect_problem 403 "$status" "a member cannot move the household to another gateway" 'name only'
 status=$(req PATCH "/api/v1/households/$GARCIA" "$MEMBER" '{"name": "Garcia-Lopez"}')
 expect 200 "$status" "a member renames their household"
 [ "$(body .name)" = Garcia-Lopez ] || fail "rename did not apply"
@@ -128,9 +146,9 @@ expect 200 "$status" "a member renames their household"
 status=$(req GET /api/v1/households "$ADMIN" '' -H 'Accept: text/csv')
 expect 200 "$status" "households as CSV"
 header Content-Type | grep -q '^text/csv' || fail "CSV content type"
-[ "$(head -1 "$WORK/body" | tr -d '\r')" = 'id,name,status,joined_at,left_at,addresses' ] ||
+[ "$(head -1 "$WORK/body" | tr -d '\r')" = 'id,name,status,joined_at,left_at,addresses,gateway' ] ||
 	fail "CSV header: $(head -1 "$WORK/body")"
-grep -q "^$OKAFOR,Okafor,active,2026-11-15,,\"10.0.2.0/24 10.0.3.5/32\"" "$WORK/body" ||
+grep -q "^$OKAFOR,Okafor,active,2026-11-15,,\"10.0.2.0/24 10.0.3.5/32\",main" "$WORK/body" ||
 	fail "CSV row for Okafor: $(cat "$WORK/body")"
 ok "CSV rows carry the households"
 

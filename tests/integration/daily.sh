@@ -117,12 +117,7 @@ october='/api/v1/households/1/usage?from=2026-10-01T00:00:00%2B02:00&to=2026-11-
 expect 200 "$(req GET "$october" "$ADMIN")" "October by day in Madrid"
 expect 200 "$(req GET "$october" "$ADMIN")" "October by day in Madrid, again"
 sed -i 's|^\[server\]$|[server]\nmax_series_points = 10|' "$CONFIG"
-reloads=$(grep -c 'configuration reloaded' "$WORK/daemon.log")
-kill -HUP "$DAEMON_PID"
-for _ in $(seq 1 100); do
-	[ "$(grep -c 'configuration reloaded' "$WORK/daemon.log")" -gt "$reloads" ] && break
-	sleep 0.1
-done
+reload_and_wait 'configuration reloaded'
 expect 400 "$(req GET "$october" "$ADMIN")" "October by day, past a limit of 10 points"
 [[ "$(body -r .type)" == *:range-too-long ]] ||
 	fail "October past a limit of 10 points: $(cat "$WORK/body")"

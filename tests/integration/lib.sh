@@ -94,6 +94,19 @@ await_log() {
 	fail "$2: $(cat "$WORK/daemon.log")"
 }
 
+# reload_and_wait PATTERN: SIGHUP to the daemon, then wait for one more
+# line matching PATTERN in its log than there was before.
+reload_and_wait() {
+	local pattern=$1 before
+	before=$(grep -c "$pattern" "$WORK/daemon.log" || true)
+	kill -HUP "$DAEMON_PID"
+	for _ in $(seq 1 50); do
+		[ "$(grep -c "$pattern" "$WORK/daemon.log" || true)" -gt "$before" ] && return
+		sleep 0.1
+	done
+	fail "no \"$pattern\" in the log after SIGHUP"
+}
+
 admin_token() {
 	"$COOPBILLD" --config "$CONFIG" token create --role admin --name "${1:-treasurer}"
 }

@@ -63,16 +63,6 @@ summary_from() {
 		"$ZONE_ADMIN" >/dev/null
 	body .from
 }
-reload_and_wait() {
-	local pattern=$1 before
-	before=$(grep -c "$pattern" "$WORK/daemon.log" || true)
-	kill -HUP "$DAEMON_PID"
-	for _ in $(seq 1 50); do
-		[ "$(grep -c "$pattern" "$WORK/daemon.log" || true)" -gt "$before" ] && return
-		sleep 0.1
-	done
-	fail "no \"$pattern\" in the log after SIGHUP"
-}
 [ "$(summary_from)" = 2027-07-01T00:00:00Z ] || fail "times in UTC: $(summary_from)"
 sed -i 's#^timezone = UTC#timezone = Mars/Olympus#' "$CONFIG"
 reload_and_wait 'reload refused'
@@ -83,6 +73,13 @@ sed -i 's#^timezone = Mars/Olympus#timezone = Asia/Kolkata#' "$CONFIG"
 reload_and_wait 'configuration reloaded'
 [ "$(summary_from)" = 2027-07-01T05:30:00+05:30 ] || fail "the new zone is not used: $(summary_from)"
 ok "a reload to another time zone takes effect (+05:30)"
+sed -i 's#^enabled = false#enabled = false\ngateway = village-2#' "$CONFIG"
+grep -q '^gateway = village-2' "$CONFIG" || fail "no gateway written into the configuration"
+reload_and_wait 'reload: \[meter\] gateway changed to village-2; it takes effect on restart'
+expect 201 "$(req POST /api/v1/households "$ZONE_ADMIN" '{"name": "After the reload", "joined_at": "2026-11-01"}')" \
+	"a household created after the reload"
+[ "$(body .gateway)" = main ] || fail "after a reload, a new household is on gateway $(body .gateway)"
+ok "a reload keeps the gateway the daemon started with, and says it changes on restart"
 
 # SIGTERM during a slow upload: the request in flight is answered, then exit 0.
 ADMIN=$(admin_token)

@@ -157,6 +157,39 @@ topo_exec gw nft list counter inet coopbill up_3 >/dev/null 2>&1 && fail "a clos
 [ "$(billed "$C" up)" -ge "$c_before" ] || fail "a closed household's last traffic was lost"
 ok "closing removes the ranges, commits the last traffic, then removes the counters"
 
+# A household moved to another gateway: this gateway's kernel counts its
+# traffic up to the move (commits it, then removes its counters) and none
+# after; moved back, it is counted again from a new counter.
+base=$(($(billed "$B" up) - $(kernel "$B" up)))
+topo_send b 200000 "[$TOPO_UPSTREAM6]" 5001
+sleep 0.3
+moved_at=$(kernel "$B" up)
+reply=$(api PATCH "/api/v1/households/$B" '{"gateway": "village"}')
+[ "$(jq -r .gateway <<<"$reply")" = village ] || fail "PATCH of the gateway: $reply"
+table=$(topo_exec gw nft list table inet coopbill)
+if grep -q '2001:db8:2::/64' <<<"$table"; then
+	fail "moving B to another gateway left its ranges in this one's kernel"
+fi
+wait_polls 3
+topo_exec gw nft list counter inet coopbill "up_$B" >/dev/null 2>&1 &&
+	fail "the counters of a household moved away stayed"
+[ "$(billed "$B" up)" -eq $((base + moved_at)) ] ||
+	fail "B moved away: billed $(billed "$B" up), expected $((base + moved_at))"
+topo_send b 300000 "[$TOPO_UPSTREAM6]" 5001
+wait_polls 2
+[ "$(billed "$B" up)" -eq $((base + moved_at)) ] ||
+	fail "traffic after B moved to another gateway was counted here: $(billed "$B" up)"
+ok "a household moved to another gateway is counted here up to the move, and not after"
+api PATCH "/api/v1/households/$B" '{"gateway": "main"}' >/dev/null
+topo_send b 70000 "[$TOPO_UPSTREAM6]" 5001
+sleep 0.3
+wait_polls 2
+back=$(kernel "$B" up)
+[ "$back" -ge 70000 ] || fail "B moved back: its new counter shows $back bytes"
+[ "$(billed "$B" up)" -eq $((base + moved_at + back)) ] ||
+	fail "B moved back: billed $(billed "$B" up), expected $((base + moved_at + back))"
+ok "moved back, the household is counted here again from a new counter"
+
 # Flow offload bypasses the counters: the meter says it is degraded.
 topo_exec gw nft add table inet flowtest
 if topo_exec gw nft add flowtable inet flowtest ft '{ hook ingress priority 0; devices = { gw-a }; }' 2>/dev/null; then
@@ -181,6 +214,19 @@ summary=$(api GET "/api/v1/usage/summary?from=$FROM&to=$TO")
 [ "$(jq -r ".households[] | select(.household_id == $A) | .bytes_up" <<<"$summary")" = "$(billed "$A" up)" ] ||
 	fail "the summary disagrees with the household's usage"
 ok "the usage summary agrees with each household's usage"
+
+# A daemon started as another gateway meters none of these households, and
+# says what to do about it.
+stop_daemon
+sed -i 's/^wait_for_ntp = false$/wait_for_ntp = false\ngateway = village-9/' "$CONFIG"
+start_daemon
+grep -q 'no active household is on gateway village-9 (\[meter\] gateway); 2 are on other gateways' \
+	"$WORK/daemon.log" || fail "no warning that no household is on gateway village-9"
+table=$(topo_exec gw nft list table inet coopbill)
+if grep -q '10\.0\.1\.10' <<<"$table"; then
+	fail "gateway village-9 put another gateway's household in its kernel"
+fi
+ok "a daemon of another gateway leaves these households out of its kernel, and says so"
 
 stop_daemon
 echo "$PASSED passed, 0 failed"

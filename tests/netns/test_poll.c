@@ -57,7 +57,8 @@ static int setup(void **state)
 		return -1;
 	for (int i = 0; i < 2; i++) {
 		struct cidr address;
-		struct household household = { .name = (char *)"poll",
+		struct household household = { .gateway = "main",
+					       .name = (char *)"poll",
 					       .joined_at = "2026-11-01",
 					       .status = HOUSEHOLD_ACTIVE,
 					       .addresses = &address,
@@ -75,6 +76,7 @@ static int setup(void **state)
 	f->config = (struct config){ .meter_enabled = true,
 				     .meter_interval_s = 3600,
 				     .meter_table = (char *)"coopbill",
+				     .meter_gateway = (char *)"main",
 				     .meter_bucket_s = 300,
 				     .meter_wait_for_ntp = false,
 				     .meter_keep_buckets_days = 62 };

@@ -66,6 +66,7 @@ static inline void ledger_fixture_config(struct config *config)
 {
 	config->log_origin = (char *)"coop.example/log";
 	config->log_key_file = (char *)"";
+	config->meter_gateway = (char *)"main";
 	assert_int_equal(tz_zone_load("UTC", &config->zone), 0);
 }
 

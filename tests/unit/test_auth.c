@@ -29,7 +29,9 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct household household = { .name = (char *)"Garcia", .joined_at = "2026-11-01" };
+	struct household household = { .gateway = "main",
+				       .name = (char *)"Garcia",
+				       .joined_at = "2026-11-01" };
 	char errbuf[256];
 
 	strcpy(f->dir, "/tmp/coopbill-auth.XXXXXX");

@@ -43,7 +43,9 @@ static int setup(void **state)
 	assert_int_equal(store_open(path, &f->store, errbuf, sizeof(errbuf)), 0);
 	assert_int_equal(tz_zone_load("UTC", &f->zone), 0);
 	for (int i = 0; i < HOUSEHOLDS; i++) {
-		struct household household = { .name = (char *)"h", .joined_at = "2026-01-01" };
+		struct household household = { .gateway = "main",
+					       .name = (char *)"h",
+					       .joined_at = "2026-01-01" };
 
 		assert_int_equal(store_household_insert(f->store, &household, &id), 0);
 	}
@@ -522,11 +524,13 @@ static json_t *fixed_fee_line(json_t *invoice)
 static void test_membership_ends_with_local_day(void **state)
 {
 	struct fixture *f = *state;
-	struct household spring = { .name = (char *)"spring",
+	struct household spring = { .gateway = "main",
+				    .name = (char *)"spring",
 				    .joined_at = "2026-01-01",
 				    .left_at = "2027-03-28",
 				    .status = HOUSEHOLD_CLOSED };
-	struct household autumn = { .name = (char *)"autumn",
+	struct household autumn = { .gateway = "main",
+				    .name = (char *)"autumn",
 				    .joined_at = "2026-01-01",
 				    .left_at = "2027-10-31",
 				    .status = HOUSEHOLD_CLOSED };

@@ -120,6 +120,7 @@ static void assert_defaults(const struct config *config)
 	assert_string_equal(config->database_path, "/var/lib/coopbill/coopbill.db");
 	assert_int_equal(config->meter_interval_s, 60);
 	assert_string_equal(config->meter_table, "coopbill");
+	assert_string_equal(config->meter_gateway, "main");
 	assert_string_equal(config->currency, "EUR");
 	assert_string_equal(config->timezone, "UTC");
 	assert_int_equal(config->max_series_points, 10000);
@@ -205,6 +206,7 @@ static void test_every_key_is_read(void **state)
 				   "enabled = false\n"
 				   "interval_s = 1\n"
 				   "table = Coop_Meter2\n"
+				   "gateway = 2nd-village\n"
 				   "bucket_s = 60\n"
 				   "wait_for_ntp = false\n"
 				   "keep_buckets_days = 400\n"
@@ -233,6 +235,7 @@ static void test_every_key_is_read(void **state)
 	assert_string_equal(config->database_path, "data/test.db");
 	assert_int_equal(config->meter_interval_s, 1);
 	assert_string_equal(config->meter_table, "Coop_Meter2");
+	assert_string_equal(config->meter_gateway, "2nd-village");
 	assert_int_equal(config->max_series_points, 500);
 	assert_false(config->metrics_public);
 	assert_string_equal(config->www_dir, "/srv/coop/www");
@@ -358,6 +361,11 @@ static const struct bad_value bad_values[] = {
 	{ "meter", "table", "1coop" },
 	{ "meter", "table", "coop-bill" },
 	{ "meter", "table", "abcdefghijklmnopqrstuvwxyz0123456" },
+	{ "meter", "gateway", "" },
+	{ "meter", "gateway", "Village" },
+	{ "meter", "gateway", "-village" },
+	{ "meter", "gateway", "village_2" },
+	{ "meter", "gateway", "abcdefghijklmnopqrstuvwxyz0123456" },
 	{ "meter", "uplinks", "abcdefghijklmnop" },
 	{ "meter", "uplinks", "eth0 ." },
 	{ "meter", "uplinks", ".." },

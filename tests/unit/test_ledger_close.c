@@ -57,7 +57,9 @@ static void cooperative_load(struct fixture *f)
 
 	assert_int_equal(store_begin(store), 0);
 	for (int i = 0; i < HOUSEHOLDS; i++) {
-		struct household household = { .name = (char *)"h", .joined_at = "2026-01-01" };
+		struct household household = { .gateway = "main",
+					       .name = (char *)"h",
+					       .joined_at = "2026-01-01" };
 
 		assert_int_equal(store_household_insert(store, &household, &household.id), 0);
 		assert_int_equal(

@@ -35,7 +35,9 @@ struct fixture {
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct household household = { .name = (char *)"Garcia", .joined_at = "2026-01-01" };
+	struct household household = { .gateway = "main",
+				       .name = (char *)"Garcia",
+				       .joined_at = "2026-01-01" };
 
 	assert_non_null(f);
 	test_dir_make(f->dir, sizeof(f->dir), "entries");

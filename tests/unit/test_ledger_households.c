@@ -98,7 +98,69 @@ static void test_create(void **state)
 	store_household_free(household);
 	assert_int_equal(tlog_size(f), 1);
 	assert_true(last_entry_has(f, "household-created\n"));
-	assert_true(last_entry_has(f, "joined_at 2026-11-01\naddresses 2\n"));
+	assert_true(last_entry_has(f, "joined_at 2026-11-01\naddresses 2\ngateway main\n"));
+}
+
+/* Each household is counted by one gateway; two gateways may use the same
+ * private ranges, one may not twice. A move is the treasurer's, and it is
+ * in the log. */
+static void test_gateways(void **state)
+{
+	struct fixture *f = *state;
+	struct ledger_household_new in = {
+		.name = "Village",
+		.joined_at = "2026-11-01",
+		.addresses = f->ranges,
+		.n_addresses = 1,
+		.gateway = "village",
+		.actor = "test",
+	};
+	struct ledger_household_change change = { .actor = "test" };
+	struct household *household = NULL;
+	struct ledger_error err;
+	int64_t here, there;
+
+	here = create(f, "Here", f->ranges, 1);
+	assert_int_equal(ledger_household_create(&f->ledger, &in, &household, &err), 0);
+	there = household->id;
+	assert_string_equal(household->gateway, "village");
+	store_household_free(household);
+	assert_true(last_entry_has(f, "addresses 1\ngateway village\n"));
+
+	in.name = "Village too";
+	assert_ledger_refused(ledger_household_create(&f->ledger, &in, &household, &err), &err,
+			      LEDGER_CONFLICT, "address-conflict",
+			      "10.0.1.0/24 overlaps 10.0.1.0/24 of household 2 (\"Village\")");
+	in.gateway = "Village";
+	assert_ledger_refused(ledger_household_create(&f->ledger, &in, &household, &err), &err,
+			      LEDGER_INVALID, "invalid-household",
+			      "gateway must be 1 to 32 lower-case letters");
+
+	/* Moving "Here" to the village: its range is the village's already. */
+	change.id = here;
+	change.gateway = "village";
+	assert_ledger_refused(ledger_household_change(&f->ledger, &change, &household, &err), &err,
+			      LEDGER_CONFLICT, "address-conflict", "of household 2");
+	change.id = there;
+	change.gateway = "-village";
+	assert_ledger_refused(ledger_household_change(&f->ledger, &change, &household, &err), &err,
+			      LEDGER_INVALID, "invalid-household", "gateway must be");
+	change.gateway = "main";
+	change.by_member = true;
+	assert_ledger_refused(ledger_household_change(&f->ledger, &change, &household, &err), &err,
+			      LEDGER_FORBIDDEN, "forbidden", "gateway are the treasurer's");
+	/* Back on main, the range is Here's. */
+	change.by_member = false;
+	assert_ledger_refused(ledger_household_change(&f->ledger, &change, &household, &err), &err,
+			      LEDGER_CONFLICT, "address-conflict", "of household 1");
+	change.has_addresses = true;
+	change.addresses = &f->ranges[1];
+	change.n_addresses = 1;
+	assert_int_equal(ledger_household_change(&f->ledger, &change, &household, &err), 0);
+	assert_string_equal(household->gateway, "main");
+	store_household_free(household);
+	assert_true(last_entry_has(f, "household-changed\n"));
+	assert_true(last_entry_has(f, "gateway main\n"));
 }
 
 static void test_create_refusals(void **state)
@@ -375,6 +437,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_create, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_create_refusals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gateways, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_change, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_change_refusals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close, setup, teardown),

@@ -159,7 +159,8 @@ static void cooperative_random(struct fixture *f, uint64_t *state, struct usage_
 		free(document);
 	}
 	for (int h = 0; h < HOUSEHOLDS; h++) {
-		struct household household = { .name = (char *)"h",
+		struct household household = { .gateway = "main",
+					       .name = (char *)"h",
 					       .tariff_id = tariff_ids[h % TARIFFS] };
 
 		if (next_random(state) % 3 == 0)
@@ -478,7 +479,8 @@ static void test_refusals(void **state)
 				 &draft),
 			 0);
 	assert_int_equal(store_household_insert(f->ledger.store,
-						&(struct household){ .name = (char *)"h",
+						&(struct household){ .gateway = "main",
+								     .name = (char *)"h",
 								     .joined_at = "2026-01-01" },
 						&(int64_t){ 0 }),
 			 0);

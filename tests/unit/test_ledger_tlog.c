@@ -169,7 +169,9 @@ static void test_commitment(void **state)
 
 	assert_int_equal(store_begin(f->store), 0);
 	/* Salts belong to households: make household 1. */
-	struct household household = { .name = (char *)"A", .joined_at = "2026-11-01" };
+	struct household household = { .gateway = "main",
+				       .name = (char *)"A",
+				       .joined_at = "2026-11-01" };
 	int64_t id;
 	assert_int_equal(store_household_insert(f->store, &household, &id), 0);
 	assert_int_equal(ledger_tlog_household_commitment(f->tlog, id, commitment, salt_hex), 0);
@@ -438,7 +440,9 @@ static void poll_a_reset(struct fixture *f, int64_t household_id)
 static void test_gaps_logged_with_their_poll(void **state)
 {
 	struct fixture *f = *state;
-	struct household household = { .name = (char *)"A", .joined_at = "2026-11-01" };
+	struct household household = { .gateway = "main",
+				       .name = (char *)"A",
+				       .joined_at = "2026-11-01" };
 	struct store_gap *gaps;
 	int64_t size, household_id;
 	size_t n_gaps, len;
@@ -463,7 +467,9 @@ static void test_gaps_logged_with_their_poll(void **state)
 static void test_gaps_wait_for_a_sound_log(void **state)
 {
 	struct fixture *f = *state;
-	struct household household = { .name = (char *)"A", .joined_at = "2026-11-01" };
+	struct household household = { .gateway = "main",
+				       .name = (char *)"A",
+				       .joined_at = "2026-11-01" };
 	char path[128], saved[128], text[TLOG_SIGNER_KEY_TEXT_MAX], *entry;
 	int64_t size, household_id;
 	struct tlog_signer other;

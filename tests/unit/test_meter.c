@@ -338,7 +338,9 @@ static void test_clock_sanity(void **state)
 static void test_rollup_and_prune(void **state)
 {
 	char dir[] = "/tmp/coopbill-meter.XXXXXX", path[64], errbuf[256], cmd[96];
-	struct household household = { .name = (char *)"A", .joined_at = "2026-11-01" };
+	struct household household = { .gateway = "main",
+				       .name = (char *)"A",
+				       .joined_at = "2026-11-01" };
 	struct store_usage_row *rows;
 	struct store *store;
 	int64_t id, watermark, hour = 1795946400LL - 1795946400LL % 3600;

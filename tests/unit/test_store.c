@@ -130,6 +130,7 @@ static int64_t insert_household(struct store *store, const char *name, enum hous
 {
 	struct household household = {
 		.name = (char *)name,
+		.gateway = "main",
 		.joined_at = "2024-03-01",
 		.status = status,
 		.n_addresses = n_addresses,
@@ -156,7 +157,8 @@ static int conflict(struct store *store, const char *address, int64_t except_hou
 	int64_t household_id;
 	int r;
 
-	r = store_address_conflict(store, &cidr, 1, except_household_id, &household_id, &range);
+	r = store_address_conflict(store, "main", &cidr, 1, except_household_id, &household_id,
+				   &range);
 	if (r < 0)
 		return r;
 	*ret_household_id = household_id;
@@ -380,6 +382,7 @@ static void test_household_invalid_refused(void **state)
 	struct cidr address = parse_cidr("10.0.1.0/24");
 	struct household household = {
 		.name = (char *)"Okafor",
+		.gateway = "main",
 		.joined_at = "1.3.2024",
 		.status = HOUSEHOLD_ACTIVE,
 		.addresses = &address,
@@ -394,6 +397,9 @@ static void test_household_invalid_refused(void **state)
 	household.name = (char *)"";
 	assert_int_equal(store_household_insert(store, &household, &id), -EINVAL);
 	household.name = (char *)"Okafor";
+	strcpy(household.gateway, "Main");
+	assert_int_equal(store_household_insert(store, &household, &id), -EINVAL);
+	strcpy(household.gateway, "main");
 	address.prefix_len = 33;
 	assert_int_equal(store_household_insert(store, &household, &id), -EINVAL);
 	assert_int_equal(id, 0);
@@ -419,6 +425,7 @@ static void test_household_update_replaces_addresses(void **state)
 
 	update.id = id;
 	update.name = (char *)"Okafor-Lindqvist";
+	strcpy(update.gateway, "main");
 	update.status = HOUSEHOLD_ACTIVE;
 	update.addresses = &new_address;
 	update.n_addresses = 1;
@@ -518,9 +525,57 @@ static void test_address_conflicts(void **state)
 	/* Any of several addresses. */
 	both[0] = parse_cidr("172.16.0.0/12");
 	both[1] = parse_cidr("2001:db8:1:7::/64");
-	assert_int_equal(store_address_conflict(store, both, 2, 0, &conflicting, &range), 0);
+	assert_int_equal(store_address_conflict(store, "main", both, 2, 0, &conflicting, &range),
+			 0);
 	assert_int_equal(conflicting, okafor);
 	assert_cidr_equal(&range, "2001:db8:1::/56");
+
+	/* Gateways are apart: another may use the same private range. */
+	assert_int_equal(store_address_conflict(store, "village", both, 2, 0, &conflicting, &range),
+			 -ENOENT);
+	store_free(store);
+}
+
+/* The meter's households are those active on its gateway; the rest are
+ * drained, whether closed or counted elsewhere. */
+static void test_household_ids_by_gateway(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const addresses[] = { "10.0.1.0/24" };
+	struct store *store = open_store(f);
+	struct household *household = NULL;
+	int64_t *active = NULL, *others = NULL;
+	size_t n_active = 0, n_others = 0;
+	int64_t here, there, closed;
+
+	here = insert_household(store, "Here", HOUSEHOLD_ACTIVE, addresses, 1);
+	there = insert_household(store, "There", HOUSEHOLD_ACTIVE, addresses, 1);
+	closed = insert_household(store, "Closed", HOUSEHOLD_CLOSED, addresses, 1);
+	assert_int_equal(store_household_get(store, there, &household), 0);
+	strcpy(household->gateway, "village-2");
+	assert_int_equal(store_household_update(store, household), 0);
+	store_household_free(household);
+	assert_int_equal(store_household_get(store, there, &household), 0);
+	assert_string_equal(household->gateway, "village-2");
+	store_household_free(household);
+
+	assert_int_equal(store_household_ids(store, "main", &active, &n_active, &others, &n_others),
+			 0);
+	assert_int_equal(n_active, 1);
+	assert_int_equal(active[0], here);
+	assert_int_equal(n_others, 2);
+	assert_int_equal(others[0], there);
+	assert_int_equal(others[1], closed);
+	free(active);
+	free(others);
+
+	/* Any gateway: every active household. */
+	assert_int_equal(store_household_ids(store, NULL, &active, &n_active, &others, &n_others),
+			 0);
+	assert_int_equal(n_active, 2);
+	assert_int_equal(n_others, 1);
+	free(active);
+	free(others);
 	store_free(store);
 }
 
@@ -1060,6 +1115,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_household_update_replaces_addresses, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_address_conflicts, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_household_ids_by_gateway, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_token_found_again_sees_other_connections,
 						setup, teardown),
