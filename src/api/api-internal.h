@@ -87,8 +87,9 @@ struct api_health {
 
 /* A household's usage series as replied, kept while nothing is committed
  * to the database (src/api/usage.c): the same question, asked again by the
- * member page as its views change or by the household's other members, is
- * then answered without reading the database or working out the points.
+ * member page opened again or on another of the household's devices, or
+ * by a client in a loop, is then answered without reading the database or
+ * working out the points.
  * A series is a function of the database, the question and the
  * configuration: a commit, by any process, or a reload forgets them all. */
 #define API_USAGE_KEPT	       16
