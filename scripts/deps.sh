@@ -15,6 +15,7 @@ COOPBILL_PACKAGES=(
 	clang-14 libclang-rt-14-dev # the fuzz targets: clang and libFuzzer's runtime
 	python3-yaml # the isolation walk reads docs/openapi.yaml
 	chromium chromium-driver python3-selenium # the browser suite
+	postgresql # the postgres suite runs a throwaway cluster of its own, never the package's
 	# network namespaces and traffic for the metering tests and the demo
 	iproute2 nftables socat procps
 )
