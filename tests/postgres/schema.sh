@@ -27,6 +27,14 @@ for tool in "$pgbin/initdb" "$pgbin/pg_ctl" "$pgbin/psql" sqlite3 python3 runuse
 	fi
 done
 
+# PostgreSQL refuses to run as root; where a folder on initdb's path is
+# closed to other users (a chroot whose root is 0700), nobody cannot run it.
+if ! runuser -u "$pguser" -- "$pgbin/initdb" --version >/dev/null 2>&1; then
+	echo "skip: $pguser cannot run $pgbin/initdb here (a folder on its path is closed to" \
+		"other users), and PostgreSQL does not run as root"
+	exit 77
+fi
+
 # Every migration has its PostgreSQL dialect, and nothing else is there.
 sqlite_files=$(cd "$src/sql" && ls -- [0-9]*.sql)
 pg_files=$(cd "$src/sql/pg" && ls -- [0-9]*.sql)
