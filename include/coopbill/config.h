@@ -84,7 +84,6 @@ struct config {
 int config_load(const char *path, struct config **ret_config, char **ret_errors);
 void config_free(struct config *config);
 
-/* True when the origin is one of the configured CORS origins. */
 /* A gateway's name: 1 to 32 lower-case letters, digits or '-', starting
  * with a letter or digit; CONFIG_GATEWAY_RULE says so to the operator. */
 #define CONFIG_GATEWAY_MAX 32
@@ -92,4 +91,5 @@ void config_free(struct config *config);
 	"1 to 32 lower-case letters, digits or '-', starting with a letter or digit"
 bool config_gateway_valid(const char *name);
 
+/* True when the origin is one of the configured CORS origins. */
 bool config_cors_allows(const struct config *config, const char *origin);

@@ -115,6 +115,10 @@ void http_reply_json(struct http_request *request, unsigned status, json_t *body
 void http_reply_csv(struct http_request *request, unsigned status, char *body, size_t len);
 void http_reply_text(struct http_request *request, unsigned status, const char *content_type,
 		     char *body, size_t len);
+/* A reply of text the caller keeps (a reply served again), copied. */
+void http_reply_copy(struct http_request *request, unsigned status, const char *content_type,
+		     const char *body, size_t len);
+#define HTTP_CSV_CONTENT_TYPE "text/csv; charset=utf-8"
 void http_reply_empty(struct http_request *request, unsigned status);
 /* An RFC 9457 problem: type "urn:coopbill:problem:<type_slug>", the status's
  * reason phrase as title, and a detail that tells the client what to fix. */

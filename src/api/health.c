@@ -75,14 +75,7 @@ static void reply_healthy(struct api *api, struct http_request *request, const c
 					     .text = text,
 					     .len = strlen(text) };
 	}
-	text = malloc(last->len);
-	if (!text) {
-		http_reply_problem(request, 503, "out-of-memory",
-				   "the server is short of memory; try again later");
-		return;
-	}
-	memcpy(text, last->text, last->len);
-	http_reply_text(request, 200, "application/json", text, last->len);
+	http_reply_copy(request, 200, "application/json", last->text, last->len);
 }
 
 void api_health_get(struct api *api, struct http_request *request, const struct api_call *call)

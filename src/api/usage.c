@@ -401,16 +401,16 @@ static const struct api_usage_kept *usage_kept_find(struct api *api,
 	return NULL;
 }
 
-/* Keeps a copy of the series read at this version of the database, in
- * place of the oldest one kept; not when the version is unknown (nothing
+/* Keeps a copy of the series read at the version usage_kept_find() saw, in
+ * place of the oldest one kept; not when that version is unknown (nothing
  * would tell when the copy is out of date) or the series long. */
-static void usage_keep(struct api *api, const struct store_version *version,
-		       const struct api_usage_kept *question, const char *text, size_t len)
+static void usage_keep(struct api *api, const struct api_usage_kept *question, const char *text,
+		       size_t len)
 {
 	struct api_usage_kept *slot = &api->usage_kept[api->usage_kept_next];
 	char *copy;
 
-	if (!store_version_same(version, &api->usage_version) || len > API_USAGE_KEPT_MAX_LEN)
+	if (!api->usage_version.known || len > API_USAGE_KEPT_MAX_LEN)
 		return;
 	copy = malloc(len);
 	if (!copy)
@@ -426,28 +426,6 @@ static void usage_keep(struct api *api, const struct store_version *version,
 	api->usage_kept_next = (api->usage_kept_next + 1) % API_USAGE_KEPT;
 }
 
-/* Replies a series written as CSV or JSON, taking text. */
-static void series_reply(struct http_request *request, bool csv, char *text, size_t len)
-{
-	if (csv)
-		http_reply_csv(request, 200, text, len);
-	else
-		http_reply_text(request, 200, "application/json", text, len);
-}
-
-/* Replies a copy of a series kept. */
-static void kept_reply(struct http_request *request, const struct api_usage_kept *kept)
-{
-	char *text = malloc(kept->len);
-
-	if (!text) {
-		http_reply_problem(request, 503, "out-of-memory", "short of memory");
-		return;
-	}
-	memcpy(text, kept->text, kept->len);
-	series_reply(request, kept->csv, text, kept->len);
-}
-
 void api_household_usage(struct api *api, struct http_request *request, const struct api_call *call)
 {
 	const struct config *config = api->ledger.config;
@@ -455,7 +433,7 @@ void api_household_usage(struct api *api, struct http_request *request, const st
 	struct store_gap *gaps = NULL;
 	size_t n_rows = 0, n_gaps = 0, len = 0;
 	struct series series = { 0 };
-	struct api_usage_kept question = { .csv = http_request_wants_csv(request) };
+	bool csv = http_request_wants_csv(request);
 	const struct api_usage_kept *kept;
 	struct store_version version;
 	struct bound *bounds = NULL;
@@ -482,17 +460,18 @@ void api_household_usage(struct api *api, struct http_request *request, const st
 				   config->meter_keep_buckets_days);
 		return;
 	}
-	question = (struct api_usage_kept){ .household_id = series.household_id,
-					    .from = from,
-					    .to = to,
-					    .step = (int)series.step,
-					    .csv = question.csv };
+	const struct api_usage_kept question = { .household_id = series.household_id,
+						 .from = from,
+						 .to = to,
+						 .step = (int)series.step,
+						 .csv = csv };
 	/* The version is taken before the database is read: a commit in
 	 * between makes the next request read again. */
 	store_version_get(api->ledger.store, &version);
 	kept = usage_kept_find(api, &version, &question);
 	if (kept) {
-		kept_reply(request, kept);
+		http_reply_copy(request, 200, csv ? HTTP_CSV_CONTENT_TYPE : "application/json",
+				kept->text, kept->len);
 		return;
 	}
 	if (bounds_make(config->zone, request, series.step, from, to, config->max_series_points,
@@ -566,14 +545,17 @@ void api_household_usage(struct api *api, struct http_request *request, const st
 	}
 	/* The stream is this function's alone: no lock around each write. */
 	__fsetlocking(out, FSETLOCKING_BYCALLER);
-	series_write(out, &series, question.csv);
+	series_write(out, &series, csv);
 	if (fclose(out) != 0) {
 		free(text);
 		http_reply_problem(request, 503, "out-of-memory", "short of memory");
 		goto out;
 	}
-	usage_keep(api, &version, &question, text, len);
-	series_reply(request, question.csv, text, len);
+	usage_keep(api, &question, text, len);
+	if (csv)
+		http_reply_csv(request, 200, text, len);
+	else
+		http_reply_text(request, 200, "application/json", text, len);
 out:
 	free(rows);
 	free(points);

@@ -71,6 +71,26 @@ const char *http_request_problem(const struct http_request *request)
 	return request->problem[0] ? request->problem : NULL;
 }
 
+/* The reply is response, with the headers every reply has; NULL (no
+ * memory for it) leaves the request without one. */
+static void reply_with(struct http_request *request, unsigned status, const char *content_type,
+		       struct MHD_Response *response)
+{
+	if (!response)
+		return;
+	if (content_type)
+		MHD_add_response_header(response, "Content-Type", content_type);
+	MHD_add_response_header(response, "Cache-Control", "no-store");
+	MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
+	if (request->cors_origin) {
+		MHD_add_response_header(response, "Access-Control-Allow-Origin",
+					request->cors_origin);
+		MHD_add_response_header(response, "Vary", "Origin");
+	}
+	request->response = response;
+	request->status = status;
+}
+
 /* Takes ownership of body (malloc'd, or NULL when len is 0). */
 static void reply(struct http_request *request, unsigned status, const char *content_type,
 		  char *body, size_t len)
@@ -84,21 +104,24 @@ static void reply(struct http_request *request, unsigned status, const char *con
 	response = MHD_create_response_from_buffer(len, body ? body : (char *)"",
 						   body ? MHD_RESPMEM_MUST_FREE
 							: MHD_RESPMEM_PERSISTENT);
-	if (!response) {
+	if (!response)
 		free(body);
+	reply_with(request, status, content_type, response);
+}
+
+void http_reply_copy(struct http_request *request, unsigned status, const char *content_type,
+		     const char *body, size_t len)
+{
+	struct MHD_Response *response;
+
+	if (http_request_replied(request))
 		return;
-	}
-	if (content_type)
-		MHD_add_response_header(response, "Content-Type", content_type);
-	MHD_add_response_header(response, "Cache-Control", "no-store");
-	MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
-	if (request->cors_origin) {
-		MHD_add_response_header(response, "Access-Control-Allow-Origin",
-					request->cors_origin);
-		MHD_add_response_header(response, "Vary", "Origin");
-	}
-	request->response = response;
-	request->status = status;
+	response = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	if (!response)
+		http_reply_problem(request, 503, "out-of-memory",
+				   "the server is short of memory; try again later");
+	else
+		reply_with(request, status, content_type, response);
 }
 
 void http_reply_header(struct http_request *request, const char *name, const char *value)
@@ -122,7 +145,7 @@ void http_reply_json(struct http_request *request, unsigned status, json_t *body
 
 void http_reply_csv(struct http_request *request, unsigned status, char *body, size_t len)
 {
-	reply(request, status, "text/csv; charset=utf-8", body, len);
+	reply(request, status, HTTP_CSV_CONTENT_TYPE, body, len);
 }
 
 void http_reply_text(struct http_request *request, unsigned status, const char *content_type,
