@@ -9,16 +9,16 @@
 
 #include "store-internal.h"
 
-static json_t *column_json(sqlite3_stmt *stmt, int column)
+static json_t *column_json(struct store_stmt *stmt, int column)
 {
-	switch (sqlite3_column_type(stmt, column)) {
-	case SQLITE_INTEGER:
-		return json_integer(sqlite3_column_int64(stmt, column));
-	case SQLITE_NULL:
+	switch (store_column_kind(stmt, column)) {
+	case STORE_INT:
+		return json_integer(store_column_int64(stmt, column));
+	case STORE_NULL:
 		return json_null();
 	default:
-		return json_stringn((const char *)sqlite3_column_text(stmt, column),
-				    (size_t)sqlite3_column_bytes(stmt, column));
+		return json_stringn(store_column_text(stmt, column),
+				    store_column_bytes(stmt, column));
 	}
 }
 
@@ -27,29 +27,28 @@ static int query_json(struct store *store, const char *sql, const struct store_v
 		      size_t n_values, json_t **ret_rows)
 {
 	json_t *rows = json_array();
-	int rc = SQLITE_DONE, r;
-	sqlite3_stmt *stmt;
+	struct store_stmt *stmt;
+	int r;
 
 	if (!rows)
 		return -ENOMEM;
-	r = store_prepare(store, sql, &stmt);
+	r = store_query(store, sql, values, n_values, &stmt);
 	if (r < 0)
 		goto out;
-	r = store_bind_values(store, stmt, values, n_values);
-	while (r == 0 && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	while ((r = store_step(stmt)) > 0) {
 		json_t *row = json_object();
 
-		for (int i = 0; row && i < sqlite3_column_count(stmt); i++)
-			if (json_object_set_new(row, sqlite3_column_name(stmt, i),
+		for (int i = 0; row && i < store_column_count(stmt); i++)
+			if (json_object_set_new(row, store_column_name(stmt, i),
 						column_json(stmt, i)) < 0) {
 				json_decref(row);
 				row = NULL;
 			}
-		if (!row || json_array_append_new(rows, row) < 0)
+		if (!row || json_array_append_new(rows, row) < 0) {
 			r = -ENOMEM;
+			break;
+		}
 	}
-	if (r == 0 && rc != SQLITE_DONE)
-		r = store_map_error(rc);
 	store_release(stmt);
 out:
 	if (r < 0) {
@@ -98,7 +97,7 @@ static int draft_changed(struct store *store, int64_t id, int r)
 	const struct store_value values[] = { STORE_INT(id) };
 	int64_t published;
 
-	if (r < 0 || sqlite3_changes(store->db) == 1)
+	if (r < 0 || store_changes(store) == 1)
 		return r;
 	r = store_query_int64(store, sql, values, 1, &published);
 	return r < 0 ? r : published ? -EALREADY : -EPERM;
@@ -163,20 +162,20 @@ int store_tariff_get(struct store *store, int64_t id, json_t **ret_tariff)
 	return query_json_one(store, sql, values, 1, ret_tariff);
 }
 
-static int tariff_decode(sqlite3_stmt *stmt, void *data)
+static int tariff_decode(struct store_stmt *stmt, void *data)
 {
 	struct store_tariff *tariff = data;
-	const unsigned char *status = sqlite3_column_text(stmt, 1);
-	const unsigned char *sha256 = sqlite3_column_text(stmt, 2);
-	const unsigned char *document = sqlite3_column_text(stmt, 3);
+	const char *status = store_column_text(stmt, 1);
+	const char *sha256 = store_column_text(stmt, 2);
+	const char *document = store_column_text(stmt, 3);
 
-	if (!status || !document || !sha256 || sqlite3_column_bytes(stmt, 2) != 64)
+	if (!status || !document || !sha256 || store_column_bytes(stmt, 2) != 64)
 		return -EIO;
-	tariff->id = sqlite3_column_int64(stmt, 0);
-	tariff->published = strcmp((const char *)status, "published") == 0;
-	tariff->proposed = strcmp((const char *)status, "proposed") == 0;
+	tariff->id = store_column_int64(stmt, 0);
+	tariff->published = strcmp(status, "published") == 0;
+	tariff->proposed = strcmp(status, "proposed") == 0;
 	memcpy(tariff->sha256, sha256, 65);
-	tariff->document = strdup((const char *)document);
+	tariff->document = strdup(document);
 	return tariff->document ? 0 : -ENOMEM;
 }
 
@@ -303,14 +302,14 @@ int store_invoices_list(struct store *store, int64_t household_id, const char *p
 	return query_json(store, sql, values, 2, ret_invoices);
 }
 
-static int invoice_total_decode(sqlite3_stmt *stmt, struct store_rows *rows)
+static int invoice_total_decode(struct store_stmt *stmt, struct store_rows *rows)
 {
 	struct store_invoice_total *total = store_rows_add(rows);
 
 	if (!total)
 		return -ENOMEM;
-	total->household_id = sqlite3_column_int64(stmt, 0);
-	total->total_minor = sqlite3_column_int64(stmt, 1);
+	total->household_id = store_column_int64(stmt, 0);
+	total->total_minor = store_column_int64(stmt, 1);
 	return 0;
 }
 
@@ -409,17 +408,17 @@ int store_period_state(struct store *store, const char *period, enum store_perio
 	return r;
 }
 
-static int period_decode(sqlite3_stmt *stmt, void *data)
+static int period_decode(struct store_stmt *stmt, void *data)
 {
-	const unsigned char *period = sqlite3_column_text(stmt, 0);
+	const char *period = store_column_text(stmt, 0);
 
-	if (!period || sqlite3_column_bytes(stmt, 0) != 7)
+	if (!period || store_column_bytes(stmt, 0) != 7)
 		return -EIO;
 	memcpy(data, period, 8);
 	return 0;
 }
 
-static int closed_decode(sqlite3_stmt *stmt, struct store_rows *rows)
+static int closed_decode(struct store_stmt *stmt, struct store_rows *rows)
 {
 	char *period = store_rows_add(rows);
 
@@ -526,19 +525,19 @@ int store_usage_imports_list(struct store *store, int64_t household_id, int64_t 
 	return query_json(store, sql, values, 3, ret_imports);
 }
 
-static int imported_decode(sqlite3_stmt *stmt, struct store_rows *rows)
+static int imported_decode(struct store_stmt *stmt, struct store_rows *rows)
 {
 	struct store_imported *imported = store_rows_add(rows);
 
 	if (!imported)
 		return -ENOMEM;
 	*imported = (struct store_imported){
-		.household_id = sqlite3_column_int64(stmt, 0),
-		.rows = sqlite3_column_int64(stmt, 1),
-		.bytes_up = (uint64_t)sqlite3_column_int64(stmt, 2),
-		.bytes_down = (uint64_t)sqlite3_column_int64(stmt, 3),
-		.local_up = (uint64_t)sqlite3_column_int64(stmt, 4),
-		.local_down = (uint64_t)sqlite3_column_int64(stmt, 5),
+		.household_id = store_column_int64(stmt, 0),
+		.rows = store_column_int64(stmt, 1),
+		.bytes_up = (uint64_t)store_column_int64(stmt, 2),
+		.bytes_down = (uint64_t)store_column_int64(stmt, 3),
+		.local_up = (uint64_t)store_column_int64(stmt, 4),
+		.local_down = (uint64_t)store_column_int64(stmt, 5),
 	};
 	return 0;
 }

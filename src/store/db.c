@@ -71,19 +71,18 @@ int store_last_error(struct store *store)
 	return store_map_error(sqlite3_extended_errcode(store->db));
 }
 
-int store_prepare(struct store *store, const char *sql, sqlite3_stmt **ret_stmt)
+/* The cached statement for sql, reset and with its bindings cleared. */
+static int store_prepare(struct store *store, const char *sql, struct store_stmt **ret_stmt)
 {
-	struct store_statement *statements;
-	sqlite3_stmt *stmt = NULL;
+	struct store_stmt **statements, *stmt;
 	size_t n_allocated;
 	int rc;
 
 	for (size_t i = 0; i < store->n_statements; i++) {
-		if (store->statements[i].sql != sql)
+		stmt = store->statements[i];
+		if (stmt->sql != sql)
 			continue;
-		stmt = store->statements[i].stmt;
-		sqlite3_reset(stmt);
-		sqlite3_clear_bindings(stmt);
+		store_release(stmt);
 		*ret_stmt = stmt;
 		return 0;
 	}
@@ -97,42 +96,101 @@ int store_prepare(struct store *store, const char *sql, sqlite3_stmt **ret_stmt)
 		store->statements = statements;
 		store->n_statements_allocated = n_allocated;
 	}
-
-	rc = sqlite3_prepare_v3(store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL);
-	if (rc != SQLITE_OK)
-		return store_map_error(rc);
-	/* Empty SQL prepares to no statement: a programming error. */
+	stmt = calloc(1, sizeof(*stmt));
 	if (!stmt)
-		return -EINVAL;
-	store->statements[store->n_statements++] = (struct store_statement){ sql, stmt };
+		return -ENOMEM;
+	stmt->sql = sql;
+	rc = sqlite3_prepare_v3(store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt->lite, NULL);
+	/* Empty SQL prepares to no statement: a programming error. */
+	if (rc != SQLITE_OK || !stmt->lite) {
+		free(stmt);
+		return rc != SQLITE_OK ? store_map_error(rc) : -EINVAL;
+	}
+	store->statements[store->n_statements++] = stmt;
 	*ret_stmt = stmt;
 	return 0;
 }
 
-void store_release(sqlite3_stmt *stmt)
+void store_release(struct store_stmt *stmt)
 {
 	if (!stmt)
 		return;
-	sqlite3_reset(stmt);
-	sqlite3_clear_bindings(stmt);
+	sqlite3_reset(stmt->lite);
+	sqlite3_clear_bindings(stmt->lite);
 }
 
-int store_run(sqlite3_stmt *stmt)
+int store_step(struct store_stmt *stmt)
 {
-	int rc, r = 0;
+	int rc = sqlite3_step(stmt->lite);
 
-	rc = sqlite3_step(stmt);
 	if (rc == SQLITE_ROW)
-		r = -EIO;
-	else if (rc != SQLITE_DONE)
-		r = store_map_error(rc);
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	return store_map_error(rc);
+}
+
+enum store_kind store_column_kind(struct store_stmt *stmt, int column)
+{
+	switch (sqlite3_column_type(stmt->lite, column)) {
+	case SQLITE_NULL:
+		return STORE_NULL;
+	case SQLITE_INTEGER:
+		return STORE_INT;
+	case SQLITE_BLOB:
+		return STORE_BLOB;
+	default:
+		return STORE_TEXT;
+	}
+}
+
+int64_t store_column_int64(struct store_stmt *stmt, int column)
+{
+	return sqlite3_column_int64(stmt->lite, column);
+}
+
+const char *store_column_text(struct store_stmt *stmt, int column)
+{
+	return (const char *)sqlite3_column_text(stmt->lite, column);
+}
+
+const void *store_column_blob(struct store_stmt *stmt, int column)
+{
+	return sqlite3_column_blob(stmt->lite, column);
+}
+
+size_t store_column_bytes(struct store_stmt *stmt, int column)
+{
+	return (size_t)sqlite3_column_bytes(stmt->lite, column);
+}
+
+int store_column_count(struct store_stmt *stmt)
+{
+	return sqlite3_column_count(stmt->lite);
+}
+
+const char *store_column_name(struct store_stmt *stmt, int column)
+{
+	return sqlite3_column_name(stmt->lite, column);
+}
+
+int64_t store_changes(struct store *store)
+{
+	return sqlite3_changes64(store->db);
+}
+
+/* Steps a statement that returns no rows, then releases it. */
+static int store_run(struct store_stmt *stmt)
+{
+	int r = store_step(stmt);
+
 	store_release(stmt);
-	return r;
+	return r > 0 ? -EIO : r;
 }
 
 static int run_cached(struct store *store, const char *sql)
 {
-	sqlite3_stmt *stmt;
+	struct store_stmt *stmt;
 	int r;
 
 	r = store_prepare(store, sql, &stmt);
@@ -141,8 +199,10 @@ static int run_cached(struct store *store, const char *sql)
 	return store_run(stmt);
 }
 
-int store_bind_values(struct store *store, sqlite3_stmt *stmt, const struct store_value *values,
-		      size_t n_values)
+/* Binds values to ?1, ?2, … of a prepared statement: the store's only way
+ * to bind. -EMSGSIZE for a BLOB past SQLite's limit. */
+static int bind_values(struct store *store, sqlite3_stmt *stmt, const struct store_value *values,
+		       size_t n_values)
 {
 	for (size_t i = 0; i < n_values; i++) {
 		int index = (int)i + 1, rc;
@@ -170,20 +230,33 @@ int store_bind_values(struct store *store, sqlite3_stmt *stmt, const struct stor
 	return 0;
 }
 
-int store_exec(struct store *store, const char *sql, const struct store_value *values,
-	       size_t n_values, int64_t *ret_id)
+int store_query(struct store *store, const char *sql, const struct store_value *values,
+		size_t n_values, struct store_stmt **ret_stmt)
 {
-	sqlite3_stmt *stmt;
+	struct store_stmt *stmt;
 	int r;
 
 	r = store_prepare(store, sql, &stmt);
 	if (r < 0)
 		return r;
-	r = store_bind_values(store, stmt, values, n_values);
+	r = bind_values(store, stmt->lite, values, n_values);
 	if (r < 0) {
 		store_release(stmt);
 		return r;
 	}
+	*ret_stmt = stmt;
+	return 0;
+}
+
+int store_exec(struct store *store, const char *sql, const struct store_value *values,
+	       size_t n_values, int64_t *ret_id)
+{
+	struct store_stmt *stmt;
+	int r;
+
+	r = store_query(store, sql, values, n_values, &stmt);
+	if (r < 0)
+		return r;
 	r = store_run(stmt);
 	if (r == 0 && ret_id)
 		*ret_id = sqlite3_last_insert_rowid(store->db);
@@ -364,28 +437,23 @@ unsigned store_schema_version_latest(void)
 }
 
 int store_query_one(struct store *store, const char *sql, const struct store_value *values,
-		    size_t n_values, int (*decode)(sqlite3_stmt *stmt, void *data), void *data)
+		    size_t n_values, int (*decode)(struct store_stmt *stmt, void *data), void *data)
 {
-	sqlite3_stmt *stmt;
-	int rc, r;
+	struct store_stmt *stmt;
+	int r;
 
-	r = store_prepare(store, sql, &stmt);
+	r = store_query(store, sql, values, n_values, &stmt);
 	if (r < 0)
 		return r;
-	r = store_bind_values(store, stmt, values, n_values);
-	if (r == 0) {
-		rc = sqlite3_step(stmt);
-		r = rc == SQLITE_ROW	? decode(stmt, data)
-		    : rc == SQLITE_DONE ? -ENOENT
-					: store_map_error(rc);
-	}
+	r = store_step(stmt);
+	r = r > 0 ? decode(stmt, data) : r == 0 ? -ENOENT : r;
 	store_release(stmt);
 	return r;
 }
 
-static int int64_decode(sqlite3_stmt *stmt, void *data)
+static int int64_decode(struct store_stmt *stmt, void *data)
 {
-	*(int64_t *)data = sqlite3_column_int64(stmt, 0);
+	*(int64_t *)data = store_column_int64(stmt, 0);
 	return 0;
 }
 
@@ -420,25 +488,20 @@ void *store_rows_add(struct store_rows *rows)
 }
 
 int store_collect(struct store *store, const char *sql, const struct store_value *params,
-		  size_t n_params, int (*decode)(sqlite3_stmt *stmt, struct store_rows *rows),
+		  size_t n_params, int (*decode)(struct store_stmt *stmt, struct store_rows *rows),
 		  struct store_rows *rows)
 {
-	sqlite3_stmt *stmt;
-	int rc, r;
+	struct store_stmt *stmt;
+	int r;
 
-	r = store_prepare(store, sql, &stmt);
+	r = store_query(store, sql, params, n_params, &stmt);
 	if (r < 0)
 		return r;
-	r = store_bind_values(store, stmt, params, n_params);
-	if (r < 0)
-		goto out;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+	while ((r = store_step(stmt)) > 0) {
 		r = decode(stmt, rows);
 		if (r < 0)
-			goto out;
+			break;
 	}
-	r = rc == SQLITE_DONE ? 0 : store_map_error(rc);
-out:
 	store_release(stmt);
 	if (r < 0) {
 		free(rows->items);
@@ -857,8 +920,10 @@ void store_free(struct store *store)
 {
 	if (!store)
 		return;
-	for (size_t i = 0; i < store->n_statements; i++)
-		sqlite3_finalize(store->statements[i].stmt);
+	for (size_t i = 0; i < store->n_statements; i++) {
+		sqlite3_finalize(store->statements[i]->lite);
+		free(store->statements[i]);
+	}
 	free(store->statements);
 	sqlite3_close_v2(store->db);
 	free(store->path);

@@ -63,13 +63,13 @@ static int addresses_check(const struct cidr *addresses, size_t n_addresses)
 }
 
 /* Rebuilds a range from the columns family, first and prefix_len. */
-static int address_from_row(sqlite3_stmt *stmt, int column, struct cidr *ret_address)
+static int address_from_row(struct store_stmt *stmt, int column, struct cidr *ret_address)
 {
 	struct cidr address = { 0 };
-	int family = sqlite3_column_int(stmt, column);
-	const void *first = sqlite3_column_blob(stmt, column + 1);
-	int first_len = sqlite3_column_bytes(stmt, column + 1);
-	sqlite3_int64 prefix_len = sqlite3_column_int64(stmt, column + 2);
+	int family = (int)store_column_int64(stmt, column);
+	const void *first = store_column_blob(stmt, column + 1);
+	size_t first_len = store_column_bytes(stmt, column + 1);
+	int64_t prefix_len = store_column_int64(stmt, column + 2);
 
 	if (family == 4 && first_len == 4 && prefix_len >= 0 && prefix_len <= 32)
 		address.family = AF_INET;
@@ -77,62 +77,62 @@ static int address_from_row(sqlite3_stmt *stmt, int column, struct cidr *ret_add
 		address.family = AF_INET6;
 	else
 		return -EIO;
-	memcpy(address.addr, first, (size_t)first_len);
+	memcpy(address.addr, first, first_len);
 	address.prefix_len = (unsigned)prefix_len;
 	*ret_address = address;
 	return 0;
 }
 
-static int date_from_column(sqlite3_stmt *stmt, int column, char ret_date[11])
+static int date_from_column(struct store_stmt *stmt, int column, char ret_date[11])
 {
-	const unsigned char *text = sqlite3_column_text(stmt, column);
+	const char *text = store_column_text(stmt, column);
 
 	if (!text) {
 		ret_date[0] = '\0';
 		return 0;
 	}
-	if (sqlite3_column_bytes(stmt, column) != 10)
+	if (store_column_bytes(stmt, column) != 10)
 		return -EIO;
 	memcpy(ret_date, text, 10);
 	ret_date[10] = '\0';
 	return 0;
 }
 
-static int household_from_row(sqlite3_stmt *stmt, struct household *ret_household)
+static int household_from_row(struct store_stmt *stmt, struct household *ret_household)
 {
 	struct household household = { 0 };
-	const unsigned char *name, *status, *gateway;
+	const char *name, *status, *gateway;
 	int r;
 
-	household.id = sqlite3_column_int64(stmt, 0);
-	household.tariff_id = sqlite3_column_int64(stmt, 8);
+	household.id = store_column_int64(stmt, 0);
+	household.tariff_id = store_column_int64(stmt, 8);
 	r = date_from_column(stmt, 2, household.joined_at);
 	if (r < 0)
 		return r;
 	r = date_from_column(stmt, 3, household.left_at);
 	if (r < 0)
 		return r;
-	gateway = sqlite3_column_text(stmt, 9);
-	if (!gateway || strlen((const char *)gateway) >= sizeof(household.gateway))
+	gateway = store_column_text(stmt, 9);
+	if (!gateway || strlen(gateway) >= sizeof(household.gateway))
 		return -EIO;
-	strcpy(household.gateway, (const char *)gateway);
-	status = sqlite3_column_text(stmt, 4);
+	strcpy(household.gateway, gateway);
+	status = store_column_text(stmt, 4);
 	if (!status)
 		return -EIO;
-	r = status_parse((const char *)status, &household.status);
+	r = status_parse(status, &household.status);
 	if (r < 0)
 		return r;
-	name = sqlite3_column_text(stmt, 1);
+	name = store_column_text(stmt, 1);
 	if (!name)
 		return -EIO;
-	household.name = strdup((const char *)name);
+	household.name = strdup(name);
 	if (!household.name)
 		return -ENOMEM;
 	*ret_household = household;
 	return 0;
 }
 
-static int household_add_address(struct household *household, sqlite3_stmt *stmt)
+static int household_add_address(struct household *household, struct store_stmt *stmt)
 {
 	struct cidr *addresses;
 	int r;
@@ -157,17 +157,14 @@ static int households_read(struct store *store, const char *sql, const struct st
 {
 	struct household *households = NULL, *grown, *current = NULL;
 	size_t n_households = 0, n_allocated = 0;
-	sqlite3_stmt *stmt;
-	int rc, r;
+	struct store_stmt *stmt;
+	int r;
 
-	r = store_prepare(store, sql, &stmt);
+	r = store_query(store, sql, values, n_values, &stmt);
 	if (r < 0)
 		return r;
-	r = store_bind_values(store, stmt, values, n_values);
-	if (r < 0)
-		goto out;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		if (!current || current->id != sqlite3_column_int64(stmt, 0)) {
+	while ((r = store_step(stmt)) > 0) {
+		if (!current || current->id != store_column_int64(stmt, 0)) {
 			if (n_households == n_allocated) {
 				n_allocated = n_allocated ? n_allocated * 2 : 8;
 				grown = reallocarray(households, n_allocated, sizeof(*households));
@@ -183,16 +180,14 @@ static int households_read(struct store *store, const char *sql, const struct st
 				goto out;
 			n_households++;
 		}
-		if (sqlite3_column_type(stmt, COLUMN_ADDRESS) == SQLITE_NULL)
+		if (store_column_kind(stmt, COLUMN_ADDRESS) == STORE_NULL)
 			continue;
 		r = household_add_address(current, stmt);
 		if (r < 0)
 			goto out;
 	}
-	if (rc != SQLITE_DONE) {
-		r = store_map_error(rc);
+	if (r < 0)
 		goto out;
-	}
 
 	*ret_households = households;
 	*ret_n_households = n_households;
@@ -319,7 +314,7 @@ int store_household_update(struct store *store, const struct household *househol
 	r = store_exec(store, update_sql, values, 6, NULL);
 	if (r < 0)
 		goto out;
-	if (sqlite3_changes(store->db) == 0) {
+	if (store_changes(store) == 0) {
 		r = -ENOENT;
 		goto out;
 	}
@@ -375,11 +370,11 @@ struct conflict {
 	struct cidr range;
 };
 
-static int conflict_decode(sqlite3_stmt *stmt, void *data)
+static int conflict_decode(struct store_stmt *stmt, void *data)
 {
 	struct conflict *conflict = data;
 
-	conflict->household_id = sqlite3_column_int64(stmt, 0);
+	conflict->household_id = store_column_int64(stmt, 0);
 	return address_from_row(stmt, 1, &conflict->range);
 }
 
@@ -454,17 +449,14 @@ int store_household_ids(struct store *store, const char *gateway, int64_t **ret_
 	const struct store_value values[] = { STORE_TEXT(gateway) };
 	int64_t *lists[2] = { NULL, NULL };
 	size_t counts[2] = { 0, 0 }, allocated[2] = { 0, 0 };
-	sqlite3_stmt *stmt;
-	int rc, r;
+	struct store_stmt *stmt;
+	int r;
 
-	r = store_prepare(store, sql, &stmt);
+	r = store_query(store, sql, values, 1, &stmt);
 	if (r < 0)
 		return r;
-	r = store_bind_values(store, stmt, values, 1);
-	if (r < 0)
-		goto out;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		int which = sqlite3_column_int(stmt, 1) ? 0 : 1;
+	while ((r = store_step(stmt)) > 0) {
+		int which = (int)store_column_int64(stmt, 1) ? 0 : 1;
 
 		if (counts[which] == allocated[which]) {
 			size_t count = allocated[which] ? allocated[which] * 2 : 256;
@@ -477,9 +469,8 @@ int store_household_ids(struct store *store, const char *gateway, int64_t **ret_
 			lists[which] = grown;
 			allocated[which] = count;
 		}
-		lists[which][counts[which]++] = sqlite3_column_int64(stmt, 0);
+		lists[which][counts[which]++] = store_column_int64(stmt, 0);
 	}
-	r = rc == SQLITE_DONE ? 0 : store_map_error(rc);
 out:
 	store_release(stmt);
 	if (r < 0) {

@@ -18,23 +18,23 @@ int store_label_insert(struct store *store, const struct store_label *label)
 	return store_exec(store, sql, values, 5, NULL);
 }
 
-static int label_decode(sqlite3_stmt *stmt, void *data)
+static int label_decode(struct store_stmt *stmt, void *data)
 {
 	struct store_label *label = data;
-	const unsigned char *document = sqlite3_column_text(stmt, 1);
-	const unsigned char *sha256 = sqlite3_column_text(stmt, 2);
-	const unsigned char *signature = sqlite3_column_text(stmt, 3);
-	const unsigned char *published_at = sqlite3_column_text(stmt, 5);
+	const char *document = store_column_text(stmt, 1);
+	const char *sha256 = store_column_text(stmt, 2);
+	const char *signature = store_column_text(stmt, 3);
+	const char *published_at = store_column_text(stmt, 5);
 
-	if (!document || !sha256 || sqlite3_column_bytes(stmt, 2) != 64 || !signature ||
-	    !published_at || sqlite3_column_bytes(stmt, 5) >= (int)sizeof(label->published_at))
+	if (!document || !sha256 || store_column_bytes(stmt, 2) != 64 || !signature ||
+	    !published_at || store_column_bytes(stmt, 5) >= sizeof(label->published_at))
 		return -EIO;
-	*label = (struct store_label){ .tariff_id = sqlite3_column_int64(stmt, 0),
-				       .log_index = sqlite3_column_int64(stmt, 4) };
+	*label = (struct store_label){ .tariff_id = store_column_int64(stmt, 0),
+				       .log_index = store_column_int64(stmt, 4) };
 	memcpy(label->sha256, sha256, 65);
-	strcpy(label->published_at, (const char *)published_at);
-	label->document = strdup((const char *)document);
-	label->signature = strdup((const char *)signature);
+	strcpy(label->published_at, published_at);
+	label->document = strdup(document);
+	label->signature = strdup(signature);
 	if (!label->document || !label->signature) {
 		store_label_clear(label);
 		return -ENOMEM;
@@ -63,11 +63,11 @@ void store_label_clear(struct store_label *label)
 	*label = (struct store_label){ 0 };
 }
 
-static int closed_decode(sqlite3_stmt *stmt, void *data)
+static int closed_decode(struct store_stmt *stmt, void *data)
 {
-	const unsigned char *period = sqlite3_column_text(stmt, 0);
+	const char *period = store_column_text(stmt, 0);
 
-	if (!period || sqlite3_column_bytes(stmt, 0) != 7)
+	if (!period || store_column_bytes(stmt, 0) != 7)
 		return -EIO;
 	memcpy(data, period, 8);
 	return 0;

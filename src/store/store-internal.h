@@ -15,9 +15,10 @@
  * ride out a checkpoint or another process's short write. */
 #define STORE_BUSY_TIMEOUT_MS 5000
 
-struct store_statement {
+/* A cached statement, and the rows of its current run. */
+struct store_stmt {
 	const char *sql; /* the cache key: the caller's static string, by address */
-	sqlite3_stmt *stmt;
+	sqlite3_stmt *lite;
 };
 
 /* The tokens the store found, by hash, as they were at one version of the
@@ -36,7 +37,7 @@ struct store {
 	unsigned busy_timeout_ms;
 	uint64_t busy_retries;
 	int write_error; /* the last failed write's -ENOSPC or -EIO; 0 once one succeeds */
-	struct store_statement *statements;
+	struct store_stmt **statements;
 	size_t n_statements;
 	size_t n_statements_allocated;
 	/* SQLite's mapping of the wal-index, or NULL without one. */
@@ -60,20 +61,14 @@ int store_map_error(int sqlite_code);
 /* The errno for the connection's last failure, e.g. after a failed bind. */
 int store_last_error(struct store *store);
 
-/* Returns the prepared statement for sql, reset and with its bindings
- * cleared. The cache is keyed by the address of sql, so callers pass a
- * `static const char sql[]`. Statements live until store_free(). */
-int store_prepare(struct store *store, const char *sql, sqlite3_stmt **ret_stmt);
+/* What a statement parameter or a column's value is. */
+enum store_kind { STORE_NULL, STORE_INT, STORE_TEXT, STORE_BLOB };
 
-/* Resets a statement and clears its bindings, which ends its read of the
- * database and drops pointers to the caller's bound buffers. Accepts NULL. */
-void store_release(sqlite3_stmt *stmt);
-
-/* A statement parameter: every value the store binds is one of these,
- * bound by store_bind_values(). Texts and BLOBs are bound without a copy:
- * they must outlive the statement's use. */
+/* A statement parameter: every value the store binds is one of these. Texts
+ * and BLOBs are bound without a copy: they must outlive the statement's
+ * use. */
 struct store_value {
-	enum { STORE_NULL, STORE_INT, STORE_TEXT, STORE_BLOB } kind;
+	enum store_kind kind;
 	int64_t integer;
 	const char *text;
 	const void *blob;
@@ -85,10 +80,38 @@ struct store_value {
 /* A row id, NULL for 0 ("none"). */
 #define STORE_ID(x) ((struct store_value){ .kind = (x) ? STORE_INT : STORE_NULL, .integer = (x) })
 
+/* Starts a cached query with values bound to ?1, ?2, …: its rows come from
+ * store_step(), and store_release() ends it. The cache is keyed by the
+ * address of sql, so callers pass a `static const char sql[]`. Statements
+ * live until store_free(). */
+int store_query(struct store *store, const char *sql, const struct store_value *values,
+		size_t n_values, struct store_stmt **ret_stmt);
+
+/* Moves to the query's next row: 1 when there is one, 0 after the last. */
+int store_step(struct store_stmt *stmt);
+
+/* Ends a query's run, which ends its read of the database and drops
+ * pointers to the caller's bound buffers. Accepts NULL. */
+void store_release(struct store_stmt *stmt);
+
+/* The current row's columns, numbered from 0. A NULL column is 0, NULL
+ * text or BLOB, and 0 bytes long; a text is NUL-terminated. */
+enum store_kind store_column_kind(struct store_stmt *stmt, int column);
+int64_t store_column_int64(struct store_stmt *stmt, int column);
+const char *store_column_text(struct store_stmt *stmt, int column);
+const void *store_column_blob(struct store_stmt *stmt, int column);
+size_t store_column_bytes(struct store_stmt *stmt, int column);
+int store_column_count(struct store_stmt *stmt);
+const char *store_column_name(struct store_stmt *stmt, int column);
+
+/* How many rows the last statement that wrote inserted, changed or deleted. */
+int64_t store_changes(struct store *store);
+
 /* Runs a cached query with values bound to ?1, ?2, … and hands its first
  * row to decode, whose result it returns; -ENOENT when there is no row. */
 int store_query_one(struct store *store, const char *sql, const struct store_value *values,
-		    size_t n_values, int (*decode)(sqlite3_stmt *stmt, void *data), void *data);
+		    size_t n_values, int (*decode)(struct store_stmt *stmt, void *data),
+		    void *data);
 
 /* The first column of a cached query's first row, an integer, with values
  * bound to ?1, ?2, …; -ENOENT when there is no row. */
@@ -110,16 +133,8 @@ void *store_rows_add(struct store_rows *rows);
  * decode, which appends what it makes of it to rows. On failure rows->items
  * is freed. */
 int store_collect(struct store *store, const char *sql, const struct store_value *params,
-		  size_t n_params, int (*decode)(sqlite3_stmt *stmt, struct store_rows *rows),
+		  size_t n_params, int (*decode)(struct store_stmt *stmt, struct store_rows *rows),
 		  struct store_rows *rows);
-
-/* Steps a statement that returns no rows, then releases it. */
-int store_run(sqlite3_stmt *stmt);
-
-/* Binds values to ?1, ?2, … of a prepared statement: the store's only way
- * to bind. -EMSGSIZE for a BLOB past SQLite's limit. */
-int store_bind_values(struct store *store, sqlite3_stmt *stmt, const struct store_value *values,
-		      size_t n_values);
 
 /* Runs a cached statement that returns no rows with values bound to ?1, ?2,
  * …; *ret_id (may be NULL) is the inserted row's id. */

@@ -51,11 +51,11 @@ struct blob_read {
 	size_t len;
 };
 
-static int blob_decode(sqlite3_stmt *stmt, void *data)
+static int blob_decode(struct store_stmt *stmt, void *data)
 {
 	struct blob_read *read = data;
-	const void *blob = sqlite3_column_blob(stmt, 0);
-	size_t len = (size_t)sqlite3_column_bytes(stmt, 0);
+	const void *blob = store_column_blob(stmt, 0);
+	size_t len = store_column_bytes(stmt, 0);
 
 	if (read->expected) {
 		if (len != read->expected)
@@ -137,18 +137,18 @@ struct checkpoint_read {
 	char *note;
 };
 
-static int checkpoint_decode(sqlite3_stmt *stmt, void *data)
+static int checkpoint_decode(struct store_stmt *stmt, void *data)
 {
 	struct checkpoint_read *checkpoint = data;
-	const unsigned char *note = sqlite3_column_text(stmt, 2);
+	const char *note = store_column_text(stmt, 2);
 
-	if (sqlite3_column_bytes(stmt, 1) != 32 || !note)
+	if (store_column_bytes(stmt, 1) != 32 || !note)
 		return -EIO;
-	checkpoint->note = strdup((const char *)note);
+	checkpoint->note = strdup(note);
 	if (!checkpoint->note)
 		return -ENOMEM;
-	checkpoint->size = sqlite3_column_int64(stmt, 0);
-	memcpy(checkpoint->root, sqlite3_column_blob(stmt, 1), 32);
+	checkpoint->size = store_column_int64(stmt, 0);
+	memcpy(checkpoint->root, store_column_blob(stmt, 1), 32);
 	return 0;
 }
 
@@ -174,20 +174,18 @@ int store_tlog_entries_each(struct store *store,
 			    void *data)
 {
 	static const char sql[] = "SELECT idx, entry FROM log_entries ORDER BY idx";
-	sqlite3_stmt *stmt;
-	int rc, r;
+	struct store_stmt *stmt;
+	int r;
 
-	r = store_prepare(store, sql, &stmt);
+	r = store_query(store, sql, NULL, 0, &stmt);
 	if (r < 0)
 		return r;
-	while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		r = visit(sqlite3_column_int64(stmt, 0), sqlite3_column_blob(stmt, 1),
-			  (size_t)sqlite3_column_bytes(stmt, 1), data);
+	while ((r = store_step(stmt)) > 0) {
+		r = visit(store_column_int64(stmt, 0), store_column_blob(stmt, 1),
+			  store_column_bytes(stmt, 1), data);
 		if (r < 0)
-			goto out;
+			break;
 	}
-	r = rc == SQLITE_DONE ? 0 : store_map_error(rc);
-out:
 	store_release(stmt);
 	return r;
 }

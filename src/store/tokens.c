@@ -22,10 +22,10 @@ int store_token_insert(struct store *store, const uint8_t hash[32], const char *
 
 /* Copies a text column into a buffer of size bytes, "" for NULL; -EIO when
  * it does not fit (a database edited by hand). */
-static int column_text(sqlite3_stmt *stmt, int column, char *buf, size_t size)
+static int column_text(struct store_stmt *stmt, int column, char *buf, size_t size)
 {
-	const unsigned char *text = sqlite3_column_text(stmt, column);
-	size_t len = (size_t)sqlite3_column_bytes(stmt, column);
+	const char *text = store_column_text(stmt, column);
+	size_t len = store_column_bytes(stmt, column);
 
 	if (!text) {
 		buf[0] = '\0';
@@ -42,12 +42,12 @@ static int column_text(sqlite3_stmt *stmt, int column, char *buf, size_t size)
 	"SELECT id, role, coalesce(household_id, 0), name, created_at, last_used_at, " \
 	"coalesce(unixepoch(last_used_at), 0), revoked_at IS NOT NULL FROM tokens "
 
-static int token_decode(sqlite3_stmt *stmt, void *data)
+static int token_decode(struct store_stmt *stmt, void *data)
 {
 	struct store_token *token = data;
 	int r;
 
-	token->id = sqlite3_column_int64(stmt, 0);
+	token->id = store_column_int64(stmt, 0);
 	r = column_text(stmt, 1, token->role, sizeof(token->role));
 	if (r == 0)
 		r = column_text(stmt, 3, token->name, sizeof(token->name));
@@ -57,9 +57,9 @@ static int token_decode(sqlite3_stmt *stmt, void *data)
 		r = column_text(stmt, 5, token->last_used_at, sizeof(token->last_used_at));
 	if (r < 0)
 		return r;
-	token->household_id = sqlite3_column_int64(stmt, 2);
-	token->last_used_s = sqlite3_column_int64(stmt, 6);
-	token->revoked = sqlite3_column_int(stmt, 7) != 0;
+	token->household_id = store_column_int64(stmt, 2);
+	token->last_used_s = store_column_int64(stmt, 6);
+	token->revoked = (int)store_column_int64(stmt, 7) != 0;
 	return 0;
 }
 
@@ -133,7 +133,7 @@ int store_token_get(struct store *store, int64_t id, struct store_token *ret_tok
 	return r;
 }
 
-static int token_row_decode(sqlite3_stmt *stmt, struct store_rows *rows)
+static int token_row_decode(struct store_stmt *stmt, struct store_rows *rows)
 {
 	struct store_token *token = store_rows_add(rows);
 
@@ -185,7 +185,7 @@ int store_token_revoke(struct store *store, int64_t id)
 	int r;
 
 	r = store_exec(store, sql, values, 1, NULL);
-	if (r == 0 && sqlite3_changes(store->db) == 0)
+	if (r == 0 && store_changes(store) == 0)
 		return -ENOENT;
 	return r;
 }

@@ -17,9 +17,9 @@ const char *store_direction_name(int direction)
 	return direction == 0 ? "up" : "down";
 }
 
-static int direction_from_text(const unsigned char *text)
+static int direction_from_text(const char *text)
 {
-	return text && strcmp((const char *)text, "up") == 0 ? 0 : 1;
+	return text && strcmp(text, "up") == 0 ? 0 : 1;
 }
 
 const char *store_scope_name(int scope)
@@ -27,30 +27,30 @@ const char *store_scope_name(int scope)
 	return scope == 1 ? "local" : "internet";
 }
 
-static int scope_from_text(const unsigned char *text)
+static int scope_from_text(const char *text)
 {
-	return text && strcmp((const char *)text, "local") == 0 ? 1 : 0;
+	return text && strcmp(text, "local") == 0 ? 1 : 0;
 }
 
 /* One row, four counters (internet up and down, local up and down): the
  * columns of a counter not read yet are NULL. */
-static int baseline_decode(sqlite3_stmt *stmt, struct store_rows *rows)
+static int baseline_decode(struct store_stmt *stmt, struct store_rows *rows)
 {
 	for (int kind = 0; kind < 4; kind++) {
 		int column = 1 + 2 * kind;
 		struct store_baseline *baseline;
 
-		if (sqlite3_column_type(stmt, column) == SQLITE_NULL)
+		if (store_column_kind(stmt, column) == STORE_NULL)
 			continue;
 		baseline = store_rows_add(rows);
 		if (!baseline)
 			return -ENOMEM;
 		*baseline = (struct store_baseline){
-			.household_id = sqlite3_column_int64(stmt, 0),
+			.household_id = store_column_int64(stmt, 0),
 			.scope = kind / 2,
 			.direction = kind % 2,
-			.handle = (uint64_t)sqlite3_column_int64(stmt, column),
-			.bytes = (uint64_t)sqlite3_column_int64(stmt, column + 1),
+			.handle = (uint64_t)store_column_int64(stmt, column),
+			.bytes = (uint64_t)store_column_int64(stmt, column + 1),
 		};
 	}
 	return 0;
@@ -340,23 +340,23 @@ int store_gap_insert(struct store *store, const struct store_gap *gap, bool logg
 			  &STORE_INT(id), 1, NULL);
 }
 
-static int gap_decode(sqlite3_stmt *stmt, struct store_rows *rows)
+static int gap_decode(struct store_stmt *stmt, struct store_rows *rows)
 {
-	const unsigned char *reason = sqlite3_column_text(stmt, 2);
+	const char *reason = store_column_text(stmt, 2);
 	struct store_gap *gap = store_rows_add(rows);
 
 	if (!gap)
 		return -ENOMEM;
 	*gap = (struct store_gap){
-		.household_id = sqlite3_column_int64(stmt, 0),
-		.direction = direction_from_text(sqlite3_column_text(stmt, 1)),
-		.since = sqlite3_column_int64(stmt, 3),
-		.at = sqlite3_column_int64(stmt, 4),
-		.bytes_before = (uint64_t)sqlite3_column_int64(stmt, 5),
-		.bytes_after = (uint64_t)sqlite3_column_int64(stmt, 6),
-		.scope = scope_from_text(sqlite3_column_text(stmt, 7)),
+		.household_id = store_column_int64(stmt, 0),
+		.direction = direction_from_text(store_column_text(stmt, 1)),
+		.since = store_column_int64(stmt, 3),
+		.at = store_column_int64(stmt, 4),
+		.bytes_before = (uint64_t)store_column_int64(stmt, 5),
+		.bytes_after = (uint64_t)store_column_int64(stmt, 6),
+		.scope = scope_from_text(store_column_text(stmt, 7)),
 	};
-	snprintf(gap->reason, sizeof(gap->reason), "%s", reason ? (const char *)reason : "");
+	snprintf(gap->reason, sizeof(gap->reason), "%s", reason ? reason : "");
 	return 0;
 }
 
@@ -403,19 +403,19 @@ int store_gaps_unlogged_clear(struct store *store)
 	return store_exec(store, "DELETE FROM meter_gaps_unlogged", NULL, 0, NULL);
 }
 
-static int usage_row_decode(sqlite3_stmt *stmt, struct store_rows *rows)
+static int usage_row_decode(struct store_stmt *stmt, struct store_rows *rows)
 {
 	struct store_usage_row *row = store_rows_add(rows);
 
 	if (!row)
 		return -ENOMEM;
 	*row = (struct store_usage_row){
-		.start = sqlite3_column_int64(stmt, 0),
-		.household_id = sqlite3_column_int64(stmt, 1),
-		.bytes_up = (uint64_t)sqlite3_column_int64(stmt, 2),
-		.bytes_down = (uint64_t)sqlite3_column_int64(stmt, 3),
-		.local_up = (uint64_t)sqlite3_column_int64(stmt, 4),
-		.local_down = (uint64_t)sqlite3_column_int64(stmt, 5),
+		.start = store_column_int64(stmt, 0),
+		.household_id = store_column_int64(stmt, 1),
+		.bytes_up = (uint64_t)store_column_int64(stmt, 2),
+		.bytes_down = (uint64_t)store_column_int64(stmt, 3),
+		.local_up = (uint64_t)store_column_int64(stmt, 4),
+		.local_down = (uint64_t)store_column_int64(stmt, 5),
 	};
 	return 0;
 }
@@ -614,13 +614,12 @@ struct daily_state {
 	int64_t to;
 };
 
-static int daily_state_decode(sqlite3_stmt *stmt, void *data)
+static int daily_state_decode(struct store_stmt *stmt, void *data)
 {
 	struct daily_state *state = data;
 
-	snprintf(state->zone, sizeof(state->zone), "%s",
-		 (const char *)sqlite3_column_text(stmt, 0));
-	state->to = sqlite3_column_int64(stmt, 1);
+	snprintf(state->zone, sizeof(state->zone), "%s", store_column_text(stmt, 0));
+	state->to = store_column_int64(stmt, 1);
 	return 0;
 }
 
