@@ -34,6 +34,12 @@ struct cached_hash {
 struct ledger_tlog {
 	struct store *store;
 	struct cached_hash cache[HASH_CACHE_SIZE];
+	/* The checkpoint this daemon's last append signed (size -1: none, or
+	 * it failed). An append that finds another latest checkpoint forgets
+	 * the cache: another gateway appended (PostgreSQL), perhaps at indexes
+	 * whose hashes this daemon cached for an append it then rolled back. */
+	int64_t size_appended;
+	uint8_t root_appended[TLOG_HASH_SIZE];
 	struct tlog_signer signer;
 	char verifier_key[TLOG_VERIFIER_KEY_TEXT_MAX];
 	char *problem;
@@ -219,8 +225,9 @@ static int ledger_tlog_hashes_read(void *ctx, const int64_t *indexes, size_t n_i
 	return 0;
 }
 
-/* Signs and stores the checkpoint of the first `size` records. */
-static int checkpoint_sign(struct ledger_tlog *tlog, int64_t size)
+/* Signs and stores the checkpoint of the first `size` records; its root in
+ * ret_root (may be NULL). */
+static int checkpoint_sign(struct ledger_tlog *tlog, int64_t size, uint8_t *ret_root)
 {
 	struct tlog_checkpoint checkpoint = { .size = size };
 	char text[TLOG_CHECKPOINT_TEXT_MAX], *note = NULL;
@@ -236,6 +243,8 @@ static int checkpoint_sign(struct ledger_tlog *tlog, int64_t size)
 	if (r == 0)
 		r = store_tlog_checkpoint_put(tlog->store, size, checkpoint.root, note);
 	free(note);
+	if (r == 0 && ret_root)
+		memcpy(ret_root, checkpoint.root, TLOG_HASH_SIZE);
 	return r;
 }
 
@@ -513,6 +522,7 @@ static int tlog_new(struct store *store, struct ledger_tlog **ret_tlog)
 	tlog->store = store;
 	tlog->clock_s = wall_clock_s;
 	tlog->published_size = -1;
+	tlog->size_appended = -1;
 	cache_clear(tlog);
 	*ret_tlog = tlog;
 	return 0;
@@ -551,7 +561,7 @@ int ledger_tlog_open(struct store *store, const struct config *config,
 		/* The log is live from the first start: an empty tree, signed. */
 		r = store_begin(store);
 		if (r == 0)
-			r = checkpoint_sign(tlog, 0);
+			r = checkpoint_sign(tlog, 0, NULL);
 		if (r == 0)
 			r = store_commit(store);
 		else
@@ -600,17 +610,23 @@ const char *ledger_tlog_verifier_key(const struct ledger_tlog *tlog)
 int ledger_tlog_append(struct ledger_tlog *tlog, const char *const *entries, size_t n_entries,
 		       int64_t *ret_first_index)
 {
-	uint8_t hashes[TLOG_STORED_HASHES_MAX][TLOG_HASH_SIZE];
+	uint8_t hashes[TLOG_STORED_HASHES_MAX][TLOG_HASH_SIZE], root[TLOG_HASH_SIZE];
+	char *note = NULL;
 	int64_t size;
 	size_t count;
 	int r;
 
 	if (tlog->problem)
 		return -EBADMSG;
-	r = store_tlog_size(tlog->store, &size);
+	r = store_tlog_checkpoint_latest(tlog->store, &size, root, &note);
+	free(note);
+	if (r == 0)
+		r = store_tlog_size(tlog->store, &size);
 	if (r < 0)
 		return r;
-	cache_drop_from(tlog, tlog_stored_hash_index(0, size));
+	if (size != tlog->size_appended || memcmp(root, tlog->root_appended, TLOG_HASH_SIZE) != 0)
+		cache_clear(tlog);
+	tlog->size_appended = -1;
 	for (size_t i = 0; i < n_entries; i++) {
 		int64_t index = size + (int64_t)i;
 		size_t len = strlen(entries[i]);
@@ -630,9 +646,10 @@ int ledger_tlog_append(struct ledger_tlog *tlog, const char *const *entries, siz
 		if (r < 0)
 			goto fail;
 	}
-	r = checkpoint_sign(tlog, size + (int64_t)n_entries);
+	r = checkpoint_sign(tlog, size + (int64_t)n_entries, tlog->root_appended);
 	if (r < 0)
 		goto fail;
+	tlog->size_appended = size + (int64_t)n_entries;
 	if (ret_first_index)
 		*ret_first_index = size;
 	return 0;

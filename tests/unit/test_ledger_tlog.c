@@ -272,6 +272,46 @@ static void test_rolled_back_append(void **state)
 	assert_null(ledger_tlog_problem(f->tlog));
 }
 
+/* Two gateways' daemons append to one log, each through its own connection
+ * and its own hash cache, as on PostgreSQL. One's append is rolled back and
+ * the other writes other entries at those indexes: the first must not build
+ * on the hashes it cached for what never happened. */
+static void test_two_writers(void **state)
+{
+	struct fixture *f = *state;
+	const char *lost[] = { "token-issued\nrole lost\n", "token-issued\nrole lost\n" };
+	struct store *other_store;
+	struct ledger_tlog *other;
+	char errbuf[256];
+	int64_t size;
+
+	assert_int_equal(store_open(f->db, &other_store, errbuf, sizeof(errbuf)), 0);
+	assert_int_equal(ledger_tlog_open(other_store, &f->config, &other, errbuf, sizeof(errbuf)),
+			 0);
+	append(f, "token-issued\nrole admin\n");
+	assert_int_equal(store_begin(f->store), 0);
+	assert_int_equal(ledger_tlog_append(f->tlog, lost, 2, NULL), 0);
+	store_rollback(f->store);
+	/* The other writes entries 1 and 2, so that entry 3's hashes build on
+	 * the subtree of entries 0 and 1. */
+	for (int i = 0; i < 3; i++) {
+		const char *entries[] = { "token-issued\nrole member\n",
+					  "token-issued\nrole member\n" };
+
+		assert_int_equal(store_begin(other_store), 0);
+		assert_int_equal(ledger_tlog_append(other, entries, 2, NULL), 0);
+		assert_int_equal(store_commit(other_store), 0);
+		append(f, "token-issued\nrole treasurer\n");
+	}
+	assert_int_equal(store_tlog_size(f->store, &size), 0);
+	assert_int_equal(size, 10);
+	ledger_tlog_free(other);
+	store_free(other_store);
+	fixture_close(f);
+	fixture_open(f);
+	assert_null(ledger_tlog_problem(f->tlog));
+}
+
 /* Publishes the latest checkpoint as the API does; its size. */
 static int64_t publish(struct fixture *f)
 {
@@ -522,6 +562,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_missing_middle_entry_is_caught, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_rolled_back_append, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_two_writers, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_restored_log_never_signs_a_published_size,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_another_log_than_published_is_refused, setup,
