@@ -93,7 +93,8 @@ int store_tariff_insert(struct store *store, const char *name, const char *valid
  * (r: the statement's): 0 when it changed it, else why not. */
 static int draft_changed(struct store *store, int64_t id, int r)
 {
-	static const char sql[] = "SELECT status = 'published' FROM tariffs WHERE id = ?1";
+	static const char sql[] = "SELECT CASE WHEN status = 'published' THEN 1 ELSE 0 END "
+				  "FROM tariffs WHERE id = ?1";
 	const struct store_value values[] = { STORE_INT(id) };
 	int64_t published;
 
@@ -242,7 +243,7 @@ int store_expense_get(struct store *store, int64_t id, json_t **ret_expense)
 int store_expenses_list(struct store *store, const char *period, json_t **ret_expenses)
 {
 	static const char sql[] = "SELECT " EXPENSE_COLUMNS " FROM expenses "
-				  "WHERE ?1 IS NULL OR period = ?1 ORDER BY id";
+				  "WHERE CAST(?1 AS TEXT) IS NULL OR period = ?1 ORDER BY id";
 	const struct store_value values[] = { STORE_TEXT(period) };
 
 	return query_json(store, sql, values, 1, ret_expenses);
@@ -252,14 +253,16 @@ int store_expense_total(struct store *store, const char *period, const char *cat
 			int64_t *ret_total_minor)
 {
 	/* A period being closed shares the expenses its close began with. */
-	static const char sql[] = "SELECT coalesce(sum(amount_minor), 0) AS total FROM expenses "
-				  "WHERE period = ?1 AND (?2 IS NULL OR category = ?2) AND id <= "
+	static const char sql[] = "SELECT CAST(coalesce(sum(amount_minor), 0) AS BIGINT) AS total "
+				  "FROM expenses WHERE period = ?1 "
+				  "AND (CAST(?2 AS TEXT) IS NULL OR category = ?2) AND id <= "
 				  "coalesce((SELECT last_expense_id FROM period_close_starts "
 				  "WHERE period = ?1), 9223372036854775807)";
 	const struct store_value values[] = { STORE_TEXT(period), STORE_TEXT(category) };
 	int r;
 
-	/* SQLite's sum() fails on overflow rather than wrapping. */
+	/* The sum fails on overflow rather than wrapping: SQLite's sum()
+	 * itself, PostgreSQL's in the cast to BIGINT. */
 	r = store_query_int64(store, sql, values, 2, ret_total_minor);
 	return r == -EIO ? -ERANGE : r;
 }
@@ -293,10 +296,10 @@ int store_invoice_get(struct store *store, int64_t household_id, const char *per
 int store_invoices_list(struct store *store, int64_t household_id, const char *period,
 			json_t **ret_invoices)
 {
-	static const char sql[] =
-		"SELECT " INVOICE_COLUMNS " FROM invoices "
-		"WHERE (?1 = 0 OR household_id = ?1) AND (?2 IS NULL OR period = ?2) "
-		"ORDER BY period, household_id";
+	static const char sql[] = "SELECT " INVOICE_COLUMNS " FROM invoices "
+				  "WHERE (CAST(?1 AS BIGINT) = 0 OR household_id = ?1) "
+				  "AND (CAST(?2 AS TEXT) IS NULL OR period = ?2) "
+				  "ORDER BY period, household_id";
 	const struct store_value values[] = { STORE_INT(household_id), STORE_TEXT(period) };
 
 	return query_json(store, sql, values, 2, ret_invoices);
@@ -365,8 +368,8 @@ int store_ledger_get(struct store *store, int64_t id, json_t **ret_entry)
 
 int store_ledger_list(struct store *store, int64_t household_id, json_t **ret_entries)
 {
-	static const char sql[] = "SELECT " LEDGER_COLUMNS ", sum(amount_minor) OVER "
-				  "(ORDER BY id) AS balance_minor FROM ledger_entries "
+	static const char sql[] = "SELECT " LEDGER_COLUMNS ", CAST(sum(amount_minor) OVER "
+				  "(ORDER BY id) AS BIGINT) AS balance_minor FROM ledger_entries "
 				  "WHERE household_id = ?1 ORDER BY id";
 	const struct store_value values[] = { STORE_INT(household_id) };
 
@@ -455,7 +458,8 @@ int store_period_closing(struct store *store, const char *from, char ret_period[
 {
 	static const char sql[] = "SELECT period FROM period_close_starts "
 				  "WHERE period NOT IN (SELECT period FROM period_closes) "
-				  "AND (?1 IS NULL OR period >= ?1) ORDER BY period LIMIT 1";
+				  "AND (CAST(?1 AS TEXT) IS NULL OR period >= ?1) "
+				  "ORDER BY period LIMIT 1";
 	const struct store_value values[] = { STORE_TEXT(from) };
 	char period[8];
 	int r;
@@ -549,8 +553,9 @@ int store_usage_imported(struct store *store, int64_t first_household_id, int64_
 	/* Through the households, so that each is a range of the (household,
 	 * bucket) index and imports of other periods are never read. */
 	static const char sql[] =
-		"SELECT household_id, count(*), sum(bytes_up), sum(bytes_down), "
-		"sum(local_up), sum(local_down) FROM usage_imports WHERE household_id IN "
+		"SELECT household_id, count(*), CAST(sum(bytes_up) AS BIGINT), "
+		"CAST(sum(bytes_down) AS BIGINT), CAST(sum(local_up) AS BIGINT), "
+		"CAST(sum(local_down) AS BIGINT) FROM usage_imports WHERE household_id IN "
 		"(SELECT id FROM households WHERE id >= ?1 AND id < ?2) "
 		"AND bucket_start >= ?3 AND bucket_start < ?4 "
 		"GROUP BY household_id ORDER BY household_id";
@@ -561,7 +566,8 @@ int store_usage_imported(struct store *store, int64_t first_household_id, int64_
 	int r;
 
 	r = store_collect(store, sql, values, 4, imported_decode, &rows);
-	/* SQLite's sum() fails on overflow rather than wrapping. */
+	/* The sums fail on overflow rather than wrapping (as in
+	 * store_expense_total()). */
 	if (r < 0)
 		return r == -EIO ? -ERANGE : r;
 	*ret_imported = rows.items;

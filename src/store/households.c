@@ -443,9 +443,10 @@ int store_address_conflict(struct store *store, const char *gateway, const struc
 int store_household_ids(struct store *store, const char *gateway, int64_t **ret_active,
 			size_t *ret_n_active, int64_t **ret_closed, size_t *ret_n_closed)
 {
-	static const char sql[] = "SELECT id, status = 'active' AND (?1 IS NULL OR gateway = ?1) "
-				  "FROM households "
-				  "ORDER BY id";
+	static const char sql[] =
+		"SELECT id, CASE WHEN status = 'active' "
+		"AND (CAST(?1 AS TEXT) IS NULL OR gateway = ?1) THEN 1 ELSE 0 END "
+		"FROM households ORDER BY id";
 	const struct store_value values[] = { STORE_TEXT(gateway) };
 	int64_t *lists[2] = { NULL, NULL };
 	size_t counts[2] = { 0, 0 }, allocated[2] = { 0, 0 };

@@ -80,6 +80,18 @@ struct store_value {
 /* A row id, NULL for 0 ("none"). */
 #define STORE_ID(x) ((struct store_value){ .kind = (x) ? STORE_INT : STORE_NULL, .integer = (x) })
 
+/* The store's SQL is one text for SQLite and PostgreSQL (whose backend
+ * reads ?N as $N), so it keeps to what both read alike:
+ * - a parameter whose type nothing else gives first is cast where it first
+ *   stands (CAST(?1 AS TEXT) IS NULL; CAST(?1 AS BIGINT) = 0, as a bare
+ *   parameter against a literal is a 32-bit integer to PostgreSQL);
+ * - sum() of integers is cast to BIGINT where it is read (PostgreSQL's is
+ *   numeric), and truth values are read as CASE WHEN … THEN 1 ELSE 0 END;
+ * - an upsert names the existing row's columns with their table;
+ * - two-argument min() and max(), SQLite's only, are written as CASE;
+ * - a subquery in FROM has an alias, and every column read beside an
+ *   aggregate is grouped by. */
+
 /* Starts a cached query with values bound to ?1, ?2, …: its rows come from
  * store_step(), and store_release() ends it. The cache is keyed by the
  * address of sql, so callers pass a `static const char sql[]`. Statements

@@ -40,7 +40,8 @@ static int column_text(struct store_stmt *stmt, int column, char *buf, size_t si
 /* The columns token_decode() reads, from tokens. */
 #define TOKEN_COLUMNS                                                                  \
 	"SELECT id, role, coalesce(household_id, 0), name, created_at, last_used_at, " \
-	"coalesce(unixepoch(last_used_at), 0), revoked_at IS NOT NULL FROM tokens "
+	"coalesce(unixepoch(last_used_at), 0), "                                       \
+	"CASE WHEN revoked_at IS NOT NULL THEN 1 ELSE 0 END FROM tokens "
 
 static int token_decode(struct store_stmt *stmt, void *data)
 {
@@ -146,7 +147,8 @@ int store_tokens_list(struct store *store, int64_t household_id, struct store_to
 		      size_t *ret_n_tokens)
 {
 	static const char sql[] = TOKEN_COLUMNS
-		"WHERE revoked_at IS NULL AND (?1 = 0 OR household_id = ?1) ORDER BY id";
+		"WHERE revoked_at IS NULL AND (CAST(?1 AS BIGINT) = 0 OR household_id = ?1) "
+		"ORDER BY id";
 	const struct store_value params[] = { STORE_INT(household_id) };
 	struct store_rows rows = { .item_size = sizeof(struct store_token) };
 	int r;

@@ -179,16 +179,19 @@ static int baseline_update_values(const void *rows, size_t row, struct store_val
 	"INSERT INTO meter_baselines (household_id, up_handle, up_bytes, " \
 	"down_handle, down_bytes, local_up_handle, local_up_bytes, "       \
 	"local_down_handle, local_down_bytes)"
-#define BASELINES_TAIL                                                                  \
-	"ON CONFLICT (household_id) DO UPDATE SET "                                     \
-	"up_handle = coalesce(excluded.up_handle, up_handle), "                         \
-	"up_bytes = coalesce(excluded.up_bytes, up_bytes), "                            \
-	"down_handle = coalesce(excluded.down_handle, down_handle), "                   \
-	"down_bytes = coalesce(excluded.down_bytes, down_bytes), "                      \
-	"local_up_handle = coalesce(excluded.local_up_handle, local_up_handle), "       \
-	"local_up_bytes = coalesce(excluded.local_up_bytes, local_up_bytes), "          \
-	"local_down_handle = coalesce(excluded.local_down_handle, local_down_handle), " \
-	"local_down_bytes = coalesce(excluded.local_down_bytes, local_down_bytes)"
+/* The existing row's columns are named with their table: PostgreSQL finds a
+ * bare name ambiguous between the row and excluded. */
+#define BASELINES_TAIL                                                                            \
+	"ON CONFLICT (household_id) DO UPDATE SET "                                               \
+	"up_handle = coalesce(excluded.up_handle, meter_baselines.up_handle), "                   \
+	"up_bytes = coalesce(excluded.up_bytes, meter_baselines.up_bytes), "                      \
+	"down_handle = coalesce(excluded.down_handle, meter_baselines.down_handle), "             \
+	"down_bytes = coalesce(excluded.down_bytes, meter_baselines.down_bytes), "                \
+	"local_up_handle = coalesce(excluded.local_up_handle, meter_baselines.local_up_handle), " \
+	"local_up_bytes = coalesce(excluded.local_up_bytes, meter_baselines.local_up_bytes), "    \
+	"local_down_handle = coalesce(excluded.local_down_handle, "                               \
+	"meter_baselines.local_down_handle), "                                                    \
+	"local_down_bytes = coalesce(excluded.local_down_bytes, meter_baselines.local_down_bytes)"
 
 int store_baselines_put(struct store *store, const struct store_baseline_update *updates,
 			size_t n_updates)
@@ -246,22 +249,26 @@ static int hour_row_values(const void *rows, size_t row, struct store_value *val
 	return usage_values(usage, usage->start - usage->start % 3600, values);
 }
 
-/* The traffic columns of usage_buckets and usage_hourly, and an upsert
- * that adds to them. */
+/* The traffic columns of usage_buckets and usage_hourly, their sums (cast:
+ * PostgreSQL's sum() of bigints is numeric, SQLite's an integer), and an
+ * upsert that adds to them, naming the existing row with its table (a bare
+ * name is ambiguous to PostgreSQL). */
 #define USAGE_COLUMNS "bytes_up, bytes_down, local_up, local_down"
-#define USAGE_SUMS    "sum(bytes_up), sum(bytes_down), sum(local_up), sum(local_down)"
-#define USAGE_ADD                                                 \
-	"DO UPDATE SET bytes_up = bytes_up + excluded.bytes_up, " \
-	"bytes_down = bytes_down + excluded.bytes_down, "         \
-	"local_up = local_up + excluded.local_up, "               \
-	"local_down = local_down + excluded.local_down"
+#define USAGE_SUMS                                                         \
+	"CAST(sum(bytes_up) AS BIGINT), CAST(sum(bytes_down) AS BIGINT), " \
+	"CAST(sum(local_up) AS BIGINT), CAST(sum(local_down) AS BIGINT)"
+#define USAGE_ADD(table)                                                    \
+	"DO UPDATE SET bytes_up = " table ".bytes_up + excluded.bytes_up, " \
+	"bytes_down = " table ".bytes_down + excluded.bytes_down, "         \
+	"local_up = " table ".local_up + excluded.local_up, "               \
+	"local_down = " table ".local_down + excluded.local_down"
 #define BUCKETS_HEAD "INSERT INTO usage_buckets (bucket_start, household_id, " USAGE_COLUMNS ")"
-#define BUCKETS_TAIL "ON CONFLICT (bucket_start, household_id) " USAGE_ADD
+#define BUCKETS_TAIL "ON CONFLICT (bucket_start, household_id) " USAGE_ADD("usage_buckets")
 #define HOURLY_HEAD  "INSERT INTO usage_hourly (hour_start, household_id, " USAGE_COLUMNS ")"
-#define HOURLY_TAIL  "ON CONFLICT (hour_start, household_id) " USAGE_ADD
+#define HOURLY_TAIL  "ON CONFLICT (hour_start, household_id) " USAGE_ADD("usage_hourly")
 
 #define DAILY_HEAD "INSERT INTO usage_daily (household_id, day_start, " USAGE_COLUMNS ")"
-#define DAILY_TAIL "ON CONFLICT (household_id, day_start) " USAGE_ADD
+#define DAILY_TAIL "ON CONFLICT (household_id, day_start) " USAGE_ADD("usage_daily")
 
 /* Without a zone the days are unknown: the daily totals are marked, in the
  * same transaction as the usage written, to be made again by the next
@@ -383,7 +390,8 @@ int store_gaps_list(struct store *store, int64_t household_id, int64_t from, int
 		    struct store_gap **ret_gaps, size_t *ret_n_gaps)
 {
 	static const char sql[] = GAP_COLUMNS
-		"WHERE (?1 = 0 OR household_id = ?1) AND at >= ?2 AND at < ?3 ORDER BY at, id";
+		"WHERE (CAST(?1 AS BIGINT) = 0 OR household_id = ?1) AND at >= ?2 AND at < ?3 "
+		"ORDER BY at, id";
 	const struct store_value params[] = { STORE_INT(household_id), STORE_INT(from),
 					      STORE_INT(to) };
 
@@ -435,14 +443,21 @@ static int usage_query(struct store *store, const char *sql, const struct store_
 	return 0;
 }
 
+/* The later of ?2 and the watermark, and the earlier of ?3 and the
+ * watermark: CASE, as two-argument max() and min() are SQLite's only. */
+#define FROM_OR_WATERMARK \
+	"(SELECT CASE WHEN ?2 > rolled_up_to THEN ?2 ELSE rolled_up_to END FROM meter_state)"
+#define TO_OR_WATERMARK \
+	"(SELECT CASE WHEN ?3 < rolled_up_to THEN ?3 ELSE rolled_up_to END FROM meter_state)"
+
 /* A household's buckets not rolled up yet, by the hour. */
 #define BUCKET_HOURS_SQL                                                           \
 	"SELECT bucket_start - bucket_start % 3600, household_id, " USAGE_SUMS " " \
 	"FROM usage_buckets "                                                      \
 	"WHERE household_id = ?1 "                                                 \
-	"AND bucket_start >= max(?2, (SELECT rolled_up_to FROM meter_state)) "     \
+	"AND bucket_start >= " FROM_OR_WATERMARK " "                               \
 	"AND bucket_start < ?3 "                                                   \
-	"GROUP BY 1 ORDER BY 1"
+	"GROUP BY 1, 2 ORDER BY 1"
 
 int store_usage_rows(struct store *store, int64_t household_id, int64_t from, int64_t to,
 		     enum store_usage_grain grain, struct store_usage_row **ret_rows,
@@ -454,12 +469,12 @@ int store_usage_rows(struct store *store, int64_t household_id, int64_t from, in
 		"ORDER BY bucket_start";
 	/* Hours before the watermark come from the roll-up, later ones from the
 	 * buckets not rolled up yet. The watermark bounds each index range
-	 * itself (min, max), so that a month rolled up long ago reads none of
-	 * its buckets. */
+	 * itself, so that a month rolled up long ago reads none of its
+	 * buckets. */
 	static const char hourly_sql[] =
 		"SELECT hour_start, household_id, " USAGE_COLUMNS " FROM usage_hourly "
 		"WHERE household_id = ?1 AND hour_start >= ?2 "
-		"AND hour_start < min(?3, (SELECT rolled_up_to FROM meter_state)) "
+		"AND hour_start < " TO_OR_WATERMARK " "
 		"UNION ALL " BUCKET_HOURS_SQL;
 	/* Days before the watermark from the daily totals (the day that holds
 	 * it, the hours up to it), the rest from the buckets by hour. */
@@ -495,15 +510,16 @@ int store_usage_slices(struct store *store, bool hourly, int64_t from, int64_t t
 int store_usage_totals(struct store *store, int64_t from, int64_t to,
 		       struct store_usage_row **ret_rows, size_t *ret_n_rows)
 {
-	static const char sql[] = "SELECT ?1, household_id, " USAGE_SUMS " FROM ("
-				  "SELECT household_id, " USAGE_COLUMNS " FROM usage_hourly "
-				  "WHERE hour_start >= ?1 AND hour_start < ?2 "
-				  "AND hour_start < (SELECT rolled_up_to FROM meter_state) "
-				  "UNION ALL "
-				  "SELECT household_id, " USAGE_COLUMNS " FROM usage_buckets "
-				  "WHERE bucket_start >= ?1 AND bucket_start < ?2 "
-				  "AND bucket_start >= (SELECT rolled_up_to FROM meter_state)) "
-				  "GROUP BY household_id ORDER BY household_id";
+	static const char sql[] =
+		"SELECT CAST(?1 AS BIGINT), household_id, " USAGE_SUMS " FROM ("
+		"SELECT household_id, " USAGE_COLUMNS " FROM usage_hourly "
+		"WHERE hour_start >= ?1 AND hour_start < ?2 "
+		"AND hour_start < (SELECT rolled_up_to FROM meter_state) "
+		"UNION ALL "
+		"SELECT household_id, " USAGE_COLUMNS " FROM usage_buckets "
+		"WHERE bucket_start >= ?1 AND bucket_start < ?2 "
+		"AND bucket_start >= (SELECT rolled_up_to FROM meter_state)) AS u "
+		"GROUP BY household_id ORDER BY household_id";
 	const struct store_value params[] = { STORE_INT(from), STORE_INT(to) };
 
 	return usage_query(store, sql, params, 2, ret_rows, ret_n_rows);
@@ -512,14 +528,16 @@ int store_usage_totals(struct store *store, int64_t from, int64_t to,
 int store_usage_hour_total(struct store *store, int64_t hour, struct store_usage_row *ret_total)
 {
 	static const char sql[] =
-		"SELECT ?1, 0, coalesce(sum(bytes_up), 0), coalesce(sum(bytes_down), 0), "
-		"coalesce(sum(local_up), 0), coalesce(sum(local_down), 0) FROM ("
+		"SELECT CAST(?1 AS BIGINT), 0, CAST(coalesce(sum(bytes_up), 0) AS BIGINT), "
+		"CAST(coalesce(sum(bytes_down), 0) AS BIGINT), "
+		"CAST(coalesce(sum(local_up), 0) AS BIGINT), "
+		"CAST(coalesce(sum(local_down), 0) AS BIGINT) FROM ("
 		"SELECT " USAGE_COLUMNS " FROM usage_hourly WHERE hour_start = ?1 "
 		"AND hour_start < (SELECT rolled_up_to FROM meter_state) "
 		"UNION ALL "
 		"SELECT " USAGE_COLUMNS " FROM usage_buckets "
 		"WHERE bucket_start >= ?1 AND bucket_start < ?1 + 3600 "
-		"AND bucket_start >= (SELECT rolled_up_to FROM meter_state))";
+		"AND bucket_start >= (SELECT rolled_up_to FROM meter_state)) AS u";
 	const struct store_value params[] = { STORE_INT(hour) };
 	struct store_usage_row *rows;
 	size_t n;
@@ -737,14 +755,23 @@ int store_zone_build(struct store *store, uint64_t deadline_ns)
 	return store->daily_ready ? 0 : 1;
 }
 
+/* The hour after the last bucket that pruning before ?1 deletes (never
+ * after the watermark, which is never negative): that bucket's hour is
+ * incomplete too, so round up. */
+#define PRUNED_HOUR                                                                   \
+	"(CASE WHEN ?1 < rolled_up_to THEN CASE WHEN ?1 > 0 THEN ?1 ELSE 0 END ELSE " \
+	"rolled_up_to END + 3599) / 3600 * 3600"
+
 int store_usage_prune(struct store *store, int64_t before)
 {
 	static const char delete_sql[] =
 		"DELETE FROM usage_buckets WHERE bucket_start < ?1 "
 		"AND bucket_start < (SELECT rolled_up_to FROM meter_state)";
-	/* The hour of the last bucket deleted is incomplete too: round up. */
-	static const char mark_sql[] = "UPDATE meter_state SET pruned_to = max(pruned_to, "
-				       "(max(min(?1, rolled_up_to), 0) + 3599) / 3600 * 3600)";
+	/* pruned_to only grows. CASE, as two-argument max() and min() are
+	 * SQLite's only. */
+	static const char mark_sql[] =
+		"UPDATE meter_state SET pruned_to = CASE WHEN pruned_to > " PRUNED_HOUR
+		" THEN pruned_to ELSE " PRUNED_HOUR " END";
 	const struct store_value values[] = { STORE_INT(before) };
 	bool own_transaction;
 	int r;
