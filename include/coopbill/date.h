@@ -7,6 +7,8 @@
 #include <stdint.h>
 
 #define DATE_TEXT_MAX 11
+/* "YYYY-MM-DDTHH:MM:SSZ" and its NUL. */
+#define DATE_TIME_TEXT_MAX 21
 
 struct date {
 	int year;
@@ -29,3 +31,6 @@ struct date date_from_days(int64_t days);
 /* RFC 3339 date-times ("2026-11-01T00:00:00Z", "2026-11-01T01:00:00+01:00";
  * fractions of a second are refused) as Unix seconds. */
 int date_time_parse(const char *text, int64_t *ret_unix_s);
+/* Unix seconds (of the years 0 to 9999) as an RFC 3339 date-time in UTC,
+ * "2026-11-01T00:00:00Z". */
+void date_time_format(int64_t unix_s, char ret_text[DATE_TIME_TEXT_MAX]);

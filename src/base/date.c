@@ -135,3 +135,18 @@ int date_time_parse(const char *text, int64_t *ret_unix_s)
 	*ret_unix_s = date_to_days(&date) * 86400 + hour * 3600 + minute * 60 + second - offset_s;
 	return 0;
 }
+
+void date_time_format(int64_t unix_s, char ret_text[DATE_TIME_TEXT_MAX])
+{
+	int64_t days = unix_s / 86400, second = unix_s % 86400;
+	struct date date;
+
+	if (second < 0) {
+		second += 86400;
+		days--;
+	}
+	date = date_from_days(days);
+	snprintf(ret_text, DATE_TIME_TEXT_MAX, "%04d-%02d-%02dT%02d:%02d:%02dZ", date.year,
+		 date.month, date.day, (int)(second / 3600), (int)(second / 60 % 60),
+		 (int)(second % 60));
+}

@@ -4,9 +4,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
+#include "coopbill/date.h"
 #include "store-internal.h"
 
 static json_t *column_json(struct store_stmt *stmt, int column)
@@ -104,26 +106,34 @@ static int draft_changed(struct store *store, int64_t id, int r)
 	return r < 0 ? r : published ? -EALREADY : -EPERM;
 }
 
+/* The times the store writes are this process's clock, in UTC: the same on
+ * every backend, whose server's clock and functions differ. */
 int store_tariff_publish(struct store *store, int64_t id, const char *signature, int64_t log_index)
 {
 	static const char sql[] =
 		"UPDATE tariffs SET status = 'published', signature = ?2, log_index = ?3, "
-		"published_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
-		"WHERE id = ?1 AND status = 'draft'";
-	const struct store_value values[] = { STORE_INT(id), STORE_TEXT(signature),
-					      STORE_INT(log_index) };
+		"published_at = ?4 WHERE id = ?1 AND status = 'draft'";
+	char now[DATE_TIME_TEXT_MAX];
+	const struct store_value values[] = { STORE_INT(id),
+					      STORE_TEXT(signature),
+					      STORE_INT(log_index),
+					      { .kind = STORE_TEXT, .text = now } };
 
-	return draft_changed(store, id, store_exec(store, sql, values, 3, NULL));
+	date_time_format((int64_t)time(NULL), now);
+	return draft_changed(store, id, store_exec(store, sql, values, 4, NULL));
 }
 
 int store_tariff_propose(struct store *store, int64_t id, int64_t log_index)
 {
-	static const char sql[] = "UPDATE tariffs SET proposed_log_index = ?2, "
-				  "proposed_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
+	static const char sql[] = "UPDATE tariffs SET proposed_log_index = ?2, proposed_at = ?3 "
 				  "WHERE id = ?1 AND status = 'draft' AND proposed_at IS NULL";
-	const struct store_value values[] = { STORE_INT(id), STORE_INT(log_index) };
+	char now[DATE_TIME_TEXT_MAX];
+	const struct store_value values[] = { STORE_INT(id),
+					      STORE_INT(log_index),
+					      { .kind = STORE_TEXT, .text = now } };
 
-	return draft_changed(store, id, store_exec(store, sql, values, 2, NULL));
+	date_time_format((int64_t)time(NULL), now);
+	return draft_changed(store, id, store_exec(store, sql, values, 3, NULL));
 }
 
 int store_tariff_replace(struct store *store, int64_t id, const char *name, const char *valid_from,

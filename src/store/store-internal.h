@@ -89,6 +89,8 @@ struct store_value {
  *   numeric), and truth values are read as CASE WHEN … THEN 1 ELSE 0 END;
  * - an upsert names the existing row's columns with their table;
  * - two-argument min() and max(), SQLite's only, are written as CASE;
+ * - no engine's own date or JSON functions (strftime(), unixepoch(),
+ *   json_extract()): the store formats and reads times and documents in C;
  * - a subquery in FROM has an alias, and every column read beside an
  *   aggregate is grouped by. */
 

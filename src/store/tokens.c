@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
+#include "coopbill/date.h"
 #include "store-internal.h"
 
 int store_token_insert(struct store *store, const uint8_t hash[32], const char *role,
@@ -40,7 +42,6 @@ static int column_text(struct store_stmt *stmt, int column, char *buf, size_t si
 /* The columns token_decode() reads, from tokens. */
 #define TOKEN_COLUMNS                                                                  \
 	"SELECT id, role, coalesce(household_id, 0), name, created_at, last_used_at, " \
-	"coalesce(unixepoch(last_used_at), 0), "                                       \
 	"CASE WHEN revoked_at IS NOT NULL THEN 1 ELSE 0 END FROM tokens "
 
 static int token_decode(struct store_stmt *stmt, void *data)
@@ -59,8 +60,11 @@ static int token_decode(struct store_stmt *stmt, void *data)
 	if (r < 0)
 		return r;
 	token->household_id = store_column_int64(stmt, 2);
-	token->last_used_s = store_column_int64(stmt, 6);
-	token->revoked = (int)store_column_int64(stmt, 7) != 0;
+	/* Read here rather than by SQL, whose date functions differ by
+	 * backend: 0 when never used (or not a time). */
+	if (date_time_parse(token->last_used_at, &token->last_used_s) < 0)
+		token->last_used_s = 0;
+	token->revoked = (int)store_column_int64(stmt, 6) != 0;
 	return 0;
 }
 
@@ -163,12 +167,12 @@ int store_tokens_list(struct store *store, int64_t household_id, struct store_to
 
 int store_token_used(struct store *store, int64_t id, int64_t now_s)
 {
-	static const char sql[] =
-		"UPDATE tokens SET last_used_at = strftime('%Y-%m-%dT%H:%M:%SZ', ?2, 'unixepoch') "
-		"WHERE id = ?1";
-	const struct store_value values[] = { STORE_INT(id), STORE_INT(now_s) };
+	static const char sql[] = "UPDATE tokens SET last_used_at = ?2 WHERE id = ?1";
+	char now[DATE_TIME_TEXT_MAX];
+	const struct store_value values[] = { STORE_INT(id), { .kind = STORE_TEXT, .text = now } };
 	int r;
 
+	date_time_format(now_s, now);
 	/* A time kept to the minute is not worth making a request wait behind
 	 * another process's write: while the database is locked it stays as
 	 * it was (-EBUSY at once). */
@@ -181,12 +185,13 @@ int store_token_used(struct store *store, int64_t id, int64_t now_s)
 int store_token_revoke(struct store *store, int64_t id)
 {
 	static const char sql[] =
-		"UPDATE tokens SET revoked_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') "
-		"WHERE id = ?1 AND revoked_at IS NULL";
-	const struct store_value values[] = { STORE_INT(id) };
+		"UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL";
+	char now[DATE_TIME_TEXT_MAX];
+	const struct store_value values[] = { STORE_INT(id), { .kind = STORE_TEXT, .text = now } };
 	int r;
 
-	r = store_exec(store, sql, values, 1, NULL);
+	date_time_format((int64_t)time(NULL), now);
+	r = store_exec(store, sql, values, 2, NULL);
 	if (r == 0 && store_changes(store) == 0)
 		return -ENOENT;
 	return r;
