@@ -4,7 +4,7 @@
 COOPBILL_PACKAGES=(
 	# build
 	gcc libc6-dev meson ninja-build pkg-config python3
-	libmicrohttpd-dev libuv1-dev libsqlite3-dev libsodium-dev libjansson-dev
+	libmicrohttpd-dev libuv1-dev libsqlite3-dev libpq-dev libsodium-dev libjansson-dev
 	libmnl-dev libnftnl-dev libsystemd-dev libinih-dev libcurl4-openssl-dev
 	# tests
 	libcmocka-dev curl jq sqlite3 valgrind systemd clang-format tzdata openssl faketime

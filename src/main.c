@@ -119,9 +119,9 @@ static int cli_open_log(const char *config_path, bool problems_too, struct cli *
 	r = load_config(config_path, &cli.config);
 	if (r < 0)
 		return r;
-	r = store_open(cli.config->database_path, &cli.store, errbuf, sizeof(errbuf));
+	r = store_open_config(cli.config, &cli.store, errbuf, sizeof(errbuf));
 	if (r < 0) {
-		fprintf(stderr, "database %s: %s\n", cli.config->database_path, errbuf);
+		fprintf(stderr, "database %s: %s\n", config_database_name(cli.config), errbuf);
 		goto out;
 	}
 	r = ledger_tlog_open(cli.store, cli.config, &cli.tlog, errbuf, sizeof(errbuf));
@@ -159,6 +159,15 @@ static int cli_lock(const char *config_path, const char *what)
 
 	if (load_config(config_path, &config) < 0)
 		return -EINVAL;
+	if (config->database_url[0]) {
+		fprintf(stderr,
+			"cannot %s on a PostgreSQL database ([database] url): this command works "
+			"on "
+			"SQLite's file ([database] path) only\n",
+			what);
+		config_free(config);
+		return -EOPNOTSUPP;
+	}
 	r = store_lock(config->database_path, &fd, &holder);
 	if (r == -EBUSY)
 		fprintf(stderr,

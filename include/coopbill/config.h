@@ -40,6 +40,7 @@ struct config {
 
 	/* [database] */
 	char *database_path;
+	char *database_url; /* "" for SQLite at database_path */
 
 	/* [meter] */
 	bool meter_enabled;
@@ -82,6 +83,9 @@ struct config {
 /* Reads and validates the whole file. On failure returns a negative errno and,
  * in *ret_errors, one line per problem (the caller frees it). */
 int config_load(const char *path, struct config **ret_config, char **ret_errors);
+/* How messages name the database: its path, or "PostgreSQL" for a url,
+ * which may hold a password. */
+const char *config_database_name(const struct config *config);
 void config_free(struct config *config);
 
 /* A gateway's name: 1 to 32 lower-case letters, digits or '-', starting

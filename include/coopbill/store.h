@@ -55,6 +55,19 @@ struct store;
  * than this binary is refused with -EPROTONOSUPPORT. On failure errbuf says
  * what went wrong in a sentence fit for the operator. */
 int store_open(const char *path, struct store **ret_store, char *errbuf, size_t errbuf_len);
+/* Connects to a PostgreSQL database (url: libpq's connection string or URI)
+ * and applies pending migrations from sql/pg/, each in a write transaction:
+ * gateways that start together migrate once. -ENOTCONN when it cannot
+ * connect. Such a store knows no version (store_version_get): nothing is
+ * kept across requests. */
+int store_open_url(const char *url, struct store **ret_store, char *errbuf, size_t errbuf_len);
+/* The database config names: [database] url when set, else [database] path. */
+int store_open_config(const struct config *config, struct store **ret_store, char *errbuf,
+		      size_t errbuf_len);
+/* Takes, for as long as the store is open, the lock that keeps a second
+ * daemon of the same gateway off a PostgreSQL database: -EBUSY when another
+ * holds it. SQLite's file has one daemon (store_lock): nothing to take. */
+int store_gateway_lock(struct store *store, const char *gateway);
 /* Opens a copy of the database to read it only (a backup being checked):
  * no pragmas, no migrations; -EPROTONOSUPPORT when its schema is not this
  * binary's. */

@@ -345,6 +345,13 @@ void api_reply_store_error(struct http_request *request, int error, const char *
 				   "the database is busy while %s; try again in a moment", what);
 		return;
 	}
+	/* PostgreSQL out of reach: the daemon connects again by itself. */
+	if (error == -ENOTCONN) {
+		http_reply_problem(request, 503, "unreachable",
+				   "the database cannot be reached while %s; try again in a moment",
+				   what);
+		return;
+	}
 	http_reply_problem(request, 503, "storage",
 			   "the database failed while %s (%s); the operator should check the "
 			   "daemon's log",

@@ -1,7 +1,8 @@
 /* GET /healthz: whether the database answers and takes writes and how the
  * meter is doing, for monitoring. 503 when the database is unusable or its
  * writes fail (a full disk); "degraded" in the body when the meter is (flow
- * offload, a waiting clock, failing polls). */
+ * offload, a waiting clock, failing polls), and, with 503, when PostgreSQL
+ * is out of reach ("database": "unreachable"). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,7 +87,11 @@ void api_health_get(struct api *api, struct http_request *request, const struct 
 	int r;
 
 	r = store_ping(api->ledger.store, &schema_version);
-	if (r < 0)
+	/* PostgreSQL out of reach: the kernel goes on counting and the meter
+	 * holds what it read until the database answers again. */
+	if (r == -ENOTCONN)
+		database = "unreachable";
+	else if (r < 0)
 		database = "error";
 	/* Reads answer on a full disk; what the database is for does not. */
 	if (r == 0 && store_write_error(api->ledger.store) < 0) {
@@ -97,7 +102,9 @@ void api_health_get(struct api *api, struct http_request *request, const struct 
 	log_problem = ledger_tlog_problem(api->ledger.tlog);
 	if (r == 0 && log_problem)
 		r = -EBADMSG;
-	if (r < 0)
+	if (r == -ENOTCONN)
+		status = "degraded";
+	else if (r < 0)
 		status = "unavailable";
 	else if (meter.state == METER_OK || meter.state == METER_DISABLED)
 		status = "ok";

@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
+#include <libpq-fe.h>
 #include <limits.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -59,6 +60,7 @@ enum config_key_id {
 	CONFIG_KEY_COOP_ADDRESS,
 	CONFIG_KEY_COOP_TAX_ID,
 	CONFIG_KEY_DATABASE_PATH,
+	CONFIG_KEY_DATABASE_URL,
 	CONFIG_KEY_METER_ENABLED,
 	CONFIG_KEY_METER_INTERVAL_S,
 	CONFIG_KEY_METER_TABLE,
@@ -142,6 +144,7 @@ static const struct config_key config_keys[CONFIG_KEY_COUNT] = {
 	[CONFIG_KEY_COOP_ADDRESS] = TEXT_KEY("cooperative", "address"),
 	[CONFIG_KEY_COOP_TAX_ID] = TEXT_KEY("cooperative", "tax_id"),
 	[CONFIG_KEY_DATABASE_PATH] = TEXT_KEY("database", "path"),
+	[CONFIG_KEY_DATABASE_URL] = TEXT_KEY("database", "url"),
 	[CONFIG_KEY_METER_ENABLED] = { "meter", "enabled", CONFIG_KIND_BOOL,
 				       offsetof(struct config, meter_enabled), 0, 1, 1 },
 	[CONFIG_KEY_METER_INTERVAL_S] = { "meter", "interval_s", CONFIG_KIND_UNSIGNED,
@@ -635,6 +638,29 @@ static int config_parse_database_path(struct config_load *load, const struct con
 	return config_replace_text(load, &load->config->database_path, value);
 }
 
+/* libpq's connection strings (key=value …) and URIs: what libpq cannot
+ * parse is refused here, with the project's example, not at connection. */
+static int config_parse_database_url(struct config_load *load, const struct config_key *key,
+				     const char *value)
+{
+	char quoted[CONFIG_QUOTED_MAX];
+	PQconninfoOption *options;
+	char *why = NULL;
+
+	options = value[0] ? PQconninfoParse(value, &why) : NULL;
+	PQfreemem(why);
+	if (!options) {
+		config_error(
+			load, load->lineno, key->section, key->name,
+			"%s is not a PostgreSQL connection string; write a URI such as "
+			"postgresql://coopbill@db1,db2/coopbill?target_session_attrs=read-write",
+			config_quote(value, quoted));
+		return -EINVAL;
+	}
+	PQconninfoFree(options);
+	return config_replace_text(load, &load->config->database_url, value);
+}
+
 static int config_parse_meter_table(struct config_load *load, const struct config_key *key,
 				    const char *value)
 {
@@ -952,6 +978,8 @@ static int config_parse_value(struct config_load *load, enum config_key_id id, c
 		return config_parse_cors_origins(load, key, value);
 	case CONFIG_KEY_DATABASE_PATH:
 		return config_parse_database_path(load, key, value);
+	case CONFIG_KEY_DATABASE_URL:
+		return config_parse_database_url(load, key, value);
 	case CONFIG_KEY_METER_TABLE:
 		return config_parse_meter_table(load, key, value);
 	case CONFIG_KEY_METER_GATEWAY:
@@ -1208,6 +1236,7 @@ static int config_new(const char *path, struct config **ret_config)
 	config->path = strdup(path);
 	config->listen = strdup(CONFIG_DEFAULT_LISTEN);
 	config->database_path = strdup(CONFIG_DEFAULT_DATABASE_PATH);
+	config->database_url = strdup("");
 	config->meter_table = strdup(CONFIG_DEFAULT_METER_TABLE);
 	config->meter_gateway = strdup(CONFIG_DEFAULT_GATEWAY);
 	config->timezone = strdup(CONFIG_DEFAULT_TIMEZONE);
@@ -1217,10 +1246,10 @@ static int config_new(const char *path, struct config **ret_config)
 	config->coop_name = strdup("");
 	config->coop_address = strdup("");
 	config->coop_tax_id = strdup("");
-	if (!config->path || !config->listen || !config->database_path || !config->meter_table ||
-	    !config->meter_gateway || !config->timezone || !config->log_origin ||
-	    !config->log_key_file || !config->www_dir || !config->coop_name ||
-	    !config->coop_address || !config->coop_tax_id) {
+	if (!config->path || !config->listen || !config->database_path || !config->database_url ||
+	    !config->meter_table || !config->meter_gateway || !config->timezone ||
+	    !config->log_origin || !config->log_key_file || !config->www_dir ||
+	    !config->coop_name || !config->coop_address || !config->coop_tax_id) {
 		config_free(config);
 		return -ENOMEM;
 	}
@@ -1319,6 +1348,7 @@ void config_free(struct config *config)
 		free(config->cors_origins[i]);
 	free(config->cors_origins);
 	free(config->database_path);
+	free(config->database_url);
 	free(config->meter_table);
 	free(config->meter_gateway);
 	for (size_t i = 0; i < config->n_meter_uplinks; i++)
@@ -1344,4 +1374,9 @@ bool config_cors_allows(const struct config *config, const char *origin)
 		if (strcmp(config->cors_origins[i], origin) == 0)
 			return true;
 	return false;
+}
+
+const char *config_database_name(const struct config *config)
+{
+	return config->database_url[0] ? "PostgreSQL" : config->database_path;
 }

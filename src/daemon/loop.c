@@ -187,8 +187,9 @@ static void daemon_reload(struct daemon *daemon)
 	if (strcmp(config->listen, old->listen) != 0)
 		diag_warning("reload: [server] listen changed to %s; it takes effect on restart",
 			     config->listen);
-	if (strcmp(config->database_path, old->database_path) != 0)
-		diag_warning("reload: [database] path changed; it takes effect on restart");
+	if (strcmp(config->database_path, old->database_path) != 0 ||
+	    strcmp(config->database_url, old->database_url) != 0)
+		diag_warning("reload: [database] path and url take effect on restart");
 	if (strcmp(config->meter_table, old->meter_table) != 0 ||
 	    config->meter_enabled != old->meter_enabled)
 		diag_warning("reload: [meter] table and enabled take effect on restart");
@@ -254,8 +255,11 @@ static int daemon_start(struct daemon *daemon, const char *config_path)
 	}
 
 	/* A restore must not replace the database under a running daemon,
-	 * nor may two daemons share it. */
-	r = store_lock(daemon->config->database_path, &daemon->lock_fd, &holder);
+	 * nor may two daemons share it. PostgreSQL's is shared by gateways,
+	 * one daemon each (store_gateway_lock below). */
+	r = daemon->config->database_url[0]
+		    ? 0
+		    : store_lock(daemon->config->database_path, &daemon->lock_fd, &holder);
 	if (r == -EBUSY) {
 		diag_error("database %s is in use by another coopbilld (process %ld): a daemon "
 			   "or a restore; stop it first",
@@ -267,9 +271,21 @@ static int daemon_start(struct daemon *daemon, const char *config_path)
 			   strerror(-r));
 		return r;
 	}
-	r = store_open(daemon->config->database_path, &daemon->store, errbuf, sizeof(errbuf));
+	r = store_open_config(daemon->config, &daemon->store, errbuf, sizeof(errbuf));
 	if (r < 0) {
-		diag_error("database %s: %s", daemon->config->database_path, errbuf);
+		diag_error("database %s: %s", config_database_name(daemon->config), errbuf);
+		return r;
+	}
+	r = store_gateway_lock(daemon->store, daemon->config->meter_gateway);
+	if (r == -EBUSY) {
+		diag_error("another coopbilld meters gateway %s on this database: each gateway "
+			   "runs one; set [meter] gateway to this gateway's own name",
+			   daemon->config->meter_gateway);
+		return r;
+	}
+	if (r < 0) {
+		diag_error("cannot lock gateway %s in the database: %s",
+			   daemon->config->meter_gateway, strerror(-r));
 		return r;
 	}
 	r = ledger_tlog_open(daemon->store, daemon->config, &daemon->tlog, errbuf, sizeof(errbuf));
@@ -330,7 +346,7 @@ static int daemon_start(struct daemon *daemon, const char *config_path)
 	}
 
 	diag_notice("coopbilld listening on %s, database %s", daemon->config->listen,
-		    daemon->config->database_path);
+		    config_database_name(daemon->config));
 	daemon_notice_page(daemon->config);
 	sd_notify(0, "READY=1");
 	return 0;

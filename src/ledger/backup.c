@@ -108,6 +108,12 @@ int ledger_backup(const struct config *config, const char *dest, store_copy_prog
 	struct stat st;
 	int r;
 
+	if (config->database_url[0]) {
+		snprintf(errbuf, errbuf_len, "%s",
+			 "backup copies SQLite's file ([database] path); back up a PostgreSQL "
+			 "database ([database] url) with pg_dump, and copy the log key beside it");
+		return -EOPNOTSUPP;
+	}
 	if (lstat(dest, &st) == 0) {
 		snprintf(errbuf, errbuf_len, "%s exists already; name a new folder for the backup",
 			 dest);

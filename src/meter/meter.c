@@ -52,9 +52,13 @@ struct meter {
 	struct nft *nft;
 	/* The worker thread's handle, in step with nft before each read. */
 	struct nft *reader;
-	/* What meter_baselines holds, sorted by household and direction. */
+	/* What meter_baselines holds, sorted by household and direction;
+	 * unsure after a commit whose outcome was not heard (PostgreSQL's
+	 * connection broke at COMMIT): it may have landed, and the next poll
+	 * reads them again before it counts. */
 	struct store_baseline *baselines;
 	size_t n_baselines;
+	bool baselines_unsure;
 	/* The households, refreshed after any change to them. */
 	struct household_sets sets;
 	bool sets_valid;
@@ -578,6 +582,16 @@ static int commit_reading(struct meter *meter, const struct nft_counter *counter
 	int64_t end_ms, start_ms;
 	int r;
 
+	if (meter->baselines_unsure) {
+		r = store_baselines_load(meter->store, &merged, &n_merged);
+		if (r < 0)
+			goto out;
+		free(meter->baselines);
+		meter->baselines = merged;
+		meter->n_baselines = n_merged;
+		merged = NULL;
+		meter->baselines_unsure = false;
+	}
 	if (!meter->sets_valid) {
 		household_sets_clear(sets);
 		r = household_sets_load(meter->store, meter->config->meter_gateway, sets);
@@ -621,6 +635,7 @@ static int commit_reading(struct meter *meter, const struct nft_counter *counter
 			   ? end_ms - (int64_t)(now_mono - meter->last_commit_mono_ms)
 			   : end_ms;
 	r = poll_commit(meter, &accounting, retired, n_retired, start_ms, end_ms);
+	meter->baselines_unsure = r == -ENOTCONN;
 	if (r < 0)
 		goto out;
 	r = baselines_merge(meter->baselines, meter->n_baselines, accounting.baselines,

@@ -68,6 +68,8 @@ int store_map_error(int sqlite_code)
 
 int store_last_error(struct store *store)
 {
+	if (store->pg)
+		return store->pg_error;
 	return store_map_error(sqlite3_extended_errcode(store->db));
 }
 
@@ -100,11 +102,15 @@ static int store_prepare(struct store *store, const char *sql, struct store_stmt
 	if (!stmt)
 		return -ENOMEM;
 	stmt->sql = sql;
-	rc = sqlite3_prepare_v3(store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt->lite, NULL);
-	/* Empty SQL prepares to no statement: a programming error. */
-	if (rc != SQLITE_OK || !stmt->lite) {
-		free(stmt);
-		return rc != SQLITE_OK ? store_map_error(rc) : -EINVAL;
+	/* PostgreSQL's statements are prepared at their first run (pg.c). */
+	if (!store->pg) {
+		rc = sqlite3_prepare_v3(store->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt->lite,
+					NULL);
+		/* Empty SQL prepares to no statement: a programming error. */
+		if (rc != SQLITE_OK || !stmt->lite) {
+			free(stmt);
+			return rc != SQLITE_OK ? store_map_error(rc) : -EINVAL;
+		}
 	}
 	store->statements[store->n_statements++] = stmt;
 	*ret_stmt = stmt;
@@ -115,14 +121,21 @@ void store_release(struct store_stmt *stmt)
 {
 	if (!stmt)
 		return;
+	if (!stmt->lite) {
+		store_pg_release(stmt);
+		return;
+	}
 	sqlite3_reset(stmt->lite);
 	sqlite3_clear_bindings(stmt->lite);
 }
 
 int store_step(struct store_stmt *stmt)
 {
-	int rc = sqlite3_step(stmt->lite);
+	int rc;
 
+	if (!stmt->lite)
+		return store_pg_step(stmt);
+	rc = sqlite3_step(stmt->lite);
 	if (rc == SQLITE_ROW)
 		return 1;
 	if (rc == SQLITE_DONE)
@@ -132,6 +145,8 @@ int store_step(struct store_stmt *stmt)
 
 enum store_kind store_column_kind(struct store_stmt *stmt, int column)
 {
+	if (!stmt->lite)
+		return store_pg_column_kind(stmt, column);
 	switch (sqlite3_column_type(stmt->lite, column)) {
 	case SQLITE_NULL:
 		return STORE_NULL;
@@ -146,36 +161,50 @@ enum store_kind store_column_kind(struct store_stmt *stmt, int column)
 
 int64_t store_column_int64(struct store_stmt *stmt, int column)
 {
+	if (!stmt->lite)
+		return store_pg_column_int64(stmt, column);
 	return sqlite3_column_int64(stmt->lite, column);
 }
 
 const char *store_column_text(struct store_stmt *stmt, int column)
 {
+	if (!stmt->lite)
+		return store_pg_column_text(stmt, column);
 	return (const char *)sqlite3_column_text(stmt->lite, column);
 }
 
 const void *store_column_blob(struct store_stmt *stmt, int column)
 {
+	if (!stmt->lite)
+		return store_pg_column_blob(stmt, column);
 	return sqlite3_column_blob(stmt->lite, column);
 }
 
 size_t store_column_bytes(struct store_stmt *stmt, int column)
 {
+	if (!stmt->lite)
+		return store_pg_column_bytes(stmt, column);
 	return (size_t)sqlite3_column_bytes(stmt->lite, column);
 }
 
 int store_column_count(struct store_stmt *stmt)
 {
+	if (!stmt->lite)
+		return store_pg_column_count(stmt);
 	return sqlite3_column_count(stmt->lite);
 }
 
 const char *store_column_name(struct store_stmt *stmt, int column)
 {
+	if (!stmt->lite)
+		return store_pg_column_name(stmt, column);
 	return sqlite3_column_name(stmt->lite, column);
 }
 
 int64_t store_changes(struct store *store)
 {
+	if (store->pg)
+		return store->changes;
 	return sqlite3_changes64(store->db);
 }
 
@@ -188,11 +217,15 @@ static int store_run(struct store_stmt *stmt)
 	return r > 0 ? -EIO : r;
 }
 
+/* Runs transaction control: cached by SQLite, sent as it is to PostgreSQL,
+ * which prepares none of it. */
 static int run_cached(struct store *store, const char *sql)
 {
 	struct store_stmt *stmt;
 	int r;
 
+	if (store->pg)
+		return store_pg_control(store, sql);
 	r = store_prepare(store, sql, &stmt);
 	if (r < 0)
 		return r;
@@ -239,7 +272,10 @@ int store_query(struct store *store, const char *sql, const struct store_value *
 	r = store_prepare(store, sql, &stmt);
 	if (r < 0)
 		return r;
-	r = bind_values(store, stmt->lite, values, n_values);
+	if (store->pg)
+		r = store_pg_query(store, stmt, values, n_values);
+	else
+		r = bind_values(store, stmt->lite, values, n_values);
 	if (r < 0) {
 		store_release(stmt);
 		return r;
@@ -267,14 +303,25 @@ int store_begin(struct store *store)
 {
 	static const char sql[] = "BEGIN IMMEDIATE";
 
-	return run_cached(store, sql);
+	return run_cached(store, store->pg ? store_pg_begin_sql() : sql);
+}
+
+static bool in_transaction(const struct store *store)
+{
+	if (store->pg)
+		return store_pg_in_transaction(store);
+	return !sqlite3_get_autocommit(store->db);
 }
 
 /* Called when a transaction fails: remembers whether the disk refused it. */
 static void note_write_failure(struct store *store)
 {
-	int code = sqlite3_extended_errcode(store->db);
+	int code;
 
+	/* PostgreSQL's failures are noted as they happen (pg.c). */
+	if (store->pg)
+		return;
+	code = sqlite3_extended_errcode(store->db);
 	if ((code & 0xff) == SQLITE_FULL || (code & 0xff) == SQLITE_IOERR)
 		store->write_error = store_map_error(code);
 }
@@ -291,7 +338,7 @@ int store_commit(struct store *store)
 		note_write_failure(store);
 	/* A failed COMMIT (SQLITE_BUSY) leaves the transaction open; end it here
 	 * so that a caller who only checks the result leaves nothing pending. */
-	if (r < 0 && !sqlite3_get_autocommit(store->db))
+	if (r < 0 && in_transaction(store))
 		store_rollback(store);
 	return r;
 }
@@ -309,8 +356,10 @@ void store_rollback(struct store *store)
 int store_read_begin(struct store *store)
 {
 	static const char sql[] = "BEGIN DEFERRED";
+	/* One snapshot for the whole transaction, as SQLite's read has. */
+	static const char pg_sql[] = "BEGIN ISOLATION LEVEL REPEATABLE READ";
 
-	return run_cached(store, sql);
+	return run_cached(store, store->pg ? pg_sql : sql);
 }
 
 void store_read_end(struct store *store)
@@ -319,7 +368,7 @@ void store_read_end(struct store *store)
 
 	static const char rollback_sql[] = "ROLLBACK";
 
-	if (!sqlite3_get_autocommit(store->db) && run_cached(store, sql) < 0)
+	if (in_transaction(store) && run_cached(store, sql) < 0)
 		(void)run_cached(store, rollback_sql);
 }
 
@@ -364,7 +413,18 @@ int store_footprint_get(struct store *store, struct store_footprint *ret_footpri
 	char folder[PATH_MAX], wal[PATH_MAX];
 	struct statvfs fs;
 	struct stat st;
+	int64_t bytes;
+	int r;
 
+	/* PostgreSQL's files are the server's: the size is all it tells. */
+	if (store->pg) {
+		r = store_pg_footprint(store, &bytes);
+		if (r < 0)
+			return r;
+		footprint.database_bytes = (uint64_t)bytes;
+		*ret_footprint = footprint;
+		return 0;
+	}
 	if (stat(store->path, &st) < 0)
 		return -errno;
 	footprint.database_bytes = (uint64_t)st.st_size;
@@ -391,7 +451,7 @@ int store_atomic_enter(struct store *store, bool *ret_own_transaction)
 	static const char savepoint_sql[] = "SAVEPOINT store_atomic";
 	int r;
 
-	if (sqlite3_get_autocommit(store->db)) {
+	if (!in_transaction(store)) {
 		r = store_begin(store);
 		if (r < 0)
 			return r;
@@ -559,6 +619,8 @@ int store_schema_version(struct store *store, unsigned *ret_version)
 	int64_t version;
 	int r;
 
+	if (store->pg)
+		return store_pg_schema_version(store, ret_version);
 	r = store_query_int64(store, sql, NULL, 0, &version);
 	if (r < 0)
 		return r;
@@ -586,7 +648,9 @@ int store_ping(struct store *store, unsigned *ret_schema_version)
 		return 0;
 	}
 	store->ping_version.known = false;
-	r = store_query_int64(store, sql, NULL, 0, &count);
+	/* SQLite reads its schema to count it; PostgreSQL's schema version is
+	 * a query of its own. */
+	r = store->pg ? 0 : store_query_int64(store, sql, NULL, 0, &count);
 	if (r == 0)
 		r = store_schema_version(store, &schema_version);
 	if (r < 0)
@@ -916,16 +980,52 @@ out:
 	return r;
 }
 
+int store_open_url(const char *url, struct store **ret_store, char *errbuf, size_t errbuf_len)
+{
+	struct store *store;
+	int r;
+
+	format_error(errbuf, errbuf_len, "%s", "");
+	store = calloc(1, sizeof(*store));
+	if (!store) {
+		format_error(errbuf, errbuf_len, "%s", "out of memory opening the database");
+		return -ENOMEM;
+	}
+	r = store_pg_open(store, url, errbuf, errbuf_len);
+	if (r < 0) {
+		store_free(store);
+		return r;
+	}
+	*ret_store = store;
+	return 0;
+}
+
+int store_open_config(const struct config *config, struct store **ret_store, char *errbuf,
+		      size_t errbuf_len)
+{
+	if (config->database_url[0])
+		return store_open_url(config->database_url, ret_store, errbuf, errbuf_len);
+	return store_open(config->database_path, ret_store, errbuf, errbuf_len);
+}
+
+int store_gateway_lock(struct store *store, const char *gateway)
+{
+	return store->pg ? store_pg_gateway_lock(store, gateway) : 0;
+}
+
 void store_free(struct store *store)
 {
 	if (!store)
 		return;
 	for (size_t i = 0; i < store->n_statements; i++) {
+		store_release(store->statements[i]);
 		sqlite3_finalize(store->statements[i]->lite);
 		free(store->statements[i]);
 	}
 	free(store->statements);
 	sqlite3_close_v2(store->db);
+	PQfinish(store->pg);
+	free(store->pg_gateway);
 	free(store->path);
 	free(store);
 }

@@ -1,4 +1,5 @@
-/* The schema migrations from sql/, embedded at build time (see scripts/embed-sql.py). */
+/* The schema migrations from sql/, and their PostgreSQL dialect from sql/pg/,
+ * embedded at build time (see scripts/embed-sql.py). */
 #pragma once
 
 #include <stddef.h>
@@ -11,3 +12,5 @@ struct store_migration {
 
 extern const struct store_migration store_migrations[];
 extern const size_t store_n_migrations;
+extern const struct store_migration store_pg_migrations[];
+extern const size_t store_pg_n_migrations;

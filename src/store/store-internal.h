@@ -1,12 +1,14 @@
 /* Private to src/store/: the connection and its statement cache, the mapping
  * of SQLite result codes to negative errnos, and the helpers every query in
- * the store's .c files uses. */
+ * the store's .c files uses. A store is SQLite's (db) or PostgreSQL's (pg,
+ * pg.c): the helpers run the same SQL on either. */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include <libpq-fe.h>
 #include <sqlite3.h>
 
 #include "coopbill/store.h"
@@ -17,8 +19,14 @@
 
 /* A cached statement, and the rows of its current run. */
 struct store_stmt {
-	const char *sql; /* the cache key: the caller's static string, by address */
-	sqlite3_stmt *lite;
+	const char *sql;    /* the cache key: the caller's static string, by address */
+	sqlite3_stmt *lite; /* NULL in a PostgreSQL store */
+	/* PostgreSQL: the prepared statement's name, the run's rows, the
+	 * current one, and an integer column read as text. */
+	char name[24];
+	PGresult *result;
+	int row;
+	char number[24];
 };
 
 /* The tokens the store found, by hash, as they were at one version of the
@@ -32,6 +40,18 @@ struct store_token_kept {
 struct store {
 	sqlite3 *db;
 	char *path;
+	/* A PostgreSQL store's connection, the errno of its last failure and
+	 * the rows its last statement changed; whether a transaction is open
+	 * (begun and not yet committed or rolled back, also when the connection
+	 * broke meanwhile); when the next reconnection may be tried; the
+	 * gateway whose lock the connection holds (store_gateway_lock), to take
+	 * it again on a new connection. */
+	PGconn *pg;
+	int pg_error;
+	int64_t changes;
+	bool pg_in_transaction;
+	uint64_t pg_retry_ms;
+	char *pg_gateway;
 	/* How long a statement waits for another connection's lock (0: it
 	 * fails at once), and the waits so far, for /metrics. */
 	unsigned busy_timeout_ms;
@@ -161,3 +181,27 @@ int store_exec(struct store *store, const char *sql, const struct store_value *v
  * and returns r or the commit's error. */
 int store_atomic_enter(struct store *store, bool *ret_own_transaction);
 int store_atomic_leave(struct store *store, bool own_transaction, int r);
+
+/* The PostgreSQL backend (pg.c), which the helpers above call for a store
+ * whose pg is set; each does what its SQLite counterpart in db.c does. */
+int store_pg_open(struct store *store, const char *url, char *errbuf, size_t errbuf_len);
+int store_pg_query(struct store *store, struct store_stmt *stmt, const struct store_value *values,
+		   size_t n_values);
+int store_pg_step(struct store_stmt *stmt);
+void store_pg_release(struct store_stmt *stmt);
+enum store_kind store_pg_column_kind(struct store_stmt *stmt, int column);
+int64_t store_pg_column_int64(struct store_stmt *stmt, int column);
+const char *store_pg_column_text(struct store_stmt *stmt, int column);
+const void *store_pg_column_blob(struct store_stmt *stmt, int column);
+size_t store_pg_column_bytes(struct store_stmt *stmt, int column);
+int store_pg_column_count(struct store_stmt *stmt);
+const char *store_pg_column_name(struct store_stmt *stmt, int column);
+/* Runs transaction control (or a migration): one or more statements. */
+int store_pg_control(struct store *store, const char *sql);
+/* Takes the gateway's session lock (see store_gateway_lock). */
+int store_pg_gateway_lock(struct store *store, const char *gateway);
+/* What starts a write transaction: BEGIN, then the write lock. */
+const char *store_pg_begin_sql(void);
+bool store_pg_in_transaction(const struct store *store);
+int store_pg_schema_version(struct store *store, unsigned *ret_version);
+int store_pg_footprint(struct store *store, int64_t *ret_bytes);

@@ -229,11 +229,11 @@ expect_problem 409 "$(req POST /api/v1/usage/import "$ADMIN" \
 expect_problem 409 "$(req POST /api/v1/expenses "$ADMIN" \
 	'{"period":"2026-10","category":"power","amount_minor":1,"description":"late"}')" \
 	"an expense in a closed period refused" 'closed'
-if sqlite3 "$DB" "UPDATE ledger_entries SET amount_minor = 1" 2>"$WORK/sqlite.err"; then
+if db_sql "UPDATE ledger_entries SET amount_minor = 1" 2>"$WORK/sqlite.err"; then
 	fail "UPDATE on the ledger succeeded"
 fi
-grep -q 'append-only' "$WORK/sqlite.err" || fail "sqlite3 said: $(cat "$WORK/sqlite.err")"
-if sqlite3 "$DB" "DELETE FROM invoices" 2>/dev/null; then fail "DELETE on invoices succeeded"; fi
+grep -q 'append-only' "$WORK/sqlite.err" || fail "the database said: $(cat "$WORK/sqlite.err")"
+if db_sql "DELETE FROM invoices" 2>/dev/null; then fail "DELETE on invoices succeeded"; fi
 ok "UPDATE and DELETE on the ledger tables fail"
 
 # The running estimate of the open period.

@@ -1,5 +1,10 @@
 # Shared by the integration tests: a temporary directory, a daemon on a free
 # loopback port, and small request and assertion helpers. Sourced, not run.
+#
+# COOPBILL_TEST_BACKEND=postgres runs the suite against PostgreSQL: a
+# throwaway cluster of the test's own (tests/postgres/cluster.sh) and
+# [database] url in place of path. db_sql runs SQL on whichever database
+# the daemon has.
 set -euo pipefail
 
 : "${COOPBILLD:?COOPBILLD must name the coopbilld binary}"
@@ -19,6 +24,7 @@ cleanup() {
 	[ -z "$DAEMON_PID" ] || kill -9 "$DAEMON_PID" 2>/dev/null || true
 	[ -z "$NOTIFY_PID" ] || kill "$NOTIFY_PID" 2>/dev/null || true
 	wait 2>/dev/null
+	[ "${BACKEND:-}" != postgres ] || pg_cluster_stop
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -45,6 +51,36 @@ PORT=$(free_port)
 BASE="http://127.0.0.1:$PORT"
 CONFIG="$WORK/coopbill.conf"
 DB="$WORK/coopbill.db"
+BACKEND=${COOPBILL_TEST_BACKEND:-sqlite}
+# With url, [database] path only says where the log key lives.
+URL_LINE=
+case $BACKEND in
+sqlite) ;;
+postgres)
+	. "$COOPBILL_SRCDIR/tests/postgres/cluster.sh"
+	pg_cluster_start "$WORK/pg"
+	URL_LINE="url = $PG_URL"
+	;;
+*) echo "FAIL: COOPBILL_TEST_BACKEND is sqlite or postgres, not $BACKEND"; exit 1 ;;
+esac
+
+# db_sql SQL: runs SQL on the daemon's database, printing rows as sqlite3
+# does (columns joined by |); fails as the database refuses it, saying why
+# on stderr. db_dump: the whole database as SQL text.
+db_sql() {
+	if [ "$BACKEND" = postgres ]; then
+		"${PSQL[@]}" -d coopbill -c "$1"
+	else
+		sqlite3 "$DB" "$1"
+	fi
+}
+db_dump() {
+	if [ "$BACKEND" = postgres ]; then
+		"$PG_BIN/pg_dump" -h "$PG_SOCK" -U coopbill coopbill
+	else
+		sqlite3 "$DB" .dump
+	fi
+}
 
 # write_config [extra lines for [server]]
 write_config() {
@@ -55,6 +91,7 @@ ${1:-}
 
 [database]
 path = $DB
+$URL_LINE
 
 [meter]
 # These tests run in the host's network namespace: no nftables here.

@@ -99,8 +99,14 @@ ok "another key of the same name fails the check"
 # The database edited behind the daemon's back: refused at start.
 stop_daemon
 cp "$WORK/saved" "$WORK/before-edit"
-sqlite3 "$DB" "DROP TRIGGER log_entries_append_only_update;
-	UPDATE log_entries SET entry = replace(entry, 'status closed', 'status active') WHERE idx = 4"
+if [ "$BACKEND" = postgres ]; then
+	db_sql "ALTER TABLE log_entries DISABLE TRIGGER log_entries_append_only_update;
+		UPDATE log_entries SET entry = convert_to(replace(convert_from(entry, 'UTF8'),
+			'status closed', 'status active'), 'UTF8') WHERE idx = 4"
+else
+	db_sql "DROP TRIGGER log_entries_append_only_update;
+		UPDATE log_entries SET entry = replace(entry, 'status closed', 'status active') WHERE idx = 4"
+fi
 start_daemon
 status=$(req GET /healthz)
 expect 503 "$status" "an edited log makes /healthz 503"

@@ -13,27 +13,14 @@
 set -euo pipefail
 
 src=${COOPBILL_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
-pgbin=/usr/lib/postgresql/15/bin
-pguser=nobody
+. "$src/tests/postgres/cluster.sh"
 
-if [ "$(id -u)" != 0 ]; then
-	echo "skip: needs root to run the throwaway cluster as $pguser"
-	exit 77
-fi
-for tool in "$pgbin/initdb" "$pgbin/pg_ctl" "$pgbin/psql" sqlite3 python3 runuser; do
+for tool in sqlite3 python3; do
 	if ! command -v "$tool" >/dev/null; then
-		echo "FAIL: $tool is missing: install postgresql, sqlite3 and python3 (scripts/deps.sh)"
+		echo "FAIL: $tool is missing: install sqlite3 and python3 (scripts/deps.sh)"
 		exit 1
 	fi
 done
-
-# PostgreSQL refuses to run as root; where a folder on initdb's path is
-# closed to other users (a chroot whose root is 0700), nobody cannot run it.
-if ! runuser -u "$pguser" -- "$pgbin/initdb" --version >/dev/null 2>&1; then
-	echo "skip: $pguser cannot run $pgbin/initdb here (a folder on its path is closed to" \
-		"other users), and PostgreSQL does not run as root"
-	exit 77
-fi
 
 # Every migration has its PostgreSQL dialect, and nothing else is there.
 sqlite_files=$(cd "$src/sql" && ls -- [0-9]*.sql)
@@ -47,40 +34,15 @@ fi
 # The test's files in dir, root's; the cluster's in dir/pg, nobody's, where
 # root writes nothing (nobody could have put a link there).
 dir=$(mktemp -d -t coopbill-pg.XXXXXX)
-pg=$dir/pg
 cleanup() {
-	if [ -f "$pg/data/postmaster.pid" ]; then
-		runuser -u "$pguser" -- "$pgbin/pg_ctl" -D "$pg/data" -m immediate -w stop \
-			>/dev/null 2>&1 || true
-	fi
+	pg_cluster_stop
 	rm -rf "$dir"
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
 chmod 755 "$dir"
-mkdir -m 700 "$pg"
-chown "$pguser" "$pg"
-
-as_pg() { (cd "$pg" && runuser -u "$pguser" -- "$@"); }
-as_pg "$pgbin/initdb" -D "$pg/data" -U coopbill --auth=trust -E UTF8 --no-locale --no-sync \
-	>"$dir/initdb.log" 2>&1 || {
-	cat "$dir/initdb.log"
-	exit 1
-}
-as_pg mkdir -m 700 "$pg/sock"
-# No TCP at all: only the socket in the test's own folder, where only nobody
-# and root reach it. fsync off: the cluster is thrown away.
-as_pg tee -a "$pg/data/postgresql.conf" >/dev/null <<CONF
-listen_addresses = ''
-unix_socket_directories = '$pg/sock'
-fsync = off
-CONF
-if ! as_pg "$pgbin/pg_ctl" -D "$pg/data" -l "$pg/server.log" -w -t 30 start >/dev/null; then
-	as_pg cat "$pg/server.log"
-	exit 1
-fi
-psql=("$pgbin/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$pg/sock" -U coopbill)
-"${psql[@]}" -d postgres -c 'CREATE DATABASE coopbill'
+pg_cluster_start "$dir/pg"
+psql=("${PSQL[@]}")
 
 # Each migration in its own transaction, as the store applies them; the
 # schema version after each is its number on both sides.
@@ -103,4 +65,4 @@ for file in $sqlite_files; do
 	} | sqlite3 -bail "$dir/sqlite.db"
 done
 
-python3 "$src/tests/postgres/schema.py" "$dir/sqlite.db" "$pg/sock" "$pgbin/psql"
+python3 "$src/tests/postgres/schema.py" "$dir/sqlite.db" "$PG_SOCK" "$PG_BIN/psql"

@@ -118,6 +118,7 @@ static void assert_defaults(const struct config *config)
 	assert_int_equal(config->connection_memory_bytes, 16384);
 	assert_int_equal(config->max_body_bytes, 1048576);
 	assert_string_equal(config->database_path, "/var/lib/coopbill/coopbill.db");
+	assert_string_equal(config->database_url, "");
 	assert_int_equal(config->meter_interval_s, 60);
 	assert_string_equal(config->meter_table, "coopbill");
 	assert_string_equal(config->meter_gateway, "main");
@@ -184,45 +185,48 @@ static void test_every_key_is_read(void **state)
 	struct config *config;
 	char *errors;
 
-	assert_int_equal(load_text("[server]\n"
-				   "listen = 10.0.0.1:9090\n"
-				   "cors_origins = https://coop.example\n"
-				   "max_connections = 1000\n"
-				   "max_connections_per_ip = 1000\n"
-				   "connection_timeout_s = 3600\n"
-				   "connection_memory_bytes = 4096\n"
-				   "max_body_bytes = 67108864\n"
-				   "max_series_points = 500\n"
-				   "metrics_public = false\n"
-				   "www = /srv/coop/www\n"
-				   "public_url = http://coop.example:8080/\n"
-				   "[cooperative]\n"
-				   "name = Xarxa Oberta del Poble, SCCL\n"
-				   "address = Carrer Major 1, 25001 Lleida\n"
-				   "tax_id = F25000000\n"
-				   "[database]\n"
-				   "path = data/test.db\n"
-				   "[meter]\n"
-				   "enabled = false\n"
-				   "interval_s = 1\n"
-				   "table = Coop_Meter2\n"
-				   "gateway = 2nd-village\n"
-				   "bucket_s = 60\n"
-				   "wait_for_ntp = false\n"
-				   "keep_buckets_days = 400\n"
-				   "uplinks = ppp0\twg-coop  eth0.100\n"
-				   "[billing]\n"
-				   "currency = KES\n"
-				   "timezone = Etc/GMT+3\n"
-				   "[label]\n"
-				   "light_down_gb = 0\n"
-				   "light_up_gb = 1\n"
-				   "typical_down_gb = 50\n"
-				   "typical_up_gb = 5\n"
-				   "heavy_down_gb = 100000\n"
-				   "heavy_up_gb = 900\n",
-				   path, &config, &errors),
-			 0);
+	assert_int_equal(
+		load_text("[server]\n"
+			  "listen = 10.0.0.1:9090\n"
+			  "cors_origins = https://coop.example\n"
+			  "max_connections = 1000\n"
+			  "max_connections_per_ip = 1000\n"
+			  "connection_timeout_s = 3600\n"
+			  "connection_memory_bytes = 4096\n"
+			  "max_body_bytes = 67108864\n"
+			  "max_series_points = 500\n"
+			  "metrics_public = false\n"
+			  "www = /srv/coop/www\n"
+			  "public_url = http://coop.example:8080/\n"
+			  "[cooperative]\n"
+			  "name = Xarxa Oberta del Poble, SCCL\n"
+			  "address = Carrer Major 1, 25001 Lleida\n"
+			  "tax_id = F25000000\n"
+			  "[database]\n"
+			  "path = data/test.db\n"
+			  "url = "
+			  "postgresql://coopbill@db1,db2/coopbill?target_session_attrs=read-write\n"
+			  "[meter]\n"
+			  "enabled = false\n"
+			  "interval_s = 1\n"
+			  "table = Coop_Meter2\n"
+			  "gateway = 2nd-village\n"
+			  "bucket_s = 60\n"
+			  "wait_for_ntp = false\n"
+			  "keep_buckets_days = 400\n"
+			  "uplinks = ppp0\twg-coop  eth0.100\n"
+			  "[billing]\n"
+			  "currency = KES\n"
+			  "timezone = Etc/GMT+3\n"
+			  "[label]\n"
+			  "light_down_gb = 0\n"
+			  "light_up_gb = 1\n"
+			  "typical_down_gb = 50\n"
+			  "typical_up_gb = 5\n"
+			  "heavy_down_gb = 100000\n"
+			  "heavy_up_gb = 900\n",
+			  path, &config, &errors),
+		0);
 	assert_string_equal(config->listen, "10.0.0.1:9090");
 	assert_ipv4(config, "10.0.0.1", 9090);
 	assert_int_equal(config->n_cors_origins, 1);
@@ -233,6 +237,9 @@ static void test_every_key_is_read(void **state)
 	assert_int_equal(config->connection_memory_bytes, 4096);
 	assert_int_equal(config->max_body_bytes, 67108864);
 	assert_string_equal(config->database_path, "data/test.db");
+	assert_string_equal(
+		config->database_url,
+		"postgresql://coopbill@db1,db2/coopbill?target_session_attrs=read-write");
 	assert_int_equal(config->meter_interval_s, 1);
 	assert_string_equal(config->meter_table, "Coop_Meter2");
 	assert_string_equal(config->meter_gateway, "2nd-village");
@@ -355,6 +362,11 @@ static const struct bad_value bad_values[] = {
 	{ "server", "max_body_bytes", "67108865" },
 	{ "database", "path", "" },
 	{ "database", "path", "/var/lib/coopbill/" },
+	{ "database", "url", "" },
+	{ "database", "url", "mysql://db/coopbill" },
+	{ "database", "url", "postgresql://[db/coopbill" },
+	{ "database", "url", "host=db dbname" },
+	{ "database", "url", "host=db colour=blue" },
 	{ "meter", "interval_s", "0" },
 	{ "meter", "interval_s", "3601" },
 	{ "meter", "table", "" },

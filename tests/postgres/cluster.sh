@@ -1,0 +1,77 @@
+# A throwaway PostgreSQL cluster for a test, sourced: Debian's PostgreSQL,
+# made with initdb in a folder of the test's own, run as nobody on a Unix
+# socket only (listen_addresses is empty) and stopped by pg_cluster_stop,
+# which the test's exit trap calls. It never uses the cluster that Debian's
+# postgresql package makes and starts (main). Root only: PostgreSQL does
+# not run as root, and only root can run it as another user.
+#
+# pg_cluster_start DIR makes the cluster in DIR (which it creates, nobody's)
+# with a database named coopbill, and sets PG_SOCK (the socket's folder),
+# PG_URL (a libpq URI for the database, as user coopbill) and PSQL (psql's
+# command line: unaligned, no headers, stop on error). It exits 77 when the
+# cluster cannot run here, saying why.
+
+PG_BIN=/usr/lib/postgresql/15/bin
+PG_USER=nobody
+PG_DIR=
+
+pg_cluster_start() {
+	PG_DIR=$1
+	if [ "$(id -u)" != 0 ]; then
+		echo "skip: needs root to run the throwaway PostgreSQL cluster as $PG_USER"
+		exit 77
+	fi
+	local tool
+	for tool in "$PG_BIN/initdb" "$PG_BIN/pg_ctl" "$PG_BIN/psql" runuser; do
+		if ! command -v "$tool" >/dev/null; then
+			echo "FAIL: $tool is missing: install postgresql (scripts/deps.sh)"
+			exit 1
+		fi
+	done
+	# Where a folder on initdb's path is closed to other users (a chroot
+	# whose root is 0700), nobody cannot run it.
+	if ! runuser -u "$PG_USER" -- "$PG_BIN/initdb" --version >/dev/null 2>&1; then
+		echo "skip: $PG_USER cannot run $PG_BIN/initdb here (a folder on its path is" \
+			"closed to other users), and PostgreSQL does not run as root"
+		exit 77
+	fi
+	# The folders above DIR must let nobody through; DIR itself is its.
+	chmod o+x "$(dirname "$PG_DIR")"
+	mkdir -m 700 "$PG_DIR"
+	chown "$PG_USER" "$PG_DIR"
+	pg_as_owner "$PG_BIN/initdb" -D "$PG_DIR/data" -U coopbill --auth=trust -E UTF8 \
+		--no-locale --no-sync >"$PG_DIR/initdb.log" 2>&1 || {
+		cat "$PG_DIR/initdb.log"
+		exit 1
+	}
+	pg_as_owner mkdir -m 700 "$PG_DIR/sock"
+	# No TCP at all: only the socket in the test's own folder, where only
+	# nobody and root reach it. fsync off: the cluster is thrown away.
+	pg_as_owner tee -a "$PG_DIR/data/postgresql.conf" >/dev/null <<CONF
+listen_addresses = ''
+unix_socket_directories = '$PG_DIR/sock'
+fsync = off
+CONF
+	if ! pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 30 \
+		start >/dev/null; then
+		pg_as_owner cat "$PG_DIR/server.log"
+		exit 1
+	fi
+	PG_SOCK=$PG_DIR/sock
+	PG_URL="postgresql:///coopbill?host=$PG_SOCK&user=coopbill"
+	PSQL=("$PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$PG_SOCK" -U coopbill)
+	"${PSQL[@]}" -d postgres -c 'CREATE DATABASE coopbill'
+}
+
+# pg_as_owner COMMAND...: runs a command as the cluster's owner, in its folder.
+pg_as_owner() {
+	(cd "$PG_DIR" && runuser -u "$PG_USER" -- "$@")
+}
+
+# pg_cluster_stop: stops the cluster at once, if it runs. Never fails.
+pg_cluster_stop() {
+	if [ -n "$PG_DIR" ] && [ -f "$PG_DIR/data/postmaster.pid" ]; then
+		pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop \
+			>/dev/null 2>&1 || true
+	fi
+}
