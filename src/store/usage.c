@@ -281,20 +281,48 @@ static int daily_forget(struct store *store)
 			  NULL);
 }
 
-/* Adds one bucket's usage to its day's totals, if they are made that far
- * (with a zone set). */
+/* The start of the cooperative's local day that holds t, and of the day
+ * after it. The days are worked out here, with the zone the store was
+ * given, not by SQL: no backend knows the zone the daemon loaded. */
+static int day_start(const struct tz_zone *zone, int64_t t, int64_t *ret_start)
+{
+	struct tz_time local;
+
+	if (tz_local(zone, t, &local, NULL) < 0)
+		return -ERANGE;
+	return tz_mktime(zone, &(struct tz_time){ .date = local.date }, ret_start);
+}
+
+static int next_day_start(const struct tz_zone *zone, int64_t t, int64_t *ret_start)
+{
+	struct tz_time local;
+
+	if (tz_local(zone, t, &local, NULL) < 0)
+		return -ERANGE;
+	return tz_mktime(zone,
+			 &(struct tz_time){ .date = date_from_days(date_to_days(&local.date) + 1) },
+			 ret_start);
+}
+
+/* Adds one bucket's usage to the totals of the day its hour starts in, if
+ * they are made that far (with a zone set). */
 static int daily_add(struct store *store, const struct store_usage_row *row)
 {
-	static const char sql[] = DAILY_HEAD " SELECT ?2, coop_day(?1 - ?1 % 3600), ?3, ?4, ?5, ?6 "
-					     "WHERE ?1 - ?1 % 3600 < "
-					     "(SELECT daily_to FROM meter_state) " DAILY_TAIL;
-	struct store_value values[6];
+	/* ?1 the day, ?2 the household, ?3 to ?6 the bytes, ?7 the hour. */
+	static const char sql[] =
+		DAILY_HEAD " SELECT ?2, ?1, ?3, ?4, ?5, ?6 "
+			   "WHERE ?7 < (SELECT daily_to FROM meter_state) " DAILY_TAIL;
+	int64_t hour = row->start - row->start % 3600, day;
+	struct store_value values[7];
 	int r;
 
-	r = usage_values(row, row->start, values);
+	if (day_start(store->zone, hour, &day) < 0)
+		return -ERANGE;
+	r = usage_values(row, day, values);
 	if (r < 0)
 		return r;
-	return store_exec(store, sql, values, 6, NULL);
+	values[6] = STORE_INT(hour);
+	return store_exec(store, sql, values, 7, NULL);
 }
 
 int store_usage_add_rows(struct store *store, int64_t watermark, const struct store_usage_row *rows,
@@ -566,17 +594,52 @@ int store_usage_watermark(struct store *store, int64_t *ret_watermark)
 	return store_query_int64(store, sql, NULL, 0, ret_watermark);
 }
 
+/* Adds the buckets of [from, to) (whole hours) to the daily totals made so
+ * far, a local day at a time: each bucket to the day its hour starts in. */
+static int daily_rollup(struct store *store, int64_t from, int64_t to)
+{
+	static const char next_sql[] = "SELECT coalesce(min(bucket_start), -1) FROM usage_buckets "
+				       "WHERE bucket_start >= ?1 AND bucket_start < ?2";
+	static const char day_sql[] = DAILY_HEAD
+		" SELECT household_id, ?3, " USAGE_SUMS " FROM usage_buckets "
+		"WHERE bucket_start >= ?1 AND bucket_start < ?2 "
+		"AND bucket_start - bucket_start % 3600 < (SELECT daily_to FROM meter_state) "
+		"GROUP BY household_id " DAILY_TAIL;
+	int64_t next = 0, day, end;
+	int r = 0;
+
+	/* From the first bucket on, a day at a time: days without buckets are
+	 * skipped (the first roll-up is from 0). */
+	while (r == 0 && from < to) {
+		const struct store_value range[] = { STORE_INT(from), STORE_INT(to) };
+
+		r = store_query_int64(store, next_sql, range, 2, &next);
+		if (r < 0 || next < 0)
+			break;
+		if (day_start(store->zone, next - next % 3600, &day) < 0 ||
+		    next_day_start(store->zone, day, &end) < 0)
+			return -ERANGE;
+		/* The buckets whose hours start in that day: up to the first
+		 * whole hour at or after its end (a day may start on the half
+		 * hour). */
+		end = end % 3600 == 0 ? end : end - end % 3600 + 3600;
+		if (end > to)
+			end = to;
+		const struct store_value values[] = { STORE_INT(from), STORE_INT(end),
+						      STORE_INT(day) };
+
+		r = store_exec(store, day_sql, values, 3, NULL);
+		from = end;
+	}
+	return r;
+}
+
 int store_usage_rollup(struct store *store, int64_t up_to)
 {
 	static const char rollup_sql[] =
 		HOURLY_HEAD " SELECT bucket_start - bucket_start % 3600, household_id, " USAGE_SUMS
 			    " FROM usage_buckets WHERE bucket_start >= ?1 AND bucket_start < ?2 "
 			    "GROUP BY 1, 2 " HOURLY_TAIL;
-	static const char daily_sql[] = DAILY_HEAD
-		" SELECT household_id, coop_day(bucket_start - bucket_start % 3600), " USAGE_SUMS
-		" FROM usage_buckets WHERE bucket_start >= ?1 AND bucket_start < ?2 "
-		"AND bucket_start - bucket_start % 3600 < (SELECT daily_to FROM meter_state) "
-		"GROUP BY 1, 2 " DAILY_TAIL;
 	static const char watermark_sql[] = "UPDATE meter_state SET rolled_up_to = ?2 "
 					    "WHERE rolled_up_to = ?1";
 	int64_t watermark;
@@ -595,35 +658,10 @@ int store_usage_rollup(struct store *store, int64_t up_to)
 
 	r = store_exec(store, rollup_sql, values, 2, NULL);
 	if (r == 0)
-		r = store->zone ? store_exec(store, daily_sql, values, 2, NULL)
-				: daily_forget(store);
+		r = store->zone ? daily_rollup(store, watermark, up_to) : daily_forget(store);
 	if (r == 0)
 		r = store_exec(store, watermark_sql, values, 2, NULL);
 	return store_atomic_leave(store, own_transaction, r);
-}
-
-/* The start of the cooperative's local day that holds t. */
-static int day_start(const struct tz_zone *zone, int64_t t, int64_t *ret_start)
-{
-	struct tz_time local;
-
-	if (tz_local(zone, t, &local, NULL) < 0)
-		return -ERANGE;
-	return tz_mktime(zone, &(struct tz_time){ .date = local.date }, ret_start);
-}
-
-/* coop_day(t) in SQL. */
-static void day_start_function(sqlite3_context *context, int argc, sqlite3_value **argv)
-{
-	const struct store *store = sqlite3_user_data(context);
-	int64_t start;
-
-	(void)argc;
-	if (!store->zone || day_start(store->zone, sqlite3_value_int64(argv[0]), &start) < 0) {
-		sqlite3_result_error(context, "no local day holds this time", -1);
-		return;
-	}
-	sqlite3_result_int64(context, start);
 }
 
 /* The zone the daily totals are in, into a buffer of TZ_NAME_MAX + 24, and
@@ -655,16 +693,12 @@ int store_zone_set(struct store *store, const struct tz_zone *zone, const char *
 	char key[TZ_NAME_MAX + 24];
 	struct daily_state state;
 	bool own_transaction;
-	int rc, r;
+	int r;
 
 	store->daily_ready = false;
 	store->zone = zone;
 	if (!zone)
 		return daily_forget(store);
-	rc = sqlite3_create_function(store->db, "coop_day", 1, SQLITE_UTF8 | SQLITE_DIRECTONLY,
-				     store, day_start_function, NULL, NULL);
-	if (rc != SQLITE_OK)
-		return store_map_error(rc);
 	snprintf(key, sizeof(key), "%s %016" PRIx64, name, tz_zone_id(zone));
 	r = daily_state_get(store, &state);
 	if (r < 0)
@@ -694,14 +728,10 @@ static int daily_make_day(struct store *store, int64_t from, int64_t *ret_to)
 	static const char next_sql[] =
 		"SELECT coalesce(min(hour_start), -1) FROM usage_hourly WHERE hour_start >= ?1";
 	static const char to_sql[] = "UPDATE meter_state SET daily_to = ?1";
-	struct tz_time local;
 	int64_t end, next;
 	int r;
 
-	if (tz_local(store->zone, from, &local, NULL) < 0 ||
-	    tz_mktime(store->zone,
-		      &(struct tz_time){ .date = date_from_days(date_to_days(&local.date) + 1) },
-		      &end) < 0)
+	if (next_day_start(store->zone, from, &end) < 0)
 		return -ERANGE;
 	const struct store_value values[] = { STORE_INT(from), STORE_INT(end) };
 
