@@ -80,15 +80,28 @@ static int query_json_one(struct store *store, const char *sql, const struct sto
 	return 0;
 }
 
+/* Runs an INSERT … RETURNING id; *ret_id (may be NULL) is the row's id. */
+static int insert_row(struct store *store, const char *sql, const struct store_value *values,
+		      size_t n_values, int64_t *ret_id)
+{
+	int64_t id;
+	int r;
+
+	r = store_exec(store, sql, values, n_values, &id);
+	if (r == 0 && ret_id)
+		*ret_id = id;
+	return r;
+}
+
 int store_tariff_insert(struct store *store, const char *name, const char *valid_from,
 			const char *document, const char *sha256, int64_t *ret_id)
 {
 	static const char sql[] = "INSERT INTO tariffs (name, valid_from, document, sha256) "
-				  "VALUES (?1, ?2, ?3, ?4)";
+				  "VALUES (?1, ?2, ?3, ?4) RETURNING id";
 	const struct store_value values[] = { STORE_TEXT(name), STORE_TEXT(valid_from),
 					      STORE_TEXT(document), STORE_TEXT(sha256) };
 
-	return store_exec(store, sql, values, 4, ret_id);
+	return insert_row(store, sql, values, 4, ret_id);
 }
 
 /* The result of a statement that changes tariff id only while it is a draft
@@ -229,14 +242,14 @@ int store_expense_insert(struct store *store, const char *period, const char *ca
 {
 	static const char sql[] = "INSERT INTO expenses (period, category, amount_minor, "
 				  "description, document_ref, actor, log_index) "
-				  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+				  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id";
 	const struct store_value values[] = {
 		STORE_TEXT(period),	 STORE_TEXT(category),	   STORE_INT(amount_minor),
 		STORE_TEXT(description), STORE_TEXT(document_ref), STORE_TEXT(actor),
 		STORE_INT(log_index),
 	};
 
-	return store_exec(store, sql, values, 7, ret_id);
+	return insert_row(store, sql, values, 7, ret_id);
 }
 
 #define EXPENSE_COLUMNS \
@@ -283,12 +296,12 @@ int store_invoice_insert(struct store *store, int64_t household_id, const char *
 {
 	static const char sql[] =
 		"INSERT INTO invoices (household_id, period, tariff_id, "
-		"total_minor, document, log_index) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+		"total_minor, document, log_index) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id";
 	const struct store_value values[] = { STORE_INT(household_id), STORE_TEXT(period),
 					      STORE_INT(tariff_id),    STORE_INT(total_minor),
 					      STORE_TEXT(document),    STORE_INT(log_index) };
 
-	return store_exec(store, sql, values, 6, ret_id);
+	return insert_row(store, sql, values, 6, ret_id);
 }
 
 #define INVOICE_COLUMNS "id, household_id, period, tariff_id, total_minor, created_at, log_index"
@@ -349,7 +362,7 @@ int store_ledger_insert(struct store *store, const struct store_ledger_entry *en
 	static const char sql[] =
 		"INSERT INTO ledger_entries (household_id, kind, amount_minor, invoice_id, "
 		"method, reference, received_on, reason, reverses, actor, log_index) "
-		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+		"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) RETURNING id";
 	const struct store_value values[] = {
 		STORE_INT(entry->household_id), STORE_TEXT(entry->kind),
 		STORE_INT(entry->amount_minor), STORE_ID(entry->invoice_id),
@@ -359,7 +372,7 @@ int store_ledger_insert(struct store *store, const struct store_ledger_entry *en
 		STORE_INT(entry->log_index),
 	};
 
-	return store_exec(store, sql, values, 11, ret_id);
+	return insert_row(store, sql, values, 11, ret_id);
 }
 
 /* reversed_by: the reversal of the entry, if any (reverses is unique). */

@@ -288,14 +288,25 @@ int store_exec(struct store *store, const char *sql, const struct store_value *v
 	       size_t n_values, int64_t *ret_id)
 {
 	struct store_stmt *stmt;
+	int64_t id;
 	int r;
 
 	r = store_query(store, sql, values, n_values, &stmt);
 	if (r < 0)
 		return r;
+	if (!ret_id)
+		return store_run(stmt);
+	/* An insert whose id is read returns it (RETURNING id): one row,
+	 * read alike from every backend. */
+	r = store_step(stmt);
+	if (r <= 0) {
+		store_release(stmt);
+		return r < 0 ? r : -EIO;
+	}
+	id = store_column_int64(stmt, 0);
 	r = store_run(stmt);
-	if (r == 0 && ret_id)
-		*ret_id = sqlite3_last_insert_rowid(store->db);
+	if (r == 0)
+		*ret_id = id;
 	return r;
 }
 

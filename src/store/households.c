@@ -257,7 +257,7 @@ int store_household_insert(struct store *store, const struct household *househol
 {
 	static const char sql[] =
 		"INSERT INTO households (name, joined_at, left_at, status, gateway) "
-		"VALUES (?1, ?2, ?3, ?4, ?5)";
+		"VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id";
 	const char *status = status_text(household->status);
 	const struct store_value values[] = { STORE_TEXT(household->name),
 					      date_value(household->joined_at),

@@ -170,8 +170,9 @@ int store_collect(struct store *store, const char *sql, const struct store_value
 		  size_t n_params, int (*decode)(struct store_stmt *stmt, struct store_rows *rows),
 		  struct store_rows *rows);
 
-/* Runs a cached statement that returns no rows with values bound to ?1, ?2,
- * …; *ret_id (may be NULL) is the inserted row's id. */
+/* Runs a cached statement with values bound to ?1, ?2, …. Without ret_id
+ * it returns no rows (a row is -EIO); with ret_id it is an INSERT …
+ * RETURNING id, whose one row's id *ret_id is. */
 int store_exec(struct store *store, const char *sql, const struct store_value *values,
 	       size_t n_values, int64_t *ret_id);
 

@@ -13,7 +13,7 @@ int store_token_insert(struct store *store, const uint8_t hash[32], const char *
 		       int64_t household_id, const char *name, int64_t *ret_id)
 {
 	static const char sql[] = "INSERT INTO tokens (hash, role, household_id, name) "
-				  "VALUES (?1, ?2, ?3, ?4)";
+				  "VALUES (?1, ?2, ?3, ?4) RETURNING id";
 	const struct store_value values[] = { STORE_BLOB(hash, 32), STORE_TEXT(role),
 					      STORE_ID(household_id), STORE_TEXT(name) };
 

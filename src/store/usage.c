@@ -353,7 +353,8 @@ int store_gap_insert(struct store *store, const struct store_gap *gap, bool logg
 {
 	static const char sql[] =
 		"INSERT INTO meter_gaps (household_id, direction, reason, since, "
-		"at, bytes_before, bytes_after, scope) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+		"at, bytes_before, bytes_after, scope) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+		"RETURNING id";
 	const struct store_value values[] = {
 		STORE_INT(gap->household_id),
 		STORE_TEXT(store_direction_name(gap->direction)),
