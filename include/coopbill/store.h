@@ -68,6 +68,12 @@ int store_open_config(const struct config *config, struct store **ret_store, cha
  * daemon of the same gateway off a PostgreSQL database: -EBUSY when another
  * holds it. SQLite's file has one daemon (store_lock): nothing to take. */
 int store_gateway_lock(struct store *store, const char *gateway);
+/* Claims the close of a period for this daemon until it releases the claim
+ * or its connection ends (killed mid-close, it leaves the close to any other
+ * gateway): -EBUSY while another daemon holds it. On SQLite, whose file has
+ * one daemon, every claim succeeds. */
+int store_close_claim(struct store *store, const char *period);
+void store_close_release(struct store *store, const char *period);
 /* Opens a copy of the database to read it only (a backup being checked):
  * no pragmas, no migrations; -EPROTONOSUPPORT when its schema is not this
  * binary's. */

@@ -38,6 +38,7 @@ struct totals {
 struct ledger_close {
 	struct ledger *ledger;
 	struct bill_run *run;
+	bool claimed; /* holds the period's close claim (store_close_claim) */
 	bool scanned;
 	char period[PERIOD_TEXT_MAX];
 	char actor[32];
@@ -255,6 +256,29 @@ int ledger_close_begin(struct ledger *ledger, const struct ledger_close_request 
 		return ledger_storage_error(err, -ENOMEM, "beginning the close");
 	close->ledger = ledger;
 	snprintf(close->period, sizeof(close->period), "%s", period);
+	/* Another gateway's daemon may be closing it (PostgreSQL), or may
+	 * have closed it since the look above. */
+	r = store_close_claim(ledger->store, period);
+	if (r == -EBUSY) {
+		r = ledger_refuse(err, LEDGER_CONFLICT, "close-in-progress",
+				  "period %s is being closed by another gateway; try again when "
+				  "that is done",
+				  period);
+		goto fail;
+	}
+	if (r < 0) {
+		r = ledger_storage_error(err, r, "beginning the close");
+		goto fail;
+	}
+	close->claimed = true;
+	r = ledger_period_closed(ledger, period, ret_closed, err);
+	if (r == 0) {
+		ledger_close_free(close);
+		*ret_close = NULL;
+		return 0;
+	}
+	if (r != -ENOENT)
+		goto fail;
 	snprintf(close->actor, sizeof(close->actor), "%s", in->actor);
 	r = run_new(ledger, in->period, INT64_MAX, &close->run, err);
 	if (r < 0)
@@ -460,6 +484,8 @@ void ledger_close_free(struct ledger_close *close)
 {
 	if (!close)
 		return;
+	if (close->claimed)
+		store_close_release(close->ledger->store, close->period);
 	bill_run_free(close->run);
 	free(close);
 }

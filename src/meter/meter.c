@@ -62,6 +62,12 @@ struct meter {
 	/* The households, refreshed after any change to them. */
 	struct household_sets sets;
 	bool sets_valid;
+	/* Each household as last applied to the kernel, by id: a digest of
+	 * what decides its counting here. Another gateway's daemon may change
+	 * households (PostgreSQL): each poll compares, and applies what
+	 * changed as the API would have. */
+	struct household_digest *digests;
+	size_t n_digests;
 	bool clock_sane;
 	/* The monotonic time of the last committed poll, when the interval
 	 * since then is known. */
@@ -79,6 +85,11 @@ struct meter {
 	struct meter_status status;
 	void (*on_closed)(void *data);
 	void *on_closed_data;
+};
+
+struct household_digest {
+	int64_t id;
+	uint64_t digest;
 };
 
 static const char *const state_names[] = {
@@ -227,6 +238,63 @@ static bool counted_here(const struct meter *meter, const struct household *hous
 	       strcmp(household->gateway, meter->config->meter_gateway) == 0;
 }
 
+/* FNV-1a over what decides whether and where a household is counted. */
+static uint64_t household_digest(const struct household *household)
+{
+	uint64_t digest = 14695981039346656037ULL;
+	const uint8_t *bytes;
+	size_t len;
+
+#define DIGEST(data, size)                                                  \
+	for (bytes = (const uint8_t *)(data), len = (size); len > 0; len--) \
+		digest = (digest ^ *bytes++) * 1099511628211ULL;
+	DIGEST(&household->status, sizeof(household->status));
+	DIGEST(household->gateway, strlen(household->gateway) + 1);
+	for (size_t i = 0; i < household->n_addresses; i++) {
+		const struct cidr *address = &household->addresses[i];
+
+		DIGEST(&address->family, sizeof(address->family));
+		DIGEST(address->addr, sizeof(address->addr));
+		DIGEST(&address->prefix_len, sizeof(address->prefix_len));
+	}
+#undef DIGEST
+	return digest;
+}
+
+/* The digest last applied for a household, or NULL. */
+static struct household_digest *digest_find(const struct meter *meter, int64_t id)
+{
+	size_t low = 0, high = meter->n_digests;
+
+	while (low < high) {
+		size_t mid = low + (high - low) / 2;
+
+		if (meter->digests[mid].id == id)
+			return &meter->digests[mid];
+		if (meter->digests[mid].id < id)
+			low = mid + 1;
+		else
+			high = mid;
+	}
+	return NULL;
+}
+
+/* Keeps the digests of households, sorted by id as the store lists them. */
+static int digests_keep(struct meter *meter, const struct household *households, size_t n)
+{
+	struct household_digest *digests = malloc((n ? n : 1) * sizeof(*digests));
+
+	if (!digests)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		digests[i] = (struct household_digest){ households[i].id,
+							household_digest(&households[i]) };
+	free(meter->digests);
+	meter->digests = digests;
+	meter->n_digests = n;
+	return 0;
+}
+
 /* Makes the kernel's tables match the households counted here. */
 static int meter_reconcile(struct meter *meter)
 {
@@ -263,8 +331,41 @@ static int meter_reconcile(struct meter *meter)
 			     meter->config->meter_gateway);
 	r = nft_reconcile(meter->nft, wanted, n_wanted);
 	meter->sets_valid = false;
+	if (r == 0)
+		r = digests_keep(meter, households, n);
 out:
 	free(wanted);
+	store_households_free(households, n);
+	return r;
+}
+
+/* Applies the changes another gateway's daemon made to households since
+ * the last poll: a household moved here or created here gets counters and
+ * ranges, one moved away or closed loses its ranges now and its counters
+ * once their last traffic is committed, as a change through this daemon's
+ * API would. Only when the database cannot tell whether anything was
+ * committed (PostgreSQL): SQLite's file has this daemon as its only
+ * writer, whose changes are applied as they are made. */
+static int notice_changes(struct meter *meter)
+{
+	struct household *households = NULL;
+	struct store_version version;
+	size_t n = 0;
+	int r;
+
+	store_version_get(meter->store, &version);
+	if (version.known)
+		return 0;
+	r = store_household_list(meter->store, &households, &n);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		const struct household_digest *known = digest_find(meter, households[i].id);
+
+		if (known ? known->digest != household_digest(&households[i])
+			  : counted_here(meter, &households[i]))
+			r = meter_household_apply(meter, &households[i]);
+	}
+	if (r == 0)
+		r = digests_keep(meter, households, n);
 	store_households_free(households, n);
 	return r;
 }
@@ -827,9 +928,11 @@ static int poll_start(struct meter *meter)
 		return -ENOMEM;
 	work->meter = meter;
 	work->work.data = work;
-	work->changes = meter->household_changes;
 	work->t_start = uv_hrtime();
-	r = nft_reader_sync(meter->nft, &meter->reader);
+	r = notice_changes(meter);
+	work->changes = meter->household_changes;
+	if (r == 0)
+		r = nft_reader_sync(meter->nft, &meter->reader);
 	work->reader = meter->reader;
 	if (r == 0)
 		r = uv_queue_work(meter->loop, &work->work, read_on_worker, read_done);
@@ -907,9 +1010,15 @@ int meter_start(struct meter *meter)
 int meter_household_apply(struct meter *meter, const struct household *household)
 {
 	struct nft_household wanted = { .id = household->id };
+	struct household_digest *known = digest_find(meter, household->id);
 
 	if (!meter->nft)
 		return 0;
+	/* Applied: the next poll finds nothing to do for it. One that is new
+	 * since the last poll is applied once more then, which changes
+	 * nothing. */
+	if (known)
+		known->digest = household_digest(household);
 	meter->sets_valid = false;
 	meter->household_changes++;
 	if (counted_here(meter, household)) {
@@ -950,6 +1059,7 @@ static void on_timer_closed(uv_handle_t *handle)
 	nft_free(meter->nft);
 	nft_free(meter->reader);
 	free(meter->baselines);
+	free(meter->digests);
 	household_sets_clear(&meter->sets);
 	free(meter);
 }

@@ -1024,6 +1024,17 @@ int store_gateway_lock(struct store *store, const char *gateway)
 	return store->pg ? store_pg_gateway_lock(store, gateway) : 0;
 }
 
+int store_close_claim(struct store *store, const char *period)
+{
+	return store->pg ? store_pg_session_lock(store, STORE_PG_CLOSE_LOCKS, period) : 0;
+}
+
+void store_close_release(struct store *store, const char *period)
+{
+	if (store->pg)
+		store_pg_session_unlock(store, STORE_PG_CLOSE_LOCKS, period);
+}
+
 void store_free(struct store *store)
 {
 	if (!store)

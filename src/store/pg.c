@@ -445,20 +445,42 @@ int store_pg_control(struct store *store, const char *sql)
 	return r;
 }
 
-int store_pg_gateway_lock(struct store *store, const char *gateway)
+/* Runs a session lock's function on (space, hashtext(name)): whether it
+ * answered true. */
+static int session_lock_call(struct store *store, const char *function, int space, const char *name)
 {
-	/* A session lock in the two-key space: 'coop' and the name's hash. */
-	const char *values[] = { gateway };
+	const char *values[] = { name };
+	char sql[96];
 	PGresult *result;
 	int r = 0;
 
-	result = PQexecParams(store->pg, "SELECT pg_try_advisory_lock(1668247408, hashtext($1))", 1,
-			      NULL, values, NULL, NULL, 0);
+	snprintf(sql, sizeof(sql), "SELECT %s(%d, hashtext($1))", function, space);
+	result = PQexecParams(store->pg, sql, 1, NULL, values, NULL, NULL, 0);
 	if (PQresultStatus(result) != PGRES_TUPLES_OK || PQntuples(result) != 1)
 		r = result_error(store, result);
 	else if (strcmp(PQgetvalue(result, 0, 0), "t") != 0)
 		r = -EBUSY;
 	PQclear(result);
+	return r;
+}
+
+int store_pg_session_lock(struct store *store, int space, const char *name)
+{
+	int r = connection_ready(store);
+
+	return r < 0 ? r : session_lock_call(store, "pg_try_advisory_lock", space, name);
+}
+
+void store_pg_session_unlock(struct store *store, int space, const char *name)
+{
+	/* Fails only when the connection, and the lock with it, is gone. */
+	(void)session_lock_call(store, "pg_advisory_unlock", space, name);
+}
+
+int store_pg_gateway_lock(struct store *store, const char *gateway)
+{
+	int r = session_lock_call(store, "pg_try_advisory_lock", STORE_PG_GATEWAY_LOCKS, gateway);
+
 	if (r == 0 && store->pg_gateway != gateway) {
 		free(store->pg_gateway);
 		store->pg_gateway = strdup(gateway);

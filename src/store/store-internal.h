@@ -201,6 +201,12 @@ const char *store_pg_column_name(struct store_stmt *stmt, int column);
 int store_pg_control(struct store *store, const char *sql);
 /* Takes the gateway's session lock (see store_gateway_lock). */
 int store_pg_gateway_lock(struct store *store, const char *gateway);
+/* A session advisory lock on a name, in one of the store's spaces of
+ * them: -EBUSY when another session holds it. */
+#define STORE_PG_GATEWAY_LOCKS 1668247408 /* "coop" */
+#define STORE_PG_CLOSE_LOCKS   1668050803 /* "clos" */
+int store_pg_session_lock(struct store *store, int space, const char *name);
+void store_pg_session_unlock(struct store *store, int space, const char *name);
 /* What starts a write transaction: BEGIN, then the write lock. */
 const char *store_pg_begin_sql(void);
 bool store_pg_in_transaction(const struct store *store);

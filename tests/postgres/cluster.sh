@@ -10,6 +10,13 @@
 # PG_URL (a libpq URI for the database, as user coopbill) and PSQL (psql's
 # command line: unaligned, no headers, stop on error). It exits 77 when the
 # cluster cannot run here, saying why.
+#
+# pg_standby_start makes a streaming-replication standby of it in
+# $PG_DIR/standby, on a socket of its own (PG_STANDBY_SOCK), to which the
+# primary then replicates synchronously: a commit is acknowledged once the
+# standby has it. PG_URL then names both, the writable one first found.
+# pg_failover stops the primary at once, as a crash would, and promotes the
+# standby.
 
 PG_BIN=/usr/lib/postgresql/15/bin
 PG_USER=nobody
@@ -52,15 +59,45 @@ listen_addresses = ''
 unix_socket_directories = '$PG_DIR/sock'
 fsync = off
 CONF
-	if ! pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 30 \
-		start >/dev/null; then
-		pg_as_owner cat "$PG_DIR/server.log"
-		exit 1
-	fi
+	pg_start "$PG_DIR"
 	PG_SOCK=$PG_DIR/sock
 	PG_URL="postgresql:///coopbill?host=$PG_SOCK&user=coopbill"
 	PSQL=("$PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$PG_SOCK" -U coopbill)
 	"${PSQL[@]}" -d postgres -c 'CREATE DATABASE coopbill'
+}
+
+pg_standby_start() {
+	local standby=$PG_DIR/standby
+	pg_as_owner "$PG_BIN/pg_basebackup" -h "$PG_SOCK" -U coopbill -D "$standby/data" -R -c fast \
+		-X stream >"$PG_DIR/basebackup.log" 2>&1 || {
+		cat "$PG_DIR/basebackup.log"
+		exit 1
+	}
+	pg_as_owner mkdir -m 700 "$standby/sock"
+	pg_as_owner tee -a "$standby/data/postgresql.conf" >/dev/null <<CONF
+unix_socket_directories = '$standby/sock'
+CONF
+	pg_start "$standby"
+	PG_STANDBY_SOCK=$standby/sock
+	"${PSQL[@]}" -d postgres -c "ALTER SYSTEM SET synchronous_standby_names = '*'" \
+		-c 'SELECT pg_reload_conf()' >/dev/null
+	PG_URL="postgresql:///coopbill?host=$PG_SOCK,$PG_STANDBY_SOCK&user=coopbill"
+	PG_URL+="&target_session_attrs=read-write"
+}
+
+pg_failover() {
+	pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop >/dev/null
+	pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/standby/data" -w promote >/dev/null
+}
+
+# pg_start FOLDER: starts the server of FOLDER/data, logging to
+# FOLDER/server.log, which it shows when the server does not start.
+pg_start() {
+	if ! pg_as_owner "$PG_BIN/pg_ctl" -D "$1/data" -l "$1/server.log" -w -t 30 start \
+		>/dev/null; then
+		pg_as_owner cat "$1/server.log"
+		exit 1
+	fi
 }
 
 # pg_as_owner COMMAND...: runs a command as the cluster's owner, in its folder.
@@ -68,10 +105,15 @@ pg_as_owner() {
 	(cd "$PG_DIR" && runuser -u "$PG_USER" -- "$@")
 }
 
-# pg_cluster_stop: stops the cluster at once, if it runs. Never fails.
+# pg_cluster_stop: stops the cluster, and its standby, at once, if they
+# run. Never fails.
 pg_cluster_stop() {
-	if [ -n "$PG_DIR" ] && [ -f "$PG_DIR/data/postmaster.pid" ]; then
-		pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop \
-			>/dev/null 2>&1 || true
-	fi
+	local data
+	[ -n "$PG_DIR" ] || return 0
+	for data in "$PG_DIR/data" "$PG_DIR/standby/data"; do
+		if [ -f "$data/postmaster.pid" ]; then
+			pg_as_owner "$PG_BIN/pg_ctl" -D "$data" -m immediate -w stop \
+				>/dev/null 2>&1 || true
+		fi
+	done
 }
