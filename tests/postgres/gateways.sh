@@ -311,6 +311,26 @@ tariff=$(jq -nc --arg from "$PREV-01" '{
   usage_charges: [{name: "Download", direction: "down", tiers: [{price_per_gb_minor: 10}]}]}')
 TARIFF=$(api 1 POST /api/v1/tariffs "$tariff" | jq -r .id)
 api 1 POST "/api/v1/tariffs/$TARIFF/publish" >/dev/null
+
+# A gateway in the middle of the close holds its claim: a session that
+# holds it as a closing daemon would, idle between statements, then dies as
+# a killed one does.
+mkfifo "$WORK/holder"
+"${PSQL[@]}" -h "$PG_STANDBY_SOCK" -d coopbill <"$WORK/holder" >/dev/null 2>&1 &
+holder=$!
+exec 3>"$WORK/holder"
+echo "SELECT pg_advisory_lock(1668050803, hashtext('$PREV'));" >&3
+for _ in $(seq 1 50); do
+	[ "$("${PSQL[@]}" -h "$PG_STANDBY_SOCK" -d coopbill -c "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = 1668050803")" = 1 ] && break
+	sleep 0.1
+done
+api 2 POST "/api/v1/periods/$PREV/close" >"$WORK/claimed"
+jq -e '.status == 409 and (.detail | test("being closed by another gateway"))' "$WORK/claimed" \
+	>/dev/null || fail "a close while another gateway closes: $(cat "$WORK/claimed")"
+kill -9 "$holder"
+wait "$holder" 2>/dev/null || true
+exec 3>&-
+ok "a close asked while another gateway closes is refused (409 close-in-progress)"
 in_ns g1 curl -sS -o "$WORK/close1" -w '%{http_code}' -X POST -H "Authorization: Bearer $ADMIN" \
 	"http://127.0.0.1:8080/api/v1/periods/$PREV/close" >"$WORK/status1" &
 c1=$!
@@ -333,7 +353,7 @@ api 2 POST "/api/v1/periods/$PREV/close" >"$WORK/close2"
 	fail "invoices of $PREV: not one per household"
 [ "$("${PSQL[@]}" -h "$PG_STANDBY_SOCK" -d coopbill -c "SELECT count(*) FROM log_entries WHERE position('period-closed' in convert_from(entry, 'UTF8')) > 0")" = 1 ] ||
 	fail "the log does not hold exactly one period-closed entry"
-ok "the month closed from two gateways at once (answers $(cat "$WORK/status1") and $(cat "$WORK/status3")) is closed once: one invoice each, one log entry"
+ok "after that gateway died, the month closed from two gateways at once (answers $(cat "$WORK/status1") and $(cat "$WORK/status3")) is closed once: one invoice each, one log entry"
 
 key=$(in_ns g1 curl -sS http://127.0.0.1:8080/api/v1/log/key)
 in_ns g2 "$COOPBILL_VERIFY" http://127.0.0.1:8080 "$key" >"$WORK/verify" 2>&1 ||
