@@ -29,7 +29,7 @@ static int query_json(struct store *store, const char *sql, const struct store_v
 		      size_t n_values, json_t **ret_rows)
 {
 	json_t *rows = json_array();
-	struct store_stmt *stmt;
+	struct store_stmt *stmt = NULL;
 	int r;
 
 	if (!rows)

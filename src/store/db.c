@@ -221,7 +221,7 @@ static int store_run(struct store_stmt *stmt)
  * which prepares none of it. */
 static int run_cached(struct store *store, const char *sql)
 {
-	struct store_stmt *stmt;
+	struct store_stmt *stmt = NULL;
 	int r;
 
 	if (store->pg)
@@ -266,7 +266,7 @@ static int bind_values(struct store *store, sqlite3_stmt *stmt, const struct sto
 int store_query(struct store *store, const char *sql, const struct store_value *values,
 		size_t n_values, struct store_stmt **ret_stmt)
 {
-	struct store_stmt *stmt;
+	struct store_stmt *stmt = NULL;
 	int r;
 
 	r = store_prepare(store, sql, &stmt);
@@ -287,7 +287,7 @@ int store_query(struct store *store, const char *sql, const struct store_value *
 int store_exec(struct store *store, const char *sql, const struct store_value *values,
 	       size_t n_values, int64_t *ret_id)
 {
-	struct store_stmt *stmt;
+	struct store_stmt *stmt = NULL;
 	int64_t id;
 	int r;
 
@@ -510,7 +510,7 @@ unsigned store_schema_version_latest(void)
 int store_query_one(struct store *store, const char *sql, const struct store_value *values,
 		    size_t n_values, int (*decode)(struct store_stmt *stmt, void *data), void *data)
 {
-	struct store_stmt *stmt;
+	struct store_stmt *stmt = NULL;
 	int r;
 
 	r = store_query(store, sql, values, n_values, &stmt);
@@ -562,7 +562,7 @@ int store_collect(struct store *store, const char *sql, const struct store_value
 		  size_t n_params, int (*decode)(struct store_stmt *stmt, struct store_rows *rows),
 		  struct store_rows *rows)
 {
-	struct store_stmt *stmt;
+	struct store_stmt *stmt = NULL;
 	int r;
 
 	r = store_query(store, sql, params, n_params, &stmt);

@@ -157,7 +157,7 @@ static int households_read(struct store *store, const char *sql, const struct st
 {
 	struct household *households = NULL, *grown, *current = NULL;
 	size_t n_households = 0, n_allocated = 0;
-	struct store_stmt *stmt;
+	struct store_stmt *stmt = NULL;
 	int r;
 
 	r = store_query(store, sql, values, n_values, &stmt);
@@ -450,7 +450,7 @@ int store_household_ids(struct store *store, const char *gateway, int64_t **ret_
 	const struct store_value values[] = { STORE_TEXT(gateway) };
 	int64_t *lists[2] = { NULL, NULL };
 	size_t counts[2] = { 0, 0 }, allocated[2] = { 0, 0 };
-	struct store_stmt *stmt;
+	struct store_stmt *stmt = NULL;
 	int r;
 
 	r = store_query(store, sql, values, 1, &stmt);

@@ -569,7 +569,7 @@ static int migrate(struct store *store, char *errbuf, size_t errbuf_len)
 
 int store_pg_open(struct store *store, const char *url, char *errbuf, size_t errbuf_len)
 {
-	unsigned version, latest = store_schema_version_latest();
+	unsigned version = 0, latest = store_schema_version_latest();
 	int r;
 
 	/* The url's own settings come after, and win. */

@@ -174,7 +174,7 @@ int store_tlog_entries_each(struct store *store,
 			    void *data)
 {
 	static const char sql[] = "SELECT idx, entry FROM log_entries ORDER BY idx";
-	struct store_stmt *stmt;
+	struct store_stmt *stmt = NULL;
 	int r;
 
 	r = store_query(store, sql, NULL, 0, &stmt);
