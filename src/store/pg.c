@@ -144,8 +144,14 @@ static int session_setup(struct store *store)
 {
 	/* Every statement's times are numbers the store computes; the
 	 * session's zone is fixed anyway, so that nothing depends on the
-	 * server's. */
-	int r = store_pg_control(store, "SET TIME ZONE 'UTC'");
+	 * server's. A write waits for another gateway's write as long as
+	 * SQLite waits for another connection's lock, then fails -EBUSY. */
+	char sql[96];
+	int r;
+
+	snprintf(sql, sizeof(sql), "SET TIME ZONE 'UTC'; SET lock_timeout = %d",
+		 STORE_BUSY_TIMEOUT_MS);
+	r = store_pg_control(store, sql);
 
 	if (r == 0 && store->pg_gateway)
 		r = store_pg_gateway_lock(store, store->pg_gateway);

@@ -15,8 +15,8 @@
 # $PG_DIR/standby, on a socket of its own (PG_STANDBY_SOCK), to which the
 # primary then replicates synchronously: a commit is acknowledged once the
 # standby has it. PG_URL then names both, the writable one first found.
-# pg_failover stops the primary at once, as a crash would, and promotes the
-# standby.
+# pg_primary_stop stops the primary at once, as a crash would, and
+# pg_promote promotes the standby.
 
 PG_BIN=/usr/lib/postgresql/15/bin
 PG_USER=nobody
@@ -85,8 +85,11 @@ CONF
 	PG_URL+="&target_session_attrs=read-write"
 }
 
-pg_failover() {
+pg_primary_stop() {
 	pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop >/dev/null
+}
+
+pg_promote() {
 	pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/standby/data" -w promote >/dev/null
 }
 

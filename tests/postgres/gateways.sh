@@ -290,7 +290,23 @@ for i in $GATEWAYS; do
 	pids+=($!)
 done
 sleep 1
-pg_failover
+pg_primary_stop
+# Until the standby is promoted, no host takes writes: the gateways say so,
+# and their kernels go on counting.
+for _ in $(seq 1 50); do
+	in_ns g1 curl -s -o "$WORK/health" http://127.0.0.1:8080/healthz || true
+	jq -e '.status == "degraded" and .database == "unreachable"' "$WORK/health" >/dev/null 2>&1 &&
+		break
+	sleep 0.2
+done
+jq -e '.status == "degraded" and .database == "unreachable"' "$WORK/health" >/dev/null ||
+	fail "/healthz with the primary gone: $(cat "$WORK/health")"
+status=$(in_ns g2 curl -sS -o "$WORK/body" -w '%{http_code}' -H "Authorization: Bearer $ADMIN" \
+	http://127.0.0.1:8080/api/v1/households)
+[ "$status" = 503 ] || fail "the API with the primary gone: $status $(cat "$WORK/body")"
+ok "with the primary gone, /healthz says degraded (database unreachable) and the API 503"
+sleep 1
+pg_promote
 for _ in $(seq 1 100); do
 	status=$(in_ns g1 curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:8080/healthz)
 	[ "$status" = 200 ] && break
