@@ -44,10 +44,8 @@ enum {
 /* The advisory lock every write transaction takes: "coopbill" in ASCII. */
 #define STORE_PG_WRITE_LOCK "7165064401234750828"
 
-/* How long a connection attempt may take, unless the url says
- * (connect_timeout), and how often a broken one is tried again. */
-#define STORE_PG_CONNECT_TIMEOUT_S "5"
-#define STORE_PG_RETRY_MS	   1000
+/* How often a broken connection is tried again. */
+#define STORE_PG_RETRY_MS 1000
 
 /* Maps a failed result's SQLSTATE to the negative errno SQLite's codes map
  * to, so callers see one set of errors whichever backend runs. */
@@ -577,10 +575,19 @@ int store_pg_open(struct store *store, const char *url, char *errbuf, size_t err
 {
 	unsigned version = 0, latest = store_schema_version_latest();
 	int r;
-
-	/* The url's own settings come after, and win. */
-	static const char *const keywords[] = { "connect_timeout", "dbname", NULL };
-	const char *values[] = { STORE_PG_CONNECT_TIMEOUT_S, url, NULL };
+	/* How long the daemon may wait on a database that stopped answering
+	 * over TCP, unless the url says otherwise (its settings come after,
+	 * and win): a connection attempt 5 s; a connection the backhaul lost,
+	 * noticed by keepalives within 10 + 3 x 5 s, or by unacknowledged
+	 * data within 15 s. */
+	static const char *const keywords[] = { "connect_timeout",
+						"keepalives_idle",
+						"keepalives_interval",
+						"keepalives_count",
+						"tcp_user_timeout",
+						"dbname",
+						NULL };
+	const char *values[] = { "5", "10", "5", "3", "15000", url, NULL };
 
 	store->pg = PQconnectdbParams(keywords, values, 1);
 	if (!store->pg)
