@@ -9,6 +9,10 @@
  * received, not parsed (the floor under any reader of one dump). And: the
  * time to provision N households, and the resident memory of coopbilld itself
  * with N households after its first poll.
+ * With COOPBILL_BENCH_PG_URL set (a PostgreSQL cluster), a second meter on a
+ * fresh database there commits the same readings in the same rounds, the two
+ * taking turns to go first: the accounting and commit on each backend, and
+ * their ratio.
  * usage: bench_meter COOPBILLD [N...]   (root; default N: 1000 10000 100000) */
 #include <errno.h>
 #include <sched.h>
@@ -44,6 +48,8 @@
 /* The layout measured: without uplinks (two counters per household) or with
  * them (four). */
 static bool with_uplinks;
+/* The PostgreSQL cluster to commit to as well, or NULL. */
+static const char *pg_url;
 static char uplink_name[] = "eth0";
 static char *uplink_names[] = { uplink_name };
 
@@ -70,6 +76,15 @@ static double median(double *values, size_t n)
 {
 	qsort(values, n, sizeof(*values), bench_compare_double);
 	return values[n / 2];
+}
+
+/* "median ms (min–max)", the values sorted. */
+static const char *spread(double *values, size_t n, char *buf, size_t size)
+{
+	double mid = median(values, n);
+
+	snprintf(buf, size, "%.1f ms (%.1f–%.1f)", mid, values[0], values[n - 1]);
+	return buf;
 }
 
 static long rss_kib(pid_t pid)
@@ -217,17 +232,72 @@ static void daemon_measure(const char *coopbilld, const char *dir, const char *d
 	waitpid(pid, NULL, 0);
 }
 
+/* A meter on store, started: its first polls commit what the counters hold. */
+static struct meter *meter_run(struct store *store, const struct config *config)
+{
+	struct meter *meter;
+	int r;
+
+	r = meter_new(uv_default_loop(), store, NULL, NULL, config, &meter);
+	if (r == 0)
+		r = meter_start(meter);
+	if (r < 0)
+		die("meter_start", r);
+	return meter;
+}
+
+/* The same households on a fresh PostgreSQL database (ret_name), with the
+ * same ids, and a meter on it. */
+static struct meter *pg_meter_run(unsigned n, const struct config *config,
+				  const struct household *households, size_t n_households,
+				  char *ret_name, struct store **ret_store)
+{
+	struct household *pg_households;
+	char url[1024], errbuf[256];
+	size_t n_pg;
+	int r;
+
+	snprintf(ret_name, 64, "bench_meter_%u_%u", n, counters_per_household());
+	if (bench_pg_create(pg_url, ret_name, url, sizeof(url)) < 0)
+		exit(1);
+	r = store_open_url(url, ret_store, errbuf, sizeof(errbuf));
+	if (r < 0)
+		die(errbuf, r);
+	households_create(*ret_store, n);
+	r = store_household_list(*ret_store, &pg_households, &n_pg);
+	if (r < 0)
+		die("listing households on PostgreSQL", r);
+	for (size_t i = 0; i < n_pg; i++)
+		if (n_pg != n_households || pg_households[i].id != households[i].id)
+			die("households on PostgreSQL", -EPROTO);
+	store_households_free(pg_households, n_pg);
+	return meter_run(*ret_store, config);
+}
+
+/* The wall time of one accounting and commit of a reading. */
+static double commit_ms(struct meter *meter, const struct nft_counter *counters, size_t n)
+{
+	double t = bench_now_ms();
+	int r = meter_commit_reading(meter, counters, n);
+
+	if (r < 0)
+		die("committing to PostgreSQL", r);
+	return bench_now_ms() - t;
+}
+
 static void bench_size(const char *coopbilld, unsigned n)
 {
 	double read_wall[ROUNDS], read_cpu[ROUNDS], commit_wall[ROUNDS], commit_cpu[ROUNDS],
-		total_wall[ROUNDS], nft_wall[ROUNDS], kernel_wall[ROUNDS];
+		total_wall[ROUNDS], nft_wall[ROUNDS], kernel_wall[ROUNDS], pg_wall[ROUNDS],
+		sqlite_wall[ROUNDS];
 	char dir[] = "/tmp/coopbill-bench.XXXXXX", db[128], errbuf[256], cmd[160];
 	struct household *households;
 	struct nft_household *wanted;
 	struct config config = { 0 };
 	struct nft_counter *counters;
-	struct meter *meter;
-	struct store *store;
+	struct meter *meter, *pg_meter = NULL;
+	struct store *store, *pg_store = NULL;
+	char pg_name[64], text[2][64];
 	struct nft *nft;
 	size_t n_households, n_counters, n_messages;
 	bool missing;
@@ -272,11 +342,9 @@ static void bench_size(const char *coopbilld, unsigned n)
 		config.meter_uplinks = uplink_names;
 		config.n_meter_uplinks = 1;
 	}
-	r = meter_new(uv_default_loop(), store, NULL, NULL, &config, &meter);
-	if (r == 0)
-		r = meter_start(meter);
-	if (r < 0)
-		die("meter_start", r);
+	meter = meter_run(store, &config);
+	if (pg_url)
+		pg_meter = pg_meter_run(n, &config, households, n_households, pg_name, &pg_store);
 	/* The meter's own reconcile at start tells the netlink module which
 	 * households exist; this handle learns it the same way. */
 	r = nft_open("coopbill", &nft);
@@ -298,6 +366,9 @@ static void bench_size(const char *coopbilld, unsigned n)
 		/* Every household moved traffic since the last poll. */
 		for (size_t i = 0; i < n_counters; i++)
 			counters[i].bytes += (uint64_t)(round + 1) * 1000 + i;
+		/* The two backends take turns to go first. */
+		if (pg_meter && round % 2 == 1)
+			pg_wall[round] = commit_ms(pg_meter, counters, n_counters);
 		t = bench_now_ms();
 		c = cpu_ms();
 		r = meter_commit_reading(meter, counters, n_counters);
@@ -306,6 +377,9 @@ static void bench_size(const char *coopbilld, unsigned n)
 		commit_wall[round] = bench_now_ms() - t;
 		commit_cpu[round] = cpu_ms() - c;
 		total_wall[round] = read_wall[round] + commit_wall[round];
+		sqlite_wall[round] = commit_wall[round];
+		if (pg_meter && round % 2 == 0)
+			pg_wall[round] = commit_ms(pg_meter, counters, n_counters);
 		free(counters);
 
 		t = bench_now_ms();
@@ -327,11 +401,23 @@ static void bench_size(const char *coopbilld, unsigned n)
 	       "%.2f ms: %.0fx faster than the baseline, a ceiling for any one-dump reader\n",
 	       n, layout(), median(kernel_wall, ROUNDS),
 	       median(nft_wall, ROUNDS) / median(kernel_wall, ROUNDS));
+	if (pg_meter)
+		printf("%7u households, %s: account+commit, median (range) of %d rounds: "
+		       "SQLite %s, %s %s: PostgreSQL/SQLite %.2fx\n",
+		       n, layout(), ROUNDS, spread(sqlite_wall, ROUNDS, text[0], sizeof(text[0])),
+		       bench_pg_name(), spread(pg_wall, ROUNDS, text[1], sizeof(text[1])),
+		       median(pg_wall, ROUNDS) / median(sqlite_wall, ROUNDS));
 	fflush(stdout);
 
 	nft_free(nft);
 	meter_close(meter, NULL, NULL);
+	if (pg_meter)
+		meter_close(pg_meter, NULL, NULL);
 	uv_run(uv_default_loop(), UV_RUN_DEFAULT);
+	if (pg_meter) {
+		store_free(pg_store);
+		bench_pg_drop(pg_url, pg_name);
+	}
 	store_households_free(households, n_households);
 	free(wanted);
 	store_free(store);
@@ -359,6 +445,7 @@ int main(int argc, char **argv)
 	if (argc > 2)
 		n_sizes = (size_t)(argc - 2) < n_sizes ? (size_t)(argc - 2) : n_sizes;
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	pg_url = bench_pg_url();
 	/* The synthetic traffic makes the last poll see every counter "reset". */
 	diag_set_max_priority(LOG_ERR);
 

@@ -1,4 +1,5 @@
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,12 +11,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+
 #include "probe.h"
 
 #define PROBE_MS 10
 
 static pid_t started_pid;
 static char work_dir[256];
+static char pg_name[64] = "PostgreSQL";
 
 double bench_now_ms(void)
 {
@@ -98,15 +102,20 @@ int bench_http(unsigned port, const char *method, const char *path, const char *
 	return status;
 }
 
-void bench_finish(void)
+void bench_daemon_stop(void)
 {
-	char command[300];
-
 	if (started_pid > 0) {
 		kill(started_pid, SIGTERM);
 		waitpid(started_pid, NULL, 0);
 		started_pid = 0;
 	}
+}
+
+void bench_finish(void)
+{
+	char command[300];
+
+	bench_daemon_stop();
 	if (work_dir[0]) {
 		snprintf(command, sizeof(command), "rm -rf %s", work_dir);
 		bench_run(command);
@@ -180,4 +189,96 @@ void bench_probe_report(const char *prefix, const char *what, struct bench_probe
 	       prefix, what, prober->n, prober->latencies_ms[prober->n / 2],
 	       prober->latencies_ms[prober->n * 99 / 100], prober->latencies_ms[prober->n - 1],
 	       prober->failures);
+}
+
+const char *bench_pg_url(void)
+{
+	const char *url = getenv("COOPBILL_BENCH_PG_URL");
+	PGconn *conn;
+	PGresult *result;
+
+	if (!url || !url[0]) {
+		printf("PostgreSQL: no figures (COOPBILL_BENCH_PG_URL is not set; scripts/bench "
+		       "sets it when it can start a throwaway cluster)\n");
+		return NULL;
+	}
+	conn = PQconnectdb(url);
+	result = PQexec(conn, "SHOW fsync");
+	if (PQresultStatus(result) != PGRES_TUPLES_OK) {
+		printf("PostgreSQL: no figures (cannot ask the cluster of COOPBILL_BENCH_PG_URL: "
+		       "%s)\n",
+		       PQerrorMessage(conn));
+		url = NULL;
+	} else {
+		snprintf(pg_name, sizeof(pg_name), "PostgreSQL (fsync %s)",
+			 PQgetvalue(result, 0, 0));
+	}
+	PQclear(result);
+	PQfinish(conn);
+	return url;
+}
+
+const char *bench_pg_name(void)
+{
+	return pg_name;
+}
+
+/* Runs one statement on the database that url names: 0, or -1 after saying
+ * why on stderr. */
+static int pg_exec(const char *url, const char *sql)
+{
+	PGconn *conn = PQconnectdb(url);
+	PGresult *result = NULL;
+	int r = -1;
+
+	if (PQstatus(conn) == CONNECTION_OK) {
+		result = PQexec(conn, sql);
+		r = PQresultStatus(result) == PGRES_COMMAND_OK ? 0 : -1;
+	}
+	if (r < 0)
+		fprintf(stderr, "PostgreSQL: %s: %s", sql, PQerrorMessage(conn));
+	PQclear(result);
+	PQfinish(conn);
+	return r;
+}
+
+int bench_pg_create(const char *url, const char *name, char *ret_url, size_t url_size)
+{
+	char sql[128];
+	PQconninfoOption *options = PQconninfoParse(url, NULL);
+	size_t len;
+
+	if (!options) {
+		fprintf(stderr, "PostgreSQL: COOPBILL_BENCH_PG_URL is not a libpq URI\n");
+		return -1;
+	}
+	/* The same connection options, with the database named name;
+	 * values percent-encoded as a URI's query wants them. */
+	len = (size_t)snprintf(ret_url, url_size, "postgresql:///%s", name);
+	for (PQconninfoOption *option = options; option->keyword; option++) {
+		if (!option->val || strcmp(option->keyword, "dbname") == 0)
+			continue;
+		len += (size_t)snprintf(ret_url + len, url_size - len,
+					"%s%s=", strchr(ret_url, '?') ? "&" : "?", option->keyword);
+		for (const char *c = option->val; *c && len < url_size; c++)
+			len += (size_t)snprintf(
+				ret_url + len, url_size - len,
+				strchr("-._~/", *c) || isalnum((unsigned char)*c) ? "%c" : "%%%02X",
+				(unsigned char)*c);
+	}
+	PQconninfoFree(options);
+	if (len >= url_size) {
+		fprintf(stderr, "PostgreSQL: COOPBILL_BENCH_PG_URL is too long\n");
+		return -1;
+	}
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
+	return pg_exec(url, sql);
+}
+
+void bench_pg_drop(const char *url, const char *name)
+{
+	char sql[128];
+
+	snprintf(sql, sizeof(sql), "DROP DATABASE %s", name);
+	pg_exec(url, sql);
 }

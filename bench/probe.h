@@ -1,7 +1,8 @@
 /* What the benchmarks share: a monotonic clock in milliseconds, a shell
- * command run to its end, one HTTP request per connection on loopback, and a
+ * command run to its end, one HTTP request per connection on loopback, a
  * prober that asks /healthz every 10 ms on a thread of its own and reports
- * the latencies' percentiles. */
+ * the latencies' percentiles, and fresh databases on the PostgreSQL cluster
+ * that the figures for PostgreSQL are taken on. */
 #pragma once
 
 #include <pthread.h>
@@ -29,7 +30,10 @@ int bench_http(unsigned port, const char *method, const char *path, const char *
 void bench_at_exit(const char *dir);
 /* Starts COOPBILLD --config config in the background. */
 pid_t bench_daemon_start(const char *coopbilld, const char *config);
-/* Stops the daemon (SIGTERM, then waits for it) and removes the folder. */
+/* Stops the daemon that bench_daemon_start() started, if it runs (SIGTERM,
+ * then waits for it). */
+void bench_daemon_stop(void);
+/* Stops the daemon and removes the folder. */
 void bench_finish(void);
 /* Waits for the daemon on port to answer /healthz with 200: true, or false
  * after max_s seconds. A daemon opening a large database on a busy machine
@@ -50,3 +54,17 @@ void bench_probe_end(struct bench_prober *prober);
 /* "<prefix> /healthz <what>: N probes, p50 …, p99 …, max …, K not 200",
  * the prefix right-aligned in 7 columns. */
 void bench_probe_report(const char *prefix, const char *what, struct bench_prober *prober);
+
+/* The PostgreSQL cluster to measure beside SQLite: the libpq URI in
+ * COOPBILL_BENCH_PG_URL (scripts/bench starts a throwaway cluster and sets
+ * it). NULL without it, after printing that the PostgreSQL figures are left
+ * out and why. */
+const char *bench_pg_url(void);
+/* "PostgreSQL (fsync on)" or "(fsync off)", as the cluster says after
+ * bench_pg_url(): its figures are named with it. */
+const char *bench_pg_name(void);
+/* Makes an empty database named name on the cluster that url reaches, and
+ * writes the URI of it into ret_url: 0, or -1 after saying why on stderr. */
+int bench_pg_create(const char *url, const char *name, char *ret_url, size_t url_size);
+/* Drops the database named name (nothing may be connected to it). */
+void bench_pg_drop(const char *url, const char *name);

@@ -5,11 +5,13 @@
 # postgresql package makes and starts (main). Root only: PostgreSQL does
 # not run as root, and only root can run it as another user.
 #
-# pg_cluster_start DIR makes the cluster in DIR (which it creates, nobody's)
-# with a database named coopbill, and sets PG_SOCK (the socket's folder),
-# PG_URL (a libpq URI for the database, as user coopbill) and PSQL (psql's
-# command line: unaligned, no headers, stop on error). It exits 77 when the
-# cluster cannot run here, saying why.
+# pg_cluster_start DIR [durable] makes the cluster in DIR (which it creates,
+# nobody's) with a database named coopbill, and sets PG_SOCK (the socket's
+# folder), PG_URL (a libpq URI for the database, as user coopbill) and PSQL
+# (psql's command line: unaligned, no headers, stop on error). It exits 77
+# when the cluster cannot run here, saying why. The cluster runs with fsync
+# off, as it is thrown away; with durable (for a benchmark), with fsync on,
+# PostgreSQL's default, a commit waiting for its WAL on the disk.
 #
 # pg_standby_start makes a streaming-replication standby of it in
 # $PG_DIR/standby, on a socket of its own (PG_STANDBY_SOCK), to which the
@@ -24,6 +26,8 @@ PG_DIR=
 
 pg_cluster_start() {
 	PG_DIR=$1
+	local fsync=off
+	[ "${2:-}" = durable ] && fsync=on
 	if [ "$(id -u)" != 0 ]; then
 		echo "skip: needs root to run the throwaway PostgreSQL cluster as $PG_USER"
 		exit 77
@@ -53,11 +57,11 @@ pg_cluster_start() {
 	}
 	pg_as_owner mkdir -m 700 "$PG_DIR/sock"
 	# No TCP at all: only the socket in the test's own folder, where only
-	# nobody and root reach it. fsync off: the cluster is thrown away.
+	# nobody and root reach it.
 	pg_as_owner tee -a "$PG_DIR/data/postgresql.conf" >/dev/null <<CONF
 listen_addresses = ''
 unix_socket_directories = '$PG_DIR/sock'
-fsync = off
+fsync = $fsync
 CONF
 	pg_start "$PG_DIR"
 	PG_SOCK=$PG_DIR/sock
