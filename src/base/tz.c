@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "coopbill/fnv.h"
 #include "coopbill/tz.h"
 
 /* No real TZif file comes near this (America/Santiago is 2.5 KiB). */
@@ -330,10 +331,8 @@ int tz_zone_parse(const uint8_t *data, size_t size, struct tz_zone **ret_zone)
 			zone->offsets_s[zone->n_transitions++] = offset_s;
 		}
 	}
-	/* FNV-1a, 64 bits: it tells a changed file, not a forged one. */
-	zone->id = UINT64_C(0xcbf29ce484222325);
-	for (size_t i = 0; i < size; i++)
-		zone->id = (zone->id ^ data[i]) * UINT64_C(0x100000001b3);
+	/* It tells a changed file, not a forged one. */
+	zone->id = fnv1a(FNV1A_INIT, data, size);
 	r = parse_footer(footer, &zone->footer);
 	if (r == 0 && (!offset_valid(zone->footer.std_offset_s) ||
 		       (zone->footer.has_dst && !offset_valid(zone->footer.dst_offset_s))))

@@ -11,6 +11,7 @@
 #include "build-config.h"
 #include "coopbill/config.h"
 #include "coopbill/diag.h"
+#include "coopbill/fnv.h"
 #include "coopbill/meter.h"
 
 /* Households are known when in the database, active or closed; a closed
@@ -241,23 +242,16 @@ static bool counted_here(const struct meter *meter, const struct household *hous
 /* FNV-1a over what decides whether and where a household is counted. */
 static uint64_t household_digest(const struct household *household)
 {
-	uint64_t digest = 14695981039346656037ULL;
-	const uint8_t *bytes;
-	size_t len;
+	uint64_t digest = fnv1a(FNV1A_INIT, &household->status, sizeof(household->status));
 
-#define DIGEST(data, size)                                                  \
-	for (bytes = (const uint8_t *)(data), len = (size); len > 0; len--) \
-		digest = (digest ^ *bytes++) * 1099511628211ULL;
-	DIGEST(&household->status, sizeof(household->status));
-	DIGEST(household->gateway, strlen(household->gateway) + 1);
+	digest = fnv1a(digest, household->gateway, strlen(household->gateway) + 1);
 	for (size_t i = 0; i < household->n_addresses; i++) {
 		const struct cidr *address = &household->addresses[i];
 
-		DIGEST(&address->family, sizeof(address->family));
-		DIGEST(address->addr, sizeof(address->addr));
-		DIGEST(&address->prefix_len, sizeof(address->prefix_len));
+		digest = fnv1a(digest, &address->family, sizeof(address->family));
+		digest = fnv1a(digest, address->addr, sizeof(address->addr));
+		digest = fnv1a(digest, &address->prefix_len, sizeof(address->prefix_len));
 	}
-#undef DIGEST
 	return digest;
 }
 
