@@ -68,8 +68,6 @@ int store_map_error(int sqlite_code)
 
 int store_last_error(struct store *store)
 {
-	if (store->pg)
-		return store->pg_error;
 	return store_map_error(sqlite3_extended_errcode(store->db));
 }
 

@@ -89,7 +89,6 @@ static int result_error(struct store *store, const PGresult *result)
 		r = -ENOMEM;
 	else
 		r = map_sqlstate(PQresultErrorField(result, PG_DIAG_SQLSTATE));
-	store->pg_error = r;
 	if (r == -ENOSPC)
 		store->write_error = r;
 	return r;
@@ -166,11 +165,11 @@ static int connection_ready(struct store *store)
 		return 0;
 	now = monotonic_ms();
 	if (store->pg_in_transaction || now < store->pg_retry_ms)
-		return store->pg_error = -ENOTCONN;
+		return -ENOTCONN;
 	store->pg_retry_ms = now + STORE_PG_RETRY_MS;
 	PQreset(store->pg);
 	if (PQstatus(store->pg) != CONNECTION_OK)
-		return store->pg_error = -ENOTCONN;
+		return -ENOTCONN;
 	/* The server knows none of the statements prepared on the old one. */
 	for (size_t i = 0; i < store->n_statements; i++)
 		store->statements[i]->name[0] = '\0';
@@ -431,7 +430,7 @@ int store_pg_control(struct store *store, const char *sql)
 	 * nowhere, and a COMMIT fails. */
 	if (ends && store->pg_in_transaction && PQstatus(store->pg) != CONNECTION_OK) {
 		store->pg_in_transaction = false;
-		return strcmp(sql, "COMMIT") == 0 ? (store->pg_error = -ENOTCONN) : 0;
+		return strcmp(sql, "COMMIT") == 0 ? -ENOTCONN : 0;
 	}
 	r = connection_ready(store);
 	if (r < 0)

@@ -40,14 +40,13 @@ struct store_token_kept {
 struct store {
 	sqlite3 *db;
 	char *path;
-	/* A PostgreSQL store's connection, the errno of its last failure and
-	 * the rows its last statement changed; whether a transaction is open
+	/* A PostgreSQL store's connection and the rows its last statement
+	 * changed; whether a transaction is open
 	 * (begun and not yet committed or rolled back, also when the connection
 	 * broke meanwhile); when the next reconnection may be tried; the
 	 * gateway whose lock the connection holds (store_gateway_lock), to take
 	 * it again on a new connection. */
 	PGconn *pg;
-	int pg_error;
 	int64_t changes;
 	bool pg_in_transaction;
 	uint64_t pg_retry_ms;
@@ -78,7 +77,7 @@ struct store {
 /* Maps an SQLite result code (primary or extended) to a negative errno. */
 int store_map_error(int sqlite_code);
 
-/* The errno for the connection's last failure, e.g. after a failed bind. */
+/* The errno for SQLite's connection's last failure, e.g. after a failed bind. */
 int store_last_error(struct store *store);
 
 /* What a statement parameter or a column's value is. */
