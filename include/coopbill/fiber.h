@@ -35,6 +35,10 @@ unsigned fiber_count(void);
  * loop's stack blocks in poll(2). */
 int fiber_wait_fd(int fd, bool write, int timeout_ms);
 
+/* Runs fn(data) on a libuv worker thread; a fiber parks until it has
+ * returned. On the loop's stack fn runs there. */
+void fiber_work(fiber_fn fn, void *data);
+
 /* Something one fiber uses at a time (a database connection), held from
  * the first fiber_hold_take() until the fiber ends, so that none of its
  * work interleaves with another's. Zero-initialise it. */

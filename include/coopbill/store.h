@@ -74,6 +74,15 @@ int store_gateway_lock(struct store *store, const char *gateway);
  * one daemon, every claim succeeds. */
 int store_close_claim(struct store *store, const char *period);
 void store_close_release(struct store *store, const char *period);
+/* Whether the store's calls wait on the network (PostgreSQL): then the
+ * daemon makes them on fibers (coopbill/fiber.h), one fiber at a time,
+ * each taking the store with store_hold() before it reads anything the
+ * store's answers decide. */
+bool store_waits(const struct store *store);
+/* Takes the store for the running fiber until it ends, after the fibers
+ * that took it before: 0. -EBUSY on the loop's stack while a fiber holds
+ * it. SQLite's store is never held: 0. */
+int store_hold(struct store *store);
 /* Opens a copy of the database to read it only (a backup being checked):
  * no pragmas, no migrations; -EPROTONOSUPPORT when its schema is not this
  * binary's. */
@@ -87,7 +96,10 @@ int store_schema_version(struct store *store, unsigned *ret_version);
 
 /* A cheap read that fails when the database is unusable, with the schema
  * version it reads; answered without a query while nothing was committed
- * since the last one that answered. */
+ * since the last one that answered. On PostgreSQL, while another fiber
+ * holds the store, answered from its connection without waiting for it:
+ * -ETIMEDOUT when its statement has waited a second or more for the
+ * server, -ENOTCONN when the connection is broken. */
 int store_ping(struct store *store, unsigned *ret_schema_version);
 /* What the database was at one moment: a copy of its wal-index header
  * (https://www.sqlite.org/walformat.html), the 48 bytes at the start of the

@@ -381,6 +381,38 @@ int fiber_wait_fd(int fd, bool write, int timeout_ms)
 	return watch->result;
 }
 
+struct fiber_work {
+	uv_work_t work;
+	fiber_fn fn;
+	void *data;
+	struct fiber *waiter;
+};
+
+static void on_work(uv_work_t *work)
+{
+	struct fiber_work *fiber_work = work->data;
+
+	fiber_work->fn(fiber_work->data);
+}
+
+static void on_work_done(uv_work_t *work, int status)
+{
+	(void)status;
+	switch_in(((struct fiber_work *)work->data)->waiter);
+}
+
+void fiber_work(fiber_fn fn, void *data)
+{
+	struct fiber_work work = { .fn = fn, .data = data, .waiter = fibers.current };
+
+	work.work.data = &work;
+	if (!fibers.current || uv_queue_work(fibers.loop, &work.work, on_work, on_work_done) < 0) {
+		fn(data);
+		return;
+	}
+	park();
+}
+
 int fiber_hold_take(struct fiber_hold *hold)
 {
 	struct fiber *self = fibers.current;

@@ -648,6 +648,12 @@ int store_ping(struct store *store, unsigned *ret_schema_version)
 	int64_t count;
 	int r;
 
+	/* Another fiber's statement says how PostgreSQL fares, without this
+	 * one waiting behind it. */
+	if (store->pg && store_pg_answered_meanwhile(store, &r)) {
+		*ret_schema_version = store->ping_schema_version;
+		return r;
+	}
 	/* Nothing committed since the last ping that answered: the database
 	 * would answer from the same pages again. A monitor polling hard then
 	 * costs no query. */
@@ -1022,6 +1028,16 @@ int store_gateway_lock(struct store *store, const char *gateway)
 	return store->pg ? store_pg_gateway_lock(store, gateway) : 0;
 }
 
+bool store_waits(const struct store *store)
+{
+	return store->pg != NULL;
+}
+
+int store_hold(struct store *store)
+{
+	return store->pg ? fiber_hold_take(&store->pg_hold) : 0;
+}
+
 int store_close_claim(struct store *store, const char *period)
 {
 	return store->pg ? store_pg_session_lock(store, STORE_PG_CLOSE_LOCKS, period) : 0;
@@ -1046,6 +1062,7 @@ void store_free(struct store *store)
 	sqlite3_close_v2(store->db);
 	PQfinish(store->pg);
 	free(store->pg_gateway);
+	free(store->pg_url);
 	free(store->path);
 	free(store);
 }

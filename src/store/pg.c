@@ -19,7 +19,13 @@
  * target_session_attrs=read-write finds the new primary. Inside a
  * transaction nothing is sent until the caller has rolled back: what it
  * wrote before the break is gone, and no later statement may run outside
- * it. */
+ * it.
+ *
+ * The connection is non-blocking: a statement is sent, then its answer
+ * awaited with fiber_wait_fd(), which on a fiber parks it and lets the
+ * loop go on (see coopbill/fiber.h); a new connection is made on a worker
+ * thread, where libpq may block on its hosts in turn. One fiber at a time
+ * uses the connection, from its first statement to its end (pg_hold). */
 #include <endian.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -46,6 +52,10 @@ enum {
 
 /* How often a broken connection is tried again. */
 #define STORE_PG_RETRY_MS 1000
+
+/* How long a statement may wait for its answer before /healthz calls the
+ * database slow. */
+#define STORE_PG_SLOW_MS 1000
 
 /* Maps a failed result's SQLSTATE to the negative errno SQLite's codes map
  * to, so callers see one set of errors whichever backend runs. */
@@ -155,10 +165,50 @@ static int session_setup(struct store *store)
 	return r;
 }
 
+/* A connection to url, made as PQconnectdbParams() makes it: blocking,
+ * trying the url's hosts in turn. NULL without memory. */
+static PGconn *connect_url(const char *url)
+{
+	/* How long the daemon may wait on a database that stopped answering
+	 * over TCP, unless the url says otherwise (its settings come after,
+	 * and win): a connection attempt 5 s; a connection the backhaul lost,
+	 * noticed by keepalives within 10 + 3 x 5 s, or by unacknowledged
+	 * data within 15 s. */
+	static const char *const keywords[] = { "connect_timeout",
+						"keepalives_idle",
+						"keepalives_interval",
+						"keepalives_count",
+						"tcp_user_timeout",
+						"dbname",
+						NULL };
+	const char *values[] = { "5", "10", "5", "3", "15000", url, NULL };
+	PGconn *pg = PQconnectdbParams(keywords, values, 1);
+
+	/* Statements are sent without blocking, their answers awaited. */
+	if (pg && PQstatus(pg) == CONNECTION_OK && PQsetnonblocking(pg, 1) < 0) {
+		PQfinish(pg);
+		pg = NULL;
+	}
+	return pg;
+}
+
+struct reconnect {
+	const char *url;
+	PGconn *pg;
+};
+
+static void reconnect_on_worker(void *data)
+{
+	struct reconnect *reconnect = data;
+
+	reconnect->pg = connect_url(reconnect->url);
+}
+
 /* 0 when statements may be sent; -ENOTCONN while the connection is broken
  * and cannot be made again yet, or a transaction it carried is not ended. */
 static int connection_ready(struct store *store)
 {
+	struct reconnect reconnect = { .url = store->pg_url };
 	uint64_t now;
 
 	if (PQstatus(store->pg) == CONNECTION_OK)
@@ -166,14 +216,59 @@ static int connection_ready(struct store *store)
 	now = monotonic_ms();
 	if (store->pg_in_transaction || now < store->pg_retry_ms)
 		return -ENOTCONN;
-	store->pg_retry_ms = now + STORE_PG_RETRY_MS;
-	PQreset(store->pg);
-	if (PQstatus(store->pg) != CONNECTION_OK)
+	/* Made on a worker thread, the loop going on meanwhile. */
+	fiber_work(reconnect_on_worker, &reconnect);
+	store->pg_retry_ms = monotonic_ms() + STORE_PG_RETRY_MS;
+	if (!reconnect.pg || PQstatus(reconnect.pg) != CONNECTION_OK) {
+		PQfinish(reconnect.pg);
 		return -ENOTCONN;
+	}
+	PQfinish(store->pg);
+	store->pg = reconnect.pg;
 	/* The server knows none of the statements prepared on the old one. */
 	for (size_t i = 0; i < store->n_statements; i++)
 		store->statements[i]->name[0] = '\0';
 	return session_setup(store);
+}
+
+/* Takes the connection for the running fiber (see store_hold) and makes
+ * it ready: 0, -EBUSY on the loop's stack while a fiber uses it, or
+ * connection_ready()'s -ENOTCONN. */
+static int connection_take(struct store *store)
+{
+	int r = fiber_hold_take(&store->pg_hold);
+
+	return r < 0 ? r : connection_ready(store);
+}
+
+/* Awaits what a PQsend*() call (whether it succeeded: sent) queued: sent,
+ * then answered. Returns the last result, or the first failed one; NULL
+ * when libpq could not make any (its error message says why). */
+static PGresult *await_result(struct store *store, int sent)
+{
+	PGresult *result, *kept = NULL;
+	int r;
+
+	if (!sent)
+		return NULL;
+	store->pg_sent_ms = monotonic_ms();
+	while ((r = PQflush(store->pg)) == 1)
+		if (fiber_wait_fd(PQsocket(store->pg), true, -1) < 0 || !PQconsumeInput(store->pg))
+			break;
+	while (r == 0 && PQisBusy(store->pg))
+		if (fiber_wait_fd(PQsocket(store->pg), false, -1) < 0 || !PQconsumeInput(store->pg))
+			break;
+	store->pg_sent_ms = 0;
+	/* A broken connection's results are its error, then none. */
+	while ((result = PQgetResult(store->pg))) {
+		if (kept && PQresultStatus(kept) == PGRES_FATAL_ERROR) {
+			PQclear(result);
+			continue;
+		}
+		PQclear(kept);
+		kept = result;
+	}
+	return kept;
 }
 
 /* Prepares a statement on the connection, named by its address: unique
@@ -188,7 +283,7 @@ static int prepare(struct store *store, struct store_stmt *stmt)
 	if (!sql)
 		return -ENOMEM;
 	snprintf(stmt->name, sizeof(stmt->name), "s%" PRIxPTR, (uintptr_t)stmt);
-	result = PQprepare(store->pg, stmt->name, sql, 0, NULL);
+	result = await_result(store, PQsendPrepare(store->pg, stmt->name, sql, 0, NULL));
 	if (PQresultStatus(result) != PGRES_COMMAND_OK) {
 		r = result_error(store, result);
 		stmt->name[0] = '\0';
@@ -209,7 +304,7 @@ int store_pg_query(struct store *store, struct store_stmt *stmt, const struct st
 
 	if (n_values > 65535)
 		return -EMSGSIZE;
-	r = connection_ready(store);
+	r = connection_take(store);
 	if (r == 0 && !stmt->name[0])
 		r = prepare(store, stmt);
 	if (r < 0)
@@ -246,8 +341,8 @@ int store_pg_query(struct store *store, struct store_stmt *stmt, const struct st
 			break;
 		}
 	}
-	stmt->result =
-		PQexecPrepared(store->pg, stmt->name, (int)n_values, texts, lengths, formats, 1);
+	stmt->result = await_result(store, PQsendQueryPrepared(store->pg, stmt->name, (int)n_values,
+							       texts, lengths, formats, 1));
 	stmt->row = -1;
 	status = PQresultStatus(stmt->result);
 	if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) {
@@ -432,10 +527,10 @@ int store_pg_control(struct store *store, const char *sql)
 		store->pg_in_transaction = false;
 		return strcmp(sql, "COMMIT") == 0 ? -ENOTCONN : 0;
 	}
-	r = connection_ready(store);
+	r = connection_take(store);
 	if (r < 0)
 		return r;
-	result = PQexec(store->pg, sql);
+	result = await_result(store, PQsendQuery(store->pg, sql));
 	status = PQresultStatus(result);
 	if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
 		r = result_error(store, result);
@@ -458,7 +553,8 @@ static int session_lock_call(struct store *store, const char *function, int spac
 	int r = 0;
 
 	snprintf(sql, sizeof(sql), "SELECT %s(%d, hashtext($1))", function, space);
-	result = PQexecParams(store->pg, sql, 1, NULL, values, NULL, NULL, 0);
+	result = await_result(store,
+			      PQsendQueryParams(store->pg, sql, 1, NULL, values, NULL, NULL, 0));
 	if (PQresultStatus(result) != PGRES_TUPLES_OK || PQntuples(result) != 1)
 		r = result_error(store, result);
 	else if (strcmp(PQgetvalue(result, 0, 0), "t") != 0)
@@ -469,7 +565,7 @@ static int session_lock_call(struct store *store, const char *function, int spac
 
 int store_pg_session_lock(struct store *store, int space, const char *name)
 {
-	int r = connection_ready(store);
+	int r = connection_take(store);
 
 	return r < 0 ? r : session_lock_call(store, "pg_try_advisory_lock", space, name);
 }
@@ -477,7 +573,8 @@ int store_pg_session_lock(struct store *store, int space, const char *name)
 void store_pg_session_unlock(struct store *store, int space, const char *name)
 {
 	/* Fails only when the connection, and the lock with it, is gone. */
-	(void)session_lock_call(store, "pg_advisory_unlock", space, name);
+	if (fiber_hold_take(&store->pg_hold) == 0)
+		(void)session_lock_call(store, "pg_advisory_unlock", space, name);
 }
 
 int store_pg_gateway_lock(struct store *store, const char *gateway)
@@ -509,10 +606,10 @@ static int query_text(struct store *store, const char *sql, char *buf, size_t si
 	PGresult *result;
 	int r;
 
-	r = connection_ready(store);
+	r = connection_take(store);
 	if (r < 0)
 		return r;
-	result = PQexec(store->pg, sql);
+	result = await_result(store, PQsendQuery(store->pg, sql));
 	if (PQresultStatus(result) != PGRES_TUPLES_OK || PQntuples(result) != 1)
 		r = result_error(store, result);
 	else
@@ -574,22 +671,10 @@ int store_pg_open(struct store *store, const char *url, char *errbuf, size_t err
 {
 	unsigned version = 0, latest = store_schema_version_latest();
 	int r;
-	/* How long the daemon may wait on a database that stopped answering
-	 * over TCP, unless the url says otherwise (its settings come after,
-	 * and win): a connection attempt 5 s; a connection the backhaul lost,
-	 * noticed by keepalives within 10 + 3 x 5 s, or by unacknowledged
-	 * data within 15 s. */
-	static const char *const keywords[] = { "connect_timeout",
-						"keepalives_idle",
-						"keepalives_interval",
-						"keepalives_count",
-						"tcp_user_timeout",
-						"dbname",
-						NULL };
-	const char *values[] = { "5", "10", "5", "3", "15000", url, NULL };
 
-	store->pg = PQconnectdbParams(keywords, values, 1);
-	if (!store->pg)
+	store->pg_url = strdup(url);
+	store->pg = connect_url(url);
+	if (!store->pg || !store->pg_url)
 		return -ENOMEM;
 	if (PQstatus(store->pg) != CONNECTION_OK) {
 		snprintf(errbuf, errbuf_len, "cannot connect to the database: %s",
@@ -611,7 +696,10 @@ int store_pg_open(struct store *store, const char *url, char *errbuf, size_t err
 			 version, latest);
 		return -EPROTONOSUPPORT;
 	}
-	return migrate(store, errbuf, errbuf_len);
+	r = migrate(store, errbuf, errbuf_len);
+	if (r == 0)
+		store->ping_schema_version = latest;
+	return r;
 }
 
 int store_pg_footprint(struct store *store, int64_t *ret_bytes)
@@ -623,4 +711,17 @@ int store_pg_footprint(struct store *store, int64_t *ret_bytes)
 	if (r == 0)
 		*ret_bytes = strtoll(text, NULL, 10);
 	return r;
+}
+
+bool store_pg_answered_meanwhile(const struct store *store, int *ret_error)
+{
+	if (!fiber_hold_elsewhere(&store->pg_hold))
+		return false;
+	if (PQstatus(store->pg) != CONNECTION_OK)
+		*ret_error = -ENOTCONN;
+	else if (store->pg_sent_ms && monotonic_ms() - store->pg_sent_ms >= STORE_PG_SLOW_MS)
+		*ret_error = -ETIMEDOUT;
+	else
+		*ret_error = 0;
+	return true;
 }

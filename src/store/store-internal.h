@@ -11,6 +11,7 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
+#include "coopbill/fiber.h"
 #include "coopbill/store.h"
 
 /* How long a statement waits for another connection's lock: long enough to
@@ -45,12 +46,17 @@ struct store {
 	 * (begun and not yet committed or rolled back, also when the connection
 	 * broke meanwhile); when the next reconnection may be tried; the
 	 * gateway whose lock the connection holds (store_gateway_lock), to take
-	 * it again on a new connection. */
+	 * it again on a new connection; the url it was made from, to make it
+	 * again; the fiber using it (see store_hold); when the statement now
+	 * waiting for its answer was sent (monotonic ms, 0: none waits). */
 	PGconn *pg;
 	int64_t changes;
 	bool pg_in_transaction;
 	uint64_t pg_retry_ms;
 	char *pg_gateway;
+	char *pg_url;
+	struct fiber_hold pg_hold;
+	uint64_t pg_sent_ms;
 	/* How long a statement waits for another connection's lock (0: it
 	 * fails at once), and the waits so far, for /metrics. */
 	unsigned busy_timeout_ms;
@@ -211,3 +217,6 @@ const char *store_pg_begin_sql(void);
 bool store_pg_in_transaction(const struct store *store);
 int store_pg_schema_version(struct store *store, unsigned *ret_version);
 int store_pg_footprint(struct store *store, int64_t *ret_bytes);
+/* Whether another fiber holds the connection; then *ret_error says how it
+ * fares (see store_ping). */
+bool store_pg_answered_meanwhile(const struct store *store, int *ret_error);

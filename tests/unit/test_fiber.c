@@ -20,8 +20,8 @@ struct waiter {
 	char got;
 	unsigned ticks_seen; /* the loop's timer ticks when the wait ended */
 	bool done;
-	char name;	 /* its letter in the log */
-	char *log;	 /* what the fibers did, in order */
+	char name; /* its letter in the log */
+	char *log; /* what the fibers did, in order */
 	struct fiber_hold *hold;
 };
 
