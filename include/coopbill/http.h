@@ -140,10 +140,17 @@ void http_reply_file(struct http_request *request, const char *root);
  * (the loop keeps serving others) until the reply is made and
  * http_request_resume() is called. If the connection ends first (a client
  * gone, the server closing), on_gone runs and the request must not be used
- * again. */
+ * again. Admit may defer too: the body is read, or the reply made then
+ * sent, once it is resumed. A second deferral replaces the first's
+ * on_gone. */
 typedef void (*http_request_gone_fn)(void *data);
 void http_request_defer(struct http_request *request, http_request_gone_fn on_gone, void *data);
 void http_request_resume(struct http_request *request);
+/* Takes a deferral back before the handler has returned: its reply is
+ * sent as if it had not deferred. */
+void http_request_undefer(struct http_request *request);
+/* Whether the request waits, deferred with on_gone's data. */
+bool http_request_deferred_for(const struct http_request *request, const void *data);
 
 /* The body as a JSON value: an object with no duplicate keys. Replies 400 and
  * returns -EINVAL when the body is not that. */

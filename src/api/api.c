@@ -10,6 +10,7 @@
 #include "api-internal.h"
 #include "coopbill/config.h"
 #include "coopbill/ledger.h"
+#include "coopbill/fiber.h"
 #include "coopbill/store.h"
 
 enum api_access {
@@ -565,13 +566,93 @@ static void reply_page(struct api *api, struct http_request *request, const char
 	http_reply_header(request, "Allow", "GET, HEAD");
 }
 
+/* A request's work on PostgreSQL: on a fiber, so that the loop serves
+ * others while it waits for the database; the connection waits, deferred,
+ * meanwhile. A step that holds the store runs after the fibers that took
+ * it before, alone with it to its end, as it would on the loop. */
+struct api_step {
+	struct api *api;
+	struct http_request *request;
+	void (*fn)(struct api *api, struct http_request *request);
+	bool hold;
+	bool gone;
+};
+
+static void step_run(void *data)
+{
+	struct api_step *step = data;
+
+	if (step->hold)
+		(void)store_hold(step->api->ledger.store);
+	step->fn(step->api, step->request);
+}
+
+static void step_gone(void *data)
+{
+	((struct api_step *)data)->gone = true;
+}
+
+/* The step ended: the connection goes on, unless a job took the request
+ * on (periods.c), which resumes it itself. */
+static void step_done(void *data)
+{
+	struct api_step *step = data;
+
+	if (!step->gone && http_request_deferred_for(step->request, step))
+		http_request_resume(step->request);
+	free(step);
+}
+
+static void api_step(struct api *api, struct http_request *request,
+		     void (*fn)(struct api *api, struct http_request *request), bool hold)
+{
+	struct api_step *step;
+	int r = -ENOMEM;
+
+	step = store_waits(api->ledger.store) ? calloc(1, sizeof(*step)) : NULL;
+	if (step) {
+		*step = (struct api_step){ .api = api, .request = request, .fn = fn, .hold = hold };
+		/* Deferred before it runs: a job it starts defers it again. */
+		http_request_defer(request, step_gone, step);
+		r = fiber_run(step_run, step_done, step);
+		if (r == 1)
+			return;
+		if (http_request_deferred_for(request, step))
+			http_request_undefer(request);
+		free(step);
+	}
+	if (r < 0)
+		fn(api, request);
+}
+
+/* Who may call a route: /metrics is public when configured so. */
+static enum api_access route_access(const struct api *api, const struct api_route *route)
+{
+	if (route->access == ACCESS_METRICS)
+		return api->ledger.config->metrics_public ? ACCESS_PUBLIC : ACCESS_ADMIN;
+	return route->access;
+}
+
+/* The part of the admission that reads the database: who asks, and may
+ * they. */
+static void admit_caller(struct api *api, struct http_request *request)
+{
+	struct api_admission *admission = http_request_data(request);
+	enum api_access access = route_access(api, admission->route);
+
+	if (!call_authenticate(api, request, &admission->call) ||
+	    (access != ACCESS_ANYONE && !call_permitted(api, request, access, &admission->call)))
+		return;
+	/* Replies 406 when the Accept header allows none of the route's forms. */
+	http_request_negotiate(request, admission->route->formats);
+}
+
 void api_admit(struct http_request *request, void *userdata)
 {
 	struct api *api = userdata;
 	const char *method = http_request_method(request);
 	const char *path = http_request_path(request);
 	struct api_admission *admission;
-	enum api_access access;
 	char allow[128];
 
 	admission = calloc(1, sizeof(*admission));
@@ -616,20 +697,16 @@ void api_admit(struct http_request *request, void *userdata)
 				   ledger_tlog_problem(api->ledger.tlog));
 		return;
 	}
-	access = admission->route->access;
-	if (access == ACCESS_METRICS)
-		access = api->ledger.config->metrics_public ? ACCESS_PUBLIC : ACCESS_ADMIN;
-	if (access != ACCESS_PUBLIC &&
-	    (!call_authenticate(api, request, &admission->call) ||
-	     (access != ACCESS_ANYONE && !call_permitted(api, request, access, &admission->call))))
-		return;
-	/* Replies 406 when the Accept header allows none of the route's forms. */
-	http_request_negotiate(request, admission->route->formats);
+	/* Public routes read no token: admitted at once, whatever the
+	 * database is doing. */
+	if (route_access(api, admission->route) == ACCESS_PUBLIC)
+		http_request_negotiate(request, admission->route->formats);
+	else
+		api_step(api, request, admit_caller, true);
 }
 
-void api_dispatch(struct http_request *request, void *userdata)
+static void dispatch_handler(struct api *api, struct http_request *request)
 {
-	struct api *api = userdata;
 	const struct api_admission *admission = http_request_data(request);
 
 	admission->route->handler(api, request, &admission->call);
@@ -637,6 +714,23 @@ void api_dispatch(struct http_request *request, void *userdata)
 	 * longer show it. */
 	if (strcmp(admission->route->method, "GET") != 0)
 		api_periods_free(api);
+}
+
+void api_dispatch(struct http_request *request, void *userdata)
+{
+	struct api *api = userdata;
+	const struct api_admission *admission = http_request_data(request);
+
+	api_handler_fn handler = admission->route->handler;
+
+	/* What answers from memory alone answers at once; /healthz does not
+	 * wait its turn behind a fiber that waits for the database:
+	 * store_ping() says how that fiber fares. */
+	if (handler == api_cooperative_get || handler == api_tlog_key ||
+	    handler == api_tariff_schema)
+		dispatch_handler(api, request);
+	else
+		api_step(api, request, dispatch_handler, handler != api_health_get);
 }
 
 void api_done(struct http_request *request, void *userdata)

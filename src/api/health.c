@@ -2,7 +2,8 @@
  * meter is doing, for monitoring. 503 when the database is unusable or its
  * writes fail (a full disk); "degraded" in the body when the meter is (flow
  * offload, a waiting clock, failing polls), and, with 503, when PostgreSQL
- * is out of reach ("database": "unreachable"). */
+ * is out of reach ("database": "unreachable") or has kept a statement
+ * waiting a second or more ("database": "slow"). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +92,8 @@ void api_health_get(struct api *api, struct http_request *request, const struct 
 	 * holds what it read until the database answers again. */
 	if (r == -ENOTCONN)
 		database = "unreachable";
+	else if (r == -ETIMEDOUT)
+		database = "slow";
 	else if (r < 0)
 		database = "error";
 	/* Reads answer on a full disk; what the database is for does not. */
@@ -102,7 +105,7 @@ void api_health_get(struct api *api, struct http_request *request, const struct 
 	log_problem = ledger_tlog_problem(api->ledger.tlog);
 	if (r == 0 && log_problem)
 		r = -EBADMSG;
-	if (r == -ENOTCONN)
+	if (r == -ENOTCONN || r == -ETIMEDOUT)
 		status = "degraded";
 	else if (r < 0)
 		status = "unavailable";

@@ -20,6 +20,7 @@
 
 #include "api-internal.h"
 #include "coopbill/config.h"
+#include "coopbill/fiber.h"
 #include "coopbill/ledger.h"
 
 /* The time one slice may take, and how long a reading of the open period
@@ -364,13 +365,16 @@ static int publish_slice(struct job *job, uint64_t deadline_ns, bool *ret_done,
 
 /* One slice of a job. A close goes on without its client; the others stop
  * when theirs is gone. */
-static void on_job_idle(uv_idle_t *idle)
+static void job_slice(void *data)
 {
-	struct job *job = idle->data;
-	uint64_t deadline_ns = uv_hrtime() + JOB_SLICE_NS;
+	struct job *job = data;
+	uint64_t deadline_ns;
 	struct ledger_error err;
 	bool done = false;
 	int r;
+
+	(void)store_hold(job->api->ledger.store);
+	deadline_ns = uv_hrtime() + JOB_SLICE_NS;
 
 	if (!job->request && job->kind != API_JOB_CLOSE) {
 		job_finish(job);
@@ -388,6 +392,36 @@ static void on_job_idle(uv_idle_t *idle)
 		job_fail(job, &err);
 	if (r < 0 || done)
 		job_finish(job);
+}
+
+static void on_job_idle(uv_idle_t *idle);
+
+/* The next slice, unless the job finished (its handle closing frees it). */
+static void job_slice_done(void *data)
+{
+	struct job *job = data;
+
+	if (!uv_is_closing((uv_handle_t *)&job->idle))
+		uv_idle_start(&job->idle, on_job_idle);
+}
+
+/* On PostgreSQL a slice runs on a fiber (see store_waits), and the loop
+ * serves others while it waits for the database. */
+static void on_job_idle(uv_idle_t *idle)
+{
+	struct job *job = idle->data;
+	int r;
+
+	if (!store_waits(job->api->ledger.store)) {
+		job_slice(job);
+		return;
+	}
+	uv_idle_stop(idle);
+	r = fiber_run(job_slice, job_slice_done, job);
+	if (r < 0)
+		job_slice(job);
+	if (r <= 0)
+		job_slice_done(job);
 }
 
 /* Starts a job that has what it works on; the request waits for its reply. */

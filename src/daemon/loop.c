@@ -1,7 +1,9 @@
 /* The daemon's lifecycle: everything runs on one libuv loop — the HTTP
  * server, signals, and the watchdog timer. READY=1 is sent once the database
  * is open, migrated and checked and the server listens; STOPPING=1 when a stop
- * begins. A stop waits for requests in flight, at most STOP_DEADLINE_MS. */
+ * begins. A stop waits for requests in flight, at most STOP_DEADLINE_MS, and
+ * on PostgreSQL for the fibers waiting on the database to end (each does
+ * within the connection's timeouts). */
 #include <errno.h>
 #include <limits.h>
 #include <malloc.h>
@@ -19,10 +21,13 @@
 #include "coopbill/http.h"
 #include "coopbill/ledger.h"
 #include "coopbill/diag.h"
+#include "coopbill/fiber.h"
 #include "coopbill/meter.h"
 #include "coopbill/store.h"
 
 #define STOP_DEADLINE_MS 4000
+/* How often a stop looks again whether the fibers have ended. */
+#define STOP_FIBER_WAIT_MS 10
 
 struct daemon {
 	uv_loop_t loop;
@@ -32,6 +37,8 @@ struct daemon {
 	uv_timer_t watchdog;
 	uv_timer_t stop_timer;
 	uv_timer_t daily_timer; /* makes the daily usage totals, while it runs */
+	bool daily_busy;	/* a slice of them waits for the database */
+	bool reloading;		/* a reload waits its turn for the database */
 	struct config *config;
 	struct store *store;
 	struct ledger_tlog *tlog;
@@ -64,6 +71,12 @@ static void on_stop_timer(uv_timer_t *timer)
 {
 	struct daemon *daemon = timer->data;
 
+	/* A fiber's request is suspended, which the server must not be
+	 * when it closes, and its work holds what is freed below. */
+	if (fiber_count() > 0) {
+		uv_timer_start(&daemon->stop_timer, on_stop_timer, STOP_FIBER_WAIT_MS, 0);
+		return;
+	}
 	if (!daemon->drained)
 		diag_warning("stopping with requests still in flight after %d ms",
 			     STOP_DEADLINE_MS);
@@ -118,6 +131,17 @@ static void daemon_notice_page(const struct config *config)
 			     config->www_dir);
 }
 
+/* Runs fn(daemon), on PostgreSQL on a fiber (see store_waits): true when
+ * it waits for the database, and done runs once it has ended. */
+static bool daemon_on_fiber(struct daemon *daemon, fiber_fn fn, fiber_fn done)
+{
+	int r = store_waits(daemon->store) ? fiber_run(fn, done, daemon) : -ENOENT;
+
+	if (r < 0)
+		fn(daemon);
+	return r == 1;
+}
+
 static void on_stop_signal(uv_signal_t *signal, int signum)
 {
 	daemon_stop(signal->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -136,19 +160,34 @@ static void daily_failed(const struct config *config, int error)
 }
 
 /* A few days of the daily usage totals, 20 ms at a time between requests. */
-static void on_daily_timer(uv_timer_t *timer)
+static void daily_slice(void *data)
 {
-	struct daemon *daemon = timer->data;
+	struct daemon *daemon = data;
 	int r;
 
+	(void)store_hold(daemon->store);
 	r = store_zone_build(daemon->store, uv_hrtime() + DAILY_SLICE_NS);
 	if (r == 1)
 		return;
-	uv_timer_stop(timer);
+	uv_timer_stop(&daemon->daily_timer);
 	if (r < 0)
 		daily_failed(daemon->config, r);
 	else
 		diag_notice("daily usage totals made in time zone %s", daemon->config->timezone);
+}
+
+static void daily_slice_done(void *data)
+{
+	((struct daemon *)data)->daily_busy = false;
+}
+
+static void on_daily_timer(uv_timer_t *timer)
+{
+	struct daemon *daemon = timer->data;
+
+	/* A slice still waiting for the database goes on first. */
+	if (!daemon->daily_busy)
+		daemon->daily_busy = daemon_on_fiber(daemon, daily_slice, daily_slice_done);
 }
 
 /* The cooperative's days for the daily usage totals, made again from the
@@ -221,13 +260,34 @@ static void daemon_reload(struct daemon *daemon)
 	daemon_notice_page(config);
 }
 
+/* A reload holds the store: no request's work, which reads the
+ * configuration, runs meanwhile. */
+static void reload_held(void *data)
+{
+	struct daemon *daemon = data;
+
+	(void)store_hold(daemon->store);
+	daemon_reload(daemon);
+}
+
+static void reload_done(void *data)
+{
+	struct daemon *daemon = data;
+
+	daemon->reloading = false;
+	sd_notify(0, "READY=1");
+}
+
 static void on_sighup(uv_signal_t *signal, int signum)
 {
 	struct daemon *daemon = signal->data;
 
+	if (daemon->reloading)
+		return;
 	sd_notify(0, "RELOADING=1");
-	daemon_reload(daemon);
-	sd_notify(0, "READY=1");
+	daemon->reloading = daemon_on_fiber(daemon, reload_held, reload_done);
+	if (!daemon->reloading)
+		sd_notify(0, "READY=1");
 }
 
 /* The watchdog is fed only while the meter really polls: a meter stuck for
@@ -366,10 +426,14 @@ int daemon_run(const char *config_path)
 		diag_error("cannot create the event loop: %s", uv_strerror(r));
 		return 1;
 	}
+	fiber_init(&daemon.loop);
 	r = daemon_start(&daemon, config_path);
 	if (r < 0 && daemon.meter)
 		meter_close(daemon.meter, NULL, NULL);
 	/* On failure this only lets handles already closing finish. */
+	uv_run(&daemon.loop, UV_RUN_DEFAULT);
+	/* The handles fibers waited with, the last poll's among them. */
+	fiber_shutdown();
 	uv_run(&daemon.loop, UV_RUN_DEFAULT);
 	uv_loop_close(&daemon.loop);
 	api_free(daemon.api);

@@ -38,8 +38,10 @@ struct http_request {
 	const char *media_type;
 	/* The Origin header when it is a configured CORS origin. */
 	const char *cors_origin;
-	/* Answered later: the connection is suspended until the reply. */
+	/* Answered later: the connection is suspended until the reply; when
+	 * admitting, the admission was. */
 	bool deferred;
+	bool admitting;
 	http_request_gone_fn on_gone;
 	void *on_gone_data;
 };

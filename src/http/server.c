@@ -513,6 +513,20 @@ static enum MHD_Result queue_reply(struct http_request *request)
 	return result;
 }
 
+/* What follows the admission: the body is budgeted, or a reply made
+ * without it is sent at once. */
+static enum MHD_Result request_admitted(struct http_request *request)
+{
+	size_t len;
+
+	if (!http_request_replied(request) &&
+	    content_length_parse(http_request_header(request, "Content-Length"), &len))
+		request_reserve(request, len);
+	if (http_request_replied(request) && request_has_body(request))
+		return queue_reply(request);
+	return MHD_YES;
+}
+
 /* The first call, once the headers are in: the target and the framing are
  * checked, then the caller's admit. A reply made now is sent at once when a
  * body is coming, so that it is never read; without one, it waits for the
@@ -521,7 +535,6 @@ static enum MHD_Result request_begin(struct http_request *request, const char *u
 				     const char *method, const char *version)
 {
 	struct http_server *server = request->server;
-	size_t len;
 
 	/* A request is in flight, to be answered before the server stops, once
 	 * its headers are in. */
@@ -534,12 +547,13 @@ static enum MHD_Result request_begin(struct http_request *request, const char *u
 	if (!request_check_target(request, version) || !request_check_framing(request, version))
 		return queue_reply(request);
 	server->admit(request, server->userdata);
-	if (!http_request_replied(request) &&
-	    content_length_parse(http_request_header(request, "Content-Length"), &len))
-		request_reserve(request, len);
-	if (http_request_replied(request) && request_has_body(request))
-		return queue_reply(request);
-	return MHD_YES;
+	/* Admitted later: libmicrohttpd calls again once resumed. */
+	if (request->deferred && !request->response) {
+		request->admitting = true;
+		MHD_suspend_connection(request->connection);
+		return MHD_YES;
+	}
+	return request_admitted(request);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, const char *url,
@@ -553,6 +567,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *connection, 
 		return MHD_NO;
 	if (!request->begun)
 		return request_begin(request, url, method, version);
+	if (request->admitting) {
+		request->admitting = false;
+		return request_admitted(request);
+	}
 
 	if (*upload_data_size > 0) {
 		if (!http_request_replied(request))
@@ -577,12 +595,25 @@ void http_request_defer(struct http_request *request, http_request_gone_fn on_go
 	request->on_gone_data = data;
 }
 
+void http_request_undefer(struct http_request *request)
+{
+	request->deferred = false;
+	request->on_gone = NULL;
+}
+
+bool http_request_deferred_for(const struct http_request *request, const void *data)
+{
+	return request->deferred && request->on_gone_data == data;
+}
+
 void http_request_resume(struct http_request *request)
 {
 	request->deferred = false;
 	request->on_gone = NULL;
 	MHD_resume_connection(request->connection);
-	server_run(request->server);
+	/* MHD runs from the loop's next turn: the reply may have been made on
+	 * a fiber, whose stack MHD must not run on (it could park there). */
+	uv_timer_start(&request->server->timer, on_timer, 0, 0);
 }
 
 static void request_free(struct http_request *request)

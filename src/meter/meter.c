@@ -12,6 +12,7 @@
 #include "coopbill/config.h"
 #include "coopbill/diag.h"
 #include "coopbill/fnv.h"
+#include "coopbill/fiber.h"
 #include "coopbill/meter.h"
 
 /* Households are known when in the database, active or closed; a closed
@@ -39,6 +40,7 @@ struct poll_work {
 	bool table_missing;
 	bool offload;
 	int result;
+	int status; /* the worker's: negative when the read did not run */
 };
 
 struct meter {
@@ -81,6 +83,8 @@ struct meter {
 	/* The read running on a worker thread, if any; closing waits for it. */
 	struct poll_work *work;
 	bool closing;
+	/* A tick's start of a poll waits for the database (on a fiber). */
+	bool ticking;
 	/* A reload changed the uplinks: applied once no read is running. */
 	bool uplinks_pending;
 	struct meter_status status;
@@ -882,12 +886,25 @@ static void read_on_worker(uv_work_t *req)
 
 static void close_now(struct meter *meter);
 
-static void read_done(uv_work_t *req, int status)
+/* Runs fn(data), on PostgreSQL on a fiber holding the store (see
+ * store_waits), so that the loop goes on while the database answers: true
+ * when it waits, and done runs once it has ended. */
+static bool meter_on_fiber(struct meter *meter, fiber_fn fn, fiber_fn done, void *data)
 {
-	struct poll_work *work = req->data;
-	struct meter *meter = work->meter;
-	int r = status < 0 ? status : work->result;
+	int r = store_waits(meter->store) ? fiber_run(fn, done, data) : -ENOENT;
 
+	if (r < 0)
+		fn(data);
+	return r == 1;
+}
+
+static void read_finish(void *data)
+{
+	struct poll_work *work = data;
+	struct meter *meter = work->meter;
+	int r = work->status < 0 ? work->status : work->result;
+
+	(void)store_hold(meter->store);
 	meter->work = NULL;
 	if (meter->closing) {
 		/* The last poll reads afresh. */
@@ -909,6 +926,16 @@ static void read_done(uv_work_t *req, int status)
 		log_poll_failure(r);
 	if (meter->uplinks_pending)
 		apply_uplinks(meter);
+}
+
+static void read_done(uv_work_t *req, int status)
+{
+	struct poll_work *work = req->data;
+
+	work->status = status;
+	/* Until it has ended, meter->work keeps the next tick from starting
+	 * another poll. */
+	meter_on_fiber(work->meter, read_finish, NULL, work);
 }
 
 /* Starts a poll whose read runs on a worker thread, with the meter's reader
@@ -946,12 +973,27 @@ int meter_poll_start(struct meter *meter)
 	return poll_result(meter, poll_start(meter));
 }
 
+static void tick(void *data)
+{
+	struct meter *meter = data;
+
+	(void)store_hold(meter->store);
+	if (meter_poll_start(meter) < 0)
+		log_poll_failure(meter->status.last_error);
+}
+
+static void tick_done(void *data)
+{
+	((struct meter *)data)->ticking = false;
+}
+
 static void on_timer(uv_timer_t *timer)
 {
 	struct meter *meter = timer->data;
 
-	if (meter_poll_start(meter) < 0)
-		log_poll_failure(meter->status.last_error);
+	/* A tick still waiting for the database starts the poll. */
+	if (!meter->ticking)
+		meter->ticking = meter_on_fiber(meter, tick, tick_done, meter);
 }
 
 int meter_start(struct meter *meter)

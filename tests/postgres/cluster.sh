@@ -18,7 +18,9 @@
 # primary then replicates synchronously: a commit is acknowledged once the
 # standby has it. PG_URL then names both, the writable one first found.
 # pg_primary_stop stops the primary at once, as a crash would, and
-# pg_promote promotes the standby.
+# pg_promote promotes the standby. pg_primary_pause stops the primary's
+# processes where they are (SIGSTOP), as a server that hangs: connections
+# stay open and nothing answers them; pg_primary_resume lets them go on.
 
 PG_BIN=/usr/lib/postgresql/15/bin
 PG_USER=nobody
@@ -93,6 +95,21 @@ pg_primary_stop() {
 	pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop >/dev/null
 }
 
+# The primary's postmaster and its children (backends, writers).
+pg_primary_processes() {
+	local pid
+	pid=$(head -1 "$PG_DIR/data/postmaster.pid")
+	echo "$pid" $(pgrep -P "$pid")
+}
+
+pg_primary_pause() {
+	kill -STOP $(pg_primary_processes)
+}
+
+pg_primary_resume() {
+	kill -CONT $(pg_primary_processes)
+}
+
 pg_promote() {
 	pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_DIR/standby/data" -w promote >/dev/null
 }
@@ -119,6 +136,9 @@ pg_cluster_stop() {
 	[ -n "$PG_DIR" ] || return 0
 	for data in "$PG_DIR/data" "$PG_DIR/standby/data"; do
 		if [ -f "$data/postmaster.pid" ]; then
+			# A paused server takes its stop only once it goes on.
+			kill -CONT "$(head -1 "$data/postmaster.pid")" \
+				$(pgrep -P "$(head -1 "$data/postmaster.pid")") 2>/dev/null || true
 			pg_as_owner "$PG_BIN/pg_ctl" -D "$data" -m immediate -w stop \
 				>/dev/null 2>&1 || true
 		fi

@@ -5,8 +5,10 @@
 # tests/postgres/cluster.sh). Households made through one gateway's API are
 # counted by the gateway they name, with real traffic; the bytes stored
 # equal the kernels' counters exactly, through kill -9 of a gateway
-# mid-traffic and a standby promoted mid-traffic; a period closed from two
-# gateways at once is closed once; coopbill-verify accepts the one log.
+# mid-traffic, a database that hangs mid-traffic (when /healthz and the
+# public routes answer within a second all the same) and a standby
+# promoted mid-traffic; a period closed from two gateways at once is closed
+# once; coopbill-verify accepts the one log.
 # Root only (namespaces, and the cluster run as nobody): exit 77 otherwise.
 set -euo pipefail
 
@@ -254,6 +256,44 @@ start_gateway 2
 send 2 250000
 wait_polls 2
 assert_exact "after kill -9 of gateway 2 mid-traffic"
+
+# The database hangs (its processes stopped) while the households send:
+# each gateway's loop goes on without it. /healthz answers at once, saying
+# the database is slow; a public route answers; the treasurer's request
+# waits, and is answered once the database is back; the kernels count on,
+# and the next commits catch up exactly.
+pids=()
+for i in $GATEWAYS; do
+	(for _ in $(seq 1 6); do send "$i" 150000; done) &
+	pids+=($!)
+done
+pg_primary_pause
+sleep 2.5
+for i in $GATEWAYS; do
+	start=$(date +%s%N)
+	in_ns "g$i" curl -sS --max-time 5 -o "$WORK/health" http://127.0.0.1:8080/healthz ||
+		fail "gateway $i's /healthz did not answer with the database hung"
+	in_ns "g$i" curl -fsS --max-time 5 -o /dev/null http://127.0.0.1:8080/api/v1/cooperative ||
+		fail "gateway $i's GET /api/v1/cooperative did not answer with the database hung"
+	took=$((($(date +%s%N) - start) / 1000000))
+	[ "$took" -lt 1000 ] ||
+		fail "gateway $i took $took ms for /healthz and /api/v1/cooperative with the database hung"
+	jq -e '.status == "degraded" and .database == "slow"' "$WORK/health" >/dev/null ||
+		fail "gateway $i's /healthz with the database hung: $(cat "$WORK/health")"
+done
+api 2 GET /api/v1/households >"$WORK/waited" &
+waiter=$!
+sleep 0.5
+kill -0 "$waiter" 2>/dev/null ||
+	fail "the treasurer's request was answered with the database hung: $(cat "$WORK/waited")"
+ok "with the database hung, every gateway answers /healthz (degraded, database slow) and a public route within a second ($took ms at gateway 3)"
+pg_primary_resume
+wait "$waiter"
+[ "$(jq '.households | length' "$WORK/waited")" = 3 ] ||
+	fail "the treasurer's request made while the database hung: $(cat "$WORK/waited")"
+wait "${pids[@]}"
+wait_polls 2
+assert_exact "after the database hung mid-traffic"
 
 # A household moved from gateway 3 to gateway 1 through gateway 2's API
 # (with an address of its own there: gateway 1's household has 10.0.1.10):
