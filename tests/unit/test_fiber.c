@@ -84,8 +84,18 @@ static void run_loop(uv_loop_t *loop, int *write_fd, int write_ms, int stop_ms)
 	uv_run(loop, UV_RUN_DEFAULT);
 }
 
-static void finish(uv_loop_t *loop)
+/* A loop for fibers, and a pipe to wait on. */
+static void begin(uv_loop_t *loop, int fds[2])
 {
+	assert_int_equal(uv_loop_init(loop), 0);
+	fiber_init(loop);
+	assert_int_equal(pipe(fds), 0);
+}
+
+static void finish(uv_loop_t *loop, int fds[2])
+{
+	close(fds[0]);
+	close(fds[1]);
 	assert_int_equal(fiber_count(), 0);
 	fiber_shutdown();
 	uv_run(loop, UV_RUN_DEFAULT);
@@ -98,9 +108,7 @@ static void test_wait_lets_the_loop_run(void **state)
 	uv_loop_t loop;
 	int fds[2];
 
-	assert_int_equal(uv_loop_init(&loop), 0);
-	fiber_init(&loop);
-	assert_int_equal(pipe(fds), 0);
+	begin(&loop, fds);
 	waiter.fd = fds[0];
 	ticks = 0;
 	assert_int_equal(fiber_run(wait_read, on_done, &waiter), 1);
@@ -112,9 +120,7 @@ static void test_wait_lets_the_loop_run(void **state)
 	assert_int_equal(waiter.got, 'x');
 	/* The loop's timers ran while the fiber waited. */
 	assert_true(waiter.ticks_seen > 0);
-	close(fds[0]);
-	close(fds[1]);
-	finish(&loop);
+	finish(&loop, fds);
 }
 
 static void test_wait_ends_at_its_limit(void **state)
@@ -123,17 +129,13 @@ static void test_wait_ends_at_its_limit(void **state)
 	uv_loop_t loop;
 	int fds[2];
 
-	assert_int_equal(uv_loop_init(&loop), 0);
-	fiber_init(&loop);
-	assert_int_equal(pipe(fds), 0);
+	begin(&loop, fds);
 	waiter.fd = fds[0];
 	assert_int_equal(fiber_run(wait_read, on_done, &waiter), 1);
 	run_loop(&loop, NULL, -1, 60);
 	assert_true(waiter.done);
 	assert_int_equal(waiter.result, -ETIMEDOUT);
-	close(fds[0]);
-	close(fds[1]);
-	finish(&loop);
+	finish(&loop, fds);
 }
 
 static void test_no_wait_ends_at_once(void **state)
@@ -142,18 +144,14 @@ static void test_no_wait_ends_at_once(void **state)
 	uv_loop_t loop;
 	int fds[2];
 
-	assert_int_equal(uv_loop_init(&loop), 0);
-	fiber_init(&loop);
-	assert_int_equal(pipe(fds), 0);
+	begin(&loop, fds);
 	assert_int_equal(write(fds[1], "y", 1), 1);
 	waiter.fd = fds[0];
 	/* Readable already: poll(2) answers on the loop's stack too. */
 	wait_read(&waiter);
 	assert_int_equal(waiter.result, 0);
 	assert_int_equal(waiter.got, 'y');
-	close(fds[0]);
-	close(fds[1]);
-	finish(&loop);
+	finish(&loop, fds);
 }
 
 static void log_letter(struct waiter *waiter, char letter)
@@ -184,9 +182,7 @@ static void test_hold_lets_one_through(void **state)
 	uv_loop_t loop;
 	int fds[2];
 
-	assert_int_equal(uv_loop_init(&loop), 0);
-	fiber_init(&loop);
-	assert_int_equal(pipe(fds), 0);
+	begin(&loop, fds);
 	a.fd = b.fd = fds[0];
 	assert_int_equal(fiber_run(hold_and_wait, on_done, &a), 1);
 	assert_int_equal(fiber_run(hold_and_wait, on_done, &b), 1);
@@ -201,9 +197,7 @@ static void test_hold_lets_one_through(void **state)
 	assert_true(a.done && b.done);
 	assert_int_equal(fiber_hold_take(&hold), 0);
 	assert_false(fiber_hold_elsewhere(&hold));
-	close(fds[0]);
-	close(fds[1]);
-	finish(&loop);
+	finish(&loop, fds);
 }
 
 int main(void)
