@@ -160,6 +160,13 @@ int ledger_tlog_household_commitment(struct ledger_tlog *tlog, int64_t household
  * none), then the time. The caller frees *ret_entry. */
 int ledger_tlog_entry_new(struct ledger_tlog *tlog, const char *type, int64_t household_id,
 			  const char *fields, char **ret_entry);
+/* Formats n entries of one type as ledger_tlog_entry_new() does, one for
+ * each household (ids ascending, each once) with fields[i] its fields,
+ * reading their salts in one query and storing those created in a few
+ * statements. The caller frees each of ret_entries. */
+int ledger_tlog_entries_new(struct ledger_tlog *tlog, const char *type,
+			    const int64_t *household_ids, const char *const *fields, size_t n,
+			    char **ret_entries);
 /* Stamps entries with the time clock_s() says from now on, instead of the
  * wall clock: for tests that compare logs byte for byte. */
 void ledger_tlog_clock_set(struct ledger_tlog *tlog, int64_t (*clock_s)(void));

@@ -388,10 +388,16 @@ int store_usage_pruned_to(struct store *store, int64_t *ret_pruned_to);
 /* The transparency log's storage. Entries and stored hashes are appended in
  * the caller's transaction; index order is append order. */
 int store_tlog_size(struct store *store, int64_t *ret_size);
-int store_tlog_entry_put(struct store *store, int64_t index, const void *entry, size_t len);
+/* Entries (texts) at consecutive indexes from first_index, in a few
+ * statements. */
+int store_tlog_entries_put(struct store *store, int64_t first_index, const char *const *entries,
+			   size_t n_entries);
 /* -ENOENT when there is no such entry. The caller frees *ret_entry. */
 int store_tlog_entry_get(struct store *store, int64_t index, char **ret_entry, size_t *ret_len);
-int store_tlog_hash_put(struct store *store, int64_t index, const uint8_t hash[32]);
+/* Stored hashes at consecutive indexes from first_index, in a few
+ * statements. */
+int store_tlog_hashes_put(struct store *store, int64_t first_index, const uint8_t (*hashes)[32],
+			  size_t n_hashes);
 /* A tlog_hash_reader over the stored hashes; ctx is the struct store. */
 int store_tlog_hashes_read(void *ctx, const int64_t *indexes, size_t n_indexes,
 			   uint8_t (*ret_hashes)[32]);
@@ -406,9 +412,17 @@ int store_tlog_checkpoint_latest(struct store *store, int64_t *ret_size, uint8_t
 int store_tlog_entries_each(struct store *store,
 			    int (*visit)(int64_t index, const void *entry, size_t len, void *data),
 			    void *data);
-/* A household's secret salt; -ENOENT when it has none yet. */
-int store_household_salt_get(struct store *store, int64_t household_id, uint8_t ret_salt[32]);
-int store_household_salt_put(struct store *store, int64_t household_id, const uint8_t salt[32]);
+/* Households' secret salts: those of the households from first_id to
+ * last_id that have one, by household, in one query (the caller frees
+ * *ret_salts); and new ones, in a few statements. */
+struct store_household_salt {
+	int64_t household_id;
+	uint8_t salt[32];
+};
+int store_household_salts_get(struct store *store, int64_t first_id, int64_t last_id,
+			      struct store_household_salt **ret_salts, size_t *ret_n_salts);
+int store_household_salts_put(struct store *store, const struct store_household_salt *salts,
+			      size_t n_salts);
 
 /* Billing: tariffs, expenses, invoices, the ledger, closed periods and
  * imported usage. Rows are read as JSON objects keyed by column name
@@ -460,9 +474,23 @@ int store_expenses_list(struct store *store, const char *period, struct json_t *
 int store_expense_total(struct store *store, const char *period, const char *category,
 			int64_t *ret_total_minor);
 
-int store_invoice_insert(struct store *store, int64_t household_id, const char *period,
-			 int64_t tariff_id, int64_t total_minor, const char *document,
-			 int64_t log_index, int64_t *ret_id);
+/* A period's invoices, in a few statements. */
+struct store_invoice_new {
+	int64_t household_id;
+	const char *period;
+	int64_t tariff_id;
+	int64_t total_minor;
+	const char *document;
+	int64_t log_index;
+};
+int store_invoices_insert(struct store *store, const struct store_invoice_new *invoices,
+			  size_t n_invoices);
+/* The ledger's debits of a period's invoices whose log entries are at
+ * first_log_index to end_log_index - 1, in log order, in one statement:
+ * each the invoice's total, logged at the invoice's entry, by actor. A zero
+ * invoice owes nothing, and has none. */
+int store_invoice_debits_insert(struct store *store, const char *period, int64_t first_log_index,
+				int64_t end_log_index, const char *actor);
 /* -ENOENT when the household has no invoice for the period. */
 int store_invoice_get(struct store *store, int64_t household_id, const char *period,
 		      struct json_t **ret_invoice);

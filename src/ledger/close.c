@@ -21,7 +21,9 @@
 
 /* Invoices written per transaction. */
 #define CLOSE_BATCH 256
-#define LINE_KINDS  (RATE_LINE_TAX + 1)
+/* An invoice's fields in its tlog entry. */
+#define INVOICE_FIELDS_MAX 512
+#define LINE_KINDS	   (RATE_LINE_TAX + 1)
 
 /* What a period's invoices add up to. */
 struct totals {
@@ -44,6 +46,11 @@ struct ledger_close {
 	char actor[32];
 	size_t next; /* the next member to bill */
 	struct totals totals;
+	/* The invoices issued before an interruption, by household, read once
+	 * when the first batch is issued; the next one not yet passed. */
+	bool issued_read;
+	struct store_invoice_total *issued;
+	size_t n_issued, issued_next;
 };
 
 struct ledger_reading {
@@ -317,50 +324,78 @@ static void invoice_fields(const char *period, const struct bill_invoice *invoic
 }
 
 /* Writes one batch: the invoices, their tlog entries and their ledger
- * debits, in one transaction. */
+ * debits, in one transaction and a few statements. */
 static int batch_commit(struct ledger_close *close, const struct bill_invoice *invoices,
 			const int64_t *household_ids, size_t n)
 {
 	struct ledger *ledger = close->ledger;
-	char *entries[CLOSE_BATCH] = { 0 }, fields[512];
-	int64_t first_index, invoice_id;
+	struct store_invoice_new rows[CLOSE_BATCH];
+	char *entries[CLOSE_BATCH] = { 0 }, (*fields)[INVOICE_FIELDS_MAX];
+	const char *entry_fields[CLOSE_BATCH];
+	int64_t first_index;
 	int r;
 
+	fields = calloc(n, sizeof(*fields));
+	if (!fields)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		invoice_fields(close->period, &invoices[i], ledger->config->currency, fields[i],
+			       sizeof(fields[i]));
+		entry_fields[i] = fields[i];
+	}
 	r = store_begin(ledger->store);
 	if (r < 0)
-		return r;
-	for (size_t i = 0; r == 0 && i < n; i++) {
-		invoice_fields(close->period, &invoices[i], ledger->config->currency, fields,
-			       sizeof(fields));
-		r = ledger_tlog_entry_new(ledger->tlog, "invoice-issued", household_ids[i], fields,
-					  &entries[i]);
-	}
+		goto out;
+	r = ledger_tlog_entries_new(ledger->tlog, "invoice-issued", household_ids, entry_fields, n,
+				    entries);
 	if (r == 0)
 		r = ledger_tlog_append(ledger->tlog, (const char *const *)entries, n, &first_index);
-	for (size_t i = 0; r == 0 && i < n; i++) {
-		struct store_ledger_entry debit = {
+	for (size_t i = 0; r == 0 && i < n; i++)
+		rows[i] = (struct store_invoice_new){
 			.household_id = household_ids[i],
-			.kind = "invoice",
-			.amount_minor = invoices[i].rated->total_minor,
-			.actor = close->actor,
+			.period = close->period,
+			.tariff_id = invoices[i].tariff_id,
+			.total_minor = invoices[i].rated->total_minor,
+			.document = invoices[i].document,
 			.log_index = first_index + (int64_t)i,
 		};
-
-		r = store_invoice_insert(ledger->store, household_ids[i], close->period,
-					 invoices[i].tariff_id, debit.amount_minor,
-					 invoices[i].document, debit.log_index, &invoice_id);
-		debit.invoice_id = invoice_id;
-		/* A zero invoice owes nothing: the ledger has no zero entries. */
-		if (r == 0 && debit.amount_minor != 0)
-			r = store_ledger_insert(ledger->store, &debit, NULL);
-	}
+	if (r == 0)
+		r = store_invoices_insert(ledger->store, rows, n);
+	if (r == 0)
+		r = store_invoice_debits_insert(ledger->store, close->period, first_index,
+						first_index + (int64_t)n, close->actor);
 	if (r == 0)
 		r = store_commit(ledger->store);
 	else
 		store_rollback(ledger->store);
+out:
 	for (size_t i = 0; i < n; i++)
 		free(entries[i]);
+	free(fields);
 	return r;
+}
+
+/* The total of the invoice a member was issued before an interruption, or
+ * -ENOENT when it has none. Members are asked in id order. */
+static int issued_find(struct ledger_close *close, int64_t household_id, int64_t *ret_total_minor)
+{
+	int r;
+
+	if (!close->issued_read) {
+		r = store_invoice_totals(close->ledger->store, close->period, &close->issued,
+					 &close->n_issued);
+		if (r < 0)
+			return r;
+		close->issued_read = true;
+	}
+	while (close->issued_next < close->n_issued &&
+	       close->issued[close->issued_next].household_id < household_id)
+		close->issued_next++;
+	if (close->issued_next == close->n_issued ||
+	    close->issued[close->issued_next].household_id != household_id)
+		return -ENOENT;
+	*ret_total_minor = close->issued[close->issued_next].total_minor;
+	return 0;
 }
 
 /* Counts a member whose invoice was issued before an interruption: rated
@@ -369,15 +404,12 @@ static int batch_commit(struct ledger_close *close, const struct bill_invoice *i
 static int issued_add(struct ledger_close *close, size_t index, int64_t household_id)
 {
 	struct rate_invoice *rated;
-	json_t *issued;
 	int64_t issued_minor;
 	int r;
 
-	r = store_invoice_get(close->ledger->store, household_id, close->period, &issued);
+	r = issued_find(close, household_id, &issued_minor);
 	if (r < 0)
 		return r;
-	issued_minor = json_integer_value(json_object_get(issued, "total_minor"));
-	json_decref(issued);
 	r = bill_run_rate(close->run, index, &rated);
 	if (r < 0)
 		return r;
@@ -487,6 +519,7 @@ void ledger_close_free(struct ledger_close *close)
 	if (close->claimed)
 		store_close_release(close->ledger->store, close->period);
 	bill_run_free(close->run);
+	free(close->issued);
 	free(close);
 }
 

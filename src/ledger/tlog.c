@@ -25,6 +25,9 @@
 /* Recently stored hashes, direct-mapped by index: appending record n reads
  * the hashes of the complete subtrees to its left, mostly written lately. */
 #define HASH_CACHE_SIZE 4096
+/* The hashes an append writes at a time: the entries' before them are read
+ * from the cache until they are written, so the cache must hold them all. */
+#define APPEND_HASHES_MAX 1024
 
 struct cached_hash {
 	int64_t index; /* -1: empty */
@@ -607,13 +610,29 @@ const char *ledger_tlog_verifier_key(const struct ledger_tlog *tlog)
 	return tlog->verifier_key;
 }
 
+/* Writes the entries [from, to) of an append that starts at index size,
+ * and the hashes they stored, which start with the first's. */
+static int append_write(struct ledger_tlog *tlog, int64_t size, const char *const *entries,
+			size_t from, size_t to, const uint8_t (*hashes)[TLOG_HASH_SIZE],
+			size_t n_hashes)
+{
+	int r;
+
+	r = store_tlog_entries_put(tlog->store, size + (int64_t)from, entries + from, to - from);
+	if (r == 0)
+		r = store_tlog_hashes_put(tlog->store,
+					  tlog_stored_hash_index(0, size + (int64_t)from), hashes,
+					  n_hashes);
+	return r;
+}
+
 int ledger_tlog_append(struct ledger_tlog *tlog, const char *const *entries, size_t n_entries,
 		       int64_t *ret_first_index)
 {
-	uint8_t hashes[TLOG_STORED_HASHES_MAX][TLOG_HASH_SIZE], root[TLOG_HASH_SIZE];
+	uint8_t(*hashes)[TLOG_HASH_SIZE] = NULL, root[TLOG_HASH_SIZE];
 	char *note = NULL;
 	int64_t size;
-	size_t count;
+	size_t count, n_hashes = 0, written = 0;
 	int r;
 
 	if (tlog->problem)
@@ -627,33 +646,45 @@ int ledger_tlog_append(struct ledger_tlog *tlog, const char *const *entries, siz
 	if (size != tlog->size_appended || memcmp(root, tlog->root_appended, TLOG_HASH_SIZE) != 0)
 		cache_clear(tlog);
 	tlog->size_appended = -1;
+	hashes = malloc(APPEND_HASHES_MAX * sizeof(*hashes));
+	if (!hashes)
+		return -ENOMEM;
 	for (size_t i = 0; i < n_entries; i++) {
 		int64_t index = size + (int64_t)i;
 		size_t len = strlen(entries[i]);
 
-		if (len == 0 || len > ENTRY_MAX || entries[i][len - 1] != '\n')
-			return -EINVAL;
-		r = tlog_stored_hashes(index, entries[i], len, ledger_tlog_hashes_read, tlog,
-				       hashes, &count);
-		if (r == 0)
-			r = store_tlog_entry_put(tlog->store, index, entries[i], len);
-		for (size_t k = 0; r == 0 && k < count; k++) {
-			int64_t at = tlog_stored_hash_index(0, index) + (int64_t)k;
-
-			r = store_tlog_hash_put(tlog->store, at, hashes[k]);
-			cache_put(tlog, at, hashes[k]);
+		if (len == 0 || len > ENTRY_MAX || entries[i][len - 1] != '\n') {
+			r = -EINVAL;
+			goto fail;
 		}
+		if (n_hashes + TLOG_STORED_HASHES_MAX > APPEND_HASHES_MAX) {
+			r = append_write(tlog, size, entries, written, i, hashes, n_hashes);
+			if (r < 0)
+				goto fail;
+			written = i;
+			n_hashes = 0;
+		}
+		r = tlog_stored_hashes(index, entries[i], len, ledger_tlog_hashes_read, tlog,
+				       hashes + n_hashes, &count);
 		if (r < 0)
 			goto fail;
+		for (size_t k = 0; k < count; k++)
+			cache_put(tlog, tlog_stored_hash_index(0, index) + (int64_t)k,
+				  hashes[n_hashes + k]);
+		n_hashes += count;
 	}
-	r = checkpoint_sign(tlog, size + (int64_t)n_entries, tlog->root_appended);
+	r = append_write(tlog, size, entries, written, n_entries, hashes, n_hashes);
+	if (r == 0)
+		r = checkpoint_sign(tlog, size + (int64_t)n_entries, tlog->root_appended);
 	if (r < 0)
 		goto fail;
+	free(hashes);
 	tlog->size_appended = size + (int64_t)n_entries;
 	if (ret_first_index)
 		*ret_first_index = size;
 	return 0;
 fail:
+	free(hashes);
 	/* The caller rolls back: what this call cached never happened. */
 	cache_drop_from(tlog, tlog_stored_hash_index(0, size));
 	return r;
@@ -762,27 +793,79 @@ static void hex(const uint8_t *bytes, size_t len, char *ret_hex)
 	sodium_bin2hex(ret_hex, len * 2 + 1, bytes, len);
 }
 
+/* The salts of households (ids ascending, each once), read in one query;
+ * those that have none are given one, stored in a few statements. Salt i is
+ * household_ids[i]'s. */
+static int salts_get(struct ledger_tlog *tlog, const int64_t *household_ids, size_t n,
+		     uint8_t (*ret_salts)[32])
+{
+	struct store_household_salt *stored = NULL, *made;
+	size_t n_stored = 0, n_made = 0, s = 0;
+	int r;
+
+	made = calloc(n, sizeof(*made));
+	if (!made)
+		return -ENOMEM;
+	r = store_household_salts_get(tlog->store, household_ids[0], household_ids[n - 1], &stored,
+				      &n_stored);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		while (s < n_stored && stored[s].household_id < household_ids[i])
+			s++;
+		if (s < n_stored && stored[s].household_id == household_ids[i]) {
+			memcpy(ret_salts[i], stored[s].salt, sizeof(ret_salts[i]));
+			continue;
+		}
+		made[n_made].household_id = household_ids[i];
+		randombytes_buf(made[n_made].salt, sizeof(made[n_made].salt));
+		memcpy(ret_salts[i], made[n_made++].salt, sizeof(ret_salts[i]));
+	}
+	if (r == 0)
+		r = store_household_salts_put(tlog->store, made, n_made);
+	if (stored)
+		sodium_memzero(stored, n_stored * sizeof(*stored));
+	sodium_memzero(made, n * sizeof(*made));
+	free(stored);
+	free(made);
+	return r;
+}
+
+static void commitment_make(int64_t household_id, const uint8_t salt[32], char ret_commitment[65])
+{
+	uint8_t commitment[32];
+	char id[24];
+
+	snprintf(id, sizeof(id), "%" PRId64, household_id);
+	crypto_generichash(commitment, sizeof(commitment), (const uint8_t *)id, strlen(id), salt,
+			   32);
+	hex(commitment, sizeof(commitment), ret_commitment);
+}
+
 int ledger_tlog_household_commitment(struct ledger_tlog *tlog, int64_t household_id,
 				     char ret_commitment[65], char ret_salt[65])
 {
-	uint8_t salt[32], commitment[32];
-	char id[24];
+	uint8_t salt[1][32];
 	int r;
 
-	r = store_household_salt_get(tlog->store, household_id, salt);
-	if (r == -ENOENT) {
-		randombytes_buf(salt, sizeof(salt));
-		r = store_household_salt_put(tlog->store, household_id, salt);
-	}
+	r = salts_get(tlog, &household_id, 1, salt);
 	if (r < 0)
 		return r;
-	snprintf(id, sizeof(id), "%" PRId64, household_id);
-	crypto_generichash(commitment, sizeof(commitment), (const uint8_t *)id, strlen(id), salt,
-			   sizeof(salt));
-	hex(commitment, sizeof(commitment), ret_commitment);
+	commitment_make(household_id, salt[0], ret_commitment);
 	if (ret_salt)
-		hex(salt, sizeof(salt), ret_salt);
+		hex(salt[0], sizeof(salt[0]), ret_salt);
 	sodium_memzero(salt, sizeof(salt));
+	return 0;
+}
+
+/* An entry with its household line ("" for none). */
+static int entry_format(struct ledger_tlog *tlog, const char *type, const char *household,
+			const char *fields, char **ret_entry)
+{
+	char *entry;
+
+	if (asprintf(&entry, "%s\n%s%stime %lld\n", type, household, fields ? fields : "",
+		     (long long)tlog->clock_s()) < 0)
+		return -ENOMEM;
+	*ret_entry = entry;
 	return 0;
 }
 
@@ -806,17 +889,39 @@ int ledger_tlog_entry_new(struct ledger_tlog *tlog, const char *type, int64_t ho
 			  const char *fields, char **ret_entry)
 {
 	char household[80];
-	char *entry;
 	int r;
 
 	r = household_line(tlog, household_id, household);
 	if (r < 0)
 		return r;
-	if (asprintf(&entry, "%s\n%s%stime %lld\n", type, household, fields ? fields : "",
-		     (long long)tlog->clock_s()) < 0)
+	return entry_format(tlog, type, household, fields, ret_entry);
+}
+
+int ledger_tlog_entries_new(struct ledger_tlog *tlog, const char *type,
+			    const int64_t *household_ids, const char *const *fields, size_t n,
+			    char **ret_entries)
+{
+	char household[80], commitment[65];
+	uint8_t(*salts)[32];
+	size_t made = 0;
+	int r;
+
+	if (n == 0)
+		return 0;
+	salts = calloc(n, sizeof(*salts));
+	if (!salts)
 		return -ENOMEM;
-	*ret_entry = entry;
-	return 0;
+	r = salts_get(tlog, household_ids, n, salts);
+	for (; r == 0 && made < n; made += r == 0) {
+		commitment_make(household_ids[made], salts[made], commitment);
+		snprintf(household, sizeof(household), "household %s\n", commitment);
+		r = entry_format(tlog, type, household, fields[made], &ret_entries[made]);
+	}
+	sodium_memzero(salts, n * sizeof(*salts));
+	free(salts);
+	for (size_t i = 0; r < 0 && i < made; i++)
+		free(ret_entries[i]);
+	return r;
 }
 
 void ledger_tlog_clock_set(struct ledger_tlog *tlog, int64_t (*clock_s)(void))

@@ -290,18 +290,44 @@ int store_expense_total(struct store *store, const char *period, const char *cat
 	return r == -EIO ? -ERANGE : r;
 }
 
-int store_invoice_insert(struct store *store, int64_t household_id, const char *period,
-			 int64_t tariff_id, int64_t total_minor, const char *document,
-			 int64_t log_index, int64_t *ret_id)
+static int invoice_values(const void *rows, size_t row, struct store_value *values)
+{
+	const struct store_invoice_new *invoice = (const struct store_invoice_new *)rows + row;
+
+	values[0] = STORE_INT(invoice->household_id);
+	values[1] = STORE_TEXT(invoice->period);
+	values[2] = STORE_INT(invoice->tariff_id);
+	values[3] = STORE_INT(invoice->total_minor);
+	values[4] = STORE_TEXT(invoice->document);
+	values[5] = STORE_INT(invoice->log_index);
+	return 0;
+}
+
+int store_invoices_insert(struct store *store, const struct store_invoice_new *invoices,
+			  size_t n_invoices)
+{
+	static struct store_batches batches = {
+		.head = "INSERT INTO invoices (household_id, period, tariff_id, total_minor, "
+			"document, log_index)",
+		.tail = "",
+		.n_columns = 6
+	};
+
+	return store_batches_run(store, &batches, invoices, n_invoices, invoice_values);
+}
+
+int store_invoice_debits_insert(struct store *store, const char *period, int64_t first_log_index,
+				int64_t end_log_index, const char *actor)
 {
 	static const char sql[] =
-		"INSERT INTO invoices (household_id, period, tariff_id, "
-		"total_minor, document, log_index) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id";
-	const struct store_value values[] = { STORE_INT(household_id), STORE_TEXT(period),
-					      STORE_INT(tariff_id),    STORE_INT(total_minor),
-					      STORE_TEXT(document),    STORE_INT(log_index) };
+		"INSERT INTO ledger_entries (household_id, kind, amount_minor, invoice_id, actor, "
+		"log_index) SELECT household_id, 'invoice', total_minor, id, CAST(?4 AS TEXT), "
+		"log_index FROM invoices WHERE period = ?1 AND log_index >= ?2 AND log_index < ?3 "
+		"AND total_minor <> 0 ORDER BY log_index";
+	const struct store_value values[] = { STORE_TEXT(period), STORE_INT(first_log_index),
+					      STORE_INT(end_log_index), STORE_TEXT(actor) };
 
-	return insert_row(store, sql, values, 6, ret_id);
+	return store_exec(store, sql, values, 4, NULL);
 }
 
 #define INVOICE_COLUMNS "id, household_id, period, tariff_id, total_minor, created_at, log_index"

@@ -308,6 +308,69 @@ int store_exec(struct store *store, const char *sql, const struct store_value *v
 	return r;
 }
 
+const char *store_batch_sql(struct store_batch *batch)
+{
+	size_t len;
+
+	if (batch->text[0])
+		return batch->text;
+	len = (size_t)snprintf(batch->text, sizeof(batch->text), "%s VALUES ", batch->head);
+	for (unsigned row = 0; row < batch->rows; row++)
+		for (unsigned column = 0; column < batch->n_columns; column++)
+			len += (size_t)snprintf(batch->text + len, sizeof(batch->text) - len,
+						"%s?%s",
+						column > 0 ? ", "
+						: row > 0  ? ", ("
+							   : "(",
+						column + 1 == batch->n_columns ? ")" : "");
+	snprintf(batch->text + len, sizeof(batch->text) - len, " %s", batch->tail);
+	return batch->text;
+}
+
+int store_batch_exec(struct store *store, struct store_batch *batch, const void *rows, size_t first,
+		     store_row_values_fn row_values)
+{
+	struct store_value values[STORE_BATCH_ROWS * STORE_BATCH_COLUMNS_MAX];
+	int r;
+
+	if (batch->rows > STORE_BATCH_ROWS || batch->n_columns > STORE_BATCH_COLUMNS_MAX)
+		return -EINVAL;
+	for (unsigned i = 0; i < batch->rows; i++) {
+		r = row_values(rows, first + i, values + i * batch->n_columns);
+		if (r < 0)
+			return r;
+	}
+	return store_exec(store, store_batch_sql(batch), values, batch->rows * batch->n_columns,
+			  NULL);
+}
+
+int store_batch_run(struct store *store, struct store_batch *const *sizes, size_t n_sizes,
+		    const void *rows, size_t n_rows, store_row_values_fn row_values)
+{
+	size_t i = 0;
+	int r = 0;
+
+	for (size_t size = 0; size < n_sizes; size++)
+		for (; r == 0 && i + sizes[size]->rows <= n_rows; i += sizes[size]->rows)
+			r = store_batch_exec(store, sizes[size], rows, i, row_values);
+	return r;
+}
+
+int store_batches_run(struct store *store, struct store_batches *batches, const void *rows,
+		      size_t n_rows, store_row_values_fn row_values)
+{
+	struct store_batch *sizes[STORE_BATCH_SIZES];
+
+	for (unsigned size = 0; size < STORE_BATCH_SIZES; size++) {
+		sizes[size] = &batches->sizes[size];
+		if (!sizes[size]->head)
+			*sizes[size] = (struct store_batch){ batches->head, batches->tail,
+							     batches->n_columns,
+							     STORE_BATCH_ROWS >> size, "" };
+	}
+	return store_batch_run(store, sizes, STORE_BATCH_SIZES, rows, n_rows, row_values);
+}
+
 int store_begin(struct store *store)
 {
 	static const char sql[] = "BEGIN IMMEDIATE";

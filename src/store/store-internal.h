@@ -181,6 +181,52 @@ int store_collect(struct store *store, const char *sql, const struct store_value
 int store_exec(struct store *store, const char *sql, const struct store_value *values,
 	       size_t n_values, int64_t *ret_id);
 
+/* Rows per multi-row statement (one statement for many rows is about three
+ * times faster on SQLite than one per row for the thousands of rows of a
+ * poll, and on PostgreSQL a round trip for many rows instead of one each),
+ * and the most columns such a row has. */
+#define STORE_BATCH_ROWS	32
+#define STORE_BATCH_COLUMNS_MAX 9
+
+/* "<head> VALUES (?, ...), ... <tail>" for `rows` rows of n_columns, built
+ * on first use by store_batch_sql(); the buffer's address keys the
+ * statement cache, so a batch is static. */
+struct store_batch {
+	const char *head;
+	const char *tail;
+	unsigned n_columns;
+	unsigned rows;
+	char text[4096];
+};
+const char *store_batch_sql(struct store_batch *batch);
+
+/* Fills one row's values (n_columns of them): 0, or a negative errno
+ * (-EOVERFLOW for a number past int64). */
+typedef int (*store_row_values_fn)(const void *rows, size_t row, struct store_value *values);
+
+/* Runs batch's statement on the rows from first on, batch->rows of them. */
+int store_batch_exec(struct store *store, struct store_batch *batch, const void *rows, size_t first,
+		     store_row_values_fn row_values);
+
+/* Runs n_rows rows through batches of the same head, tail and columns,
+ * sizes largest first and the last of one row: as many of each as fit. */
+int store_batch_run(struct store *store, struct store_batch *const *sizes, size_t n_sizes,
+		    const void *rows, size_t n_rows, store_row_values_fn row_values);
+
+/* A write of any number of rows in a few statements: STORE_BATCH_ROWS rows
+ * each, then the rest in batches of each power of two below that. Declared
+ * static with its head, tail and columns; its batches are made on first
+ * use. */
+#define STORE_BATCH_SIZES 6
+struct store_batches {
+	const char *head;
+	const char *tail;
+	unsigned n_columns;
+	struct store_batch sizes[STORE_BATCH_SIZES];
+};
+int store_batches_run(struct store *store, struct store_batches *batches, const void *rows,
+		      size_t n_rows, store_row_values_fn row_values);
+
 /* Makes a group of statements atomic: a transaction of its own when the
  * caller has none, else a savepoint inside the caller's transaction.
  * store_atomic_leave() commits or releases when r >= 0, rolls back otherwise,

@@ -13,34 +13,108 @@ int store_tlog_size(struct store *store, int64_t *ret_size)
 	return store_query_int64(store, sql, NULL, 0, ret_size);
 }
 
-/* Inserts (index, blob) with a cached statement. */
-static int put_blob(struct store *store, const char *sql, int64_t index, const void *blob,
-		    size_t len)
-{
-	const struct store_value values[] = { STORE_INT(index), STORE_BLOB(blob, len) };
+/* Entries, or hashes, at consecutive indexes from first. */
+struct entry_rows {
+	int64_t first;
+	const char *const *entries;
+};
 
-	return store_exec(store, sql, values, 2, NULL);
+struct hash_rows {
+	int64_t first;
+	const uint8_t (*hashes)[32];
+};
+
+static int entry_values(const void *rows, size_t row, struct store_value *values)
+{
+	const struct entry_rows *entries = rows;
+
+	values[0] = STORE_INT(entries->first + (int64_t)row);
+	values[1] = STORE_BLOB(entries->entries[row], strlen(entries->entries[row]));
+	return 0;
 }
 
-int store_tlog_entry_put(struct store *store, int64_t index, const void *entry, size_t len)
+int store_tlog_entries_put(struct store *store, int64_t first_index, const char *const *entries,
+			   size_t n_entries)
 {
-	static const char sql[] = "INSERT INTO log_entries (idx, entry) VALUES (?, ?)";
+	static struct store_batches batches = { .head = "INSERT INTO log_entries (idx, entry)",
+						.tail = "",
+						.n_columns = 2 };
+	const struct entry_rows rows = { first_index, entries };
 
-	return put_blob(store, sql, index, entry, len);
+	return store_batches_run(store, &batches, &rows, n_entries, entry_values);
 }
 
-int store_tlog_hash_put(struct store *store, int64_t index, const uint8_t hash[32])
+static int hash_values(const void *rows, size_t row, struct store_value *values)
 {
-	static const char sql[] = "INSERT INTO log_hashes (idx, hash) VALUES (?, ?)";
+	const struct hash_rows *hashes = rows;
 
-	return put_blob(store, sql, index, hash, 32);
+	values[0] = STORE_INT(hashes->first + (int64_t)row);
+	values[1] = STORE_BLOB(hashes->hashes[row], 32);
+	return 0;
 }
 
-int store_household_salt_put(struct store *store, int64_t household_id, const uint8_t salt[32])
+int store_tlog_hashes_put(struct store *store, int64_t first_index, const uint8_t (*hashes)[32],
+			  size_t n_hashes)
 {
-	static const char sql[] = "INSERT INTO household_salts (household_id, salt) VALUES (?, ?)";
+	static struct store_batches batches = { .head = "INSERT INTO log_hashes (idx, hash)",
+						.tail = "",
+						.n_columns = 2 };
+	const struct hash_rows rows = { first_index, hashes };
 
-	return put_blob(store, sql, household_id, salt, 32);
+	return store_batches_run(store, &batches, &rows, n_hashes, hash_values);
+}
+
+static int salt_values(const void *rows, size_t row, struct store_value *values)
+{
+	const struct store_household_salt *salt = (const struct store_household_salt *)rows + row;
+
+	values[0] = STORE_INT(salt->household_id);
+	values[1] = STORE_BLOB(salt->salt, sizeof(salt->salt));
+	return 0;
+}
+
+int store_household_salts_put(struct store *store, const struct store_household_salt *salts,
+			      size_t n_salts)
+{
+	static struct store_batches batches = {
+		.head = "INSERT INTO household_salts (household_id, salt)",
+		.tail = "",
+		.n_columns = 2
+	};
+
+	return store_batches_run(store, &batches, salts, n_salts, salt_values);
+}
+
+static int salt_decode(struct store_stmt *stmt, struct store_rows *rows)
+{
+	struct store_household_salt *salt;
+
+	if (store_column_bytes(stmt, 1) != sizeof(salt->salt))
+		return -EIO;
+	salt = store_rows_add(rows);
+	if (!salt)
+		return -ENOMEM;
+	salt->household_id = store_column_int64(stmt, 0);
+	memcpy(salt->salt, store_column_blob(stmt, 1), sizeof(salt->salt));
+	return 0;
+}
+
+int store_household_salts_get(struct store *store, int64_t first_id, int64_t last_id,
+			      struct store_household_salt **ret_salts, size_t *ret_n_salts)
+{
+	static const char sql[] = "SELECT household_id, salt FROM household_salts "
+				  "WHERE household_id >= ?1 AND household_id <= ?2 "
+				  "ORDER BY household_id";
+	const struct store_value values[] = { STORE_INT(first_id), STORE_INT(last_id) };
+	struct store_rows rows = { .item_size = sizeof(struct store_household_salt) };
+	int r;
+
+	r = store_collect(store, sql, values, 2, salt_decode, &rows);
+	if (r < 0)
+		return r;
+	*ret_salts = rows.items;
+	*ret_n_salts = rows.n;
+	return 0;
 }
 
 /* Where get_blob() puts the blob it reads. */
@@ -95,13 +169,6 @@ int store_tlog_entry_get(struct store *store, int64_t index, char **ret_entry, s
 	static const char sql[] = "SELECT entry FROM log_entries WHERE idx = ?";
 
 	return get_blob(store, sql, index, 0, NULL, ret_entry, ret_len);
-}
-
-int store_household_salt_get(struct store *store, int64_t household_id, uint8_t ret_salt[32])
-{
-	static const char sql[] = "SELECT salt FROM household_salts WHERE household_id = ?";
-
-	return get_blob(store, sql, household_id, 32, ret_salt, NULL, NULL);
 }
 
 int store_tlog_hashes_read(void *ctx, const int64_t *indexes, size_t n_indexes,

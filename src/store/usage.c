@@ -85,73 +85,13 @@ static void baseline_values(const struct store_baseline *baseline, struct store_
 	values[1] = STORE_INT((int64_t)baseline->bytes);
 }
 
-/* Rows per multi-row upsert: one statement for many rows is about three
- * times faster than one per row for the thousands of rows of a poll. */
-#define UPSERT_BATCH 32
-/* The most columns a batched row has (a baseline row's). */
-#define UPSERT_COLUMNS_MAX 9
-
-/* "<head> VALUES (?, ...), ... <tail>" for `rows` rows of n_columns, built
- * on first use; the buffer's address keys the statement cache. */
-struct batch_sql {
-	const char *head;
-	const char *tail;
-	unsigned n_columns;
-	unsigned rows;
-	char text[4096];
-};
-
-static const char *batch_sql(struct batch_sql *batch)
-{
-	size_t len;
-
-	if (batch->text[0])
-		return batch->text;
-	len = (size_t)snprintf(batch->text, sizeof(batch->text), "%s VALUES ", batch->head);
-	for (unsigned row = 0; row < batch->rows; row++)
-		for (unsigned column = 0; column < batch->n_columns; column++)
-			len += (size_t)snprintf(batch->text + len, sizeof(batch->text) - len,
-						"%s?%s",
-						column > 0 ? ", "
-						: row > 0  ? ", ("
-							   : "(",
-						column + 1 == batch->n_columns ? ")" : "");
-	snprintf(batch->text + len, sizeof(batch->text) - len, " %s", batch->tail);
-	return batch->text;
-}
-
-/* Fills one row's values (n_columns of them): 0, or -EOVERFLOW for a
- * number past int64. */
-typedef int (*row_values_fn)(const void *rows, size_t row, struct store_value *values);
-
-static int run_rows(struct store *store, struct batch_sql *batch, const void *rows, size_t first,
-		    row_values_fn row_values)
-{
-	struct store_value values[UPSERT_BATCH * UPSERT_COLUMNS_MAX];
-	int r;
-
-	if (batch->rows > UPSERT_BATCH || batch->n_columns > UPSERT_COLUMNS_MAX)
-		return -EINVAL;
-	for (unsigned i = 0; i < batch->rows; i++) {
-		r = row_values(rows, first + i, values + i * batch->n_columns);
-		if (r < 0)
-			return r;
-	}
-	return store_exec(store, batch_sql(batch), values, batch->rows * batch->n_columns, NULL);
-}
-
 /* Whole batches with the many-row statement, the rest with the one-row one. */
-static int run_batched(struct store *store, struct batch_sql *many, struct batch_sql *one,
-		       const void *rows, size_t n_rows, row_values_fn row_values)
+static int run_batched(struct store *store, struct store_batch *many, struct store_batch *one,
+		       const void *rows, size_t n_rows, store_row_values_fn row_values)
 {
-	size_t i = 0;
-	int r = 0;
+	struct store_batch *const sizes[] = { many, one };
 
-	for (; r == 0 && i + many->rows <= n_rows; i += many->rows)
-		r = run_rows(store, many, rows, i, row_values);
-	for (; r == 0 && i < n_rows; i++)
-		r = run_rows(store, one, rows, i, row_values);
-	return r;
+	return store_batch_run(store, sizes, 2, rows, n_rows, row_values);
 }
 
 /* SQLite integers are signed 64-bit: a counter past 2^63 bytes is refused. */
@@ -197,8 +137,9 @@ static int baseline_update_values(const void *rows, size_t row, struct store_val
 int store_baselines_put(struct store *store, const struct store_baseline_update *updates,
 			size_t n_updates)
 {
-	static struct batch_sql many = { BASELINES_HEAD, BASELINES_TAIL, 9, UPSERT_BATCH, "" };
-	static struct batch_sql one = { BASELINES_HEAD, BASELINES_TAIL, 9, 1, "" };
+	static struct store_batch many = { BASELINES_HEAD, BASELINES_TAIL, 9, STORE_BATCH_ROWS,
+					   "" };
+	static struct store_batch one = { BASELINES_HEAD, BASELINES_TAIL, 9, 1, "" };
 
 	return run_batched(store, &many, &one, updates, n_updates, baseline_update_values);
 }
@@ -328,9 +269,9 @@ static int daily_add(struct store *store, const struct store_usage_row *row)
 int store_usage_add_rows(struct store *store, int64_t watermark, const struct store_usage_row *rows,
 			 size_t n_rows)
 {
-	static struct batch_sql many = { BUCKETS_HEAD, BUCKETS_TAIL, 6, UPSERT_BATCH, "" };
-	static struct batch_sql one = { BUCKETS_HEAD, BUCKETS_TAIL, 6, 1, "" };
-	static struct batch_sql hourly = { HOURLY_HEAD, HOURLY_TAIL, 6, 1, "" };
+	static struct store_batch many = { BUCKETS_HEAD, BUCKETS_TAIL, 6, STORE_BATCH_ROWS, "" };
+	static struct store_batch one = { BUCKETS_HEAD, BUCKETS_TAIL, 6, 1, "" };
+	static struct store_batch hourly = { HOURLY_HEAD, HOURLY_TAIL, 6, 1, "" };
 	bool rolled_up = false;
 	int r;
 
@@ -340,7 +281,7 @@ int store_usage_add_rows(struct store *store, int64_t watermark, const struct st
 	for (size_t i = 0; r == 0 && i < n_rows; i++)
 		if (rows[i].start < watermark) {
 			rolled_up = true;
-			r = run_rows(store, &hourly, rows, i, hour_row_values);
+			r = store_batch_exec(store, &hourly, rows, i, hour_row_values);
 			if (r == 0 && store->zone)
 				r = daily_add(store, &rows[i]);
 		}
