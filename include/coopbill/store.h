@@ -272,7 +272,8 @@ struct store_baseline {
 int store_baselines_load(struct store *store, struct store_baseline **ret_baselines,
 			 size_t *ret_n_baselines);
 /* A household's new baselines: internet up and down, local up and down
- * (any may be NULL: kept). */
+ * (any may be NULL: kept). store_baselines_put() takes one per household,
+ * in the order of their ids (-EINVAL otherwise). */
 struct store_baseline_update {
 	int64_t household_id;
 	const struct store_baseline *up;
@@ -288,9 +289,10 @@ int store_baselines_forget_local(struct store *store);
 
 struct store_usage_row;
 /* Adds each row's bytes to its household's bucket (start is the bucket's),
- * fastest in key order. A bucket before the roll-up watermark (the caller's
- * copy of store_usage_watermark(); a wall clock stepped back) is added to the
- * hourly totals too. */
+ * fastest in key order (store_usage_row_compare()); two rows of the same
+ * bucket and household add up. A bucket before the roll-up watermark (the
+ * caller's copy of store_usage_watermark(); a wall clock stepped back) is
+ * added to the hourly totals too. */
 int store_usage_add_rows(struct store *store, int64_t watermark, const struct store_usage_row *rows,
 			 size_t n_rows);
 
@@ -327,6 +329,10 @@ struct store_usage_row {
 	uint64_t local_up;
 	uint64_t local_down;
 };
+
+/* Orders usage rows by bucket, then household (qsort()'s comparator): the
+ * usage table's key order. */
+int store_usage_row_compare(const void *a, const void *b);
 
 /* How finely store_usage_rows() reads: per bucket (while buckets are kept),
  * per hour, or per day of the cooperative's time zone where the daily

@@ -380,15 +380,6 @@ static bool id_found(const int64_t *ids, size_t n, int64_t id)
 	return n > 0 && bsearch(&id, ids, n, sizeof(*ids), id_compare) != NULL;
 }
 
-static int usage_row_compare(const void *a, const void *b)
-{
-	const struct store_usage_row *x = a, *y = b;
-
-	if (x->start != y->start)
-		return x->start < y->start ? -1 : 1;
-	return x->household_id < y->household_id ? -1 : x->household_id > y->household_id;
-}
-
 /* Spreads each delta over the buckets its interval covers, as rows sorted by
  * (bucket, household): the usage table's key order, which SQLite inserts
  * fastest. */
@@ -433,7 +424,7 @@ static int usage_rows_build(const struct meter_accounting *accounting, int64_t s
 			};
 		}
 	}
-	qsort(rows, n, sizeof(*rows), usage_row_compare);
+	qsort(rows, n, sizeof(*rows), store_usage_row_compare);
 	*ret_rows = rows;
 	*ret_n_rows = n;
 	return 0;

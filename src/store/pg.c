@@ -725,3 +725,54 @@ bool store_pg_answered_meanwhile(const struct store *store, int *ret_error)
 		*ret_error = 0;
 	return true;
 }
+
+/* A bigint[] in PostgreSQL's binary form (what array_recv reads): five
+ * 32-bit words (one dimension, whether any element is NULL, the element
+ * type, the dimension's length, its lower bound 1), then each element's
+ * length (-1: NULL) and its 8 bytes, all big-endian. */
+enum { ARRAY_FLAGS = 1, ARRAY_LENGTH = 3, ARRAY_HEADER_WORDS = 5, ARRAY_ELEMENT_BYTES = 12 };
+
+static void put_be32(uint8_t *at, uint32_t word)
+{
+	word = htobe32(word);
+	memcpy(at, &word, sizeof(word));
+}
+
+int store_pg_array_new(size_t n_max, struct store_pg_array *ret_array)
+{
+	const uint32_t header[ARRAY_HEADER_WORDS] = { 1, 0, PG_INT8, 0, 1 };
+	uint8_t *bytes;
+
+	if (n_max > (INT32_MAX - 4 * ARRAY_HEADER_WORDS) / ARRAY_ELEMENT_BYTES)
+		return -EMSGSIZE;
+	bytes = malloc(4 * ARRAY_HEADER_WORDS + n_max * ARRAY_ELEMENT_BYTES);
+	if (!bytes)
+		return -ENOMEM;
+	for (size_t i = 0; i < ARRAY_HEADER_WORDS; i++)
+		put_be32(bytes + 4 * i, header[i]);
+	*ret_array = (struct store_pg_array){ .bytes = bytes, .len = 4 * ARRAY_HEADER_WORDS };
+	return 0;
+}
+
+void store_pg_array_add(struct store_pg_array *array, const struct store_value *value)
+{
+	uint64_t integer = htobe64((uint64_t)value->integer);
+
+	if (value->kind == STORE_NULL) {
+		put_be32(array->bytes + array->len, UINT32_MAX);
+		put_be32(array->bytes + 4 * ARRAY_FLAGS, 1);
+		array->len += 4;
+	} else {
+		put_be32(array->bytes + array->len, sizeof(integer));
+		memcpy(array->bytes + array->len + 4, &integer, sizeof(integer));
+		array->len += 4 + sizeof(integer);
+	}
+	array->n++;
+	put_be32(array->bytes + 4 * ARRAY_LENGTH, array->n);
+}
+
+void store_pg_array_free(struct store_pg_array *array)
+{
+	free(array->bytes);
+	*array = (struct store_pg_array){ 0 };
+}

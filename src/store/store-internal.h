@@ -266,3 +266,15 @@ int store_pg_footprint(struct store *store, int64_t *ret_bytes);
 /* Whether another fiber holds the connection; then *ret_error says how it
  * fares (see store_ping). */
 bool store_pg_answered_meanwhile(const struct store *store, int *ret_error);
+/* A bigint[] parameter in PostgreSQL's binary form, made for at most n_max
+ * elements and filled one at a time with integers or NULLs: sent as
+ * STORE_BLOB(bytes, len) to a parameter cast to BIGINT[], it lets one
+ * statement take a column of many rows. */
+struct store_pg_array {
+	uint8_t *bytes;
+	size_t len;
+	uint32_t n;
+};
+int store_pg_array_new(size_t n_max, struct store_pg_array *ret_array);
+void store_pg_array_add(struct store_pg_array *array, const struct store_value *value);
+void store_pg_array_free(struct store_pg_array *array);

@@ -85,13 +85,66 @@ static void baseline_values(const struct store_baseline *baseline, struct store_
 	values[1] = STORE_INT((int64_t)baseline->bytes);
 }
 
-/* Whole batches with the many-row statement, the rest with the one-row one. */
+/* Rows per statement on PostgreSQL, where each statement is a round trip
+ * to the server: a column of the rows goes as one array (12 bytes a row),
+ * the rows of a poll in a few statements. */
+#define ARRAY_ROWS 16384
+
+/* An upsert on PostgreSQL, the rows as arrays r (?1 a column, ?2 the next):
+ * an UPDATE of the rows that exist, and an INSERT of those that do not,
+ * run only when the UPDATE missed some. Writers take turns (the write
+ * lock), so no other can add a row in between. Two statements cost less
+ * than one INSERT ... ON CONFLICT, which locks each row before it updates
+ * it; the next poll mostly updates the same rows. */
+struct array_upsert {
+	const char *update;
+	const char *insert;
+	unsigned n_columns;
+};
+
+static int run_arrays(struct store *store, const struct array_upsert *upsert, const void *rows,
+		      size_t first, size_t n_rows, store_row_values_fn row_values)
+{
+	struct store_pg_array columns[STORE_BATCH_COLUMNS_MAX] = { 0 };
+	struct store_value values[STORE_BATCH_COLUMNS_MAX];
+	unsigned n_columns = upsert->n_columns;
+	int r = 0;
+
+	if (n_columns > STORE_BATCH_COLUMNS_MAX)
+		return -EINVAL;
+	for (unsigned column = 0; r == 0 && column < n_columns; column++)
+		r = store_pg_array_new(n_rows, &columns[column]);
+	for (size_t i = 0; r == 0 && i < n_rows; i++) {
+		r = row_values(rows, first + i, values);
+		for (unsigned column = 0; r == 0 && column < n_columns; column++)
+			store_pg_array_add(&columns[column], &values[column]);
+	}
+	for (unsigned column = 0; r == 0 && column < n_columns; column++)
+		values[column] = STORE_BLOB(columns[column].bytes, columns[column].len);
+	if (r == 0)
+		r = store_exec(store, upsert->update, values, n_columns, NULL);
+	if (r == 0 && (size_t)store_changes(store) < n_rows)
+		r = store_exec(store, upsert->insert, values, n_columns, NULL);
+	for (unsigned column = 0; column < n_columns; column++)
+		store_pg_array_free(&columns[column]);
+	return r;
+}
+
+/* On PostgreSQL, ARRAY_ROWS at a time as arrays; on SQLite, whole batches
+ * with the many-row statement, the rest with the one-row one. */
 static int run_batched(struct store *store, struct store_batch *many, struct store_batch *one,
-		       const void *rows, size_t n_rows, store_row_values_fn row_values)
+		       const struct array_upsert *arrays, const void *rows, size_t n_rows,
+		       store_row_values_fn row_values)
 {
 	struct store_batch *const sizes[] = { many, one };
+	int r = 0;
 
-	return store_batch_run(store, sizes, 2, rows, n_rows, row_values);
+	if (!store->pg)
+		return store_batch_run(store, sizes, 2, rows, n_rows, row_values);
+	for (size_t i = 0; r == 0 && i < n_rows; i += ARRAY_ROWS)
+		r = run_arrays(store, arrays, rows, i,
+			       n_rows - i < ARRAY_ROWS ? n_rows - i : ARRAY_ROWS, row_values);
+	return r;
 }
 
 /* SQLite integers are signed 64-bit: a counter past 2^63 bytes is refused. */
@@ -116,23 +169,38 @@ static int baseline_update_values(const void *rows, size_t row, struct store_val
 	return 0;
 }
 
-#define BASELINES_HEAD                                                     \
-	"INSERT INTO meter_baselines (household_id, up_handle, up_bytes, " \
-	"down_handle, down_bytes, local_up_handle, local_up_bytes, "       \
-	"local_down_handle, local_down_bytes)"
-/* The existing row's columns are named with their table: PostgreSQL finds a
- * bare name ambiguous between the row and excluded. */
-#define BASELINES_TAIL                                                                            \
-	"ON CONFLICT (household_id) DO UPDATE SET "                                               \
-	"up_handle = coalesce(excluded.up_handle, meter_baselines.up_handle), "                   \
-	"up_bytes = coalesce(excluded.up_bytes, meter_baselines.up_bytes), "                      \
-	"down_handle = coalesce(excluded.down_handle, meter_baselines.down_handle), "             \
-	"down_bytes = coalesce(excluded.down_bytes, meter_baselines.down_bytes), "                \
-	"local_up_handle = coalesce(excluded.local_up_handle, meter_baselines.local_up_handle), " \
-	"local_up_bytes = coalesce(excluded.local_up_bytes, meter_baselines.local_up_bytes), "    \
-	"local_down_handle = coalesce(excluded.local_down_handle, "                               \
+#define BASELINES_COLUMNS                                                               \
+	"household_id, up_handle, up_bytes, down_handle, down_bytes, local_up_handle, " \
+	"local_up_bytes, local_down_handle, local_down_bytes"
+#define BASELINES_HEAD "INSERT INTO meter_baselines (" BASELINES_COLUMNS ")"
+/* Each counter's handle and bytes from the row `from`, where it has them.
+ * The existing row's columns are named with their table: PostgreSQL finds
+ * a bare name ambiguous between the row and excluded. */
+#define BASELINES_SET(from)                                                                       \
+	"up_handle = coalesce(" from ".up_handle, meter_baselines.up_handle), "                   \
+	"up_bytes = coalesce(" from ".up_bytes, meter_baselines.up_bytes), "                      \
+	"down_handle = coalesce(" from ".down_handle, meter_baselines.down_handle), "             \
+	"down_bytes = coalesce(" from ".down_bytes, meter_baselines.down_bytes), "                \
+	"local_up_handle = coalesce(" from ".local_up_handle, meter_baselines.local_up_handle), " \
+	"local_up_bytes = coalesce(" from ".local_up_bytes, meter_baselines.local_up_bytes), "    \
+	"local_down_handle = coalesce(" from ".local_down_handle, "                               \
 	"meter_baselines.local_down_handle), "                                                    \
-	"local_down_bytes = coalesce(excluded.local_down_bytes, meter_baselines.local_down_bytes)"
+	"local_down_bytes = coalesce(" from ".local_down_bytes, meter_baselines.local_down_bytes)"
+#define BASELINES_TAIL "ON CONFLICT (household_id) DO UPDATE SET " BASELINES_SET("excluded")
+
+/* PostgreSQL's rows r from nine arrays, ?1 to ?9. */
+#define BASELINES_ARRAYS                                                            \
+	"unnest(CAST(?1 AS BIGINT[]), CAST(?2 AS BIGINT[]), CAST(?3 AS BIGINT[]), " \
+	"CAST(?4 AS BIGINT[]), CAST(?5 AS BIGINT[]), CAST(?6 AS BIGINT[]), "        \
+	"CAST(?7 AS BIGINT[]), CAST(?8 AS BIGINT[]), CAST(?9 AS BIGINT[])) AS "     \
+	"r(" BASELINES_COLUMNS ")"
+#define BASELINES_SET_ARRAYS BASELINES_SET("r")
+#define BASELINES_UPDATE                                                             \
+	"UPDATE meter_baselines SET " BASELINES_SET_ARRAYS " FROM " BASELINES_ARRAYS \
+	" WHERE meter_baselines.household_id = r.household_id"
+#define BASELINES_INSERT                                                        \
+	BASELINES_HEAD " SELECT * FROM " BASELINES_ARRAYS " WHERE NOT EXISTS (" \
+		       "SELECT 1 FROM meter_baselines AS b WHERE b.household_id = r.household_id)"
 
 int store_baselines_put(struct store *store, const struct store_baseline_update *updates,
 			size_t n_updates)
@@ -140,8 +208,12 @@ int store_baselines_put(struct store *store, const struct store_baseline_update 
 	static struct store_batch many = { BASELINES_HEAD, BASELINES_TAIL, 9, STORE_BATCH_ROWS,
 					   "" };
 	static struct store_batch one = { BASELINES_HEAD, BASELINES_TAIL, 9, 1, "" };
+	static const struct array_upsert arrays = { BASELINES_UPDATE, BASELINES_INSERT, 9 };
 
-	return run_batched(store, &many, &one, updates, n_updates, baseline_update_values);
+	for (size_t i = 1; i < n_updates; i++)
+		if (updates[i - 1].household_id >= updates[i].household_id)
+			return -EINVAL;
+	return run_batched(store, &many, &one, &arrays, updates, n_updates, baseline_update_values);
 }
 
 int store_baselines_delete(struct store *store, int64_t household_id)
@@ -199,15 +271,31 @@ static int hour_row_values(const void *rows, size_t row, struct store_value *val
 #define USAGE_SUMS                                                         \
 	"CAST(sum(bytes_up) AS BIGINT), CAST(sum(bytes_down) AS BIGINT), " \
 	"CAST(sum(local_up) AS BIGINT), CAST(sum(local_down) AS BIGINT)"
-#define USAGE_ADD(table)                                                    \
-	"DO UPDATE SET bytes_up = " table ".bytes_up + excluded.bytes_up, " \
-	"bytes_down = " table ".bytes_down + excluded.bytes_down, "         \
-	"local_up = " table ".local_up + excluded.local_up, "               \
-	"local_down = " table ".local_down + excluded.local_down"
-#define BUCKETS_HEAD "INSERT INTO usage_buckets (bucket_start, household_id, " USAGE_COLUMNS ")"
-#define BUCKETS_TAIL "ON CONFLICT (bucket_start, household_id) " USAGE_ADD("usage_buckets")
-#define HOURLY_HEAD  "INSERT INTO usage_hourly (hour_start, household_id, " USAGE_COLUMNS ")"
-#define HOURLY_TAIL  "ON CONFLICT (hour_start, household_id) " USAGE_ADD("usage_hourly")
+#define USAGE_SUM(table, from)                                      \
+	"bytes_up = " table ".bytes_up + " from ".bytes_up, "       \
+	"bytes_down = " table ".bytes_down + " from ".bytes_down, " \
+	"local_up = " table ".local_up + " from ".local_up, "       \
+	"local_down = " table ".local_down + " from ".local_down"
+#define USAGE_ADD(table) "DO UPDATE SET " USAGE_SUM(table, "excluded")
+#define BUCKETS_COLUMNS	 "bucket_start, household_id, " USAGE_COLUMNS
+#define BUCKETS_HEAD	 "INSERT INTO usage_buckets (" BUCKETS_COLUMNS ")"
+/* PostgreSQL's rows r from six arrays, ?1 to ?6. */
+#define BUCKETS_ARRAYS                                                                            \
+	"unnest(CAST(?1 AS BIGINT[]), CAST(?2 AS BIGINT[]), CAST(?3 AS BIGINT[]), "               \
+	"CAST(?4 AS BIGINT[]), CAST(?5 AS BIGINT[]), CAST(?6 AS BIGINT[])) AS r(" BUCKETS_COLUMNS \
+	")"
+#define BUCKETS_TAIL	   "ON CONFLICT (bucket_start, household_id) " USAGE_ADD("usage_buckets")
+#define HOURLY_HEAD	   "INSERT INTO usage_hourly (hour_start, household_id, " USAGE_COLUMNS ")"
+#define HOURLY_TAIL	   "ON CONFLICT (hour_start, household_id) " USAGE_ADD("usage_hourly")
+#define BUCKETS_SET_ARRAYS USAGE_SUM("usage_buckets", "r")
+#define BUCKETS_UPDATE                                                         \
+	"UPDATE usage_buckets SET " BUCKETS_SET_ARRAYS " FROM " BUCKETS_ARRAYS \
+	" WHERE usage_buckets.bucket_start = r.bucket_start "                  \
+	"AND usage_buckets.household_id = r.household_id"
+#define BUCKETS_INSERT                                                                    \
+	BUCKETS_HEAD " SELECT * FROM " BUCKETS_ARRAYS " WHERE NOT EXISTS (SELECT 1 FROM " \
+		     "usage_buckets AS b WHERE b.bucket_start = r.bucket_start "          \
+		     "AND b.household_id = r.household_id)"
 
 #define DAILY_HEAD "INSERT INTO usage_daily (household_id, day_start, " USAGE_COLUMNS ")"
 #define DAILY_TAIL "ON CONFLICT (household_id, day_start) " USAGE_ADD("usage_daily")
@@ -266,16 +354,87 @@ static int daily_add(struct store *store, const struct store_usage_row *row)
 	return store_exec(store, sql, values, 7, NULL);
 }
 
+int store_usage_row_compare(const void *a, const void *b)
+{
+	const struct store_usage_row *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	return x->household_id < y->household_id ? -1 : x->household_id > y->household_id;
+}
+
+static bool rows_in_key_order(const struct store_usage_row *rows, size_t n_rows)
+{
+	for (size_t i = 1; i < n_rows; i++)
+		if (store_usage_row_compare(&rows[i - 1], &rows[i]) >= 0)
+			return false;
+	return true;
+}
+
+/* Adds row's bytes to sum's: -EOVERFLOW past 64 bits. */
+static int row_add(struct store_usage_row *sum, const struct store_usage_row *row)
+{
+	if (__builtin_add_overflow(sum->bytes_up, row->bytes_up, &sum->bytes_up) ||
+	    __builtin_add_overflow(sum->bytes_down, row->bytes_down, &sum->bytes_down) ||
+	    __builtin_add_overflow(sum->local_up, row->local_up, &sum->local_up) ||
+	    __builtin_add_overflow(sum->local_down, row->local_down, &sum->local_down))
+		return -EOVERFLOW;
+	return 0;
+}
+
+/* For PostgreSQL's UPDATE, which adds at most one row to each bucket: NULL
+ * when the rows are in key order, each bucket and household once (the
+ * meter's); else a sorted copy, the rows of a bucket and household added
+ * into one (an import may hold one twice, whose bytes SQLite's upserts
+ * add). */
+static int rows_merged(const struct store_usage_row *rows, size_t n_rows,
+		       struct store_usage_row **ret_merged, size_t *ret_n_merged)
+{
+	struct store_usage_row *merged;
+	size_t n = 0;
+	int r = 0;
+
+	*ret_merged = NULL;
+	if (rows_in_key_order(rows, n_rows))
+		return 0;
+	merged = malloc(n_rows * sizeof(*merged));
+	if (!merged)
+		return -ENOMEM;
+	memcpy(merged, rows, n_rows * sizeof(*merged));
+	qsort(merged, n_rows, sizeof(*merged), store_usage_row_compare);
+	for (size_t i = 0; r == 0 && i < n_rows; i++) {
+		if (n > 0 && store_usage_row_compare(&merged[n - 1], &merged[i]) == 0)
+			r = row_add(&merged[n - 1], &merged[i]);
+		else
+			merged[n++] = merged[i];
+	}
+	if (r < 0) {
+		free(merged);
+		return r;
+	}
+	*ret_merged = merged;
+	*ret_n_merged = n;
+	return 0;
+}
+
 int store_usage_add_rows(struct store *store, int64_t watermark, const struct store_usage_row *rows,
 			 size_t n_rows)
 {
 	static struct store_batch many = { BUCKETS_HEAD, BUCKETS_TAIL, 6, STORE_BATCH_ROWS, "" };
 	static struct store_batch one = { BUCKETS_HEAD, BUCKETS_TAIL, 6, 1, "" };
 	static struct store_batch hourly = { HOURLY_HEAD, HOURLY_TAIL, 6, 1, "" };
+	static const struct array_upsert arrays = { BUCKETS_UPDATE, BUCKETS_INSERT, 6 };
+	struct store_usage_row *merged = NULL;
+	size_t n_merged = n_rows;
 	bool rolled_up = false;
-	int r;
+	int r = 0;
 
-	r = run_batched(store, &many, &one, rows, n_rows, bucket_row_values);
+	if (store->pg)
+		r = rows_merged(rows, n_rows, &merged, &n_merged);
+	if (r == 0)
+		r = run_batched(store, &many, &one, &arrays, merged ? merged : rows, n_merged,
+				bucket_row_values);
+	free(merged);
 	/* Buckets before the watermark (a clock stepped back, an import) are in
 	 * the hourly and daily totals already: add to those too. */
 	for (size_t i = 0; r == 0 && i < n_rows; i++)

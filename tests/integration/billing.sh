@@ -91,15 +91,17 @@ example_id=$(body .id)
 # October's usage, imported (times are UTC; Madrid is UTC+2 until 25 October,
 # UTC+1 after). Garcia: 30 GB at 18:00 local on 5 Oct and 30 GB at 20:00
 # local on 28 Oct (peak), 5.5 GB at 23:00 local and 1 GB at 17:55 local
-# (off-peak), 2 GB upload. Lopez: 3.5 GB off-peak on 20 Oct.
+# (off-peak), 2 GB upload. Lopez: 3.5 GB off-peak on 20 Oct, in two rows of
+# the same bucket, which add up.
 IMPORT='{"reason": "history from the old meter", "rows": [
  {"household_id": 1, "bucket_start": "2026-10-05T16:00:00Z", "bytes_up": 2000000000, "bytes_down": 30000000000},
  {"household_id": 1, "bucket_start": "2026-10-28T19:00:00Z", "bytes_up": 0, "bytes_down": 30000000000},
  {"household_id": 1, "bucket_start": "2026-10-05T21:00:00Z", "bytes_up": 0, "bytes_down": 5500000000},
  {"household_id": 1, "bucket_start": "2026-10-06T15:55:00Z", "bytes_up": 0, "bytes_down": 1000000000},
- {"household_id": 2, "bucket_start": "2026-10-20T10:00:00Z", "bytes_up": 0, "bytes_down": 3500000000}]}'
+ {"household_id": 2, "bucket_start": "2026-10-20T10:00:00Z", "bytes_up": 0, "bytes_down": 1500000000},
+ {"household_id": 2, "bucket_start": "2026-10-20T10:00:00Z", "bytes_up": 0, "bytes_down": 2000000000}]}'
 expect 201 "$(req POST /api/v1/usage/import "$ADMIN" "$IMPORT")" "usage imported"
-[ "$(body .imported)" = 5 ] || fail "imported $(body .imported) rows"
+[ "$(body .imported)" = 6 ] || fail "imported $(body .imported) rows"
 expect_problem 409 "$(req POST /api/v1/usage/import "$ADMIN" \
 	"{\"reason\":\"x\",\"rows\":[{\"household_id\":1,\"bucket_start\":\"$(date -u -d '+1 hour' +%Y-%m-%dT%H:00:00Z)\",\"bytes_up\":1,\"bytes_down\":1}]}")" \
 	"an open bucket cannot be imported" 'not ended'

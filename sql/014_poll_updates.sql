@@ -1,0 +1,6 @@
+-- Room for the meter's updates. Every poll rewrites a row of meter_baselines
+-- for each household counted and one of usage_buckets for each household
+-- with traffic: PostgreSQL leaves half of each page of those tables free for
+-- them (sql/pg/014_poll_updates.sql). SQLite rewrites a row in its b-tree
+-- page and has no such setting: this migration only moves the schema
+-- version, so that both dialects have the same.
