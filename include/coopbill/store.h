@@ -204,6 +204,10 @@ int store_household_exists(struct store *store, int64_t id);
 int store_household_get(struct store *store, int64_t id, struct household **ret_household);
 int store_household_list(struct store *store, struct household **ret_households,
 			 size_t *ret_n_households);
+/* A number that moves whenever a household is added or its status, gateway
+ * or addresses change, through whichever daemon: the sum of the
+ * households' counts of such changes, kept by the database's triggers. */
+int store_household_changes(struct store *store, int64_t *ret_changes);
 
 /* The ids of all households, each sorted: those active on gateway (NULL:
  * on any), and the others (closed, or on another gateway). */

@@ -71,6 +71,11 @@ struct meter {
 	 * changed as the API would have. */
 	struct household_digest *digests;
 	size_t n_digests;
+	/* store_household_changes() as read before the digests were last
+	 * compared with the households listed (when changes_known): while it
+	 * stays, nothing is listed again. */
+	bool changes_known;
+	int64_t changes;
 	bool clock_sane;
 	/* The monotonic time of the last committed poll, when the interval
 	 * since then is known. */
@@ -343,17 +348,23 @@ out:
  * once their last traffic is committed, as a change through this daemon's
  * API would. Only when the database cannot tell whether anything was
  * committed (PostgreSQL): SQLite's file has this daemon as its only
- * writer, whose changes are applied as they are made. */
+ * writer, whose changes are applied as they are made. The households are
+ * listed only when their count of changes moved: read first, so that a
+ * change committed meanwhile is in the list or moves it again. */
 static int notice_changes(struct meter *meter)
 {
 	struct household *households = NULL;
 	struct store_version version;
+	int64_t changes;
 	size_t n = 0;
 	int r;
 
 	store_version_get(meter->store, &version);
 	if (version.known)
 		return 0;
+	r = store_household_changes(meter->store, &changes);
+	if (r < 0 || (meter->changes_known && changes == meter->changes))
+		return r;
 	r = store_household_list(meter->store, &households, &n);
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		const struct household_digest *known = digest_find(meter, households[i].id);
@@ -364,6 +375,10 @@ static int notice_changes(struct meter *meter)
 	}
 	if (r == 0)
 		r = digests_keep(meter, households, n);
+	if (r == 0) {
+		meter->changes_known = true;
+		meter->changes = changes;
+	}
 	store_households_free(households, n);
 	return r;
 }

@@ -364,6 +364,14 @@ int store_household_list(struct store *store, struct household **ret_households,
 	return households_read(store, sql, NULL, 0, ret_households, ret_n_households);
 }
 
+int store_household_changes(struct store *store, int64_t *ret_changes)
+{
+	static const char sql[] =
+		"SELECT CAST(coalesce(sum(changes), 0) AS BIGINT) FROM households";
+
+	return store_query_int64(store, sql, NULL, 0, ret_changes);
+}
+
 /* The household and range conflict_find() found. */
 struct conflict {
 	int64_t household_id;

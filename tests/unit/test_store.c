@@ -410,6 +410,58 @@ static void test_household_invalid_refused(void **state)
 	store_free(store);
 }
 
+/* What decides where a household is counted changing moves
+ * store_household_changes(), whoever changed it; nothing else, and no
+ * change rolled back, does. */
+static void test_household_changes_counted(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const addresses[] = { "10.0.1.0/24" };
+	struct store *store = open_store(f);
+	struct cidr new_address = parse_cidr("10.0.9.0/28");
+	struct household update;
+	int64_t id, before, after;
+
+	assert_int_equal(store_household_changes(store, &before), 0);
+	id = insert_household(store, "Okafor", HOUSEHOLD_ACTIVE, addresses, 1);
+	assert_int_equal(store_household_changes(store, &after), 0);
+	assert_true(after > before);
+
+	/* Moved to another gateway, with another address. */
+	update = (struct household){ .id = id,
+				     .name = (char *)"Okafor",
+				     .gateway = "north",
+				     .status = HOUSEHOLD_ACTIVE,
+				     .addresses = &new_address,
+				     .n_addresses = 1 };
+	before = after;
+	assert_int_equal(store_household_update(store, &update), 0);
+	assert_int_equal(store_household_changes(store, &after), 0);
+	assert_true(after > before);
+
+	before = after;
+	assert_int_equal(store_baselines_put(store,
+					     &(struct store_baseline_update){
+						     id, &(struct store_baseline){ id, 0, 1, 5, 0 },
+						     NULL, NULL, NULL },
+					     1),
+			 0);
+	assert_int_equal(store_household_changes(store, &after), 0);
+	assert_int_equal(after, before);
+
+	update.status = HOUSEHOLD_CLOSED;
+	strcpy(update.left_at, "2024-09-30");
+	assert_int_equal(store_begin(store), 0);
+	assert_int_equal(store_household_update(store, &update), 0);
+	store_rollback(store);
+	assert_int_equal(store_household_changes(store, &after), 0);
+	assert_int_equal(after, before);
+	assert_int_equal(store_household_update(store, &update), 0);
+	assert_int_equal(store_household_changes(store, &after), 0);
+	assert_true(after > before);
+	store_free(store);
+}
+
 static void test_household_update_replaces_addresses(void **state)
 {
 	struct fixture *f = *state;
@@ -1112,6 +1164,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_not_a_database_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_household_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_household_invalid_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_household_changes_counted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_household_update_replaces_addresses, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_address_conflicts, setup, teardown),
