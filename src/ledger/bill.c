@@ -16,9 +16,11 @@
 #include "coopbill/store.h"
 #include "coopbill/tariff.h"
 
-/* The stretch of time one usage query reads, and the members whose imports
- * one query reads. */
-#define BILL_SCAN_S	     3600
+/* About how many rows one usage query reads (whole hours of every member's
+ * usage, one hour at least), and the members whose imports one query reads.
+ * Hours of many members a query, rather than an hour or a member, as on
+ * PostgreSQL every query is a round trip. */
+#define BILL_SCAN_ROWS	     65536
 #define BILL_IMPORTS_MEMBERS 64
 
 struct bill_tariff {
@@ -63,6 +65,7 @@ struct bill_run {
 	/* Whether buckets must be read where hourly totals exist (a tariff with
 	 * windows off the hour, or a zone off the hour). */
 	bool fine;
+	int64_t scan_s;	     /* the stretch of time one usage query reads */
 	int64_t scanned_to;  /* usage before this is summed */
 	size_t imports_next; /* the next member whose imports to read */
 	bool scanned;
@@ -392,7 +395,7 @@ int bill_run_scan(struct bill_run *run, uint64_t deadline_ns, bool *ret_done)
 		r = store_usage_pruned_to(run->store, &pruned_to);
 	while (r == 0 && run->scanned_to < run->usage_end_s) {
 		int64_t from = run->scanned_to;
-		int64_t to = from + BILL_SCAN_S < run->usage_end_s ? from + BILL_SCAN_S
+		int64_t to = from + run->scan_s < run->usage_end_s ? from + run->scan_s
 								   : run->usage_end_s;
 		int64_t split = run->fine ? pruned_to : watermark;
 
@@ -428,7 +431,7 @@ int bill_run_new(struct store *store, const struct tz_zone *zone, const struct p
 {
 	char period_start[DATE_TEXT_MAX];
 	struct bill_run *run;
-	int64_t default_id;
+	int64_t default_id, hour_rows;
 	int r;
 
 	run = calloc(1, sizeof(*run));
@@ -465,6 +468,11 @@ int bill_run_new(struct store *store, const struct tz_zone *zone, const struct p
 			 run->period_text, strerror(-r));
 		goto fail;
 	}
+	/* Buckets are 12 rows an hour, hourly totals one: what is read is
+	 * mostly buckets where buckets are needed (run->fine, as the members'
+	 * tariffs may say), else mostly hourly totals. */
+	hour_rows = (int64_t)(run->n_members > 0 ? run->n_members : 1) * (run->fine ? 12 : 1);
+	run->scan_s = 3600 * (BILL_SCAN_ROWS > hour_rows ? BILL_SCAN_ROWS / hour_rows : 1);
 	*ret_run = run;
 	return 0;
 fail:

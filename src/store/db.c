@@ -164,6 +164,16 @@ int64_t store_column_int64(struct store_stmt *stmt, int column)
 	return sqlite3_column_int64(stmt->lite, column);
 }
 
+void store_columns_int64(struct store_stmt *stmt, int n_columns, int64_t *ret_values)
+{
+	if (!stmt->lite) {
+		store_pg_columns_int64(stmt, n_columns, ret_values);
+		return;
+	}
+	for (int column = 0; column < n_columns; column++)
+		ret_values[column] = sqlite3_column_int64(stmt->lite, column);
+}
+
 const char *store_column_text(struct store_stmt *stmt, int column)
 {
 	if (!stmt->lite)

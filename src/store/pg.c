@@ -467,6 +467,24 @@ int64_t store_pg_column_int64(struct store_stmt *stmt, int column)
 	}
 }
 
+void store_pg_columns_int64(struct store_stmt *stmt, int n_columns, int64_t *ret_values)
+{
+	uint64_t u64;
+
+	for (int column = 0; column < n_columns; column++) {
+		/* A bigint: 8 bytes, as long as there is a row and the column
+		 * is not NULL (whose length libpq says is 0). */
+		if (stmt->result && stmt->row >= 0 &&
+		    PQgetlength(stmt->result, stmt->row, column) == 8 &&
+		    PQftype(stmt->result, column) == PG_INT8) {
+			memcpy(&u64, PQgetvalue(stmt->result, stmt->row, column), 8);
+			ret_values[column] = (int64_t)be64toh(u64);
+		} else {
+			ret_values[column] = store_pg_column_int64(stmt, column);
+		}
+	}
+}
+
 const char *store_pg_column_text(struct store_stmt *stmt, int column)
 {
 	switch (store_pg_column_kind(stmt, column)) {

@@ -137,6 +137,9 @@ void store_release(struct store_stmt *stmt);
  * text or BLOB, and 0 bytes long; a text is NUL-terminated. */
 enum store_kind store_column_kind(struct store_stmt *stmt, int column);
 int64_t store_column_int64(struct store_stmt *stmt, int column);
+/* The current row's first n_columns columns, each as store_column_int64()
+ * reads it, in one call: for the millions of rows a usage scan reads. */
+void store_columns_int64(struct store_stmt *stmt, int n_columns, int64_t *ret_values);
 const char *store_column_text(struct store_stmt *stmt, int column);
 const void *store_column_blob(struct store_stmt *stmt, int column);
 size_t store_column_bytes(struct store_stmt *stmt, int column);
@@ -243,6 +246,7 @@ int store_pg_step(struct store_stmt *stmt);
 void store_pg_release(struct store_stmt *stmt);
 enum store_kind store_pg_column_kind(struct store_stmt *stmt, int column);
 int64_t store_pg_column_int64(struct store_stmt *stmt, int column);
+void store_pg_columns_int64(struct store_stmt *stmt, int n_columns, int64_t *ret_values);
 const char *store_pg_column_text(struct store_stmt *stmt, int column);
 const void *store_pg_column_blob(struct store_stmt *stmt, int column);
 size_t store_pg_column_bytes(struct store_stmt *stmt, int column);

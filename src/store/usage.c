@@ -268,6 +268,9 @@ static int hour_row_values(const void *rows, size_t row, struct store_value *val
  * upsert that adds to them, naming the existing row with its table (a bare
  * name is ambiguous to PostgreSQL). */
 #define USAGE_COLUMNS "bytes_up, bytes_down, local_up, local_down"
+#define USAGE_NONZERO                                                       \
+	"NULLIF(bytes_up, 0), NULLIF(bytes_down, 0), NULLIF(local_up, 0), " \
+	"NULLIF(local_down, 0)"
 #define USAGE_SUMS                                                         \
 	"CAST(sum(bytes_up) AS BIGINT), CAST(sum(bytes_down) AS BIGINT), " \
 	"CAST(sum(local_up) AS BIGINT), CAST(sum(local_down) AS BIGINT)"
@@ -544,16 +547,18 @@ int store_gaps_unlogged_clear(struct store *store)
 static int usage_row_decode(struct store_stmt *stmt, struct store_rows *rows)
 {
 	struct store_usage_row *row = store_rows_add(rows);
+	int64_t columns[6];
 
 	if (!row)
 		return -ENOMEM;
+	store_columns_int64(stmt, 6, columns);
 	*row = (struct store_usage_row){
-		.start = store_column_int64(stmt, 0),
-		.household_id = store_column_int64(stmt, 1),
-		.bytes_up = (uint64_t)store_column_int64(stmt, 2),
-		.bytes_down = (uint64_t)store_column_int64(stmt, 3),
-		.local_up = (uint64_t)store_column_int64(stmt, 4),
-		.local_down = (uint64_t)store_column_int64(stmt, 5),
+		.start = columns[0],
+		.household_id = columns[1],
+		.bytes_up = (uint64_t)columns[2],
+		.bytes_down = (uint64_t)columns[3],
+		.local_up = (uint64_t)columns[4],
+		.local_down = (uint64_t)columns[5],
 	};
 	return 0;
 }
@@ -624,11 +629,15 @@ int store_usage_rows(struct store *store, int64_t household_id, int64_t from, in
 int store_usage_slices(struct store *store, bool hourly, int64_t from, int64_t to,
 		       struct store_usage_row **ret_rows, size_t *ret_n_rows)
 {
+	/* A zero is read as NULL (store_column_int64() reads that as 0), which
+	 * PostgreSQL sends as a length alone instead of encoding a value: a
+	 * household's local traffic is mostly none, and these are millions of
+	 * rows a month. */
 	static const char hourly_sql[] =
-		"SELECT hour_start, household_id, " USAGE_COLUMNS " FROM usage_hourly "
+		"SELECT hour_start, household_id, " USAGE_NONZERO " FROM usage_hourly "
 		"WHERE hour_start >= ?1 AND hour_start < ?2 ORDER BY hour_start, household_id";
 	static const char buckets_sql[] =
-		"SELECT bucket_start, household_id, " USAGE_COLUMNS " FROM usage_buckets "
+		"SELECT bucket_start, household_id, " USAGE_NONZERO " FROM usage_buckets "
 		"WHERE bucket_start >= ?1 AND bucket_start < ?2 ORDER BY bucket_start, "
 		"household_id";
 	const struct store_value params[] = { STORE_INT(from), STORE_INT(to) };
