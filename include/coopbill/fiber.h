@@ -20,13 +20,13 @@ void fiber_init(uv_loop_t *loop);
 /* Closes the loop's handles that fibers used; once no fiber is left. */
 void fiber_shutdown(void);
 
-/* Runs fn(data) on a fiber of its own until it ends or waits. 0 when fn
- * ended; 1 when it waits: done(data), if given, then runs on the loop's
- * stack once fn has returned. -ENOMEM when no fiber could be made (fn did
- * not run). Called on a fiber, fn runs there, and 0 is returned. */
-int fiber_run(fiber_fn fn, fiber_fn done, void *data);
-/* Whether the caller runs on a fiber. */
-bool fiber_running(void);
+struct fiber_hold;
+/* Runs fn(data) on a fiber of its own, once it has taken hold (if not
+ * NULL), until it ends or waits. 0 when fn ended; 1 when it waits:
+ * done(data), if given, then runs on the loop's stack once fn has
+ * returned. -ENOMEM when no fiber could be made (fn did not run). Called
+ * on a fiber, fn runs there, after the hold, and 0 is returned. */
+int fiber_run(struct fiber_hold *hold, fiber_fn fn, fiber_fn done, void *data);
 /* Fibers that were started and have not ended. */
 unsigned fiber_count(void);
 

@@ -75,14 +75,16 @@ int store_gateway_lock(struct store *store, const char *gateway);
 int store_close_claim(struct store *store, const char *period);
 void store_close_release(struct store *store, const char *period);
 /* Whether the store's calls wait on the network (PostgreSQL): then the
- * daemon makes them on fibers (coopbill/fiber.h), one fiber at a time,
- * each taking the store with store_hold() before it reads anything the
- * store's answers decide. */
+ * daemon makes them on fibers (coopbill/fiber.h), through store_work(). */
 bool store_waits(const struct store *store);
-/* Takes the store for the running fiber until it ends, after the fibers
- * that took it before: 0. -EBUSY on the loop's stack while a fiber holds
- * it. SQLite's store is never held: 0. */
-int store_hold(struct store *store);
+/* Runs fn(data) as the loop would. On PostgreSQL on a fiber, so that the
+ * loop goes on while it waits for the database; with hold, the fiber
+ * first takes the store, after the fibers that took it before, and holds
+ * it to its end: those fibers run one at a time, each alone with the
+ * store. On SQLite, or when no fiber can be made, here. 1 when it waits:
+ * done(data), if given, then runs once fn has returned; else 0. */
+int store_work(struct store *store, bool hold, void (*fn)(void *data), void (*done)(void *data),
+	       void *data);
 /* Opens a copy of the database to read it only (a backup being checked):
  * no pragmas, no migrations; -EPROTONOSUPPORT when its schema is not this
  * binary's. */

@@ -10,7 +10,6 @@
 #include "api-internal.h"
 #include "coopbill/config.h"
 #include "coopbill/ledger.h"
-#include "coopbill/fiber.h"
 #include "coopbill/store.h"
 
 enum api_access {
@@ -574,7 +573,6 @@ struct api_step {
 	struct api *api;
 	struct http_request *request;
 	void (*fn)(struct api *api, struct http_request *request);
-	bool hold;
 	bool gone;
 };
 
@@ -582,8 +580,6 @@ static void step_run(void *data)
 {
 	struct api_step *step = data;
 
-	if (step->hold)
-		(void)store_hold(step->api->ledger.store);
 	step->fn(step->api, step->request);
 }
 
@@ -607,22 +603,21 @@ static void api_step(struct api *api, struct http_request *request,
 		     void (*fn)(struct api *api, struct http_request *request), bool hold)
 {
 	struct api_step *step;
-	int r = -ENOMEM;
 
 	step = store_waits(api->ledger.store) ? calloc(1, sizeof(*step)) : NULL;
-	if (step) {
-		*step = (struct api_step){ .api = api, .request = request, .fn = fn, .hold = hold };
-		/* Deferred before it runs: a job it starts defers it again. */
-		http_request_defer(request, step_gone, step);
-		r = fiber_run(step_run, step_done, step);
-		if (r == 1)
-			return;
-		if (http_request_deferred_for(request, step))
-			http_request_undefer(request);
-		free(step);
-	}
-	if (r < 0)
+	if (!step) {
 		fn(api, request);
+		return;
+	}
+	*step = (struct api_step){ .api = api, .request = request, .fn = fn };
+	/* Deferred before it runs: a job it starts defers it again. */
+	http_request_defer(request, step_gone, step);
+	if (store_work(api->ledger.store, hold, step_run, step_done, step))
+		return;
+	/* It ended without waiting: the reply goes as if it had not deferred. */
+	if (http_request_deferred_for(request, step))
+		http_request_undefer(request);
+	free(step);
 }
 
 /* Who may call a route: /metrics is public when configured so. */

@@ -20,7 +20,6 @@
 
 #include "api-internal.h"
 #include "coopbill/config.h"
-#include "coopbill/fiber.h"
 #include "coopbill/ledger.h"
 
 /* The time one slice may take, and how long a reading of the open period
@@ -368,13 +367,10 @@ static int publish_slice(struct job *job, uint64_t deadline_ns, bool *ret_done,
 static void job_slice(void *data)
 {
 	struct job *job = data;
-	uint64_t deadline_ns;
+	uint64_t deadline_ns = uv_hrtime() + JOB_SLICE_NS;
 	struct ledger_error err;
 	bool done = false;
 	int r;
-
-	(void)store_hold(job->api->ledger.store);
-	deadline_ns = uv_hrtime() + JOB_SLICE_NS;
 
 	if (!job->request && job->kind != API_JOB_CLOSE) {
 		job_finish(job);
@@ -405,22 +401,14 @@ static void job_slice_done(void *data)
 		uv_idle_start(&job->idle, on_job_idle);
 }
 
-/* On PostgreSQL a slice runs on a fiber (see store_waits), and the loop
- * serves others while it waits for the database. */
+/* On PostgreSQL a slice runs on a fiber (see store_work), and the loop
+ * serves others while it waits for the database; the next waits for it. */
 static void on_job_idle(uv_idle_t *idle)
 {
 	struct job *job = idle->data;
-	int r;
 
-	if (!store_waits(job->api->ledger.store)) {
-		job_slice(job);
-		return;
-	}
 	uv_idle_stop(idle);
-	r = fiber_run(job_slice, job_slice_done, job);
-	if (r < 0)
-		job_slice(job);
-	if (r <= 0)
+	if (!store_work(job->api->ledger.store, true, job_slice, job_slice_done, job))
 		job_slice_done(job);
 }
 

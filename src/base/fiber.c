@@ -52,7 +52,8 @@ struct fiber {
 	struct fiber_stack stack;
 	fiber_fn fn, done;
 	void *data;
-	bool parked; /* it waited once: done runs when it ends */
+	struct fiber_hold *hold; /* taken before fn runs */
+	bool parked;		 /* it waited once: done runs when it ends */
 	bool ended;
 	struct fiber *next;	  /* in the ready list or a hold's waiting list */
 	struct fiber_hold *holds; /* what it holds until it ends */
@@ -164,6 +165,8 @@ static void trampoline(void)
 	struct fiber *fiber = fibers.current;
 
 	switch_end(NULL, &fibers.loop_stack_bottom, &fibers.loop_stack_size);
+	if (fiber->hold)
+		(void)fiber_hold_take(fiber->hold);
 	fiber->fn(fiber->data);
 	holds_release(fiber);
 	fiber->ended = true;
@@ -267,11 +270,13 @@ void fiber_shutdown(void)
 	}
 }
 
-int fiber_run(fiber_fn fn, fiber_fn done, void *data)
+int fiber_run(struct fiber_hold *hold, fiber_fn fn, fiber_fn done, void *data)
 {
 	struct fiber *fiber;
 
 	if (fibers.current) {
+		if (hold)
+			(void)fiber_hold_take(hold);
 		fn(data);
 		return 0;
 	}
@@ -287,16 +292,12 @@ int fiber_run(fiber_fn fn, fiber_fn done, void *data)
 	fiber->context.uc_stack.ss_size = fiber->stack.size;
 	fiber->context.uc_link = NULL;
 	makecontext(&fiber->context, trampoline, 0);
+	fiber->hold = hold;
 	fiber->fn = fn;
 	fiber->done = done;
 	fiber->data = data;
 	fibers.count++;
 	return switch_in(fiber) ? 0 : 1;
-}
-
-bool fiber_running(void)
-{
-	return fibers.current != NULL;
 }
 
 unsigned fiber_count(void)

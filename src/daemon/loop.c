@@ -131,17 +131,6 @@ static void daemon_notice_page(const struct config *config)
 			     config->www_dir);
 }
 
-/* Runs fn(daemon), on PostgreSQL on a fiber (see store_waits): true when
- * it waits for the database, and done runs once it has ended. */
-static bool daemon_on_fiber(struct daemon *daemon, fiber_fn fn, fiber_fn done)
-{
-	int r = store_waits(daemon->store) ? fiber_run(fn, done, daemon) : -ENOENT;
-
-	if (r < 0)
-		fn(daemon);
-	return r == 1;
-}
-
 static void on_stop_signal(uv_signal_t *signal, int signum)
 {
 	daemon_stop(signal->data, signum == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -165,7 +154,6 @@ static void daily_slice(void *data)
 	struct daemon *daemon = data;
 	int r;
 
-	(void)store_hold(daemon->store);
 	r = store_zone_build(daemon->store, uv_hrtime() + DAILY_SLICE_NS);
 	if (r == 1)
 		return;
@@ -187,7 +175,8 @@ static void on_daily_timer(uv_timer_t *timer)
 
 	/* A slice still waiting for the database goes on first. */
 	if (!daemon->daily_busy)
-		daemon->daily_busy = daemon_on_fiber(daemon, daily_slice, daily_slice_done);
+		daemon->daily_busy =
+			store_work(daemon->store, true, daily_slice, daily_slice_done, daemon);
 }
 
 /* The cooperative's days for the daily usage totals, made again from the
@@ -260,14 +249,9 @@ static void daemon_reload(struct daemon *daemon)
 	daemon_notice_page(config);
 }
 
-/* A reload holds the store: no request's work, which reads the
- * configuration, runs meanwhile. */
-static void reload_held(void *data)
+static void reload_run(void *data)
 {
-	struct daemon *daemon = data;
-
-	(void)store_hold(daemon->store);
-	daemon_reload(daemon);
+	daemon_reload(data);
 }
 
 static void reload_done(void *data)
@@ -285,7 +269,9 @@ static void on_sighup(uv_signal_t *signal, int signum)
 	if (daemon->reloading)
 		return;
 	sd_notify(0, "RELOADING=1");
-	daemon->reloading = daemon_on_fiber(daemon, reload_held, reload_done);
+	/* A reload holds the store: no request's work, which reads the
+	 * configuration, runs meanwhile. */
+	daemon->reloading = store_work(daemon->store, true, reload_run, reload_done, daemon);
 	if (!daemon->reloading)
 		sd_notify(0, "READY=1");
 }

@@ -12,7 +12,6 @@
 #include "coopbill/config.h"
 #include "coopbill/diag.h"
 #include "coopbill/fnv.h"
-#include "coopbill/fiber.h"
 #include "coopbill/meter.h"
 
 /* Households are known when in the database, active or closed; a closed
@@ -892,25 +891,12 @@ static void read_on_worker(uv_work_t *req)
 
 static void close_now(struct meter *meter);
 
-/* Runs fn(data), on PostgreSQL on a fiber holding the store (see
- * store_waits), so that the loop goes on while the database answers: true
- * when it waits, and done runs once it has ended. */
-static bool meter_on_fiber(struct meter *meter, fiber_fn fn, fiber_fn done, void *data)
-{
-	int r = store_waits(meter->store) ? fiber_run(fn, done, data) : -ENOENT;
-
-	if (r < 0)
-		fn(data);
-	return r == 1;
-}
-
 static void read_finish(void *data)
 {
 	struct poll_work *work = data;
 	struct meter *meter = work->meter;
 	int r = work->status < 0 ? work->status : work->result;
 
-	(void)store_hold(meter->store);
 	meter->work = NULL;
 	if (meter->closing) {
 		/* The last poll reads afresh. */
@@ -941,7 +927,7 @@ static void read_done(uv_work_t *req, int status)
 	work->status = status;
 	/* Until it has ended, meter->work keeps the next tick from starting
 	 * another poll. */
-	meter_on_fiber(work->meter, read_finish, NULL, work);
+	store_work(work->meter->store, true, read_finish, NULL, work);
 }
 
 /* Starts a poll whose read runs on a worker thread, with the meter's reader
@@ -983,7 +969,6 @@ static void tick(void *data)
 {
 	struct meter *meter = data;
 
-	(void)store_hold(meter->store);
 	if (meter_poll_start(meter) < 0)
 		log_poll_failure(meter->status.last_error);
 }
@@ -999,7 +984,7 @@ static void on_timer(uv_timer_t *timer)
 
 	/* A tick still waiting for the database starts the poll. */
 	if (!meter->ticking)
-		meter->ticking = meter_on_fiber(meter, tick, tick_done, meter);
+		meter->ticking = store_work(meter->store, true, tick, tick_done, meter);
 }
 
 int meter_start(struct meter *meter)

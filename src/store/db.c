@@ -1106,9 +1106,14 @@ bool store_waits(const struct store *store)
 	return store->pg != NULL;
 }
 
-int store_hold(struct store *store)
+int store_work(struct store *store, bool hold, void (*fn)(void *data), void (*done)(void *data),
+	       void *data)
 {
-	return store->pg ? fiber_hold_take(&store->pg_hold) : 0;
+	int r = store->pg ? fiber_run(hold ? &store->pg_hold : NULL, fn, done, data) : -ENOENT;
+
+	if (r < 0)
+		fn(data);
+	return r == 1;
 }
 
 int store_close_claim(struct store *store, const char *period)

@@ -231,7 +231,7 @@ static int connection_ready(struct store *store)
 	return session_setup(store);
 }
 
-/* Takes the connection for the running fiber (see store_hold) and makes
+/* Takes the connection for the running fiber (see store_work) and makes
  * it ready: 0, -EBUSY on the loop's stack while a fiber uses it, or
  * connection_ready()'s -ENOTCONN. */
 static int connection_take(struct store *store)

@@ -47,7 +47,7 @@ struct store {
 	 * broke meanwhile); when the next reconnection may be tried; the
 	 * gateway whose lock the connection holds (store_gateway_lock), to take
 	 * it again on a new connection; the url it was made from, to make it
-	 * again; the fiber using it (see store_hold); when the statement now
+	 * again; the fiber using it (see store_work); when the statement now
 	 * waiting for its answer was sent (monotonic ms, 0: none waits). */
 	PGconn *pg;
 	int64_t changes;

@@ -111,7 +111,7 @@ static void test_wait_lets_the_loop_run(void **state)
 	begin(&loop, fds);
 	waiter.fd = fds[0];
 	ticks = 0;
-	assert_int_equal(fiber_run(wait_read, on_done, &waiter), 1);
+	assert_int_equal(fiber_run(NULL, wait_read, on_done, &waiter), 1);
 	assert_int_equal(fiber_count(), 1);
 	assert_false(waiter.done);
 	run_loop(&loop, &fds[1], 50, 80);
@@ -131,7 +131,7 @@ static void test_wait_ends_at_its_limit(void **state)
 
 	begin(&loop, fds);
 	waiter.fd = fds[0];
-	assert_int_equal(fiber_run(wait_read, on_done, &waiter), 1);
+	assert_int_equal(fiber_run(NULL, wait_read, on_done, &waiter), 1);
 	run_loop(&loop, NULL, -1, 60);
 	assert_true(waiter.done);
 	assert_int_equal(waiter.result, -ETIMEDOUT);
@@ -184,8 +184,8 @@ static void test_hold_lets_one_through(void **state)
 
 	begin(&loop, fds);
 	a.fd = b.fd = fds[0];
-	assert_int_equal(fiber_run(hold_and_wait, on_done, &a), 1);
-	assert_int_equal(fiber_run(hold_and_wait, on_done, &b), 1);
+	assert_int_equal(fiber_run(NULL, hold_and_wait, on_done, &a), 1);
+	assert_int_equal(fiber_run(NULL, hold_and_wait, on_done, &b), 1);
 	/* The loop's stack may not use what a fiber holds. */
 	assert_int_equal(fiber_hold_take(&hold), -EBUSY);
 	assert_true(fiber_hold_elsewhere(&hold));
