@@ -869,20 +869,29 @@ static int entry_format(struct ledger_tlog *tlog, const char *type, const char *
 	return 0;
 }
 
+/* "household <commitment>\n" of a household with its salt. */
+static void household_line_make(int64_t household_id, const uint8_t salt[32], char ret_line[80])
+{
+	char commitment[65];
+
+	commitment_make(household_id, salt, commitment);
+	snprintf(ret_line, 80, "household %s\n", commitment);
+}
+
 /* "household <commitment>\n", or "" for no household (household_id 0). */
 static int household_line(struct ledger_tlog *tlog, int64_t household_id, char ret_line[80])
 {
-	char commitment[65];
+	uint8_t salt[1][32];
 	int r;
 
 	ret_line[0] = '\0';
 	if (household_id <= 0)
 		return 0;
-	r = ledger_tlog_household_commitment(tlog, household_id, commitment, NULL);
-	if (r < 0)
-		return r;
-	snprintf(ret_line, 80, "household %s\n", commitment);
-	return 0;
+	r = salts_get(tlog, &household_id, 1, salt);
+	if (r == 0)
+		household_line_make(household_id, salt[0], ret_line);
+	sodium_memzero(salt, sizeof(salt));
+	return r;
 }
 
 int ledger_tlog_entry_new(struct ledger_tlog *tlog, const char *type, int64_t household_id,
@@ -901,7 +910,7 @@ int ledger_tlog_entries_new(struct ledger_tlog *tlog, const char *type,
 			    const int64_t *household_ids, const char *const *fields, size_t n,
 			    char **ret_entries)
 {
-	char household[80], commitment[65];
+	char household[80];
 	uint8_t(*salts)[32];
 	size_t made = 0;
 	int r;
@@ -912,10 +921,11 @@ int ledger_tlog_entries_new(struct ledger_tlog *tlog, const char *type,
 	if (!salts)
 		return -ENOMEM;
 	r = salts_get(tlog, household_ids, n, salts);
-	for (; r == 0 && made < n; made += r == 0) {
-		commitment_make(household_ids[made], salts[made], commitment);
-		snprintf(household, sizeof(household), "household %s\n", commitment);
+	while (r == 0 && made < n) {
+		household_line_make(household_ids[made], salts[made], household);
 		r = entry_format(tlog, type, household, fields[made], &ret_entries[made]);
+		if (r == 0)
+			made++;
 	}
 	sodium_memzero(salts, n * sizeof(*salts));
 	free(salts);

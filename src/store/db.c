@@ -318,7 +318,7 @@ int store_exec(struct store *store, const char *sql, const struct store_value *v
 	return r;
 }
 
-const char *store_batch_sql(struct store_batch *batch)
+static const char *batch_sql(struct store_batch *batch)
 {
 	size_t len;
 
@@ -350,35 +350,27 @@ int store_batch_exec(struct store *store, struct store_batch *batch, const void 
 		if (r < 0)
 			return r;
 	}
-	return store_exec(store, store_batch_sql(batch), values, batch->rows * batch->n_columns,
-			  NULL);
-}
-
-int store_batch_run(struct store *store, struct store_batch *const *sizes, size_t n_sizes,
-		    const void *rows, size_t n_rows, store_row_values_fn row_values)
-{
-	size_t i = 0;
-	int r = 0;
-
-	for (size_t size = 0; size < n_sizes; size++)
-		for (; r == 0 && i + sizes[size]->rows <= n_rows; i += sizes[size]->rows)
-			r = store_batch_exec(store, sizes[size], rows, i, row_values);
-	return r;
+	return store_exec(store, batch_sql(batch), values, batch->rows * batch->n_columns, NULL);
 }
 
 int store_batches_run(struct store *store, struct store_batches *batches, const void *rows,
 		      size_t n_rows, store_row_values_fn row_values)
 {
-	struct store_batch *sizes[STORE_BATCH_SIZES];
+	size_t i = 0;
+	int r = 0;
 
+	/* Largest first, the last of one row: as many of each as fit. */
 	for (unsigned size = 0; size < STORE_BATCH_SIZES; size++) {
-		sizes[size] = &batches->sizes[size];
-		if (!sizes[size]->head)
-			*sizes[size] = (struct store_batch){ batches->head, batches->tail,
-							     batches->n_columns,
-							     STORE_BATCH_ROWS >> size, "" };
+		struct store_batch *batch = &batches->sizes[size];
+
+		if (!batch->head)
+			*batch = (struct store_batch){ batches->head, batches->tail,
+						       batches->n_columns, STORE_BATCH_ROWS >> size,
+						       "" };
+		for (; r == 0 && i + batch->rows <= n_rows; i += batch->rows)
+			r = store_batch_exec(store, batch, rows, i, row_values);
 	}
-	return store_batch_run(store, sizes, STORE_BATCH_SIZES, rows, n_rows, row_values);
+	return r;
 }
 
 int store_begin(struct store *store)

@@ -192,7 +192,7 @@ int store_exec(struct store *store, const char *sql, const struct store_value *v
 #define STORE_BATCH_COLUMNS_MAX 9
 
 /* "<head> VALUES (?, ...), ... <tail>" for `rows` rows of n_columns, built
- * on first use by store_batch_sql(); the buffer's address keys the
+ * on first use by store_batch_exec(); the buffer's address keys the
  * statement cache, so a batch is static. */
 struct store_batch {
 	const char *head;
@@ -201,7 +201,6 @@ struct store_batch {
 	unsigned rows;
 	char text[4096];
 };
-const char *store_batch_sql(struct store_batch *batch);
 
 /* Fills one row's values (n_columns of them): 0, or a negative errno
  * (-EOVERFLOW for a number past int64). */
@@ -210,11 +209,6 @@ typedef int (*store_row_values_fn)(const void *rows, size_t row, struct store_va
 /* Runs batch's statement on the rows from first on, batch->rows of them. */
 int store_batch_exec(struct store *store, struct store_batch *batch, const void *rows, size_t first,
 		     store_row_values_fn row_values);
-
-/* Runs n_rows rows through batches of the same head, tail and columns,
- * sizes largest first and the last of one row: as many of each as fit. */
-int store_batch_run(struct store *store, struct store_batch *const *sizes, size_t n_sizes,
-		    const void *rows, size_t n_rows, store_row_values_fn row_values);
 
 /* A write of any number of rows in a few statements: STORE_BATCH_ROWS rows
  * each, then the rest in batches of each power of two below that. Declared

@@ -130,17 +130,15 @@ static int run_arrays(struct store *store, const struct array_upsert *upsert, co
 	return r;
 }
 
-/* On PostgreSQL, ARRAY_ROWS at a time as arrays; on SQLite, whole batches
- * with the many-row statement, the rest with the one-row one. */
-static int run_batched(struct store *store, struct store_batch *many, struct store_batch *one,
+/* On PostgreSQL, ARRAY_ROWS at a time as arrays; on SQLite, in batches. */
+static int run_batched(struct store *store, struct store_batches *batches,
 		       const struct array_upsert *arrays, const void *rows, size_t n_rows,
 		       store_row_values_fn row_values)
 {
-	struct store_batch *const sizes[] = { many, one };
 	int r = 0;
 
 	if (!store->pg)
-		return store_batch_run(store, sizes, 2, rows, n_rows, row_values);
+		return store_batches_run(store, batches, rows, n_rows, row_values);
 	for (size_t i = 0; r == 0 && i < n_rows; i += ARRAY_ROWS)
 		r = run_arrays(store, arrays, rows, i,
 			       n_rows - i < ARRAY_ROWS ? n_rows - i : ARRAY_ROWS, row_values);
@@ -205,15 +203,15 @@ static int baseline_update_values(const void *rows, size_t row, struct store_val
 int store_baselines_put(struct store *store, const struct store_baseline_update *updates,
 			size_t n_updates)
 {
-	static struct store_batch many = { BASELINES_HEAD, BASELINES_TAIL, 9, STORE_BATCH_ROWS,
-					   "" };
-	static struct store_batch one = { BASELINES_HEAD, BASELINES_TAIL, 9, 1, "" };
+	static struct store_batches batches = { .head = BASELINES_HEAD,
+						.tail = BASELINES_TAIL,
+						.n_columns = 9 };
 	static const struct array_upsert arrays = { BASELINES_UPDATE, BASELINES_INSERT, 9 };
 
 	for (size_t i = 1; i < n_updates; i++)
 		if (updates[i - 1].household_id >= updates[i].household_id)
 			return -EINVAL;
-	return run_batched(store, &many, &one, &arrays, updates, n_updates, baseline_update_values);
+	return run_batched(store, &batches, &arrays, updates, n_updates, baseline_update_values);
 }
 
 int store_baselines_delete(struct store *store, int64_t household_id)
@@ -423,8 +421,9 @@ static int rows_merged(const struct store_usage_row *rows, size_t n_rows,
 int store_usage_add_rows(struct store *store, int64_t watermark, const struct store_usage_row *rows,
 			 size_t n_rows)
 {
-	static struct store_batch many = { BUCKETS_HEAD, BUCKETS_TAIL, 6, STORE_BATCH_ROWS, "" };
-	static struct store_batch one = { BUCKETS_HEAD, BUCKETS_TAIL, 6, 1, "" };
+	static struct store_batches batches = { .head = BUCKETS_HEAD,
+						.tail = BUCKETS_TAIL,
+						.n_columns = 6 };
 	static struct store_batch hourly = { HOURLY_HEAD, HOURLY_TAIL, 6, 1, "" };
 	static const struct array_upsert arrays = { BUCKETS_UPDATE, BUCKETS_INSERT, 6 };
 	struct store_usage_row *merged = NULL;
@@ -435,7 +434,7 @@ int store_usage_add_rows(struct store *store, int64_t watermark, const struct st
 	if (store->pg)
 		r = rows_merged(rows, n_rows, &merged, &n_merged);
 	if (r == 0)
-		r = run_batched(store, &many, &one, &arrays, merged ? merged : rows, n_merged,
+		r = run_batched(store, &batches, &arrays, merged ? merged : rows, n_merged,
 				bucket_row_values);
 	free(merged);
 	/* Buckets before the watermark (a clock stepped back, an import) are in
