@@ -87,7 +87,11 @@ static void baseline_values(const struct store_baseline *baseline, struct store_
 
 /* Rows per statement on PostgreSQL, where each statement is a round trip
  * to the server: a column of the rows goes as one array (12 bytes a row),
- * the rows of a poll in a few statements. */
+ * the rows of a poll in a few statements. The statements make their rows r
+ * with each array unnested in a SELECT's list, which PostgreSQL steps
+ * through together: unnest(?1, ?2, ...) in a FROM list gives the same rows
+ * but first copies each array's elements into a store of its own, and an
+ * UPDATE of 10,000 rows took half as long again. */
 #define ARRAY_ROWS 16384
 
 /* An upsert on PostgreSQL, the rows as arrays r (?1 a column, ?2 the next):
@@ -186,12 +190,17 @@ static int baseline_update_values(const void *rows, size_t row, struct store_val
 	"local_down_bytes = coalesce(" from ".local_down_bytes, meter_baselines.local_down_bytes)"
 #define BASELINES_TAIL "ON CONFLICT (household_id) DO UPDATE SET " BASELINES_SET("excluded")
 
-/* PostgreSQL's rows r from nine arrays, ?1 to ?9. */
-#define BASELINES_ARRAYS                                                            \
-	"unnest(CAST(?1 AS BIGINT[]), CAST(?2 AS BIGINT[]), CAST(?3 AS BIGINT[]), " \
-	"CAST(?4 AS BIGINT[]), CAST(?5 AS BIGINT[]), CAST(?6 AS BIGINT[]), "        \
-	"CAST(?7 AS BIGINT[]), CAST(?8 AS BIGINT[]), CAST(?9 AS BIGINT[])) AS "     \
-	"r(" BASELINES_COLUMNS ")"
+/* PostgreSQL's rows r from nine arrays, ?1 to ?9 (see ARRAY_ROWS). */
+#define BASELINES_ARRAYS                                         \
+	"(SELECT unnest(CAST(?1 AS BIGINT[])) AS household_id, " \
+	"unnest(CAST(?2 AS BIGINT[])) AS up_handle, "            \
+	"unnest(CAST(?3 AS BIGINT[])) AS up_bytes, "             \
+	"unnest(CAST(?4 AS BIGINT[])) AS down_handle, "          \
+	"unnest(CAST(?5 AS BIGINT[])) AS down_bytes, "           \
+	"unnest(CAST(?6 AS BIGINT[])) AS local_up_handle, "      \
+	"unnest(CAST(?7 AS BIGINT[])) AS local_up_bytes, "       \
+	"unnest(CAST(?8 AS BIGINT[])) AS local_down_handle, "    \
+	"unnest(CAST(?9 AS BIGINT[])) AS local_down_bytes) AS r"
 #define BASELINES_SET_ARRAYS BASELINES_SET("r")
 #define BASELINES_UPDATE                                                             \
 	"UPDATE meter_baselines SET " BASELINES_SET_ARRAYS " FROM " BASELINES_ARRAYS \
@@ -280,11 +289,14 @@ static int hour_row_values(const void *rows, size_t row, struct store_value *val
 #define USAGE_ADD(table) "DO UPDATE SET " USAGE_SUM(table, "excluded")
 #define BUCKETS_COLUMNS	 "bucket_start, household_id, " USAGE_COLUMNS
 #define BUCKETS_HEAD	 "INSERT INTO usage_buckets (" BUCKETS_COLUMNS ")"
-/* PostgreSQL's rows r from six arrays, ?1 to ?6. */
-#define BUCKETS_ARRAYS                                                                            \
-	"unnest(CAST(?1 AS BIGINT[]), CAST(?2 AS BIGINT[]), CAST(?3 AS BIGINT[]), "               \
-	"CAST(?4 AS BIGINT[]), CAST(?5 AS BIGINT[]), CAST(?6 AS BIGINT[])) AS r(" BUCKETS_COLUMNS \
-	")"
+/* PostgreSQL's rows r from six arrays, ?1 to ?6 (see ARRAY_ROWS). */
+#define BUCKETS_ARRAYS                                           \
+	"(SELECT unnest(CAST(?1 AS BIGINT[])) AS bucket_start, " \
+	"unnest(CAST(?2 AS BIGINT[])) AS household_id, "         \
+	"unnest(CAST(?3 AS BIGINT[])) AS bytes_up, "             \
+	"unnest(CAST(?4 AS BIGINT[])) AS bytes_down, "           \
+	"unnest(CAST(?5 AS BIGINT[])) AS local_up, "             \
+	"unnest(CAST(?6 AS BIGINT[])) AS local_down) AS r"
 #define BUCKETS_TAIL	   "ON CONFLICT (bucket_start, household_id) " USAGE_ADD("usage_buckets")
 #define HOURLY_HEAD	   "INSERT INTO usage_hourly (hour_start, household_id, " USAGE_COLUMNS ")"
 #define HOURLY_TAIL	   "ON CONFLICT (hour_start, household_id) " USAGE_ADD("usage_hourly")
