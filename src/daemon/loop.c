@@ -271,9 +271,9 @@ static void on_sighup(uv_signal_t *signal, int signum)
 	sd_notify(0, "RELOADING=1");
 	/* A reload holds the store: no request's work, which reads the
 	 * configuration, runs meanwhile. */
-	daemon->reloading = store_work(daemon->store, true, reload_run, reload_done, daemon);
-	if (!daemon->reloading)
-		sd_notify(0, "READY=1");
+	daemon->reloading = true;
+	if (!store_work(daemon->store, true, reload_run, reload_done, daemon))
+		reload_done(daemon);
 }
 
 /* The watchdog is fed only while the meter really polls: a meter stuck for
